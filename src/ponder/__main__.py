@@ -1,0 +1,3 @@
+from ponder.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``ponder`` command line: one module per command group."""

@@ -1,0 +1,32 @@
+"""What every command shares: flags turned into settings, and how a model is made from a spec.
+
+Tests inject ``model_factory`` (for instance returning a ``ScriptedModel``) through click's ``obj``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ponder.config import Settings, load_settings
+from ponder.models.base import Model
+from ponder.models.embedded.weights import ProgressCallback
+from ponder.models.registry import resolve_model
+
+__all__ = ["CliContext", "ModelFactory"]
+
+ModelFactory = Callable[[str, Settings, ProgressCallback | None], Model]
+
+
+def _resolve(spec: str, settings: Settings, progress: ProgressCallback | None) -> Model:
+    return resolve_model(spec, settings, progress=progress)
+
+
+@dataclass
+class CliContext:
+    model_factory: ModelFactory = _resolve
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self, **flags: Any) -> Settings:
+        return load_settings(**{**self.overrides, **flags})

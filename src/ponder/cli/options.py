@@ -1,0 +1,48 @@
+"""Options shared by the commands that answer questions (``ask``, ``chat``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ponder.config import Settings
+from ponder.models.base import ModelSettings
+
+__all__ = ["generation_options", "model_settings", "settings_flags"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_OPTIONS = [
+    click.option("--model", "-m", "model", default=None, help="Model spec, e.g. embedded:qwen2.5-coder-0.5b."),
+    click.option("--mode", default=None, type=click.Choice(["instant"]), help="Reasoning mode."),
+    click.option("--max-tokens", type=click.IntRange(min=1), default=None, help="Most answer tokens."),
+    click.option("--temperature", type=click.FloatRange(0.0, 2.0), default=None, help="Sampling temperature."),
+    click.option("--seed", type=int, default=None, help="Sampling seed, for repeatable answers."),
+    click.option("--stop", multiple=True, help="Stop sequence (repeatable)."),
+    click.option("--system", "system_prompt", default=None, help="System prompt to use instead of the mode's."),
+    click.option("--context-length", type=click.IntRange(min=256), default=None, help="Context window."),
+    click.option("--threads", type=click.IntRange(min=1), default=None, help="Fix llama.cpp's thread count."),
+]
+
+
+def generation_options(func: F) -> F:
+    for option in reversed(_OPTIONS):
+        func = option(func)
+    return func
+
+
+def settings_flags(options: dict[str, Any]) -> dict[str, Any]:
+    """The options that are settings (the rest, like ``stop``, apply per request)."""
+    names = ("model", "mode", "max_tokens", "temperature", "seed", "system_prompt", "context_length", "threads")
+    return {name: options.get(name) for name in names}
+
+
+def model_settings(settings: Settings, stop: tuple[str, ...] = ()) -> ModelSettings:
+    return ModelSettings(
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+        seed=settings.seed,
+        stop=tuple(stop),
+    )

@@ -1,0 +1,76 @@
+"""Terminal output: errors, the weight-assembly progress bar, streamed answers and usage lines."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from ponder.turn import TurnResult
+
+__all__ = ["AssemblyProgress", "err_console", "print_error", "usage_line"]
+
+err_console = Console(stderr=True, highlight=False)
+
+
+def print_error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+
+
+class AssemblyProgress:
+    """A progress bar for assembling and verifying model weights; callable from any thread."""
+
+    def __init__(self, label: str = "Preparing model weights") -> None:
+        self._label = label
+        self._progress: Progress | None = None
+        self._task: int | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, done: int, total: int) -> None:
+        with self._lock:
+            if self._progress is None:
+                self._progress = Progress(
+                    TextColumn("[bold]{task.description}"),
+                    BarColumn(),
+                    DownloadColumn(),
+                    TransferSpeedColumn(),
+                    TimeRemainingColumn(),
+                    console=err_console,
+                    transient=False,
+                )
+                self._progress.start()
+                self._task = self._progress.add_task(self._label, total=total)
+            assert self._task is not None
+            self._progress.update(self._task, completed=done, total=total)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._progress is not None:
+                self._progress.stop()
+                self._progress = None
+
+
+def usage_line(result: TurnResult) -> str:
+    u = result.usage
+    parts = [result.model, result.mode, f"{u.prompt_tokens} prompt + {u.answer_tokens} answer tokens"]
+    if u.time_to_first_token_s is not None:
+        parts.append(f"first token {u.time_to_first_token_s:.2f}s")
+    if u.tokens_per_second is not None:
+        parts.append(f"{u.tokens_per_second:.1f} tok/s")
+    if result.finish_reason != "stop":
+        parts.append(f"finish: {result.finish_reason}")
+    return " · ".join(parts)
+
+
+def write_stdout(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()

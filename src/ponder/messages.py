@@ -1,0 +1,186 @@
+"""Messages, their typed parts, usage figures and stream events.
+
+A conversation is a list of ``Message``; a message is a role plus parts. Parts and events are small
+frozen dataclasses tagged by a ``kind`` literal, so they serialise to JSON without ceremony and a reader
+can dispatch on ``kind``. The tags are public: do not rename them.
+
+This module holds data only. It does not render prompts (each backend does) and it does not decode
+images or audio (perception does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, TypeAlias
+
+__all__ = [
+    "AudioPart",
+    "Event",
+    "ImagePart",
+    "Message",
+    "ModelResponse",
+    "Part",
+    "ReasoningDelta",
+    "ReasoningPart",
+    "ResponseDone",
+    "Role",
+    "TextDelta",
+    "TextPart",
+    "ToolCallEvent",
+    "ToolCallPart",
+    "ToolResultPart",
+    "Usage",
+]
+
+Role: TypeAlias = Literal["system", "user", "assistant", "tool"]
+FinishReason: TypeAlias = Literal["stop", "length", "tool_calls", "cancelled"]
+
+
+@dataclass(frozen=True)
+class TextPart:
+    text: str
+    kind: Literal["text"] = "text"
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """Raw image bytes as given; perception decodes, validates and downscales them."""
+
+    data: bytes
+    media_type: str  # e.g. "image/png"
+    kind: Literal["image"] = "image"
+
+
+@dataclass(frozen=True)
+class AudioPart:
+    """Raw audio bytes as given; perception decodes and transcribes them."""
+
+    data: bytes
+    media_type: str  # e.g. "audio/wav"
+    kind: Literal["audio"] = "audio"
+
+
+@dataclass(frozen=True)
+class ToolCallPart:
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    kind: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True)
+class ToolResultPart:
+    call_id: str
+    name: str
+    content: str
+    is_error: bool = False
+    kind: Literal["tool_result"] = "tool_result"
+
+
+@dataclass(frozen=True)
+class ReasoningPart:
+    text: str
+    kind: Literal["reasoning"] = "reasoning"
+
+
+Part: TypeAlias = TextPart | ImagePart | AudioPart | ToolCallPart | ToolResultPart | ReasoningPart
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    parts: tuple[Part, ...]
+
+    @classmethod
+    def system(cls, text: str) -> Message:
+        return cls("system", (TextPart(text),))
+
+    @classmethod
+    def user(cls, text: str) -> Message:
+        return cls("user", (TextPart(text),))
+
+    @classmethod
+    def assistant(cls, text: str) -> Message:
+        return cls("assistant", (TextPart(text),))
+
+    @property
+    def text(self) -> str:
+        """The concatenated text parts (reasoning, tool calls and media are left out)."""
+        return "".join(p.text for p in self.parts if isinstance(p, TextPart))
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(p.text for p in self.parts if isinstance(p, ReasoningPart))
+
+    @property
+    def tool_calls(self) -> list[ToolCallPart]:
+        return [p for p in self.parts if isinstance(p, ToolCallPart)]
+
+
+@dataclass
+class Usage:
+    """Token counts and timings of one model response (or the sum over several)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0  # every generated token, reasoning included
+    reasoning_tokens: int = 0
+    time_to_first_token_s: float | None = None
+    total_time_s: float = 0.0
+    decode_time_s: float = 0.0  # from the first generated token to the last
+
+    @property
+    def answer_tokens(self) -> int:
+        return self.completion_tokens - self.reasoning_tokens
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Decode speed: tokens after the first, over the time they took."""
+        if self.completion_tokens < 2 or self.decode_time_s <= 0:
+            return None
+        return (self.completion_tokens - 1) / self.decode_time_s
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["answer_tokens"] = self.answer_tokens
+        data["tokens_per_second"] = self.tokens_per_second
+        return data
+
+
+@dataclass(frozen=True)
+class ModelResponse:
+    message: Message
+    usage: Usage
+    model: str
+    finish_reason: FinishReason = "stop"
+
+
+# --- stream events ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+    kind: Literal["text_delta"] = "text_delta"
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    text: str
+    kind: Literal["reasoning_delta"] = "reasoning_delta"
+
+
+@dataclass(frozen=True)
+class ToolCallEvent:
+    call: ToolCallPart
+    kind: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True)
+class ResponseDone:
+    """The last event of every stream: the whole response, with usage."""
+
+    response: ModelResponse
+    kind: Literal["done"] = "done"
+
+
+Event: TypeAlias = TextDelta | ReasoningDelta | ToolCallEvent | ResponseDone

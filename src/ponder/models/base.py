@@ -1,0 +1,84 @@
+"""The one interface every model backend implements.
+
+A backend has ONE required method, ``request``: messages and settings in, a whole ``ModelResponse`` out.
+``stream`` is optional; the default falls back to ``request`` and replays the answer as events, so every
+caller can consume a stream whatever the backend. Settings here are the ones every backend understands;
+provider-only knobs live in each backend's own constructor.
+
+Cancellation is asyncio's: cancelling the task that awaits ``request`` or iterates ``stream`` must stop the
+backend's work (the embedded engine stops decoding; HTTP backends close the connection).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ponder.messages import (
+    Event,
+    Message,
+    ModelResponse,
+    ReasoningDelta,
+    ResponseDone,
+    TextDelta,
+    ToolCallEvent,
+)
+
+__all__ = ["Model", "ModelInfo", "ModelSettings"]
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    max_tokens: int = 512
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    tools: tuple[dict[str, Any], ...] = ()  # JSON-schema tool definitions (OpenAI "function" shape)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``ponder models`` shows about a model."""
+
+    spec: str
+    backend: str
+    ready: bool
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Model(ABC):
+    """A chat model behind a backend."""
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """The model's spec, as a user would write it after ``--model``."""
+
+    @abstractmethod
+    async def request(self, messages: Sequence[Message], settings: ModelSettings) -> ModelResponse:
+        """Generate one whole response."""
+
+    async def stream(self, messages: Sequence[Message], settings: ModelSettings) -> AsyncIterator[Event]:
+        """Generate a response as events, ending with ``ResponseDone``. Falls back to ``request``."""
+        response = await self.request(messages, settings)
+        for event in replay(response):
+            yield event
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Release what the backend holds (connections, engine threads)."""
+
+
+def replay(response: ModelResponse) -> list[Event]:
+    """The events a stream would have produced for ``response``."""
+    events: list[Event] = []
+    if response.message.reasoning:
+        events.append(ReasoningDelta(response.message.reasoning))
+    if response.message.text:
+        events.append(TextDelta(response.message.text))
+    events.extend(ToolCallEvent(call) for call in response.message.tool_calls)
+    events.append(ResponseDone(response))
+    return events

@@ -1,0 +1,231 @@
+"""The llama.cpp engine: one loaded GGUF, one context, and the one thread allowed to touch them.
+
+llama.cpp contexts are not thread-safe, so every call into the model runs on the engine's single worker
+thread; async callers reach it through ``EmbeddedModel``. A generation streams text pieces through a
+callback and can be cancelled at any moment through a ``threading.Event``:
+
+* while decoding, the event is checked after every token;
+* while evaluating the prompt (which can take seconds for a long one), llama.cpp's abort callback checks it
+  between graph nodes, so even a long prefill stops at once.
+
+Each generation first asks the ``ThreadAdvisor`` how many cores are idle and sets llama.cpp's thread count
+to match. The KV cache is reused across calls for the longest common prompt prefix (a chat that grows turn
+by turn only evaluates the new turn).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ponder.errors import BackendError, RuntimeMissingError
+from ponder.models.embedded.stops import StopMatcher
+from ponder.models.embedded.threads import ThreadAdvisor
+
+__all__ = ["GenerationParams", "GenerationStats", "LlamaEngine", "import_llama_cpp"]
+
+
+def import_llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as err:
+        raise RuntimeMissingError(
+            "The llama.cpp runtime is not installed (the Python package llama-cpp-python). Install it with:\n"
+            "  pip install llama-cpp-python==0.3.36\n"
+            f"(it compiles from source, about 20 minutes on 2 cores). Import error: {err}"
+        ) from None
+    return llama_cpp
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    max_tokens: int
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    grammar: Any = None  # a llama_cpp.LlamaGrammar, for constrained output
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    prompt_tokens: int
+    cached_tokens: int  # prompt tokens whose KV was reused from the previous call
+    completion_tokens: int
+    finish_reason: str  # "stop" | "length" | "cancelled"
+    threads: int
+    started_at: float  # perf_counter when the call began
+    first_token_at: float | None
+    last_token_at: float | None
+    finished_at: float
+
+
+class LlamaEngine:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        context_length: int,
+        advisor: ThreadAdvisor,
+        n_batch: int = 512,
+    ) -> None:
+        self.path = path
+        self.context_length = context_length
+        self.advisor = advisor
+        self.n_batch = n_batch
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ponder-llama")
+        self._llm: Any = None
+        self._llama_cpp: Any = None
+        self._cancel = threading.Event()  # the running generation's cancel event, read by the abort callback
+        self._abort_callback: Any = None
+        self._no_abort_callback: Any = None
+
+    # --- loading (on the worker thread) ---------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load the model and create its context; idempotent. Call on the worker thread."""
+        if self._llm is not None:
+            return
+        llama_cpp = import_llama_cpp()
+        threads = self.advisor.threads()
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(self.path),
+                n_ctx=self.context_length,
+                n_batch=self.n_batch,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as err:
+            raise BackendError(f"llama.cpp could not load {self.path}: {err}") from None
+        self._llama_cpp = llama_cpp
+        self._abort_callback = llama_cpp.ggml_abort_callback(lambda _data: self._cancel.is_set())
+        self._no_abort_callback = llama_cpp.ggml_abort_callback()  # a NULL function pointer
+
+    @property
+    def llm(self) -> Any:
+        if self._llm is None:
+            raise RuntimeError("LlamaEngine.load() has not run")
+        return self._llm
+
+    def metadata(self) -> dict[str, str]:
+        return dict(self.llm.metadata)
+
+    def token_text(self, token: int) -> str:
+        return bytes(self.llm.detokenize([token], special=True)).decode("utf-8", errors="replace")
+
+    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+
+    # --- generation (on the worker thread) ------------------------------------------------------------
+
+    def _set_abort(self, enabled: bool) -> None:
+        ctx = self.llm._ctx.ctx
+        self._llama_cpp.llama_set_abort_callback(ctx, self._abort_callback if enabled else self._no_abort_callback, None)
+
+    def generate(
+        self,
+        prompt: Sequence[int],
+        params: GenerationParams,
+        cancel: threading.Event,
+        emit: Callable[[str], None],
+    ) -> GenerationStats:
+        """Generate from ``prompt`` tokens, calling ``emit`` with each piece of text. Worker thread only."""
+        llm = self.llm
+        started = time.perf_counter()
+        threads = self.advisor.threads()
+        self._llama_cpp.llama_set_n_threads(llm._ctx.ctx, threads, threads)
+        llm.set_seed(params.seed if params.seed is not None else random.randrange(2**31))
+        cached = _common_prefix(llm.input_ids[: llm.n_tokens], prompt)
+        vocab = llm._model.vocab
+        is_eog = self._llama_cpp.llama_vocab_is_eog
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stopper = StopMatcher(params.stop)
+        first_at: float | None = None
+        last_at: float | None = None
+        count = 0
+        finish = "length"
+        # Python's abort callback runs on every graph node: worth it for the prompt (seconds of work that
+        # Ctrl-C must interrupt), not for single-token decode steps, where the event is checked per token.
+        self._cancel = cancel
+        self._set_abort(True)
+        tokens = llm.generate(
+            prompt,
+            top_k=params.top_k,
+            top_p=params.top_p,
+            min_p=params.min_p,
+            temp=params.temperature,
+            repeat_penalty=1.0,
+            grammar=params.grammar,
+        )
+        try:
+            for token in tokens:
+                now = time.perf_counter()
+                if first_at is None:
+                    first_at = now
+                    self._set_abort(False)
+                last_at = now
+                if is_eog(vocab, token):
+                    finish = "stop"
+                    break
+                count += 1
+                text, stopped = stopper.feed(decoder.decode(llm.detokenize([token])))
+                if text:
+                    emit(text)
+                if stopped:
+                    finish = "stop"
+                    break
+                if cancel.is_set():
+                    finish = "cancelled"
+                    break
+                if count >= params.max_tokens:
+                    break
+        except RuntimeError as err:
+            if not cancel.is_set():
+                raise BackendError(f"llama.cpp failed while generating: {err}") from None
+            finish = "cancelled"
+        finally:
+            tokens.close()
+            self._set_abort(False)
+        if finish != "cancelled":
+            tail = stopper.flush() + decoder.decode(b"", final=True)
+            if tail:
+                emit(tail)
+        return GenerationStats(
+            prompt_tokens=len(prompt),
+            cached_tokens=cached,
+            completion_tokens=count,
+            finish_reason=finish,
+            threads=threads,
+            started_at=started,
+            first_token_at=first_at,
+            last_token_at=last_at,
+            finished_at=time.perf_counter(),
+        )
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        if self._llm is not None:
+            with contextlib.suppress(Exception):
+                self._llm.close()
+            self._llm = None
+
+
+def _common_prefix(cached: Sequence[int], prompt: Sequence[int]) -> int:
+    n = 0
+    for a, b in zip(cached, prompt, strict=False):
+        if a != b:
+            break
+        n += 1
+    return n

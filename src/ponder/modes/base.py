@@ -1,0 +1,27 @@
+"""What a reasoning mode is: a way to spend compute on one turn, producing a stream of events.
+
+A mode is configuration plus ``run``; it does not own the model, which is passed in, so one loaded model
+serves every mode. Every mode's stream ends with one ``ResponseDone`` whose usage covers the whole turn.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from typing import ClassVar
+
+from ponder.messages import Event, Message
+from ponder.models.base import Model, ModelSettings
+
+__all__ = ["Mode"]
+
+
+class Mode(ABC):
+    name: ClassVar[str]
+
+    def __init__(self, system_prompt: str | None = None) -> None:
+        self.system_prompt = system_prompt  # None: the mode's own prompt from prompts/
+
+    @abstractmethod
+    def run(self, model: Model, messages: Sequence[Message], settings: ModelSettings) -> AsyncIterator[Event]:
+        """Answer the last user message of ``messages``, as a stream of events."""

@@ -1,0 +1,26 @@
+from ponder.messages import Message, ResponseDone, TextDelta
+from ponder.models.base import ModelSettings
+from ponder.modes import InstantMode, get_mode
+from ponder.testing import ScriptedModel
+from ponder.turn import run_turn
+
+
+async def test_instant_adds_its_system_prompt_and_streams() -> None:
+    model = ScriptedModel([["4", "2"]])
+    events = [e async for e in InstantMode().run(model, [Message.user("6*7?")], ModelSettings())]
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["4", "2"]
+    assert isinstance(events[-1], ResponseDone)
+    sent = model.calls[0].messages
+    assert sent[0].role == "system" and "Ponder" in sent[0].text
+    assert sent[1].text == "6*7?"
+
+
+async def test_instant_keeps_a_given_system_prompt() -> None:
+    model = ScriptedModel(["ok"])
+    await run_turn(get_mode("instant", system_prompt="Pirate."), model, [Message.user("hi")], ModelSettings())
+    assert model.calls[0].messages[0].text == "Pirate."
+    model2 = ScriptedModel(["ok"])
+    convo = [Message.system("Own."), Message.user("hi")]
+    result = await run_turn(InstantMode(), model2, convo, ModelSettings())
+    assert [m.text for m in model2.calls[0].messages] == ["Own.", "hi"]
+    assert result.mode == "instant" and result.text == "ok"
