@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeAlias
 __all__ = [
     "AudioPart",
     "Event",
+    "FinishReason",
     "ImagePart",
     "Message",
     "ModelResponse",

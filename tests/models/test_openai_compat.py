@@ -11,9 +11,9 @@ import asyncio
 import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -141,8 +141,11 @@ def _create_app(state: FakeServer) -> FastAPI:
         if request.headers.get("authorization") != f"Bearer {API_KEY}":
             error = {"message": "Incorrect API key provided.", "type": "invalid_request_error"}
             return JSONResponse({"error": {**error, "code": "invalid_api_key"}}, status_code=401)
-        streams = {"echo-model": lambda: iter(ECHO_STREAM), "tool-model": lambda: iter(TOOL_STREAM)}
-        streams["slow-model"] = slow_stream
+        streams: dict[str, Callable[[], Iterator[str] | AsyncIterator[str]]] = {
+            "echo-model": lambda: iter(ECHO_STREAM),
+            "tool-model": lambda: iter(TOOL_STREAM),
+            "slow-model": slow_stream,
+        }
         if body["model"] not in streams:
             error = {"message": f"The model `{body['model']}` does not exist.", "type": "NotFoundError"}
             return JSONResponse({"error": {**error, "code": 404}}, status_code=404)
@@ -168,9 +171,7 @@ class _Server(uvicorn.Server):
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeServer]:
     state = FakeServer()
-    config = uvicorn.Config(
-        _create_app(state), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-    )
+    config = uvicorn.Config(_create_app(state), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     config.timeout_graceful_shutdown = 2
     uv = _Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
@@ -208,7 +209,9 @@ HELLO = [Message.system("Be brief."), Message.user("Hi")]
 # --- against the local server -------------------------------------------------------------------------
 
 
-async def test_request_returns_text_reasoning_and_usage(connect: Callable[..., OpenAICompatibleModel]) -> None:
+async def test_request_returns_text_reasoning_and_usage(
+    connect: Callable[..., OpenAICompatibleModel],
+) -> None:
     response = await connect().request(HELLO, ModelSettings())
 
     assert response.message.role == "assistant"
@@ -221,10 +224,15 @@ async def test_request_returns_text_reasoning_and_usage(connect: Callable[..., O
     assert response.model.startswith("openai:http://127.0.0.1:")
 
 
-async def test_stream_yields_deltas_in_order_then_usage(connect: Callable[..., OpenAICompatibleModel]) -> None:
+async def test_stream_yields_deltas_in_order_then_usage(
+    connect: Callable[..., OpenAICompatibleModel],
+) -> None:
     events = await _collect(connect().stream(HELLO, ModelSettings()))
 
-    assert [e for e in events if isinstance(e, ReasoningDelta)] == [ReasoningDelta("Think"), ReasoningDelta("ing.")]
+    assert [e for e in events if isinstance(e, ReasoningDelta)] == [
+        ReasoningDelta("Think"),
+        ReasoningDelta("ing."),
+    ]
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hel", "lo", " there!"]
     assert isinstance(events[-1], ResponseDone)
     response = events[-1].response
@@ -342,7 +350,7 @@ async def test_closing_a_stream_early_closes_the_connection(
     server: FakeServer, connect: Callable[..., OpenAICompatibleModel]
 ) -> None:
     server.disconnected.clear()
-    stream = connect("slow-model").stream(HELLO, ModelSettings())
+    stream = cast(AsyncGenerator[Event, None], connect("slow-model").stream(HELLO, ModelSettings()))
     seen = [await anext(stream), await anext(stream)]
     await stream.aclose()
 
@@ -411,9 +419,11 @@ async def test_undecodable_tool_arguments_are_a_backend_error(streaming: bool) -
     fragment = {"index": 0, **call}
     chunk = {"choices": [{"index": 0, "delta": {"tool_calls": [fragment]}, "finish_reason": "tool_calls"}]}
     model = _mock(
-        lambda request: _sse(json.dumps(chunk), "[DONE]")
-        if streaming
-        else _reply({"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls")
+        lambda request: (
+            _sse(json.dumps(chunk), "[DONE]")
+            if streaming
+            else _reply({"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls")
+        )
     )
     with pytest.raises(BackendError, match="tool 'add' whose arguments are not a JSON object"):
         if streaming:
@@ -427,15 +437,22 @@ async def test_request_parses_tool_calls() -> None:
         {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 1, "b": 2}'}},
         {"id": "c2", "type": "function", "function": {"name": "now", "arguments": ""}},
     ]
-    model = _mock(lambda request: _reply({"role": "assistant", "content": None, "tool_calls": calls}, "tool_calls"))
+    model = _mock(
+        lambda request: _reply({"role": "assistant", "content": None, "tool_calls": calls}, "tool_calls")
+    )
     response = await model.request(HELLO, ModelSettings())
 
-    assert response.message.tool_calls == [ToolCallPart("c1", "add", {"a": 1, "b": 2}), ToolCallPart("c2", "now", {})]
+    assert response.message.tool_calls == [
+        ToolCallPart("c1", "add", {"a": 1, "b": 2}),
+        ToolCallPart("c2", "now", {}),
+    ]
     assert response.finish_reason == "tool_calls"
 
 
 async def test_stream_without_usage_counts_chunks() -> None:
-    chunks = [{"choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}]} for t in ("a", "b", "c")]
+    chunks: list[dict[str, Any]] = [
+        {"choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}]} for t in ("a", "b", "c")
+    ]
     chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]})
     model = _mock(lambda request: _sse(*(json.dumps(c) for c in chunks), "[DONE]"))
     done = (await _collect(model.stream(HELLO, ModelSettings())))[-1]
@@ -449,7 +466,7 @@ async def test_stream_without_usage_counts_chunks() -> None:
 async def test_an_error_status_carries_the_servers_message() -> None:
     error = {"error": {"message": "CUDA out of memory", "type": "InternalServerError"}}
     model = _mock(lambda request: httpx.Response(500, json=error))
-    with pytest.raises(BackendError, match="HTTP 500.*CUDA out of memory") as caught:
+    with pytest.raises(BackendError, match=r"HTTP 500.*CUDA out of memory") as caught:
         await model.request(HELLO, ModelSettings())
     assert caught.value.status_code == 500
 
@@ -470,7 +487,7 @@ async def test_a_read_timeout_is_a_backend_error_and_dns_failure_a_connection_er
     with pytest.raises(BackendError, match="sent nothing for") as caught:
         await _mock(timeout).request(HELLO, ModelSettings())
     assert not isinstance(caught.value, BackendConnectionError)
-    with pytest.raises(BackendConnectionError, match="Cannot reach .* http://mock.test/v1"):
+    with pytest.raises(BackendConnectionError, match=r"Cannot reach .* http://mock\.test/v1"):
         await _mock(no_such_host).request(HELLO, ModelSettings())
 
 

@@ -11,7 +11,7 @@ from ponder.messages import Message
 
 from .context import CliContext
 from .options import generation_options, model_settings, settings_flags
-from .render import err_console
+from .render import print_stopped
 from .session import TerminalSession
 
 __all__ = ["ask"]
@@ -35,6 +35,6 @@ def ask(obj: CliContext, question: tuple[str, ...], as_json: bool, stats: bool, 
         try:
             result = session.turn([Message.user(text)], model_settings(settings, options["stop"]))
         except KeyboardInterrupt:
-            err_console.print("\n[stopped]", style="yellow")
+            print_stopped()
             raise click.exceptions.Exit(130) from None
         session.print_result(result, as_json=as_json, stats=stats)

@@ -15,7 +15,7 @@ from ponder.messages import Message
 
 from .context import CliContext
 from .options import generation_options, model_settings, settings_flags
-from .render import err_console, print_error
+from .render import err_console, print_error, print_stopped
 from .session import TerminalSession
 
 __all__ = ["chat"]
@@ -55,7 +55,7 @@ def chat(obj: CliContext, stats: bool, **options: Any) -> None:
             try:
                 result = session.turn(history, request)
             except KeyboardInterrupt:
-                err_console.print("\n[stopped]", style="yellow")
+                print_stopped()
                 if session.partial:
                     history.append(Message.assistant(session.partial))
                 continue

@@ -17,13 +17,18 @@ from rich.progress import (
 
 from ponder.turn import TurnResult
 
-__all__ = ["AssemblyProgress", "err_console", "print_error", "usage_line"]
+__all__ = ["AssemblyProgress", "err_console", "print_error", "print_stopped", "usage_line", "write_stdout"]
 
 err_console = Console(stderr=True, highlight=False)
 
 
 def print_error(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+
+
+def print_stopped() -> None:
+    """Say that an answer was cut short by Ctrl-C."""
+    err_console.print("\n[stopped]", style="yellow", markup=False)
 
 
 class AssemblyProgress:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import logging
+import os
 import random
 import threading
 import time
@@ -110,6 +112,10 @@ class LlamaEngine:
         except (ValueError, RuntimeError) as err:
             raise BackendError(f"llama.cpp could not load {self.path}: {err}") from None
         self._llama_cpp = llama_cpp
+        # llama.cpp reports problems to us as return codes (raised as BackendError); its log lines, such as
+        # the one every cancelled prompt prints, are noise on a user's terminal unless debugging.
+        if not os.environ.get("PONDER_DEBUG"):
+            logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)
         self._abort_callback = llama_cpp.ggml_abort_callback(lambda _data: self._cancel.is_set())
         self._no_abort_callback = llama_cpp.ggml_abort_callback()  # a NULL function pointer
 

@@ -1,0 +1,106 @@
+"""``ponder`` as a user runs it: a real process, the real embedded fixture model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+MODEL = "embedded:smollm2-135m"
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PONDER_")}
+    env.update(XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"), PYTHONUNBUFFERED="1")
+    return env
+
+
+def _ponder(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ponder", *args],
+        capture_output=True,
+        text=True,
+        env=_env(home),
+        timeout=timeout,
+    )
+
+
+def test_ask_json_on_the_embedded_model(tmp_path: Path) -> None:
+    done = _ponder(tmp_path, "ask", "--json", "-m", MODEL, "--max-tokens", "16", "What is 2+2?")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["answer"] and data["model"] == MODEL and data["mode"] == "instant"
+    usage = data["usage"]
+    assert usage["prompt_tokens"] > 0 and 0 < usage["answer_tokens"] <= 16
+    assert usage["time_to_first_token_s"] > 0
+    # The weights were verified on first use, and the stamp makes the next run skip it.
+    assert list((tmp_path / "data" / "ponder" / "models").glob("*.verified.json"))
+
+
+def test_ask_streams_plain_text(tmp_path: Path) -> None:
+    done = _ponder(tmp_path, "ask", "-m", MODEL, "--max-tokens", "12", "--stats", "Say hello.")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
+    assert "tok/s" in done.stderr
+
+
+def test_ctrl_c_stops_decoding_at_once(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ponder", "ask", "-m", MODEL, "--max-tokens", "3000", "Write a long story."],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(tmp_path),
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.read(1)  # the answer has started streaming
+    started = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert time.perf_counter() - started < 3.0
+    assert b"[stopped]" in err and b"Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["-m", "embedded:nope"], 2, "Unknown model"),
+        (["-m", "openai:http://127.0.0.1:9/v1#m"], 3, "Cannot reach"),
+        (["-m", "openai:http://127.0.0.1:9/v1"], 2, "names no model"),
+        (["-m", MODEL, "--context-length", "256", "word " * 400], 2, "context"),
+    ],
+)
+def test_bad_input_gets_a_clear_message_and_a_nonzero_exit(
+    tmp_path: Path, args: list[str], code: int, words: str
+) -> None:
+    question = [] if len(args) > 2 else ["hello"]
+    done = _ponder(tmp_path, "ask", *args, *question)
+    assert done.returncode == code, done.stderr
+    assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_chat_keeps_a_conversation(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ponder", "chat", "-m", MODEL, "--max-tokens", "12"],
+        input="My name is Ada.\nWhat is my name?\n",
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("you>") == 3  # two turns answered, then end of input at the third prompt
+
+
+def test_models_lists_the_fixture_as_ready(tmp_path: Path) -> None:
+    done = _ponder(tmp_path, "models", "--json")
+    rows = {r["model"]: r for r in json.loads(done.stdout)}
+    assert rows[MODEL]["ready"] is True

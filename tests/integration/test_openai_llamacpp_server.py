@@ -1,0 +1,78 @@
+"""The openai backend against a real OpenAI-compatible server: llama.cpp's own (llama_cpp.server)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ponder.messages import Message, ResponseDone, TextDelta
+from ponder.models.base import ModelSettings
+from ponder.models.openai_compat import OpenAICompatibleModel
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(smollm_path: Path) -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm_path), "--model_alias", "smol"]
+        + ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--verbose", "false"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+            try:
+                if httpx.get(f"{base}/models", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("llama_cpp.server did not start within 60 s")
+            time.sleep(0.2)  # polling a starting process: there is no event to wait on
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_request_against_llama_cpp_server(server: str) -> None:
+    model = OpenAICompatibleModel(server, "smol")
+    try:
+        response = await model.request([Message.user("Say hi.")], ModelSettings(max_tokens=8, seed=1))
+    finally:
+        await model.aclose()
+    assert response.message.text
+    assert response.usage.prompt_tokens > 0 and 0 < response.usage.completion_tokens <= 8
+
+
+async def test_stream_against_llama_cpp_server(server: str) -> None:
+    model = OpenAICompatibleModel.from_spec(f"openai:{server}#smol")
+    try:
+        events = [e async for e in model.stream([Message.user("Count to five.")], ModelSettings(max_tokens=16))]
+    finally:
+        await model.aclose()
+    deltas = [e.text for e in events if isinstance(e, TextDelta)]
+    assert len(deltas) > 1
+    done = events[-1]
+    assert isinstance(done, ResponseDone)
+    assert done.response.message.text == "".join(deltas)
+    assert done.response.usage.time_to_first_token_s is not None
