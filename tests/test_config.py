@@ -16,7 +16,9 @@ def test_defaults_live_under_xdg_data_home(isolated_dirs: Path) -> None:
 def test_precedence_file_then_env_then_flags(isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = isolated_dirs / "config" / "ponder" / "config.toml"
     config.parent.mkdir(parents=True)
-    config.write_text('max_tokens = 100\ntemperature = 0.1\nseed = 5\n\n[models.box]\nspec = "openai:http://x/v1#m"\n')
+    config.write_text(
+        'max_tokens = 100\ntemperature = 0.1\nseed = 5\n\n[models.box]\nspec = "openai:http://x/v1#m"\n'
+    )
     monkeypatch.setenv("PONDER_TEMPERATURE", "0.2")
     settings = load_settings(seed=9)
     assert settings.max_tokens == 100  # file

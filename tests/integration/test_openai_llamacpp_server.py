@@ -29,8 +29,10 @@ def _free_port() -> int:
 def server(smollm_path: Path) -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm_path), "--model_alias", "smol"]
-        + ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--verbose", "false"],
+        [
+            *(sys.executable, "-m", "llama_cpp.server", "--model", str(smollm_path), "--model_alias", "smol"),
+            *("--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--verbose", "false"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -39,7 +41,9 @@ def server(smollm_path: Path) -> Iterator[str]:
     try:
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+                pytest.fail(
+                    f"llama_cpp.server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
+                )
             try:
                 if httpx.get(f"{base}/models", timeout=1).status_code == 200:
                     break
@@ -67,7 +71,9 @@ async def test_request_against_llama_cpp_server(server: str) -> None:
 async def test_stream_against_llama_cpp_server(server: str) -> None:
     model = OpenAICompatibleModel.from_spec(f"openai:{server}#smol")
     try:
-        events = [e async for e in model.stream([Message.user("Count to five.")], ModelSettings(max_tokens=16))]
+        events = [
+            e async for e in model.stream([Message.user("Count to five.")], ModelSettings(max_tokens=16))
+        ]
     finally:
         await model.aclose()
     deltas = [e.text for e in events if isinstance(e, TextDelta)]

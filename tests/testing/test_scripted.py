@@ -38,7 +38,9 @@ async def test_raises_scripted_errors_and_runs_functions() -> None:
     model = ScriptedModel([RuntimeError("boom"), lambda messages, settings: f"{len(messages)} messages"])
     with pytest.raises(RuntimeError, match="boom"):
         await model.request([], SETTINGS)
-    assert (await model.request([Message.user("a"), Message.user("b")], SETTINGS)).message.text == "2 messages"
+    assert (
+        await model.request([Message.user("a"), Message.user("b")], SETTINGS)
+    ).message.text == "2 messages"
 
 
 async def test_unused_steps_and_exhaustion_fail_loudly() -> None:

@@ -23,7 +23,7 @@ __all__ = ["ask"]
 @click.option("--json", "as_json", is_flag=True, help="Print the answer and its usage as JSON.")
 @click.option("--stats", is_flag=True, help="Print usage (tokens, speed) to stderr after the answer.")
 @click.pass_obj
-def ask(obj: CliContext, question: tuple[str, ...], as_json: bool, stats: bool, **options: Any) -> None:
+def ask(obj: CliContext, /, question: tuple[str, ...], as_json: bool, stats: bool, **options: Any) -> None:
     """Answer QUESTION, streaming the answer to the terminal. Use - to read the question from stdin."""
     text = " ".join(question).strip()
     if text == "-":

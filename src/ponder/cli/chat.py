@@ -27,7 +27,7 @@ _HELP = "Commands: /reset forgets the conversation, /exit (or Ctrl-D) leaves. Ct
 @generation_options
 @click.option("--stats", is_flag=True, help="Print usage (tokens, speed) after each answer.")
 @click.pass_obj
-def chat(obj: CliContext, stats: bool, **options: Any) -> None:
+def chat(obj: CliContext, /, stats: bool, **options: Any) -> None:
     """Chat with the model; the conversation is kept until you leave."""
     settings = obj.settings(**settings_flags(options))
     request = model_settings(settings, options["stop"])

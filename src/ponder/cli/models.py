@@ -41,7 +41,8 @@ def models(obj: CliContext, as_json: bool, prepare: bool) -> None:
     infos = list_models(settings)
     if as_json:
         rows = [
-            {"model": i.spec, "backend": i.backend, "ready": i.ready, "detail": i.detail, **i.extra} for i in infos
+            {"model": i.spec, "backend": i.backend, "ready": i.ready, "detail": i.detail, **i.extra}
+            for i in infos
         ]
         write_stdout(json.dumps(rows, indent=2) + "\n")
         return
@@ -50,6 +51,8 @@ def models(obj: CliContext, as_json: bool, prepare: bool) -> None:
         table.add_column(column)
     for info in infos:
         ready = "[green]yes[/]" if info.ready else "[red]no[/]"
-        marker = " (default)" if info.spec == settings.model or info.spec == f"embedded:{settings.model}" else ""
+        marker = (
+            " (default)" if info.spec == settings.model or info.spec == f"embedded:{settings.model}" else ""
+        )
         table.add_row(info.spec + marker, info.backend, ready, info.detail)
     Console(highlight=False).print(table)

@@ -15,13 +15,19 @@ __all__ = ["generation_options", "model_settings", "settings_flags"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _OPTIONS = [
-    click.option("--model", "-m", "model", default=None, help="Model spec, e.g. embedded:qwen2.5-coder-0.5b."),
+    click.option(
+        "--model", "-m", "model", default=None, help="Model spec, e.g. embedded:qwen2.5-coder-0.5b."
+    ),
     click.option("--mode", default=None, type=click.Choice(["instant"]), help="Reasoning mode."),
     click.option("--max-tokens", type=click.IntRange(min=1), default=None, help="Most answer tokens."),
-    click.option("--temperature", type=click.FloatRange(0.0, 2.0), default=None, help="Sampling temperature."),
+    click.option(
+        "--temperature", type=click.FloatRange(0.0, 2.0), default=None, help="Sampling temperature."
+    ),
     click.option("--seed", type=int, default=None, help="Sampling seed, for repeatable answers."),
     click.option("--stop", multiple=True, help="Stop sequence (repeatable)."),
-    click.option("--system", "system_prompt", default=None, help="System prompt to use instead of the mode's."),
+    click.option(
+        "--system", "system_prompt", default=None, help="System prompt to use instead of the mode's."
+    ),
     click.option("--context-length", type=click.IntRange(min=256), default=None, help="Context window."),
     click.option("--threads", type=click.IntRange(min=1), default=None, help="Fix llama.cpp's thread count."),
 ]
@@ -35,7 +41,16 @@ def generation_options(func: F) -> F:
 
 def settings_flags(options: dict[str, Any]) -> dict[str, Any]:
     """The options that are settings (the rest, like ``stop``, apply per request)."""
-    names = ("model", "mode", "max_tokens", "temperature", "seed", "system_prompt", "context_length", "threads")
+    names = (
+        "model",
+        "mode",
+        "max_tokens",
+        "temperature",
+        "seed",
+        "system_prompt",
+        "context_length",
+        "threads",
+    )
     return {name: options.get(name) for name in names}
 
 

@@ -10,6 +10,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
@@ -37,7 +38,7 @@ class AssemblyProgress:
     def __init__(self, label: str = "Preparing model weights") -> None:
         self._label = label
         self._progress: Progress | None = None
-        self._task: int | None = None
+        self._task: TaskID | None = None
         self._lock = threading.Lock()
 
     def __call__(self, done: int, total: int) -> None:

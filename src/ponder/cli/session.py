@@ -8,6 +8,7 @@ during the prompt), and ``KeyboardInterrupt`` comes back here once the engine ha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Sequence
 from types import TracebackType
@@ -43,10 +44,9 @@ class TerminalSession:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._progress.close()
-        try:
+        # Closing must not hide the error that brought us here.
+        with contextlib.suppress(Exception, KeyboardInterrupt):
             self._runner.run(self.model.aclose())
-        except (Exception, KeyboardInterrupt):  # closing must not hide the error that brought us here
-            pass
         self._runner.close()
 
     def _on_event(self, event: Event) -> None:

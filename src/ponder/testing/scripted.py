@@ -67,8 +67,7 @@ class ScriptedModel(Model):
             raise AssertionError(f"{len(self._steps)} scripted step(s) were never used: {self._steps!r}")
 
     async def request(self, messages: Sequence[Message], settings: ModelSettings) -> ModelResponse:
-        deltas, response = self._next(messages, settings)
-        return response
+        return self._next(messages, settings)[1]
 
     async def stream(self, messages: Sequence[Message], settings: ModelSettings) -> AsyncIterator[Event]:
         deltas, response = self._next(messages, settings)

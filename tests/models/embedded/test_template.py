@@ -7,7 +7,10 @@ from ponder.models.embedded.template import ChatTemplate
 
 def test_chatml_fallback_renders_roles_and_generation_prompt() -> None:
     text = ChatTemplate(None).render([Message.system("Be brief."), Message.user("Hi")])
-    assert text == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    assert (
+        text
+        == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    )
 
 
 def test_model_template_gets_tools_and_tool_turns() -> None:

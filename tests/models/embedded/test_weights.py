@@ -42,7 +42,9 @@ def _spec(sha: str | None = None, count: int = 3) -> EmbeddedModelSpec:
         filename="fake.gguf",
         sha256=sha or hashlib.sha256(whole).hexdigest(),
         size=len(whole),
-        parts=tuple(WeightPart(f"fake-part{i}", "1.0", f"fake_part{i}/data/p.bin") for i in range(1, count + 1)),
+        parts=tuple(
+            WeightPart(f"fake-part{i}", "1.0", f"fake_part{i}/data/p.bin") for i in range(1, count + 1)
+        ),
         install_hint="pip install fake-part1 fake-part2 fake-part3",
         train_context=2048,
         supports_tools=False,

@@ -105,7 +105,9 @@ class EmbeddedModel(Model):
         engine = await self.load()
         assert self._template is not None
         text = self._template.render(messages, tools=settings.tools)
-        add_bos = self._add_bos and not (self._template.bos_token and text.startswith(self._template.bos_token))
+        add_bos = self._add_bos and not (
+            self._template.bos_token and text.startswith(self._template.bos_token)
+        )
         return engine.tokenize(text, add_bos=add_bos)
 
     def _check_context(self, prompt_len: int, max_tokens: int) -> int:
@@ -113,8 +115,8 @@ class EmbeddedModel(Model):
         room = self.context_length - prompt_len
         if room < min(MIN_ANSWER_TOKENS, max_tokens):
             raise ContextLengthError(
-                f"The prompt is {prompt_len} tokens and {self.name} has a {self.context_length}-token context, "
-                f"leaving no room for an answer. Shorten the conversation, or raise context_length "
+                f"The prompt is {prompt_len} tokens and {self.name} has a {self.context_length}-token "
+                f"context, leaving no room for an answer. Shorten the conversation, or raise context_length "
                 f"(--context-length / PONDER_CONTEXT_LENGTH) if the model allows it.",
                 prompt_tokens=prompt_len,
                 max_tokens=max_tokens,

@@ -138,7 +138,9 @@ class LlamaEngine:
 
     def _set_abort(self, enabled: bool) -> None:
         ctx = self.llm._ctx.ctx
-        self._llama_cpp.llama_set_abort_callback(ctx, self._abort_callback if enabled else self._no_abort_callback, None)
+        self._llama_cpp.llama_set_abort_callback(
+            ctx, self._abort_callback if enabled else self._no_abort_callback, None
+        )
 
     def generate(
         self,

@@ -136,11 +136,14 @@ def ensure_weights(
             raise _corrupt(spec, actual)
         _write_stamp(spec, models_dir, source)
         return source
-    if target.is_file() and target.stat().st_size == spec.size:
-        # Assembled earlier but never stamped (or touched since): verify rather than rebuild.
-        if verify_file(target, spec.sha256, progress) == spec.sha256:
-            _write_stamp(spec, models_dir, target)
-            return target
+    # Assembled earlier but never stamped (or touched since): verify rather than rebuild.
+    if (
+        target.is_file()
+        and target.stat().st_size == spec.size
+        and verify_file(target, spec.sha256, progress) == spec.sha256
+    ):
+        _write_stamp(spec, models_dir, target)
+        return target
     sources = locate_parts(spec)
     models_dir.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.partial{os.getpid()}")

@@ -1,0 +1,23 @@
+# Developer entry points. The README's two commands are the source of truth; these wrap them.
+.PHONY: install test lint typecheck check bench
+
+install:
+	pip install -e ".[dev]"
+
+test:
+	python -m pytest
+
+lint:
+	ruff check src tests bench
+	ruff format --check src tests bench
+
+typecheck:
+	mypy
+
+check: lint typecheck test
+
+bench:
+	python bench/decode_overhead.py
+	python bench/ttft.py
+	python bench/cold_start.py
+	python bench/choose_default.py --n 30
