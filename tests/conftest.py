@@ -1,13 +1,39 @@
 """Test configuration: every test gets its own data and config directories, and no real network.
 
-Real model and server tests live in tests/integration and are marked ``integration``.
+Real model and server tests live in tests/integration and are marked ``integration``; they too only ever
+talk to servers on this machine.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only_connect(self: socket.socket, address: Any) -> Any:
+    """Refuse any connection that leaves the machine: a test that tries has a bug (or a real API call)."""
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ConnectionRefusedError(
+                f"tests may not connect to {host}: only loopback servers are allowed"
+            )
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only_connect)
 
 
 @pytest.fixture(autouse=True)

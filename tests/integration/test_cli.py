@@ -104,3 +104,15 @@ def test_models_lists_the_fixture_as_ready(tmp_path: Path) -> None:
     done = _ponder(tmp_path, "models", "--json")
     rows = {r["model"]: r for r in json.loads(done.stdout)}
     assert rows[MODEL]["ready"] is True
+
+
+def test_answers_with_no_network_at_all(tmp_path: Path) -> None:
+    """The embedded path needs no network: run it in a network namespace that has none (root only)."""
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
+        pytest.skip("cannot create a network namespace here (needs root and unshare)")
+    command = [sys.executable, "-m", "ponder", "ask", "--json", "-m", MODEL, "--max-tokens", "8", "Hi"]
+    done = subprocess.run(
+        ["unshare", "-n", *command], capture_output=True, text=True, env=_env(tmp_path), timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["usage"]["answer_tokens"] > 0

@@ -8,8 +8,8 @@ callback and can be cancelled at any moment through a ``threading.Event``:
 * while evaluating the prompt (which can take seconds for a long one), llama.cpp's abort callback checks it
   between graph nodes, so even a long prefill stops at once.
 
-Each generation first asks the ``ThreadAdvisor`` how many cores are idle and sets llama.cpp's thread count
-to match. The KV cache is reused across calls for the longest common prompt prefix (a chat that grows turn
+Each generation asks the ``ThreadAdvisor`` how many cores are idle and sets llama.cpp's thread count to
+match, at the start and again every few dozen tokens. The KV cache is reused across calls for the longest common prompt prefix (a chat that grows turn
 by turn only evaluates the new turn).
 """
 
@@ -33,6 +33,8 @@ from ponder.models.embedded.stops import StopMatcher
 from ponder.models.embedded.threads import ThreadAdvisor
 
 __all__ = ["GenerationParams", "GenerationStats", "LlamaEngine", "import_llama_cpp"]
+
+_READVISE_EVERY = 32  # tokens between two looks at how busy the other cores are
 
 
 def import_llama_cpp() -> Any:
@@ -65,7 +67,7 @@ class GenerationStats:
     cached_tokens: int  # prompt tokens whose KV was reused from the previous call
     completion_tokens: int
     finish_reason: str  # "stop" | "length" | "cancelled"
-    threads: int
+    threads: int  # in use at the end (a long generation re-adapts every _READVISE_EVERY tokens)
     started_at: float  # perf_counter when the call began
     first_token_at: float | None
     last_token_at: float | None
@@ -152,8 +154,7 @@ class LlamaEngine:
         """Generate from ``prompt`` tokens, calling ``emit`` with each piece of text. Worker thread only."""
         llm = self.llm
         started = time.perf_counter()
-        threads = self.advisor.threads()
-        self._llama_cpp.llama_set_n_threads(llm._ctx.ctx, threads, threads)
+        threads = self._adapt_threads(None)
         llm.set_seed(params.seed if params.seed is not None else random.randrange(2**31))
         cached = _common_prefix(llm.input_ids[: llm.n_tokens], prompt)
         vocab = llm._model.vocab
@@ -199,6 +200,8 @@ class LlamaEngine:
                     break
                 if count >= params.max_tokens:
                     break
+                if count % _READVISE_EVERY == 0:
+                    threads = self._adapt_threads(threads)
         except RuntimeError as err:
             if not cancel.is_set():
                 raise BackendError(f"llama.cpp failed while generating: {err}") from None
@@ -221,6 +224,13 @@ class LlamaEngine:
             last_token_at=last_at,
             finished_at=time.perf_counter(),
         )
+
+    def _adapt_threads(self, current: int | None) -> int:
+        """Give llama.cpp as many threads as there are idle cores now (changed only when it differs)."""
+        threads = self.advisor.threads()
+        if threads != current:
+            self._llama_cpp.llama_set_n_threads(self.llm._ctx.ctx, threads, threads)
+        return threads
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)

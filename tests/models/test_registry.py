@@ -1,0 +1,49 @@
+from pathlib import Path
+
+import pytest
+
+from ponder.config import ConfiguredModel, load_settings
+from ponder.errors import UnknownModelError
+from ponder.models.embedded.backend import EmbeddedModel
+from ponder.models.openai_compat import OpenAICompatibleModel
+from ponder.models.registry import list_models, resolve_model
+
+
+def test_embedded_specs_with_and_without_prefix() -> None:
+    settings = load_settings(context_length=1024)
+    for spec in ("embedded:qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b"):
+        model = resolve_model(spec, settings)
+        assert isinstance(model, EmbeddedModel)
+        assert model.name == "embedded:qwen2.5-coder-0.5b"
+        assert model.context_length == 1024
+
+
+def test_context_is_capped_at_what_the_model_was_trained_for() -> None:
+    model = resolve_model("embedded:smollm2-135m", load_settings(context_length=100_000))
+    assert isinstance(model, EmbeddedModel) and model.context_length == 8192
+
+
+def test_openai_spec_and_configured_model_with_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOX_KEY", "sk-test")
+    settings = load_settings()
+    settings.models["box"] = ConfiguredModel(spec="openai:http://box:8000/v1#qwen", api_key_env="BOX_KEY")
+    model = resolve_model("box", settings)
+    assert isinstance(model, OpenAICompatibleModel)
+    assert model.name == "openai:http://box:8000/v1#qwen"
+    assert model._api_key == "sk-test"
+
+
+def test_unknown_specs_list_what_is_known() -> None:
+    for spec in ("nonsense", "embedded:gpt-9", "ftp:thing"):
+        with pytest.raises(UnknownModelError, match="Known models: embedded:qwen2.5-coder-1.5b"):
+            resolve_model(spec, load_settings())
+
+
+def test_list_models_reports_configured_models_and_missing_files(tmp_path: Path) -> None:
+    settings = load_settings()
+    settings.models["local"] = ConfiguredModel(spec=f"gguf:{tmp_path / 'none.gguf'}")
+    settings.models["remote"] = ConfiguredModel(spec="openai:http://x/v1#m", api_key_env="UNSET_KEY_VAR")
+    infos = {i.spec: i for i in list_models(settings)}
+    assert infos["local"].ready is False and "file not found" in infos["local"].detail
+    assert "UNSET_KEY_VAR is not set" in infos["remote"].detail
+    assert infos["embedded:smollm2-135m"].backend == "embedded"
