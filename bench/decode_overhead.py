@@ -17,8 +17,8 @@ The ceiling: CPU decoding reads every weight once per token, so tokens/s cannot 
 from __future__ import annotations
 
 import argparse
-import statistics
 import asyncio
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 

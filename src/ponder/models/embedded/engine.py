@@ -9,8 +9,8 @@ callback and can be cancelled at any moment through a ``threading.Event``:
   between graph nodes, so even a long prefill stops at once.
 
 Each generation asks the ``ThreadAdvisor`` how many cores are idle and sets llama.cpp's thread count to
-match, at the start and again every few dozen tokens. The KV cache is reused across calls for the longest common prompt prefix (a chat that grows turn
-by turn only evaluates the new turn).
+match, at the start and again every few dozen tokens. The KV cache is reused across calls for the longest
+common prompt prefix (a chat that grows turn by turn only evaluates the new turn).
 """
 
 from __future__ import annotations
