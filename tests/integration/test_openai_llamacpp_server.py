@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -82,3 +84,34 @@ async def test_stream_against_llama_cpp_server(server: str) -> None:
     assert isinstance(done, ResponseDone)
     assert done.response.message.text == "".join(deltas)
     assert done.response.usage.time_to_first_token_s is not None
+
+
+async def test_probe_tells_a_served_model_from_a_missing_one(server: str) -> None:
+    served = OpenAICompatibleModel(server, "smol")
+    missing = OpenAICompatibleModel(server, "gpt-99")
+    try:
+        assert (await served.probe())[0] is True
+        ready, detail = await missing.probe()
+    finally:
+        await served.aclose()
+        await missing.aclose()
+    assert ready is False and "does not serve 'gpt-99'" in detail and "smol" in detail
+
+
+def test_models_command_checks_a_configured_server(server: str, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[models.box]\nspec = "openai:{server}#smol"\n\n[models.typo]\nspec = "openai:{server}#smoll"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PONDER_")}
+    env.update(PONDER_CONFIG=str(config), XDG_DATA_HOME=str(tmp_path / "data"))
+    done = subprocess.run(
+        [sys.executable, "-m", "ponder", "models", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {r["model"]: r for r in json.loads(done.stdout)}
+    assert rows["box"]["ready"] is True and rows["typo"]["ready"] is False

@@ -39,11 +39,14 @@ def test_unknown_specs_list_what_is_known() -> None:
             resolve_model(spec, load_settings())
 
 
-def test_list_models_reports_configured_models_and_missing_files(tmp_path: Path) -> None:
+async def test_list_models_reports_configured_models_and_missing_files(tmp_path: Path) -> None:
     settings = load_settings()
     settings.models["local"] = ConfiguredModel(spec=f"gguf:{tmp_path / 'none.gguf'}")
-    settings.models["remote"] = ConfiguredModel(spec="openai:http://x/v1#m", api_key_env="UNSET_KEY_VAR")
-    infos = {i.spec: i for i in list_models(settings)}
-    assert infos["local"].ready is False and "file not found" in infos["local"].detail
-    assert "UNSET_KEY_VAR is not set" in infos["remote"].detail
+    settings.models["down"] = ConfiguredModel(spec="openai:http://127.0.0.1:9/v1#m", api_key_env="UNSET_VAR")
+    settings.models["bad"] = ConfiguredModel(spec="openai:nohost#m")
+    infos = {i.spec: i for i in await list_models(settings)}
+    assert infos["local"].ready is False and "No GGUF file" in infos["local"].detail
+    assert infos["down"].ready is False and "Cannot reach" in infos["down"].detail
+    assert "UNSET_VAR is not set" in infos["down"].detail
+    assert infos["bad"].ready is False and "http://" in infos["bad"].detail
     assert infos["embedded:smollm2-135m"].backend == "embedded"

@@ -7,6 +7,7 @@ other exception is a bug: it is reported in one line, with the traceback only wh
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 from typing import Any
 
@@ -33,6 +34,9 @@ class PonderGroup(click.Group):
             ctx.exit(err.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:  # the reader went away (`ponder ask ... | head -1`): nothing to report
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(141)
         except Exception as err:
             if os.environ.get("PONDER_DEBUG"):
                 traceback.print_exc()

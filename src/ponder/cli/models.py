@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import click
@@ -38,7 +39,7 @@ def models(obj: CliContext, as_json: bool, prepare: bool) -> None:
                 ensure_weights(spec, settings.models_dir, progress)
             finally:
                 progress.close()
-    infos = list_models(settings)
+    infos = asyncio.run(list_models(settings))
     if as_json:
         rows = [
             {"model": i.spec, "backend": i.backend, "ready": i.ready, "detail": i.detail, **i.extra}

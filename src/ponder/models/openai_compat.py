@@ -167,6 +167,24 @@ class OpenAICompatibleModel(Model):
             yield ToolCallEvent(call)
         yield ResponseDone(response)
 
+    async def probe(self, timeout_s: float = 3.0) -> tuple[bool, str]:
+        """Whether the server answers ``GET /models`` and serves this model: (ready, what was found)."""
+        try:
+            with self._transport_errors():
+                response = await self._http().get(
+                    f"{self._base_url}/models", headers=self._headers(), timeout=timeout_s
+                )
+            self._raise_for_status(response)
+            served = [m.get("id") for m in response.json().get("data", []) if isinstance(m, dict)]
+        except (BackendError, BackendConnectionError) as err:
+            return False, str(err).split(". ")[0]
+        except (ValueError, AttributeError):
+            return False, f"{self._base_url}/models did not answer with OpenAI's model list"
+        if self._model in served:
+            return True, f"served by {self._base_url}"
+        shown = ", ".join(str(m) for m in served[:5]) or "none"
+        return False, f"{self._base_url} does not serve '{self._model}' (it serves: {shown})"
+
     async def aclose(self) -> None:
         if self._owns_client and self._client is not None:
             await self._client.aclose()

@@ -11,13 +11,15 @@ Specs (``--model``, config ``model``, or a name from the config's ``[models.NAME
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from ponder.config import Settings
-from ponder.errors import UnknownModelError
+from ponder.config import ConfiguredModel, Settings
+from ponder.errors import PonderError, UnknownModelError
 from ponder.models.base import Model, ModelInfo
 from ponder.models.embedded.catalog import CATALOG, find_embedded
 from ponder.models.embedded.weights import ProgressCallback, is_ready, missing_parts
+from ponder.models.openai_compat import OpenAICompatibleModel
 
 __all__ = ["list_models", "resolve_model"]
 
@@ -57,8 +59,6 @@ def resolve_model(spec: str, settings: Settings, *, progress: ProgressCallback |
             threads=settings.threads,
         )
     if backend == "openai":
-        from ponder.models.openai_compat import OpenAICompatibleModel
-
         return OpenAICompatibleModel.from_spec(spec, api_key=api_key, timeout_s=settings.request_timeout_s)
     raise UnknownModelError(_unknown(spec, settings))
 
@@ -71,8 +71,12 @@ def _unknown(spec: str, settings: Settings) -> str:
     )
 
 
-def list_models(settings: Settings) -> list[ModelInfo]:
-    """Every embedded and configured model, and whether each is ready to use."""
+async def list_models(settings: Settings) -> list[ModelInfo]:
+    """Every embedded and configured model, and whether each is ready to use.
+
+    A configured OpenAI-compatible model is ready when its server answers and lists the model name; the
+    servers are asked concurrently, with a short timeout each.
+    """
     infos: list[ModelInfo] = []
     for spec in CATALOG:
         missing = missing_parts(spec)
@@ -91,14 +95,24 @@ def list_models(settings: Settings) -> list[ModelInfo]:
                 extra={"description": spec.description, "size_bytes": spec.size},
             )
         )
-    for name, configured in sorted(settings.models.items()):
-        backend = configured.spec.partition(":")[0]
-        detail = configured.description or configured.spec
-        ready = True
-        if backend == "gguf":
-            ready = Path(configured.spec.partition(":")[2]).expanduser().is_file()
-            detail = detail if ready else f"file not found: {configured.spec}"
-        elif configured.api_key_env and configured.api_key() is None:
-            detail = f"{detail} (environment variable {configured.api_key_env} is not set)"
-        infos.append(ModelInfo(spec=name, backend=backend, ready=ready, detail=detail))
+    configured = sorted(settings.models.items())
+    infos += await asyncio.gather(*(_configured_info(name, entry, settings) for name, entry in configured))
     return infos
+
+
+async def _configured_info(name: str, configured: ConfiguredModel, settings: Settings) -> ModelInfo:
+    backend = configured.spec.partition(":")[0]
+    try:
+        model = resolve_model(name, settings)
+    except PonderError as err:
+        return ModelInfo(spec=name, backend=backend, ready=False, detail=str(err).split("\n")[0])
+    try:
+        if isinstance(model, OpenAICompatibleModel):
+            ready, detail = await model.probe()
+            if configured.api_key_env and configured.api_key() is None:
+                detail += f" (environment variable {configured.api_key_env} is not set)"
+        else:
+            ready, detail = True, configured.description or configured.spec
+    finally:
+        await model.aclose()
+    return ModelInfo(spec=name, backend=backend, ready=ready, detail=detail)
