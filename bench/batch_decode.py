@@ -17,7 +17,6 @@ import threading
 import time
 
 from _common import emit, installed_models, median, settings
-
 from ponder.config import DEFAULT_MODEL
 from ponder.messages import Message
 from ponder.models.base import ModelSettings

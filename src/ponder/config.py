@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
@@ -65,7 +65,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     model: str = DEFAULT_MODEL
-    mode: str = "instant"
+    mode: Literal["instant", "thinking", "contemplating", "auto"] = "instant"
+    budget: int | None = Field(default=None, ge=1)  # reasoning tokens; per sub-agent in contemplating
+    reasoning_effort: Literal["low", "medium", "high"] | None = None  # used when no budget is set
+    agents: int = Field(default=4, ge=1, le=16)  # contemplating sub-agents
     max_tokens: int = Field(default=512, ge=1)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     seed: int | None = None

@@ -10,10 +10,11 @@ images or audio (perception does).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypeAlias
 
 __all__ = [
+    "AgentEvent",
     "AudioPart",
     "Event",
     "FinishReason",
@@ -153,6 +154,8 @@ class ModelResponse:
     usage: Usage
     model: str
     finish_reason: FinishReason = "stop"
+    # What the mode that produced it reports: the router's choice, sub-agents, votes, compression.
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 # --- stream events ------------------------------------------------------------------------------------
@@ -177,6 +180,18 @@ class ToolCallEvent:
 
 
 @dataclass(frozen=True)
+class AgentEvent:
+    """Progress of one sub-agent of a Contemplating turn."""
+
+    agent: int
+    status: Literal["started", "progress", "finished", "failed", "halted"]
+    tokens: int = 0
+    answer: str | None = None  # its final answer, once it has one
+    detail: str = ""  # the angle it takes, or why it failed
+    kind: Literal["agent"] = "agent"
+
+
+@dataclass(frozen=True)
 class ResponseDone:
     """The last event of every stream: the whole response, with usage."""
 
@@ -184,4 +199,4 @@ class ResponseDone:
     kind: Literal["done"] = "done"
 
 
-Event: TypeAlias = TextDelta | ReasoningDelta | ToolCallEvent | ResponseDone
+Event: TypeAlias = TextDelta | ReasoningDelta | ToolCallEvent | AgentEvent | ResponseDone

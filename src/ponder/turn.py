@@ -22,6 +22,7 @@ class TurnResult:
     model: str
     mode: str
     finish_reason: str
+    details: dict[str, Any]
 
     @classmethod
     def from_response(cls, response: ModelResponse, mode: str) -> TurnResult:
@@ -32,12 +33,13 @@ class TurnResult:
             model=response.model,
             mode=mode,
             finish_reason=response.finish_reason,
+            details=response.details,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, reasoning: bool = False) -> dict[str, Any]:
         usage = self.usage
         tps = usage.tokens_per_second
-        return {
+        data: dict[str, Any] = {
             "answer": self.text,
             "model": self.model,
             "mode": self.mode,
@@ -51,7 +53,11 @@ class TurnResult:
                 "tokens_per_second": _round(tps),
                 "total_time_s": _round(usage.total_time_s),
             },
+            **self.details,
         }
+        if reasoning:
+            data["reasoning"] = self.reasoning
+        return data
 
 
 def _round(value: float | None) -> float | None:

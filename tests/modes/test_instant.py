@@ -1,6 +1,6 @@
 from ponder.messages import Message, ResponseDone, TextDelta
 from ponder.models.base import ModelSettings
-from ponder.modes import InstantMode, get_mode
+from ponder.modes import InstantMode, ModeOptions, get_mode
 from ponder.testing import ScriptedModel
 from ponder.turn import run_turn
 
@@ -17,7 +17,7 @@ async def test_instant_adds_its_system_prompt_and_streams() -> None:
 
 async def test_instant_keeps_a_given_system_prompt() -> None:
     model = ScriptedModel(["ok"])
-    await run_turn(get_mode("instant", system_prompt="Pirate."), model, [Message.user("hi")], ModelSettings())
+    await run_turn(get_mode("instant", ModeOptions(system_prompt="Pirate.")), model, [Message.user("hi")], ModelSettings())
     assert model.calls[0].messages[0].text == "Pirate."
     model2 = ScriptedModel(["ok"])
     convo = [Message.system("Own."), Message.user("hi")]

@@ -31,7 +31,9 @@ def ask(obj: CliContext, /, question: tuple[str, ...], as_json: bool, stats: boo
     if not text:
         raise click.UsageError('Give a question, e.g. ponder ask "Why is the sky blue?"')
     settings = obj.settings(**settings_flags(options))
-    with TerminalSession(obj, settings, stream=not as_json) as session:
+    with TerminalSession(
+        obj, settings, stream=not as_json, show_thinking=options["show_thinking"]
+    ) as session:
         try:
             result = session.turn([Message.user(text)], model_settings(settings, options["stop"]))
         except KeyboardInterrupt:

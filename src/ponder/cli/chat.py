@@ -32,7 +32,7 @@ def chat(obj: CliContext, /, stats: bool, **options: Any) -> None:
     settings = obj.settings(**settings_flags(options))
     request = model_settings(settings, options["stop"])
     history: list[Message] = []
-    with TerminalSession(obj, settings, stream=True) as session:
+    with TerminalSession(obj, settings, stream=True, show_thinking=options["show_thinking"]) as session:
         err_console.print(f"ponder chat · {settings.model} · {settings.mode}. {_HELP}", style="dim")
         while True:
             try:

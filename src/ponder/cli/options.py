@@ -9,8 +9,10 @@ import click
 
 from ponder.config import Settings
 from ponder.models.base import ModelSettings
+from ponder.modes import MODE_NAMES, ModeOptions
+from ponder.modes.budgets import MAX_AGENTS
 
-__all__ = ["generation_options", "model_settings", "settings_flags"]
+__all__ = ["generation_options", "mode_options", "model_settings", "settings_flags"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,7 +20,26 @@ _OPTIONS = [
     click.option(
         "--model", "-m", "model", default=None, help="Model spec, e.g. embedded:qwen2.5-coder-0.5b."
     ),
-    click.option("--mode", default=None, type=click.Choice(["instant"]), help="Reasoning mode."),
+    click.option(
+        "--mode", default=None, type=click.Choice(MODE_NAMES), help="Reasoning mode (default: instant)."
+    ),
+    click.option(
+        "--budget",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Reasoning tokens (thinking), or tokens per sub-agent (contemplating).",
+    ),
+    click.option(
+        "--effort",
+        "reasoning_effort",
+        type=click.Choice(["low", "medium", "high"]),
+        default=None,
+        help="Reasoning effort when no --budget is given (256 / 512 / 1024 tokens).",
+    ),
+    click.option(
+        "--agents", type=click.IntRange(1, MAX_AGENTS), default=None, help="Sub-agents for contemplating (4)."
+    ),
+    click.option("--show-thinking", is_flag=True, help="Show the reasoning (on stderr) as it happens."),
     click.option("--max-tokens", type=click.IntRange(min=1), default=None, help="Most answer tokens."),
     click.option(
         "--temperature", type=click.FloatRange(0.0, 2.0), default=None, help="Sampling temperature."
@@ -60,4 +81,13 @@ def model_settings(settings: Settings, stop: tuple[str, ...] = ()) -> ModelSetti
         temperature=settings.temperature,
         seed=settings.seed,
         stop=tuple(stop),
+    )
+
+
+def mode_options(settings: Settings) -> ModeOptions:
+    return ModeOptions(
+        system_prompt=settings.system_prompt,
+        budget=settings.budget,
+        effort=settings.reasoning_effort,
+        agents=settings.agents,
     )

@@ -16,15 +16,37 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from ponder.messages import AgentEvent
 from ponder.turn import TurnResult
 
-__all__ = ["AssemblyProgress", "err_console", "print_error", "print_stopped", "usage_line", "write_stdout"]
+__all__ = [
+    "AssemblyProgress",
+    "err_console",
+    "print_agent",
+    "print_error",
+    "print_stopped",
+    "usage_line",
+    "write_stdout",
+]
 
 err_console = Console(stderr=True, highlight=False)
 
 
 def print_error(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+
+
+def print_agent(event: AgentEvent) -> None:
+    """One line per sub-agent milestone (progress ticks are left out: they would flood the terminal)."""
+    if event.status == "progress":
+        return
+    what = {
+        "started": f"started: {event.detail}",
+        "finished": f"finished, {event.tokens} tokens, answer: {event.answer or '(none)'}",
+        "halted": f"halted after {event.tokens} tokens: the others already agree",
+        "failed": f"failed: {event.detail}",
+    }[event.status]
+    err_console.print(f"  agent {event.agent + 1} {what}", style="dim", markup=False, highlight=False)
 
 
 def print_stopped() -> None:
@@ -67,7 +89,13 @@ class AssemblyProgress:
 
 def usage_line(result: TurnResult) -> str:
     u = result.usage
-    parts = [result.model, result.mode, f"{u.prompt_tokens} prompt + {u.answer_tokens} answer tokens"]
+    mode = result.mode
+    if "router" in result.details:
+        mode = f"auto → {result.details['router']['mode']}"
+    tokens = f"{u.prompt_tokens} prompt + {u.answer_tokens} answer tokens"
+    if u.reasoning_tokens:
+        tokens += f" + {u.reasoning_tokens} reasoning"
+    parts = [result.model, mode, tokens]
     if u.time_to_first_token_s is not None:
         parts.append(f"first token {u.time_to_first_token_s:.2f}s")
     if u.tokens_per_second is not None:

@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from ponder.config import Settings
-from ponder.messages import Event, Message, TextDelta
+from ponder.messages import AgentEvent, Event, Message, ReasoningDelta, TextDelta
 from ponder.models.base import Model, ModelSettings
 from ponder.modes import get_mode
 from ponder.turn import TurnResult, run_turn
 
 from .context import CliContext
-from .render import AssemblyProgress, err_console, usage_line, write_stdout
+from .options import mode_options
+from .render import AssemblyProgress, err_console, print_agent, usage_line, write_stdout
 
 __all__ = ["TerminalSession"]
 
@@ -28,10 +29,13 @@ __all__ = ["TerminalSession"]
 class TerminalSession:
     """One model and one mode, used for one or more turns; a context manager."""
 
-    def __init__(self, obj: CliContext, settings: Settings, *, stream: bool) -> None:
+    def __init__(
+        self, obj: CliContext, settings: Settings, *, stream: bool, show_thinking: bool = False
+    ) -> None:
         self.settings = settings
         self.stream = stream
-        self.mode = get_mode(settings.mode, system_prompt=settings.system_prompt)
+        self.show_thinking = show_thinking
+        self.mode = get_mode(settings.mode, mode_options(settings))
         self._progress = AssemblyProgress()
         self.model: Model = obj.model_factory(settings.model, settings, self._progress)
         self._runner = asyncio.Runner()
@@ -55,6 +59,11 @@ class TerminalSession:
             self.partial += event.text
             if self.stream:
                 write_stdout(event.text)
+        elif isinstance(event, ReasoningDelta):
+            if self.stream and self.show_thinking:
+                err_console.out(event.text, style="dim", end="", highlight=False)
+        elif isinstance(event, AgentEvent) and self.stream:
+            print_agent(event)
 
     def turn(self, messages: Sequence[Message], model_settings: ModelSettings) -> TurnResult:
         """Run a turn; KeyboardInterrupt propagates after the engine has stopped."""
@@ -62,10 +71,10 @@ class TerminalSession:
         coro = run_turn(self.mode, self.model, messages, model_settings, self._on_event)
         return self._runner.run(coro)
 
-    @staticmethod
-    def print_result(result: TurnResult, *, as_json: bool, stats: bool) -> None:
+    def print_result(self, result: TurnResult, *, as_json: bool, stats: bool) -> None:
         if as_json:
-            write_stdout(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
+            data = result.to_dict(reasoning=self.show_thinking)
+            write_stdout(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
             return
         write_stdout("\n")
         if stats:

@@ -11,8 +11,9 @@ backend's work (the embedded engine stops decoding; HTTP backends close the conn
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from ponder.messages import (
     ToolCallEvent,
 )
 
-__all__ = ["Model", "ModelInfo", "ModelSettings"]
+__all__ = ["Branch", "BranchEvent", "Model", "ModelInfo", "ModelSettings"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,25 @@ class ModelSettings:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     tools: tuple[dict[str, Any], ...] = ()  # JSON-schema tool definitions (OpenAI "function" shape)
+    # Text the assistant's reply already starts with: the model continues it (and the response's text
+    # excludes it). Thinking uses it to open and close the reasoning; Contemplating to set each agent's angle.
+    assistant_prefix: str = ""
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One of several continuations of the same conversation (a Contemplating sub-agent)."""
+
+    settings: ModelSettings  # its own budget, seed and assistant_prefix
+
+
+@dataclass(frozen=True)
+class BranchEvent:
+    """An event of branch ``index``; a failed branch ends with ``error`` set instead of a ResponseDone."""
+
+    index: int
+    event: Event | None
+    error: BaseException | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +87,46 @@ class Model(ABC):
         response = await self.request(messages, settings)
         for event in replay(response):
             yield event
+
+    async def stream_many(
+        self,
+        messages: Sequence[Message],
+        branches: Sequence[Branch],
+        halt: Callable[[int], bool] | None = None,
+    ) -> AsyncIterator[BranchEvent]:
+        """Run several branches of one conversation at once, interleaving their events.
+
+        The default runs one ``stream`` per branch concurrently (an OpenAI-compatible server batches them on
+        its side). A branch that fails yields a ``BranchEvent`` with ``error`` and the others go on;
+        ``halt(i)`` returning True stops branch i early. Cancelling the iteration cancels every branch.
+        Backends that can share work between branches (the embedded engine) override this.
+        """
+        queue: asyncio.Queue[BranchEvent | None] = asyncio.Queue()
+
+        async def run(index: int, branch: Branch) -> None:
+            try:
+                async for event in self.stream(messages, branch.settings):
+                    await queue.put(BranchEvent(index, event))
+                    if halt is not None and halt(index) and not isinstance(event, ResponseDone):
+                        break
+            except Exception as err:  # reported as this branch's failure; the others go on
+                await queue.put(BranchEvent(index, None, err))
+            finally:
+                await queue.put(None)
+
+        tasks = [asyncio.create_task(run(i, b)) for i, b in enumerate(branches)]
+        try:
+            remaining = len(tasks)
+            while remaining:
+                item = await queue.get()
+                if item is None:
+                    remaining -= 1
+                else:
+                    yield item
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release what the backend holds (connections, engine threads)."""

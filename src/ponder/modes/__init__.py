@@ -1,15 +1,51 @@
-"""Reasoning modes: ways to spend compute on a turn. Instant today; Thinking and Contemplating next."""
+"""Reasoning modes: ways to spend compute on a turn, chosen per request.
+
+``instant`` answers in one pass; ``thinking`` reasons under a token budget, then answers; ``contemplating``
+runs several sub-agents at once and votes; ``auto`` routes each turn to one of the three.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 
 from ponder.errors import UserError
 from ponder.modes.base import Mode
+from ponder.modes.contemplating import ContemplatingMode
 from ponder.modes.instant import InstantMode
+from ponder.modes.router import AutoMode, route
+from ponder.modes.thinking import ThinkingMode
 
-__all__ = ["MODES", "InstantMode", "Mode", "get_mode"]
+__all__ = [
+    "MODE_NAMES",
+    "AutoMode",
+    "ContemplatingMode",
+    "InstantMode",
+    "Mode",
+    "ModeOptions",
+    "ThinkingMode",
+    "get_mode",
+    "route",
+]
 
-MODES: dict[str, type[Mode]] = {InstantMode.name: InstantMode}
+MODE_NAMES = ("instant", "thinking", "contemplating", "auto")
 
 
-def get_mode(name: str, *, system_prompt: str | None = None) -> Mode:
-    if name not in MODES:
-        raise UserError(f"Unknown mode '{name}'. Available modes: {', '.join(MODES)}.")
-    return MODES[name](system_prompt=system_prompt)
+@dataclass(frozen=True)
+class ModeOptions:
+    system_prompt: str | None = None
+    budget: int | None = None  # reasoning tokens (Thinking), or per sub-agent (Contemplating)
+    effort: str | None = None  # low | medium | high, when no budget is given
+    agents: int = 4
+
+
+def get_mode(name: str, options: ModeOptions | None = None) -> Mode:
+    o = options or ModeOptions()
+    if name == "instant":
+        return InstantMode(o.system_prompt)
+    if name == "thinking":
+        return ThinkingMode(o.system_prompt, budget=o.budget, effort=o.effort)
+    if name == "contemplating":
+        return ContemplatingMode(o.system_prompt, agents=o.agents, budget=o.budget, effort=o.effort)
+    if name == "auto":
+        return AutoMode({n: get_mode(n, o) for n in MODE_NAMES if n != "auto"})
+    raise UserError(f"Unknown mode '{name}'. Allowed modes: {', '.join(MODE_NAMES)}.")

@@ -12,8 +12,17 @@ from typing import ClassVar
 
 from ponder.messages import Event, Message
 from ponder.models.base import Model, ModelSettings
+from ponder.prompts import load_prompt
 
-__all__ = ["Mode"]
+__all__ = ["Mode", "with_system"]
+
+
+def with_system(messages: Sequence[Message], prompt: str) -> list[Message]:
+    """The conversation with ``prompt`` as its system message, unless it already has one."""
+    conversation = list(messages)
+    if not conversation or conversation[0].role != "system":
+        conversation.insert(0, Message.system(prompt))
+    return conversation
 
 
 class Mode(ABC):
@@ -21,6 +30,9 @@ class Mode(ABC):
 
     def __init__(self, system_prompt: str | None = None) -> None:
         self.system_prompt = system_prompt  # None: the mode's own prompt from prompts/
+
+    def system(self, default_prompt: str) -> str:
+        return self.system_prompt or load_prompt(default_prompt)
 
     @abstractmethod
     def run(self, model: Model, messages: Sequence[Message], settings: ModelSettings) -> AsyncIterator[Event]:

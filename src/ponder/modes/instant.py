@@ -11,8 +11,7 @@ from typing import ClassVar
 
 from ponder.messages import Event, Message
 from ponder.models.base import Model, ModelSettings
-from ponder.modes.base import Mode
-from ponder.prompts import load_prompt
+from ponder.modes.base import Mode, with_system
 
 __all__ = ["InstantMode"]
 
@@ -23,8 +22,6 @@ class InstantMode(Mode):
     async def run(
         self, model: Model, messages: Sequence[Message], settings: ModelSettings
     ) -> AsyncIterator[Event]:
-        conversation = list(messages)
-        if not conversation or conversation[0].role != "system":
-            conversation.insert(0, Message.system(self.system_prompt or load_prompt("instant")))
+        conversation = with_system(messages, self.system("instant"))
         async for event in model.stream(conversation, settings):
             yield event

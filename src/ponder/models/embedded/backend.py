@@ -12,8 +12,11 @@ during the prompt, inside llama.cpp itself.
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ponder.errors import ContextLengthError, UnknownModelError
@@ -26,7 +29,8 @@ from ponder.messages import (
     TextPart,
     Usage,
 )
-from ponder.models.base import Model, ModelSettings
+from ponder.models.base import Branch, BranchEvent, Model, ModelSettings
+from ponder.models.embedded.batch import SequenceRequest, SequenceResult
 from ponder.models.embedded.catalog import EmbeddedModelSpec
 from ponder.models.embedded.engine import GenerationParams, GenerationStats, LlamaEngine
 from ponder.models.embedded.template import ChatTemplate
@@ -104,7 +108,7 @@ class EmbeddedModel(Model):
     async def prompt_tokens(self, messages: Sequence[Message], settings: ModelSettings) -> list[int]:
         engine = await self.load()
         assert self._template is not None
-        text = self._template.render(messages, tools=settings.tools)
+        text = self._template.render(messages, tools=settings.tools) + settings.assistant_prefix
         add_bos = self._add_bos and not (
             self._template.bos_token and text.startswith(self._template.bos_token)
         )
@@ -172,6 +176,66 @@ class EmbeddedModel(Model):
                 await asyncio.wait([job])
         yield ResponseDone(self._response("".join(pieces), stats))
 
+    async def stream_many(
+        self,
+        messages: Sequence[Message],
+        branches: Sequence[Branch],
+        halt: Callable[[int], bool] | None = None,
+    ) -> AsyncIterator[BranchEvent]:
+        """All branches decode together in one llama.cpp batch over the shared prompt (see batch.py)."""
+        engine = await self.load()
+        shared = replace(branches[0].settings, assistant_prefix="")
+        prefix = await self.prompt_tokens(messages, shared)
+        requests = [
+            SequenceRequest(
+                suffix=tuple(engine.tokenize(b.settings.assistant_prefix, add_bos=False)),
+                max_tokens=b.settings.max_tokens,
+                temperature=b.settings.temperature,
+                top_p=b.settings.top_p,
+                seed=b.settings.seed if b.settings.seed is not None else random.randrange(2**31),
+                stop=b.settings.stop,
+            )
+            for b in branches
+        ]
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        cancel = threading.Event()
+        started = time.perf_counter()
+
+        def emit(index: int, text: str) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, BranchEvent(index, TextDelta(text)))
+
+        def finished(index: int, result: SequenceResult) -> None:
+            prompt_len = len(prefix) + len(requests[index].suffix)
+            done = ResponseDone(self._response(result.text, _stats(result, prompt_len, started)))
+            loop.call_soon_threadsafe(queue.put_nowait, BranchEvent(index, done))
+
+        def run() -> None:
+            try:
+                decoder = engine.batch_decoder(len(requests))
+                decoder.generate(
+                    prefix,
+                    requests,
+                    threads=engine.threads(),
+                    cancel=cancel,
+                    emit=emit,
+                    halt=halt or (lambda _i: False),
+                    on_finish=finished,
+                )
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, _END)
+
+        job = loop.run_in_executor(engine.executor, run)
+        try:
+            while (item := await queue.get()) is not _END:
+                assert isinstance(item, BranchEvent)
+                yield item
+            await job
+        finally:
+            if not job.done():
+                cancel.set()
+                await asyncio.wait([job])
+
     def _response(self, text: str, stats: GenerationStats) -> ModelResponse:
         usage = Usage(
             prompt_tokens=stats.prompt_tokens,
@@ -190,3 +254,17 @@ class EmbeddedModel(Model):
             engine, self._engine = self._engine, None
             await asyncio.to_thread(engine.close)
         self._advisor.close()
+
+
+def _stats(result: SequenceResult, prompt_tokens: int, started: float) -> GenerationStats:
+    return GenerationStats(
+        prompt_tokens=prompt_tokens,
+        cached_tokens=0,
+        completion_tokens=result.completion_tokens,
+        finish_reason=result.finish_reason,
+        threads=0,
+        started_at=started,
+        first_token_at=result.first_token_at,
+        last_token_at=result.last_token_at,
+        finished_at=result.last_token_at or time.perf_counter(),
+    )

@@ -173,9 +173,9 @@ class BatchDecoder:
         need = len(prefix) + sum(len(r.suffix) + r.max_tokens for r in requests)
         if need > self.n_ctx:
             raise ContextLengthError(
-                f"{n} sequences need {need} tokens of context (a {len(prefix)}-token shared prompt, their own "
-                f"prompts and answer budgets) but the batch context holds {self.n_ctx}: lower the per-agent "
-                "budget or the number of agents, or raise context_length.",
+                f"{n} sequences need {need} tokens of context (a {len(prefix)}-token shared prompt, their "
+                f"own prompts and answer budgets) but the batch context holds {self.n_ctx}: lower the "
+                "per-agent budget or the number of agents, or raise context_length.",
                 prompt_tokens=len(prefix),
                 max_tokens=need - len(prefix),
                 context_length=self.n_ctx,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.errors import BackendError, RuntimeMissingError
+from ponder.models.embedded.batch import BatchDecoder
 from ponder.models.embedded.stops import StopMatcher
 from ponder.models.embedded.threads import ThreadAdvisor
 
@@ -90,6 +91,7 @@ class LlamaEngine:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ponder-llama")
         self._llm: Any = None
         self._llama_cpp: Any = None
+        self._batch: BatchDecoder | None = None
         self._cancel = threading.Event()  # the running generation's cancel event, read by the abort callback
         self._abort_callback: Any = None
         self._no_abort_callback: Any = None
@@ -232,8 +234,24 @@ class LlamaEngine:
             self._llama_cpp.llama_set_n_threads(self.llm._ctx.ctx, threads, threads)
         return threads
 
+    def batch_decoder(self, sequences: int) -> BatchDecoder:
+        """The multi-sequence decoder (its own context over the same weights), made on first use."""
+        if self._batch is None or self._batch.n_seq_max < sequences:
+            if self._batch is not None:
+                self._batch.close()
+            self._batch = BatchDecoder(
+                self._llama_cpp, self.llm, n_ctx=self.context_length, n_seq_max=max(4, sequences)
+            )
+        return self._batch
+
+    def threads(self) -> int:
+        return self.advisor.threads()
+
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
+        if self._batch is not None:
+            self._batch.close()
+            self._batch = None
         if self._llm is not None:
             with contextlib.suppress(Exception):
                 self._llm.close()

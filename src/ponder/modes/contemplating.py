@@ -1,0 +1,198 @@
+"""Contemplating mode: N sub-agents attempt the problem at once, and the result is merged.
+
+* **Plan.** The planner gives each agent an angle (prompts/contemplating_angles.txt): independent attempts
+  that differ in approach, each starting its reply with its angle. The conversation itself is the shared
+  prefix, so on the embedded engine its KV cache is computed once for all agents.
+* **Run.** ``Model.stream_many`` runs the agents together: one llama.cpp batch on the embedded engine,
+  concurrent requests on an OpenAI-compatible server. Each agent has its own token budget and seed.
+* **Stop early.** As soon as one answer holds a strict majority of all agents, the rest are halted: they
+  cannot change the outcome, and on a CPU every extra token in the batch costs.
+* **Merge.** Where answers are checkable (a number, a boxed or "Answer:" line), the majority wins and its
+  agent's solution is the reply: voting, not rewriting. Otherwise one more pass writes a synthesis of the
+  drafts. A failed agent is reported and the merge goes on with the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+from ponder.errors import BackendError
+from ponder.messages import (
+    AgentEvent,
+    Event,
+    Message,
+    ModelResponse,
+    ReasoningPart,
+    ResponseDone,
+    TextDelta,
+    TextPart,
+    Usage,
+)
+from ponder.models.base import Branch, Model, ModelSettings
+from ponder.modes.answers import Vote, final_answer, vote
+from ponder.modes.base import Mode, with_system
+from ponder.modes.budgets import check_agents, reasoning_budget
+from ponder.prompts import load_prompt
+
+__all__ = ["ContemplatingMode", "plan_angles"]
+
+DEFAULT_AGENT_BUDGET = 384
+_PROGRESS_EVERY = 32  # tokens between two progress events of an agent
+_MIN_AGENT_TEMPERATURE = 0.6  # independent attempts need some diversity even when the caller asks for 0
+
+
+def plan_angles(agents: int) -> list[str]:
+    angles = [line for line in load_prompt("contemplating_angles").splitlines() if line.strip()]
+    return [angles[i % len(angles)] for i in range(agents)]
+
+
+@dataclass
+class _Agent:
+    angle: str
+    text: str = ""
+    tokens: int = 0
+    answer: str | None = None
+    status: str = "running"  # running | finished | halted | failed
+    response: ModelResponse | None = None
+    error: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "angle": self.angle,
+            "status": self.status,
+            "tokens": self.response.usage.completion_tokens if self.response else self.tokens,
+            "answer": self.answer,
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+class ContemplatingMode(Mode):
+    name: ClassVar[str] = "contemplating"
+
+    def __init__(
+        self,
+        system_prompt: str | None = None,
+        *,
+        agents: int = 4,
+        budget: int | None = None,
+        effort: str | None = None,
+    ) -> None:
+        super().__init__(system_prompt)
+        self.agents = check_agents(agents)
+        self.budget = reasoning_budget(budget, effort, default=DEFAULT_AGENT_BUDGET)  # per agent
+
+    async def run(
+        self, model: Model, messages: Sequence[Message], settings: ModelSettings
+    ) -> AsyncIterator[Event]:
+        conversation = with_system(messages, self.system("contemplating"))
+        agents = [_Agent(angle) for angle in plan_angles(self.agents)]
+        base_seed = settings.seed if settings.seed is not None else 0
+        branches = [
+            Branch(
+                replace(
+                    settings,
+                    max_tokens=self.budget,
+                    temperature=max(settings.temperature, _MIN_AGENT_TEMPERATURE),
+                    seed=base_seed + 1000 * i + 1,
+                    assistant_prefix=agent.angle + "\n",
+                )
+            )
+            for i, agent in enumerate(agents)
+        ]
+        for i, agent in enumerate(agents):
+            yield AgentEvent(i, "started", detail=agent.angle)
+        decided: list[Vote] = []
+
+        def halt(index: int) -> bool:
+            return bool(decided)
+
+        async for item in model.stream_many(conversation, branches, halt):
+            agent = agents[item.index]
+            if item.error is not None:
+                agent.status, agent.error = "failed", f"{type(item.error).__name__}: {item.error}"
+                yield AgentEvent(item.index, "failed", agent.tokens, detail=agent.error)
+            elif isinstance(item.event, TextDelta):
+                agent.text += item.event.text
+                agent.tokens += 1
+                if agent.tokens % _PROGRESS_EVERY == 0:
+                    yield AgentEvent(item.index, "progress", agent.tokens)
+            elif isinstance(item.event, ResponseDone):
+                agent.response = item.event.response
+                agent.text = agent.response.message.text
+                agent.answer = final_answer(agent.text)
+                halted = bool(decided) and agent.response.finish_reason == "cancelled"
+                agent.status = "halted" if halted else "finished"
+                tokens = agent.response.usage.completion_tokens
+                yield AgentEvent(item.index, "halted" if halted else "finished", tokens, agent.answer)
+                outcome = vote([a.answer for a in agents], len(agents))
+                if outcome.majority and not decided:
+                    decided.append(outcome)
+        async for event in self._merge(model, conversation, settings, agents):
+            yield event
+
+    async def _merge(
+        self, model: Model, conversation: list[Message], settings: ModelSettings, agents: list[_Agent]
+    ) -> AsyncIterator[Event]:
+        for agent in agents:
+            if agent.status == "running":  # stopped by the backend without a final response
+                agent.status = "halted"
+        answered = [a for a in agents if a.response is not None]
+        if not answered:
+            errors = "; ".join(a.error for a in agents if a.error)
+            raise BackendError(f"Every sub-agent failed: {errors or 'no answers'}")
+        outcome = vote([a.answer for a in agents], len(agents))
+        synthesis: ModelResponse | None = None
+        if outcome.winner is not None:
+            winner = next(a for a in agents if a.answer == outcome.winner)
+            text = winner.text
+            yield TextDelta(text)
+        else:
+            drafts = "\n\n".join(f"Draft {i + 1}:\n{a.text.strip()}" for i, a in enumerate(answered))
+            question = conversation[-1].text
+            prompt = f"{load_prompt('synthesize')}\n\nQuestion:\n{question}\n\n{drafts}"
+            synthesis_messages = [*conversation[:-1], Message.user(prompt)]
+            text = ""
+            async for event in model.stream(synthesis_messages, settings):
+                if isinstance(event, TextDelta):
+                    text += event.text
+                    yield event
+                elif isinstance(event, ResponseDone):
+                    synthesis = event.response
+        yield ResponseDone(self._response(model, agents, outcome, text, synthesis))
+
+    def _response(
+        self,
+        model: Model,
+        agents: list[_Agent],
+        outcome: Vote,
+        text: str,
+        synthesis: ModelResponse | None,
+    ) -> ModelResponse:
+        responses = [a.response for a in agents if a.response is not None]
+        agent_tokens = sum(r.usage.completion_tokens for r in responses)
+        winner = next((a for a in agents if outcome.winner and a.answer == outcome.winner), None)
+        answer_tokens = winner.response.usage.completion_tokens if winner and winner.response else 0
+        extra = synthesis.usage if synthesis else Usage()
+        firsts = [r.usage.time_to_first_token_s for r in responses if r.usage.time_to_first_token_s]
+        usage = Usage(
+            prompt_tokens=max(r.usage.prompt_tokens for r in responses) + extra.prompt_tokens,
+            completion_tokens=agent_tokens + extra.completion_tokens,
+            reasoning_tokens=agent_tokens - answer_tokens,  # the winner's solution is the answer
+            time_to_first_token_s=min(firsts) if firsts else None,
+            total_time_s=max(r.usage.total_time_s for r in responses) + extra.total_time_s,
+            decode_time_s=max(r.usage.decode_time_s for r in responses) + extra.decode_time_s,
+        )
+        traces = "\n\n".join(f"[agent {i + 1}: {a.angle}]\n{a.text}" for i, a in enumerate(agents))
+        details = {
+            "agents": [a.summary() for a in agents],
+            "vote": {
+                "winner": outcome.winner,
+                "counts": outcome.counts,
+                "majority": outcome.majority,
+                "merge": "vote" if outcome.winner is not None else "synthesis",
+            },
+        }
+        message = Message("assistant", (ReasoningPart(traces), TextPart(text)))
+        return ModelResponse(message, usage, model.name, "stop", details)

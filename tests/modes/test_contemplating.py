@@ -1,0 +1,84 @@
+import asyncio
+
+import pytest
+
+from ponder.errors import BackendError
+from ponder.messages import AgentEvent, Message
+from ponder.models.base import ModelSettings
+from ponder.modes import ContemplatingMode
+from ponder.testing import ScriptedModel
+from ponder.turn import run_turn
+
+QUESTION = [Message.user("A pen costs $3. How much do 24 pens cost?")]
+
+
+async def test_agents_take_different_angles_and_the_majority_wins() -> None:
+    model = ScriptedModel(["so 72. Answer: 72", "Answer: $72.00", "Answer: 70", "it is \\boxed{72}"])
+    events: list[object] = []
+    result = await run_turn(
+        ContemplatingMode(agents=4, budget=99), model, QUESTION, ModelSettings(), events.append
+    )
+    prefixes = {c.settings.assistant_prefix for c in model.calls}
+    seeds = {c.settings.seed for c in model.calls}
+    assert len(prefixes) == 4 and len(seeds) == 4
+    assert all(c.settings.max_tokens == 99 for c in model.calls)
+    vote = result.details["vote"]
+    assert vote == {"winner": "72", "counts": {"72": 3, "70": 1}, "majority": True, "merge": "vote"}
+    assert result.text == "so 72. Answer: 72"  # the first agent with the winning answer: no rewriting
+    statuses = [e.status for e in events if isinstance(e, AgentEvent)]
+    assert statuses.count("started") == 4 and statuses.count("finished") == 4
+    assert len(result.details["agents"]) == 4
+    model.assert_all_used()
+
+
+async def test_a_failing_agent_is_reported_and_the_rest_still_vote() -> None:
+    model = ScriptedModel(["Answer: 72", RuntimeError("engine fell over"), "Answer: 72", "Answer: 71"])
+    result = await run_turn(ContemplatingMode(agents=4), model, QUESTION, ModelSettings())
+    agents = result.details["agents"]
+    assert agents[1]["status"] == "failed" and "engine fell over" in agents[1]["error"]
+    assert result.details["vote"]["winner"] == "72"
+
+
+async def test_unverifiable_drafts_are_merged_by_a_synthesis_pass() -> None:
+    model = ScriptedModel(["Draft about tides.", "Tides come from the moon.", "Synthesis: the moon's pull."])
+    result = await run_turn(ContemplatingMode(agents=2), model, QUESTION, ModelSettings())
+    assert result.text == "Synthesis: the moon's pull."
+    assert result.details["vote"]["merge"] == "synthesis"
+    synthesis_prompt = model.calls[2].messages[-1].text
+    assert "Draft 1:\nDraft about tides." in synthesis_prompt and "A pen costs" in synthesis_prompt
+
+
+async def test_every_agent_failing_is_an_error() -> None:
+    model = ScriptedModel([RuntimeError("a"), RuntimeError("b")])
+    with pytest.raises(BackendError, match="Every sub-agent failed"):
+        await run_turn(ContemplatingMode(agents=2), model, QUESTION, ModelSettings())
+
+
+async def test_agents_stop_early_once_a_majority_agrees() -> None:
+    slow = ["thinking "] * 200
+    model = ScriptedModel(["Answer: 72", "Answer: 72", "Answer: 72", slow], delay_s=0.001)
+    result = await run_turn(ContemplatingMode(agents=4), model, QUESTION, ModelSettings())
+    assert result.details["agents"][3]["status"] == "halted"
+    assert result.details["agents"][3]["tokens"] < 200
+    assert result.details["vote"]["winner"] == "72"
+
+
+async def test_cancelling_the_turn_cancels_every_agent() -> None:
+    model = ScriptedModel([["x "] * 10_000 for _ in range(4)], delay_s=0.001)
+    started = asyncio.Event()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, AgentEvent) and event.status == "progress":
+            started.set()
+
+    turn = asyncio.create_task(
+        run_turn(ContemplatingMode(agents=4), model, QUESTION, ModelSettings(), on_event)
+    )
+    await asyncio.wait_for(started.wait(), timeout=10)
+    before = set(asyncio.all_tasks())
+    turn.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+    await asyncio.sleep(0)
+    leftovers = [t for t in before if t is not asyncio.current_task() and not t.done()]
+    assert leftovers == []
