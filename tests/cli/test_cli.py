@@ -109,3 +109,18 @@ def test_models_lists_embedded_models_as_json() -> None:
     rows = json.loads(result.stdout)
     assert {r["model"] for r in rows} >= {"embedded:qwen2.5-coder-1.5b", "embedded:smollm2-135m"}
     assert all(isinstance(r["ready"], bool) for r in rows)
+
+
+def test_mode_flags_reach_the_mode() -> None:
+    seen: list[Settings] = []
+    args = ["ask", "--mode", "contemplating", "--agents", "3", "--budget", "40", "--effort", "high", "q"]
+    model = ScriptedModel(["Answer: 1", "Answer: 1", "Answer: 1"])
+    result = CliRunner().invoke(cli, args, obj=_context(model, seen))
+    assert result.exit_code == 0, result.output
+    assert (seen[0].mode, seen[0].agents, seen[0].budget, seen[0].reasoning_effort) == (
+        "contemplating",
+        3,
+        40,
+        "high",
+    )
+    assert [c.settings.max_tokens for c in model.calls] == [40, 40, 40]

@@ -17,7 +17,12 @@ async def test_instant_adds_its_system_prompt_and_streams() -> None:
 
 async def test_instant_keeps_a_given_system_prompt() -> None:
     model = ScriptedModel(["ok"])
-    await run_turn(get_mode("instant", ModeOptions(system_prompt="Pirate.")), model, [Message.user("hi")], ModelSettings())
+    await run_turn(
+        get_mode("instant", ModeOptions(system_prompt="Pirate.")),
+        model,
+        [Message.user("hi")],
+        ModelSettings(),
+    )
     assert model.calls[0].messages[0].text == "Pirate."
     model2 = ScriptedModel(["ok"])
     convo = [Message.system("Own."), Message.user("hi")]

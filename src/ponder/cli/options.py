@@ -65,6 +65,9 @@ def settings_flags(options: dict[str, Any]) -> dict[str, Any]:
     names = (
         "model",
         "mode",
+        "budget",
+        "reasoning_effort",
+        "agents",
         "max_tokens",
         "temperature",
         "seed",
