@@ -587,3 +587,18 @@ def test_from_spec_rejects_malformed_specs(spec: str, says: str) -> None:
         OpenAICompatibleModel.from_spec(spec)
     if "scheme" not in says:
         assert "openai:http://host:8000/v1#model-name" in str(caught.value)
+
+
+async def test_an_assistant_prefix_is_continued_with_vllms_flags() -> None:
+    sent: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return _reply({"role": "assistant", "content": " and so 42."})
+
+    response = await _mock(handler).request(HELLO, ModelSettings(assistant_prefix="<think>\n6x7"))
+    assert sent[0]["messages"][-1] == {"role": "assistant", "content": "<think>\n6x7"}
+    assert sent[0]["continue_final_message"] is True and sent[0]["add_generation_prompt"] is False
+    assert response.message.text == " and so 42."
+    await _mock(handler).request(HELLO, ModelSettings())
+    assert "continue_final_message" not in sent[1]

@@ -6,6 +6,10 @@ server-sent events (``stream``). It converts Ponder messages to OpenAI's shape a
 transport or HTTP failure into a ``BackendConnectionError`` or ``BackendError`` whose message says what is
 wrong and what to do.
 
+A reply that must continue a started assistant message (``ModelSettings.assistant_prefix``, which the
+Thinking and Contemplating modes use) is sent as a trailing assistant message with vLLM's and SGLang's
+``continue_final_message`` flag; servers without that extension answer a fresh turn instead.
+
 It deliberately does not: retry (the caller decides), count prompt tokens itself (the server's figures are
 used; without them a streamed answer counts one token per chunk), render prompts (the server applies its
 chat template), call the legacy ``/completions`` or ``/responses`` endpoints, or read API keys from the
@@ -201,9 +205,10 @@ class OpenAICompatibleModel(Model):
         return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
 
     def _body(self, messages: Sequence[Message], settings: ModelSettings, *, stream: bool) -> dict[str, Any]:
+        converted = to_openai_messages(messages)
         body: dict[str, Any] = {
             "model": self._model,
-            "messages": to_openai_messages(messages),
+            "messages": converted,
             "max_tokens": settings.max_tokens,
             "temperature": settings.temperature,
             "top_p": settings.top_p,
@@ -214,6 +219,12 @@ class OpenAICompatibleModel(Model):
             body["stop"] = list(settings.stop)
         if settings.tools:
             body["tools"] = list(settings.tools)
+        if settings.assistant_prefix:
+            # The reply continues a started assistant message (Thinking, Contemplating). vLLM and SGLang
+            # take these two fields; llama.cpp's server continues a trailing assistant message by itself.
+            converted.append({"role": "assistant", "content": settings.assistant_prefix})
+            body["continue_final_message"] = True
+            body["add_generation_prompt"] = False
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
