@@ -63,7 +63,7 @@ async def test_contemplating_runs_agents_and_merges(smollm: EmbeddedModel) -> No
     mode = ContemplatingMode(agents=3, budget=24)
     result = await run_turn(mode, smollm, QUESTION, ModelSettings(max_tokens=48), events.append)
     agents = result.details["agents"]
-    assert len(agents) == 3 and all(0 < a["tokens"] <= 24 for a in agents if a["status"] == "finished")
+    assert len(agents) == 3 and all(0 < a["tokens"] <= 24 + 16 for a in agents if a["status"] == "finished")
     assert result.details["vote"]["merge"] in ("vote", "synthesis")
     assert result.text.strip()
     assert {e.agent for e in events if isinstance(e, AgentEvent) and e.status == "started"} == {0, 1, 2}
@@ -132,3 +132,17 @@ async def test_bad_mode_flags_name_the_allowed_values(tmp_path: Path, flags: lis
         timeout=60,
     )
     assert done.returncode == 2 and words in done.stderr
+
+
+async def test_a_branch_out_of_budget_gets_its_closer_inside_the_batch(smollm: EmbeddedModel) -> None:
+    branches = [
+        Branch(ModelSettings(max_tokens=4, temperature=0.8, seed=i), closer="\nAnswer:", after_close=6)
+        for i in range(2)
+    ]
+    done = {}
+    async for item in smollm.stream_many(QUESTION, branches):
+        if item.event is not None and item.event.kind == "done":
+            done[item.index] = item.event.response
+    for response in done.values():
+        assert "\nAnswer:" in response.message.text
+        assert 4 < response.usage.completion_tokens <= 10

@@ -3,7 +3,7 @@ import asyncio
 import pytest
 
 from ponder.errors import BackendError
-from ponder.messages import AgentEvent, Message
+from ponder.messages import AgentEvent, Message, ModelResponse, TextPart, Usage
 from ponder.models.base import ModelSettings
 from ponder.modes import ContemplatingMode
 from ponder.testing import ScriptedModel
@@ -82,3 +82,17 @@ async def test_cancelling_the_turn_cancels_every_agent() -> None:
     await asyncio.sleep(0)
     leftovers = [t for t in before if t is not asyncio.current_task() and not t.done()]
     assert leftovers == []
+
+
+async def test_an_agent_out_of_budget_is_compressed_and_still_votes() -> None:
+    cut = ModelResponse(
+        Message("assistant", (TextPart("24 pens at $3 is"),)), Usage(completion_tokens=8), "m", "length"
+    )
+    model = ScriptedModel(["Answer: 72", cut, "Answer: 72", "Answer: 72"])
+    result = await run_turn(ContemplatingMode(agents=3, budget=8), model, QUESTION, ModelSettings())
+    (closing,) = [c.settings for c in model.calls if "Time is up" in c.settings.assistant_prefix]
+    assert closing.assistant_prefix.endswith(
+        "24 pens at $3 is\nTime is up: I must stop thinking here and give my best answer now.\nAnswer:"
+    )
+    assert closing.max_tokens == 16
+    assert [a["answer"] for a in result.details["agents"]] == ["72", "72", "72"]

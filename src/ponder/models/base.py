@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ponder.messages import (
@@ -48,6 +48,10 @@ class Branch:
     """One of several continuations of the same conversation (a Contemplating sub-agent)."""
 
     settings: ModelSettings  # its own budget, seed and assistant_prefix
+    # Thought compression: when the budget (settings.max_tokens) is spent without an end, ``closer`` is
+    # appended to the branch's text and it gets ``after_close`` more tokens to commit to an answer.
+    closer: str = ""
+    after_close: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ class Model(ABC):
 
         async def run(index: int, branch: Branch) -> None:
             try:
-                async for event in self.stream(messages, branch.settings):
+                async for event in self._stream_branch(messages, branch):
                     await queue.put(BranchEvent(index, event))
                     if halt is not None and halt(index) and not isinstance(event, ResponseDone):
                         break
@@ -127,6 +131,34 @@ class Model(ABC):
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _stream_branch(self, messages: Sequence[Message], branch: Branch) -> AsyncIterator[Event]:
+        """One branch as a stream; a spent budget gets the closer and a second, short pass."""
+        first: ModelResponse | None = None
+        async for event in self.stream(messages, branch.settings):
+            if isinstance(event, ResponseDone):
+                first = event.response
+            else:
+                yield event
+        assert first is not None
+        if first.finish_reason != "length" or not branch.closer:
+            yield ResponseDone(first)
+            return
+        yield TextDelta(branch.closer)
+        prefix = branch.settings.assistant_prefix + first.message.text + branch.closer
+        closing = replace(branch.settings, assistant_prefix=prefix, max_tokens=branch.after_close)
+        second = await self.request(messages, closing)
+        if second.message.text:
+            yield TextDelta(second.message.text)
+        usage = replace(
+            first.usage,
+            completion_tokens=first.usage.completion_tokens + second.usage.completion_tokens,
+            total_time_s=first.usage.total_time_s + second.usage.total_time_s,
+        )
+        text = first.message.text + branch.closer + second.message.text
+        yield ResponseDone(
+            replace(first, message=Message.assistant(text), usage=usage, finish_reason=second.finish_reason)
+        )
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release what the backend holds (connections, engine threads)."""

@@ -40,6 +40,7 @@ __all__ = ["ContemplatingMode", "plan_angles"]
 
 DEFAULT_AGENT_BUDGET = 384
 _PROGRESS_EVERY = 32  # tokens between two progress events of an agent
+_AFTER_CLOSE = 16  # tokens an agent gets to state its answer once its budget is spent
 _MIN_AGENT_TEMPERATURE = 0.6  # independent attempts need some diversity even when the caller asks for 0
 
 
@@ -89,15 +90,18 @@ class ContemplatingMode(Mode):
         conversation = with_system(messages, self.system("contemplating"))
         agents = [_Agent(angle) for angle in plan_angles(self.agents)]
         base_seed = settings.seed if settings.seed is not None else 0
+        closer = load_prompt("thinking_compress") + "\nAnswer:"
         branches = [
             Branch(
-                replace(
+                closer=closer,
+                after_close=_AFTER_CLOSE,
+                settings=replace(
                     settings,
                     max_tokens=self.budget,
                     temperature=max(settings.temperature, _MIN_AGENT_TEMPERATURE),
                     seed=base_seed + 1000 * i + 1,
                     assistant_prefix=agent.angle + "\n",
-                )
+                ),
             )
             for i, agent in enumerate(agents)
         ]

@@ -194,6 +194,9 @@ class EmbeddedModel(Model):
                 top_p=b.settings.top_p,
                 seed=b.settings.seed if b.settings.seed is not None else random.randrange(2**31),
                 stop=b.settings.stop,
+                closer=tuple(engine.tokenize(b.closer, add_bos=False)) if b.closer else (),
+                closer_text=b.closer,
+                after_close=b.after_close,
             )
             for b in branches
         ]

@@ -44,6 +44,11 @@ class SequenceRequest:
     min_p: float = 0.05
     seed: int = 0
     stop: tuple[str, ...] = ()
+    # Thought compression inside the batch: when max_tokens is spent without an end, these tokens (whose
+    # text is ``closer_text``) are fed to the sequence, which then gets ``after_close`` more tokens.
+    closer: tuple[int, ...] = ()
+    closer_text: str = ""
+    after_close: int = 0
 
 
 @dataclass
@@ -64,6 +69,8 @@ class _Live:
     sampler: Any
     pos: int  # position of the next token in this sequence
     row: int  # batch row holding this sequence's latest logits
+    limit: int  # completion tokens allowed (grows by after_close once the closer is fed)
+    closed: bool = False  # the closer has been fed
     result: SequenceResult = field(default_factory=SequenceResult)
     stopper: StopMatcher = field(default_factory=lambda: StopMatcher(()))
     decoder: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace"))
@@ -170,7 +177,9 @@ class BatchDecoder:
         n = len(requests)
         if not 1 <= n <= self.n_seq_max:
             raise ValueError(f"between 1 and {self.n_seq_max} sequences, not {n}")
-        need = len(prefix) + sum(len(r.suffix) + r.max_tokens for r in requests)
+        need = len(prefix) + sum(
+            len(r.suffix) + r.max_tokens + len(r.closer) + r.after_close for r in requests
+        )
         if need > self.n_ctx:
             raise ContextLengthError(
                 f"{n} sequences need {need} tokens of context (a {len(prefix)}-token shared prompt, their "
@@ -194,7 +203,14 @@ class BatchDecoder:
                 next_rows: list[tuple[int, int, int, bool]] = []
                 for state in list(live):
                     token = lib.llama_sampler_sample(state.sampler, self._ctx, state.row)
-                    if self._advance(state, token, emit) or cancel.is_set() or halt(state.seq):
+                    done = self._advance(state, token, emit)
+                    if (
+                        done
+                        and state.result.finish_reason == "length"
+                        and self._close(state, token, next_rows, emit)
+                    ):
+                        continue
+                    if done or cancel.is_set() or halt(state.seq):
                         if state.result.finish_reason == "length" and (cancel.is_set() or halt(state.seq)):
                             state.result.finish_reason = "cancelled"
                         live.remove(state)
@@ -214,6 +230,29 @@ class BatchDecoder:
             for state in live:
                 self._free_sampler(state)
         return results
+
+    def _close(
+        self,
+        state: _Live,
+        token: int,
+        rows: list[tuple[int, int, int, bool]],
+        emit: Callable[[int, str], None],
+    ) -> bool:
+        """Feed the sequence its closer after the budget-reaching token; False when it has none (left)."""
+        request = state.request
+        if state.closed or not request.closer:
+            return False
+        state.closed = True
+        state.limit = state.result.completion_tokens + request.after_close
+        text = state.stopper.flush() + request.closer_text
+        state.result.text += text
+        emit(state.seq, text)
+        feed = [token, *request.closer]
+        for offset, tok in enumerate(feed):
+            rows.append((tok, state.pos + offset, state.seq, offset == len(feed) - 1))
+        state.row = len(rows) - 1
+        state.pos += len(feed)
+        return True
 
     def _free_sampler(self, state: _Live) -> None:
         if state.sampler is not None:
@@ -239,7 +278,8 @@ class BatchDecoder:
                 raise BackendError(
                     "nothing to generate from: the prompt and the sequence's own prompt are empty"
                 )
-            state = _Live(seq, request, self._sampler(request), len(prefix) + len(request.suffix), row)
+            pos = len(prefix) + len(request.suffix)
+            state = _Live(seq, request, self._sampler(request), pos, row, limit=request.max_tokens)
             state.stopper = StopMatcher(request.stop)
             live.append(state)
         return live
@@ -262,7 +302,7 @@ class BatchDecoder:
         if stopped:
             result.finish_reason = "stop"
             return True
-        return result.completion_tokens >= state.request.max_tokens
+        return result.completion_tokens >= state.limit
 
     def _end(
         self, state: _Live, emit: Callable[[int, str], None], on_finish: Callable[[int, SequenceResult], None]
