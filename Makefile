@@ -21,3 +21,5 @@ bench:
 	python bench/ttft.py
 	python bench/cold_start.py
 	python bench/choose_default.py --n 30
+	python bench/batch_decode.py
+	python bench/modes.py --n 100 --modes instant thinking contemplating

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -38,7 +39,7 @@ from ponder.prompts import load_prompt
 
 __all__ = ["ContemplatingMode", "plan_angles"]
 
-DEFAULT_AGENT_BUDGET = 384
+DEFAULT_AGENT_BUDGET = 160  # 4 agents at 160 tokens: about 1.4x a Thinking turn on this CPU (bench/modes.py)
 _PROGRESS_EVERY = 32  # tokens between two progress events of an agent
 _AFTER_CLOSE = 16  # tokens an agent gets to state its answer once its budget is spent
 _MIN_AGENT_TEMPERATURE = 0.6  # independent attempts need some diversity even when the caller asks for 0
@@ -107,12 +108,8 @@ class ContemplatingMode(Mode):
         ]
         for i, agent in enumerate(agents):
             yield AgentEvent(i, "started", detail=agent.angle)
-        decided: list[Vote] = []
-
-        def halt(index: int) -> bool:
-            return bool(decided)
-
-        async for item in model.stream_many(conversation, branches, halt):
+        settled = threading.Event()  # a strict majority agrees: the rest may stop (read by the engine thread)
+        async for item in model.stream_many(conversation, branches, lambda _index: settled.is_set()):
             agent = agents[item.index]
             if item.error is not None:
                 agent.status, agent.error = "failed", f"{type(item.error).__name__}: {item.error}"
@@ -125,14 +122,13 @@ class ContemplatingMode(Mode):
             elif isinstance(item.event, ResponseDone):
                 agent.response = item.event.response
                 agent.text = agent.response.message.text
-                agent.answer = final_answer(agent.text)
-                halted = bool(decided) and agent.response.finish_reason == "cancelled"
+                halted = settled.is_set() and agent.response.finish_reason == "cancelled"
+                agent.answer = None if halted else final_answer(agent.text)  # a cut-off draft does not vote
                 agent.status = "halted" if halted else "finished"
                 tokens = agent.response.usage.completion_tokens
                 yield AgentEvent(item.index, "halted" if halted else "finished", tokens, agent.answer)
-                outcome = vote([a.answer for a in agents], len(agents))
-                if outcome.majority and not decided:
-                    decided.append(outcome)
+                if vote([a.answer for a in agents], len(agents)).majority:
+                    settled.set()
         async for event in self._merge(model, conversation, settings, agents):
             yield event
 
