@@ -148,32 +148,20 @@ class EmbeddedModel(Model):
             seed=settings.seed,
             stop=settings.stop,
         )
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[object] = asyncio.Queue()
-        cancel = threading.Event()
 
-        def emit(piece: str) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, piece)
+        def work(put: Callable[[object], None], cancel: threading.Event) -> None:
+            put(engine.generate(prompt, params, cancel, lambda piece: put(TextDelta(piece))))
 
-        def run() -> GenerationStats:
-            try:
-                return engine.generate(prompt, params, cancel, emit)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, _END)
-
-        job = loop.run_in_executor(engine.executor, run)
         pieces: list[str] = []
-        try:
-            while (item := await queue.get()) is not _END:
-                assert isinstance(item, str)
-                pieces.append(item)
-                yield TextDelta(item)
-            stats = await job
-        finally:
-            if not job.done():
-                cancel.set()
-                # Wait for the engine to stop so the next caller finds it free; a second cancel still wins.
-                await asyncio.wait([job])
+        stats: GenerationStats | None = None
+        async for item in _on_engine_thread(engine, work):
+            if isinstance(item, TextDelta):
+                pieces.append(item.text)
+                yield item
+            else:
+                assert isinstance(item, GenerationStats)
+                stats = item
+        assert stats is not None
         yield ResponseDone(self._response("".join(pieces), stats))
 
     async def stream_many(
@@ -200,44 +188,30 @@ class EmbeddedModel(Model):
             )
             for b in branches
         ]
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[object] = asyncio.Queue()
-        cancel = threading.Event()
         started = time.perf_counter()
 
-        def emit(index: int, text: str) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, BranchEvent(index, TextDelta(text)))
-
-        def finished(index: int, result: SequenceResult) -> None:
-            prompt_len = len(prefix) + len(requests[index].suffix)
-            done = ResponseDone(self._response(result.text, _stats(result, prompt_len, started)))
-            loop.call_soon_threadsafe(queue.put_nowait, BranchEvent(index, done))
-
-        def run() -> None:
-            try:
-                decoder = engine.batch_decoder(len(requests))
-                decoder.generate(
-                    prefix,
-                    requests,
-                    threads=engine.threads(),
-                    cancel=cancel,
-                    emit=emit,
-                    halt=halt or (lambda _i: False),
-                    on_finish=finished,
+        def work(put: Callable[[object], None], cancel: threading.Event) -> None:
+            def finished(index: int, result: SequenceResult) -> None:
+                prompt_len = len(prefix) + len(requests[index].suffix)
+                put(
+                    BranchEvent(
+                        index, ResponseDone(self._response(result.text, _stats(result, prompt_len, started)))
+                    )
                 )
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, _END)
 
-        job = loop.run_in_executor(engine.executor, run)
-        try:
-            while (item := await queue.get()) is not _END:
-                assert isinstance(item, BranchEvent)
-                yield item
-            await job
-        finally:
-            if not job.done():
-                cancel.set()
-                await asyncio.wait([job])
+            engine.batch_decoder(len(requests)).generate(
+                prefix,
+                requests,
+                threads=engine.threads(),
+                cancel=cancel,
+                emit=lambda index, text: put(BranchEvent(index, TextDelta(text))),
+                halt=halt or (lambda _i: False),
+                on_finish=finished,
+            )
+
+        async for item in _on_engine_thread(engine, work):
+            assert isinstance(item, BranchEvent)
+            yield item
 
     def _response(self, text: str, stats: GenerationStats) -> ModelResponse:
         usage = Usage(
@@ -257,6 +231,38 @@ class EmbeddedModel(Model):
             engine, self._engine = self._engine, None
             await asyncio.to_thread(engine.close)
         self._advisor.close()
+
+
+async def _on_engine_thread(
+    engine: LlamaEngine, work: Callable[[Callable[[object], None], threading.Event], None]
+) -> AsyncIterator[object]:
+    """Run ``work(put, cancel)`` on the engine's thread, yielding what it ``put``s as it goes.
+
+    Cancelling the consumer (or closing this generator early) sets ``cancel`` and waits for the engine to
+    stop, so the next caller finds it free; a second cancellation still wins.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    cancel = threading.Event()
+
+    def put(item: object) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def run() -> None:
+        try:
+            work(put, cancel)
+        finally:
+            put(_END)
+
+    job = loop.run_in_executor(engine.executor, run)
+    try:
+        while (item := await queue.get()) is not _END:
+            yield item
+        await job
+    finally:
+        if not job.done():
+            cancel.set()
+            await asyncio.wait([job])
 
 
 def _stats(result: SequenceResult, prompt_tokens: int, started: float) -> GenerationStats:
