@@ -40,6 +40,7 @@ class TerminalSession:
         self.model: Model = obj.model_factory(settings.model, settings, self._progress)
         self._runner = asyncio.Runner()
         self.partial = ""  # the text streamed so far in the current turn
+        self._thinking_shown = False  # reasoning was printed and the answer has not started yet
 
     def __enter__(self) -> TerminalSession:
         return self
@@ -56,12 +57,16 @@ class TerminalSession:
     def _on_event(self, event: Event) -> None:
         self._progress.close()
         if isinstance(event, TextDelta):
+            if self._thinking_shown:  # the reasoning is over: the answer starts on its own line
+                err_console.out("")
+                self._thinking_shown = False
             self.partial += event.text
             if self.stream:
                 write_stdout(event.text)
         elif isinstance(event, ReasoningDelta):
             if self.stream and self.show_thinking:
                 err_console.out(event.text, style="dim", end="", highlight=False)
+                self._thinking_shown = True
         elif isinstance(event, AgentEvent) and self.stream:
             print_agent(event)
 
