@@ -189,7 +189,8 @@ def print_table(summary: dict[str, Any]) -> None:
 async def run(args: argparse.Namespace) -> None:
     data = Path(args.data)
     problems = [json.loads(line) for line in data.read_text().splitlines() if line.strip()][: args.n]
-    out = Path(args.out or Path(__file__).parent / "results" / f"modes-{args.model.replace('/', '_')}.json")
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", args.model)
+    out = Path(args.out or Path(__file__).parent / "results" / f"modes-{safe}.json")
     state = load_checkpoint(out, {"model": args.model, "data": str(data.resolve())})
     settings = load_settings(context_length=args.context_length)
     model = resolve_model(args.model, settings)

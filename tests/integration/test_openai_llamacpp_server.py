@@ -115,3 +115,22 @@ def test_models_command_checks_a_configured_server(server: str, tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     rows = {r["model"]: r for r in json.loads(done.stdout)}
     assert rows["box"]["ready"] is True and rows["typo"]["ready"] is False
+
+
+async def test_reasoning_modes_run_through_an_openai_compatible_server(server: str) -> None:
+    from ponder.modes import ContemplatingMode, ThinkingMode
+    from ponder.turn import run_turn
+
+    model = OpenAICompatibleModel(server, "smol")
+    question = [Message.user("What is 2 + 3?")]
+    try:
+        thought = await run_turn(ThinkingMode(budget=16), model, question, ModelSettings(max_tokens=16))
+        contemplated = await run_turn(
+            ContemplatingMode(agents=3, budget=12), model, question, ModelSettings(max_tokens=16)
+        )
+    finally:
+        await model.aclose()
+    assert 0 < thought.usage.reasoning_tokens <= 16 and thought.text.strip()
+    agents = contemplated.details["agents"]
+    assert len(agents) == 3 and all(a["status"] in ("finished", "halted") for a in agents)
+    assert contemplated.text.strip()
