@@ -98,7 +98,11 @@ async def test_auto_states_its_choice(smollm: EmbeddedModel) -> None:
 
 
 async def test_ask_json_reports_per_mode_usage(tmp_path: Path) -> None:
-    env = {"XDG_DATA_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    env = {
+        "XDG_DATA_HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "PATH": "/usr/bin:/bin",
+    }
     args = ["ask", "--json", "-m", "embedded:smollm2-135m", "--mode", "contemplating", "--agents", "2"]
     done = subprocess.run(
         [sys.executable, "-m", "ponder", *args, "--budget", "16", "--max-tokens", "16", "Add 2 and 2."],
@@ -128,7 +132,11 @@ async def test_bad_mode_flags_name_the_allowed_values(tmp_path: Path, flags: lis
         [sys.executable, "-m", "ponder", "ask", *flags, "hi"],
         capture_output=True,
         text=True,
-        env={"XDG_DATA_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        env={
+            "XDG_DATA_HOME": str(tmp_path),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "PATH": "/usr/bin:/bin",
+        },
         timeout=60,
     )
     assert done.returncode == 2 and words in done.stderr
