@@ -5,7 +5,8 @@ machine noise. Results are checkpointed after every problem (``--out``, JSON) an
 file resumes where it stopped, so a long run can span several invocations.
 
 Mode specs: ``instant``, ``thinking`` (default budget), ``thinking:256`` (a reasoning budget),
-``contemplating`` (4 agents, default budget), ``contemplating:2x256`` (agents x per-agent budget).
+``contemplating`` (4 agents, default budget), ``contemplating:2x256`` (agents x per-agent budget),
+``contemplating:4x160+`` (adaptive: a first pair, the other agents only when the pair disagrees).
 
     python bench/modes.py --n 100 --modes instant thinking contemplating
     python bench/modes.py --model embedded:qwen2.5-coder-0.5b --n 20 --modes thinking thinking:128
@@ -48,8 +49,11 @@ def make_mode(spec: str) -> Mode:
     if name == "thinking":
         return ThinkingMode(budget=int(arg) if arg else None)
     if name == "contemplating":
-        agents, _, budget = arg.partition("x")
-        return ContemplatingMode(agents=int(agents) if agents else 4, budget=int(budget) if budget else None)
+        adaptive = arg.endswith("+")
+        agents, _, budget = arg.rstrip("+").partition("x")
+        return ContemplatingMode(
+            agents=int(agents) if agents else 4, budget=int(budget) if budget else None, adaptive=adaptive
+        )
     raise SystemExit(f"unknown mode spec '{spec}': instant, thinking[:BUDGET], contemplating[:NxBUDGET]")
 
 

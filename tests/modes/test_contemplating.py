@@ -96,3 +96,18 @@ async def test_an_agent_out_of_budget_is_compressed_and_still_votes() -> None:
     )
     assert closing.max_tokens == 16
     assert [a["answer"] for a in result.details["agents"]] == ["72", "72", "72"]
+
+
+async def test_adaptive_stops_after_a_first_pair_that_agrees() -> None:
+    model = ScriptedModel(["Answer: 72", "so 72. Answer: 72"])
+    result = await run_turn(ContemplatingMode(agents=4, adaptive=True), model, QUESTION, ModelSettings())
+    assert len(model.calls) == 2
+    assert [a["status"] for a in result.details["agents"]] == ["finished", "finished", "skipped", "skipped"]
+    assert result.details["vote"]["winner"] == "72"
+
+
+async def test_adaptive_runs_the_rest_when_the_pair_disagrees() -> None:
+    model = ScriptedModel(["Answer: 72", "Answer: 70", "Answer: 72", "Answer: 72"])
+    result = await run_turn(ContemplatingMode(agents=4, adaptive=True), model, QUESTION, ModelSettings())
+    assert len(model.calls) == 4
+    assert result.details["vote"]["counts"] == {"72": 3, "70": 1}

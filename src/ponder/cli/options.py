@@ -39,6 +39,12 @@ _OPTIONS = [
     click.option(
         "--agents", type=click.IntRange(1, MAX_AGENTS), default=None, help="Sub-agents for contemplating (4)."
     ),
+    click.option(
+        "--adaptive",
+        is_flag=True,
+        default=None,
+        help="Contemplating: run a first pair of agents, and the rest only if the pair disagrees.",
+    ),
     click.option("--show-thinking", is_flag=True, help="Show the reasoning (on stderr) as it happens."),
     click.option("--max-tokens", type=click.IntRange(min=1), default=None, help="Most answer tokens."),
     click.option(
@@ -68,6 +74,7 @@ def settings_flags(options: dict[str, Any]) -> dict[str, Any]:
         "budget",
         "reasoning_effort",
         "agents",
+        "adaptive",
         "max_tokens",
         "temperature",
         "seed",
@@ -93,4 +100,5 @@ def mode_options(settings: Settings) -> ModeOptions:
         budget=settings.budget,
         effort=settings.reasoning_effort,
         agents=settings.agents,
+        adaptive=settings.adaptive,
     )

@@ -36,6 +36,7 @@ class ModeOptions:
     budget: int | None = None  # reasoning tokens (Thinking), or per sub-agent (Contemplating)
     effort: str | None = None  # low | medium | high, when no budget is given
     agents: int = 4
+    adaptive: bool = False  # contemplating: a first pair of agents, the rest only if they disagree
 
 
 def get_mode(name: str, options: ModeOptions | None = None) -> Mode:
@@ -45,7 +46,9 @@ def get_mode(name: str, options: ModeOptions | None = None) -> Mode:
     if name == "thinking":
         return ThinkingMode(o.system_prompt, budget=o.budget, effort=o.effort)
     if name == "contemplating":
-        return ContemplatingMode(o.system_prompt, agents=o.agents, budget=o.budget, effort=o.effort)
+        return ContemplatingMode(
+            o.system_prompt, agents=o.agents, budget=o.budget, effort=o.effort, adaptive=o.adaptive
+        )
     if name == "auto":
         return AutoMode({n: get_mode(n, o) for n in MODE_NAMES if n != "auto"})
     raise UserError(f"Unknown mode '{name}'. Allowed modes: {', '.join(MODE_NAMES)}.")

@@ -6,7 +6,9 @@
 * **Run.** ``Model.stream_many`` runs the agents together: one llama.cpp batch on the embedded engine,
   concurrent requests on an OpenAI-compatible server. Each agent has its own token budget and seed.
 * **Stop early.** As soon as one answer holds a strict majority of all agents, the rest are halted: they
-  cannot change the outcome, and on a CPU every extra token in the batch costs.
+  cannot change the outcome, and on a CPU every extra token in the batch costs. With ``adaptive=True`` the
+  agents run in two rounds: a first pair, and the rest only if the pair does not agree, so easy questions
+  cost a two-row batch and hard ones get every agent.
 * **Merge.** Where answers are checkable (a number, a boxed or "Answer:" line), the majority wins and its
   agent's solution is the reply: voting, not rewriting. Otherwise one more pass writes a synthesis of the
   drafts. A failed agent is reported and the merge goes on with the others.
@@ -41,8 +43,15 @@ __all__ = ["ContemplatingMode", "plan_angles"]
 
 DEFAULT_AGENT_BUDGET = 160  # 4 agents at 160 tokens: about 1.4x a Thinking turn on this CPU (bench/modes.py)
 _PROGRESS_EVERY = 32  # tokens between two progress events of an agent
+_FIRST_WAVE = 2  # adaptive: agents in the first round
 _AFTER_CLOSE = 16  # tokens an agent gets to state its answer once its budget is spent
 _MIN_AGENT_TEMPERATURE = 0.6  # independent attempts need some diversity even when the caller asks for 0
+
+
+def _unanimous(agents: Sequence[_Agent]) -> bool:
+    """Every one of them committed to the same answer (and there are at least two)."""
+    answers = {a.answer for a in agents}
+    return len(agents) >= _FIRST_WAVE and len(answers) == 1 and None not in answers
 
 
 def plan_angles(agents: int) -> list[str]:
@@ -56,7 +65,7 @@ class _Agent:
     text: str = ""
     tokens: int = 0
     answer: str | None = None
-    status: str = "running"  # running | finished | halted | failed
+    status: str = "running"  # running | finished | halted | failed | skipped
     response: ModelResponse | None = None
     error: str = ""
 
@@ -80,9 +89,11 @@ class ContemplatingMode(Mode):
         agents: int = 4,
         budget: int | None = None,
         effort: str | None = None,
+        adaptive: bool = False,
     ) -> None:
         super().__init__(system_prompt)
         self.agents = check_agents(agents)
+        self.adaptive = adaptive  # run a first pair, and the rest only if the pair disagrees
         self.budget = reasoning_budget(budget, effort, default=DEFAULT_AGENT_BUDGET)  # per agent
 
     async def run(
@@ -106,31 +117,47 @@ class ContemplatingMode(Mode):
             )
             for i, agent in enumerate(agents)
         ]
-        for i, agent in enumerate(agents):
-            yield AgentEvent(i, "started", detail=agent.angle)
         settled = threading.Event()  # a strict majority agrees: the rest may stop (read by the engine thread)
-        async for item in model.stream_many(conversation, branches, lambda _index: settled.is_set()):
-            agent = agents[item.index]
-            if item.error is not None:
-                agent.status, agent.error = "failed", f"{type(item.error).__name__}: {item.error}"
-                yield AgentEvent(item.index, "failed", agent.tokens, detail=agent.error)
-            elif isinstance(item.event, TextDelta):
-                agent.text += item.event.text
-                agent.tokens += 1
-                if agent.tokens % _PROGRESS_EVERY == 0:
-                    yield AgentEvent(item.index, "progress", agent.tokens)
-            elif isinstance(item.event, ResponseDone):
-                agent.response = item.event.response
-                agent.text = agent.response.message.text
-                halted = settled.is_set() and agent.response.finish_reason == "cancelled"
-                agent.answer = None if halted else final_answer(agent.text)  # a cut-off draft does not vote
-                agent.status = "halted" if halted else "finished"
-                tokens = agent.response.usage.completion_tokens
-                yield AgentEvent(item.index, "halted" if halted else "finished", tokens, agent.answer)
-                if vote([a.answer for a in agents], len(agents)).majority:
-                    settled.set()
+        for wave in self._waves():
+            if settled.is_set() or (wave[0] > 0 and _unanimous(agents[: wave[0]])):
+                for i in wave:
+                    agents[i].status = "skipped"
+                    yield AgentEvent(i, "halted", detail="not needed: the first agents already agree")
+                continue
+            for i in wave:
+                yield AgentEvent(i, "started", detail=agents[i].angle)
+            halt = lambda _index: settled.is_set()  # noqa: E731 - read from the engine thread
+            async for item in model.stream_many(conversation, [branches[i] for i in wave], halt):
+                index = wave[item.index]
+                agent = agents[index]
+                if item.error is not None:
+                    agent.status, agent.error = "failed", f"{type(item.error).__name__}: {item.error}"
+                    yield AgentEvent(index, "failed", agent.tokens, detail=agent.error)
+                elif isinstance(item.event, TextDelta):
+                    agent.text += item.event.text
+                    agent.tokens += 1
+                    if agent.tokens % _PROGRESS_EVERY == 0:
+                        yield AgentEvent(index, "progress", agent.tokens)
+                elif isinstance(item.event, ResponseDone):
+                    agent.response = item.event.response
+                    agent.text = agent.response.message.text
+                    halted = settled.is_set() and agent.response.finish_reason == "cancelled"
+                    agent.answer = (
+                        None if halted else final_answer(agent.text)
+                    )  # a cut-off draft does not vote
+                    agent.status = "halted" if halted else "finished"
+                    tokens = agent.response.usage.completion_tokens
+                    yield AgentEvent(index, "halted" if halted else "finished", tokens, agent.answer)
+                    if vote([a.answer for a in agents], len(agents)).majority:
+                        settled.set()
         async for event in self._merge(model, conversation, settings, agents):
             yield event
+
+    def _waves(self) -> list[list[int]]:
+        """Agent indices per round: all at once, or (adaptive) a first pair and then the rest."""
+        if not self.adaptive or self.agents <= _FIRST_WAVE:
+            return [list(range(self.agents))]
+        return [list(range(_FIRST_WAVE)), list(range(_FIRST_WAVE, self.agents))]
 
     async def _merge(
         self, model: Model, conversation: list[Message], settings: ModelSettings, agents: list[_Agent]
