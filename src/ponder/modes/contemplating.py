@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from ponder.errors import BackendError
 from ponder.messages import (
@@ -52,6 +52,28 @@ def _unanimous(agents: Sequence[_Agent]) -> bool:
     """Every one of them committed to the same answer (and there are at least two)."""
     answers = {a.answer for a in agents}
     return len(agents) >= _FIRST_WAVE and len(answers) == 1 and None not in answers
+
+
+def _take(
+    agent: _Agent, index: int, error: BaseException | None, event: Event | None, settled: threading.Event
+) -> AgentEvent | None:
+    """Fold one branch event into its agent; the progress event to report, if any."""
+    if error is not None:
+        agent.status, agent.error = "failed", f"{type(error).__name__}: {error}"
+        return AgentEvent(index, "failed", agent.tokens, detail=agent.error)
+    if isinstance(event, TextDelta):
+        agent.text += event.text
+        agent.tokens += 1
+        return AgentEvent(index, "progress", agent.tokens) if agent.tokens % _PROGRESS_EVERY == 0 else None
+    if isinstance(event, ResponseDone):
+        agent.response = event.response
+        agent.text = event.response.message.text
+        halted = settled.is_set() and event.response.finish_reason == "cancelled"
+        agent.answer = None if halted else final_answer(agent.text)  # a cut-off draft does not vote
+        status: Literal["halted", "finished"] = "halted" if halted else "finished"
+        agent.status = status
+        return AgentEvent(index, status, event.response.usage.completion_tokens, agent.answer)
+    return None
 
 
 def plan_angles(agents: int) -> list[str]:
@@ -124,34 +146,34 @@ class ContemplatingMode(Mode):
                     agents[i].status = "skipped"
                     yield AgentEvent(i, "halted", detail="not needed: the first agents already agree")
                 continue
-            for i in wave:
-                yield AgentEvent(i, "started", detail=agents[i].angle)
-            halt = lambda _index: settled.is_set()  # noqa: E731 - read from the engine thread
-            async for item in model.stream_many(conversation, [branches[i] for i in wave], halt):
-                index = wave[item.index]
-                agent = agents[index]
-                if item.error is not None:
-                    agent.status, agent.error = "failed", f"{type(item.error).__name__}: {item.error}"
-                    yield AgentEvent(index, "failed", agent.tokens, detail=agent.error)
-                elif isinstance(item.event, TextDelta):
-                    agent.text += item.event.text
-                    agent.tokens += 1
-                    if agent.tokens % _PROGRESS_EVERY == 0:
-                        yield AgentEvent(index, "progress", agent.tokens)
-                elif isinstance(item.event, ResponseDone):
-                    agent.response = item.event.response
-                    agent.text = agent.response.message.text
-                    halted = settled.is_set() and agent.response.finish_reason == "cancelled"
-                    agent.answer = (
-                        None if halted else final_answer(agent.text)
-                    )  # a cut-off draft does not vote
-                    agent.status = "halted" if halted else "finished"
-                    tokens = agent.response.usage.completion_tokens
-                    yield AgentEvent(index, "halted" if halted else "finished", tokens, agent.answer)
-                    if vote([a.answer for a in agents], len(agents)).majority:
-                        settled.set()
+            async for event in self._run_wave(model, conversation, branches, agents, wave, settled):
+                yield event
         async for event in self._merge(model, conversation, settings, agents):
             yield event
+
+    async def _run_wave(
+        self,
+        model: Model,
+        conversation: list[Message],
+        branches: list[Branch],
+        agents: list[_Agent],
+        wave: list[int],
+        settled: threading.Event,
+    ) -> AsyncIterator[Event]:
+        """Run the agents of one wave together, reporting their progress; sets ``settled`` on a majority."""
+        for i in wave:
+            yield AgentEvent(i, "started", detail=agents[i].angle)
+
+        def halt(_index: int) -> bool:  # asked by the engine thread after every step
+            return settled.is_set()
+
+        async for item in model.stream_many(conversation, [branches[i] for i in wave], halt):
+            index = wave[item.index]
+            event = _take(agents[index], index, item.error, item.event, settled)
+            if event is not None:
+                yield event
+            if vote([a.answer for a in agents], len(agents)).majority:
+                settled.set()
 
     def _waves(self) -> list[list[int]]:
         """Agent indices per round: all at once, or (adaptive) a first pair and then the rest."""
