@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder.errors import BackendError, ContextLengthError
+from ponder.models.embedded.abort import AbortSwitch
 from ponder.models.embedded.stops import StopMatcher
 
 __all__ = ["BatchDecoder", "SequenceRequest", "SequenceResult"]
@@ -96,9 +97,7 @@ class BatchDecoder:
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, n_seq_max)
         self._piece = ctypes.create_string_buffer(256)
-        self._cancel = threading.Event()
-        self._abort = llama_cpp.ggml_abort_callback(lambda _data: self._cancel.is_set())
-        self._no_abort = llama_cpp.ggml_abort_callback()
+        self._abort = AbortSwitch(llama_cpp, self._ctx)
 
     def close(self) -> None:
         if self._ctx:
@@ -123,7 +122,7 @@ class BatchDecoder:
         self._fill(rows)
         code = self._lib.llama_decode(self._ctx, self._batch)
         if code != 0:
-            if self._cancel.is_set():
+            if self._abort.cancelled:
                 raise _Cancelled
             raise BackendError(f"llama.cpp failed to decode a batch (code {code})")
 
@@ -191,14 +190,13 @@ class BatchDecoder:
             )
         lib.llama_set_n_threads(self._ctx, threads, threads)
         lib.llama_memory_clear(self._mem, True)
-        self._cancel = cancel
         live: list[_Live] = []
         results: list[SequenceResult] = []
-        lib.llama_set_abort_callback(self._ctx, self._abort, None)
+        self._abort.arm(cancel)
         try:
             live = self._prefill(prefix, requests)
             results = [state.result for state in live]
-            lib.llama_set_abort_callback(self._ctx, self._no_abort, None)
+            self._abort.disarm()
             while live:
                 next_rows: list[tuple[int, int, int, bool]] = []
                 for state in list(live):
@@ -226,7 +224,7 @@ class BatchDecoder:
                 state.result.finish_reason = "cancelled"
                 self._end(state, emit, on_finish)
         finally:
-            lib.llama_set_abort_callback(self._ctx, self._no_abort, None)
+            self._abort.disarm()
             for state in live:
                 self._free_sampler(state)
         return results

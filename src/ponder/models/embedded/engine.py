@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.errors import BackendError, RuntimeMissingError
+from ponder.models.embedded.abort import AbortSwitch
 from ponder.models.embedded.batch import BatchDecoder
 from ponder.models.embedded.stops import StopMatcher
 from ponder.models.embedded.threads import ThreadAdvisor
@@ -92,9 +93,7 @@ class LlamaEngine:
         self._llm: Any = None
         self._llama_cpp: Any = None
         self._batch: BatchDecoder | None = None
-        self._cancel = threading.Event()  # the running generation's cancel event, read by the abort callback
-        self._abort_callback: Any = None
-        self._no_abort_callback: Any = None
+        self._abort: AbortSwitch | None = None
 
     # --- loading (on the worker thread) ---------------------------------------------------------------
 
@@ -120,8 +119,7 @@ class LlamaEngine:
         # the one every cancelled prompt prints, are noise on a user's terminal unless debugging.
         if not os.environ.get("PONDER_DEBUG"):
             logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)
-        self._abort_callback = llama_cpp.ggml_abort_callback(lambda _data: self._cancel.is_set())
-        self._no_abort_callback = llama_cpp.ggml_abort_callback()  # a NULL function pointer
+        self._abort = AbortSwitch(llama_cpp, self._llm._ctx.ctx)
 
     @property
     def llm(self) -> Any:
@@ -139,12 +137,6 @@ class LlamaEngine:
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
 
     # --- generation (on the worker thread) ------------------------------------------------------------
-
-    def _set_abort(self, enabled: bool) -> None:
-        ctx = self.llm._ctx.ctx
-        self._llama_cpp.llama_set_abort_callback(
-            ctx, self._abort_callback if enabled else self._no_abort_callback, None
-        )
 
     def generate(
         self,
@@ -167,10 +159,11 @@ class LlamaEngine:
         last_at: float | None = None
         count = 0
         finish = "length"
-        # Python's abort callback runs on every graph node: worth it for the prompt (seconds of work that
+        # The abort callback runs on every graph node: worth it for the prompt (seconds of work that
         # Ctrl-C must interrupt), not for single-token decode steps, where the event is checked per token.
-        self._cancel = cancel
-        self._set_abort(True)
+        abort = self._abort
+        assert abort is not None
+        abort.arm(cancel)
         tokens = llm.generate(
             prompt,
             top_k=params.top_k,
@@ -185,7 +178,7 @@ class LlamaEngine:
                 now = time.perf_counter()
                 if first_at is None:
                     first_at = now
-                    self._set_abort(False)
+                    abort.disarm()
                 last_at = now
                 if is_eog(vocab, token):
                     finish = "stop"
@@ -210,7 +203,7 @@ class LlamaEngine:
             finish = "cancelled"
         finally:
             tokens.close()
-            self._set_abort(False)
+            abort.disarm()
         if finish != "cancelled":
             tail = stopper.flush() + decoder.decode(b"", final=True)
             if tail:
