@@ -10,7 +10,7 @@ import click
 from ponder.config import Settings
 from ponder.models.base import ModelSettings
 from ponder.modes import MODE_NAMES, ModeOptions
-from ponder.modes.budgets import MAX_AGENTS
+from ponder.modes.budgets import EFFORT_BUDGETS, MAX_AGENTS
 
 __all__ = ["generation_options", "mode_options", "model_settings", "settings_flags"]
 
@@ -32,9 +32,11 @@ _OPTIONS = [
     click.option(
         "--effort",
         "reasoning_effort",
-        type=click.Choice(["low", "medium", "high"]),
+        type=click.Choice(list(EFFORT_BUDGETS)),
         default=None,
-        help="Reasoning effort when no --budget is given (256 / 512 / 1024 tokens).",
+        help="Reasoning effort when no --budget is given ("
+        + ", ".join(f"{name}: {tokens}" for name, tokens in EFFORT_BUDGETS.items())
+        + " tokens).",
     ),
     click.option(
         "--agents", type=click.IntRange(1, MAX_AGENTS), default=None, help="Sub-agents for contemplating (4)."
@@ -68,21 +70,7 @@ def generation_options(func: F) -> F:
 
 def settings_flags(options: dict[str, Any]) -> dict[str, Any]:
     """The options that are settings (the rest, like ``stop``, apply per request)."""
-    names = (
-        "model",
-        "mode",
-        "budget",
-        "reasoning_effort",
-        "agents",
-        "adaptive",
-        "max_tokens",
-        "temperature",
-        "seed",
-        "system_prompt",
-        "context_length",
-        "threads",
-    )
-    return {name: options.get(name) for name in names}
+    return {name: value for name, value in options.items() if name in Settings.model_fields}
 
 
 def model_settings(settings: Settings, stop: tuple[str, ...] = ()) -> ModelSettings:
