@@ -31,6 +31,27 @@ async def test_agents_take_different_angles_and_the_majority_wins() -> None:
     model.assert_all_used()
 
 
+async def test_the_first_agent_decodes_as_asked_and_the_others_explore() -> None:
+    model = ScriptedModel(["Answer: 72", "Answer: 70", "Answer: 71", "Answer: 73"])
+    result = await run_turn(ContemplatingMode(agents=4), model, QUESTION, ModelSettings(temperature=0.0))
+    temperatures = sorted(c.settings.temperature for c in model.calls)
+    assert temperatures[0] == 0.0 and all(t >= 0.6 for t in temperatures[1:])
+    greedy = next(c for c in model.calls if c.settings.temperature == 0.0)
+    assert greedy.settings.assistant_prefix == "<think>\n"  # plain Thinking; the others open with an angle
+    assert all(c.settings.assistant_prefix.startswith("<think>\n") for c in model.calls)
+    assert result.details["vote"]["winner"] == "72"  # no majority: the tie goes to the first agent
+    assert result.details["vote"]["merge"] == "vote"
+
+
+async def test_the_reply_is_the_winners_answer_after_its_reasoning() -> None:
+    drafts = ["24 pens at $3.</think>\n\nAnswer: 72", "3 * 24 = 72\n</think>\nAnswer: 72", "Answer: 70"]
+    model = ScriptedModel(drafts)
+    result = await run_turn(ContemplatingMode(agents=3), model, QUESTION, ModelSettings())
+    assert result.text == "Answer: 72"
+    assert "24 pens at $3." in result.reasoning and "3 * 24 = 72" in result.reasoning
+    assert result.usage.reasoning_tokens > result.usage.answer_tokens
+
+
 async def test_a_failing_agent_is_reported_and_the_rest_still_vote() -> None:
     model = ScriptedModel(["Answer: 72", RuntimeError("engine fell over"), "Answer: 72", "Answer: 71"])
     result = await run_turn(ContemplatingMode(agents=4), model, QUESTION, ModelSettings())
@@ -92,7 +113,7 @@ async def test_an_agent_out_of_budget_is_compressed_and_still_votes() -> None:
     result = await run_turn(ContemplatingMode(agents=3, budget=8), model, QUESTION, ModelSettings())
     (closing,) = [c.settings for c in model.calls if "Time is up" in c.settings.assistant_prefix]
     assert closing.assistant_prefix.endswith(
-        "24 pens at $3 is\nTime is up: I must stop thinking here and give my best answer now.\nAnswer:"
+        "24 pens at $3 is\nTime is up: I must stop thinking here and give my best answer now.\n</think>\n\nAnswer:"
     )
     assert closing.max_tokens == 16
     assert [a["answer"] for a in result.details["agents"]] == ["72", "72", "72"]

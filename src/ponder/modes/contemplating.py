@@ -1,16 +1,22 @@
 """Contemplating mode: N sub-agents attempt the problem at once, and the result is merged.
 
-* **Plan.** The planner gives each agent an angle (prompts/contemplating_angles.txt): independent attempts
-  that differ in approach, each starting its reply with its angle. The conversation itself is the shared
-  prefix, so on the embedded engine its KV cache is computed once for all agents.
+* **Plan.** Every agent is a Thinking agent (the Thinking prompt: reason inside ``<think>``, then answer).
+  The first one reasons as Thinking would; the planner gives each other agent an angle
+  (prompts/contemplating_angles.txt) that opens its reasoning, so the attempts differ in approach. The
+  conversation itself is the shared prefix, so on the embedded engine its KV cache is computed once.
+* **Budget.** Each agent has its own token budget for reasoning and answer together; an agent that spends
+  it is compressed like Thinking ("time is up", ``</think>``, ``Answer:``) and gets a few tokens to commit.
 * **Run.** ``Model.stream_many`` runs the agents together: one llama.cpp batch on the embedded engine,
   concurrent requests on an OpenAI-compatible server. Each agent has its own token budget and seed.
 * **Stop early.** As soon as one answer holds a strict majority of all agents, the rest are halted: they
   cannot change the outcome, and on a CPU every extra token in the batch costs. With ``adaptive=True`` the
   agents run in two rounds: a first pair, and the rest only if the pair does not agree, so easy questions
   cost a two-row batch and hard ones get every agent.
+* **Diversity.** The first agent decodes at the caller's temperature (greedy at 0: the model's most likely
+  solution); the others sample at 0.6 or more, each with its own seed and angle.
 * **Merge.** Where answers are checkable (a number, a boxed or "Answer:" line), the majority wins and its
-  agent's solution is the reply: voting, not rewriting. Otherwise one more pass writes a synthesis of the
+  agent's solution is the reply: voting, not rewriting; a tie goes to the answer given first, so the first
+  agent's. Otherwise one more pass writes a synthesis of the
   drafts. A failed agent is reported and the merge goes on with the others.
 """
 
@@ -37,15 +43,21 @@ from ponder.models.base import Branch, Model, ModelSettings
 from ponder.modes.answers import Vote, final_answer, vote
 from ponder.modes.base import Mode, with_system
 from ponder.modes.budgets import check_agents, reasoning_budget
+from ponder.modes.thinking import CLOSE, OPEN
 from ponder.prompts import load_prompt
 
 __all__ = ["ContemplatingMode", "plan_angles"]
 
-DEFAULT_AGENT_BUDGET = 160  # 4 agents at 160 tokens: about 1.4x a Thinking turn on this CPU (bench/modes.py)
+DEFAULT_AGENT_BUDGET = 384  # per agent, reasoning and answer: most GSM8K reasoning of the 1.5B fits (bench/modes.py)
 _PROGRESS_EVERY = 32  # tokens between two progress events of an agent
 _FIRST_WAVE = 2  # adaptive: agents in the first round
 _AFTER_CLOSE = 16  # tokens an agent gets to state its answer once its budget is spent
 _MIN_AGENT_TEMPERATURE = 0.6  # independent attempts need some diversity even when the caller asks for 0
+
+
+def _agent_temperature(index: int, asked: float) -> float:
+    """The first agent decodes as the caller asked (greedy at 0); the others explore at some temperature."""
+    return asked if index == 0 else max(asked, _MIN_AGENT_TEMPERATURE)
 
 
 def _unanimous(agents: Sequence[_Agent]) -> bool:
@@ -62,6 +74,8 @@ def _take(
         agent.status, agent.error = "failed", f"{type(error).__name__}: {error}"
         return AgentEvent(index, "failed", agent.tokens, detail=agent.error)
     if isinstance(event, TextDelta):
+        if CLOSE in agent.text:
+            agent.answer_tokens += 1
         agent.text += event.text
         agent.tokens += 1
         return AgentEvent(index, "progress", agent.tokens) if agent.tokens % _PROGRESS_EVERY == 0 else None
@@ -77,8 +91,15 @@ def _take(
 
 
 def plan_angles(agents: int) -> list[str]:
+    """The opening line of each agent's reasoning: none for the first (plain Thinking), then the angles."""
     angles = [line for line in load_prompt("contemplating_angles").splitlines() if line.strip()]
-    return [angles[i % len(angles)] for i in range(agents)]
+    return ["", *(angles[i % len(angles)] for i in range(agents - 1))]
+
+
+def reply_of(text: str) -> str:
+    """An agent's answer: what follows its closed reasoning (all of it when it never opened any)."""
+    _, closed, answer = text.rpartition(CLOSE)
+    return answer.strip() if closed else text.strip()
 
 
 @dataclass
@@ -86,6 +107,7 @@ class _Agent:
     angle: str
     text: str = ""
     tokens: int = 0
+    answer_tokens: int = 0  # tokens after its reasoning closed (streamed deltas)
     answer: str | None = None
     status: str = "running"  # running | finished | halted | failed | skipped
     response: ModelResponse | None = None
@@ -93,7 +115,7 @@ class _Agent:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "angle": self.angle,
+            "angle": self.angle or "(none: plain Thinking)",
             "status": self.status,
             "tokens": self.response.usage.completion_tokens if self.response else self.tokens,
             "answer": self.answer,
@@ -121,10 +143,10 @@ class ContemplatingMode(Mode):
     async def run(
         self, model: Model, messages: Sequence[Message], settings: ModelSettings
     ) -> AsyncIterator[Event]:
-        conversation = with_system(messages, self.system("contemplating"))
+        conversation = with_system(messages, self.system("thinking"))
         agents = [_Agent(angle) for angle in plan_angles(self.agents)]
         base_seed = settings.seed if settings.seed is not None else 0
-        closer = load_prompt("thinking_compress") + "\nAnswer:"
+        closer = f"{load_prompt('thinking_compress')}\n{CLOSE}\n\nAnswer:"
         branches = [
             Branch(
                 closer=closer,
@@ -132,9 +154,9 @@ class ContemplatingMode(Mode):
                 settings=replace(
                     settings,
                     max_tokens=self.budget,
-                    temperature=max(settings.temperature, _MIN_AGENT_TEMPERATURE),
+                    temperature=_agent_temperature(i, settings.temperature),
                     seed=base_seed + 1000 * i + 1,
-                    assistant_prefix=agent.angle + "\n",
+                    assistant_prefix=OPEN + (f"{agent.angle}\n" if agent.angle else ""),
                 ),
             )
             for i, agent in enumerate(agents)
@@ -195,10 +217,10 @@ class ContemplatingMode(Mode):
         synthesis: ModelResponse | None = None
         if outcome.winner is not None:
             winner = next(a for a in agents if a.answer == outcome.winner)
-            text = winner.text
+            text = reply_of(winner.text)
             yield TextDelta(text)
         else:
-            drafts = "\n\n".join(f"Draft {i + 1}:\n{a.text.strip()}" for i, a in enumerate(answered))
+            drafts = "\n\n".join(f"Draft {i + 1}:\n{reply_of(a.text)}" for i, a in enumerate(answered))
             question = conversation[-1].text
             prompt = f"{load_prompt('synthesize')}\n\nQuestion:\n{question}\n\n{drafts}"
             synthesis_messages = [*conversation[:-1], Message.user(prompt)]
@@ -222,7 +244,7 @@ class ContemplatingMode(Mode):
         responses = [a.response for a in agents if a.response is not None]
         agent_tokens = sum(r.usage.completion_tokens for r in responses)
         winner = next((a for a in agents if outcome.winner and a.answer == outcome.winner), None)
-        answer_tokens = winner.response.usage.completion_tokens if winner and winner.response else 0
+        answer_tokens = winner.answer_tokens if winner else 0
         extra = synthesis.usage if synthesis else Usage()
         firsts = [r.usage.time_to_first_token_s for r in responses if r.usage.time_to_first_token_s]
         usage = Usage(
@@ -233,7 +255,7 @@ class ContemplatingMode(Mode):
             total_time_s=max(r.usage.total_time_s for r in responses) + extra.total_time_s,
             decode_time_s=max(r.usage.decode_time_s for r in responses) + extra.decode_time_s,
         )
-        traces = "\n\n".join(f"[agent {i + 1}: {a.angle}]\n{a.text}" for i, a in enumerate(agents))
+        traces = "\n\n".join(f"[agent {i + 1}: {a.angle or 'plain'}]\n{a.text}" for i, a in enumerate(agents))
         details = {
             "agents": [a.summary() for a in agents],
             "vote": {

@@ -38,7 +38,7 @@ from ponder.modes.base import Mode, with_system
 from ponder.modes.budgets import reasoning_budget
 from ponder.prompts import load_prompt
 
-__all__ = ["OPEN", "ThinkingMode", "close_reasoning"]
+__all__ = ["CLOSE", "OPEN", "ThinkingMode", "close_reasoning"]
 
 OPEN = "<think>\n"
 CLOSE = "</think>"
