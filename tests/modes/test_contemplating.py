@@ -113,7 +113,8 @@ async def test_an_agent_out_of_budget_is_compressed_and_still_votes() -> None:
     result = await run_turn(ContemplatingMode(agents=3, budget=8), model, QUESTION, ModelSettings())
     (closing,) = [c.settings for c in model.calls if "Time is up" in c.settings.assistant_prefix]
     assert closing.assistant_prefix.endswith(
-        "24 pens at $3 is\nTime is up: I must stop thinking here and give my best answer now.\n</think>\n\nAnswer:"
+        "24 pens at $3 is\nTime is up: I must stop thinking here and give my best answer now."
+        "\n</think>\n\nAnswer:"
     )
     assert closing.max_tokens == 16
     assert [a["answer"] for a in result.details["agents"]] == ["72", "72", "72"]

@@ -48,7 +48,7 @@ from ponder.prompts import load_prompt
 
 __all__ = ["ContemplatingMode", "plan_angles"]
 
-DEFAULT_AGENT_BUDGET = 384  # per agent, reasoning and answer: most GSM8K reasoning of the 1.5B fits (bench/modes.py)
+DEFAULT_AGENT_BUDGET = 384  # per agent, reasoning and answer: most of the 1.5B GSM8K reasoning fits
 _PROGRESS_EVERY = 32  # tokens between two progress events of an agent
 _FIRST_WAVE = 2  # adaptive: agents in the first round
 _AFTER_CLOSE = 16  # tokens an agent gets to state its answer once its budget is spent
