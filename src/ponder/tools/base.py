@@ -64,7 +64,9 @@ class Tool:
 @overload
 def tool(function: F, /) -> F: ...
 @overload
-def tool(*, name: str | None = None, description: str | None = None, concurrent: bool = True) -> Callable[[F], F]: ...
+def tool(
+    *, name: str | None = None, description: str | None = None, concurrent: bool = True
+) -> Callable[[F], F]: ...
 def tool(
     function: F | None = None,
     /,
@@ -86,12 +88,18 @@ def tool_of(function: Callable[..., Any]) -> Tool:
     """The ``Tool`` that ``@tool`` attached to ``function``."""
     found = getattr(function, _ATTRIBUTE, None)
     if not isinstance(found, Tool):
-        raise TypeError(f"{getattr(function, '__qualname__', function)!r} is not a tool: decorate it with @tool")
+        raise TypeError(
+            f"{getattr(function, '__qualname__', function)!r} is not a tool: decorate it with @tool"
+        )
     return found
 
 
 def from_function(
-    fn: Callable[..., Any], *, name: str | None = None, description: str | None = None, concurrent: bool = True
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    concurrent: bool = True,
 ) -> Tool:
     schema = function_schema(fn, context_type=ToolContext)
     return Tool(

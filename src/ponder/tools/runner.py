@@ -69,7 +69,8 @@ class ToolRunner:
             known = ", ".join(sorted(self.tools)) or "none"
             return f"There is no tool named '{call.name}'. Available tools: {known}."
         errors = sorted(
-            jsonschema.Draft202012Validator(tool.parameters).iter_errors(call.arguments), key=lambda e: [str(p) for p in e.absolute_path]
+            jsonschema.Draft202012Validator(tool.parameters).iter_errors(call.arguments),
+            key=lambda e: [str(p) for p in e.absolute_path],
         )
         if errors:
             details = "; ".join(_describe(e) for e in errors[:5])
@@ -91,7 +92,9 @@ class ToolRunner:
             for index in indices:
                 await one(index)
 
-        serial = [i for i, c in enumerate(calls) if c.name in self.tools and not self.tools[c.name].concurrent]
+        serial = [
+            i for i, c in enumerate(calls) if c.name in self.tools and not self.tools[c.name].concurrent
+        ]
         async with asyncio.TaskGroup() as group:
             for index in range(len(calls)):
                 if index not in serial:

@@ -12,7 +12,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
-from ponder.tools.base import Tool, tool, tool_of
+from ponder.tools import base
+from ponder.tools.base import Tool, tool_of
 
 __all__ = ["FunctionToolset", "Toolset"]
 
@@ -56,7 +57,7 @@ class FunctionToolset(Toolset):
         """Decorator: register ``function`` in this toolset and return it unchanged."""
 
         def register(fn: F) -> F:
-            tool(name=name, description=description)(fn)
+            base.tool(name=name, description=description)(fn)
             self.add(tool_of(fn))
             return fn
 
