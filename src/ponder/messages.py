@@ -30,6 +30,7 @@ __all__ = [
     "TextPart",
     "ToolCallEvent",
     "ToolCallPart",
+    "ToolResultEvent",
     "ToolResultPart",
     "Usage",
 ]
@@ -175,8 +176,20 @@ class ReasoningDelta:
 
 @dataclass(frozen=True)
 class ToolCallEvent:
+    """The model called a tool; ``agent`` names the Contemplating sub-agent that did."""
+
     call: ToolCallPart
+    agent: int | None = None
     kind: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True)
+class ToolResultEvent:
+    """A tool call of the turn has run; ``agent`` names the Contemplating sub-agent that made it."""
+
+    result: ToolResultPart
+    agent: int | None = None
+    kind: Literal["tool_result"] = "tool_result"
 
 
 @dataclass(frozen=True)
@@ -199,4 +212,4 @@ class ResponseDone:
     kind: Literal["done"] = "done"
 
 
-Event: TypeAlias = TextDelta | ReasoningDelta | ToolCallEvent | AgentEvent | ResponseDone
+Event: TypeAlias = TextDelta | ReasoningDelta | ToolCallEvent | ToolResultEvent | AgentEvent | ResponseDone

@@ -48,6 +48,8 @@ class Branch:
     """One of several continuations of the same conversation (a Contemplating sub-agent)."""
 
     settings: ModelSettings  # its own budget, seed and assistant_prefix
+    # Messages of this branch alone, after the shared conversation (a sub-agent's tool calls and results).
+    history: tuple[Message, ...] = ()
     # Thought compression: when the budget (settings.max_tokens) is spent without an end, ``closer`` is
     # appended to the branch's text and it gets ``after_close`` more tokens to commit to an answer.
     closer: str = ""
@@ -134,6 +136,7 @@ class Model(ABC):
 
     async def _stream_branch(self, messages: Sequence[Message], branch: Branch) -> AsyncIterator[Event]:
         """One branch as a stream; a spent budget gets the closer and a second, short pass."""
+        messages = [*messages, *branch.history]
         first: ModelResponse | None = None
         async for event in self.stream(messages, branch.settings):
             if isinstance(event, ResponseDone):

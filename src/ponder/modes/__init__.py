@@ -14,6 +14,7 @@ from ponder.modes.contemplating import ContemplatingMode
 from ponder.modes.instant import InstantMode
 from ponder.modes.router import AutoMode, route
 from ponder.modes.thinking import ThinkingMode
+from ponder.tools.runner import ToolRunner
 
 __all__ = [
     "MODE_NAMES",
@@ -37,17 +38,23 @@ class ModeOptions:
     effort: str | None = None  # low | medium | high, when no budget is given
     agents: int = 4
     adaptive: bool = False  # contemplating: a first pair of agents, the rest only if they disagree
+    tools: ToolRunner | None = None  # what the model may call; None: no tools
 
 
 def get_mode(name: str, options: ModeOptions | None = None) -> Mode:
     o = options or ModeOptions()
     if name == "instant":
-        return InstantMode(o.system_prompt)
+        return InstantMode(o.system_prompt, tools=o.tools)
     if name == "thinking":
-        return ThinkingMode(o.system_prompt, budget=o.budget, effort=o.effort)
+        return ThinkingMode(o.system_prompt, budget=o.budget, effort=o.effort, tools=o.tools)
     if name == "contemplating":
         return ContemplatingMode(
-            o.system_prompt, agents=o.agents, budget=o.budget, effort=o.effort, adaptive=o.adaptive
+            o.system_prompt,
+            agents=o.agents,
+            budget=o.budget,
+            effort=o.effort,
+            adaptive=o.adaptive,
+            tools=o.tools,
         )
     if name == "auto":
         return AutoMode({n: get_mode(n, o) for n in MODE_NAMES if n != "auto"})

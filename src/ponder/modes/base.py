@@ -13,6 +13,7 @@ from typing import ClassVar
 from ponder.messages import Event, Message
 from ponder.models.base import Model, ModelSettings
 from ponder.prompts import load_prompt
+from ponder.tools.runner import ToolRunner
 
 __all__ = ["Mode", "with_system"]
 
@@ -28,11 +29,15 @@ def with_system(messages: Sequence[Message], prompt: str) -> list[Message]:
 class Mode(ABC):
     name: ClassVar[str]
 
-    def __init__(self, system_prompt: str | None = None) -> None:
+    def __init__(self, system_prompt: str | None = None, *, tools: ToolRunner | None = None) -> None:
         self.system_prompt = system_prompt  # None: the mode's own prompt from prompts/
+        self.tools = tools  # what the model may call during the turn; None: no tools
 
     def system(self, default_prompt: str) -> str:
-        return self.system_prompt or load_prompt(default_prompt)
+        prompt = self.system_prompt or load_prompt(default_prompt)
+        if self.tools is not None and self.tools.tools:
+            prompt = f"{prompt}\n\n{load_prompt('tools')}"
+        return prompt
 
     @abstractmethod
     def run(self, model: Model, messages: Sequence[Message], settings: ModelSettings) -> AsyncIterator[Event]:

@@ -22,9 +22,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 from ponder.errors import BackendError
@@ -37,14 +38,17 @@ from ponder.messages import (
     ResponseDone,
     TextDelta,
     TextPart,
+    ToolCallEvent,
     Usage,
 )
 from ponder.models.base import Branch, Model, ModelSettings
+from ponder.modes.acting import Acting, sum_usage
 from ponder.modes.answers import Vote, final_answer, vote
 from ponder.modes.base import Mode, with_system
 from ponder.modes.budgets import check_agents, reasoning_budget
 from ponder.modes.thinking import CLOSE, OPEN
 from ponder.prompts import load_prompt
+from ponder.tools.runner import ToolRunner
 
 __all__ = ["ContemplatingMode", "plan_angles"]
 
@@ -68,8 +72,8 @@ def _unanimous(agents: Sequence[_Agent]) -> bool:
 
 def _take(
     agent: _Agent, index: int, error: BaseException | None, event: Event | None, settled: threading.Event
-) -> AgentEvent | None:
-    """Fold one branch event into its agent; the progress event to report, if any."""
+) -> Event | None:
+    """Fold one branch event into its agent; the event to report (progress, a tool call), if any."""
     if error is not None:
         agent.status, agent.error = "failed", f"{type(error).__name__}: {error}"
         return AgentEvent(index, "failed", agent.tokens, detail=agent.error)
@@ -79,9 +83,15 @@ def _take(
         agent.text += event.text
         agent.tokens += 1
         return AgentEvent(index, "progress", agent.tokens) if agent.tokens % _PROGRESS_EVERY == 0 else None
+    if isinstance(event, ToolCallEvent):
+        return ToolCallEvent(event.call, agent=index)
     if isinstance(event, ResponseDone):
-        agent.response = event.response
-        agent.text = event.response.message.text
+        agent.usages.append(event.response.usage)
+        agent.text = agent.earlier + event.response.message.text
+        if agent.acting.wants_tools(event.response):
+            agent.calling = event.response
+            return None
+        agent.response = replace(event.response, usage=sum_usage(*agent.usages))
         halted = settled.is_set() and event.response.finish_reason == "cancelled"
         agent.answer = None if halted else final_answer(agent.text)  # a cut-off draft does not vote
         status: Literal["halted", "finished"] = "halted" if halted else "finished"
@@ -110,8 +120,16 @@ class _Agent:
     answer_tokens: int = 0  # tokens after its reasoning closed (streamed deltas)
     answer: str | None = None
     status: str = "running"  # running | finished | halted | failed | skipped
-    response: ModelResponse | None = None
+    response: ModelResponse | None = None  # its final response (usage summed over its tool rounds)
     error: str = ""
+    acting: Acting = field(default_factory=lambda: Acting(None))  # its own tool calls and results
+    calling: ModelResponse | None = None  # a response that ended in tool calls, not yet run
+    earlier: str = ""  # its text from rounds before the current one (reasoning, then tool calls and results)
+    usages: list[Usage] = field(default_factory=list)  # one per model pass
+
+    @property
+    def spent(self) -> int:
+        return sum(u.completion_tokens for u in self.usages)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -120,6 +138,7 @@ class _Agent:
             "tokens": self.response.usage.completion_tokens if self.response else self.tokens,
             "answer": self.answer,
             **({"error": self.error} if self.error else {}),
+            **({"tools": self.acting.log} if self.acting.log else {}),
         }
 
 
@@ -134,8 +153,9 @@ class ContemplatingMode(Mode):
         budget: int | None = None,
         effort: str | None = None,
         adaptive: bool = False,
+        tools: ToolRunner | None = None,
     ) -> None:
-        super().__init__(system_prompt)
+        super().__init__(system_prompt, tools=tools)
         self.agents = check_agents(agents)
         self.adaptive = adaptive  # run a first pair, and the rest only if the pair disagrees
         self.budget = reasoning_budget(budget, effort, default=DEFAULT_AGENT_BUDGET)  # per agent
@@ -144,7 +164,7 @@ class ContemplatingMode(Mode):
         self, model: Model, messages: Sequence[Message], settings: ModelSettings
     ) -> AsyncIterator[Event]:
         conversation = with_system(messages, self.system("thinking"))
-        agents = [_Agent(angle) for angle in plan_angles(self.agents)]
+        agents = [_Agent(angle, acting=Acting(self.tools)) for angle in plan_angles(self.agents)]
         base_seed = settings.seed if settings.seed is not None else 0
         closer = f"{load_prompt('thinking_compress')}\n{CLOSE}\n\nAnswer:"
         branches = [
@@ -168,29 +188,74 @@ class ContemplatingMode(Mode):
                     agents[i].status = "skipped"
                     yield AgentEvent(i, "halted", detail="not needed: the first agents already agree")
                 continue
-            async for event in self._run_wave(model, conversation, branches, agents, wave, settled):
-                yield event
+            for i in wave:
+                yield AgentEvent(i, "started", detail=agents[i].angle)
+            pending = wave
+            while pending:  # a round: the pending agents decode together; those that call tools go again
+                rounds = [self._next_branch(branches[i], agents[i]) for i in pending]
+                async for event in self._run_round(model, conversation, rounds, agents, pending, settled):
+                    yield event
+                pending = [i for i in pending if agents[i].calling is not None]
+                async for event in self._act(agents, pending, settled):
+                    yield event
         async for event in self._merge(model, conversation, settings, agents):
             yield event
 
-    async def _run_wave(
+    def _next_branch(self, first: Branch, agent: _Agent) -> Branch:
+        """The agent's branch for its next round: the first, or a continuation after its tool results."""
+        if not agent.acting.history:
+            return replace(first, settings=agent.acting.settings(first.settings))
+        settings = replace(
+            first.settings, max_tokens=max(1, self.budget - agent.spent), assistant_prefix=OPEN
+        )
+        return replace(first, settings=agent.acting.settings(settings), history=tuple(agent.acting.history))
+
+    async def _act(
+        self, agents: list[_Agent], pending: list[int], settled: threading.Event
+    ) -> AsyncIterator[Event]:
+        """Run the tool calls of the ``pending`` agents, all at once; each reads only its own results."""
+        if settled.is_set():  # a majority already agrees: their calls cannot change the outcome
+            for i in pending:
+                agents[i].calling, agents[i].status = None, "halted"
+            pending.clear()
+            return
+
+        async def act(i: int) -> list[Event]:
+            agent = agents[i]
+            assert agent.calling is not None
+            prefix = OPEN + (f"{agent.angle}\n" if agent.angle and len(agent.usages) == 1 else "")
+            return [event async for event in agent.acting.act(agent.calling, prefix=prefix, agent=i)]
+
+        for events in await asyncio.gather(*(act(i) for i in pending)):
+            for event in events:
+                yield event
+        for i in pending:
+            agent = agents[i]
+            assert agent.calling is not None
+            done = agent.acting.log[-len(agent.calling.message.tool_calls) :]
+            agent.earlier = agent.text + "".join(
+                f"\n[{t['name']}({t['arguments']}) -> {t['result']}]" for t in done
+            )
+            agent.text = agent.earlier + "\n"
+            agent.earlier = agent.text
+            agent.calling = None
+
+    async def _run_round(
         self,
         model: Model,
         conversation: list[Message],
         branches: list[Branch],
         agents: list[_Agent],
-        wave: list[int],
+        indices: list[int],
         settled: threading.Event,
     ) -> AsyncIterator[Event]:
-        """Run the agents of one wave together, reporting their progress; sets ``settled`` on a majority."""
-        for i in wave:
-            yield AgentEvent(i, "started", detail=agents[i].angle)
+        """Run one round of the agents ``indices`` together; sets ``settled`` on a majority."""
 
         def halt(_index: int) -> bool:  # asked by the engine thread after every step
             return settled.is_set()
 
-        async for item in model.stream_many(conversation, [branches[i] for i in wave], halt):
-            index = wave[item.index]
+        async for item in model.stream_many(conversation, branches, halt):
+            index = indices[item.index]
             event = _take(agents[index], index, item.error, item.event, settled)
             if event is not None:
                 yield event

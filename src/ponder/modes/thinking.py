@@ -10,16 +10,17 @@ second:
    The answer has its own token allowance (``max_tokens``), so the budget can never starve it, and a reply
    that still comes back empty is retried once with the answer started for it.
 
-Reasoning tokens are counted apart from answer tokens. The reasoning step is where a tool loop (call,
-observe, continue) goes once tools exist: a pass that ends in tool calls runs them, appends the results
-and reasons on, under the same budget.
+Reasoning tokens are counted apart from answer tokens. The reasoning step holds the tool loop (call,
+observe, continue): a pass that ends in tool calls runs them (acting.py), appends the calls and results to
+the conversation and reasons on in a new pass, under what is left of the same budget; the answer pass
+offers no tools.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ponder.errors import BackendError
 from ponder.messages import (
@@ -34,9 +35,11 @@ from ponder.messages import (
     Usage,
 )
 from ponder.models.base import Model, ModelSettings
+from ponder.modes.acting import Acting, sum_usage
 from ponder.modes.base import Mode, with_system
 from ponder.modes.budgets import reasoning_budget
 from ponder.prompts import load_prompt
+from ponder.tools.runner import ToolRunner
 
 __all__ = ["CLOSE", "OPEN", "ThinkingMode", "close_reasoning"]
 
@@ -55,30 +58,58 @@ class ThinkingMode(Mode):
     name: ClassVar[str] = "thinking"
 
     def __init__(
-        self, system_prompt: str | None = None, *, budget: int | None = None, effort: str | None = None
+        self,
+        system_prompt: str | None = None,
+        *,
+        budget: int | None = None,
+        effort: str | None = None,
+        tools: ToolRunner | None = None,
     ) -> None:
-        super().__init__(system_prompt)
+        super().__init__(system_prompt, tools=tools)
         self.budget = reasoning_budget(budget, effort)
 
     async def run(
         self, model: Model, messages: Sequence[Message], settings: ModelSettings
     ) -> AsyncIterator[Event]:
         conversation = with_system(messages, self.system("thinking"))
-        reasoning_settings = replace(
-            settings, max_tokens=self.budget, stop=(CLOSE, *settings.stop), assistant_prefix=OPEN
+        acting = Acting(self.tools)
+        passes: list[ModelResponse] = []  # reasoning passes: one, or one per tool round plus the last
+        while True:
+            spent = sum(p.usage.completion_tokens for p in passes)
+            reasoning_settings = replace(
+                acting.settings(settings),
+                max_tokens=max(1, self.budget - spent),
+                stop=(CLOSE, *settings.stop),
+                assistant_prefix=OPEN,
+            )
+            current: ModelResponse | None = None
+            async for event in model.stream([*conversation, *acting.history], reasoning_settings):
+                if isinstance(event, TextDelta):
+                    yield ReasoningDelta(event.text)
+                elif isinstance(event, ResponseDone):
+                    current = event.response
+                else:
+                    yield event  # tool calls
+            assert current is not None
+            passes.append(current)
+            if not acting.wants_tools(current):
+                break
+            if acting.client_side(current):  # the API client runs these: the turn ends with the calls
+                yield ResponseDone(_calls_for_client(passes, current, self.budget))
+                return
+            async for event in acting.act(current, prefix=OPEN):
+                yield event
+            if spent + current.usage.completion_tokens >= self.budget:
+                passes.append(_empty(current))  # no budget left to reason on: answer from what is known
+                break
+        last = passes[-1]
+        compressed = last.finish_reason == "length"
+        answer_conversation = [*conversation, *acting.history]
+        answer_settings = replace(
+            settings, tools=(), assistant_prefix=close_reasoning(last.message.text, compressed)
         )
-        first: ModelResponse | None = None
-        async for event in model.stream(conversation, reasoning_settings):
-            if isinstance(event, TextDelta):
-                yield ReasoningDelta(event.text)
-            elif isinstance(event, ResponseDone):
-                first = event.response
-        assert first is not None
-        reasoning = first.message.text
-        compressed = first.finish_reason == "length"
-        answer_settings = replace(settings, assistant_prefix=close_reasoning(reasoning, compressed))
         second = None
-        async for event in model.stream(conversation, answer_settings):
+        async for event in model.stream(answer_conversation, answer_settings):
             if isinstance(event, TextDelta):
                 yield event
             elif isinstance(event, ResponseDone):
@@ -89,34 +120,50 @@ class ThinkingMode(Mode):
             retry = replace(
                 answer_settings, assistant_prefix=answer_settings.assistant_prefix + _ANSWER_START
             )
-            second = await model.request(conversation, retry)
+            second = await model.request(answer_conversation, retry)
             if not second.message.text.strip():
                 raise BackendError(f"{model.name} gave an empty answer twice after reasoning")
             yield TextDelta(f"{_ANSWER_START}{second.message.text}")
-        yield ResponseDone(_combine(first, second, retried, self.budget, compressed))
+        yield ResponseDone(_combine(passes, second, retried, self.budget, compressed, acting.log))
+
+
+def _empty(after: ModelResponse) -> ModelResponse:
+    """A reasoning pass that never ran (the budget was spent by the passes before a tool round)."""
+    return ModelResponse(Message("assistant", ()), Usage(), after.model, "length")
+
+
+def _calls_for_client(passes: list[ModelResponse], last: ModelResponse, budget: int) -> ModelResponse:
+    reasoning = "".join(p.message.text for p in passes)
+    spent = sum(p.usage.completion_tokens for p in passes)
+    usage = replace(sum_usage(*(p.usage for p in passes)), reasoning_tokens=spent)
+    message = Message("assistant", (ReasoningPart(reasoning), *last.message.tool_calls))
+    details = {"thinking": {"budget": budget, "compressed": False, "answer_first_token_s": None}}
+    return ModelResponse(message, usage, last.model, "tool_calls", details)
 
 
 def _combine(
-    first: ModelResponse, second: ModelResponse, retried: bool, budget: int, compressed: bool
+    passes: list[ModelResponse],
+    second: ModelResponse,
+    retried: bool,
+    budget: int,
+    compressed: bool,
+    tool_log: list[dict[str, Any]],
 ) -> ModelResponse:
     text = (_ANSWER_START if retried else "") + second.message.text
-    usage = Usage(
-        prompt_tokens=first.usage.prompt_tokens,
-        completion_tokens=first.usage.completion_tokens + second.usage.completion_tokens,
-        reasoning_tokens=first.usage.completion_tokens,
-        time_to_first_token_s=first.usage.time_to_first_token_s,
-        total_time_s=first.usage.total_time_s + second.usage.total_time_s,
-        decode_time_s=first.usage.decode_time_s + second.usage.decode_time_s,
-    )
+    reasoning_tokens = sum(p.usage.completion_tokens for p in passes)
+    usage = sum_usage(*(p.usage for p in passes), second.usage)
+    usage.reasoning_tokens = reasoning_tokens
+    before_answer = sum(p.usage.total_time_s for p in passes)
     answer_first = second.usage.time_to_first_token_s
-    details = {
+    details: dict[str, Any] = {
         "thinking": {
             "budget": budget,
             "compressed": compressed,
-            "answer_first_token_s": None
-            if answer_first is None
-            else round(first.usage.total_time_s + answer_first, 4),
+            "answer_first_token_s": None if answer_first is None else round(before_answer + answer_first, 4),
         }
     }
-    message = Message("assistant", (ReasoningPart(first.message.text), TextPart(text)))
+    if tool_log:
+        details["tools"] = tool_log
+    reasoning = "\n".join(p.message.text for p in passes if p.message.text)
+    message = Message("assistant", (ReasoningPart(reasoning), TextPart(text)))
     return ModelResponse(message, usage, second.model, second.finish_reason, details)

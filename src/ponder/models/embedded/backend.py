@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ponder.errors import ContextLengthError, UnknownModelError
@@ -24,22 +24,27 @@ from ponder.messages import (
     Event,
     Message,
     ModelResponse,
+    Part,
     ResponseDone,
     TextDelta,
     TextPart,
+    ToolCallEvent,
+    ToolCallPart,
     Usage,
 )
 from ponder.models.base import Branch, BranchEvent, Model, ModelSettings
 from ponder.models.embedded.batch import SequenceRequest, SequenceResult
 from ponder.models.embedded.catalog import EmbeddedModelSpec
-from ponder.models.embedded.engine import GenerationParams, GenerationStats, LlamaEngine
+from ponder.models.embedded.engine import GenerationParams, GenerationStats, LlamaEngine, import_llama_cpp
 from ponder.models.embedded.template import ChatTemplate
 from ponder.models.embedded.threads import ThreadAdvisor
+from ponder.models.embedded.tool_calls import CALL_OPEN, call_grammar_text, parse_calls
 from ponder.models.embedded.weights import ProgressCallback, ensure_weights
 
 __all__ = ["MIN_ANSWER_TOKENS", "EmbeddedModel"]
 
 MIN_ANSWER_TOKENS = 16  # a prompt must leave at least this much room for the answer
+_CALL_TOKENS = 1024  # room for the JSON of one turn's tool calls
 _END = object()
 
 
@@ -106,7 +111,10 @@ class EmbeddedModel(Model):
     # --- prompts ----------------------------------------------------------------------------------------
 
     async def prompt_tokens(self, messages: Sequence[Message], settings: ModelSettings) -> list[int]:
-        engine = await self.load()
+        return self._tokens(await self.load(), messages, settings)
+
+    def _tokens(self, engine: LlamaEngine, messages: Sequence[Message], settings: ModelSettings) -> list[int]:
+        """The prompt: the conversation through the chat template, then the assistant prefix."""
         assert self._template is not None
         text = self._template.render(messages, tools=settings.tools) + settings.assistant_prefix
         add_bos = self._add_bos and not (
@@ -140,29 +148,71 @@ class EmbeddedModel(Model):
 
     async def stream(self, messages: Sequence[Message], settings: ModelSettings) -> AsyncIterator[Event]:
         engine = await self.load()
-        prompt = await self.prompt_tokens(messages, settings)
+        prompt = self._tokens(engine, messages, settings)
         params = GenerationParams(
             max_tokens=self._check_context(len(prompt), settings.max_tokens),
             temperature=settings.temperature,
             top_p=settings.top_p,
             seed=settings.seed,
-            stop=settings.stop,
+            stop=(*settings.stop, CALL_OPEN) if settings.tools else settings.stop,
         )
 
         def work(put: Callable[[object], None], cancel: threading.Event) -> None:
-            put(engine.generate(prompt, params, cancel, lambda piece: put(TextDelta(piece))))
+            said: list[str] = []
+
+            def emit(piece: str) -> None:
+                said.append(piece)
+                put(TextDelta(piece))
+
+            stats = engine.generate(prompt, params, cancel, emit)
+            put(stats)
+            if settings.tools and stats.stop_sequence == CALL_OPEN:
+                put(self._call_tools(engine, messages, settings, "".join(said), cancel))
 
         pieces: list[str] = []
         stats: GenerationStats | None = None
+        calls: _Calls | None = None
         async for item in _on_engine_thread(engine, work):
             if isinstance(item, TextDelta):
                 pieces.append(item.text)
                 yield item
+            elif isinstance(item, _Calls):
+                calls = item
             else:
                 assert isinstance(item, GenerationStats)
                 stats = item
         assert stats is not None
-        yield ResponseDone(self._response("".join(pieces), stats))
+        if calls is not None:
+            for call in calls.calls:
+                yield ToolCallEvent(call)
+        yield ResponseDone(self._response("".join(pieces), stats, calls))
+
+    def _call_tools(
+        self,
+        engine: LlamaEngine,
+        messages: Sequence[Message],
+        settings: ModelSettings,
+        text: str,
+        cancel: threading.Event,
+    ) -> _Calls:
+        """The model opened a tool call after ``text``: generate the call(s) under the tools' grammar."""
+        opened = replace(settings, assistant_prefix=f"{settings.assistant_prefix}{text}{CALL_OPEN}\n")
+        prompt = self._tokens(engine, messages, opened)
+        grammar = import_llama_cpp().LlamaGrammar.from_string(
+            call_grammar_text(settings.tools), verbose=False
+        )
+        params = GenerationParams(
+            max_tokens=self._check_context(len(prompt), _CALL_TOKENS),
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            seed=settings.seed,
+            grammar=grammar,
+        )
+        pieces: list[str] = []
+        stats = engine.generate(prompt, params, cancel, pieces.append)
+        if stats.finish_reason == "cancelled":
+            return _Calls([], stats)
+        return _Calls(parse_calls("".join(pieces)), stats)
 
     async def stream_many(
         self,
@@ -170,34 +220,41 @@ class EmbeddedModel(Model):
         branches: Sequence[Branch],
         halt: Callable[[int], bool] | None = None,
     ) -> AsyncIterator[BranchEvent]:
-        """All branches decode together in one llama.cpp batch over the shared prompt (see batch.py)."""
+        """All branches decode together in one llama.cpp batch over their shared prompt (see batch.py).
+
+        Each branch's prompt is the conversation, its own history and its assistant prefix; the tokens they
+        all begin with are computed once. A branch that opens a tool call has its call generated under the
+        grammar after the batch, on its own.
+        """
         engine = await self.load()
-        shared = replace(branches[0].settings, assistant_prefix="")
-        prefix = await self.prompt_tokens(messages, shared)
+        prompts = [self._tokens(engine, [*messages, *b.history], b.settings) for b in branches]
+        shared = min(_common_prefix_length(prompts), min(len(p) for p in prompts) - 1)
+        prefix = prompts[0][:shared]
         requests = [
             SequenceRequest(
-                suffix=tuple(engine.tokenize(b.settings.assistant_prefix, add_bos=False)),
+                suffix=tuple(prompt[shared:]),
                 max_tokens=b.settings.max_tokens,
                 temperature=b.settings.temperature,
                 top_p=b.settings.top_p,
                 seed=b.settings.seed if b.settings.seed is not None else random.randrange(2**31),
-                stop=b.settings.stop,
+                stop=(*b.settings.stop, CALL_OPEN) if b.settings.tools else b.settings.stop,
                 closer=tuple(engine.tokenize(b.closer, add_bos=False)) if b.closer else (),
                 closer_text=b.closer,
                 after_close=b.after_close,
             )
-            for b in branches
+            for b, prompt in zip(branches, prompts, strict=True)
         ]
         started = time.perf_counter()
 
         def work(put: Callable[[object], None], cancel: threading.Event) -> None:
+            calling: list[tuple[int, SequenceResult]] = []  # branches that opened a tool call
+
             def finished(index: int, result: SequenceResult) -> None:
-                prompt_len = len(prefix) + len(requests[index].suffix)
-                put(
-                    BranchEvent(
-                        index, ResponseDone(self._response(result.text, _stats(result, prompt_len, started)))
-                    )
-                )
+                if branches[index].settings.tools and result.stop_sequence == CALL_OPEN:
+                    calling.append((index, result))
+                    return
+                stats = _stats(result, len(prompts[index]), started)
+                put(BranchEvent(index, ResponseDone(self._response(result.text, stats))))
 
             engine.batch_decoder(len(requests)).generate(
                 prefix,
@@ -208,23 +265,36 @@ class EmbeddedModel(Model):
                 halt=halt or (lambda _i: False),
                 on_finish=finished,
             )
+            for index, result in calling:
+                branch = branches[index]
+                history = [*messages, *branch.history]
+                calls = self._call_tools(engine, history, branch.settings, result.text, cancel)
+                for call in calls.calls:
+                    put(BranchEvent(index, ToolCallEvent(call)))
+                stats = _stats(result, len(prompts[index]), started)
+                put(BranchEvent(index, ResponseDone(self._response(result.text, stats, calls))))
 
         async for item in _on_engine_thread(engine, work):
             assert isinstance(item, BranchEvent)
             yield item
 
-    def _response(self, text: str, stats: GenerationStats) -> ModelResponse:
+    def _response(self, text: str, stats: GenerationStats, calls: _Calls | None = None) -> ModelResponse:
+        extra = calls.stats.completion_tokens if calls else 0
         usage = Usage(
             prompt_tokens=stats.prompt_tokens,
-            completion_tokens=stats.completion_tokens,
+            completion_tokens=stats.completion_tokens + extra,
             time_to_first_token_s=(stats.first_token_at - stats.started_at) if stats.first_token_at else None,
-            total_time_s=stats.finished_at - stats.started_at,
+            total_time_s=(calls.stats.finished_at if calls else stats.finished_at) - stats.started_at,
             decode_time_s=(stats.last_token_at - stats.first_token_at)
             if stats.first_token_at and stats.last_token_at
             else 0.0,
         )
-        message = Message("assistant", (TextPart(text),) if text else ())
-        return ModelResponse(message, usage, self.name, stats.finish_reason)  # type: ignore[arg-type]
+        parts: list[Part] = [TextPart(text)] if text else []
+        finish = stats.finish_reason
+        if calls is not None:
+            parts += calls.calls
+            finish = "tool_calls" if calls.calls else calls.stats.finish_reason
+        return ModelResponse(Message("assistant", tuple(parts)), usage, self.name, finish)  # type: ignore[arg-type]
 
     async def aclose(self) -> None:
         if self._engine is not None:
@@ -265,12 +335,30 @@ async def _on_engine_thread(
             await asyncio.wait([job])
 
 
+@dataclass(frozen=True)
+class _Calls:
+    """The tool calls generated under the grammar, and what generating them cost."""
+
+    calls: list[ToolCallPart]
+    stats: GenerationStats
+
+
+def _common_prefix_length(prompts: Sequence[Sequence[int]]) -> int:
+    first = prompts[0]
+    length = min(len(p) for p in prompts)
+    for i in range(length):
+        if any(p[i] != first[i] for p in prompts):
+            return i
+    return length
+
+
 def _stats(result: SequenceResult, prompt_tokens: int, started: float) -> GenerationStats:
     return GenerationStats(
         prompt_tokens=prompt_tokens,
         cached_tokens=0,
         completion_tokens=result.completion_tokens,
         finish_reason=result.finish_reason,
+        stop_sequence=result.stop_sequence,
         threads=0,
         started_at=started,
         first_token_at=result.first_token_at,

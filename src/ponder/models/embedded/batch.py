@@ -57,6 +57,7 @@ class SequenceResult:
     text: str = ""
     completion_tokens: int = 0
     finish_reason: str = "length"  # "stop" | "length" | "cancelled"
+    stop_sequence: str | None = None  # the stop sequence that ended it, if one did
     first_token_at: float | None = None
     last_token_at: float | None = None
 
@@ -299,6 +300,7 @@ class BatchDecoder:
             emit(state.seq, text)
         if stopped:
             result.finish_reason = "stop"
+            result.stop_sequence = state.stopper.matched
             return True
         return result.completion_tokens >= state.limit
 

@@ -69,6 +69,7 @@ class GenerationStats:
     cached_tokens: int  # prompt tokens whose KV was reused from the previous call
     completion_tokens: int
     finish_reason: str  # "stop" | "length" | "cancelled"
+    stop_sequence: str | None  # the stop sequence that ended it, if one did
     threads: int  # in use at the end (a long generation re-adapts every _READVISE_EVERY tokens)
     started_at: float  # perf_counter when the call began
     first_token_at: float | None
@@ -213,6 +214,7 @@ class LlamaEngine:
             cached_tokens=cached,
             completion_tokens=count,
             finish_reason=finish,
+            stop_sequence=stopper.matched,
             threads=threads,
             started_at=started,
             first_token_at=first_at,

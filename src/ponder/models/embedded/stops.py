@@ -15,14 +15,16 @@ class StopMatcher:
     def __init__(self, stops: Sequence[str]) -> None:
         self._stops = [s for s in stops if s]
         self._held = ""
+        self.matched: str | None = None  # the stop sequence that was reached, once one is
 
     def feed(self, piece: str) -> tuple[str, bool]:
         """Add ``piece``; return (text safe to emit, whether a stop sequence was reached)."""
         if not self._stops:
             return piece, False
         text = self._held + piece
-        cut = min((i for s in self._stops if (i := text.find(s)) >= 0), default=-1)
-        if cut >= 0:
+        found = [(i, s) for s in self._stops if (i := text.find(s)) >= 0]
+        if found:
+            cut, self.matched = min(found)
             self._held = ""
             return text[:cut], True
         hold = 0

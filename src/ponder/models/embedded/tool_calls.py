@@ -1,0 +1,79 @@
+"""Tool calls on the embedded engine: free text until the model opens a call, then a grammar.
+
+The chat templates of the embedded models (Qwen2.5, and others in the Hermes style) teach the model to call
+a tool by writing ``<tool_call>`` followed by a JSON object ``{"name": ..., "arguments": {...}}`` and
+``</tool_call>``. Generation runs free with ``<tool_call>`` as a stop sequence; when the model reaches it,
+the rest is generated under a GBNF grammar built from the tools' JSON schemas (llama.cpp's JSON-schema
+converter): the name is one of the tools, the arguments match that tool's schema, and further calls may
+follow (parallel calls). So a small model's call always parses and always matches the schema. This is the
+"lazy grammar" that llama.cpp's own server applies, done at Ponder's level.
+
+This module builds the grammar and parses what it produced; the backend runs the two generations.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from ponder.errors import BackendError
+from ponder.messages import ToolCallPart
+
+__all__ = ["CALL_OPEN", "call_grammar_text", "new_call_id", "parse_calls"]
+
+CALL_OPEN = "<tool_call>"
+CALL_CLOSE = "</tool_call>"
+_CALL_BODY = re.compile(r"(\{.*?\})\s*" + re.escape(CALL_CLOSE), re.DOTALL)
+
+
+def new_call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def call_grammar_text(tools: Sequence[dict[str, Any]]) -> str:
+    """GBNF for what follows ``<tool_call>\\n``: one call or more, each closed, nothing else."""
+    return _grammar(json.dumps(list(tools), sort_keys=True))
+
+
+@functools.lru_cache(maxsize=32)
+def _grammar(tools_json: str) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    alternatives = []
+    for entry in json.loads(tools_json):
+        function = entry["function"]
+        alternatives.append(
+            {
+                "type": "object",
+                "properties": {
+                    "name": {"const": function["name"]},
+                    "arguments": function.get("parameters") or {"type": "object"},
+                },
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+        )
+    schema = alternatives[0] if len(alternatives) == 1 else {"oneOf": alternatives}
+    rules = json_schema_to_gbnf(json.dumps(schema), prop_order=["name", "arguments"])
+    rules = re.sub(r"^root ::=", "call ::=", rules, flags=re.MULTILINE)
+    close = json.dumps("\n" + CALL_CLOSE)
+    again = json.dumps("\n" + CALL_OPEN + "\n")
+    return f"root ::= call {close} ( {again} call {close} )*\n{rules}"
+
+
+def parse_calls(text: str) -> list[ToolCallPart]:
+    """The calls in grammar-constrained output (what followed ``<tool_call>\\n``)."""
+    calls = []
+    for body in _CALL_BODY.findall(text):
+        try:
+            data = json.loads(body)
+        except json.JSONDecodeError as err:
+            raise BackendError(f"The model's tool call is not valid JSON ({err}): {body[:200]}") from None
+        calls.append(ToolCallPart(new_call_id(), str(data["name"]), dict(data.get("arguments") or {})))
+    if not calls:
+        raise BackendError(f"The model opened a tool call but did not finish it: {text[:200]!r}")
+    return calls
