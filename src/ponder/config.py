@@ -21,7 +21,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,7 +31,14 @@ from pydantic_settings import (
 
 from ponder.errors import ConfigError
 
-__all__ = ["ConfiguredModel", "Settings", "default_config_path", "default_data_dir", "load_settings"]
+__all__ = [
+    "ConfiguredModel",
+    "McpServerConfig",
+    "Settings",
+    "default_config_path",
+    "default_data_dir",
+    "load_settings",
+]
 
 DEFAULT_MODEL = "embedded:qwen2.5-coder-1.5b"
 
@@ -60,6 +67,27 @@ class ConfiguredModel(BaseModel):
         return os.environ.get(self.api_key_env) if self.api_key_env else None
 
 
+class McpServerConfig(BaseModel):
+    """An MCP server whose tools Ponder offers as ``NAME.tool``: a command it starts (stdio) or a URL
+    (streamable HTTP). See ponder.tools.mcp."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str | None = None  # stdio: the program to start, found on PATH
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)  # added to a minimal inherited env (PATH, HOME, ...)
+    url: str | None = None  # streamable HTTP endpoint, e.g. "http://127.0.0.1:8000/mcp"
+    headers: dict[str, str] = Field(default_factory=dict)
+    headers_env: dict[str, str] = Field(default_factory=dict)  # header name -> variable holding its value
+    timeout_s: float = Field(default=30.0, gt=0)  # to start and answer the handshake; then per tool call
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either command (stdio) or url (streamable HTTP)")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PONDER_", extra="forbid", env_nested_delimiter="__")
 
@@ -78,6 +106,14 @@ class Settings(BaseSettings):
     system_prompt: str | None = None
     request_timeout_s: float = Field(default=600.0, gt=0)
     models: dict[str, ConfiguredModel] = Field(default_factory=dict)
+    # MCP servers, one table each; their tools are offered as NAME.tool once approved (ponder mcp tools):
+    #   [mcp_servers.files]                 stdio: Ponder starts the command
+    #   command = "npx"
+    #   args = ["-y", "@modelcontextprotocol/server-filesystem", "/srv/docs"]
+    #   [mcp_servers.search]                streamable HTTP
+    #   url = "http://127.0.0.1:8000/mcp"
+    #   headers_env = { Authorization = "SEARCH_MCP_AUTH" }
+    mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(

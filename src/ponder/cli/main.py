@@ -19,6 +19,7 @@ from ponder.errors import PonderError
 from .ask import ask
 from .chat import chat
 from .context import CliContext
+from .mcp import mcp
 from .models import models
 from .render import print_error
 
@@ -59,6 +60,7 @@ def cli(ctx: click.Context) -> None:
 cli.add_command(ask)
 cli.add_command(chat)
 cli.add_command(models)
+cli.add_command(mcp)
 
 
 def main() -> None:
