@@ -45,8 +45,21 @@ async def test_thinking_calls_tools_in_parallel_observes_and_reasons_on() -> Non
     assistant, tool_message = second.messages[-2:]
     assert assistant.tool_calls == calls and tool_message.role == "tool"
     assert [p.call_id for p in tool_message.parts] == ["c1", "c2"]  # type: ignore[union-attr]
-    assert answer.settings.tools == ()  # the answer pass offers no tools
+    assert answer.settings.assistant_prefix.endswith("</think>\n\n")
     assert [t["result"] for t in result.details["tools"]] == ["391", "4"]
+    model.assert_all_used()
+
+
+async def test_thinking_that_calls_a_tool_in_its_answer_thinks_again_about_the_result() -> None:
+    model = ScriptedModel(
+        ["I should look it up.", ToolCallPart("c1", "multiply", {"a": 17, "b": 23}), "It is 391.", "391"]
+    )
+    result = await run_turn(ThinkingMode(budget=100, tools=runner()), model, QUESTION, ModelSettings())
+    assert result.text == "391"
+    rethink = model.calls[2]
+    assert rethink.settings.assistant_prefix == "<think>\n" and rethink.messages[-1].role == "tool"
+    assert "I should look it up." in rethink.messages[-2].text  # its earlier reasoning stays in view
+    assert result.details["tools"][0]["result"] == "391"
     model.assert_all_used()
 
 

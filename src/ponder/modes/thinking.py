@@ -74,11 +74,61 @@ class ThinkingMode(Mode):
         conversation = with_system(messages, self.system("thinking"))
         acting = Acting(self.tools)
         passes: list[ModelResponse] = []  # reasoning passes: one, or one per tool round plus the last
+        spoken: list[ModelResponse] = []  # answer passes that called tools instead of answering
+        while True:
+            async for event in self._reason(model, conversation, settings, acting, passes):
+                yield event
+            if acting.wants_tools(passes[-1]):  # calls for the API client: the turn ends with them
+                yield ResponseDone(_calls_for_client(passes, passes[-1], self.budget))
+                return
+            compressed = passes[-1].finish_reason == "length"
+            prefix = close_reasoning(passes[-1].message.text, compressed)
+            answer_settings = replace(acting.settings(settings), assistant_prefix=prefix)
+            answer: ModelResponse | None = None
+            async for event in model.stream([*conversation, *acting.history], answer_settings):
+                if isinstance(event, ResponseDone):
+                    answer = event.response
+                else:
+                    yield event
+            assert answer is not None
+            if not acting.wants_tools(answer):
+                break
+            if acting.client_side(answer):
+                yield ResponseDone(_calls_for_client(passes, answer, self.budget))
+                return
+            spoken.append(answer)  # it answered with tool calls: run them, then think about the results
+            async for event in acting.act(answer, prefix=prefix):
+                yield event
+        answer_conversation = [*conversation, *acting.history]
+        retried = not answer.message.text.strip()
+        if retried:  # never an empty reply: start the answer for the model
+            retry = replace(answer_settings, tools=(), assistant_prefix=prefix + _ANSWER_START)
+            answer = await model.request(answer_conversation, retry)
+            if not answer.message.text.strip():
+                raise BackendError(f"{model.name} gave an empty answer twice after reasoning")
+            yield TextDelta(f"{_ANSWER_START}{answer.message.text}")
+        yield ResponseDone(_combine(passes, spoken, answer, retried, self.budget, compressed, acting.log))
+
+    async def _reason(
+        self,
+        model: Model,
+        conversation: list[Message],
+        settings: ModelSettings,
+        acting: Acting,
+        passes: list[ModelResponse],
+    ) -> AsyncIterator[Event]:
+        """Reasoning passes, with tool rounds between them, until the reasoning closes or the budget is spent.
+
+        Appends each pass to ``passes``; the last one ends the reasoning (or holds calls for the API client).
+        """
         while True:
             spent = sum(p.usage.completion_tokens for p in passes)
+            if spent >= self.budget:  # the budget went on earlier passes: answer from what is known
+                passes.append(ModelResponse(Message("assistant", ()), Usage(), model.name, "length"))
+                return
             reasoning_settings = replace(
                 acting.settings(settings),
-                max_tokens=max(1, self.budget - spent),
+                max_tokens=self.budget - spent,
                 stop=(CLOSE, *settings.stop),
                 assistant_prefix=OPEN,
             )
@@ -92,44 +142,10 @@ class ThinkingMode(Mode):
                     yield event  # tool calls
             assert current is not None
             passes.append(current)
-            if not acting.wants_tools(current):
-                break
-            if acting.client_side(current):  # the API client runs these: the turn ends with the calls
-                yield ResponseDone(_calls_for_client(passes, current, self.budget))
+            if not acting.wants_tools(current) or acting.client_side(current):
                 return
             async for event in acting.act(current, prefix=OPEN):
                 yield event
-            if spent + current.usage.completion_tokens >= self.budget:
-                passes.append(_empty(current))  # no budget left to reason on: answer from what is known
-                break
-        last = passes[-1]
-        compressed = last.finish_reason == "length"
-        answer_conversation = [*conversation, *acting.history]
-        answer_settings = replace(
-            settings, tools=(), assistant_prefix=close_reasoning(last.message.text, compressed)
-        )
-        second = None
-        async for event in model.stream(answer_conversation, answer_settings):
-            if isinstance(event, TextDelta):
-                yield event
-            elif isinstance(event, ResponseDone):
-                second = event.response
-        assert second is not None
-        retried = not second.message.text.strip()
-        if retried:  # never an empty reply: start the answer for the model
-            retry = replace(
-                answer_settings, assistant_prefix=answer_settings.assistant_prefix + _ANSWER_START
-            )
-            second = await model.request(answer_conversation, retry)
-            if not second.message.text.strip():
-                raise BackendError(f"{model.name} gave an empty answer twice after reasoning")
-            yield TextDelta(f"{_ANSWER_START}{second.message.text}")
-        yield ResponseDone(_combine(passes, second, retried, self.budget, compressed, acting.log))
-
-
-def _empty(after: ModelResponse) -> ModelResponse:
-    """A reasoning pass that never ran (the budget was spent by the passes before a tool round)."""
-    return ModelResponse(Message("assistant", ()), Usage(), after.model, "length")
 
 
 def _calls_for_client(passes: list[ModelResponse], last: ModelResponse, budget: int) -> ModelResponse:
@@ -143,6 +159,7 @@ def _calls_for_client(passes: list[ModelResponse], last: ModelResponse, budget: 
 
 def _combine(
     passes: list[ModelResponse],
+    spoken: list[ModelResponse],
     second: ModelResponse,
     retried: bool,
     budget: int,
@@ -151,9 +168,9 @@ def _combine(
 ) -> ModelResponse:
     text = (_ANSWER_START if retried else "") + second.message.text
     reasoning_tokens = sum(p.usage.completion_tokens for p in passes)
-    usage = sum_usage(*(p.usage for p in passes), second.usage)
+    usage = sum_usage(*(p.usage for p in passes), *(p.usage for p in spoken), second.usage)
     usage.reasoning_tokens = reasoning_tokens
-    before_answer = sum(p.usage.total_time_s for p in passes)
+    before_answer = sum(p.usage.total_time_s for p in [*passes, *spoken])
     answer_first = second.usage.time_to_first_token_s
     details: dict[str, Any] = {
         "thinking": {

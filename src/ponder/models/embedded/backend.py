@@ -38,7 +38,15 @@ from ponder.models.embedded.catalog import EmbeddedModelSpec
 from ponder.models.embedded.engine import GenerationParams, GenerationStats, LlamaEngine, import_llama_cpp
 from ponder.models.embedded.template import ChatTemplate
 from ponder.models.embedded.threads import ThreadAdvisor
-from ponder.models.embedded.tool_calls import CALL_OPEN, call_grammar_text, parse_calls
+from ponder.models.embedded.tool_calls import (
+    CALL_OPEN,
+    FENCE,
+    PEEK_TOKENS,
+    TRIGGERS,
+    call_grammar_text,
+    looks_like_call,
+    parse_calls,
+)
 from ponder.models.embedded.weights import ProgressCallback, ensure_weights
 
 __all__ = ["MIN_ANSWER_TOKENS", "EmbeddedModel"]
@@ -154,7 +162,7 @@ class EmbeddedModel(Model):
             temperature=settings.temperature,
             top_p=settings.top_p,
             seed=settings.seed,
-            stop=(*settings.stop, CALL_OPEN) if settings.tools else settings.stop,
+            stop=_stops(settings),
         )
 
         def work(put: Callable[[object], None], cancel: threading.Event) -> None:
@@ -165,9 +173,10 @@ class EmbeddedModel(Model):
                 put(TextDelta(piece))
 
             stats = engine.generate(prompt, params, cancel, emit)
+            stats, calls = self._resolve_trigger(engine, messages, settings, said, stats, cancel, emit)
             put(stats)
-            if settings.tools and stats.stop_sequence == CALL_OPEN:
-                put(self._call_tools(engine, messages, settings, "".join(said), cancel))
+            if calls is not None:
+                put(calls)
 
         pieces: list[str] = []
         stats: GenerationStats | None = None
@@ -186,6 +195,58 @@ class EmbeddedModel(Model):
             for call in calls.calls:
                 yield ToolCallEvent(call)
         yield ResponseDone(self._response("".join(pieces), stats, calls))
+
+    def _resolve_trigger(
+        self,
+        engine: LlamaEngine,
+        messages: Sequence[Message],
+        settings: ModelSettings,
+        said: list[str],
+        stats: GenerationStats,
+        cancel: threading.Event,
+        emit: Callable[[str], None],
+    ) -> tuple[GenerationStats, _Calls | None]:
+        """After free text that stopped at a call trigger: the call under the grammar, or more free text.
+
+        ``said`` holds the text so far (``emit`` appends to it). A code fence that turns out not to open a
+        call is given back to the text, and generation goes on from there within the same token allowance.
+        """
+        while settings.tools and stats.stop_sequence in TRIGGERS and not cancel.is_set():
+            text = "".join(said)
+            if stats.stop_sequence != FENCE or looks_like_call(self._peek(engine, messages, settings, text)):
+                return stats, self._call_tools(engine, messages, settings, text, cancel)
+            emit(FENCE)
+            left = settings.max_tokens - stats.completion_tokens
+            if left <= 0:
+                break
+            onward = replace(settings, assistant_prefix=settings.assistant_prefix + text + FENCE)
+            prompt = self._tokens(engine, messages, onward)
+            params = GenerationParams(
+                max_tokens=self._check_context(len(prompt), left),
+                temperature=settings.temperature,
+                top_p=settings.top_p,
+                seed=settings.seed,
+                stop=_stops(settings),
+            )
+            more = engine.generate(prompt, params, cancel, emit)
+            stats = replace(
+                more,
+                prompt_tokens=stats.prompt_tokens,
+                completion_tokens=stats.completion_tokens + more.completion_tokens,
+                started_at=stats.started_at,
+                first_token_at=stats.first_token_at or more.first_token_at,
+            )
+        return stats, None
+
+    def _peek(
+        self, engine: LlamaEngine, messages: Sequence[Message], settings: ModelSettings, text: str
+    ) -> str:
+        """The first few greedy tokens after ``text`` and a json code fence (not shown to anyone)."""
+        after = replace(settings, assistant_prefix=settings.assistant_prefix + text + FENCE)
+        pieces: list[str] = []
+        params = GenerationParams(max_tokens=PEEK_TOKENS, temperature=0.0)
+        engine.generate(self._tokens(engine, messages, after), params, threading.Event(), pieces.append)
+        return "".join(pieces)
 
     def _call_tools(
         self,
@@ -237,7 +298,7 @@ class EmbeddedModel(Model):
                 temperature=b.settings.temperature,
                 top_p=b.settings.top_p,
                 seed=b.settings.seed if b.settings.seed is not None else random.randrange(2**31),
-                stop=(*b.settings.stop, CALL_OPEN) if b.settings.tools else b.settings.stop,
+                stop=_stops(b.settings),
                 closer=tuple(engine.tokenize(b.closer, add_bos=False)) if b.closer else (),
                 closer_text=b.closer,
                 after_close=b.after_close,
@@ -250,7 +311,7 @@ class EmbeddedModel(Model):
             calling: list[tuple[int, SequenceResult]] = []  # branches that opened a tool call
 
             def finished(index: int, result: SequenceResult) -> None:
-                if branches[index].settings.tools and result.stop_sequence == CALL_OPEN:
+                if branches[index].settings.tools and result.stop_sequence in TRIGGERS:
                     calling.append((index, result))
                     return
                 stats = _stats(result, len(prompts[index]), started)
@@ -265,14 +326,22 @@ class EmbeddedModel(Model):
                 halt=halt or (lambda _i: False),
                 on_finish=finished,
             )
-            for index, result in calling:
+            for index, result in calling:  # after the batch, one by one: rare, and short
                 branch = branches[index]
+                said = [result.text]
+
+                def emit(piece: str, index: int = index, said: list[str] = said) -> None:
+                    said.append(piece)
+                    put(BranchEvent(index, TextDelta(piece)))
+
                 history = [*messages, *branch.history]
-                calls = self._call_tools(engine, history, branch.settings, result.text, cancel)
-                for call in calls.calls:
-                    put(BranchEvent(index, ToolCallEvent(call)))
                 stats = _stats(result, len(prompts[index]), started)
-                put(BranchEvent(index, ResponseDone(self._response(result.text, stats, calls))))
+                stats, calls = self._resolve_trigger(
+                    engine, history, branch.settings, said, stats, cancel, emit
+                )
+                for call in calls.calls if calls else ():
+                    put(BranchEvent(index, ToolCallEvent(call)))
+                put(BranchEvent(index, ResponseDone(self._response("".join(said), stats, calls))))
 
         async for item in _on_engine_thread(engine, work):
             assert isinstance(item, BranchEvent)
@@ -341,6 +410,11 @@ class _Calls:
 
     calls: list[ToolCallPart]
     stats: GenerationStats
+
+
+def _stops(settings: ModelSettings) -> tuple[str, ...]:
+    """The stop sequences of a generation: the caller's, and the tool-call triggers when tools are offered."""
+    return (*settings.stop, *TRIGGERS) if settings.tools else settings.stop
 
 
 def _common_prefix_length(prompts: Sequence[Sequence[int]]) -> int:

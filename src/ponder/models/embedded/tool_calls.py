@@ -2,11 +2,13 @@
 
 The chat templates of the embedded models (Qwen2.5, and others in the Hermes style) teach the model to call
 a tool by writing ``<tool_call>`` followed by a JSON object ``{"name": ..., "arguments": {...}}`` and
-``</tool_call>``. Generation runs free with ``<tool_call>`` as a stop sequence; when the model reaches it,
-the rest is generated under a GBNF grammar built from the tools' JSON schemas (llama.cpp's JSON-schema
-converter): the name is one of the tools, the arguments match that tool's schema, and further calls may
-follow (parallel calls). So a small model's call always parses and always matches the schema. This is the
-"lazy grammar" that llama.cpp's own server applies, done at Ponder's level.
+``</tool_call>``. Small models often write the JSON bare, or in a json code fence, instead. Generation runs
+free with the TRIGGERS as stop sequences; when the model reaches one (for a code fence: when the first
+tokens inside it open a ``{"name": ...`` object), the call is generated again, after ``<tool_call>``, under a
+GBNF grammar built from the tools' JSON schemas (llama.cpp's JSON-schema converter): the name is one of the
+tools, the arguments match that tool's schema, and further calls may follow (parallel calls). So a small
+model's call always parses and always matches the schema. This is the "lazy grammar" that llama.cpp's own
+server applies, done at Ponder's level.
 
 This module builds the grammar and parses what it produced; the backend runs the two generations.
 """
@@ -23,10 +25,29 @@ from typing import Any
 from ponder.errors import BackendError
 from ponder.messages import ToolCallPart
 
-__all__ = ["CALL_OPEN", "call_grammar_text", "new_call_id", "parse_calls"]
+__all__ = [
+    "CALL_OPEN",
+    "FENCE",
+    "TRIGGERS",
+    "call_grammar_text",
+    "looks_like_call",
+    "new_call_id",
+    "parse_calls",
+]
 
 CALL_OPEN = "<tool_call>"
 CALL_CLOSE = "</tool_call>"
+FENCE = "```json"  # may open a call, or just some JSON: the next tokens decide (looks_like_call)
+TRIGGERS = (CALL_OPEN, FENCE, '{"name"', '{ "name"', '{\n"name"', '{\n  "name"', '{\n    "name"')
+PEEK_TOKENS = 8  # tokens read after a code fence to see whether it opens a call
+_CALL_START = re.compile(r'^\s*\{\s*"name"\s*:')
+
+
+def looks_like_call(after_fence: str) -> bool:
+    """Whether the text after a json code fence starts a tool call object."""
+    return bool(_CALL_START.match(after_fence))
+
+
 _CALL_BODY = re.compile(r"(\{.*?\})\s*" + re.escape(CALL_CLOSE), re.DOTALL)
 
 
