@@ -79,7 +79,8 @@ class McpServerConfig(BaseModel):
     url: str | None = None  # streamable HTTP endpoint, e.g. "http://127.0.0.1:8000/mcp"
     headers: dict[str, str] = Field(default_factory=dict)
     headers_env: dict[str, str] = Field(default_factory=dict)  # header name -> variable holding its value
-    timeout_s: float = Field(default=30.0, gt=0)  # to start and answer the handshake; then per tool call
+    timeout_s: float = Field(default=30.0, gt=0)  # for each request (a tool call, the tool list)
+    start_timeout_s: float = Field(default=60.0, gt=0)  # to start (or reach) it and finish the handshake
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerConfig:
@@ -114,6 +115,9 @@ class Settings(BaseSettings):
     #   url = "http://127.0.0.1:8000/mcp"
     #   headers_env = { Authorization = "SEARCH_MCP_AUTH" }
     mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+    # Tools offered in every turn unless --tools says otherwise: "python" (the sandbox), an MCP server's
+    # name, MODULE:NAME or MODULE (your @tool functions and toolsets). See ponder.tools.loading.
+    tools: list[str] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(

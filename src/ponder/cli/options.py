@@ -11,6 +11,7 @@ from ponder.config import Settings
 from ponder.models.base import ModelSettings
 from ponder.modes import MODE_NAMES, ModeOptions
 from ponder.modes.budgets import EFFORT_BUDGETS, MAX_AGENTS
+from ponder.tools.runner import ToolRunner
 
 __all__ = ["generation_options", "mode_options", "model_settings", "settings_flags"]
 
@@ -47,6 +48,13 @@ _OPTIONS = [
         default=None,
         help="Contemplating: run a first pair of agents, and the rest only if the pair disagrees.",
     ),
+    click.option(
+        "--tools",
+        multiple=True,
+        default=None,
+        help="Tools the model may call (repeatable, or comma-separated): python (the sandbox), a "
+        "configured MCP server's name, MODULE:NAME or MODULE (your @tool functions).",
+    ),
     click.option("--show-thinking", is_flag=True, help="Show the reasoning (on stderr) as it happens."),
     click.option("--max-tokens", type=click.IntRange(min=1), default=None, help="Most answer tokens."),
     click.option(
@@ -70,7 +78,11 @@ def generation_options(func: F) -> F:
 
 def settings_flags(options: dict[str, Any]) -> dict[str, Any]:
     """The options that are settings (the rest, like ``stop``, apply per request)."""
-    return {name: value for name, value in options.items() if name in Settings.model_fields}
+    return {
+        name: list(value) if isinstance(value, tuple) else value
+        for name, value in options.items()
+        if name in Settings.model_fields and value != ()  # a repeatable flag not given: ()
+    }
 
 
 def model_settings(settings: Settings, stop: tuple[str, ...] = ()) -> ModelSettings:
@@ -82,11 +94,12 @@ def model_settings(settings: Settings, stop: tuple[str, ...] = ()) -> ModelSetti
     )
 
 
-def mode_options(settings: Settings) -> ModeOptions:
+def mode_options(settings: Settings, tools: ToolRunner | None = None) -> ModeOptions:
     return ModeOptions(
         system_prompt=settings.system_prompt,
         budget=settings.budget,
         effort=settings.reasoning_effort,
         agents=settings.agents,
         adaptive=settings.adaptive,
+        tools=tools,
     )

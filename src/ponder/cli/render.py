@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 
@@ -16,7 +17,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from ponder.messages import AgentEvent
+from ponder.messages import AgentEvent, ToolCallEvent, ToolResultEvent
 from ponder.turn import TurnResult
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "print_agent",
     "print_error",
     "print_stopped",
+    "print_tool_event",
     "usage_line",
     "write_stdout",
 ]
@@ -47,6 +49,22 @@ def print_agent(event: AgentEvent) -> None:
         "failed": f"failed: {event.detail}",
     }[event.status]
     err_console.print(f"  agent {event.agent + 1} {what}", style="dim", markup=False, highlight=False)
+
+
+def print_tool_event(event: ToolCallEvent | ToolResultEvent, limit: int = 400) -> None:
+    """A tool call as it is made, and its result as it comes back (cut to ``limit`` characters)."""
+    who = f"agent {event.agent + 1} " if event.agent is not None else ""
+    if isinstance(event, ToolCallEvent):
+        arguments = json.dumps(event.call.arguments, ensure_ascii=False)
+        line, style = f"  {who}-> {event.call.name}({_cut(arguments, limit)})", "cyan"
+    else:
+        mark = "error" if event.result.is_error else "result"
+        line, style = f"  {who}<- {event.result.name} {mark}: {_cut(event.result.content, limit)}", "dim"
+    err_console.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
 def print_stopped() -> None:

@@ -14,14 +14,32 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from ponder.config import Settings
-from ponder.messages import AgentEvent, Event, Message, ReasoningDelta, TextDelta
+from ponder.messages import (
+    AgentEvent,
+    Event,
+    Message,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallEvent,
+    ToolResultEvent,
+)
 from ponder.models.base import Model, ModelSettings
 from ponder.modes import get_mode
+from ponder.tools.loading import load_toolsets
+from ponder.tools.runner import ToolRunner
+from ponder.tools.toolset import Toolset
 from ponder.turn import TurnResult, run_turn
 
 from .context import CliContext
 from .options import mode_options
-from .render import AssemblyProgress, err_console, print_agent, usage_line, write_stdout
+from .render import (
+    AssemblyProgress,
+    err_console,
+    print_agent,
+    print_tool_event,
+    usage_line,
+    write_stdout,
+)
 
 __all__ = ["TerminalSession"]
 
@@ -35,10 +53,18 @@ class TerminalSession:
         self.settings = settings
         self.stream = stream
         self.show_thinking = show_thinking
-        self.mode = get_mode(settings.mode, mode_options(settings))
+        self._runner = asyncio.Runner()
+        self.toolsets: list[Toolset] = []
+        try:
+            self.toolsets = load_toolsets(settings.tools, settings)
+            tools = self._runner.run(ToolRunner.from_toolsets(self.toolsets)) if self.toolsets else None
+        except BaseException:  # a tool source that cannot start: release what did, then report it
+            self._close_toolsets()
+            self._runner.close()
+            raise
+        self.mode = get_mode(settings.mode, mode_options(settings, tools))
         self._progress = AssemblyProgress()
         self.model: Model = obj.model_factory(settings.model, settings, self._progress)
-        self._runner = asyncio.Runner()
         self.partial = ""  # the text streamed so far in the current turn
         self._thinking_shown = False  # reasoning was printed and the answer has not started yet
 
@@ -52,7 +78,13 @@ class TerminalSession:
         # Closing must not hide the error that brought us here.
         with contextlib.suppress(Exception, KeyboardInterrupt):
             self._runner.run(self.model.aclose())
+        self._close_toolsets()
         self._runner.close()
+
+    def _close_toolsets(self) -> None:
+        for toolset in self.toolsets:
+            with contextlib.suppress(Exception, KeyboardInterrupt):
+                self._runner.run(toolset.aclose())
 
     def _on_event(self, event: Event) -> None:
         self._progress.close()
@@ -69,6 +101,11 @@ class TerminalSession:
                 self._thinking_shown = True
         elif isinstance(event, AgentEvent) and self.stream:
             print_agent(event)
+        elif isinstance(event, ToolCallEvent | ToolResultEvent) and self.stream:
+            if self._thinking_shown:
+                err_console.out("")
+                self._thinking_shown = False
+            print_tool_event(event)
 
     def turn(self, messages: Sequence[Message], model_settings: ModelSettings) -> TurnResult:
         """Run a turn; KeyboardInterrupt propagates after the engine has stopped."""

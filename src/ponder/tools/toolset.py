@@ -63,5 +63,9 @@ class FunctionToolset(Toolset):
 
         return register(function) if function is not None else register
 
-    async def list_tools(self) -> list[Tool]:
+    @property
+    def tools(self) -> list[Tool]:
         return list(self._tools.values())
+
+    async def list_tools(self) -> list[Tool]:
+        return self.tools

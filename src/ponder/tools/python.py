@@ -1,0 +1,86 @@
+"""The built-in ``python`` tool: the model writes a program, the sandbox runs it, the output comes back.
+
+The program runs only inside ponder.sandbox (a bubblewrap or Landlock jail with seccomp, rlimits and
+cgroups; see that package). Nothing here executes model-written code in Ponder's own process or in an
+unjailed subprocess: where no jail works, starting the toolset fails with the sandbox's error and the tool
+is not offered. The program talks to the host only over stdin and stdout; numpy is available inside.
+
+A program that exits non-zero, runs out of time or prints too much is an error result for the model (with
+what it printed), not a crash of the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ponder.config import Settings
+from ponder.tools.base import Tool, ToolContext, ToolError
+from ponder.tools.toolset import Toolset
+
+__all__ = ["PythonToolset", "format_run"]
+
+DESCRIPTION = (
+    "Run a Python 3 program in a sandbox and get what it prints. Use it to compute, check arithmetic, "
+    "or transform data. The program has no network and no files except a small scratch /tmp; numpy is "
+    "available. Print every result you need: only stdout and stderr come back."
+)
+PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "string", "description": "The complete program, e.g. print(17 * 23)"},
+        "stdin": {"type": "string", "description": "Text given to the program on standard input"},
+    },
+    "required": ["code"],
+    "additionalProperties": False,
+}
+
+
+class PythonToolset(Toolset):
+    name = "python"
+
+    def __init__(self, settings: Settings | None = None, *, pool_size: int = 2) -> None:
+        self._pool_size = pool_size
+        self._sandbox: Any = None  # ponder.sandbox.Sandbox, started on first use
+        self._lock = asyncio.Lock()
+
+    async def list_tools(self) -> list[Tool]:
+        await self._started()  # a toolset whose jail cannot start offers nothing: the error says why
+        return [Tool("python", DESCRIPTION, PARAMETERS, invoke=self._run)]
+
+    async def _started(self) -> Any:
+        async with self._lock:
+            if self._sandbox is None:
+                from ponder.sandbox import Sandbox
+
+                self._sandbox = await Sandbox.start(pool_size=self._pool_size)
+            return self._sandbox
+
+    async def _run(self, _context: ToolContext, arguments: dict[str, Any]) -> str:
+        sandbox = await self._started()
+        result = await sandbox.run(str(arguments["code"]), str(arguments.get("stdin") or ""))
+        text = format_run(result)
+        if result.exit_code != 0 or result.timed_out:
+            raise ToolError(text)
+        return text
+
+    async def aclose(self) -> None:
+        if self._sandbox is not None:
+            await self._sandbox.aclose()
+            self._sandbox = None
+
+
+def format_run(result: Any) -> str:
+    """What the model reads about a run: its output, and how it ended when that matters."""
+    parts = []
+    if result.timed_out:
+        parts.append(f"The program was stopped after {result.duration_s:.1f} s (time limit).")
+    elif result.exit_code != 0:
+        parts.append(f"The program exited with code {result.exit_code}.")
+    if result.output_truncated:
+        parts.append("Its output was cut at the output limit.")
+    if result.stdout:
+        parts.append(result.stdout if not parts else f"stdout:\n{result.stdout}")
+    if result.stderr:
+        parts.append(f"stderr:\n{result.stderr}")
+    return "\n".join(parts) if parts else "(the program printed nothing)"
