@@ -15,6 +15,7 @@ non-zero; it never shows a stack trace for these.
     │   ├── RuntimeMissingError    the llama.cpp runtime (llama-cpp-python) is not installed
     │   └── BackendConnectionError an OpenAI-compatible server cannot be reached
     ├── BackendError               a backend answered, but with an error (HTTP status, engine failure)
+    ├── SandboxUnavailableError    no jail for model-written programs can be built here (they are refused)
     └── GenerationCancelled        the caller cancelled a generation (Ctrl-C, a closed connection)
 
 This module holds no logic: exceptions have no side effects.
@@ -33,6 +34,7 @@ __all__ = [
     "ModelUnavailableError",
     "PonderError",
     "RuntimeMissingError",
+    "SandboxUnavailableError",
     "UnknownModelError",
     "UserError",
 ]
@@ -98,6 +100,12 @@ class BackendError(PonderError):
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class SandboxUnavailableError(PonderError):
+    """No sandbox tier works on this machine, or the one asked for does not; programs are not run."""
+
+    exit_code = 3
 
 
 class GenerationCancelled(PonderError):
