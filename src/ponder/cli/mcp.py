@@ -12,13 +12,9 @@ The MCP SDK takes about a second to import, so it is imported inside the command
 from __future__ import annotations
 
 import asyncio
-import functools
-import importlib
 import json
-import os
-import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -27,8 +23,8 @@ from rich.table import Table
 
 from ponder.config import Settings
 from ponder.errors import PonderError, UserError
-from ponder.tools.base import Tool, tool_of
-from ponder.tools.toolset import FunctionToolset, Toolset
+from ponder.tools.loading import import_toolset
+from ponder.tools.toolset import Toolset
 
 from .context import CliContext
 from .render import err_console, print_error, write_stdout
@@ -36,13 +32,13 @@ from .render import err_console, print_error, write_stdout
 if TYPE_CHECKING:
     from ponder.tools.mcp import McpToolset, Review
 
-__all__ = ["load_toolset", "mcp"]
+__all__ = ["mcp"]
 
 _STATUS = {  # status -> (how it is shown, whether the model gets the tool now)
     "approved": ("[green]approved[/]", True),
     "changed": ("[red]changed[/]", False),
     "new": ("[yellow]new, not approved[/]", False),
-    "unseen": ("[cyan]first sight: approved when first used[/]", True),
+    "unseen": ("[cyan]first sight[/]", True),
 }
 
 
@@ -110,7 +106,7 @@ def approve(obj: CliContext, server: str, tool_names: tuple[str, ...]) -> None:
     multiple=True,
     required=True,
     metavar="MODULE:NAME",
-    help="Tools to serve (repeatable): a Toolset, a list of tools or a @tool function in a module.",
+    help="Tools to serve (repeatable): MODULE:NAME (a Toolset, a list of tools, a @tool function) or MODULE.",
 )
 @click.option(
     "--http", "port", type=click.IntRange(1, 65535), default=None, help="Serve streamable HTTP on PORT."
@@ -126,36 +122,8 @@ def approve(obj: CliContext, server: str, tool_names: tuple[str, ...]) -> None:
 )
 def serve(tool_specs: tuple[str, ...], port: int | None, host: str, timeout_s: float) -> None:
     """Serve Ponder tools to MCP clients: over stdio, or streamable HTTP at http://HOST:PORT/mcp."""
-    toolsets = [load_toolset(spec) for spec in tool_specs]
+    toolsets = [import_toolset(spec) for spec in tool_specs]
     asyncio.run(_serve(toolsets, port=port, host=host, timeout_s=timeout_s))
-
-
-def load_toolset(spec: str) -> Toolset:
-    """The toolset named by ``MODULE:NAME``: a ``Toolset``, a list of tools, or one ``@tool`` function."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise UserError(f"--tools {spec}: expected MODULE:NAME, e.g. mypackage.tools:toolset.")
-    if os.getcwd() not in sys.path:  # as `python -m` does: modules next to where ponder runs are found
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise UserError(f"--tools {spec}: cannot import {module_name}: {err}") from None
-    try:
-        value: Any = functools.reduce(getattr, attribute.split("."), module)
-    except AttributeError:
-        raise UserError(f"--tools {spec}: {module_name} has no attribute {attribute}.") from None
-    if isinstance(value, Toolset):
-        return value
-    items = value if isinstance(value, list | tuple) else [value]
-    try:
-        return FunctionToolset(
-            attribute, [item if isinstance(item, Tool) else tool_of(item) for item in items]
-        )
-    except TypeError as err:
-        raise UserError(
-            f"--tools {spec}: not a Toolset, a list of tools or a @tool function ({err})."
-        ) from None
 
 
 def _toolsets(settings: Settings, server: str | None) -> list[McpToolset]:
@@ -213,9 +181,11 @@ async def _serve(toolsets: Sequence[Toolset], *, port: int | None, host: str, ti
 
 def _print_reviews(reviews: dict[str, list[Review]]) -> None:
     table = Table(box=None, pad_edge=False)
-    for column in ("tool", "status", "description"):
-        table.add_column(column)
+    table.add_column("tool", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("description")
     pending = []
+    first_sight = False
     for server, found in reviews.items():
         if not found:
             table.add_row(escape(f"{server}.*"), "[dim]offers no tools[/]", "")
@@ -228,7 +198,14 @@ def _print_reviews(reviews: dict[str, list[Review]]) -> None:
             table.add_row(escape(f"{server}.{review.definition.name}"), shown, escape(description))
             if not usable:
                 pending.append(f"ponder mcp approve {server} {review.definition.name}")
+            first_sight = first_sight or review.status == "unseen"
     Console(highlight=False).print(table)
+    if first_sight:
+        err_console.print(
+            "\nfirst sight: Ponder has not listed this server's tools before; they are approved as they "
+            "are when it first does (trust on first use), or now with `ponder mcp approve SERVER`.",
+            markup=False,
+        )
     if pending:
         lines = "\n".join(f"  {command}" for command in pending)
         err_console.print(f"\nDisabled until approved; review them, then run:\n{lines}", markup=False)

@@ -6,10 +6,11 @@ transport and the session, answers the handshake, and holds them until ``close()
 requests on the session meanwhile. Opening is lazy (the first request) and happens again after the server
 went away, so a crashed server costs the call that crashed it, not the rest of the session.
 
-Every request is bounded by the server's ``timeout_s``. Failures become ``McpServerError`` with a message
-naming the server and its command or URL: a command that cannot start, a handshake that never comes, a
-request with no answer in time, a server that closed the connection (a dead stdio process is seen at once,
-as the end of its output). A stdio server's stderr goes to a temporary file whose last lines are quoted in
+Starting (up to the end of the handshake) is bounded by the server's ``start_timeout_s``, and every
+request by its ``timeout_s``. Failures become ``McpServerError`` with a message naming the server and its
+command or URL: a command that cannot start, a handshake that never comes, a request with no answer in
+time, a server that closed the connection (a dead stdio process is seen at once, as the end of its
+output). A stdio server's stderr goes to a temporary file whose last lines are quoted in
 those messages, instead of mixing into Ponder's terminal.
 
 This module knows nothing of approvals or of Ponder's ``Tool``: ``McpToolset`` builds on it.
@@ -85,9 +86,9 @@ class McpConnection:
         """Call the tool ``name``; the result may carry ``is_error`` (the tool failed, the server did not)."""
         session = await self._open()
         try:
-            return await session.call_tool(name, arguments)
+            return await session.call_tool(name, arguments, read_timeout_seconds=self.config.timeout_s)
         except MCPError as err:
-            raise self._request_error(err, f"the call to '{name}'") from None
+            raise self._request_error(err, f"the call to '{name}'", session) from None
 
     async def close(self) -> None:
         """End the session and stop the server process (bounded: the SDK kills a server that lingers)."""
@@ -100,9 +101,12 @@ class McpConnection:
         for _ in range(_MAX_PAGES):
             params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
             try:
-                page = await session.list_tools(params=params)
+                with anyio.fail_after(self.config.timeout_s):
+                    page = await session.list_tools(params=params)
+            except TimeoutError:
+                raise self._request_error(_timed_out(), "the tools/list request", session) from None
             except MCPError as err:
-                raise self._request_error(err, "the tools/list request") from None
+                raise self._request_error(err, "the tools/list request", session) from None
             tools.extend(page.tools)
             cursor = page.next_cursor
             if not cursor:
@@ -124,7 +128,7 @@ class McpConnection:
             try:
                 self._session = await ready
             except BaseException:
-                await self._release()
+                await self._release(cancel=True)  # a failed start has ended already; a cancelled one ends now
                 raise
             return self._session
 
@@ -134,13 +138,10 @@ class McpConnection:
             async with AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(self._transport())
                 session = ClientSession(
-                    read,
-                    write,
-                    read_timeout_seconds=self.config.timeout_s,
-                    client_info=types.Implementation(name="ponder", version=__version__),
+                    read, write, client_info=types.Implementation(name="ponder", version=__version__)
                 )
                 await stack.enter_async_context(session)
-                with anyio.fail_after(self.config.timeout_s):
+                with anyio.fail_after(self.config.start_timeout_s):
                     await session.initialize()
                 ready.set_result(session)
                 await stop.wait()
@@ -174,12 +175,14 @@ class McpConnection:
             headers[header] = value
         return headers
 
-    async def _release(self) -> None:
+    async def _release(self, *, cancel: bool = False) -> None:
         """Stop the holder task (it exits the SDK's context managers itself) and forget the session."""
         self._session = None
         holder, self._holder = self._holder, None
         if holder is not None:
             self._stop.set()
+            if cancel:
+                holder.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.shield(holder)
         if self._stderr is not None:
@@ -193,8 +196,8 @@ class McpConnection:
         where = f"MCP server '{self.name}' ({self.describe()})"
         if isinstance(cause, FileNotFoundError) and self.config.command is not None:
             message = f"{where} could not start: '{self.config.command}' was not found."
-        elif isinstance(cause, TimeoutError):
-            message = f"{where} did not finish the MCP handshake within {self.config.timeout_s:g} s."
+        elif isinstance(cause, TimeoutError) or _is_timeout(cause):
+            message = f"{where} did not finish the MCP handshake within {self.config.start_timeout_s:g} s."
         elif isinstance(cause, MCPError) and cause.code == types.CONNECTION_CLOSED:
             message = f"{where} closed the connection before the MCP handshake."
         else:
@@ -203,12 +206,13 @@ class McpConnection:
         hint = f" Check [mcp_servers.{self.name}] in Ponder's config file."
         return McpServerError(message + self._stderr_tail() + hint)
 
-    def _request_error(self, err: MCPError, what: str) -> McpServerError:
+    def _request_error(self, err: MCPError, what: str, session: ClientSession) -> McpServerError:
         where = f"MCP server '{self.name}' ({self.describe()})"
         if err.code == types.REQUEST_TIMEOUT:
             return McpServerError(f"{where} did not answer {what} within {self.config.timeout_s:g} s.")
         if err.code == types.CONNECTION_CLOSED:
-            self._session = None  # reopened at the next use
+            if self._session is session:
+                self._session = None  # reopened at the next use
             return _ConnectionClosed(
                 f"{where} closed the connection during {what}; Ponder reconnects at its next use."
                 + self._stderr_tail()
@@ -250,6 +254,14 @@ class _StderrLog:
 
     def close(self) -> None:
         self.file.close()
+
+
+def _timed_out() -> MCPError:
+    return MCPError(code=types.REQUEST_TIMEOUT, message="timed out")
+
+
+def _is_timeout(err: BaseException) -> bool:
+    return isinstance(err, MCPError) and err.code == types.REQUEST_TIMEOUT
 
 
 def _leaf(err: BaseException) -> BaseException:
