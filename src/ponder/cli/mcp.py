@@ -111,7 +111,12 @@ def approve(obj: CliContext, server: str, tool_names: tuple[str, ...]) -> None:
 @click.option(
     "--http", "port", type=click.IntRange(1, 65535), default=None, help="Serve streamable HTTP on PORT."
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind with --http.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind with --http. There is no authentication: keep it on this machine.",
+)
 @click.option(
     "--timeout",
     "timeout_s",
