@@ -602,3 +602,20 @@ async def test_an_assistant_prefix_is_continued_with_vllms_flags() -> None:
     assert response.message.text == " and so 42."
     await _mock(handler).request(HELLO, ModelSettings())
     assert "continue_final_message" not in sent[1]
+
+
+async def test_namespaced_tool_names_go_out_in_openais_alphabet_and_come_back_as_they_were() -> None:
+    sent: list[dict[str, Any]] = []
+    call = {"id": "c1", "type": "function", "function": {"name": "files__read", "arguments": '{"p": "a"}'}}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return _reply({"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls")
+
+    tools = ({"type": "function", "function": {"name": "files.read", "parameters": {"type": "object"}}},)
+    history = [*HELLO, Message("assistant", (ToolCallPart("c0", "files.read", {}),))]
+    response = await _mock(answer).request(history, ModelSettings(tools=tools))
+
+    assert sent[0]["tools"][0]["function"]["name"] == "files__read"
+    assert sent[0]["messages"][-1]["tool_calls"][0]["function"]["name"] == "files__read"
+    assert response.message.tool_calls == [ToolCallPart("c1", "files.read", {"p": "a"})]

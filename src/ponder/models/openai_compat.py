@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -51,10 +52,11 @@ from ponder.messages import (
 )
 from ponder.models.base import Model, ModelSettings
 
-__all__ = ["OpenAICompatibleModel", "to_openai_messages"]
+__all__ = ["OpenAICompatibleModel", "to_openai_messages", "wire_name"]
 
 SPEC_PREFIX = "openai:"
 SPEC_FORM = "openai:http://host:8000/v1#model-name"
+_NOT_IN_NAME = re.compile(r"[^a-zA-Z0-9_-]")  # what OpenAI's API refuses in a tool name
 _CONNECT_TIMEOUT_S = 10.0  # a server that does not accept a connection in this long is not there
 _AUDIO_FORMATS = {  # media type -> OpenAI's input_audio format
     "audio/wav": "wav",
@@ -134,7 +136,7 @@ class OpenAICompatibleModel(Model):
             body = response.json()
         except ValueError:
             raise self._not_openai(f"the body is not JSON: {_excerpt(response.text)}") from None
-        return self._parse_response(body, time.perf_counter() - started)
+        return _named_back(self._parse_response(body, time.perf_counter() - started), settings)
 
     async def stream(self, messages: Sequence[Message], settings: ModelSettings) -> AsyncIterator[Event]:
         started = time.perf_counter()
@@ -166,7 +168,7 @@ class OpenAICompatibleModel(Model):
                 "(no finish_reason, no [DONE]). Check the server's log: it may have crashed or run out of "
                 "memory."
             )
-        response = self._assemble(state)
+        response = _named_back(self._assemble(state), settings)
         for call in response.message.tool_calls:
             yield ToolCallEvent(call)
         yield ResponseDone(response)
@@ -205,7 +207,7 @@ class OpenAICompatibleModel(Model):
         return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
 
     def _body(self, messages: Sequence[Message], settings: ModelSettings, *, stream: bool) -> dict[str, Any]:
-        converted = to_openai_messages(messages)
+        converted = to_openai_messages(messages, wire_name)
         body: dict[str, Any] = {
             "model": self._model,
             "messages": converted,
@@ -218,7 +220,7 @@ class OpenAICompatibleModel(Model):
         if settings.stop:
             body["stop"] = list(settings.stop)
         if settings.tools:
-            body["tools"] = list(settings.tools)
+            body["tools"] = [_wire_tool(t) for t in settings.tools]
         if settings.assistant_prefix:
             # The reply continues a started assistant message (Thinking, Contemplating). vLLM and SGLang
             # take these two fields; llama.cpp's server continues a trailing assistant message by itself.
@@ -440,8 +442,38 @@ class _StreamState:
 # --- conversion ------------------------------------------------------------------------------------------
 
 
-def to_openai_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """Ponder messages in OpenAI's chat shape. Reasoning is dropped; tool results become ``tool`` messages."""
+def wire_name(name: str) -> str:
+    """A tool name as OpenAI's API accepts it (``^[a-zA-Z0-9_-]{1,64}$``): MCP's ``server.tool`` becomes
+    ``server__tool``. Names are mapped back by the tools offered in the request (``_named_back``)."""
+    return _NOT_IN_NAME.sub("_", name.replace(".", "__"))[:64]
+
+
+def _wire_tool(definition: dict[str, Any]) -> dict[str, Any]:
+    function = definition.get("function")
+    if not isinstance(function, dict) or "name" not in function:
+        return definition
+    return {**definition, "function": {**function, "name": wire_name(str(function["name"]))}}
+
+
+def _named_back(response: ModelResponse, settings: ModelSettings) -> ModelResponse:
+    """``response`` with its tool calls under the names Ponder gave the tools."""
+    names = {
+        wire_name(n): n for t in settings.tools if isinstance(n := t.get("function", {}).get("name"), str)
+    }
+    if not response.message.tool_calls or not names:
+        return response
+    parts = tuple(
+        replace(p, name=names.get(p.name, p.name)) if isinstance(p, ToolCallPart) else p
+        for p in response.message.parts
+    )
+    return replace(response, message=Message(response.message.role, parts))
+
+
+def to_openai_messages(
+    messages: Sequence[Message], name: Callable[[str], str] = lambda n: n
+) -> list[dict[str, Any]]:
+    """Ponder messages in OpenAI's chat shape. Reasoning is dropped; tool results become ``tool`` messages;
+    ``name`` maps tool names to what the server is told."""
     converted: list[dict[str, Any]] = []
     for message in messages:
         rest: list[Part] = []
@@ -460,7 +492,7 @@ def to_openai_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
                 {
                     "id": call.call_id,
                     "type": "function",
-                    "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+                    "function": {"name": name(call.name), "arguments": json.dumps(call.arguments)},
                 }
                 for call in calls
             ]

@@ -65,25 +65,51 @@ def _grammar(tools_json: str) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     alternatives = []
-    for entry in json.loads(tools_json):
+    definitions: dict[str, Any] = {}  # every tool's $defs, under names prefixed with the tool's position
+    for index, entry in enumerate(json.loads(tools_json)):
         function = entry["function"]
+        arguments, defs = _hoist_definitions(function.get("parameters") or {"type": "object"}, f"t{index}_")
+        definitions.update(defs)
         alternatives.append(
             {
                 "type": "object",
-                "properties": {
-                    "name": {"const": function["name"]},
-                    "arguments": function.get("parameters") or {"type": "object"},
-                },
+                "properties": {"name": {"const": function["name"]}, "arguments": arguments},
                 "required": ["name", "arguments"],
                 "additionalProperties": False,
             }
         )
-    schema = alternatives[0] if len(alternatives) == 1 else {"oneOf": alternatives}
+    schema: dict[str, Any] = alternatives[0] if len(alternatives) == 1 else {"oneOf": alternatives}
+    if definitions:
+        schema = {**schema, "$defs": definitions}
     rules = json_schema_to_gbnf(json.dumps(schema), prop_order=["name", "arguments"])
     rules = re.sub(r"^root ::=", "call ::=", rules, flags=re.MULTILINE)
     close = json.dumps("\n" + CALL_CLOSE)
     again = json.dumps("\n" + CALL_OPEN + "\n")
     return f"root ::= call {close} ( {again} call {close} )*\n{rules}"
+
+
+def _hoist_definitions(schema: dict[str, Any], prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``schema`` without its local definitions, which come back renamed, with every $ref rewritten.
+
+    The grammar converter resolves ``#/$defs/...`` against the root of the whole (combined) schema, so each
+    tool's definitions must live there, under names that cannot clash with another tool's.
+    """
+    defs = {**schema.get("$defs", {}), **schema.get("definitions", {})}
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: rewrite(v) for k, v in node.items() if k not in ("$defs", "definitions")}
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                for local in ("#/$defs/", "#/definitions/"):
+                    if ref.startswith(local):
+                        out["$ref"] = f"#/$defs/{prefix}{ref[len(local) :]}"
+            return out
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        return node
+
+    return rewrite(schema), {f"{prefix}{name}": rewrite(value) for name, value in defs.items()}
 
 
 def parse_calls(text: str) -> list[ToolCallPart]:
