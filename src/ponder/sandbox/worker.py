@@ -50,6 +50,7 @@ class _Capture:
         self.data = bytearray()
         self.done = False  # end of file, or the cap reached
         self.full = False
+        self.watches: list[tuple[bytes, asyncio.Event]] = []
         os.set_blocking(fd, False)
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(fd, self.drain)
@@ -69,6 +70,9 @@ class _Capture:
                 self.on_full()
             else:
                 self.data += chunk
+            for marker, event in self.watches:
+                if marker in self.data[-len(chunk) - len(marker) :]:
+                    event.set()
 
     def _stop(self) -> None:
         self.done = True
@@ -170,6 +174,12 @@ class Worker:
                 await self.process.wait()
         self._stderr.drain()
         return self._stderr.text().strip()
+
+    def stdout_event(self, marker: bytes) -> asyncio.Event:
+        """An event set once ``marker`` appears in the program's stdout (the probes' HOLD line)."""
+        event = asyncio.Event()
+        self._stdout.watches.append((marker, event))
+        return event
 
     def kill(self, reason: KilledReason | None = None) -> None:
         """SIGKILL the whole jail now: its process group, its cgroups, and every process of its uid."""
