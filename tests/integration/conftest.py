@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from ponder.config import load_settings
 from ponder.models.embedded.backend import EmbeddedModel
 from ponder.models.embedded.catalog import find_embedded
 from ponder.models.embedded.weights import ensure_weights, missing_parts
@@ -27,6 +28,20 @@ def smollm_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def smollm(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedModel]:
     model = EmbeddedModel(spec=FIXTURE, models_dir=tmp_path_factory.mktemp("models"), context_length=2048)
+    await model.load()
+    yield model
+    await model.aclose()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def qwen_small() -> AsyncIterator[EmbeddedModel]:
+    """Qwen2.5-Coder-0.5B, the smallest embedded model whose chat template knows tools."""
+    spec = find_embedded("qwen2.5-coder-0.5b")
+    assert spec is not None
+    problems = missing_parts(spec)
+    if problems:
+        pytest.fail(f"the 0.5B model is not installed: {problems} ({spec.install_hint})")
+    model = EmbeddedModel(spec=spec, models_dir=load_settings().models_dir, context_length=4096)
     await model.load()
     yield model
     await model.aclose()

@@ -1,0 +1,82 @@
+"""Tool calls from a real embedded model: the call is generated under the tools' grammar, so it parses and
+matches the schema; the tool runs; the model answers from the result. Structure, not wording."""
+
+from __future__ import annotations
+
+import jsonschema
+import pydantic
+import pytest
+
+from ponder.messages import Message, ToolCallEvent, ToolResultEvent
+from ponder.models.base import ModelSettings
+from ponder.models.embedded.backend import EmbeddedModel
+from ponder.modes import InstantMode, ThinkingMode
+from ponder.tools import ToolRunner, tool, tool_of
+from ponder.turn import run_turn
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+class Attendee(pydantic.BaseModel):
+    name: str
+    email: str
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Current weather for a city.
+
+    Args:
+        city: the city name
+    """
+    return f"{city}: 18 degrees celsius, light rain"
+
+
+@tool
+def create_event(title: str, start: str, duration_minutes: int, attendees: list[Attendee]) -> str:
+    """Create a calendar event and invite people.
+
+    Args:
+        title: the event title
+        start: start time, ISO 8601
+        duration_minutes: length in minutes
+        attendees: people to invite
+    """
+    return f"created '{title}' with {len(attendees)} attendee(s)"
+
+
+RUNNER = ToolRunner([tool_of(get_weather), tool_of(create_event)])
+
+
+async def test_a_call_with_a_nested_schema_parses_validates_and_runs(qwen_small: EmbeddedModel) -> None:
+    events: list[object] = []
+    question = "Schedule 'Design review' on 2026-12-01T14:00 for 60 minutes with Ana (ana@example.com)."
+    result = await run_turn(
+        InstantMode(tools=RUNNER),
+        qwen_small,
+        [Message.user(question)],
+        ModelSettings(temperature=0.0, max_tokens=96),
+        events.append,
+    )
+    calls = [e.call for e in events if isinstance(e, ToolCallEvent)]
+    assert calls, f"no tool call; the model said: {result.text!r}"
+    for call in calls:
+        schema = RUNNER.tools[call.name].parameters
+        jsonschema.validate(call.arguments, schema)  # the grammar's promise, checked independently
+    results = [e.result for e in events if isinstance(e, ToolResultEvent)]
+    assert results and not any(r.is_error for r in results)
+    assert result.text.strip() and result.details["tools"][0]["call_id"] == calls[0].call_id
+
+
+async def test_thinking_calls_a_tool_and_answers(qwen_small: EmbeddedModel) -> None:
+    events: list[object] = []
+    result = await run_turn(
+        ThinkingMode(budget=96, tools=RUNNER),
+        qwen_small,
+        [Message.user("What's the weather in Paris right now? Use the tool.")],
+        ModelSettings(temperature=0.0, max_tokens=64),
+        events.append,
+    )
+    assert any(isinstance(e, ToolCallEvent) and e.call.name == "get_weather" for e in events)
+    assert result.text.strip()
+    assert result.usage.reasoning_tokens <= 96 + 64  # the budget, plus the JSON of the call it made
