@@ -22,6 +22,7 @@ from .context import CliContext
 from .mcp import mcp
 from .models import models
 from .render import print_error
+from .sandbox import sandbox
 
 __all__ = ["cli", "main"]
 
@@ -60,6 +61,7 @@ def cli(ctx: click.Context) -> None:
 cli.add_command(ask)
 cli.add_command(chat)
 cli.add_command(models)
+cli.add_command(sandbox)
 cli.add_command(mcp)
 
 

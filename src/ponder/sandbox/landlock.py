@@ -11,10 +11,11 @@ no_new_privs, and cannot be undone. The module does not decide when Landlock is 
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 from dataclasses import dataclass
 
-__all__ = ["LandlockPlan", "abi_version"]
+__all__ = ["LandlockPlan", "abi_version", "landlock_problem"]
 
 _SYS_CREATE_RULESET = 444
 _SYS_ADD_RULE = 445
@@ -63,6 +64,21 @@ def abi_version() -> int:
     libc.syscall.restype = ctypes.c_long
     version = libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), _CREATE_RULESET_VERSION)
     return max(int(version), 0)
+
+
+def landlock_problem() -> str | None:
+    """Why Landlock cannot be used here (None when the kernel offers it)."""
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    version = libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), _CREATE_RULESET_VERSION)
+    if version >= 1:
+        return None
+    err = ctypes.get_errno()
+    reason = {
+        errno.ENOSYS: "the kernel was built without Landlock",
+        errno.EOPNOTSUPP: "Landlock is built in but not enabled (add landlock to the lsm= boot parameter)",
+    }.get(err, os.strerror(err))
+    return f"landlock_create_ruleset(LANDLOCK_CREATE_RULESET_VERSION) failed: {reason}"
 
 
 def _handled_fs(abi: int) -> int:

@@ -127,3 +127,5 @@ class ProbeResult:
     escaped: bool
     detail: str
     duration_s: float = 0.0
+    figures: dict[str, float] = field(default_factory=dict)
+    """What the host measured: peak_tasks, peak_memory_bytes, writable_bytes, run_s, stdout_bytes."""

@@ -120,7 +120,7 @@ def _mount_program(host: ProbeHost) -> str:
     return f"""
 base = os.getcwd()
 for name in ["ponder-mnt", "ponder-bind", "ponder-proc"]:
-    attempt("mkdir " + name, lambda name=name: os.mkdir(os.path.join(base, name)))
+    os.makedirs(os.path.join(base, name), exist_ok=True)
 def mount(source, target, fstype, flags):
     return syscall({mount}, source, os.path.join(base, target).encode(), fstype, flags, None)
 attempt("mount tmpfs", lambda: mount(b"tmpfs", "ponder-mnt", b"tmpfs", 0))

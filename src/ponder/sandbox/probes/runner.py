@@ -104,4 +104,11 @@ async def run_probe(probe: Probe, tier: TierName, host: ProbeHost) -> ProbeResul
     if observation.survivors:
         problems.append(f"processes {observation.survivors} outlived the jail")
     detail = "; ".join(problems) if problems else _contained(probe, observation)
-    return ProbeResult(probe.name, bool(problems), detail, time.perf_counter() - started)
+    figures = {
+        "peak_tasks": float(observation.peak_tasks),
+        "peak_memory_bytes": float(observation.peak_memory or 0),
+        "writable_bytes": float(observation.writable_used or 0),
+        "run_s": observation.result.duration_s,
+        "stdout_bytes": float(len(observation.result.stdout.encode())),
+    }
+    return ProbeResult(probe.name, bool(problems), detail, time.perf_counter() - started, figures)
