@@ -6,11 +6,14 @@ unjailed subprocess: where no jail works, starting the toolset fails with the sa
 is not offered. The program talks to the host only over stdin and stdout; numpy is available inside.
 
 A program that exits non-zero, runs out of time or prints too much is an error result for the model (with
-what it printed), not a crash of the turn.
+what it printed), not a crash of the turn. As in a notebook, a program that ends with a bare expression has
+that expression's value printed (small models often write ``2**100`` and expect to see the result); the
+code is only parsed on the host, never run there.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 from typing import Any
 
@@ -18,7 +21,7 @@ from ponder.config import Settings
 from ponder.tools.base import Tool, ToolContext, ToolError
 from ponder.tools.toolset import Toolset
 
-__all__ = ["PythonToolset", "format_run"]
+__all__ = ["PythonToolset", "echo_last_expression", "format_run"]
 
 DESCRIPTION = (
     "Run a Python 3 program in a sandbox and get what it prints. Use it to compute, check arithmetic, "
@@ -58,7 +61,8 @@ class PythonToolset(Toolset):
 
     async def _run(self, _context: ToolContext, arguments: dict[str, Any]) -> str:
         sandbox = await self._started()
-        result = await sandbox.run(str(arguments["code"]), str(arguments.get("stdin") or ""))
+        code = echo_last_expression(str(arguments["code"]))
+        result = await sandbox.run(code, str(arguments.get("stdin") or ""))
         text = format_run(result)
         if result.exit_code != 0 or result.timed_out:
             raise ToolError(text)
@@ -68,6 +72,31 @@ class PythonToolset(Toolset):
         if self._sandbox is not None:
             await self._sandbox.aclose()
             self._sandbox = None
+
+
+def echo_last_expression(code: str) -> str:
+    """``code`` with its final bare expression printed, as a notebook cell shows it (parsed, not run)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code  # the jail reports the error, with its line
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        return code
+    last = tree.body[-1]
+    if (
+        isinstance(last.value, ast.Call)
+        and isinstance(last.value.func, ast.Name)
+        and last.value.func.id == "print"
+    ):
+        return code
+    expression = ast.get_source_segment(code, last.value)
+    if expression is None:
+        return code
+    lines = code.splitlines()
+    start = last.lineno - 1
+    head = lines[start][: last.col_offset]  # statements before it on its line ("x = 1; x")
+    value = f"{head}__value = ({expression})"
+    return "\n".join([*lines[:start], value, "if __value is not None: print(repr(__value))", ""])
 
 
 def format_run(result: Any) -> str:
