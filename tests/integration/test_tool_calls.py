@@ -80,3 +80,27 @@ async def test_thinking_calls_a_tool_and_answers(qwen_small: EmbeddedModel) -> N
     assert any(isinstance(e, ToolCallEvent) and e.call.name == "get_weather" for e in events)
     assert result.text.strip()
     assert result.usage.reasoning_tokens <= 96 + 64  # the budget, plus the JSON of the call it made
+
+
+async def test_the_model_writes_a_program_that_runs_in_the_sandbox(qwen_small: EmbeddedModel) -> None:
+    from ponder.tools.python import PythonToolset
+
+    toolset = PythonToolset(pool_size=1)
+    try:
+        runner = await ToolRunner.from_toolsets([toolset])
+        events: list[object] = []
+        await run_turn(
+            InstantMode(tools=runner),
+            qwen_small,
+            [Message.user("Use python to compute the sum of the squares of the numbers 1 to 20.")],
+            ModelSettings(temperature=0.0, max_tokens=96),
+            events.append,
+        )
+    finally:
+        await toolset.aclose()
+    (call,) = [e.call for e in events if isinstance(e, ToolCallEvent)]
+    assert call.name == "python" and call.arguments["code"].strip()
+    (result,) = [e.result for e in events if isinstance(e, ToolResultEvent)]
+    assert result.call_id == call.call_id
+    assert not result.is_error, result.content  # it ran, inside the jail, and printed something
+    assert any(ch.isdigit() for ch in result.content)
