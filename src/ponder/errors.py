@@ -16,6 +16,7 @@ non-zero; it never shows a stack trace for these.
     │   └── BackendConnectionError an OpenAI-compatible server cannot be reached
     ├── BackendError               a backend answered, but with an error (HTTP status, engine failure)
     ├── SandboxUnavailableError    no jail for model-written programs can be built here (they are refused)
+    ├── McpServerError             an MCP server cannot be started or reached, or failed to answer
     └── GenerationCancelled        the caller cancelled a generation (Ctrl-C, a closed connection)
 
 This module holds no logic: exceptions have no side effects.
@@ -30,6 +31,7 @@ __all__ = [
     "ContextLengthError",
     "CorruptWeightsError",
     "GenerationCancelled",
+    "McpServerError",
     "MissingWeightsError",
     "ModelUnavailableError",
     "PonderError",
@@ -104,6 +106,12 @@ class BackendError(PonderError):
 
 class SandboxUnavailableError(PonderError):
     """No sandbox tier works on this machine, or the one asked for does not; programs are not run."""
+
+    exit_code = 3
+
+
+class McpServerError(PonderError):
+    """An MCP server cannot be started or reached, or failed to answer a request."""
 
     exit_code = 3
 

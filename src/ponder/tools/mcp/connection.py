@@ -36,7 +36,7 @@ from mcp.shared.exceptions import MCPError
 
 from ponder import __version__
 from ponder.config import McpServerConfig
-from ponder.errors import PonderError
+from ponder.errors import McpServerError
 
 __all__ = ["McpConnection", "McpServerError"]
 
@@ -45,12 +45,6 @@ logger = logging.getLogger(__name__)
 _MAX_PAGES = 100  # tools/list pages followed before giving up on a server that never stops paginating
 _STDERR_TAIL_CHARS = 1500
 _SSE_READ_TIMEOUT_S = 300.0  # the server's event stream may stay quiet this long; requests have their own
-
-
-class McpServerError(PonderError):
-    """An MCP server cannot be started or reached, or failed to answer a request."""
-
-    exit_code = 3
 
 
 class _ConnectionClosed(McpServerError):
