@@ -42,9 +42,14 @@ def _exit_status(code: object) -> int:
     return 1
 
 
+def _quit(code: object = None) -> None:
+    raise SystemExit(code)
+
+
 def _run(source: str) -> int:
     import builtins
 
+    builtins.exit = builtins.quit = _quit  # type: ignore[assignment]  # what site would have added
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     sys.argv = ["<program>"]
     try:
