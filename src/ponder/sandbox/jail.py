@@ -11,6 +11,7 @@ This module spawns nothing; ``worker.py`` does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -98,36 +99,38 @@ def prepare_jail(tier: TierName, limits: Limits) -> Jail:
     """Lease a uid and create the cgroups of one jail of ``tier``; the caller spawns it."""
     interpreter = host_interpreter()
     support = cgroups.detect()
-    lease = lease_uid()
-    cgroup: cgroups.JailCgroup | None = None
-    status_r, status_w = os.pipe()
-    try:
+    with contextlib.ExitStack() as undo:  # everything made so far is undone if a later step fails
+        lease = lease_uid()
+        undo.callback(lease.release)
+        status_r, status_w = os.pipe()
+        undo.callback(os.close, status_r)
+        undo.callback(os.close, status_w)
         cgroup = cgroups.JailCgroup(support, limits) if support.version else None
+        if cgroup:
+            undo.callback(cgroup.remove)
         procs = cgroup.procs_files if cgroup else ()
         if tier == "bwrap":
             binary = bwrap_binary()
             needed = outermost([*interpreter.roots, str(Path(binary).parents[2])])  # bwrap and its libcap
             setup = ChildSetup.create(lease.uid, limits.rlimits(), cgroup_procs=procs, needed=needed)
             seccomp_fd = _seccomp_pipe()
+            undo.callback(os.close, seccomp_fd)
             argv = bwrap_argv(binary, interpreter, limits, seccomp_fd=seccomp_fd, status_fd=status_w)
-            return Jail(tier, argv, {}, setup, lease, cgroup, None, None, status_r, (seccomp_fd, status_w))
-        private = _private_dir(lease.uid)
-        plan = LandlockPlan(abi_version(), (*_SYSTEM_READ_ONLY, *interpreter.roots), (private,))
-        setup = ChildSetup.create(
-            lease.uid,
-            limits.rlimits(),
-            cgroup_procs=procs,
-            needed=interpreter.roots,
-            landlock=plan,
-            seccomp=policy_bpf(),
-        )
-        env = {**JAIL_ENV, "HOME": private, "TMPDIR": private}
-        argv = interpreter.argv(status_w)
-        return Jail(tier, argv, env, setup, lease, cgroup, private, private, status_r, (status_w,))
-    except BaseException:
-        os.close(status_r)
-        os.close(status_w)
-        if cgroup:
-            cgroup.remove()
-        lease.release()
-        raise
+            jail = Jail(tier, argv, {}, setup, lease, cgroup, None, None, status_r, (seccomp_fd, status_w))
+        else:
+            private = _private_dir(lease.uid)
+            undo.callback(shutil.rmtree, private, True)
+            plan = LandlockPlan(abi_version(), (*_SYSTEM_READ_ONLY, *interpreter.roots), (private,))
+            setup = ChildSetup.create(
+                lease.uid,
+                limits.rlimits(),
+                cgroup_procs=procs,
+                needed=interpreter.roots,
+                landlock=plan,
+                seccomp=policy_bpf(),
+            )
+            env = {**JAIL_ENV, "HOME": private, "TMPDIR": private}
+            argv = interpreter.argv(status_w)
+            jail = Jail(tier, argv, env, setup, lease, cgroup, private, private, status_r, (status_w,))
+        undo.pop_all()
+        return jail
