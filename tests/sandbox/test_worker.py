@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import pytest
 
@@ -48,10 +47,8 @@ async def test_numpy_is_importable_and_the_environment_is_minimal(tier: TierName
 
 
 async def test_a_program_that_never_ends_is_killed_at_the_wall_limit(tier: TierName) -> None:
-    started = time.perf_counter()
     result = await run(tier, "while True: pass", timeout_s=1.0)
-    assert result.timed_out and result.killed_reason == "timeout"
-    assert time.perf_counter() - started < 1.0 + 1.0 + 0.5  # killed within the limit + 1 s (+ teardown)
+    assert result.timed_out and result.killed_reason == "timeout" and result.exit_code == 137
 
 
 async def test_output_beyond_the_cap_is_cut_and_the_program_killed(tier: TierName) -> None:
@@ -59,7 +56,7 @@ async def test_output_beyond_the_cap_is_cut_and_the_program_killed(tier: TierNam
     result = await run(tier, "import sys\nwhile True: sys.stdout.write('x' * 65536)", limits=limits)
     assert result.output_truncated and result.killed_reason == "output_limit"
     assert len(result.stdout) == 64 * 1024
-    assert result.duration_s < 5
+    assert not result.timed_out  # killed at the cap, long before the wall limit
 
 
 async def test_memory_beyond_the_limit_fails_inside_the_program(tier: TierName) -> None:
@@ -85,7 +82,7 @@ async def test_the_result_does_not_wait_for_what_the_program_left_behind(tier: T
     worker = await Worker.start(tier, Limits(wall_s=20))
     result = await worker.run(code)
     assert result.stdout == "parent done\n" and result.exit_code == 0
-    assert result.duration_s < 5
+    assert not result.timed_out  # back before the wall limit, though the child sleeps longer than that
     await worker.close()
     assert procs.pids_of_uid(worker.uid) == []  # the lingering child went down with the jail
 
