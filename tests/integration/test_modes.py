@@ -154,3 +154,22 @@ async def test_a_branch_out_of_budget_gets_its_closer_inside_the_batch(smollm: E
     for response in done.values():
         assert "\nAnswer:" in response.message.text
         assert 4 < response.usage.completion_tokens <= 10
+
+
+async def test_branches_with_long_histories_of_their_own_decode_together(smollm: EmbeddedModel) -> None:
+    """Each branch's own messages (a sub-agent's tool calls and results) can outgrow one llama.cpp batch."""
+    notes = [" ".join(f"fact {i}-{n}." for n in range(70)) for i in range(2)]  # ~550 tokens each
+    branches = [
+        Branch(
+            ModelSettings(max_tokens=6, temperature=0.0),
+            history=(Message.assistant(f"My notes: {note}"), Message.user("Sum it up in one word.")),
+        )
+        for note in notes
+    ]
+    done = {}
+    async for item in smollm.stream_many(QUESTION, branches):
+        assert item.error is None, item.error
+        if item.event is not None and item.event.kind == "done":
+            done[item.index] = item.event.response
+    assert sorted(done) == [0, 1]
+    assert all(r.usage.prompt_tokens > 512 and r.usage.completion_tokens > 0 for r in done.values())

@@ -10,7 +10,7 @@ import pytest
 from ponder.messages import Message, ToolCallEvent, ToolResultEvent
 from ponder.models.base import ModelSettings
 from ponder.models.embedded.backend import EmbeddedModel
-from ponder.modes import InstantMode, ThinkingMode
+from ponder.modes import ContemplatingMode, InstantMode, ThinkingMode
 from ponder.tools import ToolRunner, tool, tool_of
 from ponder.turn import run_turn
 
@@ -104,3 +104,23 @@ async def test_the_model_writes_a_program_that_runs_in_the_sandbox(qwen_small: E
     assert result.call_id == call.call_id
     assert not result.is_error, result.content  # it ran, inside the jail, and printed something
     assert any(ch.isdigit() for ch in result.content)
+
+
+async def test_contemplating_agents_call_tools_from_one_batch(qwen_small: EmbeddedModel) -> None:
+    events: list[object] = []
+    result = await run_turn(
+        ContemplatingMode(agents=2, budget=96, tools=RUNNER),
+        qwen_small,
+        [Message.user("What's the weather in Paris right now? Use the tool.")],
+        ModelSettings(temperature=0.0, max_tokens=64),
+        events.append,
+    )
+    calls = [e for e in events if isinstance(e, ToolCallEvent)]
+    assert calls and all(e.agent in (0, 1) for e in calls)
+    for event in calls:
+        jsonschema.validate(event.call.arguments, RUNNER.tools[event.call.name].parameters)
+    results = [e for e in events if isinstance(e, ToolResultEvent)]
+    assert {r.agent for r in results} == {e.agent for e in calls}  # each agent reads its own results
+    agents = result.details["agents"]
+    assert len(agents) == 2 and all(a["status"] in ("finished", "halted") for a in agents)
+    assert any("tools" in a for a in agents)

@@ -265,11 +265,17 @@ class BatchDecoder:
         prefix_row = self._evaluate(rows).get(0, -1) if rows else -1
         for seq in range(1, len(requests)):
             lib.llama_memory_seq_cp(self._mem, 0, seq, -1, -1)
-        suffix_rows: list[tuple[int, int, int, bool]] = []
+        # Each sequence's own tokens; the last one of each goes in a final batch of its own, because only
+        # the last decode's logits survive and long suffixes (a sub-agent's tool results) span chunks.
+        body: list[tuple[int, int, int, bool]] = []
+        last: list[tuple[int, int, int, bool]] = []
         for seq, request in enumerate(requests):
             for offset, tok in enumerate(request.suffix):
-                suffix_rows.append((tok, len(prefix) + offset, seq, offset == len(request.suffix) - 1))
-        where = self._evaluate(suffix_rows) if suffix_rows else {}
+                final = offset == len(request.suffix) - 1
+                (last if final else body).append((tok, len(prefix) + offset, seq, final))
+        if body:
+            self._evaluate(body)
+        where = self._evaluate(last) if last else {}
         live = []
         for seq, request in enumerate(requests):
             row = where.get(seq, prefix_row)
