@@ -39,6 +39,7 @@ CALL_OPEN = "<tool_call>"
 CALL_CLOSE = "</tool_call>"
 FENCE = "```json"  # may open a call, or just some JSON: the next tokens decide (looks_like_call)
 TRIGGERS = (CALL_OPEN, FENCE, '{"name"', '{ "name"', '{\n"name"', '{\n  "name"', '{\n    "name"')
+MAX_PARALLEL_CALLS = 4  # calls in one model turn: small models otherwise repeat a call until max_tokens
 PEEK_TOKENS = 8  # tokens read after a code fence to see whether it opens a call
 _CALL_START = re.compile(r'^\s*\{\s*"name"\s*:')
 
@@ -85,7 +86,10 @@ def _grammar(tools_json: str) -> str:
     rules = re.sub(r"^root ::=", "call ::=", rules, flags=re.MULTILINE)
     close = json.dumps("\n" + CALL_CLOSE)
     again = json.dumps("\n" + CALL_OPEN + "\n")
-    return f"root ::= call {close} ( {again} call {close} )*\n{rules}"
+    more = ""
+    for _ in range(MAX_PARALLEL_CALLS - 1):  # nested optionals: at most MAX_PARALLEL_CALLS calls
+        more = f"( {again} call {close} {more})?"
+    return f"root ::= call {close} {more}\n{rules}"
 
 
 def _hoist_definitions(schema: dict[str, Any], prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -114,12 +118,17 @@ def _hoist_definitions(schema: dict[str, Any], prefix: str) -> tuple[dict[str, A
 
 def parse_calls(text: str) -> list[ToolCallPart]:
     """The calls in grammar-constrained output (what followed ``<tool_call>\\n``)."""
-    calls = []
+    calls: list[ToolCallPart] = []
+    seen: set[str] = set()
     for body in _CALL_BODY.findall(text):
         try:
             data = json.loads(body)
         except json.JSONDecodeError as err:
             raise BackendError(f"The model's tool call is not valid JSON ({err}): {body[:200]}") from None
+        key = json.dumps(data, sort_keys=True)
+        if key in seen:  # the same call again: a repetition, not a second request
+            continue
+        seen.add(key)
         calls.append(ToolCallPart(new_call_id(), str(data["name"]), dict(data.get("arguments") or {})))
     if not calls:
         raise BackendError(f"The model opened a tool call but did not finish it: {text[:200]!r}")
