@@ -23,3 +23,5 @@ bench:
 	python bench/choose_default.py --n 30
 	python bench/batch_decode.py
 	python bench/modes.py --n 100 --modes instant thinking contemplating
+	python bench/tool_calls.py
+	python bench/sandbox.py
