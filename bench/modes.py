@@ -6,7 +6,8 @@ file resumes where it stopped, so a long run can span several invocations.
 
 Mode specs: ``instant``, ``thinking`` (default budget), ``thinking:256`` (a reasoning budget),
 ``contemplating`` (4 agents, default budget), ``contemplating:2x256`` (agents x per-agent budget),
-``contemplating:4x160+`` (adaptive: a first pair, the other agents only when the pair disagrees).
+``contemplating:4x160+`` (adaptive: a first pair, the other agents only when the pair disagrees),
+``contemplating:4x384+p`` (with program agents: their programs run in the sandbox).
 
     python bench/modes.py --n 100 --modes instant thinking contemplating
     python bench/modes.py --model embedded:qwen2.5-coder-0.5b --n 20 --modes thinking thinking:128
@@ -42,17 +43,22 @@ from ponder.turn import run_turn
 _LAST_NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
 
 
-def make_mode(spec: str) -> Mode:
+def make_mode(spec: str, sandbox: Any = None) -> Mode:
     name, _, arg = spec.partition(":")
     if name == "instant" and not arg:
         return InstantMode()
     if name == "thinking":
         return ThinkingMode(budget=int(arg) if arg else None)
     if name == "contemplating":
+        programs = arg.endswith("p")
+        arg = arg.removesuffix("p")
         adaptive = arg.endswith("+")
         agents, _, budget = arg.rstrip("+").partition("x")
         return ContemplatingMode(
-            agents=int(agents) if agents else 4, budget=int(budget) if budget else None, adaptive=adaptive
+            agents=int(agents) if agents else 4,
+            budget=int(budget) if budget else None,
+            adaptive=adaptive,
+            sandbox=sandbox if programs else None,
         )
     raise SystemExit(f"unknown mode spec '{spec}': instant, thinking[:BUDGET], contemplating[:NxBUDGET]")
 
@@ -198,7 +204,12 @@ async def run(args: argparse.Namespace) -> None:
     state = load_checkpoint(out, {"model": args.model, "data": str(data.resolve())})
     settings = load_settings(context_length=args.context_length)
     model = resolve_model(args.model, settings)
-    modes = {spec: make_mode(spec) for spec in args.modes}
+    sandbox = None
+    if any(spec.startswith("contemplating") and spec.endswith("p") for spec in args.modes):
+        from ponder.sandbox import Sandbox
+
+        sandbox = await Sandbox.start(pool_size=2)
+    modes = {spec: make_mode(spec, sandbox) for spec in args.modes}
     try:
         for i, problem in enumerate(problems):
             for spec, mode in modes.items():
@@ -213,6 +224,8 @@ async def run(args: argparse.Namespace) -> None:
             print(f"[{i + 1}/{len(problems)}] {marks}", flush=True)
     finally:
         await model.aclose()
+        if sandbox is not None:
+            await sandbox.aclose()
     summary = summarise(state, list(modes), len(problems))
     state["summary"] = summary
     save_checkpoint(out, state)

@@ -133,3 +133,44 @@ async def test_adaptive_runs_the_rest_when_the_pair_disagrees() -> None:
     result = await run_turn(ContemplatingMode(agents=4, adaptive=True), model, QUESTION, ModelSettings())
     assert len(model.calls) == 4
     assert result.details["vote"]["counts"] == {"72": 3, "70": 1}
+
+
+class _Sandbox:
+    """A stand-in for ponder.sandbox.Sandbox that answers with scripted output (the real one is tested in
+    tests/integration/test_modes_programs.py); it records the programs it was given."""
+
+    def __init__(self, *outputs: tuple[str, int]) -> None:
+        self.outputs = list(outputs)
+        self.programs: list[str] = []
+
+    async def run(self, code: str, stdin: str = "", timeout_s: float | None = None) -> object:
+        from types import SimpleNamespace
+
+        self.programs.append(code)
+        stdout, exit_code = self.outputs.pop(0)
+        return SimpleNamespace(
+            stdout=stdout, stderr="boom" if exit_code else "", exit_code=exit_code, timed_out=False
+        )
+
+
+async def test_program_agents_write_code_that_the_sandbox_runs_and_their_output_votes() -> None:
+    sandbox = _Sandbox(("72\n", 0))
+    model = ScriptedModel(["print(3 * 24)\n", "3 * 24 = 72</think>Answer: 72"])
+    result = await run_turn(ContemplatingMode(agents=2, sandbox=sandbox), model, QUESTION, ModelSettings())
+    program_call, think_call = model.calls
+    assert program_call.settings.stop == ("```",)
+    assert program_call.settings.assistant_prefix.endswith("```python\n")
+    assert think_call.settings.assistant_prefix == "<think>\n"
+    assert sandbox.programs == ["print(3 * 24)\n"]
+    assert result.details["vote"]["counts"] == {"72": 2}
+    assert [a["kind"] for a in result.details["agents"]] == ["program", "think"]
+    assert "print(3 * 24)" in result.text and "Answer: 72" in result.text  # the program is the reply
+
+
+async def test_a_failing_program_does_not_vote() -> None:
+    sandbox = _Sandbox(("", 1))
+    model = ScriptedModel(["answer = 1/0\n", "3 * 24 = 72</think>Answer: 72"])
+    result = await run_turn(ContemplatingMode(agents=2, sandbox=sandbox), model, QUESTION, ModelSettings())
+    program = result.details["agents"][0]
+    assert program["answer"] is None and result.details["vote"]["counts"] == {"72": 1}
+    assert result.text == "Answer: 72"

@@ -46,22 +46,18 @@ from ponder.modes.acting import Acting, sum_usage
 from ponder.modes.answers import Vote, final_answer, vote
 from ponder.modes.base import Mode, with_system
 from ponder.modes.budgets import check_agents, reasoning_budget
+from ponder.modes.programs import FENCE_END, ProgramSandbox, program_opening, run_program
 from ponder.modes.thinking import CLOSE, OPEN
 from ponder.prompts import load_prompt
 from ponder.tools.runner import ToolRunner
 
-__all__ = ["ContemplatingMode", "plan_angles"]
+__all__ = ["ContemplatingMode", "Plan", "plan_agents"]
 
 DEFAULT_AGENT_BUDGET = 384  # per agent, reasoning and answer: most of the 1.5B GSM8K reasoning fits
 _PROGRESS_EVERY = 32  # tokens between two progress events of an agent
 _FIRST_WAVE = 2  # adaptive: agents in the first round
 _AFTER_CLOSE = 16  # tokens an agent gets to state its answer once its budget is spent
 _MIN_AGENT_TEMPERATURE = 0.6  # independent attempts need some diversity even when the caller asks for 0
-
-
-def _agent_temperature(index: int, asked: float) -> float:
-    """The first agent decodes as the caller asked (greedy at 0); the others explore at some temperature."""
-    return asked if index == 0 else max(asked, _MIN_AGENT_TEMPERATURE)
 
 
 def _unanimous(agents: Sequence[_Agent]) -> bool:
@@ -100,10 +96,33 @@ def _take(
     return None
 
 
-def plan_angles(agents: int) -> list[str]:
-    """The opening line of each agent's reasoning: none for the first (plain Thinking), then the angles."""
+@dataclass(frozen=True)
+class Plan:
+    """One line of work: how an agent attacks the problem."""
+
+    kind: Literal["think", "program"]
+    angle: str  # the opening of its reasoning ("" for plain Thinking)
+    greedy: bool  # decodes at the caller's temperature; the others sample at 0.6 or more
+
+
+def plan_agents(agents: int, programs: bool = False) -> list[Plan]:
+    """The agents' plans. Without programs: plain Thinking first, then Thinking from the angles in
+    prompts/contemplating_angles.txt. With programs: a program and plain Thinking first (the two most
+    likely solutions by two different methods), then alternately angled Thinking and sampled programs."""
     angles = [line for line in load_prompt("contemplating_angles").splitlines() if line.strip()]
-    return ["", *(angles[i % len(angles)] for i in range(agents - 1))]
+    if not programs:
+        return [
+            Plan("think", "", True),
+            *(Plan("think", angles[i % len(angles)], False) for i in range(agents - 1)),
+        ]
+    plans = [Plan("program", program_opening(), True), Plan("think", "", True)]
+    for i in range(agents - 2):
+        plans.append(
+            Plan("think", angles[(i // 2) % len(angles)], False)
+            if i % 2 == 0
+            else Plan("program", program_opening(), False)
+        )
+    return plans[:agents]
 
 
 def reply_of(text: str) -> str:
@@ -114,7 +133,7 @@ def reply_of(text: str) -> str:
 
 @dataclass
 class _Agent:
-    angle: str
+    plan: Plan
     text: str = ""
     tokens: int = 0
     answer_tokens: int = 0  # tokens after its reasoning closed (streamed deltas)
@@ -133,7 +152,8 @@ class _Agent:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "angle": self.angle or "(none: plain Thinking)",
+            "kind": self.plan.kind,
+            "angle": self.plan.angle.strip() or "(none: plain Thinking)",
             "status": self.status,
             "tokens": self.response.usage.completion_tokens if self.response else self.tokens,
             "answer": self.answer,
@@ -154,8 +174,10 @@ class ContemplatingMode(Mode):
         effort: str | None = None,
         adaptive: bool = False,
         tools: ToolRunner | None = None,
+        sandbox: ProgramSandbox | None = None,
     ) -> None:
         super().__init__(system_prompt, tools=tools)
+        self.sandbox = sandbox  # given: some agents solve by writing a program that runs in it
         self.agents = check_agents(agents)
         self.adaptive = adaptive  # run a first pair, and the rest only if the pair disagrees
         self.budget = reasoning_budget(budget, effort, default=DEFAULT_AGENT_BUDGET)  # per agent
@@ -164,23 +186,9 @@ class ContemplatingMode(Mode):
         self, model: Model, messages: Sequence[Message], settings: ModelSettings
     ) -> AsyncIterator[Event]:
         conversation = with_system(messages, self.system("thinking"))
-        agents = [_Agent(angle, acting=Acting(self.tools)) for angle in plan_angles(self.agents)]
-        base_seed = settings.seed if settings.seed is not None else 0
-        closer = f"{load_prompt('thinking_compress')}\n{CLOSE}\n\nAnswer:"
-        branches = [
-            Branch(
-                closer=closer,
-                after_close=_AFTER_CLOSE,
-                settings=replace(
-                    settings,
-                    max_tokens=self.budget,
-                    temperature=_agent_temperature(i, settings.temperature),
-                    seed=base_seed + 1000 * i + 1,
-                    assistant_prefix=OPEN + (f"{agent.angle}\n" if agent.angle else ""),
-                ),
-            )
-            for i, agent in enumerate(agents)
-        ]
+        plans = plan_agents(self.agents, programs=self.sandbox is not None)
+        agents = [_Agent(plan, acting=Acting(self.tools if plan.kind == "think" else None)) for plan in plans]
+        branches = [self._first_branch(plan, i, settings) for i, plan in enumerate(plans)]
         settled = threading.Event()  # a strict majority agrees: the rest may stop (read by the engine thread)
         for wave in self._waves():
             if settled.is_set() or (wave[0] > 0 and _unanimous(agents[: wave[0]])):
@@ -189,7 +197,7 @@ class ContemplatingMode(Mode):
                     yield AgentEvent(i, "halted", detail="not needed: the first agents already agree")
                 continue
             for i in wave:
-                yield AgentEvent(i, "started", detail=agents[i].angle)
+                yield AgentEvent(i, "started", detail=agents[i].plan.angle.strip() or "plain Thinking")
             pending = wave
             while pending:  # a round: the pending agents decode together; those that call tools go again
                 rounds = [self._next_branch(branches[i], agents[i]) for i in pending]
@@ -200,6 +208,33 @@ class ContemplatingMode(Mode):
                     yield event
         async for event in self._merge(model, conversation, settings, agents):
             yield event
+
+    def _first_branch(self, plan: Plan, index: int, settings: ModelSettings) -> Branch:
+        temperature = (
+            settings.temperature if plan.greedy else max(settings.temperature, _MIN_AGENT_TEMPERATURE)
+        )
+        seed = (settings.seed if settings.seed is not None else 0) + 1000 * index + 1
+        if plan.kind == "program":  # the code fence's end stops it; a cut-off program just fails
+            program = replace(
+                settings,
+                max_tokens=self.budget,
+                temperature=temperature,
+                seed=seed,
+                stop=(FENCE_END,),
+                assistant_prefix=OPEN + plan.angle,
+            )
+            return Branch(program)
+        return Branch(
+            closer=f"{load_prompt('thinking_compress')}\n{CLOSE}\n\nAnswer:",
+            after_close=_AFTER_CLOSE,
+            settings=replace(
+                settings,
+                max_tokens=self.budget,
+                temperature=temperature,
+                seed=seed,
+                assistant_prefix=OPEN + (f"{plan.angle}\n" if plan.angle else ""),
+            ),
+        )
 
     def _next_branch(self, first: Branch, agent: _Agent) -> Branch:
         """The agent's branch for its next round: the first, or a continuation after its tool results."""
@@ -223,7 +258,8 @@ class ContemplatingMode(Mode):
         async def act(i: int) -> list[Event]:
             agent = agents[i]
             assert agent.calling is not None
-            prefix = OPEN + (f"{agent.angle}\n" if agent.angle and len(agent.usages) == 1 else "")
+            angle = agent.plan.angle
+            prefix = OPEN + (f"{angle}\n" if angle and len(agent.usages) == 1 else "")
             return [event async for event in agent.acting.act(agent.calling, prefix=prefix, agent=i)]
 
         for events in await asyncio.gather(*(act(i) for i in pending)):
@@ -256,11 +292,34 @@ class ContemplatingMode(Mode):
 
         async for item in model.stream_many(conversation, branches, halt):
             index = indices[item.index]
-            event = _take(agents[index], index, item.error, item.event, settled)
-            if event is not None:
-                yield event
+            agent = agents[index]
+            if agent.plan.kind == "program" and isinstance(item.event, ResponseDone):
+                yield await self._execute(agent, index, item.event.response, settled)
+            else:
+                event = _take(agent, index, item.error, item.event, settled)
+                if event is not None:
+                    yield event
             if vote([a.answer for a in agents], len(agents)).majority:
                 settled.set()
+
+    async def _execute(
+        self, agent: _Agent, index: int, response: ModelResponse, settled: threading.Event
+    ) -> AgentEvent:
+        """Run a program agent's program in the sandbox; its output decides the agent's answer."""
+        assert self.sandbox is not None
+        agent.usages.append(response.usage)
+        agent.response = response
+        if settled.is_set():  # a majority already agrees: the program cannot change the outcome
+            agent.status = "halted"
+            return AgentEvent(index, "halted", response.usage.completion_tokens)
+        try:
+            agent.answer, agent.text = await run_program(self.sandbox, response.message.text)
+        except Exception as err:  # the sandbox itself failed: this agent has no answer, the rest go on
+            agent.status, agent.error = "failed", f"the sandbox failed: {type(err).__name__}: {err}"
+            return AgentEvent(index, "failed", response.usage.completion_tokens, detail=agent.error)
+        agent.answer_tokens = response.usage.completion_tokens  # the program is the reply, if it wins
+        agent.status = "finished"
+        return AgentEvent(index, "finished", response.usage.completion_tokens, agent.answer)
 
     def _waves(self) -> list[list[int]]:
         """Agent indices per round: all at once, or (adaptive) a first pair and then the rest."""
@@ -320,7 +379,10 @@ class ContemplatingMode(Mode):
             total_time_s=max(r.usage.total_time_s for r in responses) + extra.total_time_s,
             decode_time_s=max(r.usage.decode_time_s for r in responses) + extra.decode_time_s,
         )
-        traces = "\n\n".join(f"[agent {i + 1}: {a.angle or 'plain'}]\n{a.text}" for i, a in enumerate(agents))
+        traces = "\n\n".join(
+            f"[agent {i + 1}: {a.plan.kind}, {a.plan.angle.strip() or 'plain'}]\n{a.text}"
+            for i, a in enumerate(agents)
+        )
         details = {
             "agents": [a.summary() for a in agents],
             "vote": {
