@@ -173,3 +173,20 @@ async def test_branches_with_long_histories_of_their_own_decode_together(smollm:
             done[item.index] = item.event.response
     assert sorted(done) == [0, 1]
     assert all(r.usage.prompt_tokens > 512 and r.usage.completion_tokens > 0 for r in done.values())
+
+
+async def test_contemplating_program_agents_run_their_code_in_the_sandbox(smollm: EmbeddedModel) -> None:
+    from ponder.sandbox import Sandbox
+
+    sandbox = await Sandbox.start(pool_size=1)
+    try:
+        mode = ContemplatingMode(agents=2, budget=48, sandbox=sandbox)
+        result = await run_turn(mode, smollm, QUESTION, ModelSettings(temperature=0.0, max_tokens=32))
+    finally:
+        await sandbox.aclose()
+    program, thinker = result.details["agents"]
+    assert (program["kind"], thinker["kind"]) == ("program", "think")
+    assert program["status"] in ("finished", "halted")
+    trace = result.reasoning.split("[agent 2")[0]
+    if program["status"] == "finished":  # it ran in the jail: what it printed, or how it failed, is shown
+        assert "```python" in trace and ("Output:" in trace or "failed" in trace or "did not finish" in trace)
