@@ -124,3 +124,15 @@ def test_mode_flags_reach_the_mode() -> None:
         "high",
     )
     assert [c.settings.max_tokens for c in model.calls] == [40, 40, 40]
+
+
+def test_contemplating_starts_program_agents_unless_told_not_to() -> None:
+    model = ScriptedModel(["print(3 * 24)", "Answer: 72", "print(3 * 24)", "Answer: 72"])
+    base = ["ask", "--json", "--mode", "contemplating", "--agents", "2"]
+    with_programs = CliRunner().invoke(cli, [*base, "q"], obj=_context(model))
+    without = CliRunner().invoke(cli, [*base, "--no-programs", "q"], obj=_context(model))
+    assert with_programs.exit_code == 0 and without.exit_code == 0, with_programs.output + without.output
+    kinds = [a["kind"] for a in json.loads(with_programs.stdout)["agents"]]
+    assert kinds == ["program", "think"]
+    assert json.loads(with_programs.stdout)["vote"]["counts"] == {"72": 2}  # the program ran in the jail
+    assert [a["kind"] for a in json.loads(without.stdout)["agents"]] == ["think", "think"]

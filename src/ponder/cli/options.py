@@ -11,6 +11,7 @@ from ponder.config import Settings
 from ponder.models.base import ModelSettings
 from ponder.modes import MODE_NAMES, ModeOptions
 from ponder.modes.budgets import EFFORT_BUDGETS, MAX_AGENTS
+from ponder.modes.programs import ProgramSandbox
 from ponder.tools.runner import ToolRunner
 
 __all__ = ["generation_options", "mode_options", "model_settings", "settings_flags"]
@@ -47,6 +48,11 @@ _OPTIONS = [
         is_flag=True,
         default=None,
         help="Contemplating: run a first pair of agents, and the rest only if the pair disagrees.",
+    ),
+    click.option(
+        "--programs/--no-programs",
+        default=None,
+        help="Contemplating: let some sub-agents solve by writing programs that run in the sandbox (on).",
     ),
     click.option(
         "--tools",
@@ -94,7 +100,9 @@ def model_settings(settings: Settings, stop: tuple[str, ...] = ()) -> ModelSetti
     )
 
 
-def mode_options(settings: Settings, tools: ToolRunner | None = None) -> ModeOptions:
+def mode_options(
+    settings: Settings, tools: ToolRunner | None = None, sandbox: ProgramSandbox | None = None
+) -> ModeOptions:
     return ModeOptions(
         system_prompt=settings.system_prompt,
         budget=settings.budget,
@@ -102,4 +110,5 @@ def mode_options(settings: Settings, tools: ToolRunner | None = None) -> ModeOpt
         agents=settings.agents,
         adaptive=settings.adaptive,
         tools=tools,
+        sandbox=sandbox,
     )

@@ -12,8 +12,10 @@ import contextlib
 import json
 from collections.abc import Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from ponder.config import Settings
+from ponder.errors import SandboxUnavailableError
 from ponder.messages import (
     AgentEvent,
     Event,
@@ -30,6 +32,9 @@ from ponder.tools.runner import ToolRunner
 from ponder.tools.toolset import Toolset
 from ponder.turn import TurnResult, run_turn
 
+if TYPE_CHECKING:
+    from ponder.sandbox import Sandbox
+
 from .context import CliContext
 from .options import mode_options
 from .render import (
@@ -44,6 +49,17 @@ from .render import (
 __all__ = ["TerminalSession"]
 
 
+async def _program_sandbox() -> Sandbox | None:
+    """The sandbox for Contemplating's program agents; without one, every agent reasons in words."""
+    from ponder.sandbox import Sandbox
+
+    try:
+        return await Sandbox.start(pool_size=2)
+    except SandboxUnavailableError as err:
+        err_console.print(f"note: program agents are off: {err}", style="dim", markup=False)
+        return None
+
+
 class TerminalSession:
     """One model and one mode, used for one or more turns; a context manager."""
 
@@ -55,14 +71,17 @@ class TerminalSession:
         self.show_thinking = show_thinking
         self._runner = asyncio.Runner()
         self.toolsets: list[Toolset] = []
+        self.sandbox: Sandbox | None = None
         try:
             self.toolsets = load_toolsets(settings.tools, settings)
             tools = self._runner.run(ToolRunner.from_toolsets(self.toolsets)) if self.toolsets else None
+            if settings.programs and settings.mode in ("contemplating", "auto"):
+                self.sandbox = self._runner.run(_program_sandbox())
         except BaseException:  # a tool source that cannot start: release what did, then report it
             self._close_toolsets()
             self._runner.close()
             raise
-        self.mode = get_mode(settings.mode, mode_options(settings, tools))
+        self.mode = get_mode(settings.mode, mode_options(settings, tools, self.sandbox))
         self._progress = AssemblyProgress()
         self.model: Model = obj.model_factory(settings.model, settings, self._progress)
         self.partial = ""  # the text streamed so far in the current turn
@@ -82,6 +101,9 @@ class TerminalSession:
         self._runner.close()
 
     def _close_toolsets(self) -> None:
+        if self.sandbox is not None:
+            with contextlib.suppress(Exception, KeyboardInterrupt):
+                self._runner.run(self.sandbox.aclose())
         for toolset in self.toolsets:
             with contextlib.suppress(Exception, KeyboardInterrupt):
                 self._runner.run(toolset.aclose())

@@ -12,6 +12,7 @@ from ponder.errors import UserError
 from ponder.modes.base import Mode
 from ponder.modes.contemplating import ContemplatingMode
 from ponder.modes.instant import InstantMode
+from ponder.modes.programs import ProgramSandbox
 from ponder.modes.router import AutoMode, route
 from ponder.modes.thinking import ThinkingMode
 from ponder.tools.runner import ToolRunner
@@ -39,6 +40,7 @@ class ModeOptions:
     agents: int = 4
     adaptive: bool = False  # contemplating: a first pair of agents, the rest only if they disagree
     tools: ToolRunner | None = None  # what the model may call; None: no tools
+    sandbox: ProgramSandbox | None = None  # contemplating: program agents run their code here
 
 
 def get_mode(name: str, options: ModeOptions | None = None) -> Mode:
@@ -55,6 +57,7 @@ def get_mode(name: str, options: ModeOptions | None = None) -> Mode:
             effort=o.effort,
             adaptive=o.adaptive,
             tools=o.tools,
+            sandbox=o.sandbox,
         )
     if name == "auto":
         return AutoMode({n: get_mode(n, o) for n in MODE_NAMES if n != "auto"})

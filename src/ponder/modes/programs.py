@@ -23,10 +23,14 @@ PROGRAM_TIMEOUT_S = 5.0
 
 
 class _Run(Protocol):
-    stdout: str
-    stderr: str
-    exit_code: int
-    timed_out: bool
+    @property
+    def stdout(self) -> str: ...
+    @property
+    def stderr(self) -> str: ...
+    @property
+    def exit_code(self) -> int: ...
+    @property
+    def timed_out(self) -> bool: ...
 
 
 class ProgramSandbox(Protocol):
