@@ -94,6 +94,7 @@ async def solve(model: Model, mode: Mode, question: str, gold: str, max_tokens: 
     if "agents" in result.details:
         record["agent_tokens"] = [a["tokens"] for a in result.details["agents"]]
         record["agent_status"] = [a["status"] for a in result.details["agents"]]
+        record["agent_answers"] = [a["answer"] for a in result.details["agents"]]
         record["merge"] = result.details["vote"]["merge"]
     return record
 
