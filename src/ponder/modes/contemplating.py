@@ -4,6 +4,10 @@
   The first one reasons as Thinking would; the planner gives each other agent an angle
   (prompts/contemplating_angles.txt) that opens its reasoning, so the attempts differ in approach. The
   conversation itself is the shared prefix, so on the embedded engine its KV cache is computed once.
+* **Programs.** Given a sandbox, the first agent instead solves the problem by writing a Python program
+  (programs.py): the sandbox runs it and its last printed line is its vote. The second is plain Thinking;
+  agreement between a computed and a reasoned answer is strong evidence, so with ``adaptive`` that pair
+  settles most questions alone. Further agents alternate angled Thinking and sampled programs.
 * **Budget.** Each agent has its own token budget for reasoning and answer together; an agent that spends
   it is compressed like Thinking ("time is up", ``</think>``, ``Answer:``) and gets a few tokens to commit.
 * **Run.** ``Model.stream_many`` runs the agents together: one llama.cpp batch on the embedded engine,
@@ -12,8 +16,9 @@
   cannot change the outcome, and on a CPU every extra token in the batch costs. With ``adaptive=True`` the
   agents run in two rounds: a first pair, and the rest only if the pair does not agree, so easy questions
   cost a two-row batch and hard ones get every agent.
-* **Diversity.** The first agent decodes at the caller's temperature (greedy at 0: the model's most likely
-  solution); the others sample at 0.6 or more, each with its own seed and angle.
+* **Diversity.** The first agent (the first two, with programs) decodes at the caller's temperature
+  (greedy at 0: the model's most likely solution); the others sample at 0.6 or more, each with its own
+  seed and angle.
 * **Merge.** Where answers are checkable (a number, a boxed or "Answer:" line), the majority wins and its
   agent's solution is the reply: voting, not rewriting; a tie goes to the answer given first, so the first
   agent's. Otherwise one more pass writes a synthesis of the
