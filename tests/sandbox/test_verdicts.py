@@ -47,6 +47,12 @@ def test_a_clean_jail_has_no_violations() -> None:
     assert violations(observation(processes=[view(), view(pid=11)])) == []
 
 
+def test_a_zombie_that_gave_its_namespaces_back_is_no_escape() -> None:
+    # An exited, unreaped process keeps only its pid and user namespace links in /proc/PID/ns.
+    zombie = view(pid=11, namespaces={"pid": "pid:[1]", "user": "user:[1]"})
+    assert violations(observation(processes=[view(), zombie])) == []
+
+
 @pytest.mark.parametrize(
     "changes",
     [

@@ -63,7 +63,9 @@ def violations(observation: Observation) -> list[str]:
     inner = [v for v in observation.processes if not v.outer]
     host = procs.namespaces(os.getpid())
     for kind in _ISOLATED:
-        seen = {v.namespaces.get(kind) for v in inner}
+        # A process that has exited but is not yet reaped (a zombie) has given its namespaces back: its
+        # /proc/PID/ns links for net, uts, ipc, mnt and cgroup are gone, which is not a namespace of its own.
+        seen = {v.namespaces[kind] for v in inner if kind in v.namespaces}
         if len(seen) > 1:
             found.append(f"a process of the jail entered a {kind} namespace of its own")
         if observation.tier == "bwrap" and host.get(kind) in seen:
