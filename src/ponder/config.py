@@ -94,11 +94,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     model: str = DEFAULT_MODEL
-    mode: Literal["instant", "thinking", "contemplating", "auto"] = "instant"
+    mode: Literal["instant", "thinking", "contemplating", "auto"] = "auto"  # the router picks per turn
     budget: int | None = Field(default=None, ge=1)  # reasoning tokens; per sub-agent in contemplating
     reasoning_effort: Literal["low", "medium", "high"] | None = None  # used when no budget is set
     agents: int = Field(default=4, ge=1, le=16)  # contemplating sub-agents
-    adaptive: bool = False  # contemplating: a first pair, the other agents only if the pair disagrees
+    adaptive: bool = True  # contemplating: a first pair, the other agents only if the pair disagrees
     programs: bool = True  # contemplating: some sub-agents write programs that run in the sandbox
     max_tokens: int = Field(default=512, ge=1)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)

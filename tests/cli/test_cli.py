@@ -26,7 +26,7 @@ def _context(model: ScriptedModel, seen: list[Settings] | None = None) -> CliCon
 
 def test_ask_streams_the_answer() -> None:
     model = ScriptedModel([["The sky ", "scatters blue."]])
-    result = CliRunner().invoke(cli, ["ask", "Why", "blue?"], obj=_context(model))
+    result = CliRunner().invoke(cli, ["ask", "--mode", "instant", "Why", "blue?"], obj=_context(model))
     assert result.exit_code == 0, result.output
     assert result.stdout == "The sky scatters blue.\n"
     assert model.calls[0].messages[-1].text == "Why blue?"
@@ -35,7 +35,8 @@ def test_ask_streams_the_answer() -> None:
 def test_ask_json_reports_answer_and_usage() -> None:
     result = CliRunner().invoke(cli, ["ask", "--json", "q"], obj=_context(ScriptedModel(["answer"])))
     data = json.loads(result.stdout)
-    assert data["answer"] == "answer" and data["mode"] == "instant" and data["model"] == "scripted"
+    assert data["answer"] == "answer" and data["mode"] == "auto" and data["model"] == "scripted"
+    assert data["router"]["mode"] == "instant" and data["router"]["reason"]  # auto is the default
     assert set(data["usage"]) >= {
         "prompt_tokens",
         "answer_tokens",

@@ -37,7 +37,8 @@ def test_ask_json_on_the_embedded_model(tmp_path: Path) -> None:
     done = _ponder(tmp_path, "ask", "--json", "-m", MODEL, "--max-tokens", "16", "What is 2+2?")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert data["answer"] and data["model"] == MODEL and data["mode"] == "instant"
+    assert data["answer"] and data["model"] == MODEL and data["mode"] == "auto"
+    assert data["router"]["mode"] == "instant"  # the default router sends a short question to instant
     usage = data["usage"]
     assert usage["prompt_tokens"] > 0 and 0 < usage["answer_tokens"] <= 16
     assert usage["time_to_first_token_s"] > 0

@@ -23,7 +23,10 @@ _OPTIONS = [
         "--model", "-m", "model", default=None, help="Model spec, e.g. embedded:qwen2.5-coder-0.5b."
     ),
     click.option(
-        "--mode", default=None, type=click.Choice(MODE_NAMES), help="Reasoning mode (default: instant)."
+        "--mode",
+        default=None,
+        type=click.Choice(MODE_NAMES),
+        help="Reasoning mode (default: auto, which picks one per turn and says why).",
     ),
     click.option(
         "--budget",
@@ -44,10 +47,9 @@ _OPTIONS = [
         "--agents", type=click.IntRange(1, MAX_AGENTS), default=None, help="Sub-agents for contemplating (4)."
     ),
     click.option(
-        "--adaptive",
-        is_flag=True,
+        "--adaptive/--no-adaptive",
         default=None,
-        help="Contemplating: run a first pair of agents, and the rest only if the pair disagrees.",
+        help="Contemplating: run a first pair of agents, and the rest only if the pair disagrees (on).",
     ),
     click.option(
         "--programs/--no-programs",

@@ -34,6 +34,7 @@ from ponder.turn import TurnResult, run_turn
 
 if TYPE_CHECKING:
     from ponder.sandbox import Sandbox
+    from ponder.sandbox.lazy import LazySandbox
 
 from .context import CliContext
 from .options import mode_options
@@ -60,6 +61,16 @@ async def _program_sandbox() -> Sandbox | None:
         return None
 
 
+def _lazy_program_sandbox() -> LazySandbox:
+    """Auto mode: the sandbox starts with the first program, so turns routed elsewhere never wait for it."""
+    from ponder.sandbox.lazy import LazySandbox
+
+    def note(err: SandboxUnavailableError) -> None:
+        err_console.print(f"note: program agents are off: {err}", style="dim", markup=False)
+
+    return LazySandbox(pool_size=2, on_unavailable=note)
+
+
 class TerminalSession:
     """One model and one mode, used for one or more turns; a context manager."""
 
@@ -71,12 +82,14 @@ class TerminalSession:
         self.show_thinking = show_thinking
         self._runner = asyncio.Runner()
         self.toolsets: list[Toolset] = []
-        self.sandbox: Sandbox | None = None
+        self.sandbox: Sandbox | LazySandbox | None = None
         try:
             self.toolsets = load_toolsets(settings.tools, settings)
             tools = self._runner.run(ToolRunner.from_toolsets(self.toolsets)) if self.toolsets else None
-            if settings.programs and settings.mode in ("contemplating", "auto"):
+            if settings.programs and settings.mode == "contemplating":
                 self.sandbox = self._runner.run(_program_sandbox())
+            elif settings.programs and settings.mode == "auto":
+                self.sandbox = _lazy_program_sandbox()
         except BaseException:  # a tool source that cannot start: release what did, then report it
             self._close_toolsets()
             self._runner.close()

@@ -38,7 +38,7 @@ class ModeOptions:
     budget: int | None = None  # reasoning tokens (Thinking), or per sub-agent (Contemplating)
     effort: str | None = None  # low | medium | high, when no budget is given
     agents: int = 4
-    adaptive: bool = False  # contemplating: a first pair of agents, the rest only if they disagree
+    adaptive: bool = True  # contemplating: a first pair of agents, the rest only if they disagree
     tools: ToolRunner | None = None  # what the model may call; None: no tools
     sandbox: ProgramSandbox | None = None  # contemplating: program agents run their code here
 
