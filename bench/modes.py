@@ -7,7 +7,10 @@ file resumes where it stopped, so a long run can span several invocations.
 Mode specs: ``instant``, ``thinking`` (default budget), ``thinking:256`` (a reasoning budget),
 ``contemplating`` (4 agents, default budget), ``contemplating:2x256`` (agents x per-agent budget),
 ``contemplating:4x160+`` (adaptive: a first pair, the other agents only when the pair disagrees),
-``contemplating:4x384+p`` (with program agents: their programs run in the sandbox).
+``contemplating:4x384+p`` (with program agents: their programs run in the sandbox), ``auto`` (the router
+over instant, thinking and contemplating:4x384+p, as ``ponder ask`` runs by default). When instant,
+thinking and a contemplating spec run together, the summary also reads the router's picks over their
+records: what auto would have scored on the same problems.
 
     python bench/modes.py --n 100 --modes instant thinking contemplating
     python bench/modes.py --model embedded:qwen2.5-coder-0.5b --n 20 --modes thinking thinking:128
@@ -38,6 +41,7 @@ from ponder.models.base import Model, ModelSettings
 from ponder.models.registry import resolve_model
 from ponder.modes import ContemplatingMode, InstantMode, Mode, ThinkingMode
 from ponder.modes.answers import final_answer, normalise
+from ponder.modes.router import AutoMode, route
 from ponder.turn import run_turn
 
 _LAST_NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
@@ -60,7 +64,17 @@ def make_mode(spec: str, sandbox: Any = None) -> Mode:
             adaptive=adaptive,
             sandbox=sandbox if programs else None,
         )
-    raise SystemExit(f"unknown mode spec '{spec}': instant, thinking[:BUDGET], contemplating[:NxBUDGET]")
+    if name == "auto" and not arg:  # the defaults: the router over instant, thinking and 4x384+p
+        return AutoMode(
+            {
+                "instant": InstantMode(),
+                "thinking": ThinkingMode(),
+                "contemplating": ContemplatingMode(agents=4, adaptive=True, sandbox=sandbox),
+            }
+        )
+    raise SystemExit(
+        f"unknown mode spec '{spec}': instant, thinking[:BUDGET], contemplating[:NxBUDGET[+][p]], auto"
+    )
 
 
 def extract(text: str) -> str | None:
@@ -127,7 +141,8 @@ def sign_test(wins: int, losses: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def summarise(state: dict[str, Any], modes: list[str], problems: int) -> dict[str, Any]:
+def summarise(state: dict[str, Any], modes: list[str], questions: list[str]) -> dict[str, Any]:
+    problems = len(questions)
     done = [i for i in range(problems) if all(str(i) in state["results"].get(m, {}) for m in modes)]
     rows = {}
     for mode in modes:
@@ -174,7 +189,33 @@ def summarise(state: dict[str, Any], modes: list[str], problems: int) -> dict[st
                     "median_latency_ratio": round(statistics.median(ratios), 3),
                 }
             )
-    return {"problems_done": len(done), "modes": rows, "pairs": pairs}
+    routed = route_over_records(state, modes, done, questions)
+    return {
+        "problems_done": len(done),
+        "modes": rows,
+        "pairs": pairs,
+        **({"routed": routed} if routed else {}),
+    }
+
+
+def route_over_records(
+    state: dict[str, Any], modes: list[str], done: list[int], questions: list[str]
+) -> dict[str, Any] | None:
+    """What auto would have scored on these problems: the router's pick for each question, applied to
+    this run's records of that mode (instant, thinking, and the first contemplating spec). A reading of
+    the same records, not a fresh run; ``auto`` as a mode spec runs the router for real."""
+    contemplating = next((m for m in modes if m.startswith("contemplating")), None)
+    if not done or contemplating is None or not {"instant", "thinking"} <= set(modes):
+        return None
+    spec = {"instant": "instant", "thinking": "thinking", "contemplating": contemplating}
+    picks = {i: route([Message.user(questions[i])])[0] for i in done}
+    records = [state["results"][spec[picks[i]]][str(i)] for i in done]
+    return {
+        "contemplating_spec": contemplating,
+        "picked": {name: sum(1 for p in picks.values() if p == name) for name in spec},
+        "correct": sum(r["correct"] for r in records),
+        "median_latency_s": round(statistics.median(r["latency_s"] for r in records), 2),
+    }
 
 
 def print_table(summary: dict[str, Any]) -> None:
@@ -195,6 +236,11 @@ def print_table(summary: dict[str, Any]) -> None:
             f"(sign test p={pair['sign_test_p']}); "
             f"median latency ratio {pair['median_latency_ratio']}"
         )
+    if routed := summary.get("routed"):
+        print(
+            f"auto, the router's picks over these records ({routed['picked']}): {routed['correct']} correct, "
+            f"median latency {routed['median_latency_s']} s"
+        )
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -206,7 +252,9 @@ async def run(args: argparse.Namespace) -> None:
     settings = load_settings(context_length=args.context_length)
     model = resolve_model(args.model, settings)
     sandbox = None
-    if any(spec.startswith("contemplating") and spec.endswith("p") for spec in args.modes):
+    if any(
+        (spec.startswith("contemplating") and spec.endswith("p")) or spec == "auto" for spec in args.modes
+    ):
         from ponder.sandbox import Sandbox
 
         sandbox = await Sandbox.start(pool_size=2)
@@ -227,7 +275,7 @@ async def run(args: argparse.Namespace) -> None:
         await model.aclose()
         if sandbox is not None:
             await sandbox.aclose()
-    summary = summarise(state, list(modes), len(problems))
+    summary = summarise(state, list(modes), [p["question"] for p in problems])
     state["summary"] = summary
     save_checkpoint(out, state)
     print_table(summary)
