@@ -45,6 +45,15 @@ async def test_a_spent_budget_closes_the_reasoning_and_forces_the_answer() -> No
     assert result.usage.reasoning_tokens == 64 and result.text == "Answer: 42"
 
 
+@pytest.mark.parametrize(("budget", "told"), [(128, True), (511, True), (None, False), (2048, False)])
+async def test_a_tight_budget_is_told_to_the_model(budget: int | None, told: bool) -> None:
+    model = ScriptedModel(["6 times 7 is 42.", "Answer: 42"])
+    await run_turn(ThinkingMode(budget=budget), model, QUESTION, ModelSettings())
+    system = model.calls[0].messages[0]
+    assert system.role == "system" and system.text.startswith("You are Ponder")
+    assert (f"about {budget} tokens for thinking" in system.text) is told
+
+
 async def test_an_empty_answer_is_retried_with_the_answer_started() -> None:
     model = ScriptedModel(["thought", "  ", " 42"])
     result = await run_turn(ThinkingMode(budget=10), model, QUESTION, ModelSettings())

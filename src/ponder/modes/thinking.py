@@ -4,7 +4,9 @@ The turn is two model passes over one growing assistant reply, so the KV cache c
 second:
 
 1. **Reasoning.** The reply opens with ``<think>``; the model reasons until it writes ``</think>`` or the
-   budget runs out. Its text streams as ``ReasoningDelta``.
+   budget runs out. Its text streams as ``ReasoningDelta``. A tight budget (below the default, which fits
+   what the model usually writes) is stated in the system prompt, so the model plans short reasoning
+   instead of being cut off in the middle of it.
 2. **Answer.** If the budget ran out, the reasoning is closed for the model (thought compression: a short
    "time is up" line, then ``</think>``) and the answer is forced; otherwise the model's own closing stands.
    The answer has its own token allowance (``max_tokens``), so the budget can never starve it, and a reply
@@ -37,7 +39,7 @@ from ponder.messages import (
 from ponder.models.base import Model, ModelSettings
 from ponder.modes.acting import Acting, sum_usage
 from ponder.modes.base import Mode, with_system
-from ponder.modes.budgets import reasoning_budget
+from ponder.modes.budgets import budget_note, reasoning_budget
 from ponder.prompts import load_prompt
 from ponder.tools.runner import ToolRunner
 
@@ -71,7 +73,8 @@ class ThinkingMode(Mode):
     async def run(
         self, model: Model, messages: Sequence[Message], settings: ModelSettings
     ) -> AsyncIterator[Event]:
-        conversation = with_system(messages, self.system("thinking"))
+        system, note = self.system("thinking"), budget_note(self.budget)
+        conversation = with_system(messages, f"{system} {note}" if note else system)
         acting = Acting(self.tools)
         passes: list[ModelResponse] = []  # reasoning passes: one, or one per tool round plus the last
         spoken: list[ModelResponse] = []  # answer passes that called tools instead of answering
