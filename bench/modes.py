@@ -39,9 +39,9 @@ from ponder.config import DEFAULT_MODEL, load_settings
 from ponder.messages import Message
 from ponder.models.base import Model, ModelSettings
 from ponder.models.registry import resolve_model
-from ponder.modes import ContemplatingMode, InstantMode, Mode, ThinkingMode
+from ponder.modes import ContemplatingMode, InstantMode, Mode, ModeOptions, ThinkingMode, get_mode
 from ponder.modes.answers import final_answer, normalise
-from ponder.modes.router import AutoMode, route
+from ponder.modes.router import route
 from ponder.turn import run_turn
 
 _LAST_NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
@@ -64,14 +64,8 @@ def make_mode(spec: str, sandbox: Any = None) -> Mode:
             adaptive=adaptive,
             sandbox=sandbox if programs else None,
         )
-    if name == "auto" and not arg:  # the defaults: the router over instant, thinking and 4x384+p
-        return AutoMode(
-            {
-                "instant": InstantMode(),
-                "thinking": ThinkingMode(),
-                "contemplating": ContemplatingMode(agents=4, adaptive=True, sandbox=sandbox),
-            }
-        )
+    if name == "auto" and not arg:  # exactly what ``ponder ask`` runs by default
+        return get_mode("auto", ModeOptions(sandbox=sandbox))
     raise SystemExit(
         f"unknown mode spec '{spec}': instant, thinking[:BUDGET], contemplating[:NxBUDGET[+][p]], auto"
     )

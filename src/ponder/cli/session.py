@@ -57,7 +57,7 @@ async def _program_sandbox() -> Sandbox | None:
     try:
         return await Sandbox.start(pool_size=2)
     except SandboxUnavailableError as err:
-        err_console.print(f"note: program agents are off: {err}", style="dim", markup=False)
+        _programs_off(err)
         return None
 
 
@@ -65,10 +65,11 @@ def _lazy_program_sandbox() -> LazySandbox:
     """Auto mode: the sandbox starts with the first program, so turns routed elsewhere never wait for it."""
     from ponder.sandbox.lazy import LazySandbox
 
-    def note(err: SandboxUnavailableError) -> None:
-        err_console.print(f"note: program agents are off: {err}", style="dim", markup=False)
+    return LazySandbox(pool_size=2, on_unavailable=_programs_off)
 
-    return LazySandbox(pool_size=2, on_unavailable=note)
+
+def _programs_off(err: SandboxUnavailableError) -> None:
+    err_console.print(f"note: program agents are off: {err}", style="dim", markup=False)
 
 
 class TerminalSession:
