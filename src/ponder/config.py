@@ -34,7 +34,9 @@ from ponder.errors import ConfigError
 __all__ = [
     "ConfiguredModel",
     "McpServerConfig",
+    "ServerConfig",
     "Settings",
+    "TierConfig",
     "default_config_path",
     "default_data_dir",
     "load_settings",
@@ -89,6 +91,47 @@ class McpServerConfig(BaseModel):
         return self
 
 
+class TierConfig(BaseModel):
+    """Limits of the API keys of one tier. A request costs its mode's price in requests, and its tokens
+    (prompt and completion) times that price count toward the daily tokens: Contemplating costs more."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests_per_minute: int | None = Field(default=None, ge=1)  # None: no limit
+    tokens_per_day: int | None = Field(default=None, ge=1)  # None: no limit
+    prices: dict[str, float] = Field(
+        default_factory=lambda: {"instant": 1.0, "thinking": 2.0, "contemplating": 4.0}
+    )
+
+    def price(self, mode: str) -> float:
+        return self.prices.get(mode, 1.0)
+
+
+def _default_tiers() -> dict[str, TierConfig]:
+    return {
+        "free": TierConfig(requests_per_minute=20, tokens_per_day=100_000),
+        "standard": TierConfig(requests_per_minute=300, tokens_per_day=5_000_000),
+        "unlimited": TierConfig(),
+    }
+
+
+class ServerConfig(BaseModel):
+    """``ponder serve``: where it listens, who may use it, and how much it takes on at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    # Requests without a key are served as account "local" (tier local_tier), only on a loopback address.
+    allow_local_without_key: bool = False
+    local_tier: str = "unlimited"
+    tiers: dict[str, TierConfig] = Field(default_factory=_default_tiers)
+    max_concurrent_turns: int = Field(default=8, ge=1)  # more at once get 503
+    max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)  # images and audio come inline
+    turn_timeout_s: float = Field(default=600.0, gt=0)  # a turn that runs longer gets 504
+    graceful_shutdown_s: float = Field(default=60.0, gt=0)  # SIGTERM: how long in-flight requests get
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PONDER_", extra="forbid", env_nested_delimiter="__")
 
@@ -119,6 +162,7 @@ class Settings(BaseSettings):
     # Tools offered in every turn unless --tools says otherwise: "python" (the sandbox), an MCP server's
     # name, MODULE:NAME or MODULE (your @tool functions and toolsets). See ponder.tools.loading.
     tools: list[str] = Field(default_factory=list)
+    server: ServerConfig = Field(default_factory=ServerConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -138,6 +182,10 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "ponder.db"
 
 
 def load_settings(**overrides: Any) -> Settings:

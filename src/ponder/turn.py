@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ponder.errors import BackendError
-from ponder.messages import Event, Message, ModelResponse, ResponseDone, Usage
+from ponder.messages import Event, Message, ModelResponse, ResponseDone, ToolCallPart, Usage
 from ponder.models.base import Model, ModelSettings
 from ponder.modes.base import Mode
 
@@ -23,6 +23,7 @@ class TurnResult:
     mode: str
     finish_reason: str
     details: dict[str, Any]
+    tool_calls: tuple[ToolCallPart, ...] = ()  # calls the turn ended with, for the API client to run
 
     @classmethod
     def from_response(cls, response: ModelResponse, mode: str) -> TurnResult:
@@ -34,6 +35,7 @@ class TurnResult:
             mode=mode,
             finish_reason=response.finish_reason,
             details=response.details,
+            tool_calls=tuple(response.message.tool_calls),
         )
 
     def to_dict(self, *, reasoning: bool = False) -> dict[str, Any]:

@@ -19,10 +19,12 @@ from ponder.errors import PonderError
 from .ask import ask
 from .chat import chat
 from .context import CliContext
+from .keys import keys
 from .mcp import mcp
 from .models import models
 from .render import print_error
 from .sandbox import sandbox
+from .serve import serve
 
 __all__ = ["cli", "main"]
 
@@ -63,6 +65,8 @@ cli.add_command(chat)
 cli.add_command(models)
 cli.add_command(sandbox)
 cli.add_command(mcp)
+cli.add_command(serve)
+cli.add_command(keys)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ Specs (``--model``, config ``model``, or a name from the config's ``[models.NAME
     gguf:/path/to/any.gguf             a GGUF file you bring (llama.cpp)
     openai:http://host:8000/v1#name    any OpenAI-compatible server, model "name"
     vllm                               a configured model (its spec and key come from the config)
+    scripted:TEXT                      the test double: answers TEXT to everything, at no cost
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def resolve_model(spec: str, settings: Settings, *, progress: ProgressCallback |
             context_length=settings.context_length,
             threads=settings.threads,
         )
+    if backend == "scripted":
+        from ponder.testing import ScriptedModel
+
+        return ScriptedModel(name=spec, default=rest or "ok", record=False)
     if backend == "openai":
         return OpenAICompatibleModel.from_spec(spec, api_key=api_key, timeout_s=settings.request_timeout_s)
     raise UnknownModelError(_unknown(spec, settings))

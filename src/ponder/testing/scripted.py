@@ -9,6 +9,9 @@ A script is a list of steps, consumed one per call to ``request``/``stream``:
 * a ``BaseException``       -> raised
 * a callable ``(messages, settings) -> step`` -> called, and its result treated as a step
 
+With ``default``, the model answers every call after the script with that step: ``scripted:TEXT`` as a
+model spec is such a model (the zero-cost model of the server benchmarks).
+
 Every call is recorded (``calls``), and ``assert_all_used()`` fails a test that scripted more than it ran.
 The fake never looks at prompt text to decide what to answer: the script decides.
 """
@@ -49,8 +52,18 @@ class RecordedCall:
 
 
 class ScriptedModel(Model):
-    def __init__(self, steps: Sequence[Step] = (), *, name: str = "scripted", delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        steps: Sequence[Step] = (),
+        *,
+        name: str = "scripted",
+        delay_s: float = 0.0,
+        default: Step | None = None,
+        record: bool = True,
+    ) -> None:
         self._steps: list[Step] = list(steps)
+        self._default = default  # the step for every call once the script is used up (None: fail)
+        self._record = record  # False: keep no log of calls (a long-running server)
         self._name = name
         self._delay_s = delay_s  # pause between streamed deltas, to test cancellation and progress
         self.calls: list[RecordedCall] = []
@@ -80,10 +93,14 @@ class ScriptedModel(Model):
         yield ResponseDone(response)
 
     def _next(self, messages: Sequence[Message], settings: ModelSettings) -> tuple[list[str], ModelResponse]:
-        self.calls.append(RecordedCall(tuple(messages), settings))
-        if not self._steps:
+        if self._record:
+            self.calls.append(RecordedCall(tuple(messages), settings))
+        if self._steps:
+            step = self._steps.pop(0)
+        elif self._default is not None:
+            step = self._default
+        else:
             raise AssertionError("ScriptedModel ran out of steps: script another reply for this call")
-        step = self._steps.pop(0)
         while callable(step) and not isinstance(step, BaseException | type):
             step = step(messages, settings)
         if isinstance(step, BaseException):

@@ -1,0 +1,218 @@
+"""``create_app``: the FastAPI application behind ``ponder serve``.
+
+Routes are thin: each calls a serving function (chat.py) or answers from the state. Errors of every kind
+leave in OpenAI's error shape. Nothing is loaded at import: models load on first use, server-side tools when
+the app starts (lifespan), and the database opens in ``create_app``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ponder import __version__
+from ponder.config import Settings
+from ponder.models.registry import resolve_model
+from ponder.server.auth import admit, authenticate
+from ponder.server.chat import MODE_MODELS, chat_completions
+from ponder.server.errors import ApiError
+from ponder.server.metrics import CONTENT_TYPE, Metrics
+from ponder.server.middleware import RequestMiddleware
+from ponder.server.protocol import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ErrorResponse,
+    ModelList,
+)
+from ponder.server.state import ModelFactory, ServerState
+from ponder.store.database import Database, open_database
+from ponder.tools.loading import load_toolsets
+from ponder.tools.runner import ToolRunner
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("ponder.server")
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in {
+        400: "The request is malformed or asks for something unsupported",
+        401: "No API key, or a bad one",
+        403: "The key's tier is not configured",
+        404: "Unknown model",
+        413: "The body or a media part is too large",
+        429: "A rate limit is reached (see Retry-After)",
+        500: "A bug in Ponder",
+        502: "The backend model server failed",
+        503: "The server is busy, or the model cannot be used now",
+        504: "The turn took longer than the server allows",
+    }.items()
+}
+
+
+def _default_factory(spec: str, settings: Settings) -> Any:
+    return resolve_model(spec, settings)
+
+
+def create_app(
+    settings: Settings, *, model_factory: ModelFactory | None = None, db: Database | None = None
+) -> FastAPI:
+    metrics = Metrics()
+    state = ServerState(
+        settings=settings,
+        db=db or open_database(settings.database_path),
+        model_factory=model_factory or _default_factory,
+        metrics=metrics,
+    )
+    started = int(time.time())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            state.toolsets = load_toolsets(settings.tools, settings)
+            if state.toolsets:
+                state.server_tools = list((await ToolRunner.from_toolsets(state.toolsets)).tools.values())
+            if settings.programs:
+                from ponder.sandbox.lazy import LazySandbox
+
+                state.sandbox = LazySandbox(pool_size=2, on_unavailable=_programs_off)
+            yield
+        finally:
+            await state.aclose()
+
+    app = FastAPI(
+        title="Ponder",
+        version=__version__,
+        description="An OpenAI-compatible API over Ponder's reasoning modes.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.ponder = state
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, err: ApiError) -> Response:
+        return err.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, err: RequestValidationError) -> Response:
+        return ApiError(400, f"Invalid request: {err.errors()[0].get('msg', err)}").response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> Response:
+        kind = "not_found_error" if err.status_code == 404 else "invalid_request_error"
+        return ApiError(err.status_code, str(err.detail), kind, headers=dict(err.headers or {})).response()
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, err: Exception) -> Response:
+        request_id = request.scope.get("state", {}).get("request_id", "")
+        log.exception("unhandled error", extra={"request_id": request_id})
+        message = f"Internal error (request {request_id}): this is a bug in Ponder; the log has the details."
+        return ApiError(500, message, "server_error").response()
+
+    @app.post(
+        "/v1/chat/completions",
+        response_model=None,
+        responses={
+            200: {
+                "model": ChatCompletion,
+                "description": "The completion; with stream=true, server-sent ChatCompletionChunk events",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            **_ERRORS,
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletionRequest"}}
+                },
+            }
+        },
+    )
+    async def create_chat_completion(request: Request) -> Response:
+        """Answer a conversation in a reasoning mode (OpenAI's chat completions)."""
+        return await chat_completions(state, request)
+
+    @app.get("/v1/models", response_model=None, responses={200: {"model": ModelList}, **_ERRORS})
+    async def list_models(request: Request) -> Response:
+        """The modes on the default model (ponder-*) and the models configured on this server."""
+        principal = authenticate(state, request.headers.get("authorization"))
+        request.scope["state"]["account"] = principal.account
+        headers = admit(state, principal, 1.0)
+        cards = [
+            _card(model_id, started, {"kind": "mode", "mode": mode, "model": settings.model})
+            for model_id, mode in MODE_MODELS.items()
+        ]
+        cards.append(_card(settings.model, started, {"kind": "model", "default": True}))
+        for name, configured in sorted(settings.models.items()):
+            cards.append(_card(name, started, {"kind": "model", "spec": configured.spec.split("#")[0]}))
+        return JSONResponse({"object": "list", "data": cards}, headers=headers)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness: the server answers."""
+        return {"status": "ok"}
+
+    @app.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
+    async def prometheus() -> Response:
+        """Prometheus metrics."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def chat_page() -> HTMLResponse:
+        return HTMLResponse(_web_file("index.html"))
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        types = {".js": "text/javascript", ".css": "text/css"}
+        suffix = name[name.rfind(".") :] if "." in name else ""
+        if suffix not in types or "/" in name:
+            raise ApiError(404, f"No file {name}.", "not_found_error")
+        try:
+            return Response(_web_file(name), media_type=types[suffix])
+        except FileNotFoundError:
+            raise ApiError(404, f"No file {name}.", "not_found_error") from None
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.server.max_body_bytes)
+    return app
+
+
+def _card(model_id: str, created: int, ponder: dict[str, Any]) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": created, "owned_by": "ponder", "ponder": ponder}
+
+
+def _web_file(name: str) -> str:
+    return (resources.files("ponder") / "web" / name).read_text(encoding="utf-8")
+
+
+def _programs_off(err: Exception) -> None:
+    log.warning("program agents are off", extra={"reason": str(err)})
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, plus the request body schemas the chat route parses itself (for speed)."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    request_schema = ChatCompletionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(request_schema.pop("$defs", {}))
+    components["ChatCompletionRequest"] = request_schema
+    chunk = ChatCompletionChunk.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(chunk.pop("$defs", {}))
+    components["ChatCompletionChunk"] = chunk
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,107 @@
+"""Who is asking, and whether they may: API keys (``Authorization: Bearer pk-...``) and per-key limits.
+
+A key names an account and a tier. The OpenAI ``user`` field names an end user inside that account, so all
+data is scoped by (account, user). Without a key, a request is refused (401), unless the config allows the
+local single-user default (``server.allow_local_without_key``, loopback only): it is then account "local".
+
+``admit`` is called once per request, failed ones included: the request's cost is its mode's price in the
+key's tier, taken from the key's requests per minute; a day's tokens spent also refuses (429). Every 429
+carries Retry-After and the remaining/reset headers; so does every admitted response.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ponder.config import TierConfig
+from ponder.server.errors import ApiError
+from ponder.server.state import ServerState
+
+__all__ = ["LOCAL_ACCOUNT", "Principal", "admit", "authenticate"]
+
+LOCAL_ACCOUNT = "local"
+
+
+@dataclass(frozen=True)
+class Principal:
+    account: str
+    key_id: str
+    tier_name: str
+    tier: TierConfig
+    user: str | None = None  # the end user inside the account (OpenAI ``user``), once the body is read
+
+
+def authenticate(state: ServerState, authorization: str | None) -> Principal:
+    server = state.settings.server
+    if not authorization:
+        if server.allow_local_without_key:
+            name = server.local_tier
+            tier = TierConfig() if name == "unlimited" and name not in server.tiers else _tier(state, name)
+            return Principal(LOCAL_ACCOUNT, LOCAL_ACCOUNT, name, tier)
+        raise _unauthorized("No API key: send it as 'Authorization: Bearer pk-...' (`ponder keys create`).")
+    scheme, _, secret = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise _unauthorized("The Authorization header must be 'Bearer <API key>'.")
+    key = state.keys.authenticate(secret.strip())
+    if key is None:
+        raise _unauthorized("The API key is not valid, or it was revoked.")
+    return Principal(key.account, key.id, key.tier, _tier(state, key.tier))
+
+
+def _tier(state: ServerState, name: str) -> TierConfig:
+    tier = state.settings.server.tiers.get(name)
+    if tier is None:
+        raise ApiError(
+            403,
+            f"This key's tier '{name}' is not in the server's configuration: ask the operator to add "
+            "[server.tiers." + name + "] or to move the key to another tier.",
+            "permission_error",
+            "unknown_tier",
+        )
+    return tier
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(
+        401, message, "invalid_request_error", "invalid_api_key", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def admit(state: ServerState, principal: Principal, cost: float) -> dict[str, str]:
+    """Take ``cost`` from the key's limits, or raise 429; return the rate-limit headers for the response."""
+    tier = principal.tier
+    decision = state.limiter.admit(principal.key_id, tier.requests_per_minute, cost)
+    headers: dict[str, str] = {}
+    if decision.limit is not None:
+        headers["x-ratelimit-limit-requests"] = str(decision.limit)
+        headers["x-ratelimit-remaining-requests"] = str(decision.remaining)
+        headers["x-ratelimit-reset-requests"] = f"{decision.reset_s:.3f}s"
+    if not decision.allowed:
+        state.metrics.rejected.labels("rate_limit").inc()
+        headers["Retry-After"] = str(max(1, math.ceil(decision.retry_after_s)))
+        raise ApiError(
+            429,
+            f"Rate limit reached: {decision.reason} for tier '{principal.tier_name}' (this request costs "
+            f"{cost:g}). Retry after {decision.retry_after_s:.1f} s.",
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            headers=headers,
+        )
+    left, reset = state.limiter.tokens_left(principal.key_id, tier.tokens_per_day)
+    if left is not None:
+        headers["x-ratelimit-limit-tokens"] = str(tier.tokens_per_day)
+        headers["x-ratelimit-remaining-tokens"] = str(left)
+        headers["x-ratelimit-reset-tokens"] = f"{reset:.0f}s"
+        if left <= 0:
+            state.metrics.rejected.labels("tokens").inc()
+            headers["Retry-After"] = str(max(1, math.ceil(reset)))
+            raise ApiError(
+                429,
+                f"Daily tokens spent: {tier.tokens_per_day} tokens per day for tier '{principal.tier_name}'. "
+                "The count starts again at 00:00 UTC.",
+                "rate_limit_error",
+                "tokens_exceeded",
+                headers=headers,
+            )
+    return headers

@@ -1,0 +1,347 @@
+"""``POST /v1/chat/completions``: one turn of a reasoning mode, answered whole or streamed as SSE.
+
+The order of checks is the contract: the key (401), the body (400, which still costs one request of the
+key's limit), the limits priced by mode (429), a free turn slot (503), then the turn, under the server's
+timeout (504). The tokens a turn used count toward the key's day, times its mode's price.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ponder.errors import PonderError, UserError
+from ponder.messages import (
+    AgentEvent,
+    AudioPart,
+    ImagePart,
+    Message,
+    ReasoningDelta,
+    ResponseDone,
+    TextDelta,
+    ToolCallEvent,
+    ToolResultEvent,
+)
+from ponder.models.base import ModelSettings
+from ponder.modes import MODE_NAMES, ModeOptions, get_mode
+from ponder.modes.base import Mode
+from ponder.modes.router import route
+from ponder.server.auth import Principal, admit, authenticate
+from ponder.server.errors import ApiError, from_ponder_error
+from ponder.server.protocol import ChatCompletionRequest
+from ponder.server.state import ServerState
+from ponder.server.streaming import ClientGone, EventStream, run_until_disconnect
+from ponder.server.translate import FINISH_REASONS, to_messages, tool_calls_out, usage_out
+from ponder.tools.base import Tool
+from ponder.tools.runner import ToolRunner
+from ponder.turn import TurnResult, run_turn
+
+__all__ = ["MODE_MODELS", "chat_completions", "validation_message"]
+
+MODE_MODELS = {f"ponder-{name}": name for name in MODE_NAMES}  # model id -> mode, on the default model
+
+
+@dataclass
+class PreparedTurn:
+    request: ChatCompletionRequest
+    principal: Principal
+    mode: Mode
+    priced_mode: str  # the mode the request is priced as (auto: the router's pick)
+    model_spec: str
+    messages: list[Message]
+    settings: ModelSettings
+
+
+async def chat_completions(state: ServerState, request: Request) -> Response:
+    principal = authenticate(state, request.headers.get("authorization"))
+    request.scope["state"]["account"] = principal.account
+    try:
+        turn = prepare(state, principal, await request.body())
+    except ApiError:
+        admit(state, principal, 1.0)  # a failed request still counts (and a 429 wins over the 400)
+        raise
+    price = principal.tier.price(turn.priced_mode)
+    headers = admit(state, principal, price)
+    if turn.request.stream:
+        state.take_slot()
+        return EventStream(_stream(state, turn, price), headers=headers, on_close=state.release_slot)
+    async with state.turn_slot():
+        try:
+            result = await run_until_disconnect(
+                request, _timed(state, run_turn(turn.mode, _model(state, turn), turn.messages, turn.settings))
+            )
+        except ClientGone:
+            state.metrics.turns.labels(turn.priced_mode, "cancelled").inc()
+            return Response(status_code=499)
+        except PonderError as err:
+            state.metrics.turns.labels(turn.priced_mode, "failed").inc()
+            raise from_ponder_error(err) from err
+    _account(state, turn, result, price)
+    return JSONResponse(_completion(turn, result), headers=headers)
+
+
+def prepare(state: ServerState, principal: Principal, body: bytes) -> PreparedTurn:
+    """Parse and check the request, and build its mode; every problem is an ApiError (400/404/413)."""
+    try:
+        request = ChatCompletionRequest.model_validate_json(body)
+    except ValidationError as err:
+        message, param = validation_message(err)
+        raise ApiError(400, message, param=param) from None
+    spec, mode_name = _target(state, request)
+    messages = to_messages(request.messages)
+    for turn_message in messages:
+        for part in turn_message.parts:
+            if isinstance(part, ImagePart | AudioPart):
+                what = "images" if isinstance(part, ImagePart) else "audio"
+                raise ApiError(
+                    400,
+                    f"The {what} part is valid, but this version of Ponder cannot read {what} yet "
+                    "(perception is not installed). Send text only.",
+                    code="unsupported_content",
+                    param="messages",
+                )
+    if messages[-1].role not in ("user", "tool"):
+        raise ApiError(400, "The last message must be from the user (or a tool result).", param="messages")
+    principal = Principal(**{**principal.__dict__, "user": request.user})
+    runner = _tools(state, request)
+    s = state.settings
+    try:
+        mode = get_mode(
+            mode_name,
+            ModeOptions(
+                system_prompt=s.system_prompt,
+                budget=request.budget or s.budget,
+                effort=request.reasoning_effort or s.reasoning_effort,
+                agents=request.agents or s.agents,
+                adaptive=s.adaptive,
+                tools=runner,
+                sandbox=state.sandbox,
+            ),
+        )
+    except UserError as err:
+        raise ApiError(400, str(err)) from None
+    stop = request.stop if isinstance(request.stop, list) else [request.stop] if request.stop else []
+    settings = ModelSettings(
+        max_tokens=request.max_completion_tokens or request.max_tokens or s.max_tokens,
+        temperature=s.temperature if request.temperature is None else request.temperature,
+        top_p=0.95 if request.top_p is None else request.top_p,
+        seed=request.seed if request.seed is not None else s.seed,
+        stop=tuple(stop),
+    )
+    priced = route(messages)[0] if mode_name == "auto" else mode_name
+    return PreparedTurn(request, principal, mode, priced, spec, messages, settings)
+
+
+def _target(state: ServerState, request: ChatCompletionRequest) -> tuple[str, str]:
+    """(model spec, mode) that ``model`` and ``mode`` name together."""
+    fixed = MODE_MODELS.get(request.model)
+    if fixed is not None:
+        if request.mode is not None and request.mode != fixed:
+            raise ApiError(
+                400,
+                f"model '{request.model}' is the {fixed} mode, but mode '{request.mode}' was asked for: "
+                f"drop one, or use model '{state.settings.model}' with a mode.",
+                param="mode",
+            )
+        return state.settings.model, fixed
+    if request.model != state.settings.model and request.model not in state.settings.models:
+        known = [*MODE_MODELS, state.settings.model, *sorted(state.settings.models)]
+        raise ApiError(
+            404,
+            f"The model '{request.model}' does not exist here. Models: {', '.join(known)}.",
+            code="model_not_found",
+            param="model",
+        )
+    mode = request.mode or ("thinking" if request.reasoning_effort else state.settings.mode)
+    return request.model, mode
+
+
+def _tools(state: ServerState, request: ChatCompletionRequest) -> ToolRunner | None:
+    if request.tool_choice == "none":
+        return None
+    if request.tool_choice not in (None, "auto"):
+        raise ApiError(
+            400,
+            "tool_choice 'required' and a named function are not supported yet: use 'auto' or 'none'.",
+            param="tool_choice",
+        )
+    client = [
+        Tool(
+            t.function.name,
+            t.function.description or "",
+            t.function.parameters or {"type": "object", "properties": {}},
+            invoke=None,  # the client runs it: the turn ends with the call
+        )
+        for t in request.tools or ()
+    ]
+    tools = [*state.server_tools, *client]
+    if not tools:
+        return None
+    try:
+        return ToolRunner(tools)
+    except UserError as err:
+        raise ApiError(400, str(err), param="tools") from None
+    except jsonschema.SchemaError as err:
+        raise ApiError(
+            400, f"A tool's parameters are not a valid JSON schema: {err.message}", param="tools"
+        ) from None
+
+
+def _model(state: ServerState, turn: PreparedTurn) -> Any:
+    try:
+        return state.model(turn.model_spec)
+    except PonderError as err:
+        raise from_ponder_error(err) from err
+
+
+async def _timed(state: ServerState, work: Any) -> TurnResult:
+    limit = state.settings.server.turn_timeout_s
+    try:
+        async with asyncio.timeout(limit):
+            result: TurnResult = await work
+            return result
+    except TimeoutError:
+        raise ApiError(
+            504, f"The turn took longer than {limit:g} s and was stopped.", "timeout", "turn_timeout"
+        ) from None
+
+
+def _account(state: ServerState, turn: PreparedTurn, result: TurnResult, price: float) -> None:
+    usage = result.usage
+    tokens = usage.prompt_tokens + usage.completion_tokens
+    state.limiter.charge_tokens(turn.principal.key_id, round(tokens * price))
+    m = state.metrics
+    m.turns.labels(result.mode, "ok").inc()
+    m.tokens.labels("prompt").inc(usage.prompt_tokens)
+    m.tokens.labels("completion").inc(usage.completion_tokens)
+    m.tokens.labels("reasoning").inc(usage.reasoning_tokens)
+    if usage.time_to_first_token_s is not None:
+        m.time_to_first_token.labels(result.mode).observe(usage.time_to_first_token_s)
+
+
+def _completion(turn: PreparedTurn, result: TurnResult) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": result.text or None}
+    if result.reasoning:
+        message["reasoning_content"] = result.reasoning
+    if result.tool_calls:
+        message["tool_calls"] = tool_calls_out(list(result.tool_calls))
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": turn.request.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": FINISH_REASONS[result.finish_reason],
+                "logprobs": None,
+            }
+        ],
+        "usage": usage_out(result),
+    }
+
+
+async def _stream(state: ServerState, turn: PreparedTurn, price: float) -> AsyncIterator[str]:
+    chunk_id, created, model_id = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), turn.request.model
+
+    def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+        body = {
+            "id": chunk_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model_id,
+            "choices": choices,
+            **extra,
+        }
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    progress = bool(turn.request.progress)
+    include_usage = bool(turn.request.stream_options and turn.request.stream_options.include_usage)
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        async with asyncio.timeout(state.settings.server.turn_timeout_s):
+            async for event in turn.mode.run(_model(state, turn), turn.messages, turn.settings):
+                if isinstance(event, TextDelta):
+                    yield chunk({"content": event.text})
+                elif isinstance(event, ReasoningDelta):
+                    yield chunk({"reasoning_content": event.text})
+                elif isinstance(event, AgentEvent | ToolCallEvent | ToolResultEvent) and progress:
+                    yield chunk(None, ponder=_progress(event))
+                elif isinstance(event, ResponseDone):
+                    result = TurnResult.from_response(event.response, turn.mode.name)
+                    _account(state, turn, result, price)
+                    if result.tool_calls:
+                        calls = [
+                            {"index": i, **c} for i, c in enumerate(tool_calls_out(list(result.tool_calls)))
+                        ]
+                        yield chunk({"tool_calls": calls})
+                    yield chunk({}, FINISH_REASONS[result.finish_reason])
+                    if include_usage:
+                        yield chunk(None, usage=usage_out(result))
+                    yield "data: [DONE]\n\n"
+                    return
+    except TimeoutError:
+        err = ApiError(504, "The turn took too long and was stopped.", "timeout", "turn_timeout")
+        yield f"data: {json.dumps(err.body())}\n\n"
+    except ApiError as err:
+        yield f"data: {json.dumps(err.body())}\n\n"
+    except PonderError as err:
+        state.metrics.turns.labels(turn.priced_mode, "failed").inc()
+        yield f"data: {json.dumps(from_ponder_error(err).body())}\n\n"
+
+
+def _progress(event: AgentEvent | ToolCallEvent | ToolResultEvent) -> dict[str, Any]:
+    if isinstance(event, AgentEvent):
+        return {
+            "type": "agent",
+            "agent": event.agent,
+            "status": event.status,
+            "tokens": event.tokens,
+            "answer": event.answer,
+            "detail": event.detail,
+        }
+    if isinstance(event, ToolCallEvent):
+        c = event.call
+        return {
+            "type": "tool_call",
+            "agent": event.agent,
+            "id": c.call_id,
+            "name": c.name,
+            "arguments": c.arguments,
+        }
+    r = event.result
+    return {
+        "type": "tool_result",
+        "agent": event.agent,
+        "id": r.call_id,
+        "name": r.name,
+        "content": r.content[:2000],
+        "is_error": r.is_error,
+    }
+
+
+def validation_message(err: ValidationError) -> tuple[str, str | None]:
+    """One readable sentence for a body that does not match the schema, and the parameter at fault."""
+    problems = err.errors(include_url=False)
+    first = problems[0]
+    loc = ".".join(
+        str(p) for p in first["loc"] if not isinstance(p, str) or not p.startswith(("function-", "tagged-"))
+    )
+    if first["type"] == "extra_forbidden":
+        return f"Unrecognized request argument supplied: {loc}", loc or None
+    if first["type"] == "json_invalid":
+        return f"The request body is not valid JSON: {first['msg']}", None
+    more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+    return f"Invalid value for '{loc or 'body'}': {first['msg']}{more}", loc or None

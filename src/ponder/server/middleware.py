@@ -1,0 +1,112 @@
+"""The ASGI layer around every request: a request id, the body size limit, metrics and one log line.
+
+Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task and a copy per request and breaks
+streaming cancellation. The request id comes from a sane ``X-Request-Id`` header or is made here; it is sent
+back in ``X-Request-Id``, put in ``scope["state"]`` for the handlers, and written in the log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ponder.server.errors import ApiError
+from ponder.server.metrics import Metrics
+
+__all__ = ["JsonLogFormatter", "RequestMiddleware"]
+
+log = logging.getLogger("ponder.server")
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_ROUTES = {"/v1/chat/completions", "/v1/models", "/healthz", "/metrics", "/", "/openapi.json"}
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        started = False
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge()
+            return message
+
+        async def tagged_send(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status, started = message["status"], True
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            length = headers.get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+                raise BodyTooLarge()
+            await self.app(scope, limited_receive, tagged_send)
+        except BodyTooLarge:
+            if not started:
+                mib = self.max_body_bytes / (1024 * 1024)
+                error = ApiError(413, f"The request body is larger than {mib:g} MiB.", code="body_too_large")
+                await error.response()(scope, receive, tagged_send)
+        finally:
+            path = scope["path"] if scope["path"] in _ROUTES else "other"
+            elapsed = time.perf_counter() - start
+            self.metrics.requests.labels(path, str(status)).inc()
+            self.metrics.latency.labels(path).observe(elapsed)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                        "account": scope["state"].get("account"),
+                    },
+                )
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time, level, message and the record's extra fields."""
+
+    _PLAIN = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        data.update({k: v for k, v in vars(record).items() if k not in self._PLAIN})
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str)

@@ -1,0 +1,251 @@
+"""The OpenAI chat-completions wire format, as pydantic models: what clients send and what they get back.
+
+Request models are strict (an unknown field is a 400 naming it, as OpenAI does), so a typo in a client is not
+silently ignored. Ponder's own request fields are ``mode``, ``agents``, ``budget`` and ``progress``.
+Response models document the API (``/openapi.json``); the handlers build the same shapes as dicts, which is
+faster than validating what the server itself produced.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AssistantMessage",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionRequest",
+    "ChatMessage",
+    "ErrorResponse",
+    "ModelList",
+]
+
+# --- request ------------------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TextContent(_Strict):
+    type: Literal["text"]
+    text: str
+
+
+class ImageUrl(_Strict):
+    url: str = Field(description="A data URI (data:image/png;base64,...); remote URLs are not fetched.")
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImageContent(_Strict):
+    type: Literal["image_url"]
+    image_url: ImageUrl
+
+
+class InputAudio(_Strict):
+    data: str = Field(description="Base64-encoded audio.")
+    format: Literal["wav", "mp3"]
+
+
+class AudioContent(_Strict):
+    type: Literal["input_audio"]
+    input_audio: InputAudio
+
+
+UserContentPart = Annotated[TextContent | ImageContent | AudioContent, Field(discriminator="type")]
+
+
+class SystemMessage(_Strict):
+    role: Literal["system", "developer"]
+    content: str | list[TextContent]
+    name: str | None = None
+
+
+class UserMessage(_Strict):
+    role: Literal["user"]
+    content: str | list[UserContentPart]
+    name: str | None = None
+
+
+class FunctionCall(_Strict):
+    name: str
+    arguments: str = Field(description="The arguments as a JSON object, encoded as a string.")
+
+
+class ToolCall(_Strict):
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class AssistantMessage(_Strict):
+    role: Literal["assistant"]
+    content: str | list[TextContent] | None = None
+    tool_calls: list[ToolCall] | None = None
+    reasoning_content: str | None = None  # accepted and dropped: earlier reasoning is not sent back
+    refusal: str | None = None
+    name: str | None = None
+
+
+class ToolMessage(_Strict):
+    role: Literal["tool"]
+    content: str | list[TextContent]
+    tool_call_id: str
+
+
+ChatMessage = Annotated[
+    SystemMessage | UserMessage | AssistantMessage | ToolMessage, Field(discriminator="role")
+]
+
+
+class FunctionDefinition(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ToolDefinition(_Strict):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class NamedFunction(_Strict):
+    name: str
+
+
+class NamedToolChoice(_Strict):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+class StreamOptions(_Strict):
+    include_usage: bool | None = None
+
+
+class ChatCompletionRequest(_Strict):
+    model: str = Field(
+        description="A mode on the default model (ponder-instant, ponder-thinking, ponder-contemplating, "
+        "ponder-auto) or a model from GET /v1/models (then `mode` or `reasoning_effort` picks the mode)."
+    )
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    tools: list[ToolDefinition] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    user: str | None = Field(default=None, max_length=256, description="The end user, within your account.")
+    n: int | None = Field(default=None, ge=1, le=1, description="Only 1 is supported.")
+    # Ponder's own fields
+    mode: Literal["instant", "thinking", "contemplating", "auto"] | None = None
+    agents: int | None = Field(default=None, ge=1, le=16, description="Contemplating's sub-agents.")
+    budget: int | None = Field(default=None, ge=1, description="Reasoning tokens (per sub-agent).")
+    progress: bool | None = Field(
+        default=None,
+        description="Streaming: also send chunks with no choices and a `ponder` field for sub-agent and "
+        "tool progress.",
+    )
+
+
+# --- responses ----------------------------------------------------------------------------------------
+
+
+class CompletionTokensDetails(BaseModel):
+    reasoning_tokens: int
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    completion_tokens_details: CompletionTokensDetails
+    ponder: dict[str, Any] = Field(
+        description="Ponder's figures: mode, router, time to first token, total time, sub-agents."
+    )
+
+
+class ResponseToolCall(BaseModel):
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class ResponseMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str | None
+    reasoning_content: str | None = None
+    tool_calls: list[ResponseToolCall] | None = None
+
+
+class Choice(BaseModel):
+    index: int
+    message: ResponseMessage
+    finish_reason: Literal["stop", "length", "tool_calls"]
+    logprobs: None = None
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+
+
+class ChunkDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int
+    delta: ChunkDelta
+    finish_reason: Literal["stop", "length", "tool_calls"] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One server-sent event of a streamed completion (``data: {...}``; the stream ends ``data: [DONE]``)."""
+
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+    ponder: dict[str, Any] | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+    ponder: dict[str, Any]
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelCard]
+
+
+class ErrorBody(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,89 @@
+"""What one running server holds: settings, the database and its stores, loaded models, server-side tools,
+the turn gate (concurrency limit) and the metrics. Built by ``create_app``; handlers receive it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ponder.config import Settings
+from ponder.models.base import Model
+from ponder.server.errors import ApiError
+from ponder.server.metrics import Metrics
+from ponder.store.database import Database
+from ponder.store.keys import KeyStore
+from ponder.store.limits import RateLimiter
+from ponder.tools.base import Tool
+
+if TYPE_CHECKING:
+    from ponder.sandbox.lazy import LazySandbox
+    from ponder.tools.toolset import Toolset
+
+__all__ = ["ModelFactory", "ServerState"]
+
+ModelFactory = Callable[[str, Settings], Model]
+
+
+@dataclass
+class ServerState:
+    settings: Settings
+    db: Database
+    model_factory: ModelFactory
+    metrics: Metrics
+    toolsets: list[Toolset] = field(default_factory=list)  # run by Ponder (sandbox, MCP, @tool modules)
+    server_tools: list[Tool] = field(default_factory=list)  # the tools of those toolsets
+    sandbox: LazySandbox | None = None  # Contemplating's program agents; starts with the first program
+    models: dict[str, Model] = field(default_factory=dict)  # spec -> model, made on first use
+    turns_in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        self.keys = KeyStore(self.db)
+        self.limiter = RateLimiter(self.db)
+
+    def model(self, spec: str) -> Model:
+        model = self.models.get(spec)
+        if model is None:
+            model = self.models[spec] = self.model_factory(spec, self.settings)
+        return model
+
+    @contextlib.asynccontextmanager
+    async def turn_slot(self) -> AsyncIterator[None]:
+        """Hold one of the server's turn slots for the block; 503 at once when all are taken."""
+        self.take_slot()
+        try:
+            yield
+        finally:
+            self.release_slot()
+
+    def take_slot(self) -> None:
+        limit = self.settings.server.max_concurrent_turns
+        if self.turns_in_flight >= limit:
+            self.metrics.rejected.labels("busy").inc()
+            raise ApiError(
+                503,
+                f"The server is busy: {limit} turns are running, the most it takes at once. Retry shortly.",
+                "service_unavailable",
+                "server_busy",
+                headers={"Retry-After": "1"},
+            )
+        self.turns_in_flight += 1
+        self.metrics.turns_in_flight.set(self.turns_in_flight)
+
+    def release_slot(self) -> None:
+        self.turns_in_flight -= 1
+        self.metrics.turns_in_flight.set(self.turns_in_flight)
+
+    async def aclose(self) -> None:
+        for model in self.models.values():
+            with contextlib.suppress(Exception):
+                await model.aclose()
+        if self.sandbox is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.sandbox.aclose())
+        for toolset in self.toolsets:
+            with contextlib.suppress(Exception):
+                await toolset.aclose()
+        self.db.close()

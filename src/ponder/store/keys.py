@@ -1,0 +1,117 @@
+"""API keys: random, high-entropy secrets that belong to an account and a tier, stored only as SHA-256.
+
+A key is ``pk-`` followed by 43 URL-safe characters (32 random bytes). SHA-256 is the right hash here: the
+secret has 256 bits of entropy, so there is nothing to brute-force, and the lookup on every request must be
+fast (a slow password hash would be the bottleneck of the server). The clear key is shown once, at creation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from ponder.errors import UserError
+from ponder.store.database import Database
+
+__all__ = ["KEY_PREFIX", "ApiKey", "KeyStore", "hash_secret"]
+
+KEY_PREFIX = "pk-"
+_ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    account: str
+    tier: str
+    prefix: str
+    name: str
+    created_at: float
+    revoked_at: float | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, account: str, tier: str, name: str = "") -> tuple[ApiKey, str]:
+        """A new key for ``account``: the record, and the secret (shown once, never stored)."""
+        if not _ACCOUNT.match(account):
+            raise UserError(
+                f"Account name '{account}' is not valid: use 1-128 letters, digits, '_', '.', '@' or '-', "
+                "starting with a letter or digit."
+            )
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        key = ApiKey(
+            id="key_" + secrets.token_hex(6),
+            account=account,
+            tier=tier,
+            prefix=secret[:10],
+            name=name,
+            created_at=time.time(),
+            revoked_at=None,
+        )
+        with self.db.transaction() as db:
+            db.execute(
+                "INSERT INTO api_keys (id, account, tier, secret_sha256, prefix, name, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key.id, account, tier, hash_secret(secret), key.prefix, name, key.created_at),
+            )
+        return key, secret
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        """The active key whose secret this is; None for an unknown or revoked one."""
+        if not secret.startswith(KEY_PREFIX):
+            return None
+        with self.db.reading() as db:
+            row = db.execute(
+                "SELECT * FROM api_keys WHERE secret_sha256 = ? AND revoked_at IS NULL",
+                (hash_secret(secret),),
+            ).fetchone()
+        return None if row is None else _key(row)
+
+    def list_keys(self, account: str | None = None) -> list[ApiKey]:
+        query, args = "SELECT * FROM api_keys", tuple[str, ...]()
+        if account is not None:
+            query, args = query + " WHERE account = ?", (account,)
+        with self.db.reading() as db:
+            rows = db.execute(query + " ORDER BY created_at", args).fetchall()
+        return [_key(row) for row in rows]
+
+    def revoke(self, key_id: str) -> ApiKey:
+        """Revoke a key by its id (or its prefix, as ``list`` shows it); it stops working at once."""
+        with self.db.transaction() as db:
+            rows = db.execute(
+                "SELECT * FROM api_keys WHERE id = ? OR prefix = ?", (key_id, key_id)
+            ).fetchall()
+            if len(rows) != 1:
+                what = "No key" if not rows else f"{len(rows)} keys"
+                raise UserError(f"{what} match '{key_id}': give a key id from `ponder keys list`.")
+            if rows[0]["revoked_at"] is None:
+                db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (time.time(), rows[0]["id"]))
+            row = db.execute("SELECT * FROM api_keys WHERE id = ?", (rows[0]["id"],)).fetchone()
+        return _key(row)
+
+
+def _key(row: object) -> ApiKey:
+    r: dict[str, object] = dict(row)  # type: ignore[call-overload]
+    return ApiKey(
+        id=str(r["id"]),
+        account=str(r["account"]),
+        tier=str(r["tier"]),
+        prefix=str(r["prefix"]),
+        name=str(r["name"]),
+        created_at=float(r["created_at"]),  # type: ignore[arg-type]
+        revoked_at=None if r["revoked_at"] is None else float(r["revoked_at"]),  # type: ignore[arg-type]
+    )

@@ -1,0 +1,97 @@
+"""Per-key rate limits kept in the database: requests per minute (GCRA) and tokens per UTC day.
+
+Requests per minute use GCRA, the generic cell rate algorithm: one number per key, the theoretical arrival
+time (TAT) of the next request. A request of cost ``c`` moves the TAT ``c * 60 / limit`` seconds on, and is
+refused when that would put it more than a minute ahead of now. A fresh key can take ``limit`` requests at
+once, then one every ``60 / limit`` seconds: a burst never gets more than the limit, and there are no window
+edges to game. The check and the update run in one ``BEGIN IMMEDIATE`` transaction, so several server
+processes on one database share the limit.
+
+Tokens per day are a counter per key and UTC day: a request is refused once the day's tokens are spent, and
+a finished request adds what it used (failed and cancelled ones too, for what they used).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from ponder.store.database import Database
+
+__all__ = ["Decision", "RateLimiter"]
+
+WINDOW_S = 60.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int | None  # requests per minute; None: no limit
+    remaining: int  # whole requests of cost 1 still allowed now
+    reset_s: float  # seconds until the limit is whole again
+    retry_after_s: float  # seconds to wait before this request would be allowed (0 when allowed)
+    reason: str = ""  # what was exceeded, for the error message
+
+
+class RateLimiter:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def admit(self, key_id: str, per_minute: int | None, cost: float, now: float | None = None) -> Decision:
+        """Take ``cost`` requests from the key's minute, or refuse and say when to retry."""
+        if per_minute is None:
+            return Decision(True, None, 0, 0.0, 0.0)
+        now = time.time() if now is None else now
+        interval = WINDOW_S / per_minute
+        with self.db.transaction() as db:
+            row = db.execute("SELECT tat FROM rate_state WHERE key_id = ?", (key_id,)).fetchone()
+            tat = max(now, row[0]) if row is not None else now
+            new_tat = tat + cost * interval
+            if new_tat - now > WINDOW_S + 1e-9:
+                retry = new_tat - WINDOW_S - now
+                remaining = max(0, math.floor((now + WINDOW_S - tat) / interval + 1e-9))
+                return Decision(
+                    False, per_minute, remaining, tat - now, retry, f"{per_minute} requests per minute"
+                )
+            db.execute(
+                "INSERT INTO rate_state (key_id, tat) VALUES (?, ?) "
+                "ON CONFLICT (key_id) DO UPDATE SET tat = excluded.tat",
+                (key_id, new_tat),
+            )
+        remaining = max(0, math.floor((now + WINDOW_S - new_tat) / interval + 1e-9))
+        return Decision(True, per_minute, remaining, new_tat - now, 0.0)
+
+    def tokens_left(
+        self, key_id: str, per_day: int | None, now: float | None = None
+    ) -> tuple[int | None, float]:
+        """(tokens left today or None for no limit, seconds until the day resets)."""
+        now = time.time() if now is None else now
+        day, reset = _day(now)
+        if per_day is None:
+            return None, reset
+        with self.db.reading() as db:
+            row = db.execute(
+                "SELECT tokens FROM token_usage WHERE key_id = ? AND day = ?", (key_id, day)
+            ).fetchone()
+        used = 0 if row is None else int(row[0])
+        return max(0, per_day - used), reset
+
+    def charge_tokens(self, key_id: str, tokens: int, now: float | None = None) -> None:
+        if tokens <= 0:
+            return
+        day, _ = _day(time.time() if now is None else now)
+        with self.db.transaction() as db:
+            db.execute(
+                "INSERT INTO token_usage (key_id, day, tokens) VALUES (?, ?, ?) "
+                "ON CONFLICT (key_id, day) DO UPDATE SET tokens = tokens + excluded.tokens",
+                (key_id, day, tokens),
+            )
+
+
+def _day(now: float) -> tuple[str, float]:
+    """(UTC day as YYYY-MM-DD, seconds until the next one)."""
+    moment = datetime.fromtimestamp(now, UTC)
+    midnight = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment.strftime("%Y-%m-%d"), (midnight - moment).total_seconds()

@@ -1,0 +1,83 @@
+"""A real ``ponder serve`` app on a loopback port (uvicorn in a thread), with a scripted model and keys."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from ponder.config import ServerConfig, Settings, TierConfig
+from ponder.server import create_app
+from ponder.store import KeyStore, open_database
+from ponder.testing import ScriptedModel
+
+
+@dataclass
+class LiveServer:
+    url: str
+    model: ScriptedModel
+    settings: Settings
+    keys: dict[str, str]  # tier -> a key of that tier, account "acme"
+    app: Any
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _settings(data_dir: Path, **server: Any) -> Settings:
+    tiers = {
+        "free": TierConfig(requests_per_minute=5, tokens_per_day=1_000_000),
+        "big": TierConfig(requests_per_minute=10_000, tokens_per_day=None),
+        "tiny_tokens": TierConfig(requests_per_minute=1000, tokens_per_day=10),
+    }
+    return Settings(
+        data_dir=data_dir,
+        model="scripted:default",
+        programs=False,
+        server=ServerConfig(port=_free_port(), tiers=tiers, **server),
+    )
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(model: ScriptedModel | None = None, **server_options: Any) -> LiveServer:
+        settings = _settings(tmp_path / f"data{len(servers)}", **server_options)
+        scripted = model or ScriptedModel()
+        db = open_database(settings.database_path)
+        store = KeyStore(db)
+        keys = {tier: store.create("acme", tier)[1] for tier in settings.server.tiers}
+        app = create_app(settings, model_factory=lambda spec, s: scripted, db=db)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=settings.server.port, log_config=None, access_log=False
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        servers.append((server, thread))
+        return LiveServer(f"http://127.0.0.1:{settings.server.port}", scripted, settings, keys, app)
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(10)

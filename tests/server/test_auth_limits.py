@@ -1,0 +1,123 @@
+"""Keys, accounts and limits: 401 without a key, 429 with Retry-After, prices per mode, local no-key mode."""
+
+from __future__ import annotations
+
+import httpx
+
+from ponder.testing import ScriptedModel
+
+from .conftest import LiveServer
+
+ASK = {"model": "ponder-instant", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def post(server: LiveServer, key: str | None, body: dict = ASK) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.post(server.base_url + "/chat/completions", json=body, headers=headers)
+
+
+def test_missing_bad_and_revoked_keys_are_401(start_server) -> None:
+    server = start_server(ScriptedModel(default="ok"))
+    assert post(server, None).status_code == 401
+    r = post(server, "pk-not-a-real-key")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+    assert httpx.get(server.base_url + "/models").status_code == 401
+    from ponder.store import KeyStore
+
+    store = KeyStore(server.app.state.ponder.db)
+    key, secret = store.create("acme", "big")
+    assert post(server, secret).status_code == 200
+    store.revoke(key.id)
+    assert post(server, secret).status_code == 401
+
+
+def test_keys_are_stored_only_as_hashes(start_server) -> None:
+    server = start_server()
+    db = server.app.state.ponder.db
+    dump = "\n".join(db.connection.iterdump())
+    for secret in server.keys.values():
+        assert secret not in dump
+
+
+def test_a_burst_of_twice_the_limit_accepts_exactly_the_limit(start_server) -> None:
+    server = start_server(ScriptedModel(default="ok"))
+    statuses = [post(server, server.keys["free"]) for _ in range(10)]  # the free tier here: 5 per minute
+    assert [r.status_code for r in statuses].count(200) == 5
+    refused = [r for r in statuses if r.status_code == 429]
+    assert len(refused) == 5
+    for r in refused:
+        assert int(r.headers["Retry-After"]) >= 1
+        assert r.headers["x-ratelimit-remaining-requests"] == "0"
+        assert r.json()["error"]["type"] == "rate_limit_error"
+
+
+def test_failed_requests_count_toward_the_limit(start_server) -> None:
+    server = start_server()
+    bad = {"model": "ponder-instant", "messages": []}
+    codes = [post(server, server.keys["free"], bad).status_code for _ in range(7)]
+    assert codes == [400] * 5 + [429] * 2
+
+
+def test_contemplating_costs_more_than_instant(start_server) -> None:
+    server = start_server(ScriptedModel(default="The answer is 1."))
+    body = {**ASK, "model": "ponder-contemplating", "agents": 2}
+    first = post(server, server.keys["free"], body)  # costs 4 of the 5 per minute
+    assert first.status_code == 200
+    assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    assert post(server, server.keys["free"], body).status_code == 429
+    assert post(server, server.keys["free"]).status_code == 200  # one instant request is left
+
+
+def test_daily_tokens(start_server) -> None:
+    server = start_server(ScriptedModel(default="a b c d e f g h i j k l"))
+    assert post(server, server.keys["tiny_tokens"]).status_code == 200  # spends more than the 10 a day
+    r = post(server, server.keys["tiny_tokens"])
+    assert r.status_code == 429 and r.json()["error"]["code"] == "tokens_exceeded"
+    assert int(r.headers["Retry-After"]) >= 1
+
+
+def test_local_mode_without_a_key(start_server) -> None:
+    server = start_server(ScriptedModel(default="ok"), allow_local_without_key=True)
+    assert post(server, None).status_code == 200
+    assert post(server, "pk-wrong").status_code == 401  # a key that is given must be valid
+
+
+def test_request_id_and_metrics(start_server) -> None:
+    server = start_server(ScriptedModel(default="ok"))
+    r = httpx.post(
+        server.base_url + "/chat/completions",
+        json=ASK,
+        headers={"Authorization": f"Bearer {server.keys['big']}", "X-Request-Id": "abc-123"},
+    )
+    assert r.headers["x-request-id"] == "abc-123"
+    assert len(post(server, server.keys["big"]).headers["x-request-id"]) == 32
+    metrics = httpx.get(server.url + "/metrics").text
+    assert 'ponder_http_requests_total{path="/v1/chat/completions",status="200"} 2.0' in metrics
+    assert 'ponder_turns_total{mode="instant",outcome="ok"} 2.0' in metrics
+    assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
+
+
+def test_body_size_limit(start_server) -> None:
+    server = start_server(max_body_bytes=2048)
+    big = {**ASK, "messages": [{"role": "user", "content": "x" * 5000}]}
+    r = post(server, server.keys["big"], big)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+
+
+def test_busy_server_is_503(start_server) -> None:
+    import threading
+
+    # The only turn slot is held while the first answer streams slowly.
+    server = start_server(ScriptedModel([["slow", " answer"]], delay_s=1.0), max_concurrent_turns=1)
+    first: list[httpx.Response] = []
+    thread = threading.Thread(target=lambda: first.append(post(server, server.keys["big"])))
+    thread.start()
+    state = server.app.state.ponder
+    for _ in range(500):
+        if state.turns_in_flight:
+            break
+        threading.Event().wait(0.01)
+    r = post(server, server.keys["big"])
+    thread.join(10)
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+    assert first[0].status_code == 200

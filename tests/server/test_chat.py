@@ -1,0 +1,213 @@
+"""The chat completions endpoint through the official openai client, on the scripted model."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import openai
+import pytest
+
+from ponder.messages import ToolCallPart
+from ponder.testing import ScriptedModel
+
+from .conftest import LiveServer
+
+
+def client(server: LiveServer, tier: str = "big") -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.base_url, api_key=server.keys[tier], max_retries=0)
+
+
+def test_non_streaming_answer_with_usage(start_server) -> None:
+    server = start_server(ScriptedModel(["Paris."]))
+    reply = client(server).chat.completions.create(
+        model="ponder-instant", messages=[{"role": "user", "content": "Capital of France?"}]
+    )
+    assert reply.choices[0].message.content == "Paris."
+    assert reply.choices[0].finish_reason == "stop"
+    assert reply.usage is not None and reply.usage.completion_tokens >= 1
+    assert reply.usage.completion_tokens_details.reasoning_tokens == 0
+    extra = reply.usage.model_extra or {}
+    assert extra["ponder"]["mode"] == "instant"
+    assert "time_to_first_token_s" in extra["ponder"]
+    server.model.assert_all_used()
+
+
+def test_streaming_deltas_then_done(start_server) -> None:
+    server = start_server(ScriptedModel([["Hel", "lo", "!"]]))
+    stream = client(server).chat.completions.create(
+        model="ponder-instant",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Hello!"
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == ["stop"]
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+
+
+def test_raw_stream_ends_with_done(start_server) -> None:
+    server = start_server(ScriptedModel(["x"]))
+    body = {"model": "ponder-instant", "messages": [{"role": "user", "content": "q"}], "stream": True}
+    headers = {"Authorization": f"Bearer {server.keys['big']}"}
+    with httpx.stream("POST", server.base_url + "/chat/completions", json=body, headers=headers) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in r.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    assert all(line.startswith("data: ") for line in lines)
+
+
+def test_thinking_reasoning_comes_back_in_reasoning_content(start_server) -> None:
+    server = start_server(ScriptedModel(["Two and two.", "4"]))
+    reply = client(server).chat.completions.create(
+        model="ponder-thinking", messages=[{"role": "user", "content": "2+2?"}], extra_body={"budget": 64}
+    )
+    message = reply.choices[0].message
+    assert message.content == "4"
+    assert "Two and two" in (message.model_extra or {})["reasoning_content"]
+    assert reply.usage.completion_tokens_details.reasoning_tokens > 0
+
+
+def test_client_tools_end_the_turn_with_parallel_calls(start_server) -> None:
+    calls = [
+        ToolCallPart("call_1", "weather", {"city": "Paris"}),
+        ToolCallPart("call_2", "weather", {"city": "Rome"}),
+    ]
+    server = start_server(ScriptedModel([calls, "Sunny in both."]))
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "weather",
+                "description": "Weather in a city",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            },
+        }
+    ]
+    c = client(server)
+    messages: list[dict] = [{"role": "user", "content": "Weather in Paris and Rome?"}]
+    reply = c.chat.completions.create(model="ponder-instant", messages=messages, tools=tools)
+    choice = reply.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    made = choice.message.tool_calls or []
+    assert [(t.id, t.function.name, json.loads(t.function.arguments)) for t in made] == [
+        ("call_1", "weather", {"city": "Paris"}),
+        ("call_2", "weather", {"city": "Rome"}),
+    ]
+    messages.append(choice.message.model_dump(exclude_none=True))
+    messages += [{"role": "tool", "tool_call_id": t.id, "content": "sunny"} for t in made]
+    final = c.chat.completions.create(model="ponder-instant", messages=messages, tools=tools)
+    assert final.choices[0].message.content == "Sunny in both."
+    sent = server.model.calls[-1].messages
+    assert [m.role for m in sent][-3:] == ["assistant", "tool", "tool"]
+
+
+def test_streamed_tool_calls(start_server) -> None:
+    server = start_server(ScriptedModel([ToolCallPart("call_9", "lookup", {"q": "x"})]))
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    chunks = list(
+        client(server).chat.completions.create(
+            model="ponder-instant", messages=[{"role": "user", "content": "?"}], tools=tools, stream=True
+        )
+    )
+    deltas = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    assert deltas[0].id == "call_9" and deltas[0].function.name == "lookup"
+    assert json.loads(deltas[0].function.arguments) == {"q": "x"}
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+def test_contemplating_progress_chunks(start_server) -> None:
+    server = start_server(ScriptedModel(default="The answer is 7."))
+    body = {
+        "model": "ponder-contemplating",
+        "messages": [{"role": "user", "content": "What is 3 + 4?"}],
+        "stream": True,
+        "progress": True,
+        "agents": 2,
+    }
+    headers = {"Authorization": f"Bearer {server.keys['big']}"}
+    with httpx.stream("POST", server.base_url + "/chat/completions", json=body, headers=headers) as r:
+        events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
+    progress = [e["ponder"] for e in events if e.get("ponder")]
+    assert {p["type"] for p in progress} == {"agent"}
+    assert {p["agent"] for p in progress} == {0, 1}
+    assert any(p["status"] == "finished" for p in progress)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        ({"model": "ponder-instant", "messages": []}, 400, "messages"),
+        ({"model": "ponder-instant", "messages": [{"role": "user", "content": "x"}], "frequency": 1}, 400, "frequency"),
+        ({"model": "nope", "messages": [{"role": "user", "content": "x"}]}, 404, "nope"),
+        ({"model": "ponder-instant", "mode": "thinking", "messages": [{"role": "user", "content": "x"}]}, 400, "mode"),
+        ({"model": "ponder-contemplating", "agents": 1000, "messages": [{"role": "user", "content": "x"}]}, 400, "agents"),
+        ({"model": "ponder-thinking", "budget": 0, "messages": [{"role": "user", "content": "x"}]}, 400, "budget"),
+        ({"model": "ponder-instant", "messages": [{"role": "tool", "tool_call_id": "c1", "content": "x"}]}, 400, "c1"),
+    ],
+)
+def test_bad_requests_get_openai_errors(start_server, body: dict, status: int, needle: str) -> None:
+    server = start_server()
+    r = httpx.post(
+        server.base_url + "/chat/completions", json=body, headers={"Authorization": f"Bearer {server.keys['big']}"}
+    )
+    assert r.status_code == status
+    error = r.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert needle in error["message"]
+
+
+def test_malformed_json_is_400(start_server) -> None:
+    server = start_server()
+    r = httpx.post(
+        server.base_url + "/chat/completions",
+        content=b"{not json",
+        headers={"Authorization": f"Bearer {server.keys['big']}", "Content-Type": "application/json"},
+    )
+    assert r.status_code == 400 and "JSON" in r.json()["error"]["message"]
+
+
+def test_images_are_validated_then_refused_until_perception(start_server) -> None:
+    server = start_server()
+    c = client(server)
+    png = "data:image/png;base64,iVBORw0KGgo="
+    content = [{"type": "text", "text": "what is this"}, {"type": "image_url", "image_url": {"url": png}}]
+    with pytest.raises(openai.BadRequestError) as info:
+        c.chat.completions.create(model="ponder-instant", messages=[{"role": "user", "content": content}])
+    assert "cannot read images yet" in info.value.message
+    remote = [{"type": "image_url", "image_url": {"url": "http://example.com/a.png"}}]
+    with pytest.raises(openai.BadRequestError) as info:
+        c.chat.completions.create(model="ponder-instant", messages=[{"role": "user", "content": remote}])
+    assert "data URI" in info.value.message
+    broken = [{"type": "input_audio", "input_audio": {"data": "***", "format": "wav"}}]
+    with pytest.raises(openai.BadRequestError) as info:
+        c.chat.completions.create(model="ponder-instant", messages=[{"role": "user", "content": broken}])
+    assert "base64" in info.value.message
+
+
+def test_a_failing_model_is_a_clean_error(start_server) -> None:
+    from ponder.errors import BackendError
+
+    server = start_server(ScriptedModel([BackendError("upstream exploded")]))
+    with pytest.raises(openai.APIStatusError) as info:
+        client(server).chat.completions.create(model="ponder-instant", messages=[{"role": "user", "content": "q"}])
+    assert info.value.status_code == 502
+    assert "upstream exploded" in info.value.message
+
+
+def test_models_lists_modes_and_the_default(start_server) -> None:
+    server = start_server()
+    ids = [m.id for m in client(server).models.list()]
+    assert ids[:4] == ["ponder-instant", "ponder-thinking", "ponder-contemplating", "ponder-auto"]
+    assert "scripted:default" in ids
+
+
+def test_default_model_with_mode_field(start_server) -> None:
+    server = start_server(ScriptedModel(["ok"]))
+    reply = client(server).chat.completions.create(
+        model="scripted:default", messages=[{"role": "user", "content": "q"}], extra_body={"mode": "instant"}
+    )
+    assert (reply.usage.model_extra or {})["ponder"]["mode"] == "instant"

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pytest
+
+from ponder.errors import UserError
+from ponder.store import KeyStore, open_database
+from ponder.store.keys import hash_secret
+
+
+def test_create_authenticate_revoke() -> None:
+    store = KeyStore(open_database(":memory:"))
+    key, secret = store.create("acme", "free", "ci")
+    assert secret.startswith("pk-") and len(secret) >= 40
+    assert store.authenticate(secret) == key
+    assert store.authenticate(secret + "x") is None
+    assert store.authenticate("not-a-key") is None
+    revoked = store.revoke(key.prefix)
+    assert revoked.revoked_at is not None and store.authenticate(secret) is None
+    assert [k.id for k in store.list_keys("acme")] == [key.id]
+    assert store.list_keys("other") == []
+
+
+def test_only_the_hash_is_stored() -> None:
+    db = open_database(":memory:")
+    _, secret = KeyStore(db).create("acme", "free")
+    dump = "\n".join(db.connection.iterdump())
+    assert secret not in dump and hash_secret(secret) in dump
+
+
+def test_keys_are_unique_and_random() -> None:
+    store = KeyStore(open_database(":memory:"))
+    secrets = {store.create("a", "free")[1] for _ in range(50)}
+    assert len(secrets) == 50
+
+
+def test_bad_account_and_unknown_key() -> None:
+    store = KeyStore(open_database(":memory:"))
+    with pytest.raises(UserError, match="Account name"):
+        store.create("bad name!", "free")
+    with pytest.raises(UserError, match="No key"):
+        store.revoke("key_nothing")
