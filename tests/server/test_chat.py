@@ -83,7 +83,11 @@ def test_client_tools_end_the_turn_with_parallel_calls(start_server) -> None:
             "function": {
                 "name": "weather",
                 "description": "Weather in a city",
-                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"],
+                },
             },
         }
     ]
@@ -137,22 +141,47 @@ def test_contemplating_progress_chunks(start_server) -> None:
     assert any(p["status"] == "finished" for p in progress)
 
 
+Q = {"role": "user", "content": "x"}
+
+
 @pytest.mark.parametrize(
     ("body", "status", "needle"),
     [
         ({"model": "ponder-instant", "messages": []}, 400, "messages"),
-        ({"model": "ponder-instant", "messages": [{"role": "user", "content": "x"}], "frequency": 1}, 400, "frequency"),
-        ({"model": "nope", "messages": [{"role": "user", "content": "x"}]}, 404, "nope"),
-        ({"model": "ponder-instant", "mode": "thinking", "messages": [{"role": "user", "content": "x"}]}, 400, "mode"),
-        ({"model": "ponder-contemplating", "agents": 1000, "messages": [{"role": "user", "content": "x"}]}, 400, "agents"),
-        ({"model": "ponder-thinking", "budget": 0, "messages": [{"role": "user", "content": "x"}]}, 400, "budget"),
-        ({"model": "ponder-instant", "messages": [{"role": "tool", "tool_call_id": "c1", "content": "x"}]}, 400, "c1"),
+        (
+            {"model": "ponder-instant", "messages": [Q], "frequency": 1},
+            400,
+            "frequency",
+        ),
+        ({"model": "nope", "messages": [Q]}, 404, "nope"),
+        (
+            {"model": "ponder-instant", "mode": "thinking", "messages": [Q]},
+            400,
+            "mode",
+        ),
+        (
+            {"model": "ponder-contemplating", "agents": 1000, "messages": [Q]},
+            400,
+            "agents",
+        ),
+        (
+            {"model": "ponder-thinking", "budget": 0, "messages": [Q]},
+            400,
+            "budget",
+        ),
+        (
+            {"model": "ponder-instant", "messages": [{"role": "tool", "tool_call_id": "c1", "content": "x"}]},
+            400,
+            "c1",
+        ),
     ],
 )
 def test_bad_requests_get_openai_errors(start_server, body: dict, status: int, needle: str) -> None:
     server = start_server()
     r = httpx.post(
-        server.base_url + "/chat/completions", json=body, headers={"Authorization": f"Bearer {server.keys['big']}"}
+        server.base_url + "/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {server.keys['big']}"},
     )
     assert r.status_code == status
     error = r.json()["error"]
@@ -193,7 +222,9 @@ def test_a_failing_model_is_a_clean_error(start_server) -> None:
 
     server = start_server(ScriptedModel([BackendError("upstream exploded")]))
     with pytest.raises(openai.APIStatusError) as info:
-        client(server).chat.completions.create(model="ponder-instant", messages=[{"role": "user", "content": "q"}])
+        client(server).chat.completions.create(
+            model="ponder-instant", messages=[{"role": "user", "content": "q"}]
+        )
     assert info.value.status_code == 502
     assert "upstream exploded" in info.value.message
 

@@ -74,6 +74,7 @@ def create_app(
         db=db or open_database(settings.database_path),
         model_factory=model_factory or _default_factory,
         metrics=metrics,
+        owns_db=db is None,
     )
     started = int(time.time())
 

@@ -38,6 +38,7 @@ class ServerState:
     sandbox: LazySandbox | None = None  # Contemplating's program agents; starts with the first program
     models: dict[str, Model] = field(default_factory=dict)  # spec -> model, made on first use
     turns_in_flight: int = 0
+    owns_db: bool = True  # False: the caller gave the database and closes it
 
     def __post_init__(self) -> None:
         self.keys = KeyStore(self.db)
@@ -86,4 +87,6 @@ class ServerState:
         for toolset in self.toolsets:
             with contextlib.suppress(Exception):
                 await toolset.aclose()
-        self.db.close()
+        self.toolsets, self.server_tools, self.sandbox, self.models = [], [], None, {}
+        if self.owns_db:
+            self.db.close()

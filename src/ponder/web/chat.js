@@ -1,0 +1,214 @@
+// Ponder's chat page: plain JS, no build step, nothing fetched from outside this server (works offline).
+// It speaks the same OpenAI-compatible API as any client: POST /v1/chat/completions with stream=true,
+// plus Ponder's `progress` flag for sub-agent and tool progress, and `include_usage` for the figures.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const log = $("log"), input = $("input"), keyInput = $("key"), modeSelect = $("mode");
+const history = [];          // the conversation, in OpenAI message shape
+let pending = [];            // attachments of the next user turn: content parts
+let controller = null;       // aborts the running request (Stop)
+let recorder = null;
+
+keyInput.value = localStorage.getItem("ponder.key") || "";
+keyInput.addEventListener("change", () => localStorage.setItem("ponder.key", keyInput.value.trim()));
+modeSelect.value = localStorage.getItem("ponder.mode") || "auto";
+modeSelect.addEventListener("change", () => localStorage.setItem("ponder.mode", modeSelect.value));
+
+function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function bubble(role) {
+  const node = el("div", "msg " + role);
+  log.appendChild(node);
+  log.scrollTop = log.scrollHeight;
+  return node;
+}
+
+function showAttachments() {
+  $("attachments").textContent = pending.length ? `${pending.length} attachment(s) with the next message` : "";
+}
+
+$("image").addEventListener("change", (event) => {
+  const file = event.target.files[0];
+  if (!file) return;
+  const reader = new FileReader();
+  reader.onload = () => { pending.push({ type: "image_url", image_url: { url: reader.result } }); showAttachments(); };
+  reader.readAsDataURL(file);
+  event.target.value = "";
+});
+
+// Voice: record with MediaRecorder, decode, and send as 16-bit PCM WAV (the API takes wav or mp3).
+$("mic").addEventListener("click", async () => {
+  const button = $("mic");
+  if (recorder) { recorder.stop(); return; }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (err) {
+    bubble("error").textContent = "Microphone unavailable: " + err.message;
+    return;
+  }
+  const chunks = [];
+  recorder = new MediaRecorder(stream);
+  recorder.ondataavailable = (e) => chunks.push(e.data);
+  recorder.onstop = async () => {
+    stream.getTracks().forEach((t) => t.stop());
+    button.classList.remove("recording");
+    button.textContent = "Record";
+    recorder = null;
+    try {
+      const wav = await toWav(new Blob(chunks));
+      pending.push({ type: "input_audio", input_audio: { data: wav, format: "wav" } });
+      showAttachments();
+      if (!input.value.trim()) send();
+    } catch (err) {
+      bubble("error").textContent = "Could not read the recording: " + err.message;
+    }
+  };
+  recorder.start();
+  button.classList.add("recording");
+  button.textContent = "Stop recording";
+});
+
+async function toWav(blob) {
+  const context = new AudioContext();
+  const audio = await context.decodeAudioData(await blob.arrayBuffer());
+  const samples = audio.getChannelData(0), rate = audio.sampleRate;
+  const buffer = new ArrayBuffer(44 + samples.length * 2), view = new DataView(buffer);
+  const text = (offset, s) => [...s].forEach((c, i) => view.setUint8(offset + i, c.charCodeAt(0)));
+  text(0, "RIFF"); view.setUint32(4, 36 + samples.length * 2, true); text(8, "WAVE"); text(12, "fmt ");
+  view.setUint32(16, 16, true); view.setUint16(20, 1, true); view.setUint16(22, 1, true);
+  view.setUint32(24, rate, true); view.setUint32(28, rate * 2, true); view.setUint16(32, 2, true);
+  view.setUint16(34, 16, true); text(36, "data"); view.setUint32(40, samples.length * 2, true);
+  samples.forEach((s, i) => view.setInt16(44 + i * 2, Math.max(-1, Math.min(1, s)) * 0x7fff, true));
+  let binary = "";
+  new Uint8Array(buffer).forEach((b) => { binary += String.fromCharCode(b); });
+  await context.close();
+  return btoa(binary);
+}
+
+function userContent(text) {
+  if (!pending.length) return text;
+  const parts = text ? [{ type: "text", text }] : [];
+  return parts.concat(pending);
+}
+
+function renderUser(content) {
+  const node = bubble("user");
+  if (typeof content === "string") { node.textContent = content; return; }
+  for (const part of content) {
+    if (part.type === "text") node.appendChild(el("div", "", part.text));
+    if (part.type === "image_url") { const img = el("img"); img.src = part.image_url.url; img.alt = "attached image"; node.appendChild(img); }
+    if (part.type === "input_audio") { const a = el("audio"); a.controls = true; a.src = "data:audio/wav;base64," + part.input_audio.data; node.appendChild(a); }
+  }
+}
+
+async function send() {
+  const text = input.value.trim();
+  if (!text && !pending.length) return;
+  const content = userContent(text);
+  history.push({ role: "user", content });
+  renderUser(content);
+  input.value = ""; pending = []; showAttachments();
+  await reply();
+}
+
+async function reply() {
+  const node = bubble("assistant");
+  const reasoning = el("details", "reasoning"); reasoning.appendChild(el("summary", "", "Reasoning"));
+  const reasoningText = el("div"); reasoning.appendChild(reasoningText);
+  const agents = el("ul", "agents"), answer = el("div", "answer"), stats = el("div", "stats");
+  node.append(agents, reasoning, answer, stats);
+  reasoning.hidden = true;
+  const agentLines = new Map();
+  const started = performance.now();
+  let firstToken = null, text = "";
+  controller = new AbortController();
+  $("stop").disabled = false; $("send").disabled = true;
+  const headers = { "Content-Type": "application/json" };
+  if (keyInput.value.trim()) headers.Authorization = "Bearer " + keyInput.value.trim();
+  const body = {
+    model: "ponder-" + modeSelect.value, messages: history, stream: true,
+    stream_options: { include_usage: true }, progress: true,
+  };
+  try {
+    const response = await fetch("/v1/chat/completions", { method: "POST", headers, body: JSON.stringify(body), signal: controller.signal });
+    if (!response.ok) {
+      const err = await response.json().catch(() => ({ error: { message: response.statusText } }));
+      throw new Error(`${response.status}: ${err.error ? err.error.message : response.statusText}`);
+    }
+    for await (const event of sse(response)) {
+      if (event.error) throw new Error(event.error.message);
+      if (event.ponder) { progress(event.ponder, agents, agentLines); continue; }
+      if (event.usage) { stats.textContent = figures(event.usage, firstToken, started); continue; }
+      const delta = (event.choices[0] || {}).delta || {};
+      if (delta.reasoning_content) { reasoning.hidden = false; reasoningText.textContent += delta.reasoning_content; }
+      if (delta.content) {
+        if (firstToken === null) firstToken = performance.now();
+        text += delta.content; answer.textContent = text; log.scrollTop = log.scrollHeight;
+      }
+    }
+    history.push({ role: "assistant", content: text });
+  } catch (err) {
+    if (err.name === "AbortError") {
+      stats.textContent = "stopped";
+      if (text) history.push({ role: "assistant", content: text });
+    } else {
+      node.classList.add("error"); answer.textContent = err.message;
+      history.pop();  // the failed turn leaves no trace in the conversation
+    }
+  } finally {
+    controller = null; $("stop").disabled = true; $("send").disabled = false;
+  }
+}
+
+function progress(p, list, lines) {
+  if (p.type !== "agent") {
+    list.appendChild(el("li", "", p.type === "tool_call" ? `tool ${p.name} called` : `tool ${p.name} answered`));
+    return;
+  }
+  let line = lines.get(p.agent);
+  if (!line) { line = el("li"); lines.set(p.agent, line); list.appendChild(line); }
+  const answer = p.answer ? ` → ${p.answer}` : "";
+  line.textContent = `agent ${p.agent + 1}: ${p.status}, ${p.tokens} tokens${answer}${p.detail ? " (" + p.detail + ")" : ""}`;
+}
+
+function figures(usage, firstToken, started) {
+  const ponder = usage.ponder || {};
+  const ttft = ponder.time_to_first_token_s != null ? ponder.time_to_first_token_s
+    : firstToken !== null ? (firstToken - started) / 1000 : null;
+  const router = ponder.router ? ` (auto: ${ponder.router.reason})` : "";
+  const reasoning = usage.completion_tokens_details ? usage.completion_tokens_details.reasoning_tokens : 0;
+  return `${ponder.mode || "?"}${router} · first token ${ttft == null ? "–" : ttft.toFixed(2) + " s"} · ` +
+    `${usage.completion_tokens} tokens (${reasoning} reasoning) · prompt ${usage.prompt_tokens}`;
+}
+
+async function* sse(response) {
+  const reader = response.body.getReader(), decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+      for (const line of block.split("\n")) {
+        if (!line.startsWith("data: ")) continue;
+        const data = line.slice(6);
+        if (data === "[DONE]") return;
+        yield JSON.parse(data);
+      }
+    }
+  }
+}
+
+$("composer").addEventListener("submit", (e) => { e.preventDefault(); send(); });
+input.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send(); } });
+$("stop").addEventListener("click", () => { if (controller) controller.abort(); });
+$("clear").addEventListener("click", () => { history.length = 0; log.textContent = ""; });

@@ -1,0 +1,100 @@
+"""The chat page at / in headless Chromium (Debian's chromium, driven by Playwright), on the scripted model.
+
+A screenshot goes to test-artifacts/chat-page.png. Without Chromium on the machine the test is skipped, with
+the command that installs it (the test script installs it where it can: scripts/test.sh).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from ponder.testing import ScriptedModel
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: apt-get install chromium")
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def test_chat_page_streams_answers_with_reasoning_and_figures(start_server, browser) -> None:
+    model = ScriptedModel([["The ", "capital ", "is ", "Paris."], "First, recall the capital.", "Paris."])
+    server = start_server(model)
+    page = browser.new_page()
+    page.goto(server.url + "/")
+    page.fill("#key", server.keys["big"])
+    page.dispatch_event("#key", "change")
+    page.select_option("#mode", "instant")
+    page.fill("#input", "What is the capital of France?")
+    page.click("#send")
+    page.wait_for_selector(".msg.assistant .stats:has-text('instant')", timeout=15_000)
+    assert page.inner_text(".msg.assistant .answer") == "The capital is Paris."
+    assert "first token" in page.inner_text(".msg.assistant .stats")
+    # Thinking: the reasoning comes in a collapsible block, apart from the answer.
+    page.select_option("#mode", "thinking")
+    page.fill("#input", "And say it again?")
+    page.press("#input", "Enter")
+    page.wait_for_selector(".msg.assistant >> nth=1 >> .stats:has-text('thinking')", timeout=15_000)
+    second = page.locator(".msg.assistant").nth(1)
+    assert second.locator(".answer").inner_text() == "Paris."
+    reasoning = second.locator("details.reasoning")
+    assert "recall the capital" not in reasoning.inner_text()  # collapsed until opened
+    reasoning.locator("summary").click()
+    assert "recall the capital" in reasoning.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat-page.png"), full_page=True)
+    model.assert_all_used()
+
+
+def test_stop_button_cancels_the_turn_on_the_server(start_server, browser) -> None:
+    server = start_server(ScriptedModel([["slow "] * 200], delay_s=0.05))
+    state = server.app.state.ponder
+    page = browser.new_page()
+    page.goto(server.url + "/")
+    page.fill("#key", server.keys["big"])
+    page.dispatch_event("#key", "change")
+    page.select_option("#mode", "instant")
+    page.fill("#input", "Talk slowly.")
+    page.click("#send")
+    page.wait_for_selector(".msg.assistant .answer:has-text('slow')", timeout=15_000)
+    assert state.turns_in_flight == 1
+    page.click("#stop")
+    page.wait_for_selector(".msg.assistant .stats:has-text('stopped')", timeout=5_000)
+    deadline = time.monotonic() + 5
+    while state.turns_in_flight and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert state.turns_in_flight == 0  # the server stopped generating, long before the 10 s the answer takes
+
+
+def test_errors_show_in_the_page(start_server, browser) -> None:
+    server = start_server()
+    page = browser.new_page()
+    page.goto(server.url + "/")
+    page.fill("#input", "no key given")
+    page.click("#send")
+    page.wait_for_selector(".msg.error", timeout=10_000)
+    assert "401" in page.inner_text(".msg.error")

@@ -1,0 +1,49 @@
+"""schemathesis against the app's own /openapi.json: no 5xx, and every response matches the document.
+
+The full run (1,000 cases per endpoint) is bench/server_fuzz.py; CI runs a smaller count here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from ponder.config import ServerConfig, Settings, TierConfig
+from ponder.server import create_app
+from ponder.store import KeyStore, open_database
+from ponder.testing import ScriptedModel
+
+
+def _app(tmp: Path):
+    s = Settings(
+        data_dir=tmp,
+        model="scripted:default",
+        programs=False,
+        server=ServerConfig(tiers={"big": TierConfig(requests_per_minute=1_000_000)}),
+    )
+    db = open_database(s.database_path)
+    key = KeyStore(db).create("fuzz", "big")[1]
+    model = ScriptedModel(default="The answer is 42.", record=False)
+    return create_app(s, model_factory=lambda spec, settings: model, db=db), key
+
+
+_tmp = Path(__import__("tempfile").mkdtemp(prefix="ponder-fuzz-"))
+APP, KEY = _app(_tmp)
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+
+
+@schema.parametrize()
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> None:
+    case.call_and_validate(headers={"Authorization": f"Bearer {KEY}"})
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cleanup():
+    yield
+    import shutil
+
+    shutil.rmtree(_tmp, ignore_errors=True)
