@@ -50,3 +50,24 @@ async def test_list_models_reports_configured_models_and_missing_files(tmp_path:
     assert "UNSET_VAR is not set" in infos["down"].detail
     assert infos["bad"].ready is False and "http://" in infos["bad"].detail
     assert infos["embedded:smollm2-135m"].backend == "embedded"
+
+
+async def test_scripted_spec_answers_forever() -> None:
+    from ponder.messages import Message
+    from ponder.models.base import ModelSettings
+    from ponder.testing import ScriptedModel
+
+    model = resolve_model("scripted:hello there", load_settings())
+    assert isinstance(model, ScriptedModel)
+    for _ in range(3):
+        reply = await model.request([Message.user("q")], ModelSettings())
+        assert reply.message.text == "hello there"
+    slow = resolve_model("scripted:a b c?delay_s=0.01", load_settings())
+    deltas = [
+        e
+        for e in [x async for x in slow.stream([Message.user("q")], ModelSettings())]
+        if e.kind == "text_delta"
+    ]
+    assert [d.text for d in deltas] == ["a", " b", " c"]
+    with pytest.raises(UnknownModelError, match="delay_s"):
+        resolve_model("scripted:x?delay_s=soon", load_settings())

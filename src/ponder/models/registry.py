@@ -8,6 +8,7 @@ Specs (``--model``, config ``model``, or a name from the config's ``[models.NAME
     openai:http://host:8000/v1#name    any OpenAI-compatible server, model "name"
     vllm                               a configured model (its spec and key come from the config)
     scripted:TEXT                      the test double: answers TEXT to everything, at no cost
+    scripted:TEXT?delay_s=0.1          the same, streamed a word at a time with a pause before each word
 """
 
 from __future__ import annotations
@@ -62,7 +63,15 @@ def resolve_model(spec: str, settings: Settings, *, progress: ProgressCallback |
     if backend == "scripted":
         from ponder.testing import ScriptedModel
 
-        return ScriptedModel(name=spec, default=rest or "ok", record=False)
+        text, _, query = rest.partition("?")
+        delay = query.removeprefix("delay_s=") if query.startswith("delay_s=") else "0"
+        try:
+            delay_s = float(delay)
+        except ValueError:
+            raise UnknownModelError(f"'{spec}': delay_s must be a number of seconds.") from None
+        words = text.split(" ") if delay_s else [text]
+        step = [w if i == 0 else " " + w for i, w in enumerate(words)] if delay_s else (text or "ok")
+        return ScriptedModel(name=spec, default=step, delay_s=delay_s, record=False)
     if backend == "openai":
         return OpenAICompatibleModel.from_spec(spec, api_key=api_key, timeout_s=settings.request_timeout_s)
     raise UnknownModelError(_unknown(spec, settings))

@@ -1,0 +1,82 @@
+"""Start ``ponder serve`` as a real process for the server benchmarks: its own data dir, config and key."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from ponder.store import KeyStore, open_database
+
+
+@dataclass
+class Served:
+    url: str
+    key: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(
+    model: str,
+    *,
+    per_minute: int = 100_000_000,
+    concurrency: int = 64,
+    cpu: int | None = None,
+    log_level: str = "info",
+) -> Iterator[Served]:
+    """``ponder serve`` on a free loopback port with one key of a tier allowing ``per_minute`` requests."""
+    with tempfile.TemporaryDirectory(prefix="ponder-bench-") as tmp:
+        home = Path(tmp)
+        config = home / "config.toml"
+        config.write_text(
+            f'model = "{model}"\nprograms = false\n[server]\nmax_concurrent_turns = {concurrency}\n'
+            f"[server.tiers.bench]\nrequests_per_minute = {per_minute}\n"
+        )
+        env = {**os.environ, "PONDER_CONFIG": str(config), "XDG_DATA_HOME": str(home / "data")}
+        db = open_database(home / "data" / "ponder" / "ponder.db")
+        key = KeyStore(db).create("bench", "bench")[1]
+        db.close()
+        port = free_port()
+        command = [sys.executable, "-m", "ponder", "serve", "--port", str(port), "--log-level", log_level]
+        if cpu is not None:
+            command = ["taskset", "-c", str(cpu), *command]
+        log = home / "server.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"ponder serve did not start:\n{log.read_text()[-2000:]}")
+                time.sleep(0.1)
+            yield Served(url, key, process, log)
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()

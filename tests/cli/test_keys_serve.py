@@ -1,0 +1,39 @@
+"""``ponder keys`` against the data directory's database, and ``ponder serve``'s refusals."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from ponder.cli.main import cli
+from ponder.config import load_settings
+from ponder.store import KeyStore, open_database
+
+
+def test_keys_create_list_revoke() -> None:
+    runner = CliRunner()
+    created = runner.invoke(cli, ["keys", "create", "--account", "acme", "--tier", "free", "--json"])
+    assert created.exit_code == 0, created.output
+    record = json.loads(created.stdout)
+    assert record["key"].startswith("pk-") and record["account"] == "acme"
+    db = open_database(load_settings().database_path)
+    assert KeyStore(db).authenticate(record["key"]) is not None
+    listed = json.loads(runner.invoke(cli, ["keys", "list", "--json"]).stdout)
+    assert [k["id"] for k in listed] == [record["id"]]
+    assert record["key"] not in runner.invoke(cli, ["keys", "list"]).stdout
+    assert runner.invoke(cli, ["keys", "revoke", record["id"]]).exit_code == 0
+    assert KeyStore(db).authenticate(record["key"]) is None
+
+
+def test_keys_refuse_an_unknown_tier_and_key() -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["keys", "create", "--tier", "platinum"])
+    assert result.exit_code == 2 and "Unknown tier 'platinum'" in result.output
+    result = runner.invoke(cli, ["keys", "revoke", "key_missing"])
+    assert result.exit_code == 2 and "No key" in result.output
+
+
+def test_serve_refuses_keyless_mode_off_loopback() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--no-key"])
+    assert result.exit_code == 2 and "loopback" in result.output
