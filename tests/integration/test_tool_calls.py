@@ -124,3 +124,16 @@ async def test_contemplating_agents_call_tools_from_one_batch(qwen_small: Embedd
     agents = result.details["agents"]
     assert len(agents) == 2 and all(a["status"] in ("finished", "halted") for a in agents)
     assert any("tools" in a for a in agents)
+
+
+async def test_required_tool_choice_forces_a_valid_call(qwen_small: EmbeddedModel) -> None:
+    """A greeting needs no tool; with tool_choice required the reply is a call all the same."""
+    settings = ModelSettings(
+        temperature=0.0, max_tokens=64, tools=RUNNER.definitions(), tool_choice="required"
+    )
+    reply = await qwen_small.request([Message.user("Hello! How are you today?")], settings)
+    assert reply.finish_reason == "tool_calls"
+    assert reply.message.tool_calls and reply.message.text == ""
+    for call in reply.message.tool_calls:
+        assert RUNNER.problem(call) is None
+    assert reply.usage.completion_tokens > 0

@@ -136,3 +136,13 @@ async def test_each_contemplating_agent_makes_its_own_calls_and_reads_only_its_r
     assert continuation.settings.assistant_prefix == "<think>\n"
     assert continuation.messages[-2].tool_calls[0].call_id == "a0"
     model.assert_all_used()
+
+
+def test_a_required_call_is_the_first_pass_only() -> None:
+    from ponder.modes.acting import Acting
+
+    acting = Acting(ToolRunner([Tool("t", "", {"type": "object"}, invoke=None)]))
+    required = ModelSettings(tool_choice="required")
+    assert acting.settings(required).tool_choice == "required"
+    acting.rounds = 1
+    assert acting.settings(required).tool_choice == "auto"

@@ -242,3 +242,30 @@ def test_default_model_with_mode_field(start_server) -> None:
         model="scripted:default", messages=[{"role": "user", "content": "q"}], extra_body={"mode": "instant"}
     )
     assert (reply.usage.model_extra or {})["ponder"]["mode"] == "instant"
+
+
+WEATHER = {"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}
+CLOCK = {"type": "function", "function": {"name": "clock", "parameters": {"type": "object"}}}
+
+
+def test_tool_choice_required_named_and_none(start_server) -> None:
+    server = start_server(ScriptedModel(default=ToolCallPart("c1", "clock", {})))
+    c = client(server)
+    ask = [{"role": "user", "content": "hi"}]
+    c.chat.completions.create(
+        model="ponder-instant", messages=ask, tools=[WEATHER, CLOCK], tool_choice="required"
+    )
+    sent = server.model.calls[-1].settings
+    assert sent.tool_choice == "required" and len(sent.tools) == 2
+    named = {"type": "function", "function": {"name": "clock"}}
+    c.chat.completions.create(model="ponder-instant", messages=ask, tools=[WEATHER, CLOCK], tool_choice=named)
+    sent = server.model.calls[-1].settings
+    assert sent.tool_choice == "required" and [t["function"]["name"] for t in sent.tools] == ["clock"]
+    server.model._default = "plain"  # no call this time
+    c.chat.completions.create(model="ponder-instant", messages=ask, tools=[WEATHER], tool_choice="none")
+    assert server.model.calls[-1].settings.tools == ()
+    with pytest.raises(openai.BadRequestError, match="not in tools"):
+        missing = {"type": "function", "function": {"name": "nope"}}
+        c.chat.completions.create(model="ponder-instant", messages=ask, tools=[WEATHER], tool_choice=missing)
+    with pytest.raises(openai.BadRequestError, match="no tools"):
+        c.chat.completions.create(model="ponder-instant", messages=ask, tool_choice="required")

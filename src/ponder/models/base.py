@@ -15,7 +15,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from ponder.messages import (
     Event,
@@ -38,6 +38,7 @@ class ModelSettings:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     tools: tuple[dict[str, Any], ...] = ()  # JSON-schema tool definitions (OpenAI "function" shape)
+    tool_choice: Literal["auto", "required"] = "auto"  # required: the reply is tool calls, nothing else
     # Text the assistant's reply already starts with: the model continues it (and the response's text
     # excludes it). Thinking uses it to open and close the reasoning; Contemplating to set each agent's angle.
     assistant_prefix: str = ""

@@ -47,8 +47,10 @@ class Acting:
     def settings(self, settings: ModelSettings) -> ModelSettings:
         """``settings`` with the tools offered, while tool rounds are left."""
         if self.runner is None or not self.runner.tools or self.rounds >= MAX_TOOL_ROUNDS:
-            return replace(settings, tools=())
-        return replace(settings, tools=self.runner.definitions())
+            return replace(settings, tools=(), tool_choice="auto")
+        # A required call is the first pass's: once tools have answered, the model may answer in words.
+        choice = settings.tool_choice if self.rounds == 0 else "auto"
+        return replace(settings, tools=self.runner.definitions(), tool_choice=choice)
 
     def wants_tools(self, response: ModelResponse) -> bool:
         return response.finish_reason == "tool_calls" and bool(response.message.tool_calls)

@@ -41,7 +41,9 @@ class InstantMode(Mode):
         async for event in acting.act(first):
             yield event
         second: ModelResponse | None = None  # one round only: the answer comes without tools
-        async for event in model.stream([*conversation, *acting.history], replace(settings, tools=())):
+        async for event in model.stream(
+            [*conversation, *acting.history], replace(settings, tools=(), tool_choice="auto")
+        ):
             if isinstance(event, ResponseDone):
                 second = event.response
             else:

@@ -137,6 +137,7 @@ def prepare(state: ServerState, principal: Principal, body: bytes) -> PreparedTu
         top_p=0.95 if request.top_p is None else request.top_p,
         seed=request.seed if request.seed is not None else s.seed,
         stop=tuple(stop),
+        tool_choice="auto" if request.tool_choice in (None, "auto", "none") else "required",
     )
     priced = route(messages)[0] if mode_name == "auto" else mode_name
     return PreparedTurn(request, principal, mode, priced, spec, messages, settings)
@@ -167,14 +168,9 @@ def _target(state: ServerState, request: ChatCompletionRequest) -> tuple[str, st
 
 
 def _tools(state: ServerState, request: ChatCompletionRequest) -> ToolRunner | None:
+    """The tools of the turn: Ponder's own and the client's (which end the turn when called)."""
     if request.tool_choice == "none":
         return None
-    if request.tool_choice not in (None, "auto"):
-        raise ApiError(
-            400,
-            "tool_choice 'required' and a named function are not supported yet: use 'auto' or 'none'.",
-            param="tool_choice",
-        )
     client = [
         Tool(
             t.function.name,
@@ -185,16 +181,26 @@ def _tools(state: ServerState, request: ChatCompletionRequest) -> ToolRunner | N
         for t in request.tools or ()
     ]
     tools = [*state.server_tools, *client]
+    choice = request.tool_choice
+    if choice is not None and not isinstance(choice, str):  # a named function: offer that one alone
+        tools = [t for t in tools if t.name == choice.function.name]
+        if not tools:
+            raise ApiError(
+                400,
+                f"tool_choice names '{choice.function.name}', which is not in tools.",
+                param="tool_choice",
+            )
     if not tools:
+        if choice == "required":
+            raise ApiError(400, "tool_choice is 'required' but no tools were given.", param="tool_choice")
         return None
     try:
         return ToolRunner(tools)
     except UserError as err:
         raise ApiError(400, str(err), param="tools") from None
     except jsonschema.SchemaError as err:
-        raise ApiError(
-            400, f"A tool's parameters are not a valid JSON schema: {err.message}", param="tools"
-        ) from None
+        message = f"A tool's parameters are not a valid JSON schema: {err.message}"
+        raise ApiError(400, message, param="tools") from None
 
 
 def _model(state: ServerState, turn: PreparedTurn) -> Any:

@@ -172,6 +172,11 @@ class EmbeddedModel(Model):
                 said.append(piece)
                 put(TextDelta(piece))
 
+            if settings.tools and settings.tool_choice == "required":  # the call at once, under the grammar
+                forced = self._call_tools(engine, messages, settings, "", cancel)
+                put(replace(forced.stats, completion_tokens=0))  # its tokens are counted as the calls'
+                put(forced)
+                return
             stats = engine.generate(prompt, params, cancel, emit)
             stats, calls = self._resolve_trigger(engine, messages, settings, said, stats, cancel, emit)
             put(stats)
