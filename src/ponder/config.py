@@ -130,6 +130,8 @@ class ServerConfig(BaseModel):
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)  # images and audio come inline
     turn_timeout_s: float = Field(default=600.0, gt=0)  # a turn that runs longer gets 504
     graceful_shutdown_s: float = Field(default=60.0, gt=0)  # SIGTERM: how long in-flight requests get
+    # Rate limits in Redis (redis://host:6379/0), shared by several servers; unset: in the database.
+    redis_url: str | None = None
 
 
 class Settings(BaseSettings):

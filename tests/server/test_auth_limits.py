@@ -121,3 +121,22 @@ def test_busy_server_is_503(start_server) -> None:
     thread.join(10)
     assert r.status_code == 503 and r.headers["Retry-After"] == "1"
     assert first[0].status_code == 200
+
+
+def test_limits_in_redis_are_shared_by_two_servers(start_server, redis_url: str) -> None:
+    one = start_server(ScriptedModel(default="ok"), redis_url=redis_url)
+    two = start_server(ScriptedModel(default="ok"), redis_url=redis_url)
+    # Both servers know the same key id (one database each here; in production they share PostgreSQL).
+    from ponder.store import KeyStore
+
+    key, secret = KeyStore(one.app.state.ponder.db).create("acme", "free")
+    other = two.app.state.ponder.db
+    from ponder.store.keys import hash_secret
+
+    other.connection.execute(
+        "INSERT INTO api_keys (id, account, tier, secret_sha256, prefix, name, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (key.id, key.account, key.tier, hash_secret(secret), key.prefix, "", key.created_at),
+    )
+    codes = [post(server, secret).status_code for server in (one, two) * 5]  # free here: 5 a minute
+    assert codes.count(200) == 5 and codes.count(429) == 5

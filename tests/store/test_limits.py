@@ -1,47 +1,87 @@
+"""Both limit stores, the database and Redis, keep the same contract."""
+
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
 from ponder.store import open_database
-from ponder.store.limits import RateLimiter
+from ponder.store.limits import Limiter, RateLimiter, gcra
 
 
-def limiter() -> RateLimiter:
-    return RateLimiter(open_database(":memory:"))
+@pytest.fixture(params=["sqlite", "redis"])
+async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[Limiter]:
+    if request.param == "sqlite":
+        yield RateLimiter(open_database(":memory:"))
+        return
+    from ponder.store.redis_limits import RedisLimiter
+
+    store = RedisLimiter(request.getfixturevalue("redis_url"))
+    yield store
+    await store.aclose()
 
 
-def test_burst_takes_exactly_the_limit_then_one_per_interval() -> None:
-    rl = limiter()
-    decisions = [rl.admit("k", 60, 1, now=1000.0) for _ in range(120)]
+def key() -> str:
+    return uuid.uuid4().hex  # Redis is shared by the tests of the session
+
+
+async def test_a_burst_takes_exactly_the_limit(limiter: Limiter) -> None:
+    k = key()
+    decisions = [await limiter.admit(k, 60, 1) for _ in range(120)]  # well under a second: no refill
     assert sum(d.allowed for d in decisions) == 60
-    refused = decisions[60]
+    refused = decisions[-1]
     assert not refused.allowed and 0 < refused.retry_after_s <= 1.0 and refused.remaining == 0
-    assert not rl.admit("k", 60, 1, now=1000.5).allowed
-    assert rl.admit("k", 60, 1, now=1001.0).allowed  # one interval later, one more
-    assert rl.admit("k", 60, 1, now=1100.0).remaining == 59  # a minute idle: the whole limit again
 
 
-def test_costs_are_prices() -> None:
-    rl = limiter()
-    assert rl.admit("k", 10, 4, now=0.0).remaining == 6
-    assert rl.admit("k", 10, 4, now=0.0).remaining == 2
-    refused = rl.admit("k", 10, 4, now=0.0)
-    assert not refused.allowed and refused.remaining == 2
-    assert rl.admit("k", 10, 2, now=0.0).allowed
+async def test_prices_and_keys_are_independent(limiter: Limiter) -> None:
+    a, b = key(), key()
+    assert (await limiter.admit(a, 10, 4)).remaining == 6
+    assert (await limiter.admit(a, 10, 4)).remaining == 2
+    assert not (await limiter.admit(a, 10, 4)).allowed
+    assert (await limiter.admit(a, 10, 2)).allowed
+    assert (await limiter.admit(b, 10, 4)).allowed
+    assert all([(await limiter.admit(key(), None, 100)).allowed for _ in range(3)])
 
 
-def test_keys_are_independent_and_none_is_unlimited() -> None:
-    rl = limiter()
-    assert rl.admit("a", 1, 1, now=0.0).allowed
-    assert not rl.admit("a", 1, 1, now=0.0).allowed
-    assert rl.admit("b", 1, 1, now=0.0).allowed
-    assert all(rl.admit("c", None, 100, now=0.0).allowed for _ in range(5))
+async def test_daily_tokens(limiter: Limiter) -> None:
+    k = key()
+    await limiter.charge_tokens(k, 70)
+    await limiter.charge_tokens(k, 40)
+    left, reset = await limiter.tokens_left(k, 100)
+    assert left == 0 and 0 < reset <= 86400
+    assert (await limiter.tokens_left(k, 1000))[0] == 890
+    assert (await limiter.tokens_left(k, None))[0] is None
 
 
-def test_tokens_per_day_reset_at_midnight_utc() -> None:
-    rl = limiter()
+def test_gcra_refills_one_per_interval() -> None:
+    tat = None
+    now = 1000.0
+    for _ in range(60):
+        decision, tat = gcra(tat, now, 60, 1)
+        assert decision.allowed
+    refused, unchanged = gcra(tat, now, 60, 1)
+    assert not refused.allowed and unchanged is None
+    assert not gcra(tat, now + 0.5, 60, 1)[0].allowed
+    assert gcra(tat, now + 1.0, 60, 1)[0].allowed
+    assert gcra(tat, now + 100.0, 60, 1)[0].remaining == 59
+
+
+async def test_tokens_reset_at_midnight_utc() -> None:
+    rl = RateLimiter(open_database(":memory:"))
     noon = 1_700_000_000.0 - (1_700_000_000 % 86400) + 43200
-    rl.charge_tokens("k", 70, now=noon)
-    rl.charge_tokens("k", 40, now=noon)
-    left, reset = rl.tokens_left("k", 100, now=noon)
-    assert left == 0 and reset == 43200
-    assert rl.tokens_left("k", 100, now=noon + 43200)[0] == 100
-    assert rl.tokens_left("k", None, now=noon)[0] is None
+    await rl.charge_tokens("k", 150, now=noon)
+    assert await rl.tokens_left("k", 100, now=noon) == (0, 43200)
+    assert (await rl.tokens_left("k", 100, now=noon + 43200))[0] == 100
+
+
+async def test_redis_down_refuses_with_a_clear_error() -> None:
+    from ponder.store.redis_limits import LimitStoreUnavailableError, RedisLimiter
+
+    store = RedisLimiter("redis://127.0.0.1:1/0")
+    with pytest.raises(LimitStoreUnavailableError, match="cannot be reached"):
+        await store.admit("k", 10, 1)
+    await store.aclose()
+    assert time.time() > 0

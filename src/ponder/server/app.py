@@ -151,7 +151,7 @@ def create_app(
         """The modes on the default model (ponder-*) and the models configured on this server."""
         principal = authenticate(state, request.headers.get("authorization"))
         request.scope["state"]["account"] = principal.account
-        headers = admit(state, principal, 1.0)
+        headers = await admit(state, principal, 1.0)
         cards = [
             _card(model_id, started, {"kind": "mode", "mode": mode, "model": settings.model})
             for model_id, mode in MODE_MODELS.items()

@@ -68,10 +68,10 @@ def _unauthorized(message: str) -> ApiError:
     )
 
 
-def admit(state: ServerState, principal: Principal, cost: float) -> dict[str, str]:
+async def admit(state: ServerState, principal: Principal, cost: float) -> dict[str, str]:
     """Take ``cost`` from the key's limits, or raise 429; return the rate-limit headers for the response."""
     tier = principal.tier
-    decision = state.limiter.admit(principal.key_id, tier.requests_per_minute, cost)
+    decision = await state.limiter.admit(principal.key_id, tier.requests_per_minute, cost)
     headers: dict[str, str] = {}
     if decision.limit is not None:
         headers["x-ratelimit-limit-requests"] = str(decision.limit)
@@ -88,7 +88,7 @@ def admit(state: ServerState, principal: Principal, cost: float) -> dict[str, st
             "rate_limit_exceeded",
             headers=headers,
         )
-    left, reset = state.limiter.tokens_left(principal.key_id, tier.tokens_per_day)
+    left, reset = await state.limiter.tokens_left(principal.key_id, tier.tokens_per_day)
     if left is not None:
         headers["x-ratelimit-limit-tokens"] = str(tier.tokens_per_day)
         headers["x-ratelimit-remaining-tokens"] = str(left)

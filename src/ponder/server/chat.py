@@ -68,10 +68,10 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
     try:
         turn = prepare(state, principal, await request.body())
     except ApiError:
-        admit(state, principal, 1.0)  # a failed request still counts (and a 429 wins over the 400)
+        await admit(state, principal, 1.0)  # a failed request still counts (and a 429 wins over the 400)
         raise
     price = principal.tier.price(turn.priced_mode)
-    headers = admit(state, principal, price)
+    headers = await admit(state, principal, price)
     if turn.request.stream:
         state.take_slot()
         return EventStream(_stream(state, turn, price), headers=headers, on_close=state.release_slot)
@@ -86,7 +86,7 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
         except PonderError as err:
             state.metrics.turns.labels(turn.priced_mode, "failed").inc()
             raise from_ponder_error(err) from err
-    _account(state, turn, result, price)
+    await _account(state, turn, result, price)
     return JSONResponse(_completion(turn, result), headers=headers)
 
 
@@ -222,10 +222,10 @@ async def _timed(state: ServerState, work: Any) -> TurnResult:
         ) from None
 
 
-def _account(state: ServerState, turn: PreparedTurn, result: TurnResult, price: float) -> None:
+async def _account(state: ServerState, turn: PreparedTurn, result: TurnResult, price: float) -> None:
     usage = result.usage
     tokens = usage.prompt_tokens + usage.completion_tokens
-    state.limiter.charge_tokens(turn.principal.key_id, round(tokens * price))
+    await state.limiter.charge_tokens(turn.principal.key_id, round(tokens * price))
     m = state.metrics
     m.turns.labels(result.mode, "ok").inc()
     m.tokens.labels("prompt").inc(usage.prompt_tokens)
@@ -287,7 +287,7 @@ async def _stream(state: ServerState, turn: PreparedTurn, price: float) -> Async
                     yield chunk(None, ponder=_progress(event))
                 elif isinstance(event, ResponseDone):
                     result = TurnResult.from_response(event.response, turn.mode.name)
-                    _account(state, turn, result, price)
+                    await _account(state, turn, result, price)
                     if result.tool_calls:
                         calls = [
                             {"index": i, **c} for i, c in enumerate(tool_calls_out(list(result.tool_calls)))

@@ -15,7 +15,7 @@ from ponder.server.errors import ApiError
 from ponder.server.metrics import Metrics
 from ponder.store.database import Database
 from ponder.store.keys import KeyStore
-from ponder.store.limits import RateLimiter
+from ponder.store.limits import Limiter, RateLimiter
 from ponder.tools.base import Tool
 
 if TYPE_CHECKING:
@@ -42,7 +42,11 @@ class ServerState:
 
     def __post_init__(self) -> None:
         self.keys = KeyStore(self.db)
-        self.limiter = RateLimiter(self.db)
+        self.limiter: Limiter = RateLimiter(self.db)
+        if self.settings.server.redis_url:
+            from ponder.store.redis_limits import RedisLimiter
+
+            self.limiter = RedisLimiter(self.settings.server.redis_url)
 
     def model(self, spec: str) -> Model:
         model = self.models.get(spec)
@@ -78,6 +82,8 @@ class ServerState:
         self.metrics.turns_in_flight.set(self.turns_in_flight)
 
     async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.limiter.aclose()
         for model in self.models.values():
             with contextlib.suppress(Exception):
                 await model.aclose()

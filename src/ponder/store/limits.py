@@ -17,10 +17,11 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from ponder.store.database import Database
 
-__all__ = ["Decision", "RateLimiter"]
+__all__ = ["Decision", "Limiter", "RateLimiter", "day_of", "gcra"]
 
 WINDOW_S = 60.0
 
@@ -35,40 +36,66 @@ class Decision:
     reason: str = ""  # what was exceeded, for the error message
 
 
+class Limiter(Protocol):
+    """Where limits live: the database (RateLimiter), or Redis for several servers (RedisLimiter)."""
+
+    async def admit(
+        self, key_id: str, per_minute: int | None, cost: float, now: float | None = None
+    ) -> Decision: ...
+
+    async def tokens_left(
+        self, key_id: str, per_day: int | None, now: float | None = None
+    ) -> tuple[int | None, float]: ...
+
+    async def charge_tokens(self, key_id: str, tokens: int, now: float | None = None) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def gcra(tat: float | None, now: float, per_minute: int, cost: float) -> tuple[Decision, float | None]:
+    """The GCRA step: the decision, and the new TAT to store (None when refused: nothing changes)."""
+    interval = WINDOW_S / per_minute
+    tat = now if tat is None else max(now, tat)
+    new_tat = tat + cost * interval
+    if new_tat - now > WINDOW_S + 1e-9:
+        retry = new_tat - WINDOW_S - now
+        remaining = max(0, math.floor((now + WINDOW_S - tat) / interval + 1e-9))
+        reason = f"{per_minute} requests per minute"
+        return Decision(False, per_minute, remaining, tat - now, retry, reason), None
+    remaining = max(0, math.floor((now + WINDOW_S - new_tat) / interval + 1e-9))
+    return Decision(True, per_minute, remaining, new_tat - now, 0.0), new_tat
+
+
 class RateLimiter:
+    """Limits in the database: one server, or several processes sharing one SQLite file."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def admit(self, key_id: str, per_minute: int | None, cost: float, now: float | None = None) -> Decision:
+    async def admit(
+        self, key_id: str, per_minute: int | None, cost: float, now: float | None = None
+    ) -> Decision:
         """Take ``cost`` requests from the key's minute, or refuse and say when to retry."""
         if per_minute is None:
             return Decision(True, None, 0, 0.0, 0.0)
         now = time.time() if now is None else now
-        interval = WINDOW_S / per_minute
         with self.db.transaction() as db:
             row = db.execute("SELECT tat FROM rate_state WHERE key_id = ?", (key_id,)).fetchone()
-            tat = max(now, row[0]) if row is not None else now
-            new_tat = tat + cost * interval
-            if new_tat - now > WINDOW_S + 1e-9:
-                retry = new_tat - WINDOW_S - now
-                remaining = max(0, math.floor((now + WINDOW_S - tat) / interval + 1e-9))
-                return Decision(
-                    False, per_minute, remaining, tat - now, retry, f"{per_minute} requests per minute"
+            decision, new_tat = gcra(None if row is None else float(row[0]), now, per_minute, cost)
+            if new_tat is not None:
+                db.execute(
+                    "INSERT INTO rate_state (key_id, tat) VALUES (?, ?) "
+                    "ON CONFLICT (key_id) DO UPDATE SET tat = excluded.tat",
+                    (key_id, new_tat),
                 )
-            db.execute(
-                "INSERT INTO rate_state (key_id, tat) VALUES (?, ?) "
-                "ON CONFLICT (key_id) DO UPDATE SET tat = excluded.tat",
-                (key_id, new_tat),
-            )
-        remaining = max(0, math.floor((now + WINDOW_S - new_tat) / interval + 1e-9))
-        return Decision(True, per_minute, remaining, new_tat - now, 0.0)
+        return decision
 
-    def tokens_left(
+    async def tokens_left(
         self, key_id: str, per_day: int | None, now: float | None = None
     ) -> tuple[int | None, float]:
         """(tokens left today or None for no limit, seconds until the day resets)."""
         now = time.time() if now is None else now
-        day, reset = _day(now)
+        day, reset = day_of(now)
         if per_day is None:
             return None, reset
         with self.db.reading() as db:
@@ -78,10 +105,10 @@ class RateLimiter:
         used = 0 if row is None else int(row[0])
         return max(0, per_day - used), reset
 
-    def charge_tokens(self, key_id: str, tokens: int, now: float | None = None) -> None:
+    async def charge_tokens(self, key_id: str, tokens: int, now: float | None = None) -> None:
         if tokens <= 0:
             return
-        day, _ = _day(time.time() if now is None else now)
+        day, _ = day_of(time.time() if now is None else now)
         with self.db.transaction() as db:
             db.execute(
                 "INSERT INTO token_usage (key_id, day, tokens) VALUES (?, ?, ?) "
@@ -89,8 +116,11 @@ class RateLimiter:
                 (key_id, day, tokens),
             )
 
+    async def aclose(self) -> None:
+        """The database belongs to the caller: nothing to release."""
 
-def _day(now: float) -> tuple[str, float]:
+
+def day_of(now: float) -> tuple[str, float]:
     """(UTC day as YYYY-MM-DD, seconds until the next one)."""
     moment = datetime.fromtimestamp(now, UTC)
     midnight = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
