@@ -269,3 +269,13 @@ def test_tool_choice_required_named_and_none(start_server) -> None:
         c.chat.completions.create(model="ponder-instant", messages=ask, tools=[WEATHER], tool_choice=missing)
     with pytest.raises(openai.BadRequestError, match="no tools"):
         c.chat.completions.create(model="ponder-instant", messages=ask, tool_choice="required")
+
+
+def test_auto_reports_the_mode_that_ran_and_why(start_server) -> None:
+    server = start_server(ScriptedModel(default="ok"))
+    reply = client(server).chat.completions.create(
+        model="ponder-auto", messages=[{"role": "user", "content": "What is the capital of Peru?"}]
+    )
+    ponder = (reply.usage.model_extra or {})["ponder"]
+    assert ponder["mode"] == "instant"
+    assert ponder["router"]["mode"] == "instant" and ponder["router"]["reason"]

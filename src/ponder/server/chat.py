@@ -41,7 +41,7 @@ from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.protocol import ChatCompletionRequest
 from ponder.server.state import ServerState
 from ponder.server.streaming import ClientGone, EventStream, run_until_disconnect
-from ponder.server.translate import FINISH_REASONS, to_messages, tool_calls_out, usage_out
+from ponder.server.translate import FINISH_REASONS, mode_ran, to_messages, tool_calls_out, usage_out
 from ponder.tools.base import Tool
 from ponder.tools.runner import ToolRunner
 from ponder.turn import TurnResult, run_turn
@@ -227,12 +227,13 @@ async def _account(state: ServerState, turn: PreparedTurn, result: TurnResult, p
     tokens = usage.prompt_tokens + usage.completion_tokens
     await state.limiter.charge_tokens(turn.principal.key_id, round(tokens * price))
     m = state.metrics
-    m.turns.labels(result.mode, "ok").inc()
+    mode = mode_ran(result)
+    m.turns.labels(mode, "ok").inc()
     m.tokens.labels("prompt").inc(usage.prompt_tokens)
     m.tokens.labels("completion").inc(usage.completion_tokens)
     m.tokens.labels("reasoning").inc(usage.reasoning_tokens)
     if usage.time_to_first_token_s is not None:
-        m.time_to_first_token.labels(result.mode).observe(usage.time_to_first_token_s)
+        m.time_to_first_token.labels(mode).observe(usage.time_to_first_token_s)
 
 
 def _completion(turn: PreparedTurn, result: TurnResult) -> dict[str, Any]:

@@ -97,7 +97,7 @@ class RequestMiddleware:
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per line: time, level, message and the record's extra fields."""
 
-    _PLAIN = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+    _PLAIN = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {

@@ -35,7 +35,7 @@ from ponder.server.protocol import (
 )
 from ponder.turn import TurnResult
 
-__all__ = ["FINISH_REASONS", "to_messages", "tool_calls_out", "usage_out"]
+__all__ = ["FINISH_REASONS", "mode_ran", "to_messages", "tool_calls_out", "usage_out"]
 
 MAX_MEDIA_BYTES = 10 * 1024 * 1024  # one image or audio clip, decoded
 _DATA_URI = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[\w.+-]+=[\w.+-]+)*;base64,(?P<data>.*)$", re.S)
@@ -142,11 +142,17 @@ def tool_calls_out(calls: list[ToolCallPart]) -> list[dict[str, Any]]:
     ]
 
 
+def mode_ran(result: TurnResult) -> str:
+    """The mode that answered: under auto, the router's pick (``usage.ponder.router`` says it was auto)."""
+    router = result.details.get("router")
+    return str(router["mode"]) if isinstance(router, dict) and "mode" in router else result.mode
+
+
 def usage_out(result: TurnResult) -> dict[str, Any]:
     usage = result.usage
     figures = result.to_dict()
     ponder: dict[str, Any] = {
-        "mode": result.mode,
+        "mode": mode_ran(result),
         "answer_tokens": usage.answer_tokens,
         **figures["usage"],
         **{
