@@ -279,3 +279,23 @@ def test_auto_reports_the_mode_that_ran_and_why(start_server) -> None:
     ponder = (reply.usage.model_extra or {})["ponder"]
     assert ponder["mode"] == "instant"
     assert ponder["router"]["mode"] == "instant" and ponder["router"]["reason"]
+
+
+def test_a_client_that_leaves_cancels_a_non_streaming_turn(start_server) -> None:
+    import time
+
+    server = start_server(ScriptedModel([["word "] * 100], delay_s=0.1))  # 10 s if left to finish
+    state = server.app.state.ponder
+    body = {"model": "ponder-instant", "messages": [{"role": "user", "content": "q"}]}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            server.base_url + "/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {server.keys['big']}"},
+            timeout=0.5,
+        )
+    deadline = time.monotonic() + 3
+    while state.turns_in_flight and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert state.turns_in_flight == 0
+    assert 'ponder_turns_total{mode="instant",outcome="cancelled"} 1.0' in state.metrics.render().decode()

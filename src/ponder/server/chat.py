@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -243,7 +243,7 @@ def _completion(turn: PreparedTurn, result: TurnResult) -> dict[str, Any]:
     if result.tool_calls:
         message["tool_calls"] = tool_calls_out(list(result.tool_calls))
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "id": f"chatcmpl-{os.urandom(16).hex()}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": turn.request.model,
@@ -260,7 +260,7 @@ def _completion(turn: PreparedTurn, result: TurnResult) -> dict[str, Any]:
 
 
 async def _stream(state: ServerState, turn: PreparedTurn, price: float) -> AsyncIterator[str]:
-    chunk_id, created, model_id = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), turn.request.model
+    chunk_id, created, model_id = f"chatcmpl-{os.urandom(16).hex()}", int(time.time()), turn.request.model
 
     def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
         choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]

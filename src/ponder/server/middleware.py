@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,7 +43,7 @@ class RequestMiddleware:
         start = time.perf_counter()
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _SANE_ID.match(given) else os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = False

@@ -13,10 +13,11 @@ a finished request adds what it used (failed and cancelled ones too, for what th
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 from ponder.store.database import Database
@@ -122,6 +123,10 @@ class RateLimiter:
 
 def day_of(now: float) -> tuple[str, float]:
     """(UTC day as YYYY-MM-DD, seconds until the next one)."""
-    moment = datetime.fromtimestamp(now, UTC)
-    midnight = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return moment.strftime("%Y-%m-%d"), (midnight - moment).total_seconds()
+    day = int(now // 86400)
+    return _day_name(day), (day + 1) * 86400 - now
+
+
+@functools.lru_cache(maxsize=4)
+def _day_name(day: int) -> str:
+    return datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d")
