@@ -211,6 +211,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     request_schema = ChatCompletionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(request_schema.pop("$defs", {}))
+    # The models this server answers to, so clients (and fuzzers) see the real choices.
+    served = [*MODE_MODELS, app.state.ponder.settings.model, *sorted(app.state.ponder.settings.models)]
+    request_schema["properties"]["model"]["enum"] = served
     components["ChatCompletionRequest"] = request_schema
     chunk = ChatCompletionChunk.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(chunk.pop("$defs", {}))
