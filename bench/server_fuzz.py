@@ -7,7 +7,10 @@ counting server errors (5xx) and responses that do not match the document.
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
+
+import httpx
 
 from _common import emit
 from _server import serve
@@ -36,11 +39,25 @@ def main() -> None:
             "1",
         ]
         done = subprocess.run(command, capture_output=True, text=True)
+        metrics = httpx.get(server.url + "/metrics").text
+    per_path: dict[str, int] = {}
+    for path, status, count in re.findall(
+        r'ponder_http_requests_total\{path="([^"]+)",status="(\d+)"\} (\S+)', metrics
+    ):
+        per_path[path] = per_path.get(path, 0) + int(float(count))
+        if status.startswith("5"):
+            per_path["5xx"] = per_path.get("5xx", 0) + int(float(count))
     out = done.stdout + done.stderr
     print(out[-4000:])
+    print("requests the server answered, by path (5xx: server errors):", per_path)
     emit(
         "server_fuzz",
-        {"cases_per_endpoint_max": args.cases, "exit_code": done.returncode, "summary": out[-1500:]},
+        {
+            "cases_per_endpoint_max": args.cases,
+            "exit_code": done.returncode,
+            "requests_by_path": per_path,
+            "summary": out[-1500:],
+        },
     )
     raise SystemExit(done.returncode)
 

@@ -79,7 +79,8 @@ def test_daily_tokens(start_server) -> None:
 def test_local_mode_without_a_key(start_server) -> None:
     server = start_server(ScriptedModel(default="ok"), allow_local_without_key=True)
     assert post(server, None).status_code == 200
-    assert post(server, "pk-wrong").status_code == 401  # a key that is given must be valid
+    assert post(server, "pk-wrong").status_code == 401  # a Ponder key that is given must be valid
+    assert post(server, "sk-whatever-the-client-sends").status_code == 200  # not a Ponder key: no key
 
 
 def test_request_id_and_metrics(start_server) -> None:
@@ -140,3 +141,10 @@ def test_limits_in_redis_are_shared_by_two_servers(start_server, redis_url: str)
     )
     codes = [post(server, secret).status_code for server in (one, two) * 5]  # free here: 5 a minute
     assert codes.count(200) == 5 and codes.count(429) == 5
+
+
+def test_a_turn_over_the_time_limit_is_504(start_server) -> None:
+    server = start_server(ScriptedModel([["slow"] * 50], delay_s=0.1), turn_timeout_s=0.3)
+    r = post(server, server.keys["big"])
+    assert r.status_code == 504 and r.json()["error"]["code"] == "turn_timeout"
+    assert server.app.state.ponder.turns_in_flight == 0

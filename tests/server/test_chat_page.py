@@ -24,6 +24,8 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--use-fake-device-for-media-stream",  # a synthetic microphone, for the voice turn
+    "--use-fake-ui-for-media-stream",
 ]
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: apt-get install chromium")
@@ -98,3 +100,33 @@ def test_errors_show_in_the_page(start_server, browser) -> None:
     page.click("#send")
     page.wait_for_selector(".msg.error", timeout=10_000)
     assert "401" in page.inner_text(".msg.error")
+
+
+def test_image_and_voice_turns_reach_the_server(start_server, browser, tmp_path) -> None:
+    """The page sends an uploaded image and a recorded voice turn (WAV); the server checks both and says
+    it cannot read them yet, and the page shows that."""
+    import base64
+
+    server = start_server()
+    page = browser.new_page()
+    page.goto(server.url + "/")
+    page.fill("#key", server.keys["big"])
+    page.dispatch_event("#key", "change")
+    png = tmp_path / "dot.png"
+    png.write_bytes(
+        base64.b64decode(
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+        )
+    )
+    page.set_input_files("#image", str(png))
+    page.wait_for_selector("#attachments:has-text('1 attachment')")
+    page.fill("#input", "What is in this picture?")
+    page.click("#send")
+    page.wait_for_selector(".msg.error:has-text('cannot read images yet')", timeout=10_000)
+    assert page.locator(".msg.user img").count() == 1
+    page.click("#mic")
+    page.wait_for_selector("#mic.recording", timeout=5_000)
+    page.wait_for_timeout(800)
+    page.click("#mic")  # stop: the recording is converted to WAV and sent as a voice turn
+    page.wait_for_selector(".msg.error:has-text('cannot read audio yet')", timeout=10_000)
+    assert page.locator(".msg.user audio").count() == 1

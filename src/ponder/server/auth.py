@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ponder.config import TierConfig
 from ponder.server.errors import ApiError
 from ponder.server.state import ServerState
+from ponder.store.keys import KEY_PREFIX
 
 __all__ = ["LOCAL_ACCOUNT", "Principal", "admit", "authenticate"]
 
@@ -34,6 +35,9 @@ class Principal:
 
 def authenticate(state: ServerState, authorization: str | None) -> Principal:
     server = state.settings.server
+    if server.allow_local_without_key and not _ponder_key(authorization):
+        # OpenAI clients insist on sending some key: in local mode, one that is not a Ponder key is no key.
+        authorization = None
     if not authorization:
         if server.allow_local_without_key:
             name = server.local_tier
@@ -47,6 +51,12 @@ def authenticate(state: ServerState, authorization: str | None) -> Principal:
     if key is None:
         raise _unauthorized("The API key is not valid, or it was revoked.")
     return Principal(key.account, key.id, key.tier, _tier(state, key.tier))
+
+
+def _ponder_key(authorization: str | None) -> bool:
+    if not authorization:
+        return False
+    return authorization.partition(" ")[2].strip().startswith(KEY_PREFIX)
 
 
 def _tier(state: ServerState, name: str) -> TierConfig:

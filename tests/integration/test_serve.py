@@ -1,0 +1,76 @@
+"""``ponder serve`` as a real process on the embedded SmolLM2 fixture, through the official openai client.
+
+Structure, not wording: a finished answer, counted usage, a stream that ends, reasoning apart from the answer.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("serve")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config")}
+    command = [sys.executable, "-m", "ponder", "serve", "--no-key", "-m", "embedded:smollm2-135m"]
+    log = (home / "log").open("wb")
+    process = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(url + "/healthz", timeout=1)
+            break
+        except httpx.TransportError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail(Path(log.name).read_text())
+            time.sleep(0.2)
+    yield url
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(60) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once drained
+
+
+def test_instant_answer_and_stream(server: str) -> None:
+    client = openai.OpenAI(base_url=server + "/v1", api_key="unused", max_retries=0)
+    ask = [{"role": "user", "content": "Name a colour."}]
+    reply = client.chat.completions.create(model="ponder-instant", messages=ask, max_tokens=16, temperature=0)
+    assert reply.choices[0].message.content
+    assert reply.choices[0].finish_reason in ("stop", "length")
+    assert reply.usage.prompt_tokens > 0 and 0 < reply.usage.completion_tokens <= 16
+    chunks = list(
+        client.chat.completions.create(model="ponder-instant", messages=ask, max_tokens=16, stream=True)
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+
+
+def test_thinking_keeps_reasoning_apart(server: str) -> None:
+    client = openai.OpenAI(base_url=server + "/v1", api_key="unused", max_retries=0)
+    reply = client.chat.completions.create(
+        model="ponder-thinking",
+        messages=[{"role": "user", "content": "What is 3 + 4?"}],
+        max_tokens=32,
+        temperature=0,
+        extra_body={"budget": 48},
+    )
+    usage = reply.usage
+    assert 0 < usage.completion_tokens_details.reasoning_tokens <= 48
+    assert (reply.choices[0].message.model_extra or {}).get("reasoning_content")
+    assert (usage.model_extra or {})["ponder"]["mode"] == "thinking"
