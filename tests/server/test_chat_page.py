@@ -43,14 +43,19 @@ def browser():
             b.close()
 
 
-def test_chat_page_streams_answers_with_reasoning_and_figures(start_server, browser) -> None:
-    model = ScriptedModel([["The ", "capital ", "is ", "Paris."], "First, recall the capital.", "Paris."])
-    server = start_server(model)
+def open_page(server, browser, mode: str = "instant"):
     page = browser.new_page()
     page.goto(server.url + "/")
     page.fill("#key", server.keys["big"])
     page.dispatch_event("#key", "change")
-    page.select_option("#mode", "instant")
+    page.select_option("#mode", mode)
+    return page
+
+
+def test_chat_page_streams_answers_with_reasoning_and_figures(start_server, browser) -> None:
+    model = ScriptedModel([["The ", "capital ", "is ", "Paris."], "First, recall the capital.", "Paris."])
+    server = start_server(model)
+    page = open_page(server, browser)
     page.fill("#input", "What is the capital of France?")
     page.click("#send")
     page.wait_for_selector(".msg.assistant .stats:has-text('instant')", timeout=15_000)
@@ -75,11 +80,7 @@ def test_chat_page_streams_answers_with_reasoning_and_figures(start_server, brow
 def test_stop_button_cancels_the_turn_on_the_server(start_server, browser) -> None:
     server = start_server(ScriptedModel([["slow "] * 200], delay_s=0.05))
     state = server.app.state.ponder
-    page = browser.new_page()
-    page.goto(server.url + "/")
-    page.fill("#key", server.keys["big"])
-    page.dispatch_event("#key", "change")
-    page.select_option("#mode", "instant")
+    page = open_page(server, browser)
     page.fill("#input", "Talk slowly.")
     page.click("#send")
     page.wait_for_selector(".msg.assistant .answer:has-text('slow')", timeout=15_000)
@@ -108,10 +109,7 @@ def test_image_and_voice_turns_reach_the_server(start_server, browser, tmp_path)
     import base64
 
     server = start_server()
-    page = browser.new_page()
-    page.goto(server.url + "/")
-    page.fill("#key", server.keys["big"])
-    page.dispatch_event("#key", "change")
+    page = open_page(server, browser)
     png = tmp_path / "dot.png"
     png.write_bytes(
         base64.b64decode(

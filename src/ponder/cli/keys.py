@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import click
 
+from ponder.config import Settings
 from ponder.errors import UserError
 from ponder.store import KeyStore, open_database
 
@@ -32,11 +35,8 @@ def create(obj: CliContext, account: str, tier: str, name: str, as_json: bool) -
     settings = obj.settings()
     if tier not in settings.server.tiers:
         raise UserError(f"Unknown tier '{tier}'. Tiers: {', '.join(sorted(settings.server.tiers))}.")
-    db = open_database(settings.database_path)
-    try:
-        key, secret = KeyStore(db).create(account, tier, name)
-    finally:
-        db.close()
+    with _store(settings) as store:
+        key, secret = store.create(account, tier, name)
     if as_json:
         write_stdout(json.dumps({"key": secret, "id": key.id, "account": account, "tier": tier}) + "\n")
         return
@@ -52,12 +52,8 @@ def create(obj: CliContext, account: str, tier: str, name: str, as_json: bool) -
 @click.pass_obj
 def list_keys(obj: CliContext, account: str | None, as_json: bool) -> None:
     """List keys (never the keys themselves: their id, prefix, account, tier and state)."""
-    settings = obj.settings()
-    db = open_database(settings.database_path)
-    try:
-        found = KeyStore(db).list_keys(account)
-    finally:
-        db.close()
+    with _store(obj.settings()) as store:
+        found = store.list_keys(account)
     rows = [
         {
             "id": k.id,
@@ -85,13 +81,18 @@ def list_keys(obj: CliContext, account: str | None, as_json: bool) -> None:
 @click.pass_obj
 def revoke(obj: CliContext, key_id: str) -> None:
     """Revoke a key by its id (or prefix); it stops working at once, on every server sharing the database."""
-    settings = obj.settings()
+    with _store(obj.settings()) as store:
+        key = store.revoke(key_id)
+    click.echo(f"revoked {key.id} ({key.account}, {key.tier})", err=True)
+
+
+@contextlib.contextmanager
+def _store(settings: Settings) -> Iterator[KeyStore]:
     db = open_database(settings.database_path)
     try:
-        key = KeyStore(db).revoke(key_id)
+        yield KeyStore(db)
     finally:
         db.close()
-    click.echo(f"revoked {key.id} ({key.account}, {key.tier})", err=True)
 
 
 def _when(ts: float | None) -> str:
