@@ -38,7 +38,12 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 @schema.parametrize()
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> None:
-    case.call_and_validate(headers={"Authorization": f"Bearer {KEY}"})
+    # A schema-valid body may still be refused with a 400 (a conversation that ends with a system message,
+    # an image before perception exists): that check is left out; every other default check runs.
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {KEY}"},
+        excluded_checks=[schemathesis.checks.positive_data_acceptance],
+    )
 
 
 @pytest.fixture(autouse=True, scope="module")
