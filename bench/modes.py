@@ -113,6 +113,7 @@ def load_checkpoint(path: Path, config: dict[str, Any]) -> dict[str, Any]:
         if (
             state.get("config", {}).get("model") != config["model"]
             or state["config"]["data"] != config["data"]
+            or state["config"].get("skip", 0) != config.get("skip", 0)
         ):
             raise SystemExit(f"{path} holds a run of another model or data set: pass another --out")
         return state
@@ -239,10 +240,14 @@ def print_table(summary: dict[str, Any]) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     data = Path(args.data)
-    problems = [json.loads(line) for line in data.read_text().splitlines() if line.strip()][: args.n]
+    rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
+    problems = rows[args.skip : args.skip + args.n]
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", args.model)
     out = Path(args.out or Path(__file__).parent / "results" / f"modes-{safe}.json")
-    state = load_checkpoint(out, {"model": args.model, "data": str(data.resolve())})
+    config: dict[str, Any] = {"model": args.model, "data": str(data.resolve())}
+    if args.skip:
+        config["skip"] = args.skip  # problem i of this run is line skip + i of the file
+    state = load_checkpoint(out, config)
     settings = load_settings(context_length=args.context_length)
     model = resolve_model(args.model, settings)
     sandbox = None
@@ -281,7 +286,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data", default=str(DATA / "gsm8k-train-300.jsonl"))
-    parser.add_argument("--n", type=int, default=100, help="problems (the first N of the file)")
+    parser.add_argument("--n", type=int, default=100, help="problems (the first N after --skip)")
+    parser.add_argument(
+        "--skip", type=int, default=0, help="leave out the first K problems (a fresh sample, e.g. 150)"
+    )
     parser.add_argument("--modes", nargs="+", default=["instant", "thinking", "contemplating"])
     parser.add_argument(
         "--model", default=DEFAULT_MODEL, help="any model spec: embedded:..., gguf:..., openai:..."

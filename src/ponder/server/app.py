@@ -61,6 +61,18 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+_SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "data": {"type": "string", "description": "A ChatCompletionChunk as JSON, or [DONE] at the end"},
+        "event": {"type": "string"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+    "required": ["data"],
+}
+
+
 def _default_factory(spec: str, settings: Settings) -> Any:
     return resolve_model(spec, settings)
 
@@ -129,7 +141,13 @@ def create_app(
             200: {
                 "model": ChatCompletion,
                 "description": "The completion; with stream=true, server-sent ChatCompletionChunk events",
-                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                "content": {
+                    "text/event-stream": {
+                        # Per server-sent event: data is a ChatCompletionChunk as JSON, or [DONE] last.
+                        "itemSchema": _SSE_EVENT,
+                        "schema": {"type": "array", "items": _SSE_EVENT},
+                    }
+                },
             },
             **_ERRORS,
         },
