@@ -5,7 +5,7 @@ install:
 	pip install -e ".[dev]"
 
 test:
-	python -m pytest
+	bash scripts/test.sh
 
 lint:
 	ruff check src tests bench
@@ -25,3 +25,7 @@ bench:
 	python bench/modes.py --n 100 --modes instant thinking contemplating
 	python bench/tool_calls.py
 	python bench/sandbox.py
+	python bench/server_load.py
+	python bench/server_limits.py
+	python bench/server_shutdown.py
+	python bench/server_fuzz.py
