@@ -490,16 +490,23 @@ def to_openai_messages(
         content = _content([p for p in rest if not isinstance(p, ToolCallPart)])
         entry: dict[str, Any] = {"role": message.role, "content": content if content or not calls else None}
         if calls:
-            entry["tool_calls"] = [
-                {
-                    "id": call.call_id,
-                    "type": "function",
-                    "function": {"name": name(call.name), "arguments": json.dumps(call.arguments)},
-                }
-                for call in calls
-            ]
+            entry["tool_calls"] = wire_tool_calls(calls, name)
         converted.append(entry)
     return converted
+
+
+def wire_tool_calls(
+    calls: Sequence[ToolCallPart], name: Callable[[str], str] = lambda n: n
+) -> list[dict[str, Any]]:
+    """Tool calls in OpenAI's shape: the arguments as a JSON string; ``name`` maps the tool names."""
+    return [
+        {
+            "id": call.call_id,
+            "type": "function",
+            "function": {"name": name(call.name), "arguments": json.dumps(call.arguments)},
+        }
+        for call in calls
+    ]
 
 
 def _content(parts: Sequence[Part]) -> str | list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jsonschema
@@ -32,7 +32,8 @@ from ponder.messages import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from ponder.models.base import ModelSettings
+from ponder.models.base import Model, ModelSettings
+from ponder.models.openai_compat import wire_tool_calls
 from ponder.modes import MODE_NAMES, ModeOptions, get_mode
 from ponder.modes.base import Mode
 from ponder.modes.router import route
@@ -41,7 +42,7 @@ from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.protocol import ChatCompletionRequest
 from ponder.server.state import ServerState
 from ponder.server.streaming import ClientGone, EventStream, run_until_disconnect
-from ponder.server.translate import FINISH_REASONS, mode_ran, to_messages, tool_calls_out, usage_out
+from ponder.server.translate import FINISH_REASONS, mode_ran, to_messages, usage_out
 from ponder.tools.base import Tool
 from ponder.tools.runner import ToolRunner
 from ponder.turn import TurnResult, run_turn
@@ -112,7 +113,7 @@ def prepare(state: ServerState, principal: Principal, body: bytes) -> PreparedTu
                 )
     if messages[-1].role not in ("user", "tool"):
         raise ApiError(400, "The last message must be from the user (or a tool result).", param="messages")
-    principal = Principal(**{**principal.__dict__, "user": request.user})
+    principal = replace(principal, user=request.user)
     runner = _tools(state, request)
     s = state.settings
     try:
@@ -203,7 +204,7 @@ def _tools(state: ServerState, request: ChatCompletionRequest) -> ToolRunner | N
         raise ApiError(400, message, param="tools") from None
 
 
-def _model(state: ServerState, turn: PreparedTurn) -> Any:
+def _model(state: ServerState, turn: PreparedTurn) -> Model:
     try:
         return state.model(turn.model_spec)
     except PonderError as err:
@@ -241,7 +242,7 @@ def _completion(turn: PreparedTurn, result: TurnResult) -> dict[str, Any]:
     if result.reasoning:
         message["reasoning_content"] = result.reasoning
     if result.tool_calls:
-        message["tool_calls"] = tool_calls_out(list(result.tool_calls))
+        message["tool_calls"] = wire_tool_calls(result.tool_calls)
     return {
         "id": f"chatcmpl-{os.urandom(16).hex()}",
         "object": "chat.completion",
@@ -290,9 +291,7 @@ async def _stream(state: ServerState, turn: PreparedTurn, price: float) -> Async
                     result = TurnResult.from_response(event.response, turn.mode.name)
                     await _account(state, turn, result, price)
                     if result.tool_calls:
-                        calls = [
-                            {"index": i, **c} for i, c in enumerate(tool_calls_out(list(result.tool_calls)))
-                        ]
+                        calls = [{"index": i, **c} for i, c in enumerate(wire_tool_calls(result.tool_calls))]
                         yield chunk({"tool_calls": calls})
                     yield chunk({}, FINISH_REASONS[result.finish_reason])
                     if include_usage:

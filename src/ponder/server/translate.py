@@ -35,7 +35,7 @@ from ponder.server.protocol import (
 )
 from ponder.turn import TurnResult
 
-__all__ = ["FINISH_REASONS", "mode_ran", "to_messages", "tool_calls_out", "usage_out"]
+__all__ = ["FINISH_REASONS", "mode_ran", "to_messages", "usage_out"]
 
 MAX_MEDIA_BYTES = 10 * 1024 * 1024  # one image or audio clip, decoded
 _DATA_URI = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[\w.+-]+=[\w.+-]+)*;base64,(?P<data>.*)$", re.S)
@@ -131,17 +131,6 @@ def _decode(data: str, where: str) -> bytes:
     return raw
 
 
-def tool_calls_out(calls: list[ToolCallPart]) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": call.call_id,
-            "type": "function",
-            "function": {"name": call.name, "arguments": json.dumps(call.arguments, ensure_ascii=False)},
-        }
-        for call in calls
-    ]
-
-
 def mode_ran(result: TurnResult) -> str:
     """The mode that answered: under auto, the router's pick (``usage.ponder.router`` says it was auto)."""
     router = result.details.get("router")
@@ -150,17 +139,13 @@ def mode_ran(result: TurnResult) -> str:
 
 def usage_out(result: TurnResult) -> dict[str, Any]:
     usage = result.usage
-    figures = result.to_dict()
+    figures = result.to_dict()["usage"]
     ponder: dict[str, Any] = {
         "mode": mode_ran(result),
         "answer_tokens": usage.answer_tokens,
-        **figures["usage"],
-        **{
-            k: v for k, v in figures.items() if k not in {"answer", "model", "mode", "finish_reason", "usage"}
-        },
+        **{k: figures[k] for k in ("time_to_first_token_s", "tokens_per_second", "total_time_s")},
+        **result.details,  # the router's choice, Thinking's budget, the sub-agents
     }
-    for key in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
-        ponder.pop(key, None)
     return {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -104,14 +105,13 @@ class KeyStore:
         return _key(row)
 
 
-def _key(row: object) -> ApiKey:
-    r: dict[str, object] = dict(row)  # type: ignore[call-overload]
+def _key(row: sqlite3.Row) -> ApiKey:
     return ApiKey(
-        id=str(r["id"]),
-        account=str(r["account"]),
-        tier=str(r["tier"]),
-        prefix=str(r["prefix"]),
-        name=str(r["name"]),
-        created_at=float(r["created_at"]),  # type: ignore[arg-type]
-        revoked_at=None if r["revoked_at"] is None else float(r["revoked_at"]),  # type: ignore[arg-type]
+        id=row["id"],
+        account=row["account"],
+        tier=row["tier"],
+        prefix=row["prefix"],
+        name=row["name"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
     )
