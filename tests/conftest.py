@@ -11,11 +11,17 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ponder.config import PerceptionConfig
+from ponder.perception import Perception, WhisperTranscriber
+from ponder.perception.moonshine import MoonshineTranscriber
+from ponder.perception.ocr import OcrEngine
+from ponder.testing.media import ESPEAK, espeak
 
 _real_connect = socket.socket.connect
 
@@ -95,3 +101,46 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+# --- perception: OCR and Whisper load once per session (they take seconds), for every test directory ---
+
+
+@pytest.fixture(scope="session")
+def perception_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def ocr() -> OcrEngine:
+    return OcrEngine()
+
+
+@pytest.fixture(scope="session")
+def transcriber(perception_models_dir: Path) -> WhisperTranscriber:
+    return WhisperTranscriber(perception_models_dir)
+
+
+@pytest.fixture(scope="session")
+def moonshine() -> MoonshineTranscriber:
+    return MoonshineTranscriber()
+
+
+@pytest.fixture
+def perception(
+    perception_models_dir: Path,
+    ocr: OcrEngine,
+    transcriber: WhisperTranscriber,
+    moonshine: MoonshineTranscriber,
+) -> Perception:
+    """Perception with the default settings, its engines shared by the session."""
+    transcribers = {"whisper-base": transcriber, "moonshine-tiny": moonshine}
+    return Perception(PerceptionConfig(), perception_models_dir, ocr=ocr, transcribers=transcribers)
+
+
+@pytest.fixture(scope="session")
+def speak() -> Callable[..., bytes]:
+    """espeak-ng as a function (text -> WAV bytes); the test is skipped, saying why, when it is missing."""
+    if ESPEAK is None:
+        pytest.skip("espeak-ng is not installed (Debian: apt install espeak-ng; scripts/test.sh installs it)")
+    return espeak

@@ -34,6 +34,7 @@ from ponder.errors import ConfigError
 __all__ = [
     "ConfiguredModel",
     "McpServerConfig",
+    "PerceptionConfig",
     "ServerConfig",
     "Settings",
     "TierConfig",
@@ -64,6 +65,9 @@ class ConfiguredModel(BaseModel):
     spec: str
     api_key_env: str | None = None  # name of an environment variable holding the key
     description: str = ""
+    # The model reads images itself (an OpenAI-compatible server running a vision model): image parts go
+    # to it as they are. Otherwise perception turns them into text (OCR and image analysis) first.
+    vision: bool = False
 
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) if self.api_key_env else None
@@ -134,6 +138,22 @@ class ServerConfig(BaseModel):
     redis_url: str | None = None
 
 
+class PerceptionConfig(BaseModel):
+    """Images and audio in: what is accepted, and how large. See ponder.perception."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)  # one image file, encoded
+    max_image_pixels: int = Field(default=50_000_000, ge=10_000)  # width x height; larger images are refused
+    max_image_side: int = Field(default=2048, ge=256)  # larger images are downscaled before OCR
+    max_audio_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)  # one audio file, encoded
+    max_audio_s: float = Field(default=900.0, gt=0)  # 15 minutes; longer audio is refused
+    # Voice turns: moonshine-tiny (fast: RTF ~0.08 on 2 cores; English) or whisper-base (fewer errors,
+    # 99 languages, but a fixed 30-second window makes short clips slow: RTF ~0.45). bench/asr.py has both.
+    asr_model: Literal["moonshine-tiny", "whisper-base"] = "moonshine-tiny"
+    language: str | None = None  # spoken language (ISO 639-1), or None to detect it (whisper-base)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PONDER_", extra="forbid", env_nested_delimiter="__")
 
@@ -165,6 +185,7 @@ class Settings(BaseSettings):
     # name, MODULE:NAME or MODULE (your @tool functions and toolsets). See ponder.tools.loading.
     tools: list[str] = Field(default_factory=list)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    perception: PerceptionConfig = Field(default_factory=PerceptionConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -8,12 +8,15 @@ non-zero; it never shows a stack trace for these.
     ├── UserError                  misuse: a bad flag, an unknown model name, a malformed config
     │   ├── ConfigError            the config file or an environment variable cannot be read
     │   ├── UnknownModelError      a model spec that names nothing Ponder knows
-    │   └── ContextLengthError     the prompt (plus the answer budget) does not fit the model's context
+    │   ├── ContextLengthError     the prompt (plus the answer budget) does not fit the model's context
+    │   └── MediaError             an image or audio file that cannot be used: corrupt, unsupported, too big
+    │       └── NoSpeechError      audio that decodes but holds no speech (silence, noise)
     ├── ModelUnavailableError      a model exists but cannot be used now
     │   ├── MissingWeightsError    the packages carrying an embedded model's weights are not installed
     │   ├── CorruptWeightsError    a weight file's sha256 does not match the one Ponder keeps
     │   ├── RuntimeMissingError    the llama.cpp runtime (llama-cpp-python) is not installed
-    │   └── BackendConnectionError an OpenAI-compatible server cannot be reached
+    │   ├── BackendConnectionError an OpenAI-compatible server cannot be reached
+    │   └── PerceptionUnavailableError OCR, speech recognition or the microphone cannot run here
     ├── BackendError               a backend answered, but with an error (HTTP status, engine failure)
     ├── SandboxUnavailableError    no jail for model-written programs can be built here (they are refused)
     ├── McpServerError             an MCP server cannot be started or reached, or failed to answer
@@ -32,8 +35,11 @@ __all__ = [
     "CorruptWeightsError",
     "GenerationCancelled",
     "McpServerError",
+    "MediaError",
     "MissingWeightsError",
     "ModelUnavailableError",
+    "NoSpeechError",
+    "PerceptionUnavailableError",
     "PonderError",
     "RuntimeMissingError",
     "SandboxUnavailableError",
@@ -72,6 +78,14 @@ class ContextLengthError(UserError):
         self.context_length = context_length
 
 
+class MediaError(UserError):
+    """An image or audio input cannot be used: corrupt, truncated, unsupported or over a limit."""
+
+
+class NoSpeechError(MediaError):
+    """The audio decodes, but no speech was found in it."""
+
+
 class ModelUnavailableError(PonderError):
     """The model is known but cannot be used right now."""
 
@@ -92,6 +106,10 @@ class RuntimeMissingError(ModelUnavailableError):
 
 class BackendConnectionError(ModelUnavailableError):
     """An OpenAI-compatible server could not be reached (refused, DNS, timeout)."""
+
+
+class PerceptionUnavailableError(ModelUnavailableError):
+    """A perception component (OCR, speech recognition, a microphone) is not installed or not present."""
 
 
 class BackendError(PonderError):

@@ -21,7 +21,9 @@ __all__ = [
     "ImagePart",
     "Message",
     "ModelResponse",
+    "Origin",
     "Part",
+    "PerceptionEvent",
     "ReasoningDelta",
     "ReasoningPart",
     "ResponseDone",
@@ -39,9 +41,15 @@ Role: TypeAlias = Literal["system", "user", "assistant", "tool"]
 FinishReason: TypeAlias = Literal["stop", "length", "tool_calls", "cancelled"]
 
 
+Origin: TypeAlias = Literal["audio", "image"]
+
+
 @dataclass(frozen=True)
 class TextPart:
     text: str
+    # Where perception got this text from: "audio" for a transcript, "image" for the visual context
+    # extracted from an image. None for text a person typed.
+    origin: Origin | None = None
     kind: Literal["text"] = "text"
 
 
@@ -205,6 +213,18 @@ class AgentEvent:
 
 
 @dataclass(frozen=True)
+class PerceptionEvent:
+    """Perception has read one image or audio part of the turn, before the model runs.
+
+    ``report`` is what the result's ``details["perception"]`` lists for it: the path that ran (native
+    vision, OCR and image analysis, or which speech recogniser), the transcript or the lines read, timings.
+    """
+
+    report: dict[str, Any]
+    kind: Literal["perception"] = "perception"
+
+
+@dataclass(frozen=True)
 class ResponseDone:
     """The last event of every stream: the whole response, with usage."""
 
@@ -212,4 +232,6 @@ class ResponseDone:
     kind: Literal["done"] = "done"
 
 
-Event: TypeAlias = TextDelta | ReasoningDelta | ToolCallEvent | ToolResultEvent | AgentEvent | ResponseDone
+Event: TypeAlias = (
+    TextDelta | ReasoningDelta | ToolCallEvent | ToolResultEvent | AgentEvent | PerceptionEvent | ResponseDone
+)

@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 
 from ponder.config import ServerConfig, Settings, TierConfig
+from ponder.perception import Perception
 from ponder.server import create_app
 from ponder.store import KeyStore, open_database
 from ponder.testing import ScriptedModel
@@ -56,13 +57,15 @@ def _settings(data_dir: Path, **server: Any) -> Settings:
 def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(model: ScriptedModel | None = None, **server_options: Any) -> LiveServer:
+    def start(
+        model: ScriptedModel | None = None, perception: Perception | None = None, **server_options: Any
+    ) -> LiveServer:
         settings = _settings(tmp_path / f"data{len(servers)}", **server_options)
         scripted = model or ScriptedModel()
         db = open_database(settings.database_path)
         store = KeyStore(db)
         keys = {tier: store.create("acme", tier)[1] for tier in settings.server.tiers}
-        app = create_app(settings, model_factory=lambda spec, s: scripted, db=db)
+        app = create_app(settings, model_factory=lambda spec, s: scripted, db=db, perception=perception)
         config = uvicorn.Config(
             app, host="127.0.0.1", port=settings.server.port, log_config=None, access_log=False
         )

@@ -199,14 +199,14 @@ def test_malformed_json_is_400(start_server) -> None:
     assert r.status_code == 400 and "JSON" in r.json()["error"]["message"]
 
 
-def test_images_are_validated_then_refused_until_perception(start_server) -> None:
-    server = start_server()
+def test_broken_media_parts_are_refused_with_the_reason(start_server, perception) -> None:
+    server = start_server(perception=perception)
     c = client(server)
-    png = "data:image/png;base64,iVBORw0KGgo="
+    png = "data:image/png;base64,iVBORw0KGgo="  # the PNG signature and nothing else
     content = [{"type": "text", "text": "what is this"}, {"type": "image_url", "image_url": {"url": png}}]
     with pytest.raises(openai.BadRequestError) as info:
         c.chat.completions.create(model="ponder-instant", messages=[{"role": "user", "content": content}])
-    assert "cannot read images yet" in info.value.message
+    assert "image 1" in info.value.message and info.value.code == "invalid_media"
     remote = [{"type": "image_url", "image_url": {"url": "http://example.com/a.png"}}]
     with pytest.raises(openai.BadRequestError) as info:
         c.chat.completions.create(model="ponder-instant", messages=[{"role": "user", "content": remote}])

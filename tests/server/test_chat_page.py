@@ -103,28 +103,44 @@ def test_errors_show_in_the_page(start_server, browser) -> None:
     assert "401" in page.inner_text(".msg.error")
 
 
-def test_image_and_voice_turns_reach_the_server(start_server, browser, tmp_path) -> None:
-    """The page sends an uploaded image and a recorded voice turn (WAV); the server checks both and says
-    it cannot read them yet, and the page shows that."""
-    import base64
+def test_an_image_turn_shows_what_perception_read(start_server, browser, tmp_path, perception) -> None:
+    """An uploaded image goes through OCR on the server; the page says so, then shows the answer."""
+    from ponder.testing.media import render_lines, to_format
 
-    server = start_server()
+    server = start_server(ScriptedModel(["It is Maple Street."]), perception=perception)
     page = open_page(server, browser)
-    png = tmp_path / "dot.png"
-    png.write_bytes(
-        base64.b64decode(
-            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-        )
-    )
-    page.set_input_files("#image", str(png))
+    sign = tmp_path / "sign.png"
+    sign.write_bytes(to_format(render_lines(["MAPLE STREET"], size=40), "PNG"))
+    page.set_input_files("#image", str(sign))
     page.wait_for_selector("#attachments:has-text('1 attachment')")
-    page.fill("#input", "What is in this picture?")
+    page.fill("#input", "Which street is this?")
     page.click("#send")
-    page.wait_for_selector(".msg.error:has-text('cannot read images yet')", timeout=10_000)
+    page.wait_for_selector(".msg.assistant .answer:has-text('Maple Street')", timeout=20_000)
+    assert "OCR + image analysis" in page.inner_text("li.perception")
+    assert "MAPLE STREET" in server.model.calls[0].messages[-1].text
     assert page.locator(".msg.user img").count() == 1
-    page.click("#mic")
-    page.wait_for_selector("#mic.recording", timeout=5_000)
-    page.wait_for_timeout(800)
-    page.click("#mic")  # stop: the recording is converted to WAV and sent as a voice turn
-    page.wait_for_selector(".msg.error:has-text('cannot read audio yet')", timeout=10_000)
-    assert page.locator(".msg.user audio").count() == 1
+
+
+def test_a_spoken_question_from_the_microphone(start_server, tmp_path, perception, speak) -> None:
+    """Chromium's fake microphone plays an espeak-ng question; the page records it, converts it to WAV and
+    sends it; the server transcribes it, and the page shows what was heard and the answer."""
+    from playwright.sync_api import sync_playwright
+
+    question = tmp_path / "question.wav"
+    question.write_bytes(speak("What is the capital of France?"))
+    server = start_server(ScriptedModel(["Paris."]), perception=perception)
+    with sync_playwright() as p:
+        flags = [*FLAGS, f"--use-file-for-fake-audio-capture={question}"]
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
+        try:
+            page = open_page(server, browser)
+            page.click("#mic")
+            page.wait_for_selector("#mic.recording", timeout=5_000)
+            page.wait_for_timeout(3_500)
+            page.click("#mic")  # stop: the recording goes out as a WAV voice turn
+            page.wait_for_selector(".msg.assistant .answer:has-text('Paris.')", timeout=20_000)
+            heard = page.inner_text("li.perception").lower()
+            assert "heard" in heard and "capital" in heard
+            assert page.locator(".msg.user audio").count() == 1
+        finally:
+            browser.close()

@@ -1,18 +1,22 @@
 """What every command shares: flags turned into settings, and how a model is made from a spec.
 
-Tests inject ``model_factory`` (for instance returning a ``ScriptedModel``) through click's ``obj``.
+Tests inject ``model_factory`` (for instance returning a ``ScriptedModel``) and ``perception`` (its engines
+already loaded) through click's ``obj``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ponder.config import Settings, load_settings
 from ponder.models.base import Model
 from ponder.models.embedded.weights import ProgressCallback
 from ponder.models.registry import resolve_model
+
+if TYPE_CHECKING:
+    from ponder.perception import Perception
 
 __all__ = ["CliContext", "ModelFactory"]
 
@@ -27,6 +31,7 @@ def _resolve(spec: str, settings: Settings, progress: ProgressCallback | None) -
 class CliContext:
     model_factory: ModelFactory = _resolve
     overrides: dict[str, Any] = field(default_factory=dict)
+    perception: Perception | None = None  # None: one made from the settings (its engines load on first use)
 
     def settings(self, **flags: Any) -> Settings:
         return load_settings(**{**self.overrides, **flags})

@@ -20,6 +20,7 @@ from .ask import ask
 from .chat import chat
 from .context import CliContext
 from .keys import keys
+from .listen import listen
 from .mcp import mcp
 from .models import models
 from .render import print_error
@@ -67,6 +68,7 @@ cli.add_command(sandbox)
 cli.add_command(mcp)
 cli.add_command(serve)
 cli.add_command(keys)
+cli.add_command(listen)
 
 
 def main() -> None:

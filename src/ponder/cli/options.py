@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -13,6 +13,9 @@ from ponder.modes import MODE_NAMES, ModeOptions
 from ponder.modes.budgets import EFFORT_BUDGETS, MAX_AGENTS
 from ponder.modes.programs import ProgramSandbox
 from ponder.tools.runner import ToolRunner
+
+if TYPE_CHECKING:
+    from ponder.perception import Perception
 
 __all__ = ["generation_options", "mode_options", "model_settings", "settings_flags"]
 
@@ -103,7 +106,10 @@ def model_settings(settings: Settings, stop: tuple[str, ...] = ()) -> ModelSetti
 
 
 def mode_options(
-    settings: Settings, tools: ToolRunner | None = None, sandbox: ProgramSandbox | None = None
+    settings: Settings,
+    tools: ToolRunner | None = None,
+    sandbox: ProgramSandbox | None = None,
+    perception: Perception | None = None,
 ) -> ModeOptions:
     return ModeOptions(
         system_prompt=settings.system_prompt,
@@ -113,4 +119,5 @@ def mode_options(
         adaptive=settings.adaptive,
         tools=tools,
         sandbox=sandbox,
+        perception=perception,
     )

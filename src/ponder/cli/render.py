@@ -17,7 +17,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from ponder.messages import AgentEvent, ToolCallEvent, ToolResultEvent
+from ponder.messages import AgentEvent, PerceptionEvent, ToolCallEvent, ToolResultEvent
 from ponder.turn import TurnResult
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "err_console",
     "print_agent",
     "print_error",
+    "print_perception",
     "print_stopped",
     "print_tool_event",
     "usage_line",
@@ -61,6 +62,21 @@ def print_tool_event(event: ToolCallEvent | ToolResultEvent, limit: int = 400) -
         mark = "error" if event.result.is_error else "result"
         line, style = f"  {who}<- {event.result.name} {mark}: {_cut(event.result.content, limit)}", "dim"
     err_console.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_perception(event: PerceptionEvent) -> None:
+    """What perception made of an image or audio part, and which path ran, before the answer."""
+    r = event.report
+    if r["kind"] == "audio":
+        line = f"  [{r['label']}: {r['engine']}, {r['duration_s']:.1f} s] heard: {r['transcript']}"
+    elif r["path"] == "native":
+        line = f"  [{r['label']}: sent to the vision model as it is]"
+    else:
+        line = (
+            f"  [{r['label']}: OCR + image analysis ({r['engine']}), {r['lines']} text lines; "
+            "the picture itself was not seen]"
+        )
+    err_console.print(line, style="dim", markup=False, highlight=False, soft_wrap=True)
 
 
 def _cut(text: str, limit: int) -> str:

@@ -20,6 +20,7 @@ from ponder.messages import (
     AgentEvent,
     Event,
     Message,
+    PerceptionEvent,
     ReasoningDelta,
     TextDelta,
     ToolCallEvent,
@@ -42,6 +43,7 @@ from .render import (
     AssemblyProgress,
     err_console,
     print_agent,
+    print_perception,
     print_tool_event,
     usage_line,
     write_stdout,
@@ -95,7 +97,10 @@ class TerminalSession:
             self._close_toolsets()
             self._runner.close()
             raise
-        self.mode = get_mode(settings.mode, mode_options(settings, tools, self.sandbox))
+        from ponder.perception import Perception  # engines load on the first image or clip, not here
+
+        perception = obj.perception or Perception(settings.perception, settings.models_dir)
+        self.mode = get_mode(settings.mode, mode_options(settings, tools, self.sandbox, perception))
         self._progress = AssemblyProgress()
         self.model: Model = obj.model_factory(settings.model, settings, self._progress)
         self.partial = ""  # the text streamed so far in the current turn
@@ -137,6 +142,8 @@ class TerminalSession:
                 self._thinking_shown = True
         elif isinstance(event, AgentEvent) and self.stream:
             print_agent(event)
+        elif isinstance(event, PerceptionEvent) and self.stream:
+            print_perception(event)
         elif isinstance(event, ToolCallEvent | ToolResultEvent) and self.stream:
             if self._thinking_shown:
                 err_console.out("")

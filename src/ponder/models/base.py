@@ -80,6 +80,9 @@ class ModelInfo:
 class Model(ABC):
     """A chat model behind a backend."""
 
+    # The model reads image parts itself (a vision model). When False, perception turns them into text.
+    accepts_images: bool = False
+
     @property
     @abstractmethod
     def name(self) -> str:

@@ -80,6 +80,7 @@ class OpenAICompatibleModel(Model):
         api_key: str | None = None,
         timeout_s: float = 600.0,
         client: httpx.AsyncClient | None = None,
+        vision: bool = False,
     ) -> None:
         scheme, sep, rest = base_url.partition("://")
         if not sep or scheme.lower() not in ("http", "https") or not rest.strip("/"):
@@ -93,10 +94,11 @@ class OpenAICompatibleModel(Model):
         self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, _CONNECT_TIMEOUT_S))
         self._client = client
         self._owns_client = client is None  # an injected client belongs to the caller: never closed here
+        self.accepts_images = vision  # a vision model: images go to it as image_url parts
 
     @classmethod
     def from_spec(
-        cls, spec: str, *, api_key: str | None = None, timeout_s: float = 600.0
+        cls, spec: str, *, api_key: str | None = None, timeout_s: float = 600.0, vision: bool = False
     ) -> OpenAICompatibleModel:
         """The model a spec such as ``openai:http://host:8000/v1#Qwen/Qwen2.5-7B-Instruct`` names."""
         if not spec.startswith(SPEC_PREFIX):
@@ -111,7 +113,7 @@ class OpenAICompatibleModel(Model):
             raise UnknownModelError(
                 f"'{spec}' has no http:// or https:// before the host: write {SPEC_FORM}."
             )
-        return cls(base_url, model.strip(), api_key=api_key, timeout_s=timeout_s)
+        return cls(base_url, model.strip(), api_key=api_key, timeout_s=timeout_s, vision=vision)
 
     @property
     def name(self) -> str:

@@ -30,8 +30,9 @@ def resolve_model(spec: str, settings: Settings, *, progress: ProgressCallback |
     """The model a spec names. Nothing is loaded yet: loading happens on first use."""
     configured = settings.models.get(spec)
     api_key = None
+    vision = False
     if configured is not None:
-        spec, api_key = configured.spec, configured.api_key()
+        spec, api_key, vision = configured.spec, configured.api_key(), configured.vision
     backend, sep, rest = spec.partition(":")
     if not sep and find_embedded(spec):
         backend, rest = "embedded", spec
@@ -73,7 +74,9 @@ def resolve_model(spec: str, settings: Settings, *, progress: ProgressCallback |
         step = [w if i == 0 else " " + w for i, w in enumerate(words)] if delay_s else (text or "ok")
         return ScriptedModel(name=spec, default=step, delay_s=delay_s, record=False)
     if backend == "openai":
-        return OpenAICompatibleModel.from_spec(spec, api_key=api_key, timeout_s=settings.request_timeout_s)
+        return OpenAICompatibleModel.from_spec(
+            spec, api_key=api_key, timeout_s=settings.request_timeout_s, vision=vision
+        )
     raise UnknownModelError(_unknown(spec, settings))
 
 

@@ -7,6 +7,7 @@ runs several sub-agents at once and votes; ``auto`` routes each turn to one of t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ponder.errors import UserError
 from ponder.modes.base import Mode
@@ -16,6 +17,9 @@ from ponder.modes.programs import ProgramSandbox
 from ponder.modes.router import AutoMode, route
 from ponder.modes.thinking import ThinkingMode
 from ponder.tools.runner import ToolRunner
+
+if TYPE_CHECKING:
+    from ponder.perception import Perception
 
 __all__ = [
     "MODE_NAMES",
@@ -41,10 +45,20 @@ class ModeOptions:
     adaptive: bool = True  # contemplating: a first pair of agents, the rest only if they disagree
     tools: ToolRunner | None = None  # what the model may call; None: no tools
     sandbox: ProgramSandbox | None = None  # contemplating: program agents run their code here
+    perception: Perception | None = None  # images and audio to text first; None: media parts are refused
 
 
 def get_mode(name: str, options: ModeOptions | None = None) -> Mode:
     o = options or ModeOptions()
+    mode = _mode(name, o)
+    if o.perception is None:
+        return mode
+    from ponder.modes.perceiving import PerceivingMode
+
+    return PerceivingMode(mode, o.perception)
+
+
+def _mode(name: str, o: ModeOptions) -> Mode:
     if name == "instant":
         return InstantMode(o.system_prompt, tools=o.tools)
     if name == "thinking":
@@ -60,5 +74,5 @@ def get_mode(name: str, options: ModeOptions | None = None) -> Mode:
             sandbox=o.sandbox,
         )
     if name == "auto":
-        return AutoMode({n: get_mode(n, o) for n in MODE_NAMES if n != "auto"})
+        return AutoMode({n: _mode(n, o) for n in MODE_NAMES if n != "auto"})
     raise UserError(f"Unknown mode '{name}'. Allowed modes: {', '.join(MODE_NAMES)}.")

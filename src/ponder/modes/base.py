@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
-from typing import ClassVar
 
 from ponder.messages import Event, Message
 from ponder.models.base import Model, ModelSettings
@@ -27,7 +26,7 @@ def with_system(messages: Sequence[Message], prompt: str) -> list[Message]:
 
 
 class Mode(ABC):
-    name: ClassVar[str]
+    name: str  # instant, thinking, contemplating or auto
 
     def __init__(self, system_prompt: str | None = None, *, tools: ToolRunner | None = None) -> None:
         self.system_prompt = system_prompt  # None: the mode's own prompt from prompts/

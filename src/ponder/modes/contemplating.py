@@ -31,7 +31,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from ponder.errors import BackendError
 from ponder.messages import (
@@ -168,7 +168,7 @@ class _Agent:
 
 
 class ContemplatingMode(Mode):
-    name: ClassVar[str] = "contemplating"
+    name = "contemplating"
 
     def __init__(
         self,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from typing import ClassVar
 
 from ponder.messages import Event, Message, ModelResponse, ResponseDone
 from ponder.models.base import Model, ModelSettings
@@ -21,7 +20,7 @@ __all__ = ["InstantMode"]
 
 
 class InstantMode(Mode):
-    name: ClassVar[str] = "instant"
+    name = "instant"
 
     async def run(
         self, model: Model, messages: Sequence[Message], settings: ModelSettings

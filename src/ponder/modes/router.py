@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from typing import ClassVar
 
-from ponder.messages import AudioPart, Event, ImagePart, Message, ResponseDone
+from ponder.messages import AudioPart, Event, ImagePart, Message, ResponseDone, TextPart
 from ponder.models.base import Model, ModelSettings
 from ponder.modes.base import Mode
 
@@ -40,13 +39,17 @@ _REASON = re.compile(
 def route(messages: Sequence[Message]) -> tuple[str, str]:
     """(mode, reason) for the last user message."""
     last = messages[-1] if messages else Message.user("")
-    if any(isinstance(p, AudioPart) for p in last.parts):
+    if any(isinstance(p, AudioPart) or (isinstance(p, TextPart) and p.origin == "audio") for p in last.parts):
         return "instant", "a voice turn: the fastest answer"
-    text = last.text
+    # What the person asked: typed text, not the text perception extracted from an image.
+    text = "".join(p.text for p in last.parts if isinstance(p, TextPart) and p.origin is None)
+    image = any(
+        isinstance(p, ImagePart) or (isinstance(p, TextPart) and p.origin == "image") for p in last.parts
+    )
     words = len(text.split())
     numbers = len(re.findall(r"\d+(?:[.,]\d+)?", text)) + len(_NUMBER_WORDS.findall(text))
-    if not text.strip() and any(isinstance(p, ImagePart) for p in last.parts):
-        return "instant", "an image with no question: describe what was extracted"
+    if not text.strip() and image:
+        return "instant", "an image with no question: say what was extracted"
     mathy = numbers >= 1 and bool(_MATH.search(text))
     if mathy and (words > 70 or numbers >= 6):
         return (
@@ -61,7 +64,7 @@ def route(messages: Sequence[Message]) -> tuple[str, str]:
 
 
 class AutoMode(Mode):
-    name: ClassVar[str] = "auto"
+    name = "auto"
 
     def __init__(self, modes: dict[str, Mode]) -> None:
         super().__init__(None)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any
 
 from ponder.errors import BackendError
 from ponder.messages import (
@@ -57,7 +57,7 @@ def close_reasoning(reasoning: str, compressed: bool) -> str:
 
 
 class ThinkingMode(Mode):
-    name: ClassVar[str] = "thinking"
+    name = "thinking"
 
     def __init__(
         self,

@@ -12,9 +12,9 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -36,9 +36,13 @@ from ponder.server.protocol import (
     ModelList,
 )
 from ponder.server.state import ModelFactory, ServerState
+from ponder.server.transcriptions import transcribe
 from ponder.store.database import Database, open_database
 from ponder.tools.loading import load_toolsets
 from ponder.tools.runner import ToolRunner
+
+if TYPE_CHECKING:
+    from ponder.perception import Perception
 
 __all__ = ["create_app"]
 
@@ -78,7 +82,11 @@ def _default_factory(spec: str, settings: Settings) -> Any:
 
 
 def create_app(
-    settings: Settings, *, model_factory: ModelFactory | None = None, db: Database | None = None
+    settings: Settings,
+    *,
+    model_factory: ModelFactory | None = None,
+    db: Database | None = None,
+    perception: Perception | None = None,
 ) -> FastAPI:
     metrics = Metrics()
     state = ServerState(
@@ -87,6 +95,7 @@ def create_app(
         model_factory=model_factory or _default_factory,
         metrics=metrics,
         owns_db=db is None,
+        perception=perception,
     )
     started = int(time.time())
 
@@ -120,7 +129,10 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> Response:
-        return ApiError(400, f"Invalid request: {err.errors()[0].get('msg', err)}").response()
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"Invalid request: {where + ': ' if where else ''}{first.get('msg', err)}"
+        return ApiError(400, message, param=where or None).response()
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> Response:
@@ -163,6 +175,36 @@ def create_app(
     async def create_chat_completion(request: Request) -> Response:
         """Answer a conversation in a reasoning mode (OpenAI's chat completions)."""
         return await chat_completions(state, request)
+
+    @app.post("/v1/audio/transcriptions", response_model=None, responses=_ERRORS)
+    async def create_transcription(
+        request: Request,
+        file: Annotated[
+            UploadFile, File(description="The audio: WAV, FLAC, OGG/Opus, MP3, M4A/MP4 or WebM.")
+        ],
+        model: Annotated[
+            str, Form(description="whisper-1 or whisper-base (Whisper base), or moonshine-tiny")
+        ],
+        language: Annotated[str | None, Form(description="ISO 639-1 code; detected when absent")] = None,
+        prompt: Annotated[str | None, Form(description="Text that guides spelling and style")] = None,
+        response_format: Annotated[str, Form(description="json, text, srt, verbose_json or vtt")] = "json",
+        temperature: Annotated[float, Form(ge=0.0, le=1.0)] = 0.0,
+        granularities: Annotated[list[str] | None, Form(alias="timestamp_granularities[]")] = None,
+    ) -> Response:
+        """Transcribe audio (OpenAI's audio transcriptions), with the embedded speech recogniser."""
+        data = await file.read()
+        return await transcribe(
+            state,
+            request,
+            data=data,
+            filename=file.filename or "the file",
+            model=model,
+            language=language,
+            prompt=prompt,
+            response_format=response_format,
+            temperature=temperature,
+            granularities=granularities or [],
+        )
 
     @app.get("/v1/models", response_model=None, responses={200: {"model": ModelList}, **_ERRORS})
     async def list_models(request: Request) -> Response:

@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jsonschema
@@ -20,11 +20,9 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ponder.errors import PonderError, UserError
+from ponder.errors import MediaError, NoSpeechError, PonderError, UserError
 from ponder.messages import (
     AgentEvent,
-    AudioPart,
-    ImagePart,
     Message,
     ReasoningDelta,
     ResponseDone,
@@ -37,6 +35,7 @@ from ponder.models.openai_compat import wire_tool_calls
 from ponder.modes import MODE_NAMES, ModeOptions, get_mode
 from ponder.modes.base import Mode
 from ponder.modes.router import route
+from ponder.perception import has_media
 from ponder.server.auth import Principal, admit, authenticate
 from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.protocol import ChatCompletionRequest
@@ -61,6 +60,7 @@ class PreparedTurn:
     model_spec: str
     messages: list[Message]
     settings: ModelSettings
+    perception: list[dict[str, Any]] = field(default_factory=list)  # what perception did, per part
 
 
 async def chat_completions(state: ServerState, request: Request) -> Response:
@@ -75,12 +75,19 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
     headers = await admit(state, principal, price)
     if turn.request.stream:
         state.take_slot()
+        try:  # before the stream starts, so that a broken image or clip gets its own status code
+            await _perceive(state, turn)
+        except BaseException:
+            state.release_slot()
+            raise
         return EventStream(_stream(state, turn, price), headers=headers, on_close=state.release_slot)
     async with state.turn_slot():
+        await _perceive(state, turn)
         try:
             result = await run_until_disconnect(
                 request, _timed(state, run_turn(turn.mode, _model(state, turn), turn.messages, turn.settings))
             )
+            result = _with_perception(turn, result)
         except ClientGone:
             state.metrics.turns.labels(turn.priced_mode, "cancelled").inc()
             return Response(status_code=499)
@@ -100,17 +107,6 @@ def prepare(state: ServerState, principal: Principal, body: bytes) -> PreparedTu
         raise ApiError(400, message, param=param) from None
     spec, mode_name = _target(state, request)
     messages = to_messages(request.messages)
-    for turn_message in messages:
-        for part in turn_message.parts:
-            if isinstance(part, ImagePart | AudioPart):
-                what = "images" if isinstance(part, ImagePart) else "audio"
-                raise ApiError(
-                    400,
-                    f"The {what} part is valid, but this version of Ponder cannot read {what} yet "
-                    "(perception is not installed). Send text only.",
-                    code="unsupported_content",
-                    param="messages",
-                )
     if messages[-1].role not in ("user", "tool"):
         raise ApiError(400, "The last message must be from the user (or a tool result).", param="messages")
     principal = replace(principal, user=request.user)
@@ -204,6 +200,31 @@ def _tools(state: ServerState, request: ChatCompletionRequest) -> ToolRunner | N
         raise ApiError(400, message, param="tools") from None
 
 
+async def _perceive(state: ServerState, turn: PreparedTurn) -> None:
+    """Images and audio to text (or images kept for a vision model), in place; errors are ApiErrors."""
+    if state.perception is None or not has_media(turn.messages):
+        return
+    model = _model(state, turn)
+    started = time.perf_counter()
+    try:
+        turn.messages, turn.perception = await state.perception.perceive(
+            turn.messages, native_images=model.accepts_images
+        )
+    except NoSpeechError as err:
+        raise ApiError(400, str(err), code="no_speech", param="messages") from None
+    except MediaError as err:
+        raise ApiError(400, str(err), code="invalid_media", param="messages") from None
+    except PonderError as err:
+        raise from_ponder_error(err) from err
+    state.metrics.perception_seconds.observe(time.perf_counter() - started)
+
+
+def _with_perception(turn: PreparedTurn, result: TurnResult) -> TurnResult:
+    if not turn.perception:
+        return result
+    return replace(result, details={**result.details, "perception": turn.perception})
+
+
 def _model(state: ServerState, turn: PreparedTurn) -> Model:
     try:
         return state.model(turn.model_spec)
@@ -278,6 +299,9 @@ async def _stream(state: ServerState, turn: PreparedTurn, price: float) -> Async
     progress = bool(turn.request.progress)
     include_usage = bool(turn.request.stream_options and turn.request.stream_options.include_usage)
     yield chunk({"role": "assistant", "content": ""})
+    if progress:
+        for report in turn.perception:
+            yield chunk(None, ponder={"type": "perception", "report": report})
     try:
         async with asyncio.timeout(state.settings.server.turn_timeout_s):
             async for event in turn.mode.run(_model(state, turn), turn.messages, turn.settings):
@@ -288,7 +312,7 @@ async def _stream(state: ServerState, turn: PreparedTurn, price: float) -> Async
                 elif isinstance(event, AgentEvent | ToolCallEvent | ToolResultEvent) and progress:
                     yield chunk(None, ponder=_progress(event))
                 elif isinstance(event, ResponseDone):
-                    result = TurnResult.from_response(event.response, turn.mode.name)
+                    result = _with_perception(turn, TurnResult.from_response(event.response, turn.mode.name))
                     await _account(state, turn, result, price)
                     if result.tool_calls:
                         calls = [{"index": i, **c} for i, c in enumerate(wire_tool_calls(result.tool_calls))]

@@ -38,5 +38,12 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.perception_seconds = Histogram(
+            "ponder_perception_seconds",
+            "Time spent reading a request's images and audio (OCR, image analysis, speech recognition)",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -23,7 +23,15 @@ __all__ = ["JsonLogFormatter", "RequestMiddleware"]
 
 log = logging.getLogger("ponder.server")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_ROUTES = {"/v1/chat/completions", "/v1/models", "/healthz", "/metrics", "/", "/openapi.json"}
+_ROUTES = {
+    "/v1/chat/completions",
+    "/v1/audio/transcriptions",
+    "/v1/models",
+    "/healthz",
+    "/metrics",
+    "/",
+    "/openapi.json",
+}
 
 
 class BodyTooLarge(Exception):

@@ -46,7 +46,9 @@ class ImageContent(_Strict):
 
 class InputAudio(_Strict):
     data: str = Field(description="Base64-encoded audio.")
-    format: Literal["wav", "mp3"]
+    format: Literal["wav", "mp3", "flac", "ogg", "opus", "m4a", "mp4", "aac", "webm"] = Field(
+        description="The container; Ponder reads the real format from the bytes."
+    )
 
 
 class AudioContent(_Strict):

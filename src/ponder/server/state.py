@@ -19,6 +19,7 @@ from ponder.store.limits import Limiter, RateLimiter
 from ponder.tools.base import Tool
 
 if TYPE_CHECKING:
+    from ponder.perception import Perception
     from ponder.sandbox.lazy import LazySandbox
     from ponder.tools.toolset import Toolset
 
@@ -39,8 +40,13 @@ class ServerState:
     models: dict[str, Model] = field(default_factory=dict)  # spec -> model, made on first use
     turns_in_flight: int = 0
     owns_db: bool = True  # False: the caller gave the database and closes it
+    perception: Perception | None = None  # images and audio to text; its engines load on first use
 
     def __post_init__(self) -> None:
+        if self.perception is None:
+            from ponder.perception import Perception
+
+            self.perception = Perception(self.settings.perception, self.settings.models_dir)
         self.keys = KeyStore(self.db)
         self.limiter: Limiter = RateLimiter(self.db)
         if self.settings.server.redis_url:

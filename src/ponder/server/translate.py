@@ -1,7 +1,8 @@
 """From the OpenAI wire format to Ponder's messages, and from a turn's result back to the wire format.
 
-Inbound, every part is checked here: images must be base64 data URIs of an image type, audio base64 WAV or
-MP3, both under the size limit; a tool message must answer a tool call made earlier in the conversation.
+Inbound, every part is checked here: images must be base64 data URIs of an image type, audio base64 in one
+of the containers perception reads, both under the size limit (perception then checks the bytes); a tool
+message must answer a tool call made earlier in the conversation.
 Outbound, only the calls the API client runs itself leave the server as ``tool_calls``; the calls Ponder runs
 (the sandbox, MCP servers) are part of the turn and show up as progress, not as calls for the client.
 """
@@ -40,6 +41,17 @@ __all__ = ["FINISH_REASONS", "mode_ran", "to_messages", "usage_out"]
 MAX_MEDIA_BYTES = 10 * 1024 * 1024  # one image or audio clip, decoded
 _DATA_URI = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[\w.+-]+=[\w.+-]+)*;base64,(?P<data>.*)$", re.S)
 _IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
+_AUDIO_TYPES = {
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "opus": "audio/ogg",
+    "m4a": "audio/mp4",
+    "mp4": "audio/mp4",
+    "aac": "audio/aac",
+    "webm": "audio/webm",
+}
 FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "cancelled": "stop"}
 
 
@@ -115,8 +127,7 @@ def _user_part(part: TextContent | ImageContent | AudioContent, where: str) -> P
                 400, f"{where}: unsupported image type {media_type}; allowed: {allowed}.", param=where
             )
         return ImagePart(_decode(match["data"], where), media_type)
-    media = "audio/wav" if part.input_audio.format == "wav" else "audio/mpeg"
-    return AudioPart(_decode(part.input_audio.data, where), media)
+    return AudioPart(_decode(part.input_audio.data, where), _AUDIO_TYPES[part.input_audio.format])
 
 
 def _decode(data: str, where: str) -> bytes:

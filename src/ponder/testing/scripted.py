@@ -60,7 +60,9 @@ class ScriptedModel(Model):
         delay_s: float = 0.0,
         default: Step | None = None,
         record: bool = True,
+        vision: bool = False,
     ) -> None:
+        self.accepts_images = vision  # True: image parts reach it as they are, like a vision model
         self._steps: list[Step] = list(steps)
         self._default = default  # the step for every call once the script is used up (None: fail)
         self._record = record  # False: keep no log of calls (a long-running server)

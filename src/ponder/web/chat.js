@@ -168,6 +168,14 @@ async function reply() {
 }
 
 function progress(p, list, lines) {
+  if (p.type === "perception") {
+    const r = p.report;
+    const text = r.kind === "audio" ? `heard (${r.engine}): “${r.transcript}”`
+      : r.path === "native" ? `${r.label}: sent to the vision model as it is`
+      : `${r.label}: ${r.lines} text lines read by OCR + image analysis; the picture itself was not seen`;
+    list.appendChild(el("li", "perception", text));
+    return;
+  }
   if (p.type !== "agent") {
     list.appendChild(el("li", "", p.type === "tool_call" ? `tool ${p.name} called` : `tool ${p.name} answered`));
     return;

