@@ -6,7 +6,8 @@
 Each image holds 1-4 lines of generated text (words, numbers, prices, codes) in one of the system's
 TrueType fonts (DejaVu and Liberation: sans, serif, mono, bold), at 14-48 px, on a white, tinted, dark,
 gradient or noisy background. The image goes through Ponder's perception path (decode_image, then the
-RapidOCR engine); the lines read are joined in reading order and compared with the truth.
+RapidOCR engine); what it read is joined in reading order (the items of a row by spaces, rows by line breaks)
+and compared with the truth, so a line split into two boxes, or rows out of order, count as errors.
 Character accuracy = 1 - (Levenshtein distance / characters in the truth), over all images (rapidfuzz).
 Prints a table by condition and appends a JSON line to bench/results/ocr.jsonl.
 """
@@ -160,7 +161,11 @@ def main() -> int:
         decoded = decode_image(data)
         lines = engine.read(decoded.image, scale=decoded.scale)
         elapsed = time.perf_counter() - started
-        truth, read = "\n".join(truth_lines), "\n".join(line.text for line in lines)
+        rows_read: dict[int, list[str]] = {}
+        for line in lines:  # reading order: items of a row left to right, rows top to bottom
+            rows_read.setdefault(line.row, []).append(line.text)
+        truth = "\n".join(truth_lines)
+        read = "\n".join(" ".join(items) for _, items in sorted(rows_read.items()))
         # Spaces inside a line are compared; line breaks count as one character each.
         errors = Levenshtein.distance(truth, read)
         rows.append(

@@ -117,3 +117,37 @@ def test_answers_with_no_network_at_all(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["usage"]["answer_tokens"] > 0
+
+
+def test_ask_about_an_image_on_the_embedded_model(tmp_path: Path) -> None:
+    from ponder.testing.media import render_lines, to_format
+
+    image = tmp_path / "sign.png"
+    image.write_bytes(to_format(render_lines(["HARBOUR ROAD", "Open 9 to 5"], size=36), "PNG"))
+    args = ["ask", "--json", "-m", MODEL, "--mode", "instant", "--max-tokens", "24", "Which road?"]
+    done = _ponder(tmp_path, *args, "--image", str(image))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    (report,) = data["perception"]
+    assert report["path"] == "ocr+analysis" and report["text"] == ["HARBOUR ROAD", "Open 9 to 5"]
+    assert data["answer"] and data["usage"]["prompt_tokens"] > 100  # the visual context reached the model
+
+
+def test_ask_with_audio_on_the_embedded_model(tmp_path: Path) -> None:
+    from ponder.testing.media import ESPEAK, espeak, transcode
+
+    if ESPEAK is None:
+        pytest.skip("espeak-ng is not installed (apt install espeak-ng)")
+    clip = tmp_path / "question.mp3"
+    clip.write_bytes(transcode(espeak("What is the capital of Italy?"), "mp3"))
+    done = _ponder(tmp_path, "ask", "--json", "-m", MODEL, "--max-tokens", "16", "--audio", str(clip))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    (report,) = data["perception"]
+    assert report["path"] == "asr" and report["engine"].startswith("moonshine-tiny")
+    assert "italy" in report["transcript"].lower()
+    assert data["router"]["mode"] == "instant"  # a voice turn
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"ID3" + b"\0" * 64)
+    failed = _ponder(tmp_path, "ask", "-m", MODEL, "--audio", str(broken))
+    assert failed.returncode == 2 and "audio 1" in failed.stderr and "Traceback" not in failed.stderr

@@ -74,3 +74,30 @@ def test_thinking_keeps_reasoning_apart(server: str) -> None:
     assert 0 < usage.completion_tokens_details.reasoning_tokens <= 48
     assert (reply.choices[0].message.model_extra or {}).get("reasoning_content")
     assert (usage.model_extra or {})["ponder"]["mode"] == "thinking"
+
+
+def test_image_and_voice_parts_on_the_embedded_model(server: str) -> None:
+    import base64
+    import io
+
+    from ponder.testing.media import ESPEAK, espeak, render_lines, to_format
+
+    client = openai.OpenAI(base_url=server + "/v1", api_key="unused", max_retries=0)
+    png = to_format(render_lines([["Soup", "4.50"], ["TOTAL", "4.50"]], size=30), "PNG")
+    content = [
+        {"type": "text", "text": "What is the total?"},
+        {
+            "type": "image_url",
+            "image_url": {"url": "data:image/png;base64," + base64.b64encode(png).decode()},
+        },
+    ]
+    reply = client.chat.completions.create(
+        model="ponder-instant", messages=[{"role": "user", "content": content}], max_tokens=16
+    )
+    (report,) = (reply.usage.model_extra or {})["ponder"]["perception"]
+    assert report["path"] == "ocr+analysis" and "TOTAL" in report["text"]
+    if ESPEAK is None:
+        pytest.skip("espeak-ng is not installed (apt install espeak-ng)")
+    wav = espeak("How many days are in a week?")
+    text = client.audio.transcriptions.create(model="whisper-1", file=("q.wav", io.BytesIO(wav)))
+    assert "week" in text.text.lower()

@@ -71,3 +71,12 @@ async def test_scripted_spec_answers_forever() -> None:
     assert [d.text for d in deltas] == ["a", " b", " c"]
     with pytest.raises(UnknownModelError, match="delay_s"):
         resolve_model("scripted:x?delay_s=soon", load_settings())
+
+
+def test_a_configured_vision_model_takes_images_itself() -> None:
+    settings = load_settings()
+    settings.models["eyes"] = ConfiguredModel(spec="openai:http://box:8000/v1#qwen-vl", vision=True)
+    settings.models["blind"] = ConfiguredModel(spec="openai:http://box:8000/v1#qwen")
+    assert resolve_model("eyes", settings).accepts_images
+    assert not resolve_model("blind", settings).accepts_images
+    assert not resolve_model("embedded:smollm2-135m", settings).accepts_images

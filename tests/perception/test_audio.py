@@ -95,3 +95,14 @@ def test_an_image_is_not_audio() -> None:
 def test_too_many_bytes_are_refused() -> None:
     with pytest.raises(MediaError, match="the limit is 1 MiB"):
         decode_audio(b"\0" * (2 << 20), max_bytes=1 << 20)
+
+
+
+def test_too_long_audio_is_refused_while_decoding_when_the_header_does_not_say() -> None:
+    """A file whose header claims less than it holds: the decoder counts the samples itself."""
+    import struct
+
+    wav = bytearray(to_wav(np.zeros(SAMPLE_RATE * 90, np.float32)))
+    wav[40:44] = struct.pack("<I", 0xFFFFFFFF)  # data size "unknown", as streaming writers leave it
+    with pytest.raises(MediaError, match="longer than the limit|minutes long"):
+        decode_audio(bytes(wav), max_s=60)
