@@ -135,6 +135,30 @@ def main() -> int:
                 mark = "ok" if wer == 0 else f"WER {wer:.2f}: {transcript.text!r}"
                 print(f"[{name} {i + 1}/{len(clips)}] {voice}: {mark}", file=sys.stderr)
             results[name] = (recogniser.name, rows, load_s)
+        # Long audio: ten sentences in one clip (about 30 s), where Whisper's fixed window is filled.
+        long_clips = [
+            (
+                " ".join(SENTENCES[i : i + 10]),
+                espeak(" ".join(SENTENCES[i : i + 10]), voice="en-us", speed=150),
+            )
+            for i in range(0, min(args.n, len(SENTENCES)) - 9, 10)
+        ]
+        long_results = {}
+        for name in args.models:
+            recogniser = perception.recogniser(name)
+            spent = heard_s = 0.0
+            truths, hyps = [], []
+            for text, wav in long_clips:
+                audio = decode_audio(wav)
+                transcript = recogniser.transcribe(audio.samples, language="en")
+                spent, heard_s = spent + transcript.time_s, heard_s + audio.duration_s
+                truths.append(_normalise(text))
+                hyps.append(_normalise(transcript.text))
+            if long_clips:
+                long_results[name] = {
+                    "wer": round(float(jiwer.wer(truths, hyps)), 4),
+                    "rtf": round(spent / heard_s, 4),
+                }
 
     def corpus_wer(subset: list[dict]) -> float:
         return float(jiwer.wer([r["truth"] for r in subset], [r["heard"] for r in subset]))
@@ -169,6 +193,11 @@ def main() -> int:
     print(
         "RTF = transcription time / audio duration, 2 threads (target <= 0.3); worst = the slowest clip's RTF"
     )
+    if long_results:
+        print(f"\nlong clips: {len(long_clips)} of ten sentences each (en-us@150, about 30 s)")
+        for name, figures in long_results.items():
+            summary[name]["long"] = figures
+            print(f"{name:<16}WER {figures['wer']:.1%}  RTF {figures['rtf']:.3f}")
     RESULTS.parent.mkdir(exist_ok=True)
     with RESULTS.open("a") as f:
         record = {

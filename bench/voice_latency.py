@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from ponder.config import Settings
+from ponder.config import PerceptionConfig, Settings
 from ponder.messages import AudioPart, Message, PerceptionEvent, TextDelta
 from ponder.models.base import ModelSettings
 from ponder.models.registry import resolve_model
@@ -44,7 +44,7 @@ QUESTIONS = (
 
 
 async def run(args: argparse.Namespace) -> int:
-    settings = Settings(model=args.model, programs=False)
+    settings = Settings(model=args.model, programs=False, perception=PerceptionConfig(asr_model=args.asr))
     model = resolve_model(args.model, settings)
     perception = Perception(settings.perception, settings.models_dir)
     mode = get_mode("auto", ModeOptions(perception=perception))
@@ -80,7 +80,7 @@ async def run(args: argparse.Namespace) -> int:
     warm = [r for r in rows if not r["cold"]]
     cold = rows[0]
     med = {k: statistics.median(r[k] for r in warm) for k in ("first_token_s", "perception_s", "model_s")}
-    print(f"\nAudio file ({args.format}) to first answer token, {args.model}, Instant via auto")
+    print(f"\nAudio file ({args.format}) to first answer token, {args.model}, {args.asr}, Instant via auto")
     print(f"cold (loads recogniser and model): {cold['first_token_s']:.2f} s")
     print(f"warm median over {len(warm)}: {med['first_token_s']:.2f} s")
     print(f"  = perception {med['perception_s']:.2f} s + model to first token {med['model_s']:.2f} s")
@@ -91,6 +91,7 @@ async def run(args: argparse.Namespace) -> int:
                 {
                     "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
                     "model": args.model,
+                    "asr": args.asr,
                     "format": args.format,
                     "cold_s": round(cold["first_token_s"], 3),
                     "warm_median_s": round(med["first_token_s"], 3),
@@ -110,6 +111,7 @@ def main() -> int:
     )
     parser.add_argument("--n", type=int, default=10)
     parser.add_argument("--model", default="embedded:qwen2.5-coder-1.5b")
+    parser.add_argument("--asr", default="auto", choices=["auto", "moonshine-tiny", "whisper-base"])
     parser.add_argument("--format", default="ogg", choices=["wav", "flac", "ogg", "mp3", "m4a", "webm"])
     if ESPEAK is None:
         print("espeak-ng is not installed: apt install espeak-ng", file=sys.stderr)

@@ -148,10 +148,13 @@ class PerceptionConfig(BaseModel):
     max_image_side: int = Field(default=2048, ge=256)  # larger images are downscaled before OCR
     max_audio_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)  # one audio file, encoded
     max_audio_s: float = Field(default=900.0, gt=0)  # 15 minutes; longer audio is refused
-    # Voice turns: moonshine-tiny (fast: RTF ~0.08 on 2 cores; English) or whisper-base (fewer errors,
-    # 99 languages, but a fixed 30-second window makes short clips slow: RTF ~0.45). bench/asr.py has both.
-    asr_model: Literal["moonshine-tiny", "whisper-base"] = "moonshine-tiny"
-    language: str | None = None  # spoken language (ISO 639-1), or None to detect it (whisper-base)
+    # Speech recognition: moonshine-tiny (fast: RTF ~0.07 on 2 cores; English only), whisper-base (fewer
+    # errors, 99 languages, but its fixed 30-second window makes short clips slow: RTF ~0.6 on 3-second
+    # clips, ~0.2 on 30-second ones), or auto: Moonshine for English clips shorter than asr_whisper_from_s,
+    # Whisper for longer audio and other languages. bench/asr.py measures both.
+    asr_model: Literal["auto", "moonshine-tiny", "whisper-base"] = "auto"
+    asr_whisper_from_s: float = Field(default=20.0, ge=0)
+    language: str | None = None  # spoken language (ISO 639-1), or None (auto: English; whisper: detect)
 
 
 class Settings(BaseSettings):

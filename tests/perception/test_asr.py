@@ -117,3 +117,31 @@ def test_perception_picks_the_configured_recogniser(perception_models_dir: Path)
     assert perception.recogniser("whisper-base").name.startswith("whisper-base")
     with pytest.raises(PerceptionUnavailableError, match="Unknown speech recogniser"):
         perception.recogniser("parakeet")
+
+
+def test_auto_picks_moonshine_for_short_english_and_whisper_otherwise(perception_models_dir: Path) -> None:
+    from ponder.config import PerceptionConfig
+    from ponder.perception import Perception
+
+    perception = Perception(PerceptionConfig(), perception_models_dir)
+    assert perception.choose(None, 3.0, None) == "moonshine-tiny"
+    assert perception.choose(None, 45.0, None) == "whisper-base"  # Whisper's 30-second window is filled
+    assert perception.choose(None, 3.0, "de") == "whisper-base"  # Moonshine knows English only
+    assert perception.choose("moonshine-tiny", 45.0, None) == "moonshine-tiny"  # a named one is kept
+    pinned = Perception(PerceptionConfig(asr_model="whisper-base"), perception_models_dir)
+    assert pinned.choose(None, 3.0, None) == "whisper-base"
+
+
+def test_long_speech_is_transcribed_by_whisper_under_auto(
+    perception: Any, speak: Callable[..., bytes]
+) -> None:
+    from ponder.perception.asr import Transcript
+
+    text = (
+        "The train to the airport leaves from platform nine. Please remind me to call my sister tomorrow. "
+        "The museum is closed on Mondays during the winter. My flight was delayed because of the snow. "
+        "Turn left at the bakery and walk past the library. We watched the sunset from the top of the hill."
+    )
+    transcript: Transcript = perception.transcribe(speak(text, speed=130), "long.wav")
+    assert transcript.duration_s >= 20 and transcript.model.startswith("whisper-base")
+    assert {"airport", "museum", "bakery", "sunset"} <= set(_words(transcript.text))

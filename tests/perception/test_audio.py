@@ -97,7 +97,6 @@ def test_too_many_bytes_are_refused() -> None:
         decode_audio(b"\0" * (2 << 20), max_bytes=1 << 20)
 
 
-
 def test_too_long_audio_is_refused_while_decoding_when_the_header_does_not_say() -> None:
     """A file whose header claims less than it holds: the decoder counts the samples itself."""
     import struct

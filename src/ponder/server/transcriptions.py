@@ -26,7 +26,12 @@ from ponder.server.state import ServerState
 __all__ = ["ASR_MODELS", "RESPONSE_FORMATS", "transcribe"]
 
 # model name -> recogniser. whisper-1 is OpenAI's name: OpenAI clients get Whisper (base) unchanged.
-ASR_MODELS = {"whisper-1": "whisper-base", "whisper-base": "whisper-base", "moonshine-tiny": "moonshine-tiny"}
+ASR_MODELS = {
+    "whisper-1": "whisper-base",
+    "whisper-base": "whisper-base",
+    "moonshine-tiny": "moonshine-tiny",
+    "auto": "auto",  # Moonshine for short English clips, Whisper base for long audio (see PerceptionConfig)
+}
 RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 
 
