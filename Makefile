@@ -29,3 +29,8 @@ bench:
 	python bench/server_limits.py
 	python bench/server_shutdown.py
 	python bench/server_fuzz.py
+	python bench/ocr.py
+	python bench/asr.py
+	python bench/image_qa.py
+	python bench/voice_latency.py
+	python bench/perception_limits.py
