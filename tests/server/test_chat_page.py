@@ -119,6 +119,8 @@ def test_an_image_turn_shows_what_perception_read(start_server, browser, tmp_pat
     assert "OCR + image analysis" in page.inner_text("li.perception")
     assert "MAPLE STREET" in server.model.calls[0].messages[-1].text
     assert page.locator(".msg.user img").count() == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat-page-image.png"), full_page=True)
 
 
 def test_a_spoken_question_from_the_microphone(start_server, tmp_path, perception, speak) -> None:

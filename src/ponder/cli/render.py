@@ -73,7 +73,8 @@ def print_perception(event: PerceptionEvent) -> None:
         line = f"  [{r['label']}: sent to the vision model as it is]"
     else:
         line = (
-            f"  [{r['label']}: OCR + image analysis ({r['engine']}), {r['lines']} text lines; "
+            f"  [{r['label']}: OCR + image analysis ({r['engine']}), {r['lines']} text "
+            f"line{'' if r['lines'] == 1 else 's'}; "
             "the picture itself was not seen]"
         )
     err_console.print(line, style="dim", markup=False, highlight=False, soft_wrap=True)

@@ -172,7 +172,7 @@ function progress(p, list, lines) {
     const r = p.report;
     const text = r.kind === "audio" ? `heard (${r.engine}): “${r.transcript}”`
       : r.path === "native" ? `${r.label}: sent to the vision model as it is`
-      : `${r.label}: ${r.lines} text lines read by OCR + image analysis; the picture itself was not seen`;
+      : `${r.label}: ${r.lines} text line${r.lines === 1 ? "" : "s"} read by OCR + image analysis; the picture itself was not seen`;
     list.appendChild(el("li", "perception", text));
     return;
   }
