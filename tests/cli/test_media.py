@@ -72,3 +72,20 @@ def test_listen_without_a_microphone_says_so(perception: Any) -> None:
     assert result.exit_code != 0
     assert "microphone" in result.stderr.lower() or "portaudio" in result.stderr.lower()
     assert "Traceback" not in result.output
+
+
+def test_chat_sends_images_and_survives_a_missing_file(tmp_path: Path, perception: Any) -> None:
+    image = tmp_path / "note.png"
+    image.write_bytes(to_format(render_lines(["Buy milk"], size=32), "PNG"))
+    model = ScriptedModel(["It says buy milk.", "Milk."])
+    lines = f"/image {tmp_path / 'none.png'}\n/image {image} what does it say?\nand again?\n/exit\n"
+    result = CliRunner().invoke(
+        cli, ["chat", "--mode", "instant"], input=lines, obj=_context(model, perception)
+    )
+    assert result.exit_code == 0, result.output
+    assert "No file at" in result.stderr  # the chat goes on
+    assert "1 text line;" in result.stderr
+    first, second = model.calls
+    assert first.messages[-1].text.startswith("what does it say?") and "Buy milk" in first.messages[-1].text
+    assert "Buy milk" in second.messages[-3].text  # the image stays in the history, read from the cache
+    model.assert_all_used()
