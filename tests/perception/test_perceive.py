@@ -58,8 +58,10 @@ def test_audio_becomes_its_transcript(perception: Perception, speak: Callable[..
 def test_a_resent_image_is_read_once(perception: Perception) -> None:
     image = ImagePart(_receipt(), "image/png")
     history = [Message("user", (image,)), Message.assistant("A receipt."), Message("user", (image,))]
-    _, reports = perception.perceive_sync(history)
+    perceived, reports = perception.perceive_sync(history)
     assert [r.get("cached", False) for r in reports] == [False, True]
+    assert [r["label"] for r in reports] == ["image 1", "image 2"]
+    assert 'image="image 2"' in perceived[2].text
 
 
 async def test_perceiving_mode_feeds_the_model_text_and_reports_the_path(perception: Perception) -> None:

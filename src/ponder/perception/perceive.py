@@ -166,12 +166,17 @@ class Perception:
 
     # --- whole conversations -----------------------------------------------------------------------------
 
-    def _cached(self, key: str, work: Callable[[], tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
+    def _cached(
+        self, key: str, label: str, work: Callable[[], tuple[str, dict[str, Any]]]
+    ) -> tuple[str, dict[str, Any]]:
+        """``work()``'s result, or the one kept for the same bytes, relabelled for where they are now."""
         with self._cache_lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
-                return hit[0], {**hit[1], "cached": True, "time_s": 0.0}
+                text, report = hit
+                text = text.replace(f'image="{report["label"]}"', f'image="{label}"', 1)
+                return text, {**report, "label": label, "cached": True, "time_s": 0.0}
         text, report = work()  # outside the lock: other turns' media are read meanwhile
         with self._cache_lock:
             self._cache[key] = (text, report)
@@ -202,9 +207,9 @@ class Perception:
                     "format": decoded.format,
                     "size": list(decoded.original_size),
                 }
-            text, report = self._cached(f"image:{digest}", lambda: self.read_image(part.data, label))
+            text, report = self._cached(f"image:{digest}", label, lambda: self.read_image(part.data, label))
             return TextPart(text, origin="image"), report
-        text, report = self._cached(f"audio:{digest}", lambda: self.hear(part.data, label))
+        text, report = self._cached(f"audio:{digest}", label, lambda: self.hear(part.data, label))
         return TextPart(text, origin="audio"), report
 
     def perceive_sync(
