@@ -60,6 +60,46 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     return home
 
 
+POSTGRES_ENV = "POSTGRES_TEST_URL"  # scripts/test.sh starts PostgreSQL and sets it
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The URL of a real PostgreSQL server's test database (a role that may create schemas)."""
+    import os
+
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"needs PostgreSQL: set {POSTGRES_ENV} (scripts/test.sh starts a server and sets it)")
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty schema on the test server for this test alone, dropped afterwards."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(postgres_server.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as c:
+        c.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in postgres_server else "?"
+    yield f"{postgres_server}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as c:
+        c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs twice: on a SQLite file, and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ponder.db")
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     binary = shutil.which("redis-server")

@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PONDER_", extra="forbid", env_nested_delimiter="__")
 
     data_dir: Path = Field(default_factory=default_data_dir)
+    # Where sessions, memories, signals, keys and limits live: unset, SQLite at DATA_DIR/ponder.db;
+    # postgresql://user:password@host:5432/db for several servers; sqlite:///PATH for another file.
+    database_url: str | None = None
     model: str = DEFAULT_MODEL
     mode: Literal["instant", "thinking", "contemplating", "auto"] = "auto"  # the router picks per turn
     budget: int | None = Field(default=None, ge=1)  # reasoning tokens; per sub-agent in contemplating
@@ -212,6 +215,11 @@ class Settings(BaseSettings):
     @property
     def database_path(self) -> Path:
         return self.data_dir / "ponder.db"
+
+    @property
+    def database(self) -> str:
+        """What open_database opens: the URL if one is set, else the SQLite file in the data directory."""
+        return self.database_url or str(self.database_path)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from ponder.store.database import sql
 from ponder.testing import ScriptedModel
 
 from .conftest import LiveServer
@@ -34,7 +35,8 @@ def test_missing_bad_and_revoked_keys_are_401(start_server) -> None:
 def test_keys_are_stored_only_as_hashes(start_server) -> None:
     server = start_server()
     db = server.app.state.ponder.db
-    dump = "\n".join(db.connection.iterdump())
+    with db.reading() as c:
+        dump = "\n".join(str(row) for row in c.execute(sql("SELECT * FROM api_keys")))
     for secret in server.keys.values():
         assert secret not in dump
 
@@ -134,11 +136,15 @@ def test_limits_in_redis_are_shared_by_two_servers(start_server, redis_url: str)
     other = two.app.state.ponder.db
     from ponder.store.keys import hash_secret
 
-    other.connection.execute(
-        "INSERT INTO api_keys (id, account, tier, secret_sha256, prefix, name, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (key.id, key.account, key.tier, hash_secret(secret), key.prefix, "", key.created_at),
-    )
+    with other.transaction() as c:
+        c.execute(
+            sql(
+                "INSERT INTO api_keys (id, account, tier, secret_sha256, prefix, name, created_at) "
+                "VALUES (:id, :account, :tier, :sha, :prefix, '', :at)"
+            ),
+            {"id": key.id, "account": key.account, "tier": key.tier, "sha": hash_secret(secret)}
+            | {"prefix": key.prefix, "at": key.created_at},
+        )
     codes = [post(server, secret).status_code for server in (one, two) * 5]  # free here: 5 a minute
     assert codes.count(200) == 5 and codes.count(429) == 5
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -12,10 +13,13 @@ from ponder.store import open_database
 from ponder.store.limits import Limiter, RateLimiter, gcra
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[Limiter]:
+@pytest.fixture(params=["sqlite", "postgresql", "redis"])
+async def limiter(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Limiter]:
     if request.param == "sqlite":
-        yield RateLimiter(open_database(":memory:"))
+        yield RateLimiter(open_database(tmp_path / "p.db"))
+        return
+    if request.param == "postgresql":
+        yield RateLimiter(open_database(request.getfixturevalue("postgres_url")))
         return
     from ponder.store.redis_limits import RedisLimiter
 

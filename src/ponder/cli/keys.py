@@ -88,7 +88,7 @@ def revoke(obj: CliContext, key_id: str) -> None:
 
 @contextlib.contextmanager
 def _store(settings: Settings) -> Iterator[KeyStore]:
-    db = open_database(settings.database_path)
+    db = open_database(settings.database)
     try:
         yield KeyStore(db)
     finally:

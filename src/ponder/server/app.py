@@ -91,7 +91,7 @@ def create_app(
     metrics = Metrics()
     state = ServerState(
         settings=settings,
-        db=db or open_database(settings.database_path),
+        db=db or open_database(settings.database),
         model_factory=model_factory or _default_factory,
         metrics=metrics,
         owns_db=db is None,

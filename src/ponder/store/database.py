@@ -1,97 +1,222 @@
-"""Opening the database: SQLite in WAL mode, migrated to the newest schema before anything uses it.
+"""Opening the database: SQLite in WAL mode by default, PostgreSQL by URL, migrated before anything uses it.
 
-WAL lets one writer and many readers work at once, across processes: ``ponder serve`` answers requests while
-``ponder keys revoke`` writes in another process. ``synchronous=NORMAL`` keeps commits cheap (a crash may lose
-the last rate-limit updates, never corrupt the file); tables that will hold money use their own FULL commits.
+Both go through SQLAlchemy Core, so every store writes one SQL (named ``:parameters``, ``ON CONFLICT``
+upserts, table-qualified column names) that both dialects run.
+
+- **SQLite** (a path, ``sqlite:///PATH`` or ``:memory:``): WAL lets one writer and many readers work at once,
+  across processes (``ponder serve`` answers while ``ponder keys revoke`` writes in another process). A write
+  transaction starts with ``BEGIN IMMEDIATE``, so read-then-write is atomic across processes.
+  ``synchronous=NORMAL``: a commit is in the WAL before it returns, so a killed process loses nothing it
+  acknowledged; only a power cut may lose the newest commits, never corrupt the file.
+- **PostgreSQL** (``postgresql://user:password@host/db``), for several servers: transactions run at READ
+  COMMITTED. A write that reads first names a ``lock`` (a user, a key): ``pg_advisory_xact_lock`` on it
+  serialises exactly the writers that touch the same thing, which is what SQLite's single writer gives.
 
 This module knows nothing of what the tables mean: the schema is ``migrations.py``.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
 
 from ponder.errors import ConfigError
 from ponder.store.migrations import MIGRATIONS
 
-__all__ = ["Database", "open_database"]
+__all__ = ["Database", "Dialect", "open_database", "sql"]
 
-BUSY_TIMEOUT_MS = 5_000  # how long a write waits for another process's write before failing
+BUSY_TIMEOUT_MS = 5_000  # how long a SQLite write waits for another process's write before failing
+MIGRATION_LOCK = 0x504F4E4445  # "PONDE": the advisory lock PostgreSQL servers take to migrate one at a time
+
+Dialect = Literal["sqlite", "postgresql"]
+
+
+def sql(statement: str) -> sa.TextClause:
+    """A SQL statement with ``:named`` parameters, the same for both dialects."""
+    return sa.text(statement)
 
 
 class Database:
-    """One connection, shared by the threads of one process under a lock (sqlite3 connections are not)."""
+    """An engine with its pool; ``transaction()`` to write, ``reading()`` to read. Safe across threads."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path | None) -> None:
-        self.connection = connection
-        self.path = path
-        self._lock = threading.RLock()
+    def __init__(self, engine: Engine, dialect: Dialect, path: Path | None, shared: bool) -> None:
+        self.engine = engine
+        self.dialect: Dialect = dialect
+        self.path = path  # the SQLite file; None for :memory: and PostgreSQL
+        # A private in-memory database is one connection: threads take turns on it.
+        self._lock: threading.RLock | None = threading.RLock() if shared else None
+
+    @property
+    def url(self) -> str:
+        """Where it is, password hidden: for messages."""
+        return self.engine.url.render_as_string(hide_password=True)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction taken at once (BEGIN IMMEDIATE): read-then-write is atomic across processes."""
-        with self._lock:
-            self.connection.execute("BEGIN IMMEDIATE")
+    def transaction(self, lock: str | None = None) -> Iterator[Connection]:
+        """A write transaction, committed when the block ends and rolled back if it raises.
+
+        ``lock`` names what a read-then-write depends on (a key id, a user): on PostgreSQL, transactions
+        with the same lock run one at a time. SQLite has one writer at a time anyway (``BEGIN IMMEDIATE``).
+        """
+        with self._locked(), self.engine.connect() as connection:
+            connection.info["immediate"] = True
             try:
-                yield self.connection
-            except BaseException:
-                self.connection.execute("ROLLBACK")
-                raise
-            self.connection.execute("COMMIT")
+                with connection.begin():
+                    if lock is not None and self.dialect == "postgresql":
+                        connection.execute(
+                            sql("SELECT pg_advisory_xact_lock(hashtextextended(:lock, 0))"), {"lock": lock}
+                        )
+                    yield connection
+            finally:
+                connection.info.pop("immediate", None)
 
     @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self.connection
+    def reading(self) -> Iterator[Connection]:
+        """A read: one consistent snapshot on SQLite, each statement's own on PostgreSQL."""
+        with self._locked(), self.engine.connect() as connection, connection.begin():
+            yield connection
 
     def close(self) -> None:
-        with self._lock:
-            self.connection.close()
+        self.engine.dispose()
+
+    def _locked(self) -> threading.RLock | nullcontext[None]:
+        return self._lock if self._lock is not None else nullcontext()
 
 
-def open_database(path: Path | str) -> Database:
-    """Open (or create) the database at ``path`` (``":memory:"``: a private one) and migrate it."""
-    memory = str(path) == ":memory:"
-    if not memory:
-        path = Path(path)
+def open_database(target: Path | str) -> Database:
+    """Open (or create) the database at ``target`` and migrate it to the newest schema.
+
+    ``target``: a file path, ``":memory:"`` (a private SQLite database), or a URL: ``sqlite:///PATH``,
+    ``postgresql://user:password@host:5432/db``.
+    """
+    text = str(target)
+    if "://" in text:
+        try:
+            url = make_url(text)
+        except ArgumentError:
+            raise ConfigError(
+                f"'{text}' is not a database URL: use postgresql://... or sqlite:///PATH"
+            ) from None
+        if url.get_backend_name() == "postgresql":
+            database = _postgresql(url.set(drivername="postgresql+psycopg"))
+        elif url.get_backend_name() == "sqlite":
+            database = _sqlite(url.database or ":memory:")
+        else:
+            raise ConfigError(
+                f"Database URL scheme '{url.drivername}' is not supported: use postgresql:// or sqlite:///"
+            )
+    else:
+        database = _sqlite(text)
+    try:
+        migrate(database)
+    except (SQLAlchemyError, ConfigError) as err:
+        database.close()
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(f"Cannot open the database {database.url}: {_reason(err)}") from None
+    return database
+
+
+def _sqlite(location: str) -> Database:
+    memory = location in ("", ":memory:")
+    path = None if memory else Path(location)
+    if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise ConfigError(f"Cannot create the data directory {path.parent}: {err}") from None
-    try:
-        connection = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+    engine = sa.create_engine(
+        "sqlite+pysqlite://" + ("" if path is None else f"/{path}"),
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        **({"poolclass": StaticPool} if memory else {}),
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own transaction handling is off: SQLAlchemy's begin (below) says BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.info.get("immediate") else "BEGIN")
+
+    return Database(engine, "sqlite", path, shared=memory)
+
+
+def _postgresql(url: sa.URL) -> Database:
+    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    return Database(engine, "postgresql", None, shared=False)
+
+
+def migrate(database: Database) -> int:
+    """Apply the migrations the database has not seen, in order, each in its own transaction.
+
+    ``schema_migrations`` lists the applied ones. A SQLite file from before that table records its
+    version in ``PRAGMA user_version``, which is read once and carried over.
+    """
+    with database.transaction() as db:
+        if database.dialect == "postgresql":
+            db.execute(sql("SELECT pg_advisory_xact_lock(:lock)"), {"lock": MIGRATION_LOCK})
+        db.execute(
+            sql(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
+            )
         )
-        connection.row_factory = sqlite3.Row
-        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")
-        connection.execute("PRAGMA foreign_keys = ON")
-        migrate(connection)
-    except sqlite3.DatabaseError as err:
-        raise ConfigError(f"Cannot open the database {path}: {err}") from None
-    return Database(connection, None if memory else Path(path))
-
-
-def migrate(connection: sqlite3.Connection) -> int:
-    """Apply the migrations the database has not seen, each in its own transaction; return the version."""
-    version: int = connection.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
+        applied = {int(row[0]) for row in db.execute(sql("SELECT version FROM schema_migrations"))}
+        if not applied and database.dialect == "sqlite":
+            legacy = int(db.exec_driver_sql("PRAGMA user_version").scalar_one())
+            for number in range(1, min(legacy, len(MIGRATIONS)) + 1):
+                _record(db, number)
+            applied = set(range(1, legacy + 1))
+    newest = max(applied, default=0)
+    if newest > len(MIGRATIONS):
         raise ConfigError(
-            f"The database is at schema version {version}, newer than this Ponder knows "
-            f"({len(MIGRATIONS)}): upgrade Ponder, or point it at another data directory."
+            f"The database {database.url} is at schema version {newest}, newer than this Ponder knows "
+            f"({len(MIGRATIONS)}): upgrade Ponder, or point it at another database."
         )
-    for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            migration(connection)
-            connection.execute(f"PRAGMA user_version = {number}")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+    for number, migration in enumerate(MIGRATIONS, start=1):
+        if number in applied:
+            continue
+        with database.transaction() as db:
+            if database.dialect == "postgresql":
+                db.execute(sql("SELECT pg_advisory_xact_lock(:lock)"), {"lock": MIGRATION_LOCK})
+                if db.execute(
+                    sql("SELECT 1 FROM schema_migrations WHERE version = :v"), {"v": number}
+                ).first():
+                    continue  # another server migrated while this one waited for the lock
+            migration(db)
+            _record(db, number)
     return len(MIGRATIONS)
+
+
+def _record(db: Connection, number: int) -> None:
+    db.execute(
+        sql("INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, :name, :at)"),
+        {"v": number, "name": MIGRATIONS[number - 1].__name__, "at": time.time()},
+    )
+    if db.dialect.name == "sqlite":
+        db.exec_driver_sql(f"PRAGMA user_version = {number}")
+
+
+def _reason(err: SQLAlchemyError) -> str:
+    """The driver's own words, without SQLAlchemy's wrapping and links."""
+    if isinstance(err, DBAPIError) and err.orig is not None:
+        return str(err.orig).strip().splitlines()[0]
+    return str(err).splitlines()[0]

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 
+from sqlalchemy.engine import RowMapping
+
 from ponder.errors import UserError
-from ponder.store.database import Database
+from ponder.store.database import Database, sql
 
 __all__ = ["KEY_PREFIX", "ApiKey", "KeyStore", "hash_secret"]
 
@@ -65,9 +66,12 @@ class KeyStore:
         )
         with self.db.transaction() as db:
             db.execute(
-                "INSERT INTO api_keys (id, account, tier, secret_sha256, prefix, name, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key.id, account, tier, hash_secret(secret), key.prefix, name, key.created_at),
+                sql(
+                    "INSERT INTO api_keys (id, account, tier, secret_sha256, prefix, name, created_at) "
+                    "VALUES (:id, :account, :tier, :sha, :prefix, :name, :at)"
+                ),
+                {"id": key.id, "account": account, "tier": tier, "sha": hash_secret(secret)}
+                | {"prefix": key.prefix, "name": name, "at": key.created_at},
             )
         return key, secret
 
@@ -76,36 +80,49 @@ class KeyStore:
         if not secret.startswith(KEY_PREFIX):
             return None
         with self.db.reading() as db:
-            row = db.execute(
-                "SELECT * FROM api_keys WHERE secret_sha256 = ? AND revoked_at IS NULL",
-                (hash_secret(secret),),
-            ).fetchone()
+            row = (
+                db.execute(
+                    sql("SELECT * FROM api_keys WHERE secret_sha256 = :sha AND revoked_at IS NULL"),
+                    {"sha": hash_secret(secret)},
+                )
+                .mappings()
+                .first()
+            )
         return None if row is None else _key(row)
 
     def list_keys(self, account: str | None = None) -> list[ApiKey]:
-        query, args = "SELECT * FROM api_keys", tuple[str, ...]()
+        query, args = "SELECT * FROM api_keys", dict[str, str]()
         if account is not None:
-            query, args = query + " WHERE account = ?", (account,)
+            query, args = query + " WHERE account = :account", {"account": account}
         with self.db.reading() as db:
-            rows = db.execute(query + " ORDER BY created_at", args).fetchall()
+            rows = db.execute(sql(query + " ORDER BY created_at"), args).mappings().all()
         return [_key(row) for row in rows]
 
     def revoke(self, key_id: str) -> ApiKey:
         """Revoke a key by its id (or its prefix, as ``list`` shows it); it stops working at once."""
         with self.db.transaction() as db:
-            rows = db.execute(
-                "SELECT * FROM api_keys WHERE id = ? OR prefix = ?", (key_id, key_id)
-            ).fetchall()
+            rows = (
+                db.execute(sql("SELECT * FROM api_keys WHERE id = :k OR prefix = :k"), {"k": key_id})
+                .mappings()
+                .all()
+            )
             if len(rows) != 1:
                 what = "No key" if not rows else f"{len(rows)} keys"
                 raise UserError(f"{what} match '{key_id}': give a key id from `ponder keys list`.")
             if rows[0]["revoked_at"] is None:
-                db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (time.time(), rows[0]["id"]))
-            row = db.execute("SELECT * FROM api_keys WHERE id = ?", (rows[0]["id"],)).fetchone()
+                db.execute(
+                    sql("UPDATE api_keys SET revoked_at = :at WHERE id = :id"),
+                    {"at": time.time(), "id": rows[0]["id"]},
+                )
+            row = (
+                db.execute(sql("SELECT * FROM api_keys WHERE id = :id"), {"id": rows[0]["id"]})
+                .mappings()
+                .one()
+            )
         return _key(row)
 
 
-def _key(row: sqlite3.Row) -> ApiKey:
+def _key(row: RowMapping) -> ApiKey:
     return ApiKey(
         id=row["id"],
         account=row["account"],

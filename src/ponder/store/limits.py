@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from ponder.store.database import Database
+from ponder.store.database import Database, sql
 
 __all__ = ["Decision", "Limiter", "RateLimiter", "day_of", "gcra"]
 
@@ -80,14 +80,16 @@ class RateLimiter:
         if per_minute is None:
             return Decision(True, None, 0, 0.0, 0.0)
         now = time.time() if now is None else now
-        with self.db.transaction() as db:
-            row = db.execute("SELECT tat FROM rate_state WHERE key_id = ?", (key_id,)).fetchone()
-            decision, new_tat = gcra(None if row is None else float(row[0]), now, per_minute, cost)
+        with self.db.transaction(lock="rate:" + key_id) as db:
+            tat = db.execute(sql("SELECT tat FROM rate_state WHERE key_id = :k"), {"k": key_id}).scalar()
+            decision, new_tat = gcra(None if tat is None else float(tat), now, per_minute, cost)
             if new_tat is not None:
                 db.execute(
-                    "INSERT INTO rate_state (key_id, tat) VALUES (?, ?) "
-                    "ON CONFLICT (key_id) DO UPDATE SET tat = excluded.tat",
-                    (key_id, new_tat),
+                    sql(
+                        "INSERT INTO rate_state (key_id, tat) VALUES (:k, :tat) "
+                        "ON CONFLICT (key_id) DO UPDATE SET tat = excluded.tat"
+                    ),
+                    {"k": key_id, "tat": new_tat},
                 )
         return decision
 
@@ -100,10 +102,11 @@ class RateLimiter:
         if per_day is None:
             return None, reset
         with self.db.reading() as db:
-            row = db.execute(
-                "SELECT tokens FROM token_usage WHERE key_id = ? AND day = ?", (key_id, day)
-            ).fetchone()
-        used = 0 if row is None else int(row[0])
+            tokens = db.execute(
+                sql("SELECT tokens FROM token_usage WHERE key_id = :k AND day = :day"),
+                {"k": key_id, "day": day},
+            ).scalar()
+        used = 0 if tokens is None else int(tokens)
         return max(0, per_day - used), reset
 
     async def charge_tokens(self, key_id: str, tokens: int, now: float | None = None) -> None:
@@ -112,9 +115,11 @@ class RateLimiter:
         day, _ = day_of(time.time() if now is None else now)
         with self.db.transaction() as db:
             db.execute(
-                "INSERT INTO token_usage (key_id, day, tokens) VALUES (?, ?, ?) "
-                "ON CONFLICT (key_id, day) DO UPDATE SET tokens = tokens + excluded.tokens",
-                (key_id, day, tokens),
+                sql(
+                    "INSERT INTO token_usage (key_id, day, tokens) VALUES (:k, :day, :tokens) "
+                    "ON CONFLICT (key_id, day) DO UPDATE SET tokens = token_usage.tokens + excluded.tokens"
+                ),
+                {"k": key_id, "day": day, "tokens": tokens},
             )
 
     async def aclose(self) -> None:

@@ -1,39 +1,126 @@
 """The schema, as an ordered list of migrations. Append only: a released migration is never edited.
 
-``PRAGMA user_version`` records how many have run. Each runs in its own transaction (see database.py).
+``schema_migrations`` records which have run (see database.py); each runs in its own transaction. Tables
+are declared with SQLAlchemy so one declaration gives the right types on SQLite and PostgreSQL (BLOB and
+BYTEA, REAL and DOUBLE PRECISION). Every table that holds a person's data carries ``account`` and
+``user_id``, and every query on it names both.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 __all__ = ["MIGRATIONS"]
 
+Text, Float, Int, Blob = sa.Text, sa.Float(precision=53), sa.BigInteger, sa.LargeBinary
 
-def m001_keys_and_limits(db: sqlite3.Connection) -> None:
-    db.execute(
-        """
-        CREATE TABLE api_keys (
-            id TEXT PRIMARY KEY,            -- public identifier, shown in lists: "key_" + 12 hex
-            account TEXT NOT NULL,          -- who owns it; all data is scoped by (account, user)
-            tier TEXT NOT NULL,             -- a tier name from the settings (limits and prices)
-            secret_sha256 TEXT NOT NULL UNIQUE,  -- the key itself is never stored
-            prefix TEXT NOT NULL,           -- its first characters, to recognise it in a list
-            name TEXT NOT NULL DEFAULT '',
-            created_at REAL NOT NULL,
-            revoked_at REAL
-        )
-        """
+
+def m001_keys_and_limits(db: Connection) -> None:
+    md = sa.MetaData()
+    sa.Table(
+        "api_keys",
+        md,
+        sa.Column("id", Text, primary_key=True),  # public identifier, shown in lists: "key_" + 12 hex
+        sa.Column("account", Text, nullable=False, index=True),  # who owns it; data is scoped by account
+        sa.Column("tier", Text, nullable=False),  # a tier name from the settings (limits and prices)
+        sa.Column("secret_sha256", Text, nullable=False, unique=True),  # the key itself is never stored
+        sa.Column("prefix", Text, nullable=False),  # its first characters, to recognise it in a list
+        sa.Column("name", Text, nullable=False, server_default=""),
+        sa.Column("created_at", Float, nullable=False),
+        sa.Column("revoked_at", Float),
     )
-    db.execute("CREATE INDEX api_keys_account ON api_keys (account)")
     # GCRA state of the requests-per-minute limit: the theoretical arrival time of the next request.
-    db.execute("CREATE TABLE rate_state (key_id TEXT PRIMARY KEY, tat REAL NOT NULL)")
-    # Tokens used per key per UTC day (YYYY-MM-DD), already multiplied by the mode's price.
-    db.execute(
-        "CREATE TABLE token_usage (key_id TEXT NOT NULL, day TEXT NOT NULL, tokens INTEGER NOT NULL, "
-        "PRIMARY KEY (key_id, day))"
+    sa.Table(
+        "rate_state", md, sa.Column("key_id", Text, primary_key=True), sa.Column("tat", Float, nullable=False)
     )
+    # Tokens used per key per UTC day (YYYY-MM-DD), already multiplied by the mode's price.
+    sa.Table(
+        "token_usage",
+        md,
+        sa.Column("key_id", Text, primary_key=True),
+        sa.Column("day", Text, primary_key=True),
+        sa.Column("tokens", Int, nullable=False),
+    )
+    md.create_all(db)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_keys_and_limits]
+def m002_sessions_memories_interests(db: Connection) -> None:
+    md = sa.MetaData()
+    # The people of an account: the key's account plus the request's `user` ("local" and "me" on one machine).
+    sa.Table(
+        "users",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("user_id", Text, primary_key=True),
+        sa.Column("created_at", Float, nullable=False),
+    )
+    sa.Table(
+        "sessions",
+        md,
+        sa.Column("id", Text, primary_key=True),  # chosen by the client, or "s_" + 16 hex
+        sa.Column("account", Text, nullable=False),
+        sa.Column("user_id", Text, nullable=False),
+        sa.Column("project", Text, nullable=False, server_default=""),  # "" : no project
+        sa.Column("title", Text, nullable=False, server_default=""),
+        sa.Column("summary", Text, nullable=False, server_default=""),  # of the turns trimmed from context
+        sa.Column("summary_upto", Int, nullable=False, server_default="0"),  # messages the summary covers
+        sa.Column("created_at", Float, nullable=False),
+        sa.Column("updated_at", Float, nullable=False),
+        sa.Index("sessions_owner", "account", "user_id", "updated_at"),
+    )
+    # One row per message, in order. A turn is the user's message(s) and the reply that followed.
+    sa.Table(
+        "messages",
+        md,
+        sa.Column("session_id", Text, sa.ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("seq", Int, primary_key=True),  # 0, 1, 2, ... within the session
+        sa.Column("account", Text, nullable=False),
+        sa.Column("user_id", Text, nullable=False),
+        sa.Column("turn", Int, nullable=False),  # which turn of the session it belongs to
+        sa.Column("role", Text, nullable=False),
+        sa.Column("content", Text, nullable=False),  # the text (perceived media as their text)
+        sa.Column("fingerprint", Text, nullable=False),  # sha256 of role and content: resent history
+        sa.Column("meta", Text, nullable=False, server_default="{}"),  # JSON: parts, mode, usage, tools
+        sa.Column("created_at", Float, nullable=False),
+        sa.Index("messages_owner", "account", "user_id"),
+    )
+    sa.Table(
+        "memories",
+        md,
+        sa.Column("id", Text, primary_key=True),  # "m_" + 16 hex
+        sa.Column("account", Text, nullable=False),
+        sa.Column("user_id", Text, nullable=False),
+        sa.Column("project", Text, nullable=False, server_default=""),  # "" : every project of the user
+        sa.Column("topic", Text, nullable=False),  # diet, size, budget, family, place, dislike, ...
+        sa.Column("text", Text, nullable=False),  # one sentence about the user
+        sa.Column("vector", Blob, nullable=False),  # float32 embedding of the text (passage side)
+        sa.Column("origin", Text, nullable=False),  # conversation, user (added by hand), tool, import
+        sa.Column("status", Text, nullable=False),  # active, pending (waits for confirmation), superseded
+        sa.Column("superseded_by", Text),
+        sa.Column("source_session", Text),
+        sa.Column("source_turn", Int),
+        sa.Column("created_at", Float, nullable=False),
+        sa.Column("updated_at", Float, nullable=False),
+        sa.Index("memories_owner", "account", "user_id", "status"),
+    )
+    sa.Table(
+        "interest_events",
+        md,
+        sa.Column("id", Int().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("account", Text, nullable=False),
+        sa.Column("user_id", Text, nullable=False),
+        sa.Column("kind", Text, nullable=False),  # view, like, save, follow, share, purchase, dismiss
+        sa.Column("item", Text, nullable=False),
+        sa.Column("category", Text, nullable=False, server_default=""),
+        sa.Column("text", Text, nullable=False, server_default=""),  # what the item is, for the embedding
+        sa.Column("at", Float, nullable=False),
+        sa.Column("created_at", Float, nullable=False),
+        sa.Index("interest_events_owner", "account", "user_id", "at"),
+    )
+    md.create_all(db)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [m001_keys_and_limits, m002_sessions_memories_interests]
