@@ -89,6 +89,13 @@ class Database:
     def close(self) -> None:
         self.engine.dispose()
 
+    def purge(self) -> None:
+        """After a deletion that must be final: on SQLite, fold the WAL (which still holds the old pages) into
+        the file and truncate it. PostgreSQL's VACUUM reclaims dead rows on its own schedule."""
+        if self.dialect == "sqlite":
+            with self._locked(), self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def _locked(self) -> threading.RLock | nullcontext[None]:
         return self._lock if self._lock is not None else nullcontext()
 
@@ -150,6 +157,7 @@ def _sqlite(location: str) -> Database:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten, not left in free pages
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 __all__ = ["MIGRATIONS"]
 
 Text, Float, Int, Blob = sa.Text, sa.Float(precision=53), sa.BigInteger, sa.LargeBinary
+Id = sa.BigInteger().with_variant(sa.Integer, "sqlite")  # SQLite's rowid alias must say INTEGER
 
 
 def m001_keys_and_limits(db: Connection) -> None:
@@ -90,7 +91,7 @@ def m002_sessions_memories_interests(db: Connection) -> None:
     sa.Table(
         "memories",
         md,
-        sa.Column("id", Text, primary_key=True),  # "m_" + 16 hex
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
         sa.Column("account", Text, nullable=False),
         sa.Column("user_id", Text, nullable=False),
         sa.Column("project", Text, nullable=False, server_default=""),  # "" : every project of the user
@@ -99,7 +100,7 @@ def m002_sessions_memories_interests(db: Connection) -> None:
         sa.Column("vector", Blob, nullable=False),  # float32 embedding of the text (passage side)
         sa.Column("origin", Text, nullable=False),  # conversation, user (added by hand), tool, import
         sa.Column("status", Text, nullable=False),  # active, pending (waits for confirmation), superseded
-        sa.Column("superseded_by", Text),
+        sa.Column("superseded_by", Int),
         sa.Column("source_session", Text),
         sa.Column("source_turn", Int),
         sa.Column("created_at", Float, nullable=False),
@@ -109,7 +110,7 @@ def m002_sessions_memories_interests(db: Connection) -> None:
     sa.Table(
         "interest_events",
         md,
-        sa.Column("id", Int().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
         sa.Column("account", Text, nullable=False),
         sa.Column("user_id", Text, nullable=False),
         sa.Column("kind", Text, nullable=False),  # view, like, save, follow, share, purchase, dismiss

@@ -1,0 +1,74 @@
+"""The people of an account: created on first use, listed, and forgotten completely on request.
+
+``forget`` deletes every row about the person (sessions and their messages, memories, interest events, the
+user itself) in one transaction: after it, nothing about them is left in the database to read back.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ponder.errors import UserError
+from ponder.memory.owner import Owner
+from ponder.store.database import Database, sql
+
+__all__ = ["PERSONAL_TABLES", "UnknownUserError", "UserStore"]
+
+# Every table that holds a person's rows, children before parents (messages before sessions).
+PERSONAL_TABLES = ("messages", "sessions", "memories", "interest_events", "users")
+
+
+class UnknownUserError(UserError):
+    """Nothing is stored about this user in this account."""
+
+
+class UserStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def ensure(self, owner: Owner) -> None:
+        """Record the user if this is their first time; nothing if they exist."""
+        with self.db.transaction() as db:
+            db.execute(
+                sql(
+                    "INSERT INTO users (account, user_id, created_at) VALUES (:account, :user, :at) "
+                    "ON CONFLICT (account, user_id) DO NOTHING"
+                ),
+                {"account": owner.account, "user": owner.user, "at": time.time()},
+            )
+
+    def exists(self, owner: Owner) -> bool:
+        with self.db.reading() as db:
+            row = db.execute(
+                sql("SELECT 1 FROM users WHERE account = :account AND user_id = :user"),
+                {"account": owner.account, "user": owner.user},
+            ).first()
+        return row is not None
+
+    def require(self, owner: Owner) -> None:
+        """Raise UnknownUserError, naming the account, unless the user exists."""
+        if not self.exists(owner):
+            raise UnknownUserError(
+                f"No user '{owner.user}' in account '{owner.account}': nothing is stored about them "
+                "(users appear with their first turn, event or memory)."
+            )
+
+    def list_users(self, account: str) -> list[str]:
+        with self.db.reading() as db:
+            rows = db.execute(
+                sql("SELECT user_id FROM users WHERE account = :account ORDER BY user_id"), {"account": account}
+            )
+            return [str(user) for user in rows.scalars()]
+
+    def forget(self, owner: Owner) -> dict[str, int]:
+        """Delete everything stored about the user; how many rows went, per table."""
+        deleted: dict[str, int] = {}
+        with self.db.transaction(lock=f"user:{owner.account}:{owner.user}") as db:
+            for table in PERSONAL_TABLES:
+                result = db.execute(
+                    sql(f"DELETE FROM {table} WHERE account = :account AND user_id = :user"),  # noqa: S608
+                    {"account": owner.account, "user": owner.user},
+                )
+                deleted[table] = result.rowcount
+        self.db.purge()
+        return deleted
