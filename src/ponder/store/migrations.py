@@ -58,35 +58,35 @@ def m002_sessions_memories_interests(db: Connection) -> None:
         sa.Column("user_id", Text, primary_key=True),
         sa.Column("created_at", Float, nullable=False),
     )
+    # A session's id is the client's (or "s_" + 16 hex): unique per user, so one person cannot collide
+    # with, or find, another's session by guessing its id.
     sa.Table(
         "sessions",
         md,
-        sa.Column("id", Text, primary_key=True),  # chosen by the client, or "s_" + 16 hex
-        sa.Column("account", Text, nullable=False),
-        sa.Column("user_id", Text, nullable=False),
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("user_id", Text, primary_key=True),
+        sa.Column("id", Text, primary_key=True),
         sa.Column("project", Text, nullable=False, server_default=""),  # "" : no project
         sa.Column("title", Text, nullable=False, server_default=""),
-        sa.Column("summary", Text, nullable=False, server_default=""),  # of the turns trimmed from context
-        sa.Column("summary_upto", Int, nullable=False, server_default="0"),  # messages the summary covers
         sa.Column("created_at", Float, nullable=False),
         sa.Column("updated_at", Float, nullable=False),
-        sa.Index("sessions_owner", "account", "user_id", "updated_at"),
+        sa.Index("sessions_recent", "account", "user_id", "updated_at"),
     )
-    # One row per message, in order. A turn is the user's message(s) and the reply that followed.
+    # One row per message, in order; a turn is the user's message(s) and the reply that followed. Nothing is
+    # ever rewritten: a client that edits its history appends a branch (meta "branch_at"), see sessions.py.
     sa.Table(
         "messages",
         md,
-        sa.Column("session_id", Text, sa.ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("user_id", Text, primary_key=True),
+        sa.Column("session_id", Text, primary_key=True),
         sa.Column("seq", Int, primary_key=True),  # 0, 1, 2, ... within the session
-        sa.Column("account", Text, nullable=False),
-        sa.Column("user_id", Text, nullable=False),
         sa.Column("turn", Int, nullable=False),  # which turn of the session it belongs to
         sa.Column("role", Text, nullable=False),
         sa.Column("content", Text, nullable=False),  # the text (perceived media as their text)
-        sa.Column("fingerprint", Text, nullable=False),  # sha256 of role and content: resent history
-        sa.Column("meta", Text, nullable=False, server_default="{}"),  # JSON: parts, mode, usage, tools
+        sa.Column("fingerprint", Text, nullable=False),  # of role and content: spots resent history
+        sa.Column("meta", Text, nullable=False, server_default="{}"),  # JSON: parts, mode, usage, branch_at
         sa.Column("created_at", Float, nullable=False),
-        sa.Index("messages_owner", "account", "user_id"),
     )
     sa.Table(
         "memories",
