@@ -285,10 +285,10 @@ def _owned(owner: Owner, **more: Any) -> dict[str, Any]:
 def _session_rows(db: Connection, owner: Owner, tail: str, args: dict[str, Any]) -> Any:
     return db.execute(
         sql(
-            "SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.account = s.account AND m.user_id = s.user_id "
-            "AND m.session_id = s.id) AS message_count, (SELECT COALESCE(MAX(m.turn), -1) + 1 FROM messages m "
-            "WHERE m.account = s.account AND m.user_id = s.user_id AND m.session_id = s.id) AS turn_count "
-            "FROM sessions s WHERE s.account = :account AND s.user_id = :user " + tail
+            "SELECT s.*, COUNT(m.seq) AS message_count, COALESCE(MAX(m.turn), -1) + 1 AS turn_count "
+            "FROM sessions s LEFT JOIN messages m ON m.account = s.account AND m.user_id = s.user_id "
+            "AND m.session_id = s.id WHERE s.account = :account AND s.user_id = :user "
+            "GROUP BY s.account, s.user_id, s.id " + tail
         ),
         _owned(owner) | args,
     ).mappings()

@@ -56,7 +56,8 @@ class UserStore:
     def list_users(self, account: str) -> list[str]:
         with self.db.reading() as db:
             rows = db.execute(
-                sql("SELECT user_id FROM users WHERE account = :account ORDER BY user_id"), {"account": account}
+                sql("SELECT user_id FROM users WHERE account = :account ORDER BY user_id"),
+                {"account": account},
             )
             return [str(user) for user in rows.scalars()]
 
@@ -66,7 +67,7 @@ class UserStore:
         with self.db.transaction(lock=f"user:{owner.account}:{owner.user}") as db:
             for table in PERSONAL_TABLES:
                 result = db.execute(
-                    sql(f"DELETE FROM {table} WHERE account = :account AND user_id = :user"),  # noqa: S608
+                    sql(f"DELETE FROM {table} WHERE account = :account AND user_id = :user"),
                     {"account": owner.account, "user": owner.user},
                 )
                 deleted[table] = result.rowcount
