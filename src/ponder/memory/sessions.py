@@ -147,7 +147,7 @@ class SessionStore:
 
     def info(self, owner: Owner, session_id: str) -> SessionInfo:
         with self.db.reading() as db:
-            row = _session_rows(db, owner, "AND s.id = :id", {"id": session_id}).first()
+            row = _session_rows(db, owner, "AND s.id = :id", "", {"id": session_id}).first()
         if row is None:
             raise UnknownSessionError(f"No session '{session_id}' for user '{owner.user}'.")
         return _info(row)
@@ -155,7 +155,7 @@ class SessionStore:
     def list_sessions(self, owner: Owner, limit: int = 50) -> list[SessionInfo]:
         """The user's sessions, most recently used first (in every project)."""
         with self.db.reading() as db:
-            rows = _session_rows(db, owner, "ORDER BY s.updated_at DESC LIMIT :limit", {"limit": limit})
+            rows = _session_rows(db, owner, "", "ORDER BY s.updated_at DESC LIMIT :limit", {"limit": limit})
             return [_info(row) for row in rows]
 
     def delete(self, owner: Owner, session_id: str) -> int:
@@ -282,12 +282,12 @@ def _owned(owner: Owner, **more: Any) -> dict[str, Any]:
     return {"account": owner.account, "user": owner.user} | more
 
 
-def _session_rows(db: Connection, owner: Owner, tail: str, args: dict[str, Any]) -> Any:
+def _session_rows(db: Connection, owner: Owner, where: str, tail: str, args: dict[str, Any]) -> Any:
     return db.execute(
         sql(
             "SELECT s.*, COUNT(m.seq) AS message_count, COALESCE(MAX(m.turn), -1) + 1 AS turn_count "
             "FROM sessions s LEFT JOIN messages m ON m.account = s.account AND m.user_id = s.user_id "
-            "AND m.session_id = s.id WHERE s.account = :account AND s.user_id = :user "
+            "AND m.session_id = s.id WHERE s.account = :account AND s.user_id = :user " + where + " "
             "GROUP BY s.account, s.user_id, s.id " + tail
         ),
         _owned(owner) | args,
