@@ -96,6 +96,7 @@ def m002_sessions_memories_interests(db: Connection) -> None:
         sa.Column("user_id", Text, nullable=False),
         sa.Column("project", Text, nullable=False, server_default=""),  # "" : every project of the user
         sa.Column("topic", Text, nullable=False),  # diet, size, budget, family, place, dislike, ...
+        sa.Column("slot", Text, nullable=False, server_default=""),  # what it is about: a newer fact replaces
         sa.Column("text", Text, nullable=False),  # one sentence about the user
         sa.Column("vector", Blob, nullable=False),  # float32 embedding of the text (passage side)
         sa.Column("origin", Text, nullable=False),  # conversation, user (added by hand), tool, import
