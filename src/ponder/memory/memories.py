@@ -192,7 +192,8 @@ class MemoryStore:
         if similar is not None:  # the same fact again: refresh it
             db.execute(
                 sql(
-                    "UPDATE memories SET updated_at = :now, source_session = COALESCE(:session, source_session), "
+                    "UPDATE memories SET updated_at = :now, "
+                    "source_session = COALESCE(:session, source_session), "
                     "source_turn = COALESCE(:turn, source_turn) "
                     "WHERE account = :account AND user_id = :user AND id = :id"
                 ),
