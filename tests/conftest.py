@@ -48,7 +48,8 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point Ponder's data and config at fresh directories, and clear PONDER_* from the environment."""
+    """Point Ponder's data and config at fresh directories, clear PONDER_* from the environment, and turn
+    memory extraction off (see below)."""
     import os
 
     home = tmp_path_factory.mktemp("home")
@@ -57,6 +58,9 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
             monkeypatch.delenv(key)
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    # Learning facts after a turn is one more model call: scripted conversations would have to script it
+    # everywhere. The memory tests turn it back on (PONDER_MEMORY__EXTRACT=true) and script that call.
+    monkeypatch.setenv("PONDER_MEMORY__EXTRACT", "false")
     return home
 
 

@@ -138,6 +138,23 @@ class ServerConfig(BaseModel):
     redis_url: str | None = None
 
 
+class MemoryConfig(BaseModel):
+    """Sessions, what Ponder remembers about a person, and interest signals. See ponder.memory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True  # recall before a turn, extraction after it (sessions are kept either way)
+    extract: bool = True  # after a turn, the model lists durable facts the user stated (costs one call)
+    recall_k: int = Field(default=3, ge=0, le=50)  # memories given to the model per turn, at most
+    # Cosine below which a memory is not recalled. E5 scores sit high (unrelated texts near 0.74, related
+    # ones 0.78-0.85), so this is tuned for the shipped embedding model.
+    recall_min_score: float = Field(default=0.775, ge=-1.0, le=1.0)
+    # Of the model's context, the share a resumed session's history may take; older turns are dropped whole
+    # and named in a note (never cut mid-message).
+    history_share: float = Field(default=0.6, gt=0.0, le=0.9)
+    max_import_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)  # one JSONL import of interest events
+
+
 class PerceptionConfig(BaseModel):
     """Images and audio in: what is accepted, and how large. See ponder.perception."""
 
@@ -192,6 +209,7 @@ class Settings(BaseSettings):
     tools: list[str] = Field(default_factory=list)
     server: ServerConfig = Field(default_factory=ServerConfig)
     perception: PerceptionConfig = Field(default_factory=PerceptionConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
 
     @classmethod
     def settings_customise_sources(

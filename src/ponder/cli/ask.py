@@ -8,10 +8,19 @@ from typing import Any
 
 import click
 
+from ponder.memory.sessions import new_session_id
+
 from .context import CliContext
 from .media import user_message
-from .options import generation_options, model_settings, settings_flags
-from .render import print_stopped
+from .options import (
+    generation_options,
+    memory_options,
+    model_settings,
+    owner_of,
+    settings_flags,
+    without_memory,
+)
+from .render import print_learned, print_stopped
 from .session import TerminalSession
 
 __all__ = ["ask"]
@@ -31,6 +40,7 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="A spoken question or clip (WAV, FLAC, OGG, MP3, M4A, WebM).",
 )
 @generation_options
+@memory_options
 @click.option("--json", "as_json", is_flag=True, help="Print the answer and its usage as JSON.")
 @click.option("--stats", is_flag=True, help="Print usage (tokens, speed) to stderr after the answer.")
 @click.pass_obj
@@ -48,6 +58,9 @@ def ask(
 
     With --image, the question is about the image (OCR and image analysis on the embedded model; the image
     itself on a vision model). With --audio, the clip is transcribed and answered (Instant under auto).
+
+    The turn is stored in a new session (or in --session ID); what Ponder remembers about --user is
+    recalled for it, and facts the question states about the user are remembered (--no-memory: neither).
     """
     text = " ".join(question).strip()
     if text == "-":
@@ -57,13 +70,23 @@ def ask(
             'Give a question, e.g. ponder ask "Why is the sky blue?", or --image / --audio.'
         )
     message = user_message(text, images, audio)
-    settings = obj.settings(**settings_flags(options))
+    settings = without_memory(obj.settings(**settings_flags(options)), options)
+    owner = owner_of(options)
+    session_id = options["session_id"] or new_session_id()
     with TerminalSession(
         obj, settings, stream=not as_json, show_thinking=options["show_thinking"]
     ) as session:
         try:
-            result = session.turn([message], model_settings(settings, options["stop"]))
+            result, memory = session.memory_turn(
+                owner, session_id, [message], model_settings(settings, options["stop"])
+            )
         except KeyboardInterrupt:
             print_stopped()
             raise click.exceptions.Exit(130) from None
-        session.print_result(result, as_json=as_json, stats=stats)
+        if as_json:
+            session.learn(memory)
+            result.details["memory"] = memory.report()
+            session.print_result(result, as_json=True, stats=stats)
+            return
+        session.print_result(result, as_json=False, stats=stats)
+        print_learned(session.learn(memory))

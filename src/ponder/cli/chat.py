@@ -1,8 +1,10 @@
 """``ponder chat``: an interactive conversation that keeps its history.
 
-Ctrl-C while an answer streams stops that answer and returns to the prompt (the partial answer stays in
-the history); Ctrl-C or Ctrl-D at the prompt ends the chat. ``/reset`` forgets the history; ``/image PATH
-[question]`` and ``/audio PATH`` send a picture or a spoken clip through perception.
+Every turn is stored in a session (a new one, or ``--session ID`` to resume one); the conversation's
+history comes from there. Ctrl-C while an answer streams stops that answer and returns to the prompt (the
+partial answer is stored, marked stopped); Ctrl-C or Ctrl-D at the prompt ends the chat. ``/new`` starts a
+new session; ``/image PATH [question]`` and ``/audio PATH`` send a picture or a spoken clip through
+perception. After each answer, facts the user stated are remembered and shown (``--no-memory``: not).
 """
 
 from __future__ import annotations
@@ -13,33 +15,45 @@ from typing import Any
 import click
 
 from ponder.errors import BackendError, UserError
+from ponder.memory.owner import Owner
+from ponder.memory.sessions import new_session_id
 from ponder.messages import Message
 
 from .context import CliContext
 from .media import user_message
-from .options import generation_options, model_settings, settings_flags
-from .render import err_console, print_error, print_stopped
+from .options import (
+    generation_options,
+    memory_options,
+    model_settings,
+    owner_of,
+    settings_flags,
+    without_memory,
+)
+from .render import err_console, print_error, print_learned, print_stopped
 from .session import TerminalSession
 
 __all__ = ["chat"]
 
 _HELP = (
-    "Commands: /image PATH [question] and /audio PATH send a picture or a spoken clip, /reset forgets the "
-    "conversation, /exit (or Ctrl-D) leaves. Ctrl-C stops an answer."
+    "Commands: /image PATH [question] and /audio PATH send a picture or a spoken clip, /new starts a new "
+    "session, /exit (or Ctrl-D) leaves. Ctrl-C stops an answer."
 )
 
 
 @click.command()
 @generation_options
+@memory_options
 @click.option("--stats", is_flag=True, help="Print usage (tokens, speed) after each answer.")
 @click.pass_obj
 def chat(obj: CliContext, /, stats: bool, **options: Any) -> None:
-    """Chat with the model; the conversation is kept until you leave."""
-    settings = obj.settings(**settings_flags(options))
+    """Chat with the model; every turn is stored, and --session ID resumes a conversation."""
+    settings = without_memory(obj.settings(**settings_flags(options)), options)
     request = model_settings(settings, options["stop"])
-    history: list[Message] = []
+    owner = owner_of(options)
+    session_id = options["session_id"] or new_session_id()
     with TerminalSession(obj, settings, stream=True, show_thinking=options["show_thinking"]) as session:
         err_console.print(f"ponder chat · {settings.model} · {settings.mode}. {_HELP}", style="dim")
+        _announce(session, owner, session_id)
         while True:
             try:
                 line = input("you> ").strip()
@@ -50,31 +64,44 @@ def chat(obj: CliContext, /, stats: bool, **options: Any) -> None:
                 continue
             if line in ("/exit", "/quit"):
                 return
-            if line == "/reset":
-                history.clear()
-                err_console.print("(conversation forgotten)", style="dim")
+            if line in ("/new", "/reset"):
+                session_id = new_session_id()
+                _announce(session, owner, session_id)
                 continue
             if line == "/help":
                 err_console.print(_HELP, style="dim")
                 continue
             try:
-                history.append(_message(line))
+                message = _message(line)
             except UserError as err:  # a file that cannot be read: say so, keep chatting
                 print_error(str(err))
                 continue
             try:
-                result = session.turn(history, request)
+                result, memory = session.memory_turn(owner, session_id, [message], request)
             except KeyboardInterrupt:
-                print_stopped()
-                if session.partial:
-                    history.append(Message.assistant(session.partial))
+                print_stopped()  # the partial answer was stored
                 continue
-            except (UserError, BackendError) as err:  # this turn failed; the chat goes on
-                history.pop()
+            except (UserError, BackendError) as err:  # this turn failed (nothing stored); the chat goes on
                 print_error(str(err))
                 continue
-            history.append(Message.assistant(result.text))
             session.print_result(result, as_json=False, stats=stats)
+            try:
+                print_learned(session.learn(memory))
+            except KeyboardInterrupt:
+                continue
+            except (UserError, BackendError) as err:
+                print_error(f"could not update memory: {err}")
+
+
+def _announce(session: TerminalSession, owner: Owner, session_id: str) -> None:
+    """Say which session this is (resumed with how many turns, or new) and how to come back to it."""
+    info = session.memory.sessions.open(owner, session_id)
+    what = f"resumed, {info.turns} turns" if info.turns else "new"
+    err_console.print(
+        f"session {info.id} ({what}) · user {owner.user} · ponder chat --session {info.id} to come back",
+        style="dim",
+        markup=False,
+    )
 
 
 def _message(line: str) -> Message:

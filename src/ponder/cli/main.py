@@ -19,9 +19,11 @@ from ponder.errors import PonderError
 from .ask import ask
 from .chat import chat
 from .context import CliContext
+from .interests import interests
 from .keys import keys
 from .listen import listen
 from .mcp import mcp
+from .memory import forget_me, memory, sessions
 from .models import models
 from .render import print_error
 from .sandbox import sandbox
@@ -68,7 +70,11 @@ cli.add_command(sandbox)
 cli.add_command(mcp)
 cli.add_command(serve)
 cli.add_command(keys)
+cli.add_command(interests)
 cli.add_command(listen)
+cli.add_command(memory)
+cli.add_command(sessions)
+cli.add_command(forget_me)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ponder.config import Settings
+from ponder.memory.owner import DEFAULT_USER, LOCAL_ACCOUNT, Owner
 from ponder.models.base import ModelSettings
 from ponder.modes import MODE_NAMES, ModeOptions
 from ponder.modes.budgets import EFFORT_BUDGETS, MAX_AGENTS
@@ -17,7 +18,15 @@ from ponder.tools.runner import ToolRunner
 if TYPE_CHECKING:
     from ponder.perception import Perception
 
-__all__ = ["generation_options", "mode_options", "model_settings", "settings_flags"]
+__all__ = [
+    "generation_options",
+    "memory_options",
+    "mode_options",
+    "model_settings",
+    "owner_of",
+    "settings_flags",
+    "without_memory",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,6 +88,41 @@ _OPTIONS = [
     click.option("--context-length", type=click.IntRange(min=256), default=None, help="Context window."),
     click.option("--threads", type=click.IntRange(min=1), default=None, help="Fix llama.cpp's thread count."),
 ]
+
+
+_MEMORY_OPTIONS = [
+    click.option(
+        "--user",
+        "user",
+        default=None,
+        help=f"Whose sessions, memories and interests this uses (default: {DEFAULT_USER}).",
+    ),
+    click.option("--project", default=None, help="A project: its memories are kept apart from others'."),
+    click.option("--session", "session_id", default=None, help="Resume (or start) the session with this id."),
+    click.option(
+        "--no-memory",
+        is_flag=True,
+        help="Neither recall nor learn facts about the user in this run (the turns are still stored).",
+    ),
+]
+
+
+def memory_options(func: F) -> F:
+    for option in reversed(_MEMORY_OPTIONS):
+        func = option(func)
+    return func
+
+
+def owner_of(options: dict[str, Any]) -> Owner:
+    """The local account's user (``--user``, default ``me``) in ``--project``, if any."""
+    return Owner(LOCAL_ACCOUNT, options.get("user") or DEFAULT_USER, options.get("project") or "")
+
+
+def without_memory(settings: Settings, options: dict[str, Any]) -> Settings:
+    """The settings with recall and extraction off when ``--no-memory`` was given."""
+    if not options.get("no_memory"):
+        return settings
+    return settings.model_copy(update={"memory": settings.memory.model_copy(update={"enabled": False})})
 
 
 def generation_options(func: F) -> F:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.progress import (
@@ -17,6 +18,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from ponder.memory.memories import Change
 from ponder.messages import AgentEvent, PerceptionEvent, ToolCallEvent, ToolResultEvent
 from ponder.turn import TurnResult
 
@@ -25,6 +27,7 @@ __all__ = [
     "err_console",
     "print_agent",
     "print_error",
+    "print_learned",
     "print_perception",
     "print_stopped",
     "print_tool_event",
@@ -143,3 +146,15 @@ def usage_line(result: TurnResult) -> str:
 def write_stdout(text: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+def print_learned(changes: Sequence[Change]) -> None:
+    """What the turn taught Ponder about the user, one dim line each (``ponder memory`` manages them)."""
+    for change in changes:
+        if change.action == "merged":
+            continue
+        what = {"added": "remembered", "replaced": "updated", "pending": "to confirm"}[change.action]
+        line = f"{what} [{change.memory.id}]: {change.memory.text}"
+        if change.replaced is not None:
+            line += f" (was: {change.replaced.text})"
+        err_console.print(line, style="dim", markup=False, highlight=False)

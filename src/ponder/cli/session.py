@@ -34,6 +34,9 @@ from ponder.tools.toolset import Toolset
 from ponder.turn import TurnResult, run_turn
 
 if TYPE_CHECKING:
+    from ponder.memory.memories import Change
+    from ponder.memory.owner import Owner
+    from ponder.memory.service import MemoryService, TurnMemory
     from ponder.sandbox import Sandbox
     from ponder.sandbox.lazy import LazySandbox
 
@@ -103,6 +106,8 @@ class TerminalSession:
         self.mode = get_mode(settings.mode, mode_options(settings, tools, self.sandbox, perception))
         self._progress = AssemblyProgress()
         self.model: Model = obj.model_factory(settings.model, settings, self._progress)
+        self._obj = obj
+        self._memory: MemoryService | None = None
         self.partial = ""  # the text streamed so far in the current turn
         self._thinking_shown = False  # reasoning was printed and the answer has not started yet
 
@@ -118,6 +123,54 @@ class TerminalSession:
             self._runner.run(self.model.aclose())
         self._close_toolsets()
         self._runner.close()
+        if self._memory is not None:
+            self._memory.db.close()
+
+    @property
+    def memory(self) -> MemoryService:
+        """Sessions and memory, opened on first use (the database, and the embedding model when recalling)."""
+        if self._memory is None:
+            from ponder.memory.service import MemoryService
+            from ponder.store import open_database
+
+            self._memory = MemoryService(
+                open_database(self.settings.database), self.settings.memory, self._obj.embedder
+            )
+        return self._memory
+
+    def memory_turn(
+        self, owner: Owner, session_id: str, new: Sequence[Message], model_settings: ModelSettings
+    ) -> tuple[TurnResult, TurnMemory]:
+        """A turn in a stored session: history and recalled memories in, the turn stored when it succeeds.
+
+        On Ctrl-C the partial answer is stored (marked stopped) before KeyboardInterrupt propagates.
+        """
+        from ponder.memory.service import perceived, reply_of
+
+        context = self.settings.context_length - model_settings.max_tokens
+        memory = self.memory.before_turn(owner, session_id, new, max(context, 0))
+        try:
+            result = self.turn(memory.messages, model_settings)
+        except KeyboardInterrupt:
+            if self.partial:
+                self.memory.after_turn(memory, reply_of(self.partial), stopped=True)
+            raise
+        reports = result.details.get("perception", [])
+        self.memory.after_turn(
+            memory,
+            reply_of(result.text, result.tool_calls),
+            perceived=perceived(memory.new, reports),
+            mode=result.mode,
+            model=result.model,
+            usage=result.to_dict()["usage"],
+        )
+        result.details["memory"] = memory.report()
+        return result, memory
+
+    def learn(self, memory: TurnMemory) -> list[Change]:
+        """Remember the durable facts the user stated in the turn (one model call when there may be some)."""
+        changes = self._runner.run(self.memory.learn(memory, self.model))
+        return changes
 
     def _close_toolsets(self) -> None:
         if self.sandbox is not None:

@@ -5,7 +5,8 @@ a *slot* (what it is about: "diet", "shoe size", "sister"), an origin and a stat
 
 - **Duplicates merge.** A new fact in the same slot, or one whose embedding is nearly the same as an active
   memory's (cosine >= ``DUPLICATE_AT``), refreshes the existing memory instead of adding another.
-- **Contradictions replace.** A different fact in the same slot supersedes the older one: the old row stays,
+- **Contradictions replace.** A different fact in the same slot (or, for diet and budget, the same topic)
+  supersedes the older one: the old row stays,
   marked ``superseded`` and pointing at its replacement, and is never recalled again.
 - **Untrusted content waits.** A memory whose origin is content the user did not write (a tool result, an
   MCP server, a web page, the text in an image) is stored ``pending`` and is neither recalled nor used
@@ -63,6 +64,8 @@ TOPICS = (
 )
 Origin = Literal["conversation", "user", "import", "tool", "image"]
 TRUSTED: frozenset[str] = frozenset({"conversation", "user", "import"})  # what the user said or typed
+# Topics where a person has one value at a time: a newer fact replaces the older one whatever its slot.
+SINGLE_VALUED = frozenset({"diet", "budget"})
 DUPLICATE_AT = 0.95  # cosine at which two facts say the same thing (E5 puts paraphrases near 0.93-0.97)
 MAX_TEXT = 500
 
@@ -405,7 +408,7 @@ def _neighbours(
         stored = np.frombuffer(row["vector"], np.float32)
         if row["text"].casefold() == candidate.text.casefold() or float(stored @ vector) >= DUPLICATE_AT:
             similar = _memory(row)
-        elif candidate.slot and row["slot"] == candidate.slot:
+        elif (candidate.slot and row["slot"] == candidate.slot) or candidate.topic in SINGLE_VALUED:
             same = _memory(row)
     return same, similar
 

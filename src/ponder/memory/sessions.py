@@ -43,6 +43,7 @@ __all__ = [
     "StoredMessage",
     "UnknownSessionError",
     "check_session_id",
+    "new_session_id",
 ]
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
@@ -51,6 +52,10 @@ TITLE_CHARS = 60
 
 class UnknownSessionError(UserError):
     """No such session for this user (another user's session is just as unknown)."""
+
+
+def new_session_id() -> str:
+    return "s_" + secrets.token_hex(8)
 
 
 def check_session_id(session_id: str) -> str:
@@ -129,7 +134,7 @@ class SessionStore:
         if session_id is None:
             if not create:
                 raise UserError("A session id is needed.")
-            session_id = "s_" + secrets.token_hex(8)
+            session_id = new_session_id()
         check_session_id(session_id)
         if create:
             self.users.ensure(owner)

@@ -1,0 +1,110 @@
+"""Extraction: the model reads what the user said in a turn and lists durable facts about them.
+
+Only the user's own words are read (typed, or spoken and transcribed); replies, tool results and the text in
+images are not, so nothing an outside source wrote becomes a trusted memory. Content the user did not write
+goes through ``extract`` too when a caller wants it remembered, with an untrusted origin, and then waits for
+confirmation (see memories.py).
+
+Small models turn requests into "facts" ("The user should cook a simple recipe"), so the model is shown only
+the *statements* the user made: the text is split into sentences, and questions, requests ("Suggest ...",
+"Can you ...") and sentences without a first-person word are left out. Most turns then leave nothing to
+read ("what is 17 * 23?") and cost no model call at all. The model answers with a JSON array; anything that
+does not parse, an item without a fact, or a "fact" that is still a request is dropped rather than kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ponder.memory.memories import MAX_TEXT, TOPICS, Candidate
+from ponder.messages import Message, TextPart
+from ponder.models.base import Model, ModelSettings
+from ponder.prompts import load_prompt
+
+__all__ = ["EXTRACTION_SETTINGS", "extract", "mentions_self", "parse_facts", "statements", "user_words"]
+
+# The reply is started for the model, so that even a small model answers in JSON.
+PREFIX = "["
+EXTRACTION_SETTINGS = ModelSettings(max_tokens=300, temperature=0.0, seed=0, assistant_prefix=PREFIX)
+MAX_FACTS = 8  # per turn
+_SELF = re.compile(r"\b(i|i'm|im|i've|i'd|i'll|my|me|mine|myself|we|we're|our|ours|us)\b", re.IGNORECASE)
+_ARRAY = re.compile(r"\[.*\]", re.DOTALL)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+# A sentence that asks for something rather than stating it.
+_REQUEST = re.compile(
+    r"^\s*(please\s+)?(can|could|would|will|should|shall|what|which|who|whom|whose|where|when|why|how|is|are|"
+    r"do|does|did|suggest|recommend|give|tell|show|find|help|write|make|plan|list|explain|create|book|"
+    r"order|buy|send|let's|let us|any)\b",
+    re.IGNORECASE,
+)
+# A "fact" that still describes a request, a wish of the moment or the assistant's task.
+_NOT_A_FACT = re.compile(
+    r"\b(should|can help|could|would like|wants? to know|asks?|asked|asking|suggests?|recommends?|"
+    r"is looking for|needs? (help|a|an|some|to))\b",
+    re.IGNORECASE,
+)
+
+
+def mentions_self(text: str) -> bool:
+    """Whether the text could state something about its writer (a first-person word)."""
+    return bool(_SELF.search(text))
+
+
+def statements(text: str) -> str:
+    """The sentences of ``text`` that state something in the first person (no questions, no requests)."""
+    kept = []
+    for sentence in _SENTENCE.findall(text):
+        sentence = sentence.strip()
+        if sentence.endswith("?") or _REQUEST.match(sentence) or not mentions_self(sentence):
+            continue
+        kept.append(sentence)
+    return " ".join(kept)
+
+
+def user_words(messages: Sequence[Message]) -> str:
+    """What the user said in these messages: their typed and spoken text, not text read from images."""
+    said = [
+        part.text
+        for message in messages
+        if message.role == "user"
+        for part in message.parts
+        if isinstance(part, TextPart) and part.origin in (None, "audio") and part.text.strip()
+    ]
+    return "\n".join(said)
+
+
+async def extract(model: Model, text: str) -> list[Candidate]:
+    """The facts about the user that ``text`` states (an empty list when it states none)."""
+    text = statements(text)
+    if not text:
+        return []
+    prompt = [
+        Message.system(load_prompt("memory_extract")),
+        Message.user(f"The user said: {json.dumps(text.strip(), ensure_ascii=False)}\nAnswer:"),
+    ]
+    response = await model.request(prompt, EXTRACTION_SETTINGS)
+    return parse_facts(PREFIX + response.message.text)
+
+
+def parse_facts(reply: str) -> list[Candidate]:
+    match = _ARRAY.search(reply)
+    if match is None:
+        return []
+    try:
+        items: Any = json.loads(match.group(0))
+    except json.JSONDecodeError:
+        return []
+    facts: list[Candidate] = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        fact = item.get("fact")
+        if not isinstance(fact, str) or not fact.strip() or len(fact) > MAX_TEXT or _NOT_A_FACT.search(fact):
+            continue
+        topic = item.get("topic") if item.get("topic") in TOPICS else "other"
+        slot = item.get("slot") if isinstance(item.get("slot"), str) else ""
+        facts.append(Candidate(" ".join(fact.split()), str(topic), str(slot)[:60]))
+    return facts[:MAX_FACTS]

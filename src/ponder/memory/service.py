@@ -1,0 +1,183 @@
+"""The memory of a running Ponder: one object that the CLI and the server share around every turn.
+
+``before_turn`` resumes the session (if one is named), fits its history to the context, and recalls what is
+known about the user; ``after_turn`` stores the turn once it has succeeded; ``learn`` asks the model for
+durable facts in what the user said and remembers them. The stores underneath (sessions, memories, users)
+can be used on their own; this is the order in which a turn uses them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ponder.config import MemoryConfig
+from ponder.memory.context import fit_history, recall_note
+from ponder.memory.embeddings import E5Embedder, Embedder
+from ponder.memory.extraction import extract, user_words
+from ponder.memory.memories import Change, Memory, MemoryStore
+from ponder.memory.owner import Owner
+from ponder.memory.sessions import Resumed, SessionStore
+from ponder.memory.users import UserStore
+from ponder.messages import AudioPart, ImagePart, Message, Part, TextPart, ToolCallPart
+from ponder.models.base import Model
+from ponder.store.database import Database
+
+__all__ = ["MemoryService", "TurnMemory", "perceived", "reply_of"]
+
+
+@dataclass
+class TurnMemory:
+    """What memory prepared for one turn, and what it did after it."""
+
+    owner: Owner
+    messages: list[Message]  # what the mode runs on
+    new: list[Message]  # the turn's own messages (the client's, not yet stored)
+    resumed: Resumed | None = None
+    recalled: list[tuple[Memory, float]] = field(default_factory=list)
+    trimmed: int = 0  # history messages left out to fit the context
+    recall_s: float = 0.0
+    turn: int | None = None  # its number in the session, once stored
+    said: list[Message] = field(default_factory=list)  # the new messages as perceived (media as text)
+    learned: list[Change] = field(default_factory=list)
+
+    @property
+    def session_id(self) -> str | None:
+        return None if self.resumed is None else self.resumed.session.id
+
+    def report(self) -> dict[str, Any]:
+        """For ``--json`` and ``usage.ponder.memory``."""
+        return {
+            "user": self.owner.user,
+            "project": self.owner.project or None,
+            "session": self.session_id,
+            "turn": self.turn,
+            "history_messages": 0 if self.resumed is None else len(self.resumed.history),
+            "trimmed_messages": self.trimmed,
+            "recalled": [{"id": m.id, "text": m.text, "score": round(s, 3)} for m, s in self.recalled],
+            "recall_s": round(self.recall_s, 4),
+            "learned": [
+                {"action": c.action, "id": c.memory.id, "text": c.memory.text}
+                | ({"replaced": c.replaced.text} if c.replaced else {})
+                for c in self.learned
+            ],
+        }
+
+
+class MemoryService:
+    def __init__(self, db: Database, config: MemoryConfig, embedder: Embedder | None = None) -> None:
+        self.db = db
+        self.config = config
+        self.embedder = embedder or E5Embedder()
+        self.users = UserStore(db)
+        self.sessions = SessionStore(db)
+        self.memories = MemoryStore(db, self.embedder)
+
+    def before_turn(
+        self,
+        owner: Owner,
+        session_id: str | None,
+        incoming: Sequence[Message],
+        context_tokens: int,
+    ) -> TurnMemory:
+        """The messages to run: system messages, then history (fitted), recalled notes, the new turn."""
+        system = [m for m in incoming if m.role == "system"]
+        resumed = None
+        if session_id is not None:
+            resumed = self.sessions.resume(owner, session_id, incoming)
+            history, new = resumed.history, resumed.new
+        else:
+            self.users.ensure(owner)
+            conversation = [m for m in incoming if m.role != "system"]
+            history, new = conversation[:-1], conversation[-1:]
+            # A client without a session sends its history along: only the trailing user message is new.
+        turn = TurnMemory(owner, [], list(new), resumed)
+        if self.config.enabled and self.config.recall_k > 0:
+            query = user_words(new) or (new[-1].text if new else "")
+            started = time.perf_counter()
+            turn.recalled = self.memories.recall(
+                owner, query, self.config.recall_k, self.config.recall_min_score
+            )
+            turn.recall_s = time.perf_counter() - started
+        budget = int(context_tokens * self.config.history_share)
+        fitted, turn.trimmed, trim_note = fit_history(history, budget)
+        note = recall_note([m for m, _ in turn.recalled])
+        turn.messages = [
+            *system,
+            *([trim_note] if trim_note else []),
+            *fitted,
+            *([note] if note else []),
+            *new,
+        ]
+        return turn
+
+    def after_turn(
+        self, turn: TurnMemory, reply: Message, *, perceived: Sequence[Message] | None = None, **meta: Any
+    ) -> None:
+        """Store the turn (its new messages, as perceived, and the reply) in its session, if it has one.
+
+        ``perceived``: the turn's new messages after perception (the last ``len(turn.new)`` messages of the
+        perceived conversation); None when there was no media.
+        """
+        messages = list(perceived) if perceived is not None else turn.new
+        turn.said = messages = [m for m in messages if m.role != "system"]
+        if turn.resumed is None:
+            return
+        prints: list[str | None] = [*turn.resumed.fingerprints[: len(messages)], None]
+        reply_meta = {k: v for k, v in meta.items() if v is not None}
+        turn.turn = self.sessions.record(
+            turn.owner,
+            turn.resumed.session.id,
+            [*messages, reply],
+            fingerprints=prints,
+            meta=[{} for _ in messages] + [reply_meta],
+            branch_at=turn.resumed.branch_at,
+        )
+
+    async def learn(self, turn: TurnMemory, model: Model) -> list[Change]:
+        """Extract durable facts from what the user said in this turn and remember them."""
+        if not (self.config.enabled and self.config.extract):
+            return []
+        candidates = await extract(model, user_words(turn.said or turn.new))
+        if not candidates:
+            return []
+        turn.learned = self.memories.remember(
+            turn.owner, candidates, "conversation", session=turn.session_id, turn=turn.turn
+        )
+        return turn.learned
+
+
+def reply_of(text: str, tool_calls: Sequence[ToolCallPart] = ()) -> Message:
+    """The assistant message a turn ended with, as a client would send it back."""
+    parts: list[Part] = [TextPart(text)] if text or not tool_calls else []
+    return Message("assistant", (*parts, *tool_calls))
+
+
+def perceived(messages: Sequence[Message], reports: Sequence[dict[str, Any]]) -> list[Message] | None:
+    """``messages`` with each image or audio part replaced by what perception reported of it (in order);
+    None when they hold no media. For storing a turn whose perception ran inside the mode (the CLI)."""
+    if not any(isinstance(p, ImagePart | AudioPart) for m in messages for p in m.parts):
+        return None
+    queue = list(reports)
+    out: list[Message] = []
+    for message in messages:
+        parts: list[Part] = []
+        for part in message.parts:
+            if isinstance(part, ImagePart | AudioPart) and queue:
+                parts.append(_as_text(queue.pop(0)))
+            else:
+                parts.append(part)
+        out.append(Message(message.role, tuple(parts)))
+    return out
+
+
+def _as_text(report: dict[str, Any]) -> TextPart:
+    if report.get("kind") == "audio":
+        return TextPart(str(report.get("transcript", "")), origin="audio")
+    lines = [str(line) for line in report.get("text", [])]
+    if report.get("path") == "native":
+        return TextPart("[an image, given to the model as it is]", origin="image")
+    read = " / ".join(lines) if lines else "no text"
+    return TextPart(f"[an image; text read by OCR: {read}]", origin="image")
