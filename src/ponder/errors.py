@@ -9,6 +9,7 @@ non-zero; it never shows a stack trace for these.
     │   ├── ConfigError            the config file or an environment variable cannot be read
     │   ├── UnknownModelError      a model spec that names nothing Ponder knows
     │   ├── ContextLengthError     the prompt (plus the answer budget) does not fit the model's context
+    │   ├── NotFoundError          no such user, session, memory (or not this user's: the same answer)
     │   └── MediaError             an image or audio file that cannot be used: corrupt, unsupported, too big
     │       └── NoSpeechError      audio that decodes but holds no speech (silence, noise)
     ├── ModelUnavailableError      a model exists but cannot be used now
@@ -39,6 +40,7 @@ __all__ = [
     "MissingWeightsError",
     "ModelUnavailableError",
     "NoSpeechError",
+    "NotFoundError",
     "PerceptionUnavailableError",
     "PonderError",
     "RuntimeMissingError",
@@ -62,6 +64,10 @@ class UserError(PonderError):
 
 class ConfigError(UserError):
     """The configuration (file, environment or flags) is invalid."""
+
+
+class NotFoundError(UserError):
+    """What was named does not exist for this user: a session, a memory, the user themselves."""
 
 
 class UnknownModelError(UserError):

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 from sqlalchemy.engine import Connection, RowMapping
 
-from ponder.errors import UserError
+from ponder.errors import NotFoundError, UserError
 from ponder.memory.embeddings import Embedder
 from ponder.memory.owner import Owner
 from ponder.memory.users import UserStore
@@ -70,7 +70,7 @@ DUPLICATE_AT = 0.95  # cosine at which two facts say the same thing (E5 puts par
 MAX_TEXT = 500
 
 
-class UnknownMemoryError(UserError):
+class UnknownMemoryError(NotFoundError):
     """No such memory for this user."""
 
 

@@ -41,6 +41,7 @@ class TurnMemory:
     recall_s: float = 0.0
     turn: int | None = None  # its number in the session, once stored
     said: list[Message] = field(default_factory=list)  # the new messages as perceived (media as text)
+    enabled: bool = True  # recall and learning; False: the turn is only stored
     learned: list[Change] = field(default_factory=list)
 
     @property
@@ -81,8 +82,13 @@ class MemoryService:
         session_id: str | None,
         incoming: Sequence[Message],
         context_tokens: int,
+        *,
+        enabled: bool = True,
     ) -> TurnMemory:
-        """The messages to run: system messages, then history (fitted), recalled notes, the new turn."""
+        """The messages to run: system messages, then history (fitted), recalled notes, the new turn.
+
+        ``enabled=False`` (or ``memory.enabled = false``): no recall, and ``learn`` does nothing.
+        """
         system = [m for m in incoming if m.role == "system"]
         resumed = None
         if session_id is not None:
@@ -93,8 +99,8 @@ class MemoryService:
             conversation = [m for m in incoming if m.role != "system"]
             history, new = conversation[:-1], conversation[-1:]
             # A client without a session sends its history along: only the trailing user message is new.
-        turn = TurnMemory(owner, [], list(new), resumed)
-        if self.config.enabled and self.config.recall_k > 0:
+        turn = TurnMemory(owner, [], list(new), resumed, enabled=enabled and self.config.enabled)
+        if turn.enabled and self.config.recall_k > 0:
             query = user_words(new) or (new[-1].text if new else "")
             started = time.perf_counter()
             turn.recalled = self.memories.recall(
@@ -138,7 +144,7 @@ class MemoryService:
 
     async def learn(self, turn: TurnMemory, model: Model) -> list[Change]:
         """Extract durable facts from what the user said in this turn and remember them."""
-        if not (self.config.enabled and self.config.extract):
+        if not (turn.enabled and self.config.extract):
             return []
         candidates = await extract(model, user_words(turn.said or turn.new))
         if not candidates:

@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, RowMapping
 
-from ponder.errors import UserError
+from ponder.errors import NotFoundError, UserError
 from ponder.memory.codec import fingerprint, message_from_row, message_to_row
 from ponder.memory.owner import Owner
 from ponder.memory.users import UserStore
@@ -50,7 +50,7 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 TITLE_CHARS = 60
 
 
-class UnknownSessionError(UserError):
+class UnknownSessionError(NotFoundError):
     """No such session for this user (another user's session is just as unknown)."""
 
 

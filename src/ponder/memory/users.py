@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from ponder.errors import UserError
+from ponder.errors import NotFoundError
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
 
@@ -18,7 +18,7 @@ __all__ = ["PERSONAL_TABLES", "UnknownUserError", "UserStore"]
 PERSONAL_TABLES = ("messages", "sessions", "memories", "interest_events", "users")
 
 
-class UnknownUserError(UserError):
+class UnknownUserError(NotFoundError):
     """Nothing is stored about this user in this account."""
 
 

@@ -14,18 +14,22 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ponder import __version__
 from ponder.config import Settings
 from ponder.models.registry import resolve_model
-from ponder.server.auth import admit, authenticate
+from ponder.server import memory as memory_api
+from ponder.server.auth import Principal, admit, authenticate
 from ponder.server.chat import MODE_MODELS, chat_completions
 from ponder.server.errors import ApiError
+from ponder.server.interests import get_profile, record_events
 from ponder.server.metrics import CONTENT_TYPE, Metrics
 from ponder.server.middleware import RequestMiddleware
 from ponder.server.protocol import (
@@ -42,6 +46,7 @@ from ponder.tools.loading import load_toolsets
 from ponder.tools.runner import ToolRunner
 
 if TYPE_CHECKING:
+    from ponder.memory.embeddings import Embedder
     from ponder.perception import Perception
 
 __all__ = ["create_app"]
@@ -81,12 +86,19 @@ def _default_factory(spec: str, settings: Settings) -> Any:
     return resolve_model(spec, settings)
 
 
+# Query parameters of the memory routes (module level: annotations are resolved by name).
+User = Annotated[str | None, Query(description="Whose data, within the key's account (default: me).")]
+Project = Annotated[str | None, Query(description="The user's project.")]
+All = Annotated[bool, Query(alias="all", description="Also replaced facts / earlier versions.")]
+
+
 def create_app(
     settings: Settings,
     *,
     model_factory: ModelFactory | None = None,
     db: Database | None = None,
     perception: Perception | None = None,
+    embedder: Embedder | None = None,
 ) -> FastAPI:
     metrics = Metrics()
     state = ServerState(
@@ -96,6 +108,7 @@ def create_app(
         metrics=metrics,
         owns_db=db is None,
         perception=perception,
+        embedder=embedder,
     )
     started = int(time.time())
 
@@ -137,7 +150,10 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> Response:
         kind = "not_found_error" if err.status_code == 404 else "invalid_request_error"
-        return ApiError(err.status_code, str(err.detail), kind, headers=dict(err.headers or {})).response()
+        headers = dict(err.headers or {})
+        if err.status_code == 405:  # Starlette names only the first route's methods: name every route's
+            headers["Allow"] = ", ".join(_allowed(app, request))
+        return ApiError(err.status_code, str(err.detail), kind, headers=headers).response()
 
     @app.exception_handler(Exception)
     async def bug(request: Request, err: Exception) -> Response:
@@ -221,6 +237,102 @@ def create_app(
             cards.append(_card(name, started, {"kind": "model", "spec": configured.spec.split("#")[0]}))
         return JSONResponse({"object": "list", "data": cards}, headers=headers)
 
+    async def caller(request: Request) -> tuple[Principal, dict[str, str]]:
+        """The key's principal, admitted at the price of one request (the routes below are cheap)."""
+        principal = authenticate(state, request.headers.get("authorization"))
+        request.scope["state"]["account"] = principal.account
+        return principal, await admit(state, principal, 1.0)
+
+    @app.get("/v1/sessions", tags=["memory"], responses=_ERRORS)
+    async def sessions_list(
+        request: Request, user: User = None, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+    ) -> JSONResponse:
+        """The user's stored sessions, most recent first."""
+        principal, headers = await caller(request)
+        body = await memory_api.list_sessions(state.memory, memory_api.owner_of(principal, user), limit)
+        return JSONResponse(body, headers=headers)
+
+    @app.get("/v1/sessions/{session_id}", tags=["memory"], responses=_ERRORS)
+    async def sessions_get(
+        request: Request, session_id: str, user: User = None, everything: All = False
+    ) -> JSONResponse:
+        """A stored conversation: its active messages (all=true: every stored version)."""
+        principal, headers = await caller(request)
+        owner = memory_api.owner_of(principal, user)
+        return JSONResponse(
+            await memory_api.get_session(state.memory, owner, session_id, everything), headers=headers
+        )
+
+    @app.delete("/v1/sessions/{session_id}", tags=["memory"], responses=_ERRORS)
+    async def sessions_delete(request: Request, session_id: str, user: User = None) -> JSONResponse:
+        """Delete a session and every message in it."""
+        principal, headers = await caller(request)
+        owner = memory_api.owner_of(principal, user)
+        return JSONResponse(await memory_api.delete_session(state.memory, owner, session_id), headers=headers)
+
+    @app.get("/v1/memories", tags=["memory"], responses=_ERRORS)
+    async def memories_list(
+        request: Request, user: User = None, project: Project = None, everything: All = False
+    ) -> JSONResponse:
+        """What is remembered about the user (pending memories wait for confirmation)."""
+        principal, headers = await caller(request)
+        owner = memory_api.owner_of(principal, user, project)
+        return JSONResponse(await memory_api.list_memories(state.memory, owner, everything), headers=headers)
+
+    @app.post("/v1/memories", tags=["memory"], responses=_ERRORS)
+    async def memories_add(request: Request, new: memory_api.NewMemory, user: User = None) -> JSONResponse:
+        """Remember a fact about the user, as if they had said it."""
+        principal, headers = await caller(request)
+        owner = memory_api.owner_of(principal, new.user or user, new.project)
+        return JSONResponse(await memory_api.add_memory(state.memory, owner, new), headers=headers)
+
+    @app.get("/v1/memories/export", tags=["memory"], responses=_ERRORS)
+    async def memories_export(request: Request, user: User = None) -> JSONResponse:
+        """Everything remembered about the user, replaced facts included."""
+        principal, headers = await caller(request)
+        owner = memory_api.owner_of(principal, user)
+        return JSONResponse(await memory_api.export_memories(state.memory, owner), headers=headers)
+
+    @app.delete("/v1/memories/{memory_id:int}", tags=["memory"], responses=_ERRORS)
+    async def memories_forget(request: Request, memory_id: int, user: User = None) -> JSONResponse:
+        """Forget one memory (and the older facts it replaced)."""
+        principal, headers = await caller(request)
+        owner = memory_api.owner_of(principal, user)
+        return JSONResponse(await memory_api.forget_memory(state.memory, owner, memory_id), headers=headers)
+
+    @app.post("/v1/memories/{memory_id:int}/confirm", tags=["memory"], responses=_ERRORS)
+    async def memories_confirm(request: Request, memory_id: int, user: User = None) -> JSONResponse:
+        """Confirm a pending memory (one from a tool or other content the user did not write)."""
+        principal, headers = await caller(request)
+        owner = memory_api.owner_of(principal, user)
+        return JSONResponse(await memory_api.confirm_memory(state.memory, owner, memory_id), headers=headers)
+
+    @app.delete("/v1/users/{user}", tags=["memory"], responses=_ERRORS)
+    async def users_forget(request: Request, user: str) -> JSONResponse:
+        """Forget the user: every session, memory and interest signal, deleted."""
+        principal, headers = await caller(request)
+        owner = memory_api.owner_of(principal, user)
+        return JSONResponse(await memory_api.forget_user(state.memory, owner), headers=headers)
+
+    @app.post("/v1/interests/events", tags=["interests"], responses=_ERRORS)
+    async def interests_record(request: Request) -> JSONResponse:
+        """Record interest events: JSON {"user", "events": [...]}, or JSONL (application/x-ndjson)."""
+        principal, headers = await caller(request)
+        body = await record_events(
+            state.interests,
+            principal,
+            await request.body(),
+            request.headers.get("content-type"),
+            max_bytes=settings.memory.max_import_bytes,
+        )
+        return JSONResponse(body, headers=headers)
+
+    @app.get("/v1/users/{user}/interests", tags=["interests"], responses=_ERRORS)
+    async def interests_profile(request: Request, user: str) -> JSONResponse:
+        """The user's interest profile: categories and items with decayed weights, and why."""
+        principal, headers = await caller(request)
+        return JSONResponse(await get_profile(state.interests, principal, user), headers=headers)
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         """Liveness: the server answers."""
@@ -249,6 +361,15 @@ def create_app(
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.server.max_body_bytes)
     return app
+
+
+def _allowed(app: FastAPI, request: Request) -> list[str]:
+    """The methods of every route whose path matches the request's."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 def _card(model_id: str, created: int, ponder: dict[str, Any]) -> dict[str, Any]:

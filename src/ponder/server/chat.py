@@ -1,14 +1,17 @@
 """``POST /v1/chat/completions``: one turn of a reasoning mode, answered whole or streamed as SSE.
 
 The order of checks is the contract: the key (401), the body (400, which still costs one request of the
-key's limit), the limits priced by mode (429), a free turn slot (503), then the turn, under the server's
-timeout (504). The tokens a turn used count toward the key's day, times its mode's price.
+key's limit), the limits priced by mode (429), a free turn slot (503), memory (the session's history and the
+facts recalled about the user), perception, then the turn, under the server's timeout (504). The tokens a
+turn used count toward the key's day, times its mode's price. A turn that succeeds is stored in its session
+before the response is sent; what the user stated about themselves is learned after it, in the background.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +24,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ponder.errors import MediaError, NoSpeechError, PonderError, UserError
+from ponder.memory.owner import DEFAULT_USER, Owner
+from ponder.memory.service import TurnMemory, reply_of
+from ponder.memory.sessions import check_session_id
 from ponder.messages import (
     AgentEvent,
     Message,
@@ -48,6 +54,7 @@ from ponder.turn import TurnResult, run_turn
 
 __all__ = ["MODE_MODELS", "chat_completions", "validation_message"]
 
+log = logging.getLogger("ponder.server")
 MODE_MODELS = {f"ponder-{name}": name for name in MODE_NAMES}  # model id -> mode, on the default model
 
 
@@ -61,6 +68,8 @@ class PreparedTurn:
     messages: list[Message]
     settings: ModelSettings
     perception: list[dict[str, Any]] = field(default_factory=list)  # what perception did, per part
+    session_id: str | None = None  # X-Ponder-Session or session_id
+    memory: TurnMemory | None = None  # what memory prepared (history, recalled facts); set by _recall
 
 
 async def chat_completions(state: ServerState, request: Request) -> Response:
@@ -68,6 +77,7 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
     request.scope["state"]["account"] = principal.account
     try:
         turn = prepare(state, principal, await request.body())
+        turn.session_id = _session_id(turn.request, request.headers.get("x-ponder-session"))
     except ApiError:
         await admit(state, principal, 1.0)  # a failed request still counts (and a 429 wins over the 400)
         raise
@@ -76,18 +86,21 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
     if turn.request.stream:
         state.take_slot()
         try:  # before the stream starts, so that a broken image or clip gets its own status code
+            await _recall(state, turn)
             await _perceive(state, turn)
         except BaseException:
             state.release_slot()
             raise
         return EventStream(_stream(state, turn, price), headers=headers, on_close=state.release_slot)
     async with state.turn_slot():
+        await _recall(state, turn)
         await _perceive(state, turn)
         try:
             result = await run_until_disconnect(
                 request, _timed(state, run_turn(turn.mode, _model(state, turn), turn.messages, turn.settings))
             )
             result = _with_perception(turn, result)
+            await _remember(state, turn, result)
         except ClientGone:
             state.metrics.turns.labels(turn.priced_mode, "cancelled").inc()
             return Response(status_code=499)
@@ -198,6 +211,76 @@ def _tools(state: ServerState, request: ChatCompletionRequest) -> ToolRunner | N
     except jsonschema.SchemaError as err:
         message = f"A tool's parameters are not a valid JSON schema: {err.message}"
         raise ApiError(400, message, param="tools") from None
+
+
+def _session_id(request: ChatCompletionRequest, header: str | None) -> str | None:
+    if header and request.session_id and header != request.session_id:
+        raise ApiError(
+            400,
+            f"The X-Ponder-Session header ({header}) and session_id ({request.session_id}) differ: send one.",
+            param="session_id",
+        )
+    session_id = header or request.session_id
+    if session_id is not None:
+        try:
+            check_session_id(session_id)
+        except UserError as err:
+            raise ApiError(400, str(err), param="session_id") from None
+    return session_id
+
+
+async def _recall(state: ServerState, turn: PreparedTurn) -> None:
+    """Resume the session and recall what is known about the user; the turn then runs on that."""
+    request = turn.request
+    try:
+        owner = Owner(turn.principal.account, request.user or DEFAULT_USER, request.project or "")
+    except UserError as err:
+        raise ApiError(400, str(err), param="project" if request.project else "user") from None
+    context = state.settings.context_length - turn.settings.max_tokens
+    try:
+        turn.memory = await asyncio.to_thread(
+            state.memory.before_turn,
+            owner,
+            turn.session_id,
+            turn.messages,
+            max(context, 0),
+            enabled=request.memory is not False,
+        )
+    except PonderError as err:
+        raise from_ponder_error(err) from err
+    turn.messages = turn.memory.messages
+
+
+async def _remember(state: ServerState, turn: PreparedTurn, result: TurnResult) -> None:
+    """Store the turn in its session, report what memory did, and learn from it after the response."""
+    memory = turn.memory
+    if memory is None:
+        return
+    count = len(memory.new)
+    heard = turn.messages[len(turn.messages) - count :] if turn.perception and count else None
+    await asyncio.to_thread(
+        state.memory.after_turn,
+        memory,
+        reply_of(result.text, result.tool_calls),
+        perceived=heard,
+        mode=mode_ran(result),
+        model=result.model,
+        usage={
+            "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
+        },
+    )
+    result.details["memory"] = memory.report()
+    if memory.enabled and state.settings.memory.extract:
+        state.in_background(_learn(state, turn))
+
+
+async def _learn(state: ServerState, turn: PreparedTurn) -> None:
+    assert turn.memory is not None
+    try:
+        await state.memory.learn(turn.memory, _model(state, turn))
+    except Exception:  # learning is best effort: the answer was delivered; the log has why it failed
+        log.exception("learning from a turn failed")
 
 
 async def _perceive(state: ServerState, turn: PreparedTurn) -> None:
@@ -313,6 +396,7 @@ async def _stream(state: ServerState, turn: PreparedTurn, price: float) -> Async
                     yield chunk(None, ponder=_progress(event))
                 elif isinstance(event, ResponseDone):
                     result = _with_perception(turn, TurnResult.from_response(event.response, turn.mode.name))
+                    await _remember(state, turn, result)
                     await _account(state, turn, result, price)
                     if result.tool_calls:
                         calls = [{"index": i, **c} for i, c in enumerate(wire_tool_calls(result.tool_calls))]

@@ -16,6 +16,7 @@ from ponder.errors import (
     BackendError,
     ContextLengthError,
     ModelUnavailableError,
+    NotFoundError,
     PonderError,
     UnknownModelError,
     UserError,
@@ -53,6 +54,8 @@ def from_ponder_error(err: PonderError) -> ApiError:
         return ApiError(404, message, "invalid_request_error", "model_not_found", "model")
     if isinstance(err, ContextLengthError):
         return ApiError(400, message, "invalid_request_error", "context_length_exceeded", "messages")
+    if isinstance(err, NotFoundError):
+        return ApiError(404, message, "not_found_error", "not_found")
     if isinstance(err, UserError):
         return ApiError(400, message, "invalid_request_error")
     if isinstance(err, BackendConnectionError):

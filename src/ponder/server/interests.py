@@ -1,4 +1,4 @@
-"""``POST /v1/interests/events`` and ``GET /v1/interests/{user}``: the serving functions behind the routes.
+"""``POST /v1/interests/events`` and ``GET /v1/users/{user}/interests``: the serving functions.
 
 The route authenticates and admits the request (as for chat) and hands over the principal and the body;
 these functions parse, call the ``InterestStore`` and return the JSON reply, or raise ``ApiError``:
@@ -9,7 +9,7 @@ these functions parse, call the ``InterestStore`` and return the JSON reply, or 
   400 names the first bad event (``events[2]``) or line (``line 7``) in ``param`` and lists up to 20 in
   the message; 413 for more than ``MAX_EVENTS_PER_REQUEST`` events, or JSONL over the store's import
   limit (the server's ``max_body_bytes`` caps every body before this runs).
-- ``GET /v1/interests/{user}``: the profile as ``InterestProfile.to_dict``; 404 for a user the account
+- ``GET /v1/users/{user}/interests``: the profile as ``InterestProfile.to_dict``; 404 for a user the account
   does not have.
 
 Both are scoped to the principal's account: a key never reads or writes another account's users. The store

@@ -34,6 +34,16 @@ _ROUTES = {
 }
 
 
+_ROUTE_PREFIXES = ("/v1/sessions", "/v1/memories", "/v1/interests", "/v1/users")
+
+
+def _route(path: str) -> str:
+    """The metrics label of a path: the route, without ids (a bounded set of labels)."""
+    if path in _ROUTES:
+        return path
+    return next((prefix for prefix in _ROUTE_PREFIXES if path.startswith(prefix)), "other")
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -84,7 +94,7 @@ class RequestMiddleware:
                 error = ApiError(413, f"The request body is larger than {mib:g} MiB.", code="body_too_large")
                 await error.response()(scope, receive, tagged_send)
         finally:
-            path = scope["path"] if scope["path"] in _ROUTES else "other"
+            path = _route(scope["path"])
             elapsed = time.perf_counter() - start
             self.metrics.requests.labels(path, str(status)).inc()
             self.metrics.latency.labels(path).observe(elapsed)

@@ -156,6 +156,18 @@ class ChatCompletionRequest(_Strict):
         description="Streaming: also send chunks with no choices and a `ponder` field for sub-agent and "
         "tool progress.",
     )
+    session_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Store the turn in this session of the user (also the X-Ponder-Session header); with "
+        "it, send only the new turn or the whole history: what is already stored is not stored twice.",
+    )
+    project: str | None = Field(
+        default=None, max_length=128, description="The user's project: its memories are kept apart."
+    )
+    memory: bool | None = Field(
+        default=None, description="false: neither recall nor learn facts about the user in this turn."
+    )
 
 
 # --- responses ----------------------------------------------------------------------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import functools
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ponder.config import Settings
 from ponder.models.base import Model
@@ -19,6 +20,9 @@ from ponder.store.limits import Limiter, RateLimiter
 from ponder.tools.base import Tool
 
 if TYPE_CHECKING:
+    from ponder.memory.embeddings import Embedder
+    from ponder.memory.interests import InterestStore
+    from ponder.memory.service import MemoryService
     from ponder.perception import Perception
     from ponder.sandbox.lazy import LazySandbox
     from ponder.tools.toolset import Toolset
@@ -41,6 +45,8 @@ class ServerState:
     turns_in_flight: int = 0
     owns_db: bool = True  # False: the caller gave the database and closes it
     perception: Perception | None = None  # images and audio to text; its engines load on first use
+    embedder: Embedder | None = None  # memory recall and interest profiles; None: E5, loaded on first use
+    background: set[asyncio.Task[Any]] = field(default_factory=set)  # learning after turns
 
     def __post_init__(self) -> None:
         if self.perception is None:
@@ -53,6 +59,27 @@ class ServerState:
             from ponder.store.redis_limits import RedisLimiter
 
             self.limiter = RedisLimiter(self.settings.server.redis_url)
+
+    @functools.cached_property
+    def memory(self) -> MemoryService:
+        from ponder.memory.embeddings import E5Embedder
+        from ponder.memory.service import MemoryService
+
+        if self.embedder is None:
+            self.embedder = E5Embedder()
+        return MemoryService(self.db, self.settings.memory, self.embedder)
+
+    @functools.cached_property
+    def interests(self) -> InterestStore:
+        from ponder.memory.interests import InterestStore
+
+        return InterestStore(self.db, self.memory.embedder)
+
+    def in_background(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` after the response; shutdown waits for it (up to the graceful period)."""
+        task = asyncio.create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     def model(self, spec: str) -> Model:
         model = self.models.get(spec)
@@ -88,6 +115,9 @@ class ServerState:
         self.metrics.turns_in_flight.set(self.turns_in_flight)
 
     async def aclose(self) -> None:
+        if self.background:
+            with contextlib.suppress(Exception):
+                await asyncio.wait(self.background, timeout=self.settings.server.graceful_shutdown_s)
         with contextlib.suppress(Exception):
             await self.limiter.aclose()
         for model in self.models.values():
