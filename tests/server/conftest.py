@@ -1,4 +1,7 @@
-"""A real ``ponder serve`` app on a loopback port (uvicorn in a thread), with a scripted model and keys."""
+"""A real ``ponder serve`` app on a loopback port (uvicorn in a thread), with a scripted model and keys.
+
+Memory uses the hashing embedder here (fast, deterministic); tests of recall quality use E5.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +16,11 @@ from typing import Any
 import pytest
 import uvicorn
 
-from ponder.config import ServerConfig, Settings, TierConfig
+from ponder.config import MemoryConfig, ServerConfig, Settings, TierConfig
 from ponder.perception import Perception
 from ponder.server import create_app
 from ponder.store import KeyStore, open_database
-from ponder.testing import ScriptedModel
+from ponder.testing import HashingEmbedder, ScriptedModel
 
 
 @dataclass
@@ -58,14 +61,25 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
     def start(
-        model: ScriptedModel | None = None, perception: Perception | None = None, **server_options: Any
+        model: ScriptedModel | None = None,
+        perception: Perception | None = None,
+        memory: MemoryConfig | None = None,
+        **server_options: Any,
     ) -> LiveServer:
         settings = _settings(tmp_path / f"data{len(servers)}", **server_options)
+        if memory is not None:
+            settings = settings.model_copy(update={"memory": memory})
         scripted = model or ScriptedModel()
         db = open_database(settings.database_path)
         store = KeyStore(db)
         keys = {tier: store.create("acme", tier)[1] for tier in settings.server.tiers}
-        app = create_app(settings, model_factory=lambda spec, s: scripted, db=db, perception=perception)
+        app = create_app(
+            settings,
+            model_factory=lambda spec, s: scripted,
+            db=db,
+            perception=perception,
+            embedder=HashingEmbedder(),
+        )
         config = uvicorn.Config(
             app, host="127.0.0.1", port=settings.server.port, log_config=None, access_log=False
         )
