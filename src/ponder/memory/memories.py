@@ -14,8 +14,9 @@ a *slot* (what it is about: "diet", "shoe size", "sister"), an origin and a stat
 
 Recall embeds the query (E5, query side), and searches the user's active memories, those without a project
 and those of the turn's project, exactly (``VectorIndex``). The vectors of a user are loaded on first use and
-kept per process; any write by this process drops them, and a cheap check of the user's row count and
-newest change notices writes by other processes (several servers on one PostgreSQL).
+kept per process; any write by this process drops them, and every write bumps the user's
+``memory_version`` (one primary-key read per recall), so writes by other processes are noticed too
+(several servers on one PostgreSQL).
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class Change:
 class _Scope:
     """One user's active vectors, split by project ("" : every project)."""
 
-    def __init__(self, signature: tuple[int, float], indexes: dict[str, VectorIndex]) -> None:
+    def __init__(self, signature: int, indexes: dict[str, VectorIndex]) -> None:
         self.signature = signature
         self.indexes = indexes
 
@@ -160,6 +161,7 @@ class MemoryStore:
         with self.db.transaction(lock=f"memory:{owner.account}:{owner.user}") as db:
             for candidate, vector in zip(cleaned, vectors, strict=True):
                 changes.append(self._remember_one(db, owner, candidate, vector, origin, session, turn))
+            _bump(db, owner)
         self._forget_scope(owner)
         return changes
 
@@ -248,6 +250,7 @@ class MemoryStore:
                     sql("DELETE FROM memories WHERE account = :account AND user_id = :user AND id = :id"),
                     _owned(owner, id=item),
                 )
+            _bump(db, owner)
         self._forget_scope(owner)
         self.db.purge()
         return memory
@@ -257,6 +260,7 @@ class MemoryStore:
             gone = db.execute(
                 sql("DELETE FROM memories WHERE account = :account AND user_id = :user"), _owned(owner)
             ).rowcount
+            _bump(db, owner)
         self._forget_scope(owner)
         self.db.purge()
         return int(gone)
@@ -336,14 +340,11 @@ class MemoryStore:
 
     def _scope(self, owner: Owner) -> _Scope:
         with self.db.reading() as db:
-            row = db.execute(
-                sql(
-                    "SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM memories "
-                    "WHERE account = :account AND user_id = :user"
-                ),
+            version = db.execute(
+                sql("SELECT memory_version FROM users WHERE account = :account AND user_id = :user"),
                 _owned(owner),
-            ).one()
-        signature = (int(row[0]), float(row[1]))
+            ).scalar()
+        signature = -1 if version is None else int(version)
         with self._lock:
             scope = self._scopes.get(owner.key)
             if scope is not None and scope.signature == signature:
@@ -377,6 +378,17 @@ class MemoryStore:
     def _forget_scope(self, owner: Owner) -> None:
         with self._lock:
             self._scopes.pop(owner.key, None)
+
+
+def _bump(db: Connection, owner: Owner) -> None:
+    """Mark the user's memories changed (see ``MemoryStore._scope``), in the writing transaction."""
+    db.execute(
+        sql(
+            "UPDATE users SET memory_version = memory_version + 1 "
+            "WHERE account = :account AND user_id = :user"
+        ),
+        _owned(owner),
+    )
 
 
 def _clean(candidate: Candidate) -> Candidate:

@@ -57,6 +57,8 @@ def m002_sessions_memories_interests(db: Connection) -> None:
         sa.Column("account", Text, primary_key=True),
         sa.Column("user_id", Text, primary_key=True),
         sa.Column("created_at", Float, nullable=False),
+        # Bumped by every change to the user's memories: a server's cached vectors are stale when it moved.
+        sa.Column("memory_version", Int, nullable=False, server_default="0"),
     )
     # A session's id is the client's (or "s_" + 16 hex): unique per user, so one person cannot collide
     # with, or find, another's session by guessing its id.
