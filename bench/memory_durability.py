@@ -162,6 +162,8 @@ def fork_writers(target: str) -> None:
     ``pid <run> <pid>`` from here, ``ready <run>`` and ``ack <run> <seq>`` from the writer, then
     ``exit <run> signal <n>|code <n>`` from here once the writer is reaped, so its acks come before it.
     """
+    if "://" in target:  # import the driver here, once, not in every writer (no connection is made)
+        sa.create_engine(target.replace("postgresql://", "postgresql+psycopg://", 1)).dispose()
     for line in sys.stdin:
         run, first, seed = (int(word) for word in line.split())
         pid = os.fork()
@@ -216,7 +218,11 @@ class Writers:
         return writer
 
     def close(self) -> None:
+        """Kill a writer still running (the parent was interrupted), then let the helper end."""
         assert self.process.stdin is not None
+        for writer in self._writers.values():
+            if writer.pid and not writer.gone.is_set():
+                os.kill(writer.pid, signal.SIGKILL)
         self.process.stdin.close()
         self.process.wait(READY_TIMEOUT_S)
         self._thread.join(READY_TIMEOUT_S)

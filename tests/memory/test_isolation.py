@@ -154,6 +154,7 @@ class IsolationMachine(RuleBasedStateMachine):
         self.people = {key: Person() for key in KEYS}
         self.owner_of: dict[str, Key] = {}  # marker -> the owner whose text it is in
         self.markers = 0
+        self.checks = 0  # invariant checks so far: recall alternates between the projects with it
 
     # --- helpers ----------------------------------------------------------------------------------------
 
@@ -296,6 +297,8 @@ class IsolationMachine(RuleBasedStateMachine):
     @rule(pick=picks)
     def write_to_a_session_that_is_not_theirs(self, pick: int) -> None:
         key, sid = (choices := self._sessions_not_theirs())[pick % len(choices)]
+        with pytest.raises(UnknownSessionError):
+            self.sessions.info(_owner(key), sid)
         with self._changes_nothing(), pytest.raises(UnknownSessionError):
             self.sessions.record(_owner(key), sid, [Message.user(f"{self._mark(key)} sneaks in")])
 
@@ -412,10 +415,10 @@ class IsolationMachine(RuleBasedStateMachine):
 
     @invariant()
     def each_owner_reads_exactly_their_own(self) -> None:
+        self.checks += 1
         for key, person in self.people.items():
-            assert self.users.exists(_owner(key)) == person.exists
             self._check_sessions(key, person)
-            self._check_memories(key, person)
+            self._check_memories(key, person, PROJECTS[self.checks % len(PROJECTS)])
             self._check_interests(key, person)
 
     def _check_sessions(self, key: Key, person: Person) -> None:
@@ -425,8 +428,6 @@ class IsolationMachine(RuleBasedStateMachine):
         for sid in SESSION_IDS:
             session = person.sessions.get(sid)
             if session is None:
-                with pytest.raises(UnknownSessionError):
-                    self.sessions.info(owner, sid)
                 assert self.sessions.transcript(owner, sid) == [], f"{key} reads a transcript of {sid}"
                 continue
             info = listed[sid]
@@ -445,27 +446,26 @@ class IsolationMachine(RuleBasedStateMachine):
             history = [(s.message.role, s.message.text) for s in self.sessions.history(owner, sid)]
             assert history == session.history()
 
-    def _check_memories(self, key: Key, person: Person) -> None:
-        owner = _owner(key)
-        every = self.memories.list_memories(owner, statuses=("active", "pending", "superseded"))
-        assert {m.id: (m.text, m.status, m.project, m.superseded_by) for m in every} == {
-            memory_id: memory.row() for memory_id, memory in person.memories.items()
-        }, f"{key} lists memories that are not theirs, or misses their own"
-        listed = {m.id for m in self.memories.list_memories(owner)}
-        assert listed == {i for i, m in person.memories.items() if m.status in ("active", "pending")}
+    def _check_memories(self, key: Key, person: Person, project: str) -> None:
+        """Everything listed and exported is theirs; recall in ``project`` with a query that is word for word
+        another owner's fact finds exactly the owner's own active memories of that project or of none."""
+        owner = _owner(key, project)
         exported = self.memories.export(owner)
         assert (exported["account"], exported["user"]) == key
-        assert {m["id"] for m in exported["memories"]} == set(person.memories)
+        assert {
+            m["id"]: (m["text"], m["status"], m["project"], m["superseded_by"]) for m in exported["memories"]
+        } == {i: m.row() for i, m in person.memories.items()}, f"{key} exports memories not theirs"
+        listed = {m.id for m in self.memories.list_memories(owner)}
+        assert listed == {i for i, m in person.memories.items() if m.status in ("active", "pending")}
         theirs = [self.people[k].memories[i].text for k, i in self._memories() if k != key]
-        for project in PROJECTS:  # the query is word for word another owner's fact, when there is one
-            query = theirs[self.markers % len(theirs)] if theirs else "tea"
-            hits = self.memories.recall(_owner(key, project), query, k=1_000)
-            visible = {
-                i for i, m in person.memories.items() if m.status == "active" and m.project in ("", project)
-            }
-            assert {m.id for m, _ in hits} == visible, f"{key} recalled memories that are not theirs"
-            if any(person.memories[i].text == query for i in visible):
-                assert hits[0][0].text == query
+        query = theirs[self.checks % len(theirs)] if theirs else "tea"
+        hits = self.memories.recall(owner, query, k=1_000)
+        visible = {
+            i for i, m in person.memories.items() if m.status == "active" and m.project in ("", project)
+        }
+        assert {m.id for m, _ in hits} == visible, f"{key} recalled memories that are not theirs"
+        if any(person.memories[i].text == query for i in visible):
+            assert hits[0][0].text == query
 
     def _check_interests(self, key: Key, person: Person) -> None:
         owner = _owner(key)
