@@ -30,7 +30,8 @@ it has reaped it, so after its last ack), and then opens the database itself and
 
 - **lost**: every acknowledged write is there: both messages of each acknowledged turn, each fact;
 - **partial rows**: no turn with one of its two messages, no row whose text fails its checksum or whose
-  stored parts, sequence or vector disagree with it;
+  stored parts, keys or vector disagree with it (every row is found by its keys after each crash; the
+  contents are verified for the killed run's rows, and for every row each 10th crash and after the last);
 - **integrity**: SQLite ``PRAGMA integrity_check`` and ``PRAGMA quick_check`` say ``ok``; on both
   backends, no message without its session, no session or memory without its user, the same row counts
   read through the indexes and without them, and the store's own reads (``history``, ``list_memories``) of
@@ -84,6 +85,7 @@ ACCOUNT = "durability"
 TARGET_KILLS, TARGET_WRITES = 50, 10_000  # the issue's figure
 DELAY_S = (0.005, 0.300)  # how long a writer runs after `ready` before the kill
 READY_TIMEOUT_S = 60.0
+FULL_CHECK_EVERY = 10  # crashes; the contents of every row are verified then and after the last one
 GONE_TIMEOUT_S = 10.0  # PostgreSQL: how long the killed writer's server session may take to end
 _TEXT = re.compile(
     r"^durability run=(\d+) seq=(\d+) part=(user|assistant|fact) payload=([0-9a-f]*) sum=([0-9a-f]{16})$"
@@ -293,64 +295,100 @@ class Scan:
 
     present: set[tuple[int, int]] = field(default_factory=set)  # (run, seq) of whole, valid writes
     partial: list[str] = field(default_factory=list)  # turns with a message missing, rows failing a check
-    turns: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # run -> whole turns
-    facts: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # run -> valid memories
+    turns: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # run -> turns with 2 messages
+    facts: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # run -> memories
 
 
-def scan(db: Database, dim: int) -> Scan:
+def scan(db: Database, firsts: dict[int, int], verify: int | None) -> Scan:
+    """Every write's rows by their keys, and the contents of run ``verify``'s rows (None: of every row).
+
+    ``firsts``: run -> its first sequence number, which places each turn: a run's turns are its even
+    sequence numbers, in order.
+    """
     found = Scan()
-    by_turn: dict[tuple[str, str, int], list[tuple[int, int, str] | None]] = defaultdict(list)
+    bad = _contents(db, firsts, verify, found.partial)
+    with db.reading() as c:
+        roles: dict[tuple[int, int], list[str]] = defaultdict(list)  # (run, turn) -> its messages' roles
+        rows = c.execute(
+            sql("SELECT user_id, session_id, seq, turn, role FROM messages WHERE account = :a"),
+            {"a": ACCOUNT},
+        )
+        for user, session, seq, turn, role in rows:
+            run = _run_of(user)
+            if run not in firsts or session != session_of(run) or seq != 2 * turn + (role == "assistant"):
+                found.partial.append(f"message {user}/{session}/{seq}: not where it belongs")
+                continue
+            roles[(run, turn)].append(role)
+        for (run, turn), got in roles.items():
+            if sorted(got) != ["assistant", "user"]:
+                found.partial.append(f"turn {session_of(run)}/{turn}: {len(got)} message(s)")
+                continue
+            found.turns[run] += 1
+            if (run, turn_seq(firsts[run], turn)) not in bad:
+                found.present.add((run, turn_seq(firsts[run], turn)))
+        rows = c.execute(
+            sql("SELECT user_id, id, slot, status FROM memories WHERE account = :a"), {"a": ACCOUNT}
+        )
+        for user, memory_id, slot, status in rows:
+            run, seq = _run_of(user), _fact_seq(slot)
+            if run not in firsts or seq is None or status != "active":
+                found.partial.append(f"memory {memory_id}: not where it belongs")
+                continue
+            found.facts[run] += 1
+            if (run, seq) not in bad:
+                found.present.add((run, seq))
+    return found
+
+
+def _contents(
+    db: Database, firsts: dict[int, int], verify: int | None, partial: list[str]
+) -> set[tuple[int, int]]:
+    """(run, seq) of the writes whose rows fail their checksum or disagree with their keys."""
+    bad: set[tuple[int, int]] = set()
+    where, args = (
+        ("", {"a": ACCOUNT})
+        if verify is None
+        else (" AND user_id = :u", {"a": ACCOUNT, "u": owner_of(verify).user})
+    )
     with db.reading() as c:
         rows = c.execute(
-            sql(
-                "SELECT user_id, session_id, seq, turn, role, content, meta FROM messages WHERE account = :a"
-            ),
-            {"a": ACCOUNT},
+            sql("SELECT user_id, seq, turn, role, content, meta FROM messages WHERE account = :a" + where),
+            args,
         )
-        for user, session, seq, turn, role, content, meta in rows:
-            decoded = decode(content)
-            parts = json.loads(meta).get("parts")
-            if (
-                decoded is None
-                or (user, session) != (owner_of(decoded[0]).user, session_of(decoded[0]))
-                or decoded[2] != role
-                or parts != [{"kind": "text", "text": content}]
-                or seq != 2 * turn + (role == "assistant")
-            ):
-                found.partial.append(f"message {session}/{seq}: fails its checks")
-                decoded = None
-            by_turn[(user, session, turn)].append(decoded)
-        for (_, session, turn), decoded_messages in by_turn.items():
-            messages = [m for m in decoded_messages if m is not None]
-            if len(messages) < len(decoded_messages):
-                continue  # already counted: a message that fails its checks
-            if sorted(m[2] for m in messages) != ["assistant", "user"] or len({m[:2] for m in messages}) != 1:
-                found.partial.append(f"turn {session}/{turn}: {len(messages)} message(s)")
-                continue
-            run, seq, _ = messages[0]
-            found.present.add((run, seq))
-            found.turns[run] += 1
+        for user, seq, turn, role, content, meta in rows:
+            run = _run_of(user)
+            expected = (run, turn_seq(firsts[run], turn), role) if run in firsts else None
+            if decode(content) != expected or json.loads(meta).get("parts") != [
+                {"kind": "text", "text": content}
+            ]:
+                partial.append(f"message {user}/{seq}: fails its checks")
+                bad.add((run or -1, expected[1] if expected else -1))
         rows = c.execute(
-            sql("SELECT user_id, id, slot, text, status, vector FROM memories WHERE account = :a"),
-            {"a": ACCOUNT},
+            sql("SELECT user_id, id, slot, text, vector FROM memories WHERE account = :a" + where), args
         )
-        for user, memory_id, slot, text, status, blob in rows:
-            decoded = decode(text)
-            vector = np.frombuffer(bytes(blob), np.float32) if len(blob) == 4 * dim else None
-            if (
-                decoded is None
-                or decoded[2] != "fact"
-                or user != owner_of(decoded[0]).user
-                or slot != f"fact {decoded[1]}"
-                or status != "active"
-                or vector is None
-                or abs(float(vector @ vector) - 1.0) > 1e-3
-            ):
-                found.partial.append(f"memory {memory_id}: fails its checks")
-                continue
-            found.present.add(decoded[:2])
-            found.facts[decoded[0]] += 1
-    return found
+        for user, memory_id, slot, text, blob in rows:
+            run, seq = _run_of(user), _fact_seq(slot)
+            vector = (
+                np.frombuffer(bytes(blob), np.float32) if len(blob) == 4 * HashingEmbedder().dim else None
+            )
+            if decode(text) != (run, seq, "fact") or vector is None or abs(float(vector @ vector) - 1) > 1e-3:
+                partial.append(f"memory {memory_id}: fails its checks")
+                bad.add((run or -1, seq if seq is not None else -1))
+    return bad
+
+
+def turn_seq(first: int, turn: int) -> int:
+    """The sequence number of a run's ``turn``-th turn: its even numbers from ``first`` on, in order."""
+    return first + first % 2 + 2 * turn
+
+
+def _run_of(user: str) -> int | None:
+    return int(user[1:]) if user.startswith("w") and user[1:].isdigit() else None
+
+
+def _fact_seq(slot: str) -> int | None:
+    number = slot.removeprefix("fact ")
+    return int(number) if slot.startswith("fact ") and number.isdigit() else None
 
 
 def integrity(db: Database) -> list[str]:
@@ -412,12 +450,19 @@ def through_the_stores(db: Database, run: int, found: Scan) -> list[str]:
     return problems
 
 
-def check(target: str, crashes: list[Crash]) -> tuple[Scan, int, list[str]]:
-    """After the newest crash: (what is there, acknowledged writes missing, integrity problems)."""
+def check(target: str, crashes: list[Crash], everything: bool) -> tuple[Scan, int, list[str]]:
+    """After the newest crash: (what is there, acknowledged writes missing, integrity problems).
+
+    Every write is looked for by its rows' keys; the contents of the killed run's rows are verified, and
+    of every row when ``everything`` (rows are never rewritten: an old row's contents can only change by
+    damage, which the next full pass finds, and on SQLite ``integrity_check`` after every crash).
+    """
     db = open_database(target)
     try:
         problems = integrity(db)
-        found = scan(db, HashingEmbedder().dim)
+        found = scan(
+            db, {crash.run: crash.first for crash in crashes}, None if everything else crashes[-1].run
+        )
         problems += through_the_stores(db, crashes[-1].run, found)
     finally:
         db.close()
@@ -512,7 +557,9 @@ def crash_until_done(args: argparse.Namespace, target: str, writers: Writers) ->
         tally.crashes.append(crash)
         tally.wrote_s += wrote
         next_seq = crash.acked[-1] + 1 if crash.acked else next_seq
-        tally.found, tally.lost, problems = check(target, tally.crashes)
+        done = len(tally.crashes) >= args.kills and sum(len(c.acked) for c in tally.crashes) >= args.writes
+        everything = done or run % FULL_CHECK_EVERY == 0
+        tally.found, tally.lost, problems = check(target, tally.crashes, everything)
         crash.problems += problems
         tally.failures += bool(crash.problems)
         if crash.problems or tally.found.partial or tally.lost:

@@ -146,9 +146,10 @@ class MemoryConfig(BaseModel):
     enabled: bool = True  # recall before a turn, extraction after it (sessions are kept either way)
     extract: bool = True  # after a turn, the model lists durable facts the user stated (costs one call)
     recall_k: int = Field(default=3, ge=0, le=50)  # memories given to the model per turn, at most
-    # Cosine below which a memory is not recalled. E5 scores sit high (unrelated texts near 0.74, related
-    # ones 0.78-0.85), so this is tuned for the shipped embedding model.
-    recall_min_score: float = Field(default=0.775, ge=-1.0, le=1.0)
+    # Cosine below which a memory is not recalled. Off by default: the shipped E5 model's scores are
+    # compressed (unrelated pairs 0.70-0.78, related ones 0.76-0.83), so no threshold separates them; the top
+    # recall_k are given, labelled as notes to use only when relevant. Set it for a sharper embedding model.
+    recall_min_score: float = Field(default=0.0, ge=-1.0, le=1.0)
     # Of the model's context, the share a resumed session's history may take; older turns are dropped whole
     # and named in a note (never cut mid-message).
     history_share: float = Field(default=0.6, gt=0.0, le=0.9)
