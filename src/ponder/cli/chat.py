@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from ponder.errors import BackendError, UserError
-from ponder.memory.owner import Owner
+from ponder.memory.owner import DEFAULT_USER, Owner
 from ponder.memory.sessions import new_session_id
 from ponder.messages import Message
 
@@ -97,8 +97,10 @@ def _announce(session: TerminalSession, owner: Owner, session_id: str) -> None:
     """Say which session this is (resumed with how many turns, or new) and how to come back to it."""
     info = session.memory.sessions.open(owner, session_id)
     what = f"resumed, {info.turns} turns" if info.turns else "new"
+    who = "" if owner.user == DEFAULT_USER else f" --user {owner.user}"
+    again = f"ponder chat --session {info.id}{who}"
     err_console.print(
-        f"session {info.id} ({what}) · user {owner.user} · ponder chat --session {info.id} to come back",
+        f"session {info.id} ({what}) · user {owner.user} · {again} to come back",
         style="dim",
         markup=False,
     )
