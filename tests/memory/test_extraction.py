@@ -54,4 +54,4 @@ def test_user_words_leave_out_text_read_from_images() -> None:
         Message("assistant", (TextPart("I am an assistant"),)),
         Message("user", (TextPart("my size is M", origin="audio"), AudioPart(b"x", "audio/wav"))),
     ]
-    assert user_words(messages) == "I like this\nmy size is M"
+    assert user_words(messages) == "I like this one\nmy size is M"
