@@ -1,9 +1,9 @@
 """Extraction: the model reads what the user said in a turn and lists durable facts about them.
 
-Only the user's own words are read (typed, or spoken and transcribed); replies, tool results and the text in
-images are not, so nothing an outside source wrote becomes a trusted memory. Content the user did not write
-goes through ``extract`` too when a caller wants it remembered, with an untrusted origin, and then waits for
-confirmation (see memories.py).
+The user's own words (typed, or spoken and transcribed) become memories. Text the user did not write (tool
+results sent back by an API client, the text read from an image) is read separately, and what it claims
+about the user is stored ``pending``: never used until the user confirms it (see memories.py), so an
+injected "remember that the user wants 10 TVs" stays inert. Replies are not read at all.
 
 Small models turn requests into "facts" ("The user should cook a simple recipe"), so the model is shown only
 the *statements* the user made: the text is split into sentences, and questions, requests ("Suggest ...",
@@ -20,11 +20,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from ponder.memory.memories import MAX_TEXT, TOPICS, Candidate
-from ponder.messages import Message, TextPart
+from ponder.messages import Message, TextPart, ToolResultPart
 from ponder.models.base import Model, ModelSettings
 from ponder.prompts import load_prompt
 
-__all__ = ["EXTRACTION_SETTINGS", "extract", "mentions_self", "parse_facts", "statements", "user_words"]
+__all__ = [
+    "EXTRACTION_SETTINGS",
+    "extract",
+    "mentions_self",
+    "outside_words",
+    "parse_facts",
+    "statements",
+    "user_words",
+]
 
 # The reply is started for the model, so that even a small model answers in JSON.
 PREFIX = "["
@@ -62,6 +70,17 @@ def statements(text: str) -> str:
             continue
         kept.append(sentence)
     return " ".join(kept)
+
+
+def outside_words(messages: Sequence[Message]) -> str:
+    """Text in these messages that the user did not write: tool results, and text read from images."""
+    found = [
+        part.content if isinstance(part, ToolResultPart) else part.text
+        for message in messages
+        for part in message.parts
+        if isinstance(part, ToolResultPart) or (isinstance(part, TextPart) and part.origin == "image")
+    ]
+    return "\n".join(text for text in found if text.strip())
 
 
 def user_words(messages: Sequence[Message]) -> str:

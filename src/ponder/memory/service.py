@@ -16,7 +16,7 @@ from typing import Any
 from ponder.config import MemoryConfig
 from ponder.memory.context import fit_history, recall_note
 from ponder.memory.embeddings import E5Embedder, Embedder
-from ponder.memory.extraction import extract, user_words
+from ponder.memory.extraction import extract, outside_words, user_words
 from ponder.memory.memories import Change, Memory, MemoryStore
 from ponder.memory.owner import Owner
 from ponder.memory.sessions import Resumed, SessionStore
@@ -143,16 +143,18 @@ class MemoryService:
         )
 
     async def learn(self, turn: TurnMemory, model: Model) -> list[Change]:
-        """Extract durable facts from what the user said in this turn and remember them."""
+        """Extract durable facts from what the user said in this turn and remember them; what text from
+        outside (tool results, images) claims about the user is stored pending, for the user to confirm."""
         if not (turn.enabled and self.config.extract):
             return []
-        candidates = await extract(model, user_words(turn.said or turn.new))
-        if not candidates:
-            return []
-        turn.learned = self.memories.remember(
-            turn.owner, candidates, "conversation", session=turn.session_id, turn=turn.turn
-        )
-        return turn.learned
+        said = turn.said or turn.new
+        session, number = turn.session_id, turn.turn
+        own = await extract(model, user_words(said))
+        learned = self.memories.remember(turn.owner, own, "conversation", session=session, turn=number)
+        claimed = await extract(model, outside_words(said))  # tool results, text in images: untrusted
+        learned += self.memories.remember(turn.owner, claimed, "tool", session=session, turn=number)
+        turn.learned = learned
+        return learned
 
 
 def reply_of(text: str, tool_calls: Sequence[ToolCallPart] = ()) -> Message:
