@@ -100,7 +100,7 @@ def test_delete_removes_the_messages(store: SessionStore) -> None:
 
 
 def test_bad_ids(store: SessionStore) -> None:
-    with pytest.raises(UserError, match="Session id"):
+    with pytest.raises(UserError, match="session id"):
         store.open(ALICE, "../etc")
     with pytest.raises(UnknownSessionError):
         store.record(ALICE, "never-opened", [u("x")])

@@ -129,7 +129,7 @@ class InterestEvent(BaseModel):
     def _valid_user(cls, user: str | None) -> str | None:
         if user is not None:
             try:
-                check_name(user, "user")
+                check_name(user, "user name")
             except UserError as err:
                 raise ValueError(str(err)) from None
         return user
@@ -362,9 +362,9 @@ class InterestStore:
         ``source``: a file path (a ``str`` is a path), or the lines themselves. Over ``max_bytes`` or
         ``max_events``: ``ImportTooLargeError``, raised before the rest is read.
         """
-        check_name(account, "account")
+        check_name(account, "account name")
         if default_user is not None:
-            check_name(default_user, "user")
+            check_name(default_user, "user name")
         lines = _line_source(source, max_bytes, max_events)
         users: Counter[str] = Counter()  # user -> valid events
         problems = _Problems()

@@ -22,7 +22,7 @@ def check_name(value: str, what: str) -> str:
     """``value`` if it is a valid account, user or project name; a UserError that says why otherwise."""
     if not _NAME.match(value):
         raise UserError(
-            f"The {what} name {value!r} is not valid: use 1-128 letters, digits, '_', '.', '@', ':', '+' "
+            f"The {what} {value!r} is not valid: use 1-128 letters, digits, '_', '.', '@', ':', '+' "
             "or '-', starting with a letter or digit."
         )
     return value
@@ -35,10 +35,10 @@ class Owner:
     project: str = ""  # "": not in a project; memories without a project are recalled in every project
 
     def __post_init__(self) -> None:
-        check_name(self.account, "account")
-        check_name(self.user, "user")
+        check_name(self.account, "account name")
+        check_name(self.user, "user name")
         if self.project:
-            check_name(self.project, "project")
+            check_name(self.project, "project name")
 
     def __str__(self) -> str:
         who = f"{self.user} (account {self.account})"

@@ -20,7 +20,6 @@ System messages are the client's configuration, not the conversation: they are n
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from ponder.errors import NotFoundError, UserError
 from ponder.memory.codec import fingerprint, message_from_row, message_to_row
-from ponder.memory.owner import Owner
+from ponder.memory.owner import Owner, check_name
 from ponder.memory.users import UserStore
 from ponder.messages import Message
 from ponder.store.database import Database, sql
@@ -46,7 +45,6 @@ __all__ = [
     "new_session_id",
 ]
 
-_SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 TITLE_CHARS = 60
 
 
@@ -59,12 +57,8 @@ def new_session_id() -> str:
 
 
 def check_session_id(session_id: str) -> str:
-    if not _SESSION_ID.match(session_id):
-        raise UserError(
-            f"Session id {session_id!r} is not valid: use 1-128 letters, digits, '_', '.', ':' or '-', "
-            "starting with a letter or digit."
-        )
-    return session_id
+    """``session_id`` if it is valid (the rules of user names); a UserError saying why otherwise."""
+    return check_name(session_id, "session id")
 
 
 @dataclass(frozen=True)
