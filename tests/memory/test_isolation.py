@@ -37,7 +37,15 @@ from hypothesis.stateful import (
 )
 
 from ponder.memory.interests import KINDS, InterestStore, InvalidEventsError
-from ponder.memory.memories import SINGLE_VALUED, TRUSTED, Candidate, Change, MemoryStore, UnknownMemoryError
+from ponder.memory.memories import (
+    SINGLE_VALUED,
+    TRUSTED,
+    Candidate,
+    Change,
+    MemoryStore,
+    Origin,
+    UnknownMemoryError,
+)
 from ponder.memory.owner import Owner
 from ponder.memory.sessions import SessionStore, UnknownSessionError
 from ponder.memory.users import PERSONAL_TABLES, UnknownUserError, UserStore
@@ -51,12 +59,13 @@ Turn = tuple[str, str]  # (role, text) of a stored message
 ACCOUNTS = {"acme": ("ann", "bob", "cy"), "globex": ("ann", "bob", "dee")}
 KEYS: tuple[Key, ...] = tuple((account, user) for account, users in ACCOUNTS.items() for user in users)
 PROJECTS = ("", "shop")
-SESSION_IDS = ("s1", "s2", "chat")
-ORIGINS = ("user", "conversation", "import", "tool", "image")  # "user": MemoryStore.add
+SESSION_IDS = ("s1", "chat")  # few, so that owners often share one
+ORIGINS: tuple[Origin, ...] = ("user", "conversation", "import", "tool", "image")  # "user": MemoryStore.add
 FACTS = (("other", ""), ("size", "shoe size"))  # (topic, slot): a second "size" fact replaces the first
 MARKER = re.compile(r"\bmk\d+z\b")
 
-# Sized so that each backend runs in well under a minute on a busy machine.
+# Sized so that each backend runs in well under a minute on a busy machine (on two shared cores: SQLite
+# 7-15 s, PostgreSQL 16-30 s). Each step is followed by some 60 reads (every owner reads everything).
 SETTINGS = settings(max_examples=12, stateful_step_count=25, deadline=None)
 
 owners = st.sampled_from(KEYS)
@@ -108,6 +117,15 @@ def _owner(key: Key, project: str = "") -> Owner:
     return Owner(key[0], key[1], project)
 
 
+def _others(key: Key) -> list[Key]:
+    return [other for other in KEYS if other != key]
+
+
+def _twins(key: Key) -> list[Key]:
+    """The users of the same name in the other accounts."""
+    return [other for other in _others(key) if other[1] == key[1]]
+
+
 def _message(turn: Turn) -> Message:
     return Message.user(turn[1]) if turn[0] == "user" else Message.assistant(turn[1])
 
@@ -149,12 +167,15 @@ class IsolationMachine(RuleBasedStateMachine):
         embedder = HashingEmbedder()
         self.sessions = SessionStore(self.db)
         self.memories = MemoryStore(self.db, embedder)
+        # Another server process on the same database: it writes nothing, so only memory_version tells its
+        # vector cache that something changed.
+        self.other_server = MemoryStore(self.db, embedder)
         self.interests = InterestStore(self.db, embedder)
         self.users = UserStore(self.db)
         self.people = {key: Person() for key in KEYS}
         self.owner_of: dict[str, Key] = {}  # marker -> the owner whose text it is in
         self.markers = 0
-        self.checks = 0  # invariant checks so far: recall alternates between the projects with it
+        self.checks = 0  # invariant checks so far: recall alternates between projects and servers with it
 
     # --- helpers ----------------------------------------------------------------------------------------
 
@@ -192,6 +213,9 @@ class IsolationMachine(RuleBasedStateMachine):
             if status is None or memory.status == status
         ]
 
+    def _sessions(self) -> list[tuple[Key, str]]:
+        return [(key, sid) for key, person in self.people.items() for sid in sorted(person.sessions)]
+
     def _sessions_not_theirs(self) -> list[tuple[Key, str]]:
         """(owner, session id) where someone else has a session with that id and the owner has none."""
         return [
@@ -199,7 +223,7 @@ class IsolationMachine(RuleBasedStateMachine):
             for key in KEYS
             for sid in SESSION_IDS
             if sid not in self.people[key].sessions
-            and any(sid in other.sessions for other_key, other in self.people.items() if other_key != key)
+            and any(sid in self.people[other].sessions for other in _others(key))
         ]
 
     def _remember(self, key: Key, project: str, candidate: Candidate, origin: str, change: Change) -> None:
@@ -236,16 +260,20 @@ class IsolationMachine(RuleBasedStateMachine):
 
     # --- sessions ---------------------------------------------------------------------------------------
 
-    @rule(key=owners, project=projects, sid=session_ids)
-    def record_a_turn(self, key: Key, project: str, sid: str) -> None:
-        owner, marker, person = _owner(key, project), self._mark(key), self.people[key]
-        self.sessions.open(owner, sid)
-        person.exists = True
-        session = person.sessions.setdefault(sid, ModelSession(project))
-        turn = [("user", f"{marker} asks about tea"), ("assistant", f"{marker} suggests green tea")]
-        assert self.sessions.record(owner, sid, [_message(t) for t in turn]) == session.turns
-        session.rows += [(role, text, None) for role, text in turn]
-        session.turns += 1
+    @rule(key=owners, project=projects, sid=session_ids, twins=st.booleans())
+    def record_a_turn(self, key: Key, project: str, sid: str, twins: bool) -> None:
+        """A turn in the session ``sid``; with ``twins``, the user of the same name in every account (when
+        there is one) has a turn in a session of the same id too: only the account tells them apart."""
+        keys = [key, *_twins(key)] if twins else [key]
+        for who in keys:
+            owner, marker, person = _owner(who, project), self._mark(who), self.people[who]
+            self.sessions.open(owner, sid)
+            person.exists = True
+            session = person.sessions.setdefault(sid, ModelSession(project))
+            turn = [("user", f"{marker} asks about tea"), ("assistant", f"{marker} suggests green tea")]
+            assert self.sessions.record(owner, sid, [_message(t) for t in turn]) == session.turns
+            session.rows += [(role, text, None) for role, text in turn]
+            session.turns += 1
 
     @rule(
         key=owners,
@@ -267,7 +295,7 @@ class IsolationMachine(RuleBasedStateMachine):
             sent = [*stored[: edits[pick % len(edits)]], question] if edits else [*stored, question]
         elif how == "another owner's history":
             theirs = [
-                p.sessions[sid].history() for k, p in self.people.items() if k != key and sid in p.sessions
+                self.people[k].sessions[sid].history() for k in _others(key) if sid in self.people[k].sessions
             ]
             sent = [*theirs[pick % len(theirs)], question] if theirs else sent
         history, new, branch_at = _expected_resume(stored, sent)
@@ -284,46 +312,61 @@ class IsolationMachine(RuleBasedStateMachine):
         session.rows += [(m.role, m.text, branch_at if i == 0 else None) for i, m in enumerate(messages)]
         session.turns += 1
 
-    @rule(key=owners, sid=session_ids)
-    def delete_a_session(self, key: Key, sid: str) -> None:
-        owner, person = _owner(key), self.people[key]
-        if sid in person.sessions:
-            assert self.sessions.delete(owner, sid) == len(person.sessions.pop(sid).rows)
-            return
-        with self._changes_nothing(), pytest.raises(UnknownSessionError):
-            self.sessions.delete(owner, sid)
+    @precondition(lambda self: bool(self._sessions()))
+    @rule(shared=st.booleans(), pick=picks)
+    def delete_a_session(self, shared: bool, pick: int) -> None:
+        """An owner deletes a session; with ``shared``, preferably one whose id the user of the same name in
+        the other account has too, else one whose id anyone else has."""
+        choices = self._sessions()
+        if shared:
+            twins = [(k, sid) for k, sid in choices if any(sid in self.people[t].sessions for t in _twins(k))]
+            others = [
+                (k, sid) for k, sid in choices if any(sid in self.people[o].sessions for o in _others(k))
+            ]
+            choices = twins or others or choices
+        key, sid = choices[pick % len(choices)]
+        assert self.sessions.delete(_owner(key), sid) == len(self.people[key].sessions.pop(sid).rows)
 
     @precondition(lambda self: bool(self._sessions_not_theirs()))
-    @rule(pick=picks)
-    def write_to_a_session_that_is_not_theirs(self, pick: int) -> None:
+    @rule(how=st.sampled_from(("record", "delete")), pick=picks)
+    def touch_a_session_that_is_not_theirs(self, how: str, pick: int) -> None:
+        """Another owner has a session with this id, the owner has none: it is as unknown as any other."""
         key, sid = (choices := self._sessions_not_theirs())[pick % len(choices)]
+        owner = _owner(key)
         with pytest.raises(UnknownSessionError):
-            self.sessions.info(_owner(key), sid)
+            self.sessions.info(owner, sid)
         with self._changes_nothing(), pytest.raises(UnknownSessionError):
-            self.sessions.record(_owner(key), sid, [Message.user(f"{self._mark(key)} sneaks in")])
+            if how == "record":
+                self.sessions.record(owner, sid, [Message.user(f"{self._mark(key)} sneaks in")])
+            else:
+                self.sessions.delete(owner, sid)
 
     # --- memories ---------------------------------------------------------------------------------------
 
-    @rule(
-        key=owners,
-        project=projects,
-        origin=st.sampled_from(ORIGINS),
-        fact=st.sampled_from(FACTS),
-        copy=st.booleans(),
-        pick=picks,
-    )
-    def remember(
-        self, key: Key, project: str, origin: str, fact: tuple[str, str], copy: bool, pick: int
-    ) -> None:
-        """A fact of the owner's own, or, with ``copy``, word for word one that another owner has."""
-        theirs = [self.people[k].memories[i].text for k, i in self._memories() if k != key]
-        text = theirs[pick % len(theirs)] if copy and theirs else f"Fact {self._mark(key)}: likes tea."
-        candidate = Candidate(text, *fact)
+    @rule(key=owners, project=projects, origin=st.sampled_from(ORIGINS), fact=st.sampled_from(FACTS))
+    def remember(self, key: Key, project: str, origin: Origin, fact: tuple[str, str]) -> None:
+        self._store_memory(key, project, origin, Candidate(f"Fact {self._mark(key)}: likes tea.", *fact))
+
+    @precondition(lambda self: bool(self._memories()))
+    @rule(key=owners, origin=st.sampled_from(ORIGINS), same_account=st.booleans(), pick=picks)
+    def remember_another_owners_fact(self, key: Key, origin: Origin, same_account: bool, pick: int) -> None:
+        """Another owner's fact word for word, in its topic, slot and project (active ones first): it is
+        added for this owner, never merged into theirs nor replacing it."""
+        others = [k for k in _others(key) if (k[0] == key[0]) == same_account]
+        theirs = [(k, i) for k, i in self._memories("active") or self._memories() if k in others]
+        if not theirs:
+            return
+        other, memory_id = theirs[pick % len(theirs)]
+        copied = self.people[other].memories[memory_id]
+        candidate = Candidate(copied.text, copied.topic, copied.slot)
+        self._store_memory(key, copied.project, origin, candidate)
+
+    def _store_memory(self, key: Key, project: str, origin: Origin, candidate: Candidate) -> None:
         owner = _owner(key, project)
         if origin == "user":
-            change = self.memories.add(owner, text, *fact)
+            change = self.memories.add(owner, candidate.text, candidate.topic, candidate.slot)
         else:
-            change = self.memories.remember(owner, [candidate], origin, session="s1", turn=0)[0]  # type: ignore[arg-type]
+            change = self.memories.remember(owner, [candidate], origin, session="s1", turn=0)[0]
         self._remember(key, project, candidate, origin, change)
 
     @precondition(lambda self: bool(self._memories("pending")))
@@ -332,8 +375,9 @@ class IsolationMachine(RuleBasedStateMachine):
         key, memory_id = (choices := self._memories("pending"))[pick % len(choices)]
         pending = self.people[key].memories.pop(memory_id)
         change = self.memories.confirm(_owner(key, project), memory_id)
-        # Confirmed under the confirming owner's project, whatever project it was pending in.
-        self._remember(key, project, Candidate(pending.text, pending.topic, pending.slot), "user", change)
+        # Confirmed in the project it was pending in, whichever project the confirmation came from.
+        candidate = Candidate(pending.text, pending.topic, pending.slot)
+        self._remember(key, pending.project, candidate, "user", change)
 
     @precondition(lambda self: bool(self._memories()))
     @rule(project=projects, pick=picks)
@@ -350,8 +394,8 @@ class IsolationMachine(RuleBasedStateMachine):
     @rule(how=st.sampled_from(("get", "forget", "confirm")), project=projects, pick=picks, other=picks)
     def touch_another_owners_memory(self, how: str, project: str, pick: int, other: int) -> None:
         key, memory_id = (choices := self._memories())[pick % len(choices)]
-        others = [k for k in KEYS if k != key]  # the same user name in the other account among them
-        intruder = _owner(others[other % len(others)], project)
+        intruders = _others(key)  # the user of the same name in the other account among them
+        intruder = _owner(intruders[other % len(intruders)], project)
         with self._changes_nothing(), pytest.raises(UnknownMemoryError):
             getattr(self.memories, how)(intruder, memory_id)
 
@@ -364,7 +408,8 @@ class IsolationMachine(RuleBasedStateMachine):
     )
     def record_events(self, key: Key, kinds: list[str], naming_another: bool) -> None:
         owner, person = _owner(key), self.people[key]
-        events = [(kind, marker, f"shelf {marker}") for kind in kinds for marker in [self._mark(key)]]
+        markers = [self._mark(key) for _ in kinds]
+        events = [(kind, marker, f"shelf {marker}") for kind, marker in zip(kinds, markers, strict=True)]
         sent: list[dict[str, Any]] = [
             {"kind": k, "item": i, "category": c, "text": f"{i} tea"} for k, i, c in events
         ]
@@ -407,7 +452,7 @@ class IsolationMachine(RuleBasedStateMachine):
             "interest_events": len(person.events),
             "users": int(person.exists),
         }
-        deleted = self.users.forget(_owner(key, "shop"))
+        deleted = self.users.forget(_owner(key, "shop"))  # a project narrows nothing: all of them goes
         assert {table: deleted.get(table) for table in expected} == expected
         self.people[key] = Person()
 
@@ -418,7 +463,8 @@ class IsolationMachine(RuleBasedStateMachine):
         self.checks += 1
         for key, person in self.people.items():
             self._check_sessions(key, person)
-            self._check_memories(key, person, PROJECTS[self.checks % len(PROJECTS)])
+            server = self.memories if self.checks // len(PROJECTS) % 2 else self.other_server
+            self._check_memories(key, person, PROJECTS[self.checks % len(PROJECTS)], server)
             self._check_interests(key, person)
 
     def _check_sessions(self, key: Key, person: Person) -> None:
@@ -446,9 +492,10 @@ class IsolationMachine(RuleBasedStateMachine):
             history = [(s.message.role, s.message.text) for s in self.sessions.history(owner, sid)]
             assert history == session.history()
 
-    def _check_memories(self, key: Key, person: Person, project: str) -> None:
-        """Everything listed and exported is theirs; recall in ``project`` with a query that is word for word
-        another owner's fact finds exactly the owner's own active memories of that project or of none."""
+    def _check_memories(self, key: Key, person: Person, project: str, server: MemoryStore) -> None:
+        """Everything listed and exported is theirs; recall in ``project`` (through ``server``) with a query
+        that is word for word another owner's fact finds exactly the owner's own active memories of that
+        project or of none."""
         owner = _owner(key, project)
         exported = self.memories.export(owner)
         assert (exported["account"], exported["user"]) == key
@@ -459,11 +506,13 @@ class IsolationMachine(RuleBasedStateMachine):
         assert listed == {i for i, m in person.memories.items() if m.status in ("active", "pending")}
         theirs = [self.people[k].memories[i].text for k, i in self._memories() if k != key]
         query = theirs[self.checks % len(theirs)] if theirs else "tea"
-        hits = self.memories.recall(owner, query, k=1_000)
         visible = {
             i for i, m in person.memories.items() if m.status == "active" and m.project in ("", project)
         }
-        assert {m.id for m, _ in hits} == visible, f"{key} recalled memories that are not theirs"
+        # Every score is >= 0 (the embedder's vectors have no negative component): the top len(visible) of the
+        # owner's own index are all of their memories, and a vector of anyone else's would push one out.
+        hits = server.recall(owner, query, k=max(1, len(visible)))
+        assert {m.id for m, _ in hits} == visible, f"{key} recalled memories that are not theirs, or too few"
         if any(person.memories[i].text == query for i in visible):
             assert hits[0][0].text == query
 

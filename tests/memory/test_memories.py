@@ -115,3 +115,23 @@ def test_bad_memories(store: MemoryStore) -> None:
     with pytest.raises(UserError, match="at most 500"):
         store.add(ALICE, "x" * 501)
     assert store.add(ALICE, "Likes jazz.", "MUSIC").memory.topic == "other"
+
+
+def test_a_forgotten_user_who_comes_back_is_not_served_from_a_stale_cache(database_url: str) -> None:
+    from ponder.memory.users import UserStore
+
+    one = MemoryStore(open_database(database_url), HashingEmbedder())
+    two = MemoryStore(open_database(database_url), HashingEmbedder())
+    two.add(ALICE, "The user rides a blue bike.")
+    assert [m.text for m, _ in one.recall(ALICE, "bike", k=3)] == ["The user rides a blue bike."]
+    UserStore(two.db).forget(ALICE)
+    two.add(BOB, "The user drinks tea.")
+    two.add(ALICE, "The user drives a red car.")  # her version counter starts again from where it was
+    assert [m.text for m, _ in one.recall(ALICE, "red car", k=3)] == ["The user drives a red car."]
+
+
+def test_a_confirmed_memory_stays_in_its_project(store: MemoryStore) -> None:
+    work = Owner(user="alice", project="work")
+    [pending] = store.remember(work, [Candidate("The user's team uses Rust.", "work")], "tool")
+    confirmed = store.confirm(ALICE, pending.memory.id)  # confirmed from outside the project
+    assert confirmed.memory.project == "work"

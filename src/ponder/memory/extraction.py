@@ -40,7 +40,7 @@ EXTRACTION_SETTINGS = ModelSettings(max_tokens=300, temperature=0.0, seed=0, ass
 MAX_FACTS = 8  # per turn
 _SELF = re.compile(r"\b(i|i'm|im|i've|i'd|i'll|my|me|mine|myself|we|we're|our|ours|us)\b", re.IGNORECASE)
 _ARRAY = re.compile(r"\[.*\]", re.DOTALL)
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+_SENTENCE = re.compile(r"\S.*?(?:[.!?]+(?=\s|$)|\n|$)")  # ends at . ! ? before a space: 1.92 is no end
 # A sentence that asks for something rather than stating it.
 _REQUEST = re.compile(
     r"^\s*(please\s+)?(can|could|would|will|should|shall|what|which|who|whom|whose|where|when|why|how|is|are|"

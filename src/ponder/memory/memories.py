@@ -127,7 +127,7 @@ class Change:
 class _Scope:
     """One user's active vectors, split by project ("" : every project)."""
 
-    def __init__(self, signature: int, indexes: dict[str, VectorIndex]) -> None:
+    def __init__(self, signature: tuple[float, int] | None, indexes: dict[str, VectorIndex]) -> None:
         self.signature = signature
         self.indexes = indexes
 
@@ -224,6 +224,7 @@ class MemoryStore:
         if memory.status != "pending":
             raise UserError(f"Memory {memory_id} is {memory.status}, not waiting for confirmation.")
         self.forget(owner, memory_id)
+        owner = Owner(owner.account, owner.user, memory.project)  # it stays in its own project
         candidate = Candidate(memory.text, memory.topic, memory.slot)
         return self.remember(
             owner, [candidate], "user", session=memory.source_session, turn=memory.source_turn
@@ -305,7 +306,7 @@ class MemoryStore:
         indexes = [scope.indexes[p] for p in {"", owner.project} if p in scope.indexes]
         if not indexes:
             return []
-        vector = self.embedder.query([query])[0]
+        vector = self.embedder.query([about_the_user(query)])[0]
         return self.recall_vector(owner, vector, k, min_score, indexes)
 
     def recall_vector(
@@ -340,11 +341,15 @@ class MemoryStore:
 
     def _scope(self, owner: Owner) -> _Scope:
         with self.db.reading() as db:
-            version = db.execute(
-                sql("SELECT memory_version FROM users WHERE account = :account AND user_id = :user"),
+            row = db.execute(
+                sql(
+                    "SELECT created_at, memory_version FROM users "
+                    "WHERE account = :account AND user_id = :user"
+                ),
                 _owned(owner),
-            ).scalar()
-        signature = -1 if version is None else int(version)
+            ).first()
+        # A user forgotten and created again restarts at version 0: created_at tells the two apart.
+        signature = None if row is None else (float(row[0]), int(row[1]))
         with self._lock:
             scope = self._scopes.get(owner.key)
             if scope is not None and scope.signature == signature:
@@ -378,6 +383,31 @@ class MemoryStore:
     def _forget_scope(self, owner: Owner) -> None:
         with self._lock:
             self._scopes.pop(owner.key, None)
+
+
+# First person to "the user": memories are written about "the user", and a question asked as "What pet do
+# I have?" finds them better as "What pet does the user have?" (bench/memory_quality.py measures it).
+_PERSPECTIVE = [
+    (re.compile(pattern, re.IGNORECASE), replacement)
+    for pattern, replacement in (
+        (r"\bam I\b", "is the user"),
+        (r"\b(I am|I'm|Im)\b", "the user is"),
+        (r"\b(do|did|can|could|should|would|will) I\b", r"\1 the user"),
+        (r"\bI've\b", "the user has"),
+        (r"\bI'd\b", "the user would"),
+        (r"\bI'll\b", "the user will"),
+        (r"\bI\b", "the user"),
+        (r"\b(my|mine)\b", "the user's"),
+        (r"\b(me|myself)\b", "the user"),
+    )
+]
+
+
+def about_the_user(text: str) -> str:
+    """``text`` with the first person turned into "the user", the way memories are written."""
+    for pattern, replacement in _PERSPECTIVE:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def _bump(db: Connection, owner: Owner) -> None:
