@@ -13,8 +13,8 @@ a *slot* (what it is about: "diet", "shoe size", "sister"), an origin and a stat
   until the user confirms it (``ponder memory confirm``, ``POST /v1/memories/{id}/confirm``).
 
 Recall embeds the query (E5, query side), and searches the user's active memories, those without a project
-and those of the turn's project, exactly (``VectorIndex``). The vectors of a user are loaded on first use and
-kept per process; any write by this process drops them, and every write bumps the user's
+and those of the turn's project, exactly (``VectorIndex``). A user's active memories and vectors are loaded on
+first use and kept per process; any write by this process drops them, and every write bumps the user's
 ``memory_version`` (one primary-key read per recall), so writes by other processes are noticed too
 (several servers on one PostgreSQL).
 """
@@ -125,11 +125,25 @@ class Change:
 
 
 class _Scope:
-    """One user's active vectors, split by project ("" : every project)."""
+    """One user's active memories and their vectors, split by project ("" : every project)."""
 
-    def __init__(self, signature: tuple[float, int] | None, indexes: dict[str, VectorIndex]) -> None:
+    def __init__(
+        self,
+        signature: tuple[float, int] | None,
+        indexes: dict[str, VectorIndex],
+        memories: dict[int, Memory],
+    ) -> None:
         self.signature = signature
         self.indexes = indexes
+        self.memories = memories
+
+    def search(
+        self, project: str, vector: np.ndarray, k: int, min_score: float
+    ) -> list[tuple[Memory, float]]:
+        """The ``k`` best of the project's and the project-less memories."""
+        indexes = [self.indexes[p] for p in {"", project} if p in self.indexes]
+        hits = sorted((hit for index in indexes for hit in index.search(vector, k)), key=lambda h: -h[1])
+        return [(self.memories[i], score) for i, score in hits[:k] if score >= min_score]
 
 
 class MemoryStore:
@@ -303,39 +317,16 @@ class MemoryStore:
         if k <= 0 or not query.strip():
             return []
         scope = self._scope(owner)
-        indexes = [scope.indexes[p] for p in {"", owner.project} if p in scope.indexes]
-        if not indexes:
+        if not scope.memories:
             return []
         vector = self.embedder.query([about_the_user(query)])[0]
-        return self.recall_vector(owner, vector, k, min_score, indexes)
+        return scope.search(owner.project, vector, k, min_score)
 
     def recall_vector(
-        self,
-        owner: Owner,
-        vector: np.ndarray,
-        k: int,
-        min_score: float = 0.0,
-        indexes: list[VectorIndex] | None = None,
+        self, owner: Owner, vector: np.ndarray, k: int, min_score: float = 0.0
     ) -> list[tuple[Memory, float]]:
         """Recall with a query vector already embedded."""
-        if indexes is None:
-            scope = self._scope(owner)
-            indexes = [scope.indexes[p] for p in {"", owner.project} if p in scope.indexes]
-        hits = sorted((hit for index in indexes for hit in index.search(vector, k)), key=lambda h: -h[1])[:k]
-        hits = [(memory_id, score) for memory_id, score in hits if score >= min_score]
-        if not hits:
-            return []
-        marks = ", ".join(f":i{n}" for n in range(len(hits)))
-        with self.db.reading() as db:
-            rows = db.execute(
-                sql(
-                    "SELECT * FROM memories WHERE account = :account AND user_id = :user "
-                    f"AND status = 'active' AND id IN ({marks})"
-                ),
-                _owned(owner) | {f"i{n}": memory_id for n, (memory_id, _) in enumerate(hits)},
-            ).mappings()
-            found = {int(row["id"]): _memory(row) for row in rows}
-        return [(found[memory_id], score) for memory_id, score in hits if memory_id in found]
+        return self._scope(owner).search(owner.project, vector, k, min_score)
 
     # --- the per-process vector cache -------------------------------------------------------------------
 
@@ -354,31 +345,33 @@ class MemoryStore:
             scope = self._scopes.get(owner.key)
             if scope is not None and scope.signature == signature:
                 return scope
-        scope = _Scope(signature, self._load(owner))
+        scope = _Scope(signature, *self._load(owner))
         with self._lock:
             self._scopes[owner.key] = scope
         return scope
 
-    def _load(self, owner: Owner) -> dict[str, VectorIndex]:
+    def _load(self, owner: Owner) -> tuple[dict[str, VectorIndex], dict[int, Memory]]:
         by_project: dict[str, tuple[list[int], list[bytes]]] = {}
+        memories: dict[int, Memory] = {}
         with self.db.reading() as db:
             rows = db.execute(
                 sql(
-                    "SELECT id, project, vector FROM memories "
+                    "SELECT * FROM memories "
                     "WHERE account = :account AND user_id = :user AND status = 'active'"
                 ),
                 _owned(owner),
-            )
-            for memory_id, project, blob in rows:
-                ids, blobs = by_project.setdefault(project, ([], []))
-                ids.append(int(memory_id))
-                blobs.append(bytes(blob))
+            ).mappings()
+            for row in rows:
+                memory = memories[int(row["id"])] = _memory(row)
+                ids, blobs = by_project.setdefault(memory.project, ([], []))
+                ids.append(memory.id)
+                blobs.append(bytes(row["vector"]))
         indexes: dict[str, VectorIndex] = {}
         for project, (ids, blobs) in by_project.items():
             matrix = np.frombuffer(b"".join(blobs), np.float32).reshape(len(ids), self.embedder.dim)
             index = indexes[project] = VectorIndex(self.embedder.dim, capacity=len(ids))
             index.add(ids, matrix)
-        return indexes
+        return indexes, memories
 
     def _forget_scope(self, owner: Owner) -> None:
         with self._lock:
