@@ -474,6 +474,8 @@ def _insert(db: Connection, values: dict[str, Any], status: str) -> Memory:
 
 
 def _get(db: Connection, owner: Owner, memory_id: int) -> Memory:
+    if not 0 < memory_id < 2**63:  # no such id can exist (and the drivers would refuse the number)
+        raise UnknownMemoryError(f"No memory {memory_id} for user '{owner.user}'.")
     row = (
         db.execute(
             sql("SELECT * FROM memories WHERE account = :account AND user_id = :user AND id = :id"),

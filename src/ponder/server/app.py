@@ -15,6 +15,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -90,6 +91,7 @@ def _default_factory(spec: str, settings: Settings) -> Any:
 User = Annotated[str | None, Query(description="Whose data, within the key's account (default: me).")]
 Project = Annotated[str | None, Query(description="The user's project.")]
 All = Annotated[bool, Query(alias="all", description="Also replaced facts / earlier versions.")]
+MemoryId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1, description="A memory's id.")]
 
 
 def create_app(
@@ -294,14 +296,14 @@ def create_app(
         return JSONResponse(await memory_api.export_memories(state.memory, owner), headers=headers)
 
     @app.delete("/v1/memories/{memory_id:int}", tags=["memory"], responses=_ERRORS)
-    async def memories_forget(request: Request, memory_id: int, user: User = None) -> JSONResponse:
+    async def memories_forget(request: Request, memory_id: MemoryId, user: User = None) -> JSONResponse:
         """Forget one memory (and the older facts it replaced)."""
         principal, headers = await caller(request)
         owner = memory_api.owner_of(principal, user)
         return JSONResponse(await memory_api.forget_memory(state.memory, owner, memory_id), headers=headers)
 
     @app.post("/v1/memories/{memory_id:int}/confirm", tags=["memory"], responses=_ERRORS)
-    async def memories_confirm(request: Request, memory_id: int, user: User = None) -> JSONResponse:
+    async def memories_confirm(request: Request, memory_id: MemoryId, user: User = None) -> JSONResponse:
         """Confirm a pending memory (one from a tool or other content the user did not write)."""
         principal, headers = await caller(request)
         owner = memory_api.owner_of(principal, user)
