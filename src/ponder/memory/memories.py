@@ -194,7 +194,7 @@ class MemoryStore:
         turn: int | None,
     ) -> Change:
         now = time.time()
-        values = _owned(owner) | {
+        values = owner.params() | {
             "project": owner.project,
             "topic": candidate.topic,
             "slot": candidate.slot,
@@ -216,7 +216,7 @@ class MemoryStore:
                     "source_turn = COALESCE(:turn, source_turn) "
                     "WHERE account = :account AND user_id = :user AND id = :id"
                 ),
-                _owned(owner, id=similar.id, now=now, session=session, turn=turn),
+                owner.params(id=similar.id, now=now, session=session, turn=turn),
             )
             return Change("merged", _get(db, owner, similar.id))
         memory = _insert(db, values, "active")
@@ -227,7 +227,7 @@ class MemoryStore:
                 "UPDATE memories SET status = 'superseded', superseded_by = :new, updated_at = :now "
                 "WHERE account = :account AND user_id = :user AND id = :old"
             ),
-            _owned(owner, new=memory.id, old=same.id, now=now),
+            owner.params(new=memory.id, old=same.id, now=now),
         )
         return Change("replaced", memory, _get(db, owner, same.id))
 
@@ -255,7 +255,7 @@ class MemoryStore:
                         "SELECT id FROM memories WHERE account = :account AND user_id = :user "
                         "AND superseded_by = :id"
                     ),
-                    _owned(owner, id=chain[-1]),
+                    owner.params(id=chain[-1]),
                 ).scalar()
                 if older is None:
                     break
@@ -263,7 +263,7 @@ class MemoryStore:
             for item in chain:
                 db.execute(
                     sql("DELETE FROM memories WHERE account = :account AND user_id = :user AND id = :id"),
-                    _owned(owner, id=item),
+                    owner.params(id=item),
                 )
             _bump(db, owner)
         self._forget_scope(owner)
@@ -273,7 +273,7 @@ class MemoryStore:
     def forget_all(self, owner: Owner) -> int:
         with self.db.transaction(lock=f"memory:{owner.account}:{owner.user}") as db:
             gone = db.execute(
-                sql("DELETE FROM memories WHERE account = :account AND user_id = :user"), _owned(owner)
+                sql("DELETE FROM memories WHERE account = :account AND user_id = :user"), owner.params()
             ).rowcount
             _bump(db, owner)
         self._forget_scope(owner)
@@ -291,7 +291,7 @@ class MemoryStore:
                     "SELECT * FROM memories WHERE account = :account AND user_id = :user "
                     f"AND status IN ({marks}) ORDER BY id"
                 ),
-                _owned(owner) | {f"s{i}": s for i, s in enumerate(wanted)},
+                owner.params() | {f"s{i}": s for i, s in enumerate(wanted)},
             ).mappings()
             return [_memory(row) for row in rows]
 
@@ -337,7 +337,7 @@ class MemoryStore:
                     "SELECT created_at, memory_version FROM users "
                     "WHERE account = :account AND user_id = :user"
                 ),
-                _owned(owner),
+                owner.params(),
             ).first()
         # A user forgotten and created again restarts at version 0: created_at tells the two apart.
         signature = None if row is None else (float(row[0]), int(row[1]))
@@ -359,7 +359,7 @@ class MemoryStore:
                     "SELECT * FROM memories "
                     "WHERE account = :account AND user_id = :user AND status = 'active'"
                 ),
-                _owned(owner),
+                owner.params(),
             ).mappings()
             for row in rows:
                 memory = memories[int(row["id"])] = _memory(row)
@@ -410,7 +410,7 @@ def _bump(db: Connection, owner: Owner) -> None:
             "UPDATE users SET memory_version = memory_version + 1 "
             "WHERE account = :account AND user_id = :user"
         ),
-        _owned(owner),
+        owner.params(),
     )
 
 
@@ -436,7 +436,7 @@ def _neighbours(
             "SELECT * FROM memories WHERE account = :account AND user_id = :user AND status = 'active' "
             "AND project = :project AND (topic = :topic OR (slot = :slot AND slot <> ''))"
         ),
-        _owned(owner, project=owner.project, topic=candidate.topic, slot=candidate.slot),
+        owner.params(project=owner.project, topic=candidate.topic, slot=candidate.slot),
     ).mappings()
     same = similar = None
     for row in rows:
@@ -479,7 +479,7 @@ def _get(db: Connection, owner: Owner, memory_id: int) -> Memory:
     row = (
         db.execute(
             sql("SELECT * FROM memories WHERE account = :account AND user_id = :user AND id = :id"),
-            _owned(owner, id=memory_id),
+            owner.params(id=memory_id),
         )
         .mappings()
         .first()
@@ -504,7 +504,3 @@ def _memory(row: RowMapping) -> Memory:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
-
-
-def _owned(owner: Owner, **more: Any) -> dict[str, Any]:
-    return {"account": owner.account, "user": owner.user} | more

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from ponder.errors import UserError
 
@@ -43,6 +44,10 @@ class Owner:
     def __str__(self) -> str:
         who = f"{self.user} (account {self.account})"
         return f"{who}, project {self.project}" if self.project else who
+
+    def params(self, **more: Any) -> dict[str, Any]:
+        """The ``:account`` and ``:user`` parameters every personal query filters on, and ``more``."""
+        return {"account": self.account, "user": self.user} | more
 
     @property
     def key(self) -> tuple[str, str]:

@@ -140,7 +140,7 @@ class SessionStore:
                         "VALUES (:account, :user, :id, :project, :now, :now) "
                         "ON CONFLICT (account, user_id, id) DO NOTHING"
                     ),
-                    _owned(owner, id=session_id, project=owner.project, now=now),
+                    owner.params(id=session_id, project=owner.project, now=now),
                 )
         return self.info(owner, session_id)
 
@@ -160,7 +160,7 @@ class SessionStore:
     def delete(self, owner: Owner, session_id: str) -> int:
         """Delete the session and every message in it; how many messages went. Unknown: an error."""
         with self.db.transaction(lock=f"session:{owner.account}:{owner.user}:{session_id}") as db:
-            args = _owned(owner, id=session_id)
+            args = owner.params(id=session_id)
             gone = db.execute(
                 sql("DELETE FROM sessions WHERE account = :account AND user_id = :user AND id = :id"), args
             ).rowcount
@@ -183,7 +183,7 @@ class SessionStore:
                     "SELECT * FROM messages WHERE account = :account AND user_id = :user "
                     "AND session_id = :id ORDER BY seq"
                 ),
-                _owned(owner, id=session_id),
+                owner.params(id=session_id),
             ).mappings()
             return [_stored(row) for row in rows]
 
@@ -239,7 +239,7 @@ class SessionStore:
             rows[0][2]["branch_at"] = branch_at
         now = time.time()
         with self.db.transaction(lock=f"session:{owner.account}:{owner.user}:{session_id}") as db:
-            args = _owned(owner, id=session_id)
+            args = owner.params(id=session_id)
             found = db.execute(
                 sql("SELECT 1 FROM sessions WHERE account = :account AND user_id = :user AND id = :id"), args
             ).first()
@@ -277,10 +277,6 @@ class SessionStore:
         return turn
 
 
-def _owned(owner: Owner, **more: Any) -> dict[str, Any]:
-    return {"account": owner.account, "user": owner.user} | more
-
-
 def _session_rows(db: Connection, owner: Owner, where: str, tail: str, args: dict[str, Any]) -> Any:
     return db.execute(
         sql(
@@ -289,7 +285,7 @@ def _session_rows(db: Connection, owner: Owner, where: str, tail: str, args: dic
             "AND m.session_id = s.id WHERE s.account = :account AND s.user_id = :user " + where + " "
             "GROUP BY s.account, s.user_id, s.id " + tail
         ),
-        _owned(owner) | args,
+        owner.params() | args,
     ).mappings()
 
 
