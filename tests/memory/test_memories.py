@@ -135,3 +135,39 @@ def test_a_confirmed_memory_stays_in_its_project(store: MemoryStore) -> None:
     [pending] = store.remember(work, [Candidate("The user's team uses Rust.", "work")], "tool")
     confirmed = store.confirm(ALICE, pending.memory.id)  # confirmed from outside the project
     assert confirmed.memory.project == "work"
+
+
+def test_this_process_writes_update_the_kept_memories_in_place(store: MemoryStore) -> None:
+    store.add(ALICE, "The user rides a blue bike.")
+    store.recall(ALICE, "bike", k=3)
+    kept = store._scopes[ALICE.key]
+    added = store.remember(
+        ALICE,
+        [
+            Candidate("The user lives in Porto.", "place", "home city"),
+            Candidate("The user lives in Lisbon.", "place", "home city"),  # replaces Porto in the same write
+        ],
+        "conversation",
+    )
+    assert [c.action for c in added] == ["added", "replaced"]
+    assert [m.text for m, _ in store.recall(ALICE, "Which city does the user live in?", k=5)][:2] == [
+        "The user lives in Lisbon.",
+        "The user rides a blue bike.",
+    ]
+    store.forget(ALICE, added[1].memory.id)
+    assert [m.text for m, _ in store.recall(ALICE, "city", k=5)] == ["The user rides a blue bike."]
+    assert store._scopes[ALICE.key] is kept  # updated, not loaded again
+
+
+def test_a_write_by_another_process_between_two_of_ours_reloads(database_url: str) -> None:
+    one = MemoryStore(open_database(database_url), HashingEmbedder())
+    two = MemoryStore(open_database(database_url), HashingEmbedder())
+    one.add(ALICE, "The user rides a blue bike.")
+    one.recall(ALICE, "bike", k=3)
+    two.add(ALICE, "The user drinks tea.")
+    one.add(ALICE, "The user plays chess.")  # the version skipped one: one cannot patch what it kept
+    assert sorted(m.text for m, _ in one.recall(ALICE, "user", k=5)) == [
+        "The user drinks tea.",
+        "The user plays chess.",
+        "The user rides a blue bike.",
+    ]

@@ -13,10 +13,11 @@ a *slot* (what it is about: "diet", "shoe size", "sister"), an origin and a stat
   until the user confirms it (``ponder memory confirm``, ``POST /v1/memories/{id}/confirm``).
 
 Recall embeds the query (E5, query side), and searches the user's active memories, those without a project
-and those of the turn's project, exactly (``VectorIndex``). A user's active memories and vectors are loaded on
-first use and kept per process; any write by this process drops them, and every write bumps the user's
-``memory_version`` (one primary-key read per recall), so writes by other processes are noticed too
-(several servers on one PostgreSQL).
+and those of the turn's project (``VectorIndex``). A user's active memories and vectors are loaded on first
+use and kept per process. Every write bumps the user's ``memory_version`` in its transaction, and every
+recall reads it (one primary-key read): a write by this process is applied to the kept memories as it
+commits, and one by another process (several servers on one PostgreSQL) makes the next recall load them
+again.
 """
 
 from __future__ import annotations
@@ -143,7 +144,32 @@ class _Scope:
         """The ``k`` best of the project's and the project-less memories."""
         indexes = [self.indexes[p] for p in {"", project} if p in self.indexes]
         hits = sorted((hit for index in indexes for hit in index.search(vector, k)), key=lambda h: -h[1])
-        return [(self.memories[i], score) for i, score in hits[:k] if score >= min_score]
+        found = [(self.memories.get(i), score) for i, score in hits[:k] if score >= min_score]
+        return [(memory, score) for memory, score in found if memory is not None]  # None: just forgotten
+
+    def apply(self, delta: _Delta) -> None:
+        """A committed write of this process, applied in place (applying it twice changes nothing).
+
+        Additions come first: a fact added and replaced by the next one in the same write is removed."""
+        for memory, vector in delta.active:
+            self.memories[memory.id] = memory
+            if vector is not None:
+                index = self.indexes.get(memory.project)
+                if index is None:
+                    index = self.indexes[memory.project] = VectorIndex(vector.shape[-1])
+                index.add([memory.id], vector.reshape(1, -1))
+        for memory_id in delta.removed:
+            gone = self.memories.pop(memory_id, None)
+            if gone is not None and gone.project in self.indexes:
+                self.indexes[gone.project].remove([memory_id])
+
+
+@dataclass
+class _Delta:
+    """What one write transaction did to a user's active memories."""
+
+    active: list[tuple[Memory, np.ndarray | None]]  # new or changed; the vector when it is new
+    removed: list[int]
 
 
 class MemoryStore:
@@ -172,11 +198,19 @@ class MemoryStore:
         vectors = self.embedder.passage([c.text for c in cleaned])
         self.users.ensure(owner)
         changes: list[Change] = []
+        delta = _Delta([], [])
         with self.db.transaction(lock=f"memory:{owner.account}:{owner.user}") as db:
             for candidate, vector in zip(cleaned, vectors, strict=True):
-                changes.append(self._remember_one(db, owner, candidate, vector, origin, session, turn))
-            _bump(db, owner)
-        self._forget_scope(owner)
+                change = self._remember_one(db, owner, candidate, vector, origin, session, turn)
+                changes.append(change)
+                if change.action in ("added", "replaced"):
+                    delta.active.append((change.memory, np.asarray(vector, np.float32)))
+                elif change.action == "merged":
+                    delta.active.append((change.memory, None))
+                if change.replaced is not None:
+                    delta.removed.append(change.replaced.id)
+            signature = _bump(db, owner)
+        self._advance(owner, signature, delta)
         return changes
 
     def add(self, owner: Owner, text: str, topic: str = "other", slot: str = "") -> Change:
@@ -265,8 +299,8 @@ class MemoryStore:
                     sql("DELETE FROM memories WHERE account = :account AND user_id = :user AND id = :id"),
                     owner.params(id=item),
                 )
-            _bump(db, owner)
-        self._forget_scope(owner)
+            signature = _bump(db, owner)
+        self._advance(owner, signature, _Delta([], chain))
         self.db.purge()
         return memory
 
@@ -377,6 +411,19 @@ class MemoryStore:
         with self._lock:
             self._scopes.pop(owner.key, None)
 
+    def _advance(self, owner: Owner, signature: tuple[float, int] | None, delta: _Delta) -> None:
+        """After this process's write committed: apply it to the kept memories, or drop them when
+        another write came between (the version skipped one) and they cannot be brought up to date."""
+        with self._lock:
+            scope = self._scopes.get(owner.key)
+            if scope is None:
+                return
+            if signature is None or scope.signature != (signature[0], signature[1] - 1):
+                del self._scopes[owner.key]
+                return
+            scope.apply(delta)
+            scope.signature = signature
+
 
 # First person to "the user": memories are written about "the user", and a question asked as "What pet do
 # I have?" finds them better as "What pet does the user have?" (bench/memory_quality.py measures it).
@@ -403,15 +450,17 @@ def about_the_user(text: str) -> str:
     return text
 
 
-def _bump(db: Connection, owner: Owner) -> None:
-    """Mark the user's memories changed (see ``MemoryStore._scope``), in the writing transaction."""
-    db.execute(
+def _bump(db: Connection, owner: Owner) -> tuple[float, int] | None:
+    """Mark the user's memories changed (see ``MemoryStore._scope``), in the writing transaction; the
+    user's new signature (created_at, memory_version), None when there is no such user."""
+    row = db.execute(
         sql(
             "UPDATE users SET memory_version = memory_version + 1 "
-            "WHERE account = :account AND user_id = :user"
+            "WHERE account = :account AND user_id = :user RETURNING created_at, memory_version"
         ),
         owner.params(),
-    )
+    ).first()
+    return None if row is None else (float(row[0]), int(row[1]))
 
 
 def _clean(candidate: Candidate) -> Candidate:
