@@ -1,4 +1,4 @@
-"""The in-memory vector index: exact top-k, replacement, removal, and the inverted-file index of large scopes."""
+"""The in-memory vector index: exact top-k, replacement, removal, and the index of large scopes."""
 
 from __future__ import annotations
 
