@@ -77,6 +77,28 @@ def test_chat_page_streams_answers_with_reasoning_and_figures(start_server, brow
     model.assert_all_used()
 
 
+def test_the_conversation_is_a_session_that_a_reload_shows_again(start_server, browser) -> None:
+    model = ScriptedModel(["Hello Ann.", "Your name is Ann.", "Hi again."])
+    server = start_server(model)
+    page = open_page(server, browser)
+    page.fill("#input", "My name is Ann.")
+    page.click("#send")
+    page.wait_for_selector(".msg.assistant .stats:has-text('instant')", timeout=15_000)
+    page.reload()
+    page.wait_for_selector(".msg.assistant .answer:has-text('Hello Ann.')", timeout=10_000)
+    assert page.inner_text(".msg.user") == "My name is Ann."
+    page.fill("#input", "What is my name?")
+    page.click("#send")
+    page.wait_for_selector(".msg.assistant >> nth=1 >> .stats:has-text('instant')", timeout=15_000)
+    sent = [m.text for m in model.calls[1].messages if m.role != "system"]
+    assert sent == ["My name is Ann.", "Hello Ann.", "What is my name?"]  # the server kept the first turn
+    page.click("#clear")  # a new chat is a new session: nothing of the old one is sent
+    page.fill("#input", "Hi.")
+    page.click("#send")
+    page.wait_for_selector(".msg.assistant .stats:has-text('instant')", timeout=15_000)
+    assert [m.text for m in model.calls[2].messages if m.role != "system"] == ["Hi."]
+
+
 def test_stop_button_cancels_the_turn_on_the_server(start_server, browser) -> None:
     server = start_server(ScriptedModel([["slow "] * 200], delay_s=0.05))
     state = server.app.state.ponder

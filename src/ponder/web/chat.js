@@ -1,19 +1,52 @@
 // Ponder's chat page: plain JS, no build step, nothing fetched from outside this server (works offline).
 // It speaks the same OpenAI-compatible API as any client: POST /v1/chat/completions with stream=true,
 // plus Ponder's `progress` flag for sub-agent and tool progress, and `include_usage` for the figures.
+// The conversation lives on the server: each request carries the session id (X-Ponder-Session) and only the
+// new user turn; a reload shows the stored session again (GET /v1/sessions/{id}); "New chat" starts another.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const log = $("log"), input = $("input"), keyInput = $("key"), modeSelect = $("mode");
-const history = [];          // the conversation, in OpenAI message shape
+const history = [];          // the conversation as shown, in OpenAI message shape
+let sessionId = localStorage.getItem("ponder.session") || newSessionId();
 let pending = [];            // attachments of the next user turn: content parts
 let controller = null;       // aborts the running request (Stop)
 let recorder = null;
 
 keyInput.value = localStorage.getItem("ponder.key") || "";
-keyInput.addEventListener("change", () => localStorage.setItem("ponder.key", keyInput.value.trim()));
+keyInput.addEventListener("change", () => { localStorage.setItem("ponder.key", keyInput.value.trim()); restore(); });
 modeSelect.value = localStorage.getItem("ponder.mode") || "auto";
 modeSelect.addEventListener("change", () => localStorage.setItem("ponder.mode", modeSelect.value));
+
+function newSessionId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));  // (randomUUID needs https off localhost)
+  const id = "web-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  localStorage.setItem("ponder.session", id);
+  return id;
+}
+
+function authHeaders() {
+  const headers = { "X-Ponder-Session": sessionId };
+  if (keyInput.value.trim()) headers.Authorization = "Bearer " + keyInput.value.trim();
+  return headers;
+}
+
+// The stored conversation of this session, shown again after a reload (quietly nothing when there is none
+// yet, or the key is missing: the first turn creates the session).
+async function restore() {
+  if (history.length) return;
+  const response = await fetch("/v1/sessions/" + encodeURIComponent(sessionId), { headers: authHeaders() }).catch(() => null);
+  if (!response || !response.ok || history.length) return;
+  const session = await response.json();
+  log.textContent = "";
+  for (const m of session.messages) {
+    if (m.role !== "user" && m.role !== "assistant") continue;
+    if (m.role === "assistant" && !m.content) continue;  // a tool-calling step
+    history.push({ role: m.role, content: m.content });
+    if (m.role === "user") renderUser(m.content);
+    else bubble("assistant").appendChild(el("div", "answer", m.content));
+  }
+}
 
 function el(tag, cls, text) {
   const node = document.createElement(tag);
@@ -130,10 +163,9 @@ async function reply() {
   let firstToken = null, text = "";
   controller = new AbortController();
   $("stop").disabled = false; $("send").disabled = true;
-  const headers = { "Content-Type": "application/json" };
-  if (keyInput.value.trim()) headers.Authorization = "Bearer " + keyInput.value.trim();
-  const body = {
-    model: "ponder-" + modeSelect.value, messages: history, stream: true,
+  const headers = { "Content-Type": "application/json", ...authHeaders() };
+  const body = {  // the server holds the rest of the conversation
+    model: "ponder-" + modeSelect.value, messages: [history[history.length - 1]], stream: true,
     stream_options: { include_usage: true }, progress: true,
   };
   try {
@@ -219,4 +251,5 @@ async function* sse(response) {
 $("composer").addEventListener("submit", (e) => { e.preventDefault(); send(); });
 input.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send(); } });
 $("stop").addEventListener("click", () => { if (controller) controller.abort(); });
-$("clear").addEventListener("click", () => { history.length = 0; log.textContent = ""; });
+$("clear").addEventListener("click", () => { history.length = 0; log.textContent = ""; sessionId = newSessionId(); });
+restore();
