@@ -407,7 +407,7 @@ class InterestStore:
                     "SELECT id, kind, item, category, text, at, created_at FROM interest_events "
                     "WHERE account = :account AND user_id = :user ORDER BY at DESC, id DESC LIMIT :limit"
                 ),
-                {"account": owner.account, "user": owner.user, "limit": max(0, limit)},
+                owner.params(limit=max(0, limit)),
             )
             return [RecordedEvent(int(r[0]), r[1], r[2], r[3], r[4], float(r[5]), float(r[6])) for r in rows]
 
@@ -422,7 +422,7 @@ class InterestStore:
                     "SELECT kind, item, category, text, at FROM interest_events "
                     "WHERE account = :account AND user_id = :user ORDER BY at, id"
                 ).execution_options(yield_per=5_000),
-                {"account": owner.account, "user": owner.user},
+                owner.params(),
             )
             categories, items, counts = _sum_events(rows, now)
         liked_items, disliked_items = _split(items)

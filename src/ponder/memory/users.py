@@ -34,14 +34,14 @@ class UserStore:
                     "INSERT INTO users (account, user_id, created_at) VALUES (:account, :user, :at) "
                     "ON CONFLICT (account, user_id) DO NOTHING"
                 ),
-                {"account": owner.account, "user": owner.user, "at": time.time()},
+                owner.params(at=time.time()),
             )
 
     def exists(self, owner: Owner) -> bool:
         with self.db.reading() as db:
             row = db.execute(
                 sql("SELECT 1 FROM users WHERE account = :account AND user_id = :user"),
-                {"account": owner.account, "user": owner.user},
+                owner.params(),
             ).first()
         return row is not None
 
@@ -68,7 +68,7 @@ class UserStore:
             for table in PERSONAL_TABLES:
                 result = db.execute(
                     sql(f"DELETE FROM {table} WHERE account = :account AND user_id = :user"),
-                    {"account": owner.account, "user": owner.user},
+                    owner.params(),
                 )
                 deleted[table] = result.rowcount
         self.db.purge()
