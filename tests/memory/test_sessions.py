@@ -62,6 +62,18 @@ def test_an_edited_history_becomes_a_branch_and_nothing_is_lost(store: SessionSt
     assert len(store.transcript(ALICE, "c")) == 6  # the first version is still there
 
 
+def test_a_history_that_stops_short_regenerates_the_last_answer(store: SessionStore) -> None:
+    """A regenerate button, or a retry of a turn whose answer was stored but lost on the way."""
+    store.open(ALICE, "c")
+    store.record(ALICE, "c", [u("one"), a("1")])
+    store.record(ALICE, "c", [u("two"), a("2")])
+    resumed = store.resume(ALICE, "c", [u("one"), a("1"), u("two")])
+    assert resumed.branch_at == 2 and texts(resumed.history) == ["u:one", "a:1"]
+    assert texts(resumed.new) == ["u:two"]
+    store.record(ALICE, "c", [*resumed.new, a("two!")], branch_at=resumed.branch_at)
+    assert texts([m.message for m in store.history(ALICE, "c")]) == ["u:one", "a:1", "u:two", "a:two!"]
+
+
 def test_media_is_not_kept_but_recognised_when_resent(store: SessionStore) -> None:
     clip = Message("user", (AudioPart(b"RIFF....", "audio/wav"),))
     heard = Message("user", (TextPart("what time is it", origin="audio"),))

@@ -209,8 +209,11 @@ class SessionStore:
         history = [s.message for s in stored]
         if stored and shared == len(stored):  # the whole history again, then the new turn
             return Resumed(session, history, sent[shared:], None, prints[shared:])
-        if len(sent) >= 2 and shared > 0 and shared < len(sent):  # an edited or regenerated history
+        if len(sent) >= 2 and shared > 0 and shared < len(sent):  # an edited history
             return Resumed(session, history[:shared], sent[shared:], shared, prints[shared:])
+        if len(sent) >= 2 and shared == len(sent):  # an older point of it: a regenerated answer, or a retry
+            cut = shared - 1  # of a turn whose answer was stored but never reached the client
+            return Resumed(session, history[:cut], sent[cut:], cut, prints[cut:])
         return Resumed(session, history, sent, None, prints)  # the new turn only
 
     def record(
