@@ -23,7 +23,12 @@ def test_forgetting_a_user_deletes_every_row_and_keeps_the_others(database_url: 
         sessions.record(owner, "s", [Message.user(f"hi from {owner.user}"), Message.assistant("hello")])
         memories.add(owner, f"The user is {owner.user}.")
     deleted = users.forget(ANN)
-    assert deleted == {"messages": 2, "sessions": 1, "memories": 1, "interest_events": 0, "users": 1}
+    assert {table: n for table, n in deleted.items() if n} == {
+        "messages": 2,
+        "sessions": 1,
+        "memories": 1,
+        "users": 1,
+    }
     assert not users.exists(ANN) and sessions.list_sessions(ANN) == [] and memories.list_memories(ANN) == []
     with pytest.raises(UnknownUserError, match="No user 'ann' in account 'local'"):
         users.require(ANN)

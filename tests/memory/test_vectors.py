@@ -73,6 +73,23 @@ def test_changes_reach_the_inverted_file_index() -> None:
     assert len(index.search(target[0], 500)) == 400 and not index.approximate
 
 
+def test_a_filtered_search_returns_only_allowed_rows_exact_or_through_the_index() -> None:
+    rng = np.random.default_rng(4)
+    rows = _clustered(rng, 3000)
+    for approximate_from in (None, 1000):
+        index = VectorIndex(32, approximate_from=approximate_from, background=False)
+        index.add(list(range(3000)), rows)
+        for share in (0.5, 0.01):  # broad (through the index when there is one) and narrow (exact)
+            allowed = rng.random(3000) < share
+            query = rows[int(np.flatnonzero(allowed)[0])]
+            found = index.search(query, 10, allowed)
+            assert len(found) == min(10, int(allowed.sum())) and all(allowed[i] for i, _ in found)
+            exact = np.flatnonzero(allowed)[np.argsort(-(rows[allowed] @ query))[:10]]
+            assert found[0][0] == exact[0]
+        assert index.search(rows[0], 5, np.zeros(3000, bool)) == []
+        assert index.approximate == (approximate_from is not None)
+
+
 def test_training_in_the_background_keeps_changes_made_meanwhile() -> None:
     rng = np.random.default_rng(3)
     rows = _clustered(rng, 4000)

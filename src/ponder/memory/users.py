@@ -14,8 +14,21 @@ from ponder.store.database import Database, sql
 
 __all__ = ["PERSONAL_TABLES", "UnknownUserError", "UserStore"]
 
-# Every table that holds a person's rows, children before parents (messages before sessions).
-PERSONAL_TABLES = ("messages", "sessions", "memories", "interest_events", "users")
+# Every table that holds a person's rows, children before parents (messages before sessions). A customer's
+# orders are the store's accounting record and stay, without their delivery address (``forget``).
+PERSONAL_TABLES = (
+    "messages",
+    "sessions",
+    "memories",
+    "interest_events",
+    "addresses",
+    "payment_methods",
+    "cart_items",
+    "idempotency_keys",
+    "pending_actions",
+    "support_tickets",
+    "users",
+)
 
 
 class UnknownUserError(NotFoundError):
@@ -71,5 +84,10 @@ class UserStore:
                     owner.params(),
                 )
                 deleted[table] = result.rowcount
+            result = db.execute(
+                sql("UPDATE orders SET address = 'null' WHERE account = :account AND user_id = :user"),
+                owner.params(),
+            )
+            deleted["order addresses"] = result.rowcount
         self.db.purge()
         return deleted

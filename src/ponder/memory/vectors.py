@@ -62,8 +62,19 @@ class _Inverted:
     def remove(self, ids: np.ndarray) -> None:
         self.index.remove_ids(ids)
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        scores, ids = self.index.search(query.reshape(1, -1), k)
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if allowed is None:
+            scores, ids = self.index.search(query.reshape(1, -1), k)
+        else:
+            import faiss
+
+            bitmap = np.packbits(allowed, bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
+            params = faiss.SearchParametersIVF()
+            params.sel, params.nprobe = selector, self.index.nprobe
+            scores, ids = self.index.search(query.reshape(1, -1), k, params=params)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
@@ -154,21 +165,45 @@ class VectorIndex:
             if self._training is not None:
                 self._replay.append((keys, None))
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The ``k`` most similar rows as (id, score), best first."""
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``k`` most similar rows as (id, score), best first.
+
+        ``allowed``: a boolean mask indexed by id (ids must then be small non-negative integers, such as
+        row numbers): only rows whose id it marks True are returned. A filter that leaves few rows is
+        searched exactly over those rows; a broad one through the inverted-file index, falling back to
+        the exact search when the clusters it scanned held fewer than ``k`` allowed rows.
+        """
         query = np.asarray(query, np.float32).reshape(self.dim)
         with self._lock:
             if self._size == 0 or k <= 0:
                 return []
             self._maintain()
-            k = min(k, self._size)
-            if self._inverted is not None:
-                ids, scores = self._inverted.search(query, k)
-                return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
-            scores = self._matrix[: self._size] @ query
-            top = np.argpartition(-scores, k - 1)[:k]
-            top = top[np.argsort(-scores[top], kind="stable")]
-            return [(int(self._ids[i]), float(scores[i])) for i in top]
+            if allowed is None:
+                k = min(k, self._size)
+                if self._inverted is not None:
+                    ids, scores = self._inverted.search(query, k)
+                    return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
+                return self._exact(query, k, None)
+            mask = np.zeros(max(len(allowed), int(self._ids[: self._size].max()) + 1), bool)
+            mask[: len(allowed)] = allowed
+            rows = np.flatnonzero(mask[self._ids[: self._size]])
+            k = min(k, len(rows))
+            if k == 0:
+                return []
+            if self._inverted is not None and len(rows) >= self._size // PROBED:
+                ids, scores = self._inverted.search(query, k, mask)
+                if len(ids) == k:
+                    return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
+            return self._exact(query, k, rows)
+
+    def _exact(self, query: np.ndarray, k: int, rows: np.ndarray | None) -> list[tuple[int, float]]:
+        """Exact top ``k`` over every row, or over ``rows`` (called with the lock held)."""
+        matrix = self._matrix[: self._size] if rows is None else self._matrix[rows]
+        scores = matrix @ query
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        where = top if rows is None else rows[top]
+        return [(int(self._ids[r]), float(scores[t])) for r, t in zip(where, top, strict=True)]
 
     def wait_until_trained(self, timeout: float | None = None) -> bool:
         """Start training now if the scope needs an index, and wait for it; whether searches use it."""

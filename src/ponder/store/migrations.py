@@ -127,4 +127,189 @@ def m002_sessions_memories_interests(db: Connection) -> None:
     md.create_all(db)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [m001_keys_and_limits, m002_sessions_memories_interests]
+def m003_commerce(db: Connection) -> None:
+    """A store per account: its catalog; its customers (the account's users), their addresses, payment
+    methods, carts and orders; payments, idempotency keys, pending actions and support tickets."""
+    md = sa.MetaData()
+    sa.Table(
+        "stores",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("name", Text, nullable=False),
+        sa.Column("currency", Text, nullable=False),
+        sa.Column("policy", Text, nullable=False, server_default=""),
+        sa.Column("updated_at", Float, nullable=False),
+    )
+    sa.Table(
+        "categories",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("id", Text, primary_key=True),
+        sa.Column("name", Text, nullable=False),
+        sa.Column("parent", Text),
+    )
+    sa.Table(
+        "products",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("id", Text, primary_key=True),
+        sa.Column("name", Text, nullable=False),
+        sa.Column("category", Text, nullable=False, server_default=""),
+        sa.Column("description", Text, nullable=False, server_default=""),
+        sa.Column("brand", Text, nullable=False, server_default=""),
+        sa.Column("attributes", Text, nullable=False, server_default="{}"),  # JSON: name -> value
+        sa.Column("reviews", Text, nullable=False, server_default="[]"),  # JSON: [{author, rating, text}]
+        sa.Column("image_url", Text, nullable=False, server_default=""),
+        sa.Column("vector", Blob, nullable=False),  # float32 E5 passage embedding of name, category, text
+        sa.Column("updated_at", Float, nullable=False),
+    )
+    sa.Table(
+        "variants",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("id", Text, primary_key=True),  # the SKU
+        sa.Column("product_id", Text, nullable=False),
+        sa.Column("options", Text, nullable=False, server_default="{}"),  # JSON: option -> value
+        sa.Column("price", Int, nullable=False),  # minor units
+        sa.Column("stock", Int),  # NULL: not tracked
+        sa.Column("available", sa.Boolean, nullable=False),
+        sa.Index("variants_product", "account", "product_id"),
+    )
+    sa.Table(
+        "addresses",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("user_id", Text, primary_key=True),
+        sa.Column("id", Text, primary_key=True),
+        sa.Column("data", Text, nullable=False),  # JSON: an Address
+    )
+    sa.Table(
+        "payment_methods",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("user_id", Text, primary_key=True),
+        sa.Column("id", Text, primary_key=True),
+        sa.Column("kind", Text, nullable=False),  # card, gift_card, paypal
+        sa.Column("token", Text, nullable=False, server_default=""),  # the provider's; never a card number
+        sa.Column("brand", Text, nullable=False, server_default=""),
+        sa.Column("last4", Text, nullable=False, server_default=""),
+        sa.Column("balance", Int),  # gift cards, minor units
+    )
+    sa.Table(
+        "cart_items",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("user_id", Text, primary_key=True),
+        sa.Column("variant_id", Text, primary_key=True),
+        sa.Column("quantity", Int, nullable=False),
+        sa.Column("added_at", Float, nullable=False),
+    )
+    sa.Table(
+        "orders",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("id", Text, primary_key=True),
+        sa.Column("user_id", Text, nullable=False),
+        sa.Column("status", Text, nullable=False),  # pending, processed, delivered, cancelled, ...
+        sa.Column("address", Text, nullable=False, server_default="null"),  # JSON: an Address
+        sa.Column("currency", Text, nullable=False),
+        sa.Column("total", Int, nullable=False),  # minor units, what was charged
+        sa.Column("payment_method_id", Text, nullable=False, server_default=""),
+        sa.Column("created_at", Float, nullable=False),
+        sa.Column("updated_at", Float, nullable=False),
+        sa.Index("orders_owner", "account", "user_id", "created_at"),
+    )
+    sa.Table(
+        "order_items",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("order_id", Text, primary_key=True),
+        sa.Column("seq", Int, primary_key=True),
+        sa.Column("variant_id", Text, nullable=False),
+        sa.Column("product_id", Text, nullable=False),
+        sa.Column("name", Text, nullable=False),
+        sa.Column("options", Text, nullable=False, server_default="{}"),
+        sa.Column("price", Int, nullable=False),  # each, minor units, as sold
+        sa.Column("quantity", Int, nullable=False),
+        sa.Column("state", Text, nullable=False, server_default="ordered"),  # ordered, returned, exchanged
+    )
+    # The status history: one row per change, with what caused it.
+    sa.Table(
+        "order_events",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("order_id", Text, primary_key=True),
+        sa.Column("seq", Int, primary_key=True),
+        sa.Column("status", Text, nullable=False),
+        sa.Column("note", Text, nullable=False, server_default=""),
+        sa.Column("at", Float, nullable=False),
+    )
+    sa.Table(
+        "payments",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("order_id", Text, primary_key=True),
+        sa.Column("seq", Int, primary_key=True),
+        sa.Column("kind", Text, nullable=False),  # charge, refund
+        sa.Column("amount", Int, nullable=False),
+        sa.Column("method_id", Text, nullable=False),
+        sa.Column("provider_ref", Text, nullable=False, server_default=""),  # the provider's charge/refund id
+        sa.Column("at", Float, nullable=False),
+    )
+    # Requests that must happen once (checkout, refunds): the first response is kept and replayed.
+    sa.Table(
+        "idempotency_keys",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("user_id", Text, primary_key=True),
+        sa.Column("key", Text, primary_key=True),
+        sa.Column("request_sha256", Text, nullable=False),  # a reused key with another body is refused
+        sa.Column("state", Text, nullable=False),  # started, done
+        sa.Column("lease_until", Float, nullable=False),  # a started key whose owner died is taken over
+        sa.Column("status_code", Int),
+        sa.Column("response", Text),  # JSON, once done
+        sa.Column("created_at", Float, nullable=False),
+    )
+    # Consequential actions the model proposed, waiting for the person: confirmed once, with a secret the
+    # model never sees, for exactly what ``digest`` pins (the cart or order as it was, and the amount).
+    sa.Table(
+        "pending_actions",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("user_id", Text, primary_key=True),
+        sa.Column("id", Text, primary_key=True),
+        sa.Column("kind", Text, nullable=False),
+        sa.Column("target", Text, nullable=False, server_default=""),  # an order id ("" : the cart)
+        sa.Column("amount", Int, nullable=False, server_default="0"),
+        sa.Column("arguments", Text, nullable=False),  # JSON
+        sa.Column("summary", Text, nullable=False),  # what the person is asked to confirm, in words
+        sa.Column("digest", Text, nullable=False),
+        sa.Column("secret_sha256", Text, nullable=False),
+        sa.Column("status", Text, nullable=False),  # pending, confirmed, declined, expired, failed
+        sa.Column("result", Text),  # JSON, once carried out
+        sa.Column("created_at", Float, nullable=False),
+        sa.Column("expires_at", Float, nullable=False),
+        sa.Column("decided_at", Float),
+    )
+    sa.Table(
+        "support_tickets",
+        md,
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        sa.Column("account", Text, nullable=False),
+        sa.Column("user_id", Text, nullable=False),
+        sa.Column("status", Text, nullable=False),  # open, closed
+        sa.Column("reason", Text, nullable=False),
+        sa.Column("summary", Text, nullable=False),  # the conversation so far, for the person taking over
+        sa.Column("session_id", Text),
+        sa.Column("created_at", Float, nullable=False),
+        sa.Column("closed_at", Float),
+        sa.Index("support_tickets_queue", "account", "status", "created_at"),
+    )
+    md.create_all(db)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    m001_keys_and_limits,
+    m002_sessions_memories_interests,
+    m003_commerce,
+]

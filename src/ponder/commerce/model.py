@@ -1,0 +1,159 @@
+"""What a store holds, as plain data: the shape every store format loads into and the engine imports.
+
+Money is always an integer number of minor units (cents) with a currency code, never a float. Ids are the
+store's own strings (a tau2 ``item_id`` such as "6086499569", a Ponder SKU such as "tee-red-m").
+
+This module holds no behaviour beyond validation of a single value; formats.py parses files into a
+``StoreData`` and the engine (catalog.py, orders.py, ...) stores it in its tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "ORDER_STATUSES",
+    "Address",
+    "Category",
+    "Customer",
+    "Order",
+    "OrderItem",
+    "OrderStatus",
+    "PaymentMethod",
+    "PaymentRecord",
+    "Product",
+    "Review",
+    "StoreData",
+    "Variant",
+]
+
+OrderStatus = Literal[
+    "pending", "processed", "delivered", "cancelled", "return requested", "exchange requested"
+]
+ORDER_STATUSES: tuple[str, ...] = (
+    "pending",
+    "processed",
+    "delivered",
+    "cancelled",
+    "return requested",
+    "exchange requested",
+)
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    name: str
+    parent: str | None = None  # a Category.id
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One thing that can be bought: a product in one combination of options."""
+
+    id: str  # the SKU (tau2: item_id)
+    product_id: str
+    options: dict[str, str]  # option name -> value, e.g. {"size": "M", "color": "red"}
+    price: int  # minor units
+    stock: int | None = None  # None: not tracked (always available while ``available``)
+    available: bool = True
+
+
+@dataclass(frozen=True)
+class Review:
+    author: str
+    rating: int  # 1-5
+    text: str
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    name: str
+    variants: tuple[Variant, ...]
+    category: str = ""  # a Category.id ("" : none)
+    description: str = ""
+    brand: str = ""
+    attributes: dict[str, str | int | float | bool] = field(default_factory=dict)  # material, fit...
+    reviews: tuple[Review, ...] = ()
+    image_url: str = ""
+
+
+@dataclass(frozen=True)
+class Address:
+    id: str
+    line1: str
+    city: str
+    country: str
+    line2: str = ""
+    state: str = ""
+    zip: str = ""
+    name: str = ""  # the recipient
+
+
+@dataclass(frozen=True)
+class PaymentMethod:
+    """A saved way to pay. Cards are stored as the provider's token plus brand and last four digits,
+    never as a card number."""
+
+    id: str
+    kind: Literal["card", "gift_card", "paypal"]
+    token: str = ""  # what the payment provider charges (cards, paypal)
+    brand: str = ""
+    last4: str = ""
+    balance: int | None = None  # gift cards: what is left, in minor units
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A store customer: one user of the account (the memory issue's users)."""
+
+    user_id: str
+    name: str = ""
+    email: str = ""
+    addresses: tuple[Address, ...] = ()
+    payment_methods: tuple[PaymentMethod, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    variant_id: str
+    product_id: str
+    name: str
+    options: dict[str, str]
+    price: int  # minor units, each
+    quantity: int = 1
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    kind: Literal["charge", "refund"]
+    amount: int  # minor units
+    method_id: str
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order as a store file carries it (imported history); new orders are made by checkout."""
+
+    id: str
+    user_id: str
+    status: str  # one of ORDER_STATUSES
+    items: tuple[OrderItem, ...]
+    address: Address | None = None
+    payments: tuple[PaymentRecord, ...] = ()
+    created_at: float | None = None
+
+
+@dataclass(frozen=True)
+class StoreData:
+    """A whole store, as loaded from a file."""
+
+    name: str
+    currency: str = "USD"
+    categories: tuple[Category, ...] = ()
+    products: tuple[Product, ...] = ()
+    customers: tuple[Customer, ...] = ()
+    orders: tuple[Order, ...] = ()
+    policy: str = ""  # the store's policy, in words, for the shopping mode
