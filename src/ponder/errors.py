@@ -10,6 +10,9 @@ non-zero; it never shows a stack trace for these.
     │   ├── UnknownModelError      a model spec that names nothing Ponder knows
     │   ├── ContextLengthError     the prompt (plus the answer budget) does not fit the model's context
     │   ├── NotFoundError          no such user, session, memory (or not this user's: the same answer)
+    │   ├── ConflictError          not now, or not with this: an idempotency key in use or reused with
+    │   │                          another request, an order no longer in a state that allows the change
+    │   ├── PaymentDeclinedError   the payment provider declined the charge (a card declined, no funds)
     │   └── MediaError             an image or audio file that cannot be used: corrupt, unsupported, too big
     │       └── NoSpeechError      audio that decodes but holds no speech (silence, noise)
     ├── ModelUnavailableError      a model exists but cannot be used now
@@ -21,6 +24,7 @@ non-zero; it never shows a stack trace for these.
     ├── BackendError               a backend answered, but with an error (HTTP status, engine failure)
     ├── SandboxUnavailableError    no jail for model-written programs can be built here (they are refused)
     ├── McpServerError             an MCP server cannot be started or reached, or failed to answer
+    ├── PaymentProviderError       the payment provider failed or did not answer: retry with the same key
     └── GenerationCancelled        the caller cancelled a generation (Ctrl-C, a closed connection)
 
 This module holds no logic: exceptions have no side effects.
@@ -32,6 +36,7 @@ __all__ = [
     "BackendConnectionError",
     "BackendError",
     "ConfigError",
+    "ConflictError",
     "ContextLengthError",
     "CorruptWeightsError",
     "GenerationCancelled",
@@ -41,6 +46,8 @@ __all__ = [
     "ModelUnavailableError",
     "NoSpeechError",
     "NotFoundError",
+    "PaymentDeclinedError",
+    "PaymentProviderError",
     "PerceptionUnavailableError",
     "PonderError",
     "RuntimeMissingError",
@@ -68,6 +75,22 @@ class ConfigError(UserError):
 
 class NotFoundError(UserError):
     """What was named does not exist for this user: a session, a memory, the user themselves."""
+
+
+class ConflictError(UserError):
+    """The request conflicts with what is stored; unless ``retry_after`` is set, retrying it will not help."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds: the conflict is temporary (a request still in flight)
+
+
+class PaymentDeclinedError(UserError):
+    """The payment provider declined: ``code`` says why (card_declined, insufficient_funds, ...)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class UnknownModelError(UserError):
@@ -138,6 +161,13 @@ class McpServerError(PonderError):
     """An MCP server cannot be started or reached, or failed to answer a request."""
 
     exit_code = 3
+
+
+class PaymentProviderError(PonderError):
+    """The payment provider failed or did not answer; whether it charged is unknown until a retry with the
+    same idempotency key, which it answers with the first attempt's result."""
+
+    exit_code = 4
 
 
 class GenerationCancelled(PonderError):

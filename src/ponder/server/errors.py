@@ -1,7 +1,8 @@
 """Errors in OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``, with the right status.
 
 ``ApiError`` is what handlers raise on purpose; ``from_ponder_error`` maps Ponder's own exception tree onto
-HTTP (misuse is 400, an unknown model 404, a model that cannot be used now 503, a failing upstream 502).
+HTTP (misuse is 400, an unknown model 404, a model that cannot be used now 503, a failing upstream 502;
+a declined payment 402, a request still in flight 409, a reused idempotency key or a stale change 422).
 Anything else is a bug: a 500 with the request id, whose traceback goes to the log, never to the client.
 """
 
@@ -14,9 +15,12 @@ from fastapi.responses import JSONResponse
 from ponder.errors import (
     BackendConnectionError,
     BackendError,
+    ConflictError,
     ContextLengthError,
     ModelUnavailableError,
     NotFoundError,
+    PaymentDeclinedError,
+    PaymentProviderError,
     PonderError,
     UnknownModelError,
     UserError,
@@ -56,6 +60,13 @@ def from_ponder_error(err: PonderError) -> ApiError:
         return ApiError(400, message, "invalid_request_error", "context_length_exceeded", "messages")
     if isinstance(err, NotFoundError):
         return ApiError(404, message, "not_found_error", "not_found")
+    if isinstance(err, ConflictError):
+        if err.retry_after is not None:  # still in flight: the same request again later gets its answer
+            retry = {"Retry-After": str(max(1, round(err.retry_after)))}
+            return ApiError(409, message, "conflict_error", "request_in_progress", headers=retry)
+        return ApiError(422, message, "invalid_request_error", "conflict")
+    if isinstance(err, PaymentDeclinedError):
+        return ApiError(402, message, "payment_error", err.code)
     if isinstance(err, UserError):
         return ApiError(400, message, "invalid_request_error")
     if isinstance(err, BackendConnectionError):
@@ -64,4 +75,6 @@ def from_ponder_error(err: PonderError) -> ApiError:
         return ApiError(503, message, "service_unavailable", "model_unavailable")
     if isinstance(err, BackendError):
         return ApiError(502, message, "upstream_error", "backend_error")
+    if isinstance(err, PaymentProviderError):
+        return ApiError(502, message, "upstream_error", "payment_provider_error")
     return ApiError(500, message, "server_error")

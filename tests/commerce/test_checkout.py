@@ -1,0 +1,233 @@
+"""Checkout, orders and payments on a small store: once per idempotency key, whatever happens in between."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ponder.commerce.catalog import Catalog
+from ponder.commerce.checkout import Checkout, LineItem
+from ponder.commerce.idempotency import IdempotencyKeys
+from ponder.commerce.model import (
+    Address,
+    Customer,
+    Order,
+    OrderItem,
+    PaymentMethod,
+    PaymentRecord,
+    Product,
+    StoreData,
+    Variant,
+)
+from ponder.commerce.orders import OrderBook, UnknownOrderError
+from ponder.commerce.payments import TestPaymentProvider
+from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, PaymentProviderError, UserError
+from ponder.memory.owner import Owner
+from ponder.store import open_database
+from ponder.store.database import Database
+from ponder.testing import HashingEmbedder
+
+SHOP = "shop"
+ANN, BOB = Owner(SHOP, "ann"), Owner(SHOP, "bob")
+HOME = Address("home", "1 Sea Road", "Porto", "PT", zip="4000")
+
+
+def store_data(provider: TestPaymentProvider) -> StoreData:
+    visa, _, _ = provider.tokenize("4242 4242 4242 4242")
+    declined, _, _ = provider.tokenize("4000000000000002")
+    lost, _, _ = provider.tokenize("4000000000000341")
+    broken, _, _ = provider.tokenize("4000000000000119")
+    return StoreData(
+        name="Coast",
+        currency="EUR",
+        products=(
+            Product(
+                "linen-shirt",
+                "Linen shirt",
+                (
+                    Variant("shirt-m", "linen-shirt", {"size": "M"}, 4500, stock=5),
+                    Variant("shirt-l", "linen-shirt", {"size": "L"}, 4500, stock=0),
+                ),
+                category="shirts",
+                description="A light linen shirt for summer weddings by the sea.",
+            ),
+            Product(
+                "espadrilles",
+                "Espadrilles",
+                (Variant("esp-40", "espadrilles", {"size": "40"}, 3000, stock=2),),
+                category="shoes",
+                description="Canvas espadrilles with jute soles.",
+            ),
+            Product(
+                "umbrella", "Beach umbrella", (Variant("umb", "umbrella", {}, 2500),), category="outdoor"
+            ),
+        ),
+        customers=(
+            Customer(
+                "ann",
+                "Ann",
+                addresses=(HOME,),
+                payment_methods=(
+                    PaymentMethod("visa", "card", visa, "visa", "4242"),
+                    PaymentMethod("declined", "card", declined, "visa", "0002"),
+                    PaymentMethod("lost", "card", lost, "visa", "0341"),
+                    PaymentMethod("broken", "card", broken, "visa", "0119"),
+                    PaymentMethod("gift", "gift_card", balance=5000),
+                ),
+            ),
+            Customer("bob", "Bob", addresses=(HOME,), payment_methods=(PaymentMethod("visa", "card", visa),)),
+        ),
+        orders=(
+            Order(
+                "#W1",
+                "ann",
+                "delivered",
+                (
+                    OrderItem("shirt-m", "linen-shirt", "Linen shirt", {"size": "M"}, 4500),
+                    OrderItem("esp-40", "espadrilles", "Espadrilles", {"size": "40"}, 3000),
+                ),
+                HOME,
+                (PaymentRecord("charge", 7500, "gift"),),
+            ),
+        ),
+    )
+
+
+@pytest.fixture
+def shop(database_url: str) -> tuple[Database, TestPaymentProvider, Checkout]:
+    db = open_database(database_url)
+    provider = TestPaymentProvider()
+    Catalog(db, HashingEmbedder()).import_store(SHOP, store_data(provider))
+    return db, provider, Checkout(db, provider, keys=IdempotencyKeys(db, lease_s=0.5, wait_s=20))
+
+
+def place(
+    checkout: Checkout, key: str, method: str = "visa", owner: Owner = ANN, **more: object
+) -> tuple[int, dict]:
+    items = more.pop("items", [LineItem("shirt-m", 2)])
+    return checkout.place_order(
+        owner,
+        items,
+        address_id="home",
+        payment_method_id=method,
+        idempotency_key=key,  # type: ignore[arg-type]
+    )
+
+
+def test_an_order_is_placed_paid_and_replayed_for_the_same_key(shop) -> None:
+    db, provider, checkout = shop
+    status, order = place(checkout, "k1")
+    assert status == 201 and order["status"] == "pending" and order["total"] == 9000
+    assert [p["kind"] for p in order["payments"]] == ["charge"] and order["items"][0]["quantity"] == 2
+    assert place(checkout, "k1") == (201, order)  # the same answer, not a second order
+    assert len(provider.charges()) == 1
+    assert Catalog(db, HashingEmbedder()).variant(SHOP, "shirt-m")[1].stock == 3
+    with pytest.raises(ConflictError, match="different request"):
+        place(checkout, "k1", items=[LineItem("shirt-m", 1)])
+
+
+def test_concurrent_identical_requests_make_one_order_and_one_charge(shop) -> None:
+    db, provider, checkout = shop
+    results: list[tuple[int, dict]] = []
+    errors: list[Exception] = []
+
+    def go() -> None:
+        try:
+            results.append(place(checkout, "same", items=[LineItem("umb", 1)]))
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=go) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(results) == 20
+    assert len({r[1]["id"] for r in results}) == 1 and len(provider.charges()) == 1
+    assert len(OrderBook(db, provider).list_orders(ANN)) == 2  # the imported one and this one
+
+
+def test_a_lost_provider_response_is_retried_with_the_same_key_without_a_second_charge(shop) -> None:
+    _, provider, checkout = shop
+    with pytest.raises(PaymentProviderError, match="did not answer"):
+        place(checkout, "k-lost", method="lost")
+    assert len(provider.charges()) == 1  # charged, but the answer never came
+    status, order = place(checkout, "k-lost", method="lost")
+    assert status == 201 and len(provider.charges()) == 1 and order["payments"][0]["reference"]
+
+
+def test_a_crashed_checkout_is_taken_over_when_its_lease_ends(shop) -> None:
+    db, provider, checkout = shop
+    keys = checkout.keys
+    claim = keys.claim(ANN, "k-crash", {"items": [["umb", 1]], "address": "home", "payment_method": "visa"})
+    assert claim.plan is None  # type: ignore[union-attr] - a fresh claim; its owner "dies" here
+    with pytest.raises(ConflictError, match="in progress") as waited:
+        IdempotencyKeys(db, lease_s=0.5, wait_s=0).claim(
+            ANN, "k-crash", {"items": [["umb", 1]], "address": "home", "payment_method": "visa"}
+        )
+    assert waited.value.retry_after is not None
+    status, order = place(checkout, "k-crash", items=[LineItem("umb", 1)])  # waits out the lease, takes over
+    assert status == 201 and len(provider.charges()) == 1
+
+
+def test_declines_are_final_answers_and_provider_errors_are_not(shop) -> None:
+    _, provider, checkout = shop
+    with pytest.raises(PaymentDeclinedError, match="declined") as declined:
+        place(checkout, "k-declined", method="declined")
+    assert declined.value.code == "card_declined"
+    status, body = place(checkout, "k-declined", method="declined")  # replayed, not tried again
+    assert status == 402 and body["error"]["code"] == "card_declined"
+    with pytest.raises(PaymentProviderError, match="processing error"):
+        place(checkout, "k-broken", method="broken")
+    with pytest.raises(PaymentProviderError):  # released: the retry really runs (and fails again)
+        place(checkout, "k-broken", method="broken")
+    assert provider.charges() == []
+
+
+def test_stock_gift_cards_and_bad_requests(shop) -> None:
+    db, _, checkout = shop
+    with pytest.raises(ConflictError, match="only 0 in stock"):
+        place(checkout, "k-l", items=[LineItem("shirt-l", 1)])
+    status, order = place(checkout, "k-gift", method="gift", items=[LineItem("esp-40", 1)])
+    assert status == 201 and order["payments"][0]["reference"] == ""
+    with pytest.raises(PaymentDeclinedError, match="gift card"):
+        place(checkout, "k-gift-2", method="gift", items=[LineItem("shirt-m", 1)])  # 4500 > 2000 left
+    with pytest.raises(NotFoundError):
+        place(checkout, "k-x", items=[LineItem("nope", 1)])
+    with pytest.raises(UserError, match="quantity"):
+        place(checkout, "k-q", items=[LineItem("umb", 0)])
+    with pytest.raises(NotFoundError, match="payment method"):
+        place(checkout, "k-m", method="someone-elses")
+    with pytest.raises(UserError, match="idempotency key"):
+        place(checkout, "")
+
+
+def test_cancel_refunds_and_restocks_once(shop) -> None:
+    db, provider, checkout = shop
+    _, order = place(checkout, "k-c")
+    book = OrderBook(db, provider)
+    cancelled = book.cancel(ANN, order["id"], "changed my mind")
+    assert cancelled["status"] == "cancelled" and [p["kind"] for p in cancelled["payments"]] == [
+        "charge",
+        "refund",
+    ]
+    assert [h["status"] for h in cancelled["history"]] == ["pending", "cancelled"]
+    assert len(provider.refunds()) == 1 and provider.refunds()[0].amount == 9000
+    assert Catalog(db, HashingEmbedder()).variant(SHOP, "shirt-m")[1].stock == 5
+    with pytest.raises(ConflictError, match="only a pending order"):
+        book.cancel(ANN, order["id"], "again")
+    with pytest.raises(UnknownOrderError):
+        book.cancel(BOB, order["id"], "not his")
+
+
+def test_returning_delivered_items_refunds_the_gift_card(shop) -> None:
+    db, provider, _ = shop
+    book = OrderBook(db, provider)
+    with pytest.raises(UserError, match="no returnable item 7"):
+        book.return_items(ANN, "#W1", [7])
+    returned = book.return_items(ANN, "#W1", [1], "too small")
+    assert returned["status"] == "return requested" and returned["items"][1]["state"] == "returned"
+    assert returned["payments"][-1] == returned["payments"][-1] | {"kind": "refund", "amount": 3000}
+    with pytest.raises(ConflictError, match="only delivered items"):
+        book.return_items(ANN, "#W1", [0])  # no longer "delivered"
