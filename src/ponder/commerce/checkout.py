@@ -173,6 +173,9 @@ class Checkout:
         order_id = plan["order_id"]
         try:
             with self.db.transaction(lock=f"idempotency:{owner.account}:{owner.user}:{key}") as db:
+                replay = self.keys.finished(db, owner, key)
+                if replay is not None:  # a takeover raced this request and wrote the order first
+                    raise _Finished(replay)
                 _take_stock(db, owner.account, plan["items"])
                 if plan["method"]["kind"] == "gift_card":
                     _take_from_gift_card(db, owner, plan["method"]["id"], plan["total"])

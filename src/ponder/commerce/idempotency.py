@@ -127,14 +127,23 @@ class IdempotencyKeys:
                 owner.params(key=key, plan=json.dumps(plan)),
             )
 
-    def finish(
-        self, db: Connection, owner: Owner, key: str, status_code: int, response: dict[str, Any]
-    ) -> Replay | None:
-        """Store the response in the caller's transaction; a Replay instead if another request finished the
-        key first (a takeover raced the original): the caller must then roll back its work."""
+    def finished(self, db: Connection, owner: Owner, key: str) -> Replay | None:
+        """In the transaction that will write the work (holding the key's lock): the stored response if
+        another request finished the key first (a takeover raced the original), so the work is not
+        written twice."""
         row = _row(db, owner, key)
         if row is not None and row["state"] == "done":
             return Replay(int(row["status_code"]), json.loads(row["response"]))
+        return None
+
+    def finish(
+        self, db: Connection, owner: Owner, key: str, status_code: int, response: dict[str, Any]
+    ) -> Replay | None:
+        """Store the response in the caller's transaction (which must hold the key's lock); a Replay
+        instead if another request finished the key first: the caller must then roll back its work."""
+        replay = self.finished(db, owner, key)
+        if replay is not None:
+            return replay
         db.execute(
             sql(
                 "UPDATE idempotency_keys SET state = 'done', status_code = :code, response = :response "
