@@ -9,97 +9,13 @@ import pytest
 from ponder.commerce.catalog import Catalog
 from ponder.commerce.checkout import Checkout, LineItem
 from ponder.commerce.idempotency import IdempotencyKeys
-from ponder.commerce.model import (
-    Address,
-    Customer,
-    Order,
-    OrderItem,
-    PaymentMethod,
-    PaymentRecord,
-    Product,
-    StoreData,
-    Variant,
-)
 from ponder.commerce.orders import OrderBook, UnknownOrderError
-from ponder.commerce.payments import TestPaymentProvider
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, PaymentProviderError, UserError
 from ponder.memory.owner import Owner
-from ponder.store import open_database
-from ponder.store.database import Database
 from ponder.testing import HashingEmbedder
 
-SHOP = "shop"
+SHOP = "shop"  # the store tests/commerce/conftest.py builds, and its customers
 ANN, BOB = Owner(SHOP, "ann"), Owner(SHOP, "bob")
-HOME = Address("home", "1 Sea Road", "Porto", "PT", zip="4000")
-
-
-def store_data(provider: TestPaymentProvider) -> StoreData:
-    visa, _, _ = provider.tokenize("4242 4242 4242 4242")
-    declined, _, _ = provider.tokenize("4000000000000002")
-    lost, _, _ = provider.tokenize("4000000000000341")
-    broken, _, _ = provider.tokenize("4000000000000119")
-    return StoreData(
-        name="Coast",
-        currency="EUR",
-        products=(
-            Product(
-                "linen-shirt",
-                "Linen shirt",
-                (
-                    Variant("shirt-m", "linen-shirt", {"size": "M"}, 4500, stock=5),
-                    Variant("shirt-l", "linen-shirt", {"size": "L"}, 4500, stock=0),
-                ),
-                category="shirts",
-                description="A light linen shirt for summer weddings by the sea.",
-            ),
-            Product(
-                "espadrilles",
-                "Espadrilles",
-                (Variant("esp-40", "espadrilles", {"size": "40"}, 3000, stock=2),),
-                category="shoes",
-                description="Canvas espadrilles with jute soles.",
-            ),
-            Product(
-                "umbrella", "Beach umbrella", (Variant("umb", "umbrella", {}, 2500),), category="outdoor"
-            ),
-        ),
-        customers=(
-            Customer(
-                "ann",
-                "Ann",
-                addresses=(HOME,),
-                payment_methods=(
-                    PaymentMethod("visa", "card", visa, "visa", "4242"),
-                    PaymentMethod("declined", "card", declined, "visa", "0002"),
-                    PaymentMethod("lost", "card", lost, "visa", "0341"),
-                    PaymentMethod("broken", "card", broken, "visa", "0119"),
-                    PaymentMethod("gift", "gift_card", balance=5000),
-                ),
-            ),
-            Customer("bob", "Bob", addresses=(HOME,), payment_methods=(PaymentMethod("visa", "card", visa),)),
-        ),
-        orders=(
-            Order(
-                "#W1",
-                "ann",
-                "delivered",
-                (
-                    OrderItem("shirt-m", "linen-shirt", "Linen shirt", {"size": "M"}, 4500),
-                    OrderItem("esp-40", "espadrilles", "Espadrilles", {"size": "40"}, 3000),
-                ),
-                HOME,
-                (PaymentRecord("charge", 7500, "gift"),),
-            ),
-        ),
-    )
-
-
-@pytest.fixture
-def shop(database_url: str) -> tuple[Database, TestPaymentProvider, Checkout]:
-    db = open_database(database_url)
-    provider = TestPaymentProvider()
-    Catalog(db, HashingEmbedder()).import_store(SHOP, store_data(provider))
-    return db, provider, Checkout(db, provider, keys=IdempotencyKeys(db, lease_s=0.5, wait_s=20))
 
 
 def place(
@@ -115,8 +31,8 @@ def place(
     )
 
 
-def test_an_order_is_placed_paid_and_replayed_for_the_same_key(shop) -> None:
-    db, provider, checkout = shop
+def test_an_order_is_placed_paid_and_replayed_for_the_same_key(shop_parts) -> None:
+    db, provider, checkout = shop_parts
     status, order = place(checkout, "k1")
     assert status == 201 and order["status"] == "pending" and order["total"] == 9000
     assert [p["kind"] for p in order["payments"]] == ["charge"] and order["items"][0]["quantity"] == 2
@@ -127,8 +43,8 @@ def test_an_order_is_placed_paid_and_replayed_for_the_same_key(shop) -> None:
         place(checkout, "k1", items=[LineItem("shirt-m", 1)])
 
 
-def test_concurrent_identical_requests_make_one_order_and_one_charge(shop) -> None:
-    db, provider, checkout = shop
+def test_concurrent_identical_requests_make_one_order_and_one_charge(shop_parts) -> None:
+    db, provider, checkout = shop_parts
     results: list[tuple[int, dict]] = []
     errors: list[Exception] = []
 
@@ -148,8 +64,8 @@ def test_concurrent_identical_requests_make_one_order_and_one_charge(shop) -> No
     assert len(OrderBook(db, provider).list_orders(ANN)) == 2  # the imported one and this one
 
 
-def test_a_lost_provider_response_is_retried_with_the_same_key_without_a_second_charge(shop) -> None:
-    _, provider, checkout = shop
+def test_a_lost_provider_response_is_retried_with_the_same_key_without_a_second_charge(shop_parts) -> None:
+    _, provider, checkout = shop_parts
     with pytest.raises(PaymentProviderError, match="did not answer"):
         place(checkout, "k-lost", method="lost")
     assert len(provider.charges()) == 1  # charged, but the answer never came
@@ -157,8 +73,8 @@ def test_a_lost_provider_response_is_retried_with_the_same_key_without_a_second_
     assert status == 201 and len(provider.charges()) == 1 and order["payments"][0]["reference"]
 
 
-def test_a_crashed_checkout_is_taken_over_when_its_lease_ends(shop) -> None:
-    db, provider, checkout = shop
+def test_a_crashed_checkout_is_taken_over_when_its_lease_ends(shop_parts) -> None:
+    db, provider, checkout = shop_parts
     keys = checkout.keys
     claim = keys.claim(ANN, "k-crash", {"items": [["umb", 1]], "address": "home", "payment_method": "visa"})
     assert claim.plan is None  # type: ignore[union-attr] - a fresh claim; its owner "dies" here
@@ -171,8 +87,8 @@ def test_a_crashed_checkout_is_taken_over_when_its_lease_ends(shop) -> None:
     assert status == 201 and len(provider.charges()) == 1
 
 
-def test_declines_are_final_answers_and_provider_errors_are_not(shop) -> None:
-    _, provider, checkout = shop
+def test_declines_are_final_answers_and_provider_errors_are_not(shop_parts) -> None:
+    _, provider, checkout = shop_parts
     with pytest.raises(PaymentDeclinedError, match="declined") as declined:
         place(checkout, "k-declined", method="declined")
     assert declined.value.code == "card_declined"
@@ -185,8 +101,8 @@ def test_declines_are_final_answers_and_provider_errors_are_not(shop) -> None:
     assert provider.charges() == []
 
 
-def test_stock_gift_cards_and_bad_requests(shop) -> None:
-    _, _, checkout = shop
+def test_stock_gift_cards_and_bad_requests(shop_parts) -> None:
+    _, _, checkout = shop_parts
     with pytest.raises(ConflictError, match="only 0 in stock"):
         place(checkout, "k-l", items=[LineItem("shirt-l", 1)])
     status, order = place(checkout, "k-gift", method="gift", items=[LineItem("esp-40", 1)])
@@ -203,8 +119,8 @@ def test_stock_gift_cards_and_bad_requests(shop) -> None:
         place(checkout, "")
 
 
-def test_cancel_refunds_and_restocks_once(shop) -> None:
-    db, provider, checkout = shop
+def test_cancel_refunds_and_restocks_once(shop_parts) -> None:
+    db, provider, checkout = shop_parts
     _, order = place(checkout, "k-c")
     book = OrderBook(db, provider)
     cancelled = book.cancel(ANN, order["id"], "changed my mind")
@@ -221,8 +137,8 @@ def test_cancel_refunds_and_restocks_once(shop) -> None:
         book.cancel(BOB, order["id"], "not his")
 
 
-def test_returning_delivered_items_refunds_the_gift_card(shop) -> None:
-    db, provider, _ = shop
+def test_returning_delivered_items_refunds_the_gift_card(shop_parts) -> None:
+    db, provider, _ = shop_parts
     book = OrderBook(db, provider)
     with pytest.raises(UserError, match="no returnable item 7"):
         book.return_items(ANN, "#W1", [7])

@@ -100,6 +100,13 @@ class Checkout:
             raise
         return self._write(owner, plan, charge_id, idempotency_key)
 
+    def quote(
+        self, owner: Owner, items: Sequence[LineItem], *, address_id: str, payment_method_id: str
+    ) -> dict[str, Any]:
+        """What checking out would charge now: the priced items, total, address and payment method (as
+        ``place_order`` would check them, stock included), without charging or writing anything."""
+        return self._plan(owner, "", _merge(items), address_id, payment_method_id)
+
     # --- the steps ----------------------------------------------------------------------------------------
 
     def _plan(

@@ -1,0 +1,391 @@
+"""Pending actions: what the model may only *propose*, and the person alone can confirm.
+
+Every consequential action (place an order, cancel one, return items) starts as a row in
+``pending_actions`` for one user and exactly one thing: the items, address and payment method of a
+checkout, or the order and its status, and the amount. ``propose`` prices it, writes a summary for the
+person, and returns a **confirmation token** (32 random bytes) whose SHA-256 alone is stored. The token goes
+to the person's client (the CLI's yes/no prompt, the web page's button, an API client's ``ponder`` field),
+never to the model: tools return ``PendingAction.for_model()``, which has no token. So no text a model reads
+(a product description, a review, a tool result) can confirm anything, whatever it says.
+
+``confirm`` checks the token (constant time), that the action is pending and not expired, and that what it
+pins has not changed (the cart, the order's status, the price): a changed cart or price fails the action
+instead of buying something the person did not see. It then marks the action confirmed in the same
+transaction, so a token is consumed once, and carries it out. Checkout runs with the action's id as its
+idempotency key, so a confirm retried after a crash finishes the one order instead of placing another.
+
+Not here: deciding what to propose (the model, through tools.py), and refunds outside an order change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ponder.commerce.carts import CartStore, fingerprint
+from ponder.commerce.checkout import Checkout, LineItem
+from ponder.commerce.orders import OrderBook
+from ponder.errors import ConflictError, NotFoundError, UserError
+from ponder.memory.owner import Owner
+from ponder.store.database import Database, sql
+
+__all__ = ["ACTION_KINDS", "ActionDesk", "PendingAction", "UnknownActionError", "money"]
+
+ActionKind = Literal["place_order", "cancel_order", "return_items"]
+ACTION_KINDS: tuple[str, ...] = ("place_order", "cancel_order", "return_items")
+TTL_S = 15 * 60
+
+
+class UnknownActionError(NotFoundError):
+    """No such pending action for this user."""
+
+
+def money(amount: int, currency: str) -> str:
+    return f"{amount / 100:,.2f} {currency}"
+
+
+@dataclass(frozen=True)
+class PendingAction:
+    id: str
+    kind: str
+    target: str  # the order id ("" : a new order)
+    amount: int
+    currency: str
+    arguments: dict[str, Any]
+    summary: str
+    status: str  # pending, confirmed, done, declined, expired, failed
+    result: dict[str, Any] | None
+    created_at: float
+    expires_at: float
+
+    def for_model(self) -> dict[str, Any]:
+        """What the model may see: never the token, and a plain statement of where the decision lies."""
+        return {
+            "pending_action": self.id,
+            "kind": self.kind,
+            "summary": self.summary,
+            "status": self.status,
+            "note": "This waits for the user's own confirmation, given outside this conversation (a button "
+            "or prompt of their app). Tell them what it is; do not ask them for any code.",
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "object": "pending_action",
+            "id": self.id,
+            "kind": self.kind,
+            "target": self.target,
+            "amount": self.amount,
+            "currency": self.currency,
+            "arguments": self.arguments,
+            "summary": self.summary,
+            "status": self.status,
+            "result": self.result,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+        }
+
+
+class ActionDesk:
+    def __init__(self, db: Database, checkout: Checkout, orders: OrderBook, carts: CartStore) -> None:
+        self.db = db
+        self.checkout = checkout
+        self.orders = orders
+        self.carts = carts
+
+    # --- proposing --------------------------------------------------------------------------------------
+
+    def propose_checkout(
+        self,
+        owner: Owner,
+        *,
+        address_id: str,
+        payment_method_id: str,
+        items: list[LineItem] | None = None,
+    ) -> tuple[PendingAction, str]:
+        """Propose buying ``items`` (default: the cart as it is now)."""
+        from_cart = items is None
+        lines = self.carts.lines(owner) if items is None else items
+        if not lines:
+            raise UserError("The cart is empty: add items before checking out.")
+        quote = self.checkout.quote(owner, lines, address_id=address_id, payment_method_id=payment_method_id)
+        items_text = ", ".join(
+            f"{i['quantity']} × {i['name']}{_options(i['options'])} at {money(i['price'], quote['currency'])}"
+            for i in quote["items"]
+        )
+        address = quote["address"]
+        summary = (
+            f"Place an order: {items_text}; ship to {address['line1']}, {address['city']}; pay with "
+            f"{_method(quote['method'])}. Total {money(quote['total'], quote['currency'])}."
+        )
+        arguments = {
+            "items": [[line.variant_id, line.quantity] for line in lines],
+            "address_id": address_id,
+            "payment_method_id": payment_method_id,
+            "cart": fingerprint(lines) if from_cart else None,
+        }
+        return self._propose(owner, "place_order", "", quote["total"], quote["currency"], arguments, summary)
+
+    def propose_cancel(self, owner: Owner, order_id: str, reason: str) -> tuple[PendingAction, str]:
+        order = self.orders.get(owner, order_id)
+        if order["status"] != "pending":
+            raise ConflictError(
+                f"Order {order_id} is {order['status']}: only a pending order can be cancelled."
+            )
+        refund = _paid(order)
+        summary = (
+            f"Cancel order {order_id} ({_items(order)}), reason: {reason or 'none given'}. "
+            f"{money(refund, order['currency'])} goes back to {order['payment_method_id']}."
+        )
+        arguments = {"order_id": order_id, "reason": reason, "status": order["status"]}
+        return self._propose(owner, "cancel_order", order_id, refund, order["currency"], arguments, summary)
+
+    def propose_return(
+        self, owner: Owner, order_id: str, item_seqs: list[int], reason: str
+    ) -> tuple[PendingAction, str]:
+        order = self.orders.get(owner, order_id)
+        if order["status"] != "delivered":
+            raise ConflictError(
+                f"Order {order_id} is {order['status']}: only delivered items can be returned."
+            )
+        by_seq = {i["seq"]: i for i in order["items"] if i["state"] == "ordered"}
+        missing = [s for s in item_seqs if s not in by_seq]
+        if not item_seqs or missing:
+            raise UserError(
+                f"Order {order_id} has no returnable item {missing[0] if missing else '(none named)'}."
+            )
+        amount = sum(by_seq[s]["price"] * by_seq[s]["quantity"] for s in item_seqs)
+        names = ", ".join(by_seq[s]["name"] + _options(by_seq[s]["options"]) for s in item_seqs)
+        summary = (
+            f"Return from order {order_id}: {names}, reason: {reason or 'none given'}. "
+            f"{money(amount, order['currency'])} goes back to {order['payment_method_id']}."
+        )
+        arguments = {
+            "order_id": order_id,
+            "items": sorted(item_seqs),
+            "reason": reason,
+            "status": order["status"],
+        }
+        return self._propose(owner, "return_items", order_id, amount, order["currency"], arguments, summary)
+
+    def _propose(
+        self,
+        owner: Owner,
+        kind: str,
+        target: str,
+        amount: int,
+        currency: str,
+        arguments: dict[str, Any],
+        summary: str,
+    ) -> tuple[PendingAction, str]:
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        action = PendingAction(
+            "act_" + secrets.token_hex(8),
+            kind,
+            target,
+            amount,
+            currency,
+            arguments,
+            summary,
+            "pending",
+            None,
+            now,
+            now + TTL_S,
+        )
+        self.carts.users.ensure(owner)
+        with self.db.transaction() as db:
+            db.execute(
+                sql(
+                    "INSERT INTO pending_actions (account, user_id, id, kind, target, amount, arguments, "
+                    "summary, digest, secret_sha256, status, created_at, expires_at) "
+                    "VALUES (:account, :user, :id, :kind, :target, :amount, :arguments, :summary, :digest, "
+                    ":secret, 'pending', :now, :expires)"
+                ),
+                owner.params(
+                    id=action.id,
+                    kind=kind,
+                    target=target,
+                    amount=amount,
+                    arguments=json.dumps(arguments | {"currency": currency}),
+                    summary=summary,
+                    digest=_digest(kind, target, amount, arguments),
+                    secret=_sha(token),
+                    now=now,
+                    expires=action.expires_at,
+                ),
+            )
+        return action, token
+
+    # --- deciding ---------------------------------------------------------------------------------------
+
+    def get(self, owner: Owner, action_id: str) -> PendingAction:
+        with self.db.reading() as db:
+            row = _row(db, owner, action_id)
+        return _action(row)
+
+    def list_actions(self, owner: Owner, *, pending_only: bool = True) -> list[PendingAction]:
+        with self.db.reading() as db:
+            rows = db.execute(
+                sql(
+                    "SELECT * FROM pending_actions WHERE account = :account AND user_id = :user "
+                    + ("AND status = 'pending' " if pending_only else "")
+                    + "ORDER BY created_at"
+                ),
+                owner.params(),
+            ).mappings()
+            return [_action(r) for r in rows]
+
+    def decline(self, owner: Owner, action_id: str, token: str) -> PendingAction:
+        with self.db.transaction(lock=f"action:{owner.account}:{owner.user}:{action_id}") as db:
+            row = _row(db, owner, action_id)
+            _check_token(row, token)
+            if row["status"] != "pending":
+                raise ConflictError(f"Action {action_id} is {row['status']}, not pending.")
+            _set(db, owner, action_id, "declined", None)
+        return self.get(owner, action_id)
+
+    def confirm(self, owner: Owner, action_id: str, token: str) -> PendingAction:
+        """Carry out the action, if ``token`` is its token and nothing it pins has changed."""
+        with self.db.transaction(lock=f"action:{owner.account}:{owner.user}:{action_id}") as db:
+            row = _row(db, owner, action_id)
+            _check_token(row, token)
+            status = row["status"]
+            if status == "pending" and row["expires_at"] < time.time():
+                _set(db, owner, action_id, "expired", None)
+                status = "expired"
+            elif status == "pending":
+                _set(db, owner, action_id, "confirmed", None)  # consumed: the token works once
+                status = "confirmed"
+        if status == "expired":
+            raise ConflictError(f"Action {action_id} expired before it was confirmed; ask again.")
+        if status != "confirmed":  # done, declined, failed: a token is used once
+            raise ConflictError(f"Action {action_id} is already {status}.")
+        action = _action(row)
+        try:
+            result = self._carry_out(owner, action)
+        except (UserError, ConflictError) as error:
+            self._finish(owner, action_id, "failed", {"error": str(error)})
+            raise
+        self._finish(owner, action_id, "done", result)
+        return self.get(owner, action_id)
+
+    def _carry_out(self, owner: Owner, action: PendingAction) -> dict[str, Any]:
+        args = action.arguments
+        if action.kind == "place_order":
+            lines = [LineItem(v, int(q)) for v, q in args["items"]]
+            if args.get("cart") is not None and fingerprint(self.carts.lines(owner)) != args["cart"]:
+                raise ConflictError("The cart changed after this order was proposed; nothing was bought.")
+            quote = self.checkout.quote(
+                owner, lines, address_id=args["address_id"], payment_method_id=args["payment_method_id"]
+            )
+            if quote["total"] != action.amount:
+                raise ConflictError(
+                    f"The total is now {money(quote['total'], action.currency)}, not the "
+                    f"{money(action.amount, action.currency)} confirmed; nothing was bought."
+                )
+            status, order = self.checkout.place_order(
+                owner,
+                lines,
+                address_id=args["address_id"],
+                payment_method_id=args["payment_method_id"],
+                idempotency_key=action.id,
+            )
+            if status != 201:
+                raise ConflictError(order.get("error", {}).get("message", f"Checkout failed ({status})."))
+            if args.get("cart") is not None:
+                self.carts.clear(owner)
+            return order
+        order = self.orders.get(owner, action.target)
+        if order["status"] != args["status"]:
+            raise ConflictError(f"Order {action.target} is now {order['status']}; nothing was changed.")
+        if action.kind == "cancel_order":
+            return self.orders.cancel(owner, action.target, args["reason"])
+        if action.kind == "return_items":
+            return self.orders.return_items(owner, action.target, list(args["items"]), args["reason"])
+        raise UserError(f"Unknown action kind {action.kind!r}.")
+
+    def _finish(self, owner: Owner, action_id: str, status: str, result: dict[str, Any]) -> None:
+        with self.db.transaction(lock=f"action:{owner.account}:{owner.user}:{action_id}") as db:
+            _set(db, owner, action_id, status, result)
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _digest(kind: str, target: str, amount: int, arguments: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps([kind, target, amount, arguments], sort_keys=True).encode()).hexdigest()
+
+
+def _check_token(row: Any, token: str) -> None:
+    if not hmac.compare_digest(row["secret_sha256"], _sha(token or "")):
+        raise UserError("That confirmation token is not this action's.")
+
+
+def _row(db: Any, owner: Owner, action_id: str) -> Any:
+    row = (
+        db.execute(
+            sql("SELECT * FROM pending_actions WHERE account = :account AND user_id = :user AND id = :id"),
+            owner.params(id=action_id),
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise UnknownActionError(f"No pending action '{action_id}' for user '{owner.user}'.")
+    return row
+
+
+def _set(db: Any, owner: Owner, action_id: str, status: str, result: dict[str, Any] | None) -> None:
+    db.execute(
+        sql(
+            "UPDATE pending_actions SET status = :status, result = :result, decided_at = :now "
+            "WHERE account = :account AND user_id = :user AND id = :id"
+        ),
+        owner.params(
+            id=action_id,
+            status=status,
+            result=None if result is None else json.dumps(result),
+            now=time.time(),
+        ),
+    )
+
+
+def _action(row: Any) -> PendingAction:
+    arguments = json.loads(row["arguments"])
+    currency = arguments.pop("currency", "")
+    return PendingAction(
+        row["id"],
+        row["kind"],
+        row["target"],
+        int(row["amount"]),
+        currency,
+        arguments,
+        row["summary"],
+        row["status"],
+        json.loads(row["result"]) if row["result"] else None,
+        row["created_at"],
+        row["expires_at"],
+    )
+
+
+def _options(options: dict[str, str]) -> str:
+    return f" ({', '.join(f'{k} {v}' for k, v in options.items())})" if options else ""
+
+
+def _method(method: dict[str, Any]) -> str:
+    return {"gift_card": "gift card", "paypal": "PayPal"}.get(method["kind"], "card") + f" {method['id']}"
+
+
+def _items(order: dict[str, Any]) -> str:
+    return ", ".join(f"{i['quantity']} × {i['name']}" for i in order["items"])
+
+
+def _paid(order: dict[str, Any]) -> int:
+    return sum(p["amount"] if p["kind"] == "charge" else -p["amount"] for p in order["payments"])

@@ -1,0 +1,81 @@
+"""Pending actions: the model proposes, the person confirms with a token the model never sees, once."""
+
+from __future__ import annotations
+
+import pytest
+
+from ponder.commerce.checkout import LineItem
+from ponder.commerce.shop import Shop
+from ponder.errors import ConflictError, UserError
+from ponder.memory.owner import Owner
+
+SHOP = "shop"
+ANN, BOB = Owner(SHOP, "ann"), Owner(SHOP, "bob")
+
+
+def test_a_checkout_waits_for_the_token_and_runs_once(shop: Shop) -> None:
+    shop.carts.add(ANN, "shirt-m", 2)
+    action, token = shop.actions.propose_checkout(ANN, address_id="home", payment_method_id="visa")
+    assert action.status == "pending" and action.amount == 9000
+    assert "2 × Linen shirt (size M)" in action.summary and "90.00 EUR" in action.summary
+    seen = str(action.for_model())
+    assert token not in seen and "pending_action" in seen
+    assert shop.orders.list_orders(ANN)[0]["id"] == "#W1"  # nothing bought yet
+    with pytest.raises(UserError, match="not this action's"):
+        shop.actions.confirm(ANN, action.id, "guessed-" + token[8:])
+    done = shop.actions.confirm(ANN, action.id, token)
+    assert done.status == "done" and done.result is not None and done.result["total"] == 9000
+    assert shop.carts.lines(ANN) == [] and len(shop.provider.charges()) == 1  # type: ignore[attr-defined]
+    with pytest.raises(ConflictError, match="already done"):
+        shop.actions.confirm(ANN, action.id, token)  # consumed once
+    assert len(shop.provider.charges()) == 1  # type: ignore[attr-defined]
+
+
+def test_a_cart_changed_after_the_proposal_is_not_bought(shop: Shop) -> None:
+    shop.carts.add(ANN, "umb")
+    action, token = shop.actions.propose_checkout(ANN, address_id="home", payment_method_id="visa")
+    shop.carts.add(ANN, "esp-40")  # e.g. an injected "add this too" after the person was asked
+    with pytest.raises(ConflictError, match="cart changed"):
+        shop.actions.confirm(ANN, action.id, token)
+    assert shop.actions.get(ANN, action.id).status == "failed"
+    assert shop.provider.charges() == []  # type: ignore[attr-defined]
+
+
+def test_only_its_user_can_confirm_and_declined_ones_stay_declined(shop: Shop) -> None:
+    action, token = shop.actions.propose_checkout(
+        ANN, address_id="home", payment_method_id="visa", items=[LineItem("umb", 1)]
+    )
+    with pytest.raises(Exception, match="No pending action"):
+        shop.actions.confirm(BOB, action.id, token)
+    assert shop.actions.decline(ANN, action.id, token).status == "declined"
+    with pytest.raises(ConflictError, match="already declined"):
+        shop.actions.confirm(ANN, action.id, token)
+    assert [a.id for a in shop.actions.list_actions(ANN)] == []
+
+
+def test_cancel_and_return_are_actions_too(shop: Shop) -> None:
+    action, token = shop.actions.propose_checkout(
+        ANN, address_id="home", payment_method_id="visa", items=[LineItem("umb", 1)]
+    )
+    order = shop.actions.confirm(ANN, action.id, token).result
+    assert order is not None
+    cancel, cancel_token = shop.actions.propose_cancel(ANN, order["id"], "ordered by mistake")
+    assert "25.00 EUR goes back" in cancel.summary
+    assert shop.actions.confirm(ANN, cancel.id, cancel_token).result["status"] == "cancelled"  # type: ignore[index]
+    back, back_token = shop.actions.propose_return(ANN, "#W1", [0], "too big")
+    assert shop.actions.confirm(ANN, back.id, back_token).result["status"] == "return requested"  # type: ignore[index]
+    with pytest.raises(ConflictError):
+        shop.actions.propose_cancel(ANN, "#W1", "it is delivered")
+
+
+def test_an_order_that_moved_on_is_not_changed(shop: Shop) -> None:
+    action, token = shop.actions.propose_checkout(
+        ANN, address_id="home", payment_method_id="visa", items=[LineItem("umb", 1)]
+    )
+    order = shop.actions.confirm(ANN, action.id, token).result
+    assert order is not None
+    cancel, cancel_token = shop.actions.propose_cancel(ANN, order["id"], "changed my mind")
+    shop.orders.cancel(ANN, order["id"], "cancelled by the store meanwhile")
+    with pytest.raises(ConflictError, match="now cancelled"):
+        shop.actions.confirm(ANN, cancel.id, cancel_token)
+    assert len(shop.provider.refunds()) == 1  # type: ignore[attr-defined]
