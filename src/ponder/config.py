@@ -32,6 +32,7 @@ from pydantic_settings import (
 from ponder.errors import ConfigError
 
 __all__ = [
+    "CommerceConfig",
     "ConfiguredModel",
     "McpServerConfig",
     "PerceptionConfig",
@@ -156,6 +157,20 @@ class MemoryConfig(BaseModel):
     max_import_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)  # one JSONL import of interest events
 
 
+class CommerceConfig(BaseModel):
+    """The shopping mode's store and payments. See ponder.commerce."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The account whose store the CLI uses (ponder shop, ponder ask --mode shopping); the server uses the
+    # API key's account.
+    account: str = "local"
+    # "test": the bundled TestPaymentProvider (its ledger at DATA_DIR/test-payments.db); or MODULE:NAME, a
+    # callable taking the settings and returning a PaymentProvider (a real provider's adapter).
+    payment_provider: str = "test"
+    action_ttl_s: float = Field(default=900.0, gt=0)  # how long a proposed action waits for the person
+
+
 class PerceptionConfig(BaseModel):
     """Images and audio in: what is accepted, and how large. See ponder.perception."""
 
@@ -183,7 +198,8 @@ class Settings(BaseSettings):
     # postgresql://user:password@host:5432/db for several servers; sqlite:///PATH for another file.
     database_url: str | None = None
     model: str = DEFAULT_MODEL
-    mode: Literal["instant", "thinking", "contemplating", "auto"] = "auto"  # the router picks per turn
+    # auto: the router picks per turn; shopping: auto with the store's tools and policy (ponder.commerce)
+    mode: Literal["instant", "thinking", "contemplating", "auto", "shopping"] = "auto"
     budget: int | None = Field(default=None, ge=1)  # reasoning tokens; per sub-agent in contemplating
     reasoning_effort: Literal["low", "medium", "high"] | None = None  # used when no budget is set
     agents: int = Field(default=4, ge=1, le=16)  # contemplating sub-agents
@@ -211,6 +227,7 @@ class Settings(BaseSettings):
     server: ServerConfig = Field(default_factory=ServerConfig)
     perception: PerceptionConfig = Field(default_factory=PerceptionConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    commerce: CommerceConfig = Field(default_factory=CommerceConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -30,9 +30,9 @@ def test_a_voice_turn_prefers_instant() -> None:
 
 
 def test_unknown_mode_names_the_allowed_ones() -> None:
-    with pytest.raises(UserError, match="Allowed modes: instant, thinking, contemplating, auto"):
+    with pytest.raises(UserError, match="Allowed modes: instant, thinking, contemplating, auto, shopping"):
         get_mode("pondering")
-    assert set(MODE_NAMES) == {"instant", "thinking", "contemplating", "auto"}
+    assert set(MODE_NAMES) == {"instant", "thinking", "contemplating", "auto", "shopping"}
 
 
 @pytest.mark.parametrize("agents", [0, -1, 1000])

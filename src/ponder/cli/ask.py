@@ -74,7 +74,12 @@ def ask(
     owner = owner_of(options)
     session_id = options["session_id"] or new_session_id()
     with TerminalSession(
-        obj, settings, stream=not as_json, show_thinking=options["show_thinking"]
+        obj,
+        settings,
+        stream=not as_json,
+        show_thinking=options["show_thinking"],
+        owner=owner,
+        session_id=session_id,
     ) as session:
         try:
             result, memory = session.memory_turn(
@@ -86,7 +91,10 @@ def ask(
         if as_json:
             session.learn(memory)
             result.details["memory"] = memory.report()
+            if session.proposals:  # for the person's client to confirm (POST-style: ponder shop confirm)
+                result.details["pending_actions"] = session.settle_proposals(ask=False)
             session.print_result(result, as_json=True, stats=stats)
             return
         session.print_result(result, as_json=False, stats=stats)
+        session.settle_proposals(ask=sys.stdin.isatty())
         print_learned(session.learn(memory))

@@ -51,7 +51,14 @@ def chat(obj: CliContext, /, stats: bool, **options: Any) -> None:
     request = model_settings(settings, options["stop"])
     owner = owner_of(options)
     session_id = options["session_id"] or new_session_id()
-    with TerminalSession(obj, settings, stream=True, show_thinking=options["show_thinking"]) as session:
+    with TerminalSession(
+        obj,
+        settings,
+        stream=True,
+        show_thinking=options["show_thinking"],
+        owner=owner,
+        session_id=session_id,
+    ) as session:
         err_console.print(f"ponder chat · {settings.model} · {settings.mode}. {_HELP}", style="dim")
         _announce(session, owner, session_id)
         while True:
@@ -86,6 +93,7 @@ def chat(obj: CliContext, /, stats: bool, **options: Any) -> None:
                 continue
             session.print_result(result, as_json=False, stats=stats)
             try:
+                session.settle_proposals(ask=True)
                 print_learned(session.learn(memory))
             except KeyboardInterrupt:
                 continue

@@ -28,6 +28,7 @@ from .models import models
 from .render import print_error
 from .sandbox import sandbox
 from .serve import serve
+from .shop import shop, support
 
 __all__ = ["cli", "main"]
 
@@ -75,6 +76,8 @@ cli.add_command(listen)
 cli.add_command(memory)
 cli.add_command(sessions)
 cli.add_command(forget_me)
+cli.add_command(shop)
+cli.add_command(support)
 
 
 def main() -> None:

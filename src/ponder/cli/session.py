@@ -15,7 +15,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ponder.config import Settings
-from ponder.errors import SandboxUnavailableError
+from ponder.errors import PaymentProviderError, SandboxUnavailableError, UserError
+from ponder.memory.owner import Owner
 from ponder.messages import (
     AgentEvent,
     Event,
@@ -27,15 +28,16 @@ from ponder.messages import (
     ToolResultEvent,
 )
 from ponder.models.base import Model, ModelSettings
-from ponder.modes import get_mode
+from ponder.modes import ModeOptions, get_mode
 from ponder.tools.loading import load_toolsets
 from ponder.tools.runner import ToolRunner
 from ponder.tools.toolset import Toolset
 from ponder.turn import TurnResult, run_turn
 
 if TYPE_CHECKING:
+    from ponder.commerce.shop import Shop
+    from ponder.commerce.tools import Proposal
     from ponder.memory.memories import Change
-    from ponder.memory.owner import Owner
     from ponder.memory.service import MemoryService, TurnMemory
     from ponder.sandbox import Sandbox
     from ponder.sandbox.lazy import LazySandbox
@@ -46,6 +48,7 @@ from .render import (
     AssemblyProgress,
     err_console,
     print_agent,
+    print_error,
     print_perception,
     print_tool_event,
     usage_line,
@@ -81,7 +84,14 @@ class TerminalSession:
     """One model and one mode, used for one or more turns; a context manager."""
 
     def __init__(
-        self, obj: CliContext, settings: Settings, *, stream: bool, show_thinking: bool = False
+        self,
+        obj: CliContext,
+        settings: Settings,
+        *,
+        stream: bool,
+        show_thinking: bool = False,
+        owner: Owner | None = None,
+        session_id: str | None = None,
     ) -> None:
         self.settings = settings
         self.stream = stream
@@ -89,6 +99,10 @@ class TerminalSession:
         self._runner = asyncio.Runner()
         self.toolsets: list[Toolset] = []
         self.sandbox: Sandbox | LazySandbox | None = None
+        self.proposals: list[Proposal] = []  # shopping: actions proposed in the current turn
+        self._shop: Shop | None = None
+        self._obj = obj
+        self._memory: MemoryService | None = None
         try:
             self.toolsets = load_toolsets(settings.tools, settings)
             tools = self._runner.run(ToolRunner.from_toolsets(self.toolsets)) if self.toolsets else None
@@ -103,11 +117,12 @@ class TerminalSession:
         from ponder.perception import Perception  # engines load on the first image or clip, not here
 
         perception = obj.perception or Perception(settings.perception, settings.models_dir)
-        self.mode = get_mode(settings.mode, mode_options(settings, tools, self.sandbox, perception))
+        options = mode_options(settings, tools, self.sandbox, perception)
+        if settings.mode == "shopping":
+            options = self._shopping(options, owner, session_id)
+        self.mode = get_mode(settings.mode, options)
         self._progress = AssemblyProgress()
         self.model: Model = obj.model_factory(settings.model, settings, self._progress)
-        self._obj = obj
-        self._memory: MemoryService | None = None
         self.partial = ""  # the text streamed so far in the current turn
         self._thinking_shown = False  # reasoning was printed and the answer has not started yet
 
@@ -137,6 +152,63 @@ class TerminalSession:
                 open_database(self.settings.database), self.settings.memory, self._obj.embedder
             )
         return self._memory
+
+    @property
+    def shop(self) -> Shop:
+        """The store of ``commerce.account``, on this session's database (opened on first use)."""
+        if self._shop is None:
+            from ponder.commerce.mode import open_shop
+            from ponder.memory.embeddings import E5Embedder
+
+            self._shop = open_shop(self.settings, self.memory.db, self._obj.embedder or E5Embedder())
+        return self._shop
+
+    def _shopping(self, options: ModeOptions, owner: Owner | None, session_id: str | None) -> ModeOptions:
+        from ponder.commerce.mode import shopping_options
+        from ponder.memory.owner import Owner
+
+        who = owner or Owner(self.settings.commerce.account)
+        customer = Owner(self.settings.commerce.account, who.user, who.project)
+        return self._runner.run(shopping_options(self.shop, customer, options, self.proposals, session_id))
+
+    def settle_proposals(self, *, ask: bool) -> list[dict[str, object]]:
+        """Put the turn's proposed actions before the person: a yes/no prompt each (``ask``), or the command
+        that confirms it. The model never sees what is printed here. Returns them as JSON (token included:
+        for the person's client)."""
+        from ponder.commerce.actions import money
+
+        settled: list[dict[str, object]] = []
+        for proposal in self.proposals:
+            action, token, owner = proposal.action, proposal.token, proposal.owner
+            err_console.print(f"\n[bold]Confirm?[/bold] {action.summary}", highlight=False)
+            if ask:
+                import click
+
+                if click.confirm("Do it", default=False, err=True):
+                    try:
+                        done = self.shop.actions.confirm(owner, action.id, token)
+                    except (UserError, PaymentProviderError) as error:
+                        print_error(f"not done: {error}")
+                    else:
+                        what = done.result or {}
+                        order = what.get("id", action.target)
+                        err_console.print(
+                            f"done: {action.kind.replace('_', ' ')} · order {order} · "
+                            f"{what.get('status', '')} · {money(action.amount, action.currency)}",
+                            highlight=False,
+                        )
+                else:
+                    self.shop.actions.decline(owner, action.id, token)
+                    err_console.print("declined: nothing was done.", style="dim")
+            else:
+                err_console.print(
+                    f"to confirm it: ponder shop confirm {action.id} --token {token} --user {owner.user}",
+                    style="dim",
+                    markup=False,
+                )
+            settled.append(self.shop.actions.get(owner, action.id).to_dict() | {"token": token})
+        self.proposals.clear()
+        return settled
 
     def memory_turn(
         self, owner: Owner, session_id: str, new: Sequence[Message], model_settings: ModelSettings

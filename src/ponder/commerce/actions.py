@@ -97,6 +97,7 @@ class ActionDesk:
         self.checkout = checkout
         self.orders = orders
         self.carts = carts
+        self.ttl_s: float = TTL_S  # how long a proposal waits for the person
 
     # --- proposing --------------------------------------------------------------------------------------
 
@@ -196,7 +197,7 @@ class ActionDesk:
             "pending",
             None,
             now,
-            now + TTL_S,
+            now + self.ttl_s,
         )
         self.carts.users.ensure(owner)
         with self.db.transaction() as db:

@@ -33,7 +33,9 @@ __all__ = [
     "route",
 ]
 
-MODE_NAMES = ("instant", "thinking", "contemplating", "auto")
+# shopping is auto with the store's tools and policy: the caller adds them (ponder.commerce.mode)
+MODE_NAMES = ("instant", "thinking", "contemplating", "auto", "shopping")
+REASONING_MODES = ("instant", "thinking", "contemplating")
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,6 @@ def _mode(name: str, o: ModeOptions) -> Mode:
             tools=o.tools,
             sandbox=o.sandbox,
         )
-    if name == "auto":
-        return AutoMode({n: _mode(n, o) for n in MODE_NAMES if n != "auto"})
+    if name in ("auto", "shopping"):
+        return AutoMode({n: _mode(n, o) for n in REASONING_MODES})
     raise UserError(f"Unknown mode '{name}'. Allowed modes: {', '.join(MODE_NAMES)}.")

@@ -1,0 +1,185 @@
+"""``ponder shop``: chat with a store's shopping assistant, load a store, and confirm what it proposes;
+``ponder support``: the queue of conversations handed to a person.
+
+``ponder shop`` alone is ``ponder chat --mode shopping`` against the store of ``commerce.account`` (the demo
+store is loaded the first time, if the account has none). Orders, cancellations and returns the assistant
+proposes are put to you with a yes/no prompt after its answer; ``ponder shop confirm`` confirms one later,
+with the token printed when it was proposed (the model never sees it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from ponder.commerce.formats import demo_store_path, load_store
+from ponder.commerce.mode import open_shop
+from ponder.commerce.shop import Shop
+from ponder.config import Settings
+from ponder.errors import NotFoundError
+from ponder.memory.embeddings import E5Embedder
+from ponder.memory.owner import DEFAULT_USER, Owner
+from ponder.store import open_database
+
+from .chat import chat
+from .context import CliContext
+from .render import err_console, write_stdout
+
+__all__ = ["shop", "support"]
+
+
+@contextlib.contextmanager
+def _shop(obj: CliContext) -> Iterator[tuple[Shop, Settings]]:
+    settings = obj.settings()
+    db = open_database(settings.database)
+    try:
+        yield open_shop(settings, db, obj.embedder or E5Embedder()), settings
+    finally:
+        db.close()
+
+
+def _load(shop_: Shop, account: str, path: Path) -> None:
+    store = load_store(path)
+    with err_console.status(f"loading {store.name}: embedding {len(store.products)} products") as status:
+
+        def progress(done: int, total: int) -> None:
+            status.update(f"loading {store.name}: embedded {done}/{total} products")
+
+        summary = shop_.catalog.import_store(account, store, progress=progress)
+    err_console.print(
+        f"loaded {summary.store} into account '{account}': {summary.products} products "
+        f"({summary.variants} items) in {summary.categories} categories, {summary.customers} customers, "
+        f"{summary.orders} orders, in {summary.seconds:.1f} s",
+        highlight=False,
+    )
+
+
+@click.group(invoke_without_command=True)
+@click.option("--user", default=DEFAULT_USER, show_default=True, help="Who is shopping (a customer).")
+@click.option("--session", "session_id", default=None, help="Resume a shopping conversation.")
+@click.option("--model", "-m", default=None, help="Model spec (default: the configured default).")
+@click.pass_context
+def shop(ctx: click.Context, user: str, session_id: str | None, model: str | None) -> None:
+    """Shop by chatting with the store's assistant (the demo store is loaded the first time)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    obj: CliContext = ctx.obj
+    with _shop(obj) as (shop_, settings):
+        account = settings.commerce.account
+        try:
+            info = shop_.catalog.store_info(account)
+        except NotFoundError:
+            err_console.print(f"account '{account}' has no store yet: loading the demo store", style="dim")
+            _load(shop_, account, demo_store_path())
+            info = shop_.catalog.store_info(account)
+        err_console.print(f"shopping at {info['name']} as {user}", style="dim", highlight=False)
+    ctx.invoke(chat, mode="shopping", user=user, session_id=session_id, model=model)
+
+
+@shop.command("load")
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--demo", is_flag=True, help="Load the demo store that ships with Ponder.")
+@click.pass_obj
+def load(obj: CliContext, path: Path | None, demo: bool) -> None:
+    """Load a store (replacing the account's catalog): Ponder's store.json, or a tau2-bench retail db.json,
+    whose users become the account's customers."""
+    if (path is None) == (not demo):
+        raise click.UsageError("Give a store file (store.json or tau2's db.json), or --demo.")
+    with _shop(obj) as (shop_, settings):
+        _load(shop_, settings.commerce.account, demo_store_path() if demo else path)  # type: ignore[arg-type]
+
+
+@shop.command("search")
+@click.argument("query", nargs=-1, required=True)
+@click.option("--max-price", type=float, default=None, help="In the store's currency.")
+@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.pass_obj
+def search(obj: CliContext, query: tuple[str, ...], max_price: float | None, limit: int) -> None:
+    """Search the catalog by meaning (in-stock items only)."""
+    with _shop(obj) as (shop_, settings):
+        hits = shop_.catalog.search(
+            settings.commerce.account,
+            " ".join(query),
+            k=limit,
+            max_price=None if max_price is None else round(max_price * 100),
+        )
+        for hit in hits:
+            prices = sorted({v.price for v in hit.variants})
+            write_stdout(
+                f"{hit.score:.3f}  {hit.product.id:<24} {hit.product.product.name}  "
+                f"{prices[0] / 100:.2f}{'+' if len(prices) > 1 else ''}  "
+                f"({len(hit.variants)} item{'s' if len(hit.variants) != 1 else ''} in stock)\n"
+            )
+
+
+@shop.command("orders")
+@click.option("--user", default=DEFAULT_USER, show_default=True)
+@click.pass_obj
+def orders(obj: CliContext, user: str) -> None:
+    """A customer's orders, as JSON."""
+    with _shop(obj) as (shop_, settings):
+        found = shop_.orders.list_orders(Owner(settings.commerce.account, user))
+    write_stdout(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+
+
+def _decide(obj: CliContext, action_id: str, token: str, user: str, *, confirm: bool) -> None:
+    with _shop(obj) as (shop_, settings):
+        owner = Owner(settings.commerce.account, user)
+        if confirm:
+            done = shop_.actions.confirm(owner, action_id, token)
+        else:
+            done = shop_.actions.decline(owner, action_id, token)
+    write_stdout(json.dumps(done.to_dict(), indent=2, ensure_ascii=False) + "\n")
+
+
+@shop.command("confirm")
+@click.argument("action_id")
+@click.option("--token", required=True, help="The token printed when the action was proposed.")
+@click.option("--user", default=DEFAULT_USER, show_default=True)
+@click.pass_obj
+def confirm(obj: CliContext, action_id: str, token: str, user: str) -> None:
+    """Confirm a proposed order, cancellation or return: it is carried out now, once."""
+    _decide(obj, action_id, token, user, confirm=True)
+
+
+@shop.command("decline")
+@click.argument("action_id")
+@click.option("--token", required=True)
+@click.option("--user", default=DEFAULT_USER, show_default=True)
+@click.pass_obj
+def decline(obj: CliContext, action_id: str, token: str, user: str) -> None:
+    """Decline a proposed action: nothing is done, and its token no longer works."""
+    _decide(obj, action_id, token, user, confirm=False)
+
+
+@click.group()
+def support() -> None:
+    """Conversations handed to a person by the shopping assistant."""
+
+
+@support.command("list")
+@click.option("--all", "everything", is_flag=True, help="Closed tickets too.")
+@click.pass_obj
+def support_list(obj: CliContext, everything: bool) -> None:
+    """Open support tickets, oldest first, with the summary of each conversation."""
+    with _shop(obj) as (shop_, settings):
+        tickets = shop_.support.list_tickets(settings.commerce.account, status=None if everything else "open")
+    if not tickets:
+        err_console.print("no open tickets", style="dim")
+    for t in tickets:
+        session = f" · session {t.session_id}" if t.session_id else ""
+        write_stdout(f"#{t.id} [{t.status}] {t.user}{session}: {t.reason}\n    {t.summary}\n")
+
+
+@support.command("close")
+@click.argument("ticket_id", type=int)
+@click.pass_obj
+def support_close(obj: CliContext, ticket_id: int) -> None:
+    """Close a ticket once a person has dealt with it."""
+    with _shop(obj) as (shop_, settings):
+        ticket = shop_.support.close(settings.commerce.account, ticket_id)
+    err_console.print(f"closed #{ticket.id}", style="dim")
