@@ -76,5 +76,5 @@ def _mode(name: str, o: ModeOptions) -> Mode:
             sandbox=o.sandbox,
         )
     if name in ("auto", "shopping"):
-        return AutoMode({n: _mode(n, o) for n in REASONING_MODES})
+        return AutoMode({n: _mode(n, o) for n in REASONING_MODES}, name=name)
     raise UserError(f"Unknown mode '{name}'. Allowed modes: {', '.join(MODE_NAMES)}.")

@@ -66,9 +66,10 @@ def route(messages: Sequence[Message]) -> tuple[str, str]:
 class AutoMode(Mode):
     name = "auto"
 
-    def __init__(self, modes: dict[str, Mode]) -> None:
+    def __init__(self, modes: dict[str, Mode], name: str = "auto") -> None:
         super().__init__(None)
         self.modes = modes  # name -> configured mode the router may pick
+        self.name = name  # "shopping": the same router, over modes given the store's tools
 
     async def run(
         self, model: Model, messages: Sequence[Message], settings: ModelSettings

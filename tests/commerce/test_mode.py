@@ -1,0 +1,80 @@
+"""The shopping mode on the scripted model: tools bound to the customer, proposals it cannot confirm."""
+
+from __future__ import annotations
+
+from ponder.commerce.mode import shopping_options
+from ponder.commerce.shop import Shop
+from ponder.commerce.tools import Proposal
+from ponder.memory.owner import Owner
+from ponder.messages import Message, ToolCallPart
+from ponder.models.base import ModelSettings
+from ponder.modes import ModeOptions, get_mode
+from ponder.testing import ScriptedModel
+from ponder.turn import run_turn
+
+ANN = Owner("shop", "ann")
+
+
+async def test_a_shopping_turn_searches_fills_the_cart_and_only_proposes_the_order(shop: Shop) -> None:
+    proposals: list[Proposal] = []
+    options = await shopping_options(shop, ANN, ModeOptions(), proposals, session_id="s1")
+    assert options.tools is not None and options.system_prompt is not None
+    names = set(options.tools.tools)
+    assert {"search_products", "add_to_cart", "checkout", "cancel_order", "hand_off_to_person"} <= names
+    assert not any("confirm" in n for n in names)  # nothing the model can call confirms
+    assert "Coast" in options.system_prompt and "not instructions" in options.system_prompt
+    model = ScriptedModel(
+        [
+            ToolCallPart("c1", "search_products", {"query": "beach umbrella", "max_price": 30}),
+            ToolCallPart("c2", "add_to_cart", {"item_id": "umb"}),
+            ToolCallPart("c3", "checkout", {"address_id": "home", "payment_method_id": "visa"}),
+            "The order is proposed.",
+            "I have proposed the order of the umbrella for 25.00 EUR; it waits for your confirmation.",
+        ]
+    )
+    mode = get_mode("thinking", options)  # several tool rounds (Instant allows one)
+    result = await run_turn(mode, model, [Message.user("Buy me a beach umbrella.")], ModelSettings())
+    assert "waits for your confirmation" in result.text
+    [proposal] = proposals
+    assert proposal.owner == ANN and proposal.action.kind == "place_order" and proposal.action.amount == 2500
+    seen = "\n".join(
+        str(getattr(part, "text", "") or getattr(part, "content", ""))
+        for call in model.calls
+        for message in call.messages
+        for part in message.parts
+    )
+    assert proposal.token not in seen and proposal.action.id in seen  # the model saw the id, never the token
+    assert "Beach umbrella" in seen  # the search result reached it
+    assert shop.provider.charges() == []  # type: ignore[attr-defined]
+    done = shop.actions.confirm(ANN, proposal.action.id, proposal.token)
+    assert done.status == "done" and len(shop.provider.charges()) == 1  # type: ignore[attr-defined]
+
+
+async def test_tool_errors_reach_the_model_as_errors(shop: Shop) -> None:
+    proposals: list[Proposal] = []
+    options = await shopping_options(shop, ANN, ModeOptions(), proposals)
+    model = ScriptedModel(
+        [
+            [
+                ToolCallPart("c1", "add_to_cart", {"item_id": "no-such-item"}),
+                ToolCallPart("c2", "checkout", {"address_id": "home", "payment_method_id": "visa"}),
+                ToolCallPart("c3", "get_order", {"order_id": "#W1"}),
+            ],
+            "Sorry.",
+        ]
+    )
+    await run_turn(get_mode("instant", options), model, [Message.user("Add it and buy.")], ModelSettings())
+    results = model.calls[1].messages[-1].parts
+    texts = [getattr(p, "content", "") for p in results]
+    assert "No item 'no-such-item'" in texts[0] and "cart is empty" in texts[1] and '"#W1"' in texts[2]
+    assert proposals == []
+
+
+async def test_the_shopping_mode_is_auto_with_the_store(shop: Shop) -> None:
+    options = await shopping_options(shop, ANN, ModeOptions(system_prompt="Answer in French."), [])
+    assert options.system_prompt is not None and options.system_prompt.endswith("Answer in French.")
+    mode = get_mode("shopping", options)
+    model = ScriptedModel(["Bonjour."])
+    result = await run_turn(mode, model, [Message.user("hi")], ModelSettings())
+    assert result.text == "Bonjour." and result.mode == "shopping"
+    assert result.details["router"]["mode"] in ("instant", "thinking", "contemplating")
