@@ -17,7 +17,7 @@ ANN = Owner("shop", "ann")
 
 async def test_a_shopping_turn_searches_fills_the_cart_and_only_proposes_the_order(shop: Shop) -> None:
     proposals: list[Proposal] = []
-    options = await shopping_options(shop, ANN, ModeOptions(), proposals, session_id="s1")
+    options = shopping_options(shop, ANN, ModeOptions(), proposals, session_id="s1")
     assert options.tools is not None and options.system_prompt is not None
     names = set(options.tools.tools)
     assert {"search_products", "add_to_cart", "checkout", "cancel_order", "hand_off_to_person"} <= names
@@ -52,7 +52,7 @@ async def test_a_shopping_turn_searches_fills_the_cart_and_only_proposes_the_ord
 
 async def test_tool_errors_reach_the_model_as_errors(shop: Shop) -> None:
     proposals: list[Proposal] = []
-    options = await shopping_options(shop, ANN, ModeOptions(), proposals)
+    options = shopping_options(shop, ANN, ModeOptions(), proposals)
     model = ScriptedModel(
         [
             [
@@ -71,7 +71,7 @@ async def test_tool_errors_reach_the_model_as_errors(shop: Shop) -> None:
 
 
 async def test_the_shopping_mode_is_auto_with_the_store(shop: Shop) -> None:
-    options = await shopping_options(shop, ANN, ModeOptions(system_prompt="Answer in French."), [])
+    options = shopping_options(shop, ANN, ModeOptions(system_prompt="Answer in French."), [])
     assert options.system_prompt is not None and options.system_prompt.endswith("Answer in French.")
     mode = get_mode("shopping", options)
     model = ScriptedModel(["Bonjour."])

@@ -169,7 +169,7 @@ class TerminalSession:
 
         who = owner or Owner(self.settings.commerce.account)
         customer = Owner(self.settings.commerce.account, who.user, who.project)
-        return self._runner.run(shopping_options(self.shop, customer, options, self.proposals, session_id))
+        return shopping_options(self.shop, customer, options, self.proposals, session_id)
 
     def settle_proposals(self, *, ask: bool) -> list[dict[str, object]]:
         """Put the turn's proposed actions before the person: a yes/no prompt each (``ask``), or the command

@@ -50,7 +50,7 @@ def open_shop(settings: Settings, db: Database, embedder: Embedder) -> Shop:
     return shop
 
 
-async def shopping_options(
+def shopping_options(
     shop: Shop,
     owner: Owner,
     options: ModeOptions,
@@ -60,7 +60,7 @@ async def shopping_options(
     """``options`` for a shopping turn of ``owner`` in the store of ``owner.account``."""
     info = shop.catalog.store_info(owner.account)  # no store: an error that says how to load one
     toolset = shopping_toolset(shop, owner, proposals, session_id)
-    tools = [*(options.tools.tools.values() if options.tools else ()), *await toolset.list_tools()]
+    tools = [*(options.tools.tools.values() if options.tools else ()), *toolset.tools]
     prompt = load_prompt("shopping").format(store=info["name"], policy=info["policy"] or "(none given)")
     system = prompt if not options.system_prompt else f"{prompt}\n\n{options.system_prompt}"
     return dataclasses.replace(options, tools=ToolRunner(tools), system_prompt=system)

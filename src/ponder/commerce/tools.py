@@ -253,7 +253,7 @@ def shopping_toolset(
         return_items,
         hand_off_to_person,
     ):
-        toolset.add(from_function(_errors_as_tool_errors(fn)))
+        toolset.add(from_function(_errors_as_tool_errors(fn), concurrent=False))  # in the order called
     return toolset
 
 

@@ -26,6 +26,7 @@ from starlette.routing import Match
 from ponder import __version__
 from ponder.config import Settings
 from ponder.models.registry import resolve_model
+from ponder.server import actions as actions_api
 from ponder.server import memory as memory_api
 from ponder.server.auth import Principal, admit, authenticate
 from ponder.server.chat import MODE_MODELS, chat_completions
@@ -315,6 +316,33 @@ def create_app(
         principal, headers = await caller(request)
         owner = memory_api.owner_of(principal, user)
         return JSONResponse(await memory_api.forget_user(state.memory, owner), headers=headers)
+
+    @app.get("/v1/actions", tags=["shopping"], responses=_ERRORS)
+    async def actions_list(request: Request, user: User = None, everything: All = False) -> JSONResponse:
+        """The user's pending actions (all=true: decided ones too)."""
+        principal, headers = await caller(request)
+        owner = memory_api.owner_of(principal, user)
+        return JSONResponse(await actions_api.list_actions(state.shop, owner, everything), headers=headers)
+
+    @app.post("/v1/actions/{action_id}/confirm", tags=["shopping"], responses=_ERRORS)
+    async def actions_confirm(
+        request: Request, action_id: str, decision: actions_api.Decision
+    ) -> JSONResponse:
+        """Confirm a proposed order, cancellation or return with its token: it is carried out, once."""
+        principal, headers = await caller(request)
+        owner = memory_api.owner_of(principal, decision.user)
+        body = await actions_api.decide(state.shop, owner, action_id, decision.token, confirm=True)
+        return JSONResponse(body, headers=headers)
+
+    @app.post("/v1/actions/{action_id}/decline", tags=["shopping"], responses=_ERRORS)
+    async def actions_decline(
+        request: Request, action_id: str, decision: actions_api.Decision
+    ) -> JSONResponse:
+        """Decline a proposed action: nothing is done, and its token stops working."""
+        principal, headers = await caller(request)
+        owner = memory_api.owner_of(principal, decision.user)
+        body = await actions_api.decide(state.shop, owner, action_id, decision.token, confirm=False)
+        return JSONResponse(body, headers=headers)
 
     @app.post("/v1/interests/events", tags=["interests"], responses=_ERRORS)
     async def interests_record(request: Request) -> JSONResponse:

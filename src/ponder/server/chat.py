@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ponder.commerce.tools import Proposal
 from ponder.errors import MediaError, NoSpeechError, PonderError, UserError
 from ponder.memory.owner import DEFAULT_USER, Owner
 from ponder.memory.service import TurnMemory, reply_of
@@ -70,6 +71,7 @@ class PreparedTurn:
     perception: list[dict[str, Any]] = field(default_factory=list)  # what perception did, per part
     session_id: str | None = None  # X-Ponder-Session or session_id
     memory: TurnMemory | None = None  # what memory prepared (history, recalled facts); set by _recall
+    proposals: list[Proposal] = field(default_factory=list)  # shopping: actions awaiting the person
 
 
 async def chat_completions(state: ServerState, request: Request) -> Response:
@@ -108,7 +110,10 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
             state.metrics.turns.labels(turn.priced_mode, "failed").inc()
             raise from_ponder_error(err) from err
     await _account(state, turn, result, price)
-    return JSONResponse(_completion(turn, result), headers=headers)
+    completion = _completion(turn, result)
+    if turn.proposals:
+        completion["ponder"] = {"pending_actions": _pending(turn)}
+    return JSONResponse(completion, headers=headers)
 
 
 def prepare(state: ServerState, principal: Principal, body: bytes) -> PreparedTurn:
@@ -125,21 +130,25 @@ def prepare(state: ServerState, principal: Principal, body: bytes) -> PreparedTu
     principal = replace(principal, user=request.user)
     runner = _tools(state, request)
     s = state.settings
+    proposals: list[Proposal] = []
     try:
-        mode = get_mode(
-            mode_name,
-            ModeOptions(
-                system_prompt=s.system_prompt,
-                budget=request.budget or s.budget,
-                effort=request.reasoning_effort or s.reasoning_effort,
-                agents=request.agents or s.agents,
-                adaptive=s.adaptive,
-                tools=runner,
-                sandbox=state.sandbox,
-            ),
+        options = ModeOptions(
+            system_prompt=s.system_prompt,
+            budget=request.budget or s.budget,
+            effort=request.reasoning_effort or s.reasoning_effort,
+            agents=request.agents or s.agents,
+            adaptive=s.adaptive,
+            tools=runner,
+            sandbox=state.sandbox,
         )
+        if mode_name == "shopping":
+            from ponder.commerce.mode import shopping_options
+
+            customer = Owner(principal.account, request.user or DEFAULT_USER)
+            options = shopping_options(state.shop, customer, options, proposals)
+        mode = get_mode(mode_name, options)
     except UserError as err:
-        raise ApiError(400, str(err)) from None
+        raise from_ponder_error(err) from None
     stop = request.stop if isinstance(request.stop, list) else [request.stop] if request.stop else []
     settings = ModelSettings(
         max_tokens=request.max_completion_tokens or request.max_tokens or s.max_tokens,
@@ -149,8 +158,8 @@ def prepare(state: ServerState, principal: Principal, body: bytes) -> PreparedTu
         stop=tuple(stop),
         tool_choice="auto" if request.tool_choice in (None, "auto", "none") else "required",
     )
-    priced = route(messages)[0] if mode_name == "auto" else mode_name
-    return PreparedTurn(request, principal, mode, priced, spec, messages, settings)
+    priced = route(messages)[0] if mode_name in ("auto", "shopping") else mode_name
+    return PreparedTurn(request, principal, mode, priced, spec, messages, settings, proposals=proposals)
 
 
 def _target(state: ServerState, request: ChatCompletionRequest) -> tuple[str, str]:
@@ -401,6 +410,8 @@ async def _stream(state: ServerState, turn: PreparedTurn, price: float) -> Async
                     if result.tool_calls:
                         calls = [{"index": i, **c} for i, c in enumerate(wire_tool_calls(result.tool_calls))]
                         yield chunk({"tool_calls": calls})
+                    for action in _pending(turn):  # for the person's client; the model never saw these
+                        yield chunk(None, ponder={"type": "pending_action", "action": action})
                     yield chunk({}, FINISH_REASONS[result.finish_reason])
                     if include_usage:
                         yield chunk(None, usage=usage_out(result))
@@ -414,6 +425,15 @@ async def _stream(state: ServerState, turn: PreparedTurn, price: float) -> Async
     except PonderError as err:
         state.metrics.turns.labels(turn.priced_mode, "failed").inc()
         yield f"data: {json.dumps(from_ponder_error(err).body())}\n\n"
+
+
+def _pending(turn: PreparedTurn) -> list[dict[str, Any]]:
+    """The turn's proposed actions as the API client gets them: with the token that confirms each (POST
+    /v1/actions/{id}/confirm), which only this response carries."""
+    return [
+        p.action.to_dict() | {"token": p.token, "confirm_url": f"/v1/actions/{p.action.id}/confirm"}
+        for p in turn.proposals
+    ]
 
 
 def _progress(event: AgentEvent | ToolCallEvent | ToolResultEvent) -> dict[str, Any]:

@@ -130,7 +130,8 @@ class StreamOptions(_Strict):
 class ChatCompletionRequest(_Strict):
     model: str = Field(
         description="A mode on the default model (ponder-instant, ponder-thinking, ponder-contemplating, "
-        "ponder-auto) or a model from GET /v1/models (then `mode` or `reasoning_effort` picks the mode)."
+        "ponder-auto, ponder-shopping) or a model from GET /v1/models (then `mode` or `reasoning_effort` "
+        "picks the mode)."
     )
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool | None = False
@@ -148,7 +149,7 @@ class ChatCompletionRequest(_Strict):
     user: str | None = Field(default=None, max_length=256, description="The end user, within your account.")
     n: int | None = Field(default=None, ge=1, le=1, description="Only 1 is supported.")
     # Ponder's own fields
-    mode: Literal["instant", "thinking", "contemplating", "auto"] | None = None
+    mode: Literal["instant", "thinking", "contemplating", "auto", "shopping"] | None = None
     agents: int | None = Field(default=None, ge=1, le=16, description="Contemplating's sub-agents.")
     budget: int | None = Field(default=None, ge=1, description="Reasoning tokens (per sub-agent).")
     progress: bool | None = Field(

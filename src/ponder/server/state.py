@@ -20,6 +20,7 @@ from ponder.store.limits import Limiter, RateLimiter
 from ponder.tools.base import Tool
 
 if TYPE_CHECKING:
+    from ponder.commerce.shop import Shop
     from ponder.memory.embeddings import Embedder
     from ponder.memory.interests import InterestStore
     from ponder.memory.service import MemoryService
@@ -68,6 +69,13 @@ class ServerState:
         if self.embedder is None:
             self.embedder = E5Embedder()
         return MemoryService(self.db, self.settings.memory, self.embedder)
+
+    @functools.cached_property
+    def shop(self) -> Shop:
+        """The stores of every account (each key's account is a store), on the server's database."""
+        from ponder.commerce.mode import open_shop
+
+        return open_shop(self.settings, self.db, self.memory.embedder)
 
     @functools.cached_property
     def interests(self) -> InterestStore:

@@ -1,0 +1,38 @@
+"""``/v1/actions``: the pending actions of the shopping mode, confirmed or declined by the person's client.
+
+A shopping turn's response carries each proposed action, with its token, in its ``ponder`` field. The
+client shows the summary to the person and, on their yes, sends the token back here: the action is carried
+out once. The model never sees a token, so it cannot call this for them, whatever it read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ponder.commerce.shop import Shop
+from ponder.memory.owner import Owner
+from ponder.server.memory import _run
+
+__all__ = ["Decision", "decide", "list_actions"]
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=200, description="The token the proposal came with.")
+    user: str | None = Field(default=None, description="The customer (default: the account's local user).")
+
+
+async def list_actions(shop: Shop, owner: Owner, everything: bool) -> dict[str, Any]:
+    found = await _run(lambda: shop.actions.list_actions(owner, pending_only=not everything))
+    return {"object": "list", "data": [a.to_dict() for a in found]}
+
+
+async def decide(shop: Shop, owner: Owner, action_id: str, token: str, *, confirm: bool) -> dict[str, Any]:
+    if confirm:
+        done = await _run(lambda: shop.actions.confirm(owner, action_id, token))
+    else:
+        done = await _run(lambda: shop.actions.decline(owner, action_id, token))
+    return done.to_dict()

@@ -1,0 +1,112 @@
+"""The shopping mode over HTTP: ponder-shopping, pending actions in the `ponder` field, /v1/actions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from tests.server.conftest import LiveServer
+
+from ponder.commerce.model import Address, Customer, PaymentMethod, Product, StoreData, Variant
+from ponder.messages import ToolCallPart
+from ponder.testing import ScriptedModel
+
+STORE = StoreData(
+    name="Coast",
+    currency="EUR",
+    policy="Returns within 30 days.",
+    products=(Product("umbrella", "Beach umbrella", (Variant("umb", "umbrella", {}, 2500, stock=3),)),),
+    customers=(
+        Customer(
+            "ann",
+            addresses=(Address("home", "1 Sea Road", "Porto", "PT"),),
+            payment_methods=(PaymentMethod("visa", "card", "tok_test_visa_4242", "visa", "4242"),),
+        ),
+    ),
+)
+BUY = [
+    ToolCallPart("c1", "add_to_cart", {"item_id": "umb"}),
+    ToolCallPart("c2", "checkout", {"address_id": "home", "payment_method_id": "visa"}),
+]
+
+
+def post(server: LiveServer, path: str, body: dict[str, Any], key: str = "big") -> httpx.Response:
+    headers = {"Authorization": f"Bearer {server.keys[key]}"}
+    return httpx.post(server.base_url + path, json=body, headers=headers, timeout=30)
+
+
+def shopping_server(start_server, steps: list[Any]) -> LiveServer:
+    server = start_server(ScriptedModel(steps))
+    server.app.state.ponder.shop.catalog.import_store("acme", STORE)
+    return server
+
+
+def test_a_proposed_order_comes_back_to_the_client_and_is_confirmed_once(start_server) -> None:
+    server = shopping_server(
+        start_server, [BUY, "Proposed; it waits for you.", "It waits for your confirmation."]
+    )
+    body = {
+        "model": "ponder-shopping",
+        "mode": "thinking",
+        "user": "ann",
+        "messages": [{"role": "user", "content": "Buy the umbrella."}],
+    }
+    body.pop("mode")  # the model id picks the mode
+    answer = post(server, "/chat/completions", body)
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    [action] = data["ponder"]["pending_actions"]
+    assert action["kind"] == "place_order" and action["amount"] == 2500 and action["status"] == "pending"
+    assert action["token"] not in json.dumps([c.messages for c in server.model.calls], default=str)
+    listed = httpx.get(
+        server.base_url + "/actions",
+        params={"user": "ann"},
+        headers={"Authorization": f"Bearer {server.keys['big']}"},
+        timeout=30,
+    ).json()["data"]
+    assert [a["id"] for a in listed] == [action["id"]] and "token" not in listed[0]
+    wrong = post(server, f"/actions/{action['id']}/confirm", {"token": "x" * 43, "user": "ann"})
+    assert wrong.status_code == 400
+    done = post(server, f"/actions/{action['id']}/confirm", {"token": action["token"], "user": "ann"})
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "done" and done.json()["result"]["total"] == 2500
+    again = post(server, f"/actions/{action['id']}/confirm", {"token": action["token"], "user": "ann"})
+    assert again.status_code == 422 and "already done" in again.json()["error"]["message"]
+    other = post(server, f"/actions/{action['id']}/confirm", {"token": action["token"], "user": "bob"})
+    assert other.status_code == 404
+
+
+def test_a_streamed_shopping_turn_sends_the_action_before_done(start_server) -> None:
+    server = shopping_server(start_server, [BUY, "Proposed.", "Waiting for you."])
+    body = {
+        "model": "ponder-shopping",
+        "user": "ann",
+        "stream": True,
+        "messages": [{"role": "user", "content": "Buy the umbrella."}],
+    }
+    with httpx.stream(
+        "POST",
+        server.base_url + "/chat/completions",
+        json=body,
+        timeout=30,
+        headers={"Authorization": f"Bearer {server.keys['big']}"},
+    ) as response:
+        events = [
+            json.loads(line[6:])
+            for line in response.iter_lines()
+            if line.startswith("data: ") and line != "data: [DONE]"
+        ]
+    pending = [e["ponder"]["action"] for e in events if e.get("ponder", {}).get("type") == "pending_action"]
+    assert len(pending) == 1 and pending[0]["token"]
+    declined = post(
+        server, f"/actions/{pending[0]['id']}/decline", {"token": pending[0]["token"], "user": "ann"}
+    )
+    assert declined.json()["status"] == "declined"
+
+
+def test_shopping_without_a_store_says_how_to_load_one(start_server) -> None:
+    server = start_server(ScriptedModel(["hi"]))
+    body = {"model": "ponder-shopping", "messages": [{"role": "user", "content": "hi"}]}
+    answer = post(server, "/chat/completions", body)
+    assert answer.status_code == 404 and "ponder shop load" in answer.json()["error"]["message"]
