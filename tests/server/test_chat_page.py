@@ -168,3 +168,51 @@ def test_a_spoken_question_from_the_microphone(start_server, tmp_path, perceptio
             assert page.locator(".msg.user audio").count() == 1
         finally:
             browser.close()
+
+
+def test_shopping_shows_product_cards_and_the_confirmation_step(start_server, browser) -> None:
+    from ponder.commerce.model import Address, Customer, PaymentMethod, Product, StoreData, Variant
+    from ponder.memory.owner import Owner
+    from ponder.messages import ToolCallPart
+
+    store = StoreData(
+        name="Coast",
+        currency="EUR",
+        products=(
+            Product("umbrella", "Beach umbrella", (Variant("umb", "umbrella", {"color": "red"}, 2500),)),
+        ),
+        customers=(
+            Customer(
+                "me",
+                addresses=(Address("home", "1 Sea Road", "Porto", "PT"),),
+                payment_methods=(PaymentMethod("visa", "card", "tok_test_visa", "visa", "4242"),),
+            ),
+        ),
+    )
+    model = ScriptedModel(
+        [
+            ToolCallPart("c1", "search_products", {"query": "beach umbrella"}),
+            [
+                ToolCallPart("c2", "add_to_cart", {"item_id": "umb"}),
+                ToolCallPart("c3", "checkout", {"address_id": "home", "payment_method_id": "visa"}),
+            ],
+            "The order is proposed.",
+            "Here is the red umbrella; confirm the order below.",
+        ]
+    )
+    server = start_server(model)
+    shop = server.app.state.ponder.shop
+    shop.catalog.import_store("acme", store)
+    page = open_page(server, browser, mode="shopping")
+    page.fill("#input", "I need a beach umbrella and want to buy it, can you order it? Which one is best?")
+    page.click("#send")
+    page.wait_for_selector(".action .summary", timeout=15_000)
+    assert "Beach umbrella" in page.inner_text(".product")
+    assert "25.00 EUR" in page.inner_text(".action .summary")
+    assert shop.orders.list_orders(Owner("acme", "me")) == []  # nothing bought before the click
+    page.click(".action button.confirm")
+    page.wait_for_selector(".action.confirmed", timeout=10_000)
+    [order] = shop.orders.list_orders(Owner("acme", "me"))
+    assert order["total"] == 2500 and order["id"] in page.inner_text(".action .status")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat-page-shopping.png"), full_page=True)

@@ -461,7 +461,7 @@ def _progress(event: AgentEvent | ToolCallEvent | ToolResultEvent) -> dict[str, 
         "agent": event.agent,
         "id": r.call_id,
         "name": r.name,
-        "content": r.content[:2000],
+        "content": r.content[:8000],  # enough for a page of search results (the web page's product cards)
         "is_error": r.is_error,
     }
 

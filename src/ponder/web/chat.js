@@ -176,7 +176,7 @@ async function reply() {
     }
     for await (const event of sse(response)) {
       if (event.error) throw new Error(event.error.message);
-      if (event.ponder) { progress(event.ponder, agents, agentLines); continue; }
+      if (event.ponder) { progress(event.ponder, agents, agentLines, node); continue; }
       if (event.usage) { stats.textContent = figures(event.usage, firstToken, started); continue; }
       const delta = (event.choices[0] || {}).delta || {};
       if (delta.reasoning_content) { reasoning.hidden = false; reasoningText.textContent += delta.reasoning_content; }
@@ -199,7 +199,54 @@ async function reply() {
   }
 }
 
-function progress(p, list, lines) {
+// Shopping: products a search found, as cards; an action the assistant proposed, with the buttons that
+// confirm or decline it. The token in the event is for this page (the person), never shown to the model.
+function productCards(content) {
+  let products;
+  try { products = JSON.parse(content); } catch (err) { return null; }
+  if (!Array.isArray(products) || !products.length) return null;
+  const row = el("div", "products");
+  for (const p of products) {
+    const card = el("div", "product");
+    card.append(el("strong", "", p.name), el("div", "price", p.price));
+    const options = (p.items || []).map((i) => Object.values(i.options || {}).join(" ")).filter(Boolean);
+    if (options.length) card.appendChild(el("div", "options", options.join(" · ")));
+    row.appendChild(card);
+  }
+  return row;
+}
+
+function actionCard(action) {
+  const card = el("div", "action");
+  card.append(el("div", "summary", action.summary));
+  const buttons = el("div", "buttons"), status = el("div", "status", "Waiting for your confirmation.");
+  const decide = async (verb) => {
+    buttons.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    const headers = { "Content-Type": "application/json", ...authHeaders() };
+    const response = await fetch(`/v1/actions/${encodeURIComponent(action.id)}/${verb}`, {
+      method: "POST", headers, body: JSON.stringify({ token: action.token }),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) { status.textContent = "Not done: " + (body.error ? body.error.message : response.statusText); return; }
+    const order = body.result && body.result.id ? ` Order ${body.result.id} (${body.result.status}).` : "";
+    status.textContent = verb === "confirm" ? `Confirmed: done.${order}` : "Declined: nothing was done.";
+    card.classList.add(verb === "confirm" ? "confirmed" : "declined");
+  };
+  const yes = el("button", "confirm", "Confirm"), no = el("button", "decline", "Decline");
+  yes.type = no.type = "button";
+  yes.addEventListener("click", () => decide("confirm"));
+  no.addEventListener("click", () => decide("decline"));
+  buttons.append(yes, no);
+  card.append(buttons, status);
+  return card;
+}
+
+function progress(p, list, lines, node) {
+  if (p.type === "pending_action") { node.appendChild(actionCard(p.action)); return; }
+  if (p.type === "tool_result" && p.name === "search_products" && !p.is_error) {
+    const cards = productCards(p.content);
+    if (cards) node.insertBefore(cards, node.querySelector(".answer"));
+  }
   if (p.type === "perception") {
     const r = p.report;
     const text = r.kind === "audio" ? `heard (${r.engine}): “${r.transcript}”`
