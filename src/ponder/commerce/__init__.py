@@ -1,6 +1,15 @@
-"""Commerce: a store's catalog, customers, carts, orders, payments and recommendations (issue 8).
+"""Commerce: a store's catalog, customers, carts, orders, payments and recommendations, and the shopping
+mode's tools.
 
 - model.py: StoreData and its parts, the plain shape every store format loads into
+- formats.py: Ponder's JSON/JSONL store format and the tau2-bench retail db.json; the demo store
+- catalog.py: importing a store, products and variants, semantic search with filters
+- customers.py: customers (the account's users), addresses, payment methods
+- carts.py, checkout.py (once per idempotency key; idempotency.py), orders.py (status history, changes)
+- payments.py: the PaymentProvider port and the test provider
+- actions.py: pending actions, confirmed by the person with a token the model never sees
+- support.py: hand-off to a person; recommend.py: recommendations blending interests and co-purchases
+- tools.py, mode.py: the shopping mode's toolset and options; shop.py: the parts wired together
 """
 
 from __future__ import annotations
