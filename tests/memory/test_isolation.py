@@ -48,7 +48,7 @@ from ponder.memory.memories import (
 )
 from ponder.memory.owner import Owner
 from ponder.memory.sessions import SessionStore, UnknownSessionError
-from ponder.memory.users import PERSONAL_TABLES, UnknownUserError, UserStore
+from ponder.memory.users import KEPT_TABLES, PERSONAL_TABLES, UnknownUserError, UserStore
 from ponder.messages import Message
 from ponder.store import Database, open_database
 from ponder.testing import HashingEmbedder
@@ -579,7 +579,7 @@ def test_no_owner_ever_reads_another_owners_data(database_url: str) -> None:
     db = open_database(database_url)
     try:
         tables = _personal_tables(db)
-        assert set(tables) == set(PERSONAL_TABLES), "UserStore.forget must empty every table with a user_id"
+        assert set(tables) == {*PERSONAL_TABLES, *KEPT_TABLES}, "forget must handle every user_id table"
         machine = type(f"IsolationOn{db.dialect.title()}", (IsolationMachine,), {"db": db, "tables": tables})
         run_state_machine_as_test(machine, settings=SETTINGS)
     finally:

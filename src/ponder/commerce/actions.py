@@ -1,18 +1,22 @@
 """Pending actions: what the model may only *propose*, and the person alone can confirm.
 
-Every consequential action (place an order, cancel one, return items) starts as a row in
-``pending_actions`` for one user and exactly one thing: the items, address and payment method of a
-checkout, or the order and its status, and the amount. ``propose`` prices it, writes a summary for the
-person, and returns a **confirmation token** (32 random bytes) whose SHA-256 alone is stored. The token goes
+Every consequential action (place an order; cancel one, change its items or its address; return or
+exchange delivered items) starts as a row in ``pending_actions`` for one user and exactly one thing: the
+items, address and payment method of a checkout, or the order and its status (and for a change of items
+or address, the order's version: its items, address, total and history as the person saw them), and the
+amount. ``propose`` prices it, writes a summary for the person that says what changes and what money
+moves, and returns a **confirmation token** (32 random bytes) whose SHA-256 alone is stored. The token goes
 to the person's client (the CLI's yes/no prompt, the web page's button, an API client's ``ponder`` field),
 never to the model: tools return ``PendingAction.for_model()``, which has no token. So no text a model reads
 (a product description, a review, a tool result) can confirm anything, whatever it says.
 
 ``confirm`` checks the token (constant time), that the action is pending and not expired, and that what it
-pins has not changed (the cart, the order's status, the price): a changed cart or price fails the action
-instead of buying something the person did not see. It then marks the action confirmed in the same
-transaction, so a token is consumed once, and carries it out. Checkout runs with the action's id as its
-idempotency key, so a confirm retried after a crash finishes the one order instead of placing another.
+pins has not changed (the cart, the order's status or version, the price or the price difference): a
+changed cart, order or price fails the action instead of buying or changing something the person did not
+see. It then marks the action confirmed in the same transaction, so a token is consumed once, and carries
+it out. Checkout runs with the action's id as its idempotency key, so a confirm retried after a crash
+finishes the one order instead of placing another; a change of items is charged under a key derived
+from the order's version and the change (orders.py).
 
 Not here: deciding what to propose (the model, through tools.py), and refunds outside an order change.
 """
@@ -29,15 +33,25 @@ from typing import Any, Literal
 
 from ponder.commerce.carts import CartStore, fingerprint
 from ponder.commerce.checkout import Checkout, LineItem
-from ponder.commerce.orders import OrderBook
+from ponder.commerce.model import Address
+from ponder.commerce.orders import OrderBook, Swap, money
 from ponder.errors import ConflictError, NotFoundError, UserError
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
 
 __all__ = ["ACTION_KINDS", "ActionDesk", "PendingAction", "UnknownActionError", "money"]
 
-ActionKind = Literal["place_order", "cancel_order", "return_items"]
-ACTION_KINDS: tuple[str, ...] = ("place_order", "cancel_order", "return_items")
+ActionKind = Literal[
+    "place_order", "cancel_order", "return_items", "modify_items", "exchange_items", "change_address"
+]
+ACTION_KINDS: tuple[str, ...] = (
+    "place_order",
+    "cancel_order",
+    "return_items",
+    "modify_items",
+    "exchange_items",
+    "change_address",
+)
 TTL_S = 15 * 60
 
 
@@ -45,16 +59,12 @@ class UnknownActionError(NotFoundError):
     """No such pending action for this user."""
 
 
-def money(amount: int, currency: str) -> str:
-    return f"{amount / 100:,.2f} {currency}"
-
-
 @dataclass(frozen=True)
 class PendingAction:
     id: str
     kind: str
     target: str  # the order id ("" : a new order)
-    amount: int
+    amount: int  # the money it moves, charged or refunded (0: none)
     currency: str
     arguments: dict[str, Any]
     summary: str
@@ -173,6 +183,70 @@ class ActionDesk:
             "status": order["status"],
         }
         return self._propose(owner, "return_items", order_id, amount, order["currency"], arguments, summary)
+
+    def propose_modify(
+        self, owner: Owner, order_id: str, swaps: list[Swap], payment_method_id: str
+    ) -> tuple[PendingAction, str]:
+        """Propose swapping items of a pending order, each ``(seq, new_variant_id)``, for other variants of
+        the same product, the price difference charged to or refunded to ``payment_method_id``."""
+        quote = self.orders.quote_modify(owner, order_id, swaps, payment_method_id)
+        summary = (
+            f"Change the items of pending order {order_id}: {_swaps_text(quote)}. {_difference_text(quote)} "
+            f"New order total {money(quote['total'], quote['currency'])}. A pending order's items can be "
+            "changed only once."
+        )
+        return self._propose_swaps(owner, "modify_items", quote, summary)
+
+    def propose_exchange(
+        self, owner: Owner, order_id: str, swaps: list[Swap], payment_method_id: str
+    ) -> tuple[PendingAction, str]:
+        """Propose exchanging delivered items, each ``(seq, new_variant_id)``, for variants of the same
+        product, the price difference charged to or refunded to ``payment_method_id``."""
+        quote = self.orders.quote_exchange(owner, order_id, swaps, payment_method_id)
+        summary = (
+            f"Exchange delivered items of order {order_id}: {_swaps_text(quote)}. {_difference_text(quote)} "
+            'The order becomes "exchange requested": the old items are to be sent back and the new ones '
+            "are shipped. A delivered order is returned or exchanged only once."
+        )
+        return self._propose_swaps(owner, "exchange_items", quote, summary)
+
+    def propose_change_address(
+        self, owner: Owner, order_id: str, *, address_id: str | None = None, address: Address | None = None
+    ) -> tuple[PendingAction, str]:
+        """Propose shipping a pending order to another address: a saved one (``address_id``) or a new one."""
+        if address_id is not None and address is not None:
+            raise UserError("Name a saved address (its id) or a new address, not both.")
+        if address is None:
+            if not address_id:
+                raise UserError("Name the address to ship to: a saved one (its id) or a new one.")
+            address = self.checkout.customers.address(owner, address_id)
+        quote = self.orders.quote_change_address(owner, order_id, address)
+        order = quote["order"]
+        summary = (
+            f"Ship pending order {order_id} ({_items(order)}) to {_place(quote['new'])} instead of "
+            f"{_place(quote['old'])}. No money moves."
+        )
+        arguments = {
+            "order_id": order_id,
+            "address": quote["new"],
+            "status": order["status"],
+            "version": quote["version"],
+        }
+        return self._propose(owner, "change_address", order_id, 0, order["currency"], arguments, summary)
+
+    def _propose_swaps(
+        self, owner: Owner, kind: str, quote: dict[str, Any], summary: str
+    ) -> tuple[PendingAction, str]:
+        arguments = {
+            "order_id": quote["order_id"],
+            "items": [[line["seq"], line["new"]["variant_id"]] for line in quote["lines"]],
+            "payment_method_id": quote["method"]["id"],
+            "difference": quote["difference"],  # positive: charged; negative: refunded
+            "status": "pending" if kind == "modify_items" else "delivered",
+            "version": quote["version"],
+        }
+        amount = abs(quote["difference"])
+        return self._propose(owner, kind, quote["order_id"], amount, quote["currency"], arguments, summary)
 
     def _propose(
         self,
@@ -309,6 +383,21 @@ class ActionDesk:
             return self.orders.cancel(owner, action.target, args["reason"])
         if action.kind == "return_items":
             return self.orders.return_items(owner, action.target, list(args["items"]), args["reason"])
+        if action.kind in ("modify_items", "exchange_items"):
+            change = self.orders.modify_items if action.kind == "modify_items" else self.orders.exchange_items
+            return change(
+                owner,
+                action.target,
+                [(int(seq), str(variant)) for seq, variant in args["items"]],
+                args["payment_method_id"],
+                if_version=args["version"],
+                if_difference=int(args["difference"]),
+                idempotency_key=action.id,
+            )
+        if action.kind == "change_address":
+            return self.orders.change_address(
+                owner, action.target, Address(**args["address"]), if_version=args["version"]
+            )
         raise UserError(f"Unknown action kind {action.kind!r}.")
 
     def _finish(self, owner: Owner, action_id: str, status: str, result: dict[str, Any]) -> None:
@@ -386,6 +475,33 @@ def _method(method: dict[str, Any]) -> str:
 
 def _items(order: dict[str, Any]) -> str:
     return ", ".join(f"{i['quantity']} × {i['name']}" for i in order["items"])
+
+
+def _swaps_text(quote: dict[str, Any]) -> str:
+    currency = quote["currency"]
+
+    def item(side: dict[str, Any]) -> str:
+        return f"{side['name']}{_options(side['options'])} at {money(side['price'], currency)}"
+
+    return "; ".join(
+        f"item {line['seq']}, {line['quantity']} × {item(line['old'])} → {item(line['new'])}"
+        for line in quote["lines"]
+    )
+
+
+def _difference_text(quote: dict[str, Any]) -> str:
+    difference, currency, method = quote["difference"], quote["currency"], _method(quote["method"])
+    if difference > 0:
+        return f"The price difference, {money(difference, currency)}, is charged to {method}."
+    if difference < 0:
+        return f"The price difference, {money(-difference, currency)}, goes back to {method}."
+    return "The prices are the same: no money moves."
+
+
+def _place(address: dict[str, Any] | None) -> str:
+    if not address:
+        return "no address"
+    return ", ".join(x for x in (address.get(k) for k in ("line1", "line2", "city", "zip", "country")) if x)
 
 
 def _paid(order: dict[str, Any]) -> int:

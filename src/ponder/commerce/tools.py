@@ -2,9 +2,10 @@
 
 Reading tools (search, product details, the cart, the customer's addresses, payment methods and orders)
 answer with data. Tools that would spend money or change an order (``checkout``, ``cancel_order``,
-``return_items``) only **propose**: they record a pending action (actions.py) and answer with its summary
-and id, never its confirmation token. The token goes into ``proposals``, which the CLI, the server or the
-web page shows to the person; the model cannot see it, so nothing it reads can confirm anything.
+``modify_order_items``, ``change_order_address``, ``return_items``, ``exchange_items``) only **propose**:
+they record a pending action (actions.py) and answer with its summary and id, never its confirmation token.
+The token goes into ``proposals``, which the CLI, the server or the web page shows to the person; the model
+cannot see it, so nothing it reads can confirm anything.
 
 Every tool is bound to the ``Owner`` given when the toolset is built: the model cannot name another user.
 Product text and reviews come back under ``untrusted`` keys, as what they are: data from the catalog.
@@ -18,6 +19,8 @@ from typing import Any
 
 from ponder.commerce.actions import PendingAction, money
 from ponder.commerce.catalog import SearchHit
+from ponder.commerce.model import Address
+from ponder.commerce.orders import Swap
 from ponder.commerce.shop import Shop
 from ponder.memory.owner import Owner
 from ponder.tools.base import ToolError, from_function
@@ -186,7 +189,8 @@ def shopping_toolset(
         ]
 
     def get_order(order_id: str) -> dict[str, Any]:
-        """One order in full: items (numbered for returns), address, payments and status history.
+        """One order in full: items (numbered by "seq", for changes, returns and exchanges), address,
+        payments and status history.
 
         Args:
             order_id: The order's id.
@@ -227,6 +231,78 @@ def shopping_toolset(
         """
         return propose(*shop.actions.propose_return(owner, order_id, item_numbers, reason))
 
+    def modify_order_items(
+        order_id: str, item_numbers: list[int], new_item_ids: list[str], payment_method_id: str
+    ) -> dict[str, Any]:
+        """Propose changing items of a pending order to other items of the same product (size, color...).
+
+        A pending order's items can be changed only once, so gather every change the customer wants first
+        and propose them together. The price difference is charged to the payment method, or refunded to it
+        (a gift card, or a method that paid the order). The customer confirms it themselves.
+
+        Args:
+            order_id: The pending order.
+            item_numbers: The items to change, by their "seq" numbers in get_order.
+            new_item_ids: The item each becomes, in the same order: an item_id of the same product (from
+                get_product), different from the current one and in stock.
+            payment_method_id: Pays or receives the price difference, from my_account or the order.
+        """
+        swaps = _swaps(item_numbers, new_item_ids)
+        return propose(*shop.actions.propose_modify(owner, order_id, swaps, payment_method_id))
+
+    def change_order_address(
+        order_id: str,
+        address_id: str = "",
+        line1: str = "",
+        line2: str = "",
+        city: str = "",
+        state: str = "",
+        zip: str = "",
+        country: str = "",
+    ) -> dict[str, Any]:
+        """Propose shipping a pending order to another address. The customer confirms it themselves.
+
+        Give a saved address (address_id, from my_account) or a new one (line1, city and country at least).
+        No money moves.
+
+        Args:
+            order_id: The pending order.
+            address_id: A saved address's id; leave the other fields empty when giving it.
+            line1: A new address: the street and number.
+            line2: A new address: apartment, floor, building (optional).
+            city: A new address: the city.
+            state: A new address: the state or region (optional).
+            zip: A new address: the postal code.
+            country: A new address: the country.
+        """
+        fields = (line1, line2, city, state, zip, country)
+        if address_id and any(fields):
+            raise ToolError("Give either address_id or the fields of a new address, not both.")
+        if address_id:
+            return propose(*shop.actions.propose_change_address(owner, order_id, address_id=address_id))
+        new = Address("", line1, city, country, line2=line2, state=state, zip=zip)
+        return propose(*shop.actions.propose_change_address(owner, order_id, address=new))
+
+    def exchange_items(
+        order_id: str, item_numbers: list[int], new_item_ids: list[str], payment_method_id: str
+    ) -> dict[str, Any]:
+        """Propose exchanging items of a delivered order for items of the same product (size, color...).
+
+        The same item again replaces a faulty one. A delivered order is returned or exchanged only once, so
+        gather every item first. The customer sends the old items back; the price difference is charged to
+        the payment method, or refunded to it (a gift card, or a method that paid the order). The customer
+        confirms it themselves.
+
+        Args:
+            order_id: The delivered order.
+            item_numbers: The items to exchange, by their "seq" numbers in get_order.
+            new_item_ids: The item each is exchanged for, in the same order: an item_id of the same product
+                (from get_product), in stock.
+            payment_method_id: Pays or receives the price difference, from my_account or the order.
+        """
+        swaps = _swaps(item_numbers, new_item_ids)
+        return propose(*shop.actions.propose_exchange(owner, order_id, swaps, payment_method_id))
+
     def hand_off_to_person(reason: str, summary: str) -> dict[str, Any]:
         """Hand the conversation to a person of the store's staff, when the customer asks for one or the
         request is beyond these tools.
@@ -250,11 +326,23 @@ def shopping_toolset(
         get_order,
         checkout,
         cancel_order,
+        modify_order_items,
+        change_order_address,
         return_items,
+        exchange_items,
         hand_off_to_person,
     ):
         toolset.add(from_function(_errors_as_tool_errors(fn), concurrent=False))  # in the order called
     return toolset
+
+
+def _swaps(item_numbers: list[int], new_item_ids: list[str]) -> list[Swap]:
+    if len(item_numbers) != len(new_item_ids):
+        raise ToolError(
+            f"Give one new item id for each item number ({len(item_numbers)} numbers, "
+            f"{len(new_item_ids)} item ids)."
+        )
+    return list(zip(item_numbers, new_item_ids, strict=True))
 
 
 def _errors_as_tool_errors(fn: Any) -> Any:

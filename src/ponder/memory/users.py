@@ -12,7 +12,7 @@ from ponder.errors import NotFoundError
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
 
-__all__ = ["PERSONAL_TABLES", "UnknownUserError", "UserStore"]
+__all__ = ["KEPT_TABLES", "PERSONAL_TABLES", "UnknownUserError", "UserStore"]
 
 # Every table that holds a person's rows, children before parents (messages before sessions). A customer's
 # orders are the store's accounting record and stay, without their delivery address (``forget``).
@@ -29,6 +29,8 @@ PERSONAL_TABLES = (
     "support_tickets",
     "users",
 )
+# Tables with a user_id that ``forget`` keeps, scrubbed: a customer's orders are the store's books.
+KEPT_TABLES = ("orders",)
 
 
 class UnknownUserError(NotFoundError):
