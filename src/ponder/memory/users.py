@@ -27,6 +27,7 @@ PERSONAL_TABLES = (
     "idempotency_keys",
     "pending_actions",
     "support_tickets",
+    "ucp_checkout_sessions",
     "users",
 )
 # Tables with a user_id that ``forget`` keeps, scrubbed: a customer's orders are the store's books.

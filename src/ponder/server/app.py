@@ -363,6 +363,10 @@ def create_app(
         principal, headers = await caller(request)
         return JSONResponse(await get_profile(state.interests, principal, user), headers=headers)
 
+    from ponder.server.ucp import register_ucp  # UCP checkout for shopping agents (loads the UCP SDK)
+
+    register_ucp(app, state)
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         """Liveness: the server answers."""

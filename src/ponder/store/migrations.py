@@ -308,8 +308,33 @@ def m003_commerce(db: Connection) -> None:
     md.create_all(db)
 
 
+def m004_ucp_checkout_sessions(db: Connection) -> None:
+    """Checkout sessions of the Universal Commerce Protocol (server/ucp.py): what a shopping agent asked
+    for, and where it stands. Completing one only proposes a pending action; the order is the person's."""
+    md = sa.MetaData()
+    sa.Table(
+        "ucp_checkout_sessions",
+        md,
+        sa.Column("account", Text, primary_key=True),  # the store (the API key's account)
+        sa.Column("id", Text, primary_key=True),  # "chk_" + 32 hex: unguessable, unique across accounts
+        sa.Column("user_id", Text, nullable=False, server_default=""),  # the buyer ("" : not given yet)
+        sa.Column("status", Text, nullable=False),  # incomplete, requires_escalation, ..., canceled
+        sa.Column("session", Text, nullable=False),  # JSON: the checkout as last answered
+        sa.Column("state", Text, nullable=False),  # JSON: what was asked, the pending action, the order
+        sa.Column("idempotency_key", Text, nullable=False, server_default=""),  # the create's, if any
+        sa.Column("version", Int, nullable=False, server_default="0"),  # bumped by every write
+        sa.Column("created_at", Float, nullable=False),
+        sa.Column("updated_at", Float, nullable=False),
+        sa.Column("expires_at", Float, nullable=False),
+        sa.Index("ucp_checkout_sessions_id", "id", unique=True),  # the confirmation page has no key
+        sa.Index("ucp_checkout_sessions_owner", "account", "user_id", "created_at"),
+    )
+    md.create_all(db)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     m001_keys_and_limits,
     m002_sessions_memories_interests,
     m003_commerce,
+    m004_ucp_checkout_sessions,
 ]
