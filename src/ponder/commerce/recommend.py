@@ -193,7 +193,7 @@ class CollaborativeFilter:
         dropped). No interactions: a model that knows no one and scores everything 0."""
         import scipy.sparse  # type: ignore[import-untyped]  # imported here: half a second, and only to fit
         from implicit.cpu.als import AlternatingLeastSquares  # type: ignore[import-untyped]
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+        from threadpoolctl import threadpool_limits
 
         started = time.perf_counter()
         totals: defaultdict[tuple[str, str], float] = defaultdict(float)
