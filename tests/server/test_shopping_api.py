@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from tests.server.conftest import LiveServer
@@ -110,3 +111,31 @@ def test_shopping_without_a_store_says_how_to_load_one(start_server) -> None:
     body = {"model": "ponder-shopping", "messages": [{"role": "user", "content": "hi"}]}
     answer = post(server, "/chat/completions", body)
     assert answer.status_code == 404 and "ponder shop load" in answer.json()["error"]["message"]
+
+
+def test_the_store_moves_an_order_forward_and_the_customer_sees_it(start_server) -> None:
+    server = shopping_server(start_server, [BUY, "Proposed.", "Waiting."])
+    answer = post(
+        server,
+        "/chat/completions",
+        {"model": "ponder-shopping", "user": "ann", "messages": [{"role": "user", "content": "Buy it."}]},
+    )
+    [action] = answer.json()["ponder"]["pending_actions"]
+    order = post(server, f"/actions/{action['id']}/confirm", {"token": action["token"], "user": "ann"})
+    order_id = order.json()["result"]["id"]
+    path = f"/orders/{quote(order_id, safe='')}/status"
+    assert post(server, path, {"status": "processed"}).json()["status"] == "processed"
+    delivered = post(server, path, {"status": "delivered", "note": "left at the door"})
+    assert delivered.status_code == 200, delivered.text
+    assert [e["status"] for e in delivered.json()["history"]] == ["pending", "processed", "delivered"]
+    back = post(server, path, {"status": "processed"})
+    assert back.status_code == 422 and "forward only" in back.json()["error"]["message"]
+    assert post(server, path, {"status": "shipped"}).status_code == 400  # not a status the store sets
+    assert post(server, "/orders/%23nope/status", {"status": "delivered"}).status_code == 404
+    listed = httpx.get(
+        server.base_url + "/orders",
+        params={"user": "ann"},
+        headers={"Authorization": f"Bearer {server.keys['big']}"},
+        timeout=30,
+    ).json()["data"]
+    assert [(o["id"], o["status"]) for o in listed] == [(order_id, "delivered")]

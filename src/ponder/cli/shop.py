@@ -4,7 +4,8 @@
 ``ponder shop`` alone is ``ponder chat --mode shopping`` against the store of ``commerce.account`` (the demo
 store is loaded the first time, if the account has none). Orders, cancellations and returns the assistant
 proposes are put to you with a yes/no prompt after its answer; ``ponder shop confirm`` confirms one later,
-with the token printed when it was proposed (the model never sees it).
+with the token printed when it was proposed (the model never sees it). ``ponder shop fulfil`` is the
+store's side: it marks an order processed or delivered.
 """
 
 from __future__ import annotations
@@ -124,6 +125,24 @@ def orders(obj: CliContext, user: str) -> None:
     with _shop(obj) as (shop_, settings):
         found = shop_.orders.list_orders(Owner(settings.commerce.account, user))
     write_stdout(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+
+
+@shop.command("fulfil")
+@click.argument("order_id")
+@click.option(
+    "--status",
+    type=click.Choice(["processed", "delivered"]),
+    default="delivered",
+    show_default=True,
+    help="Where the order is now (orders move pending -> processed -> delivered, forward only).",
+)
+@click.option("--note", default="", help="Kept in the order's history.")
+@click.pass_obj
+def fulfil(obj: CliContext, order_id: str, status: str, note: str) -> None:
+    """As the store: mark an order processed or delivered (then it can be returned or exchanged)."""
+    with _shop(obj) as (shop_, settings):
+        order = shop_.orders.advance(settings.commerce.account, order_id, status, note)
+    write_stdout(json.dumps(order, indent=2, ensure_ascii=False) + "\n")
 
 
 def _decide(obj: CliContext, action_id: str, token: str, user: str, *, confirm: bool) -> None:

@@ -28,7 +28,9 @@ keeps an empty reference until ``settle_refunds`` sends it again, under the same
 goes back to follows one rule everywhere: the earliest charge of that payment method (of any, for a cancel
 or a return) with money left on it, so these books and the provider's agree charge by charge.
 
-Every method takes the ``Owner``: an order id of another user is "no such order", never someone else's.
+Every customer's method takes the ``Owner``: an order id of another user is "no such order", never someone
+else's. ``advance`` is the store's own: the operator (``ponder shop fulfil``, or the account's API key)
+moves an order forward as it is packed and delivered.
 
 Not here: checkout (checkout.py), and the confirmation a person gives before any of this (actions.py).
 """
@@ -51,11 +53,12 @@ from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, Us
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
 
-__all__ = ["MODIFIED_NOTE", "OrderBook", "Swap", "UnknownOrderError", "money"]
+__all__ = ["FULFILMENT", "MODIFIED_NOTE", "OrderBook", "Swap", "UnknownOrderError", "money"]
 
 Swap = tuple[int, str]  # (an item's ``seq`` in the order, the variant id it becomes)
 SwapKind = Literal["modify", "exchange"]
 MODIFIED_NOTE = "items modified"  # the history note that marks a pending order's one change of items
+FULFILMENT = ("pending", "processed", "delivered")  # the store moves an order forward along these
 
 
 class UnknownOrderError(NotFoundError):
@@ -237,6 +240,29 @@ class OrderBook:
         _payment(
             db, owner.account, plan["order_id"], "charge", plan["total"], plan["method"]["id"], charge_id, now
         )
+
+    def advance(self, account: str, order_id: str, status: str, note: str = "") -> dict[str, Any]:
+        """The store moves an order forward: pending -> processed -> delivered (a step may be skipped, never
+        taken back). No money moves. Not a customer's action, so no ``Owner`` and no confirmation: the
+        operator's. Under the order's lock, so a customer's cancel and this cannot both win."""
+        if status not in FULFILMENT[1:]:
+            raise UserError(f"An order can be moved to {' or '.join(FULFILMENT[1:])}, not {status!r}.")
+        note = " ".join(note.split())[:200]
+        with self.db.transaction(lock=f"order:{account}:{order_id}") as db:
+            row = db.execute(
+                sql("SELECT user_id, status FROM orders WHERE account = :account AND id = :id"),
+                {"account": account, "id": order_id},
+            ).first()
+            if row is None:
+                raise UnknownOrderError(f"No order {order_id} in this store.")
+            current = str(row[1])
+            if current not in FULFILMENT or FULFILMENT.index(current) >= FULFILMENT.index(status):
+                raise ConflictError(
+                    f"Order {order_id} is {current}: it cannot be moved to {status} "
+                    f"(orders move {' -> '.join(FULFILMENT)}, forward only)."
+                )
+            _set_status(db, account, order_id, status, note or f"{status} by the store")
+            return self.view(db, Owner(account, str(row[0])), order_id)
 
     def cancel(self, owner: Owner, order_id: str, reason: str) -> dict[str, Any]:
         """Cancel a pending order: the items go back to stock and everything paid is refunded."""

@@ -28,6 +28,7 @@ from ponder.config import Settings
 from ponder.models.registry import resolve_model
 from ponder.server import actions as actions_api
 from ponder.server import memory as memory_api
+from ponder.server import orders as orders_api
 from ponder.server.auth import Principal, admit, authenticate
 from ponder.server.chat import MODE_MODELS, chat_completions
 from ponder.server.errors import ApiError
@@ -342,6 +343,22 @@ def create_app(
         principal, headers = await caller(request)
         owner = memory_api.owner_of(principal, decision.user)
         body = await actions_api.decide(state.shop, owner, action_id, decision.token, confirm=False)
+        return JSONResponse(body, headers=headers)
+
+    @app.get("/v1/orders", tags=["shopping"], responses=_ERRORS)
+    async def orders_list(request: Request, user: User = None) -> JSONResponse:
+        """The customer's orders, with their payments and status history."""
+        principal, headers = await caller(request)
+        owner = memory_api.owner_of(principal, user)
+        return JSONResponse(await orders_api.list_orders(state.shop, owner), headers=headers)
+
+    @app.post("/v1/orders/{order_id}/status", tags=["shopping"], responses=_ERRORS)
+    async def orders_advance(
+        request: Request, order_id: str, change: orders_api.StatusChange
+    ) -> JSONResponse:
+        """The store moves an order forward: pending -> processed -> delivered (never back)."""
+        principal, headers = await caller(request)
+        body = await orders_api.advance(state.shop, principal.account, order_id, change)
         return JSONResponse(body, headers=headers)
 
     @app.post("/v1/interests/events", tags=["interests"], responses=_ERRORS)

@@ -1,0 +1,36 @@
+"""``/v1/orders``: a customer's orders, and the store moving an order forward as it ships.
+
+- ``GET /v1/orders?user=``: the customer's orders (items, total, payments, status history), newest first.
+- ``POST /v1/orders/{order_id}/status`` with ``{"status": "processed" | "delivered", "note": "..."}``: the
+  store's own step (a warehouse system, a carrier's webhook relay), taken with the account's API key like
+  every call of this API. No money moves and the customer confirms nothing; an order only moves forward
+  (``OrderBook.advance``), and under its lock, so a cancellation racing it either wins or is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ponder.commerce.shop import Shop
+from ponder.memory.owner import Owner
+from ponder.server.memory import _run
+
+__all__ = ["StatusChange", "advance", "list_orders"]
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["processed", "delivered"] = Field(description="Where the order is now.")
+    note: str = Field(default="", max_length=200, description="Kept in the order's history.")
+
+
+async def list_orders(shop: Shop, owner: Owner) -> dict[str, Any]:
+    found = await _run(lambda: shop.orders.list_orders(owner))
+    return {"object": "list", "data": found}
+
+
+async def advance(shop: Shop, account: str, order_id: str, change: StatusChange) -> dict[str, Any]:
+    return await _run(lambda: shop.orders.advance(account, order_id, change.status, change.note))
