@@ -26,8 +26,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,6 +40,8 @@ from ponder.commerce.orders import OrderBook, Swap, money
 from ponder.errors import ConflictError, NotFoundError, UserError
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ACTION_KINDS", "ActionDesk", "PendingAction", "UnknownActionError", "money"]
 
@@ -102,11 +106,19 @@ class PendingAction:
 
 
 class ActionDesk:
-    def __init__(self, db: Database, checkout: Checkout, orders: OrderBook, carts: CartStore) -> None:
+    def __init__(
+        self,
+        db: Database,
+        checkout: Checkout,
+        orders: OrderBook,
+        carts: CartStore,
+        on_done: Callable[[Owner, PendingAction, dict[str, Any]], None] | None = None,
+    ) -> None:
         self.db = db
         self.checkout = checkout
         self.orders = orders
         self.carts = carts
+        self.on_done = on_done  # told of every action carried out (Shop records interest signals)
         self.ttl_s: float = TTL_S  # how long a proposal waits for the person
 
     # --- proposing --------------------------------------------------------------------------------------
@@ -348,6 +360,11 @@ class ActionDesk:
             self._finish(owner, action_id, "failed", {"error": str(error)})
             raise
         self._finish(owner, action_id, "done", result)
+        if self.on_done is not None:
+            try:
+                self.on_done(owner, action, result)
+            except Exception:  # what it records is secondary: the action is done, and says so
+                log.warning("after action %s: on_done failed", action_id, exc_info=True)
         return self.get(owner, action_id)
 
     def _carry_out(self, owner: Owner, action: PendingAction) -> dict[str, Any]:

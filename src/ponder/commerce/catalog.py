@@ -292,7 +292,7 @@ class Catalog:
         shelf = self._shelf(account)
         allowed = self._filter(shelf, min_price, max_price, category, options, attributes or {}, in_stock)
         if vector is None and query and query.strip():
-            vector = self._query_vector(query.strip())
+            vector = self.query_vector(query.strip())
         hits: list[SearchHit] = []
         seen: list[int] = []  # rows already ranked (and read) in an earlier round
         for _ in range(SEARCH_ROUNDS):
@@ -325,7 +325,7 @@ class Catalog:
             seen += [r for r, _ in ranked]  # sold out since the shelf was read: rank the next ones
         return hits
 
-    def _query_vector(self, text: str) -> np.ndarray:
+    def query_vector(self, text: str) -> np.ndarray:
         """The query's embedding, from a small LRU cache: a shopper (or the assistant) often asks again."""
         with self._lock:
             vector = self._vectors.get(text)

@@ -1,9 +1,12 @@
 """The commerce toolset: what the shopping mode's model may call, for one customer of one store.
 
-Reading tools (search, product details, the cart, the customer's addresses, payment methods and orders)
-answer with data. Tools that would spend money or change an order (``checkout``, ``cancel_order``,
-``modify_order_items``, ``change_order_address``, ``return_items``, ``exchange_items``) only **propose**:
-they record a pending action (actions.py) and answer with its summary and id, never its confirmation token.
+Reading tools (search, recommendations, product details, the cart, the customer's addresses, payment
+methods and orders) answer with data; a product looked at and one put in the cart are recorded as the
+customer's interest signals (a view, a save), which their recommendations learn from.
+
+Tools that would spend money or change an order (``checkout``, ``cancel_order``, ``modify_order_items``,
+``change_order_address``, ``return_items``, ``exchange_items``) only **propose**: they record a pending
+action (actions.py) and answer with its summary and id, never its confirmation token.
 The token goes into ``proposals``, which the CLI, the server or the web page shows to the person; the model
 cannot see it, so nothing it reads can confirm anything.
 
@@ -14,14 +17,16 @@ Money is shown as text in the store's currency ("45.00 EUR"); prices the model g
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from ponder.commerce.actions import PendingAction, money
-from ponder.commerce.catalog import SearchHit
+from ponder.commerce.catalog import ProductView, SearchHit
 from ponder.commerce.model import Address
 from ponder.commerce.orders import Swap
 from ponder.commerce.shop import Shop
+from ponder.memory.interests import Kind
 from ponder.memory.owner import Owner
 from ponder.tools.base import ToolError, from_function
 from ponder.tools.toolset import FunctionToolset
@@ -29,6 +34,7 @@ from ponder.tools.toolset import FunctionToolset
 __all__ = ["Proposal", "shopping_toolset"]
 
 MAX_RESULTS = 10
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,14 +103,65 @@ def shopping_toolset(
         )
         return [hit(h) for h in hits]
 
+    def signal(kind: Kind, views: list[ProductView]) -> None:
+        """What the customer looked at or chose, for their recommendations; never fails the tool."""
+        try:
+            shop.recommendations.record(owner, kind, views)
+        except Exception:
+            log.warning("could not record a %s for %s", kind, owner, exc_info=True)
+
+    def recommend_products(
+        request: str = "", max_price: float | None = None, size: str | None = None, limit: int = 5
+    ) -> list[dict[str, Any]]:
+        """Products picked for this customer: what they ask for now, blended with their interests, what
+        they bought, and what shoppers with similar tastes liked; not what they bought or have in the cart.
+        Each comes with why it was picked.
+
+        Args:
+            request: What the customer asks for in this conversation, in words; empty for "anything for me".
+            max_price: Highest price, in the store's currency.
+            size: The customer's size, such as "M" or "42", for products that come in sizes.
+            limit: How many products to return (1-10).
+        """
+        in_cart = [shop.catalog.variant(account, line.variant_id)[0].id for line in shop.carts.lines(owner)]
+        found = shop.recommendations.recommend(
+            owner,
+            request,
+            max_price=cents(max_price),
+            size=size,
+            exclude=in_cart,
+            k=max(1, min(limit, MAX_RESULTS)),
+        )
+        out = []
+        for r in found:
+            p = r.product.product
+            items = r.product.in_stock()
+            out.append(
+                {
+                    "product_id": p.id,
+                    "name": p.name,
+                    "category": p.category,
+                    "price": money(r.recommendation.price, currency),
+                    "items": [
+                        {"item_id": v.id, "options": v.options, "price": money(v.price, currency)}
+                        for v in items
+                    ],
+                    "why": list(r.recommendation.reasons),
+                    "untrusted": {"description": p.description[:300]},
+                }
+            )
+        return out
+
     def get_product(product_id: str) -> dict[str, Any]:
         """A product's details: its items (variants) with options, price and stock, attributes and reviews.
 
         Args:
             product_id: The product's id, from a search.
         """
-        view = shop.catalog.product(account, product_id).to_dict()
-        reviews = [r.__dict__ for r in shop.catalog.product(account, product_id).product.reviews[:5]]
+        found = shop.catalog.product(account, product_id)
+        signal("view", [found])
+        view = found.to_dict()
+        reviews = [r.__dict__ for r in found.product.reviews[:5]]
         for v in view["variants"]:
             v["price"] = money(v["price"], currency)
         return {
@@ -144,6 +201,7 @@ def shopping_toolset(
             quantity: How many to add.
         """
         shop.carts.add(owner, item_id, quantity)
+        signal("save", [shop.catalog.variant(account, item_id)[0]])
         return view_cart()
 
     def remove_from_cart(item_id: str) -> dict[str, Any]:
@@ -317,6 +375,7 @@ def shopping_toolset(
     toolset = FunctionToolset("shop")
     for fn in (
         search_products,
+        recommend_products,
         get_product,
         view_cart,
         add_to_cart,
