@@ -46,3 +46,12 @@ def test_fulfil_refuses_going_back_and_unknown_orders() -> None:
     assert "No order HP-9999" in run("shop", "fulfil", "HP-9999", code=2)
     assert "'shipped' is not one of" in run("shop", "fulfil", "HP-1004", "--status", "shipped", code=2)
     assert orders("ann")["HP-1001"]["status"] == "delivered"
+
+
+def test_recommend_prints_products_and_why() -> None:
+    run("shop", "load", "--demo")
+    out = run("shop", "recommend", "--user", "ann", "--limit", "3", "a", "dress", "for", "a", "wedding")
+    products = [line for line in out.splitlines() if not line.startswith("       - ")]
+    reasons = [line for line in out.splitlines() if line.startswith("       - ")]
+    assert len(products) == 3 and reasons
+    assert "HP-1001" not in out

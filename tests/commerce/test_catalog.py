@@ -348,3 +348,33 @@ def test_filters_are_exact_over_a_random_store(db: Database) -> None:
         assert set(ids(hits)) == expected, filters
         scores = [h.score for h in hits]
         assert scores == sorted(scores, reverse=True)
+
+
+def test_imported_orders_become_purchases_once_and_cancelled_ones_do_not(database_url: str) -> None:
+    from ponder.commerce.formats import demo_store_path, load_store
+    from ponder.memory.interests import InterestStore
+    from ponder.memory.owner import Owner
+
+    db = open_database(database_url)
+    embedder = HashingEmbedder()
+    demo = load_store(demo_store_path())
+    Catalog(db, embedder).import_store("demo", demo)
+    interests = InterestStore(db, embedder)
+
+    def purchases(user: str) -> list[tuple[str, float]]:
+        return sorted((e.item, e.at) for e in interests.events(Owner("demo", user)) if e.kind == "purchase")
+
+    bought = {(o.user_id, i.product_id) for o in demo.orders if o.status != "cancelled" for i in o.items}
+    assert {item for item, _ in purchases("ann")} == {p for u, p in bought if u == "ann"}
+    hp1001 = next(o for o in demo.orders if o.id == "HP-1001")
+    assert hp1001.created_at is not None
+    assert (hp1001.items[0].product_id, hp1001.created_at) in purchases("ann")  # at the order's time
+    cancelled = next(o for o in demo.orders if o.status == "cancelled")
+    only_cancelled = {i.product_id for i in cancelled.items} - {
+        p for u, p in bought if u == cancelled.user_id
+    }
+    assert only_cancelled  # the demo has one: it must not count as bought
+    assert not only_cancelled & {item for item, _ in purchases(cancelled.user_id)}
+    before = {user: purchases(user) for user in ("ann", "ben", "chloe", "dev")}
+    Catalog(db, embedder).import_store("demo", demo)  # again: the orders are known, no new purchases
+    assert {user: purchases(user) for user in before} == before

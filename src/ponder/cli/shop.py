@@ -117,6 +117,39 @@ def search(obj: CliContext, query: tuple[str, ...], max_price: float | None, lim
             )
 
 
+@shop.command("recommend")
+@click.argument("request", nargs=-1)
+@click.option("--user", default=DEFAULT_USER, show_default=True, help="For whom (a customer).")
+@click.option("--max-price", type=float, default=None, help="In the store's currency.")
+@click.option("--size", default=None, help="Their size, for products that come in sizes.")
+@click.option("--limit", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.pass_obj
+def recommend(
+    obj: CliContext,
+    request: tuple[str, ...],
+    user: str,
+    max_price: float | None,
+    size: str | None,
+    limit: int,
+) -> None:
+    """Products picked for a customer (what they ask for, their interests, similar shoppers), and why."""
+    with _shop(obj) as (shop_, settings):
+        found = shop_.recommendations.recommend(
+            Owner(settings.commerce.account, user),
+            " ".join(request),
+            max_price=None if max_price is None else round(max_price * 100),
+            size=size,
+            k=limit,
+        )
+    for r in found:
+        write_stdout(
+            f"{r.recommendation.score:.3f}  {r.product.id:<24} {r.product.product.name}  "
+            f"{r.recommendation.price / 100:.2f}\n"
+        )
+        for reason in r.recommendation.reasons:
+            write_stdout(f"       - {reason}\n")
+
+
 @shop.command("orders")
 @click.option("--user", default=DEFAULT_USER, show_default=True)
 @click.pass_obj

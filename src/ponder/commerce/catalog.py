@@ -32,9 +32,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Connection
 
-from ponder.commerce.model import Product, StoreData, Variant
+from ponder.commerce.model import Order, Product, StoreData, Variant
 from ponder.errors import NotFoundError, UserError
 from ponder.memory.embeddings import Embedder
+from ponder.memory.interests import InterestEvent, write_events
 from ponder.memory.vectors import VectorIndex
 from ponder.store.database import Database, sql
 
@@ -172,6 +173,10 @@ class Catalog:
     ) -> ImportSummary:
         """Replace the account's catalog with ``store``'s, and add its customers and orders; whole or absent.
 
+        An imported order the account did not have yet (and not cancelled) is also its customer's purchase
+        of each product in it, in their interest events at the order's time: what recommendations learn
+        from. Importing the same orders again adds none.
+
         Embeddings are computed first (``progress(done, total)`` after each batch), then everything is
         written in one transaction.
         """
@@ -216,7 +221,9 @@ class Catalog:
                 )
             write_products(db, account, store.products, vectors, now)
             customers = write_customers(db, account, store.customers, now)
+            new_orders = _new_orders(db, account, store.orders)
             orders = write_orders(db, account, store.orders, store.currency, now)
+            write_events(db, account, _purchases(new_orders, store, names, now))
         return ImportSummary(
             store.name,
             len(store.categories),
@@ -464,6 +471,44 @@ class Catalog:
             np.asarray(stocked, bool),
             {name: _Codes.of(variants, *found) for name, found in options.items()},
         )
+
+
+def _new_orders(db: Connection, account: str, orders: Sequence[Order]) -> list[Order]:
+    """The orders the account does not have yet."""
+    have: set[str] = set()
+    ids = [o.id for o in orders]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join(f":o{i}" for i in range(len(chunk)))
+        params = {"account": account} | {f"o{i}": order_id for i, order_id in enumerate(chunk)}
+        have.update(
+            db.execute(
+                sql(f"SELECT id FROM orders WHERE account = :account AND id IN ({marks})"), params
+            ).scalars()
+        )
+    return [o for o in orders if o.id not in have]
+
+
+def _purchases(
+    orders: Sequence[Order], store: StoreData, names: Mapping[str, str], now: float
+) -> list[tuple[str, InterestEvent]]:
+    """A purchase event per (order, product) of the orders that were not cancelled."""
+    products = {p.id: p for p in store.products}
+    events = []
+    for order in orders:
+        if order.status == "cancelled":
+            continue
+        for product_id in dict.fromkeys(item.product_id for item in order.items):
+            product = products.get(product_id)
+            if product is None:
+                continue
+            text = product_text(product, names.get(product.category, product.category))[:2000]
+            at = float(min(order.created_at or now, now))
+            event = InterestEvent(
+                kind="purchase", item=product_id, category=product.category, text=text, at=at
+            )
+            events.append((order.user_id, event))
+    return events
 
 
 def _variant_passes(

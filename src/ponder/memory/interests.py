@@ -71,6 +71,7 @@ __all__ = [
     "InvalidEventsError",
     "Kind",
     "RecordedEvent",
+    "write_events",
 ]
 
 Kind = Literal["view", "like", "save", "follow", "share", "purchase", "dismiss"]
@@ -689,6 +690,18 @@ def _age(days: float) -> str:
 
 
 # --- storage ---
+
+
+def write_events(db: Connection, account: str, events: Sequence[tuple[str, InterestEvent]]) -> None:
+    """``(user, event)`` pairs written in the caller's transaction (users created as needed): for another
+    store's import to add the interests its data implies, whole or not at all with the rest of it."""
+    if not events:
+        return
+    _ensure_users(db, account, sorted({user for user, _ in events}))
+    created = time.time()
+    rows = [_row(account, user, event, created) for user, event in events]
+    for start in range(0, len(rows), _BATCH):
+        _insert(db, rows[start : start + _BATCH])
 
 
 def _row(account: str, user: str, event: InterestEvent, created_at: float) -> dict[str, Any]:
