@@ -1,12 +1,18 @@
-"""Helpers shared by the benchmarks: settings in a throwaway-free data dir, medians, model loading."""
+"""Helpers shared by the benchmarks: settings in a throwaway-free data dir, medians, model loading, and a
+scratch database (a SQLite file, or a fresh PostgreSQL schema)."""
 
 from __future__ import annotations
 
 import json
 import statistics
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 from ponder.config import Settings, load_settings
 from ponder.models.embedded.catalog import CATALOG, EmbeddedModelSpec, find_embedded
@@ -33,7 +39,7 @@ def median(values: list[float]) -> float:
 
 
 def emit(name: str, payload: dict[str, Any]) -> None:
-    """Print a result line and keep it under bench/results/ (ignored by git)."""
+    """Print a result line and append it to bench/results/NAME.jsonl (kept in git: the figures reported)."""
     line = json.dumps({"bench": name, **payload})
     print(line)
     out = Path(__file__).parent / "results"
@@ -41,3 +47,22 @@ def emit(name: str, payload: dict[str, Any]) -> None:
     with (out / f"{name}.jsonl").open("a") as f:
         f.write(line + "\n")
     sys.stdout.flush()
+
+
+@contextmanager
+def scratch_database(url: str | None, sqlite_file: Path, prefix: str = "bench") -> Iterator[tuple[str, str]]:
+    """``(target, backend)``: the SQLite file ``sqlite_file`` when ``url`` is None, else a fresh schema on
+    the PostgreSQL server at ``url`` (as tests/conftest.py makes them), dropped afterwards."""
+    if not url:
+        yield str(sqlite_file), "sqlite"
+        return
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as c:
+        c.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}", "postgresql"
+    finally:
+        with admin.begin() as c:
+            c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()

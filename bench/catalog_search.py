@@ -50,14 +50,13 @@ import random
 import statistics
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 
+from _common import scratch_database
 from ponder.commerce.catalog import Catalog, SearchHit, product_text, write_products
 from ponder.commerce.model import Product, Review, Variant
 from ponder.memory import vectors as vector_index
@@ -765,7 +764,6 @@ def main() -> int:
     truth = Truth(store, vectors)
     variants = sum(len(p.variants) for p in store.products)
 
-    schema = None
     rows: dict[str, list[float]] = {
         name: [] for name in ("search", "filtered", "embed", "by_vector", "filtered_by_vector", "repeated")
     }
@@ -778,70 +776,59 @@ def main() -> int:
         possible[name] += len(exact)
 
     short = 0  # filtered searches that found fewer than k (fewer than k products pass)
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.url:
-            schema = "bench_" + uuid.uuid4().hex[:10]
-            admin = sa.create_engine(args.url.replace("postgresql://", "postgresql+psycopg://", 1))
-            with admin.begin() as c:
-                c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-            target = f"{args.url}{'&' if '?' in args.url else '?'}options=-csearch_path%3D{schema}"
-            backend = "postgresql"
-        else:
-            target, backend = str(Path(tmp) / "catalog.db"), "sqlite"
-        try:
-            db = open_database(target)
-            t0 = time.perf_counter()
-            fill(db, store, vectors)
-            fill_s = time.perf_counter() - t0
-            if backend == "postgresql":  # what autovacuum does after a bulk load: plans need statistics
-                with db.transaction() as c:
-                    c.exec_driver_sql("ANALYZE products")
-                    c.exec_driver_sql("ANALYZE variants")
-            plain, filtered = Catalog(db, embedder), Catalog(db, embedder)
-            embedder.query(["warm up"])
-            _, load_ms = _timed(plain.search, ACCOUNT, vector=vectors[0], k=K)
-            index = plain._shelves[ACCOUNT].index
-            _, train_ms = _timed(index.wait_until_trained)
-            approximate = index.approximate
-            _, load2_ms = _timed(filtered.search, ACCOUNT, vector=vectors[0], k=K)
-            filtered._shelves[ACCOUNT].index.wait_until_trained()
-            gc.collect()
-            gc.freeze()  # the generated store's million Python objects are the bench's, not the catalog's
-            load_before = os.getloadavg()
-            results: list[tuple[np.ndarray, dict[str, list[SearchHit]]]] = []
-            for q in queries:  # timed; the exact answers are computed after, so they cannot disturb it
-                got: dict[str, list[SearchHit]] = {}
-                got["search"], ms = _timed(plain.search, ACCOUNT, q.text, k=K)
-                rows["search"].append(ms)
-                vector, ms = _timed(embedder.query, [q.text])
-                vector = vector[0]
-                rows["embed"].append(ms)
-                got["by_vector"], ms = _timed(plain.search, ACCOUNT, vector=vector, k=K)
-                rows["by_vector"].append(ms)
-                got["filtered"], ms = _timed(filtered.search, ACCOUNT, q.text, k=K, **q.filters)
-                rows["filtered"].append(ms)
-                got["filtered_by_vector"], ms = _timed(
-                    filtered.search, ACCOUNT, vector=vector, k=K, **q.filters
-                )
-                rows["filtered_by_vector"].append(ms)
-                _, ms = _timed(plain.search, ACCOUNT, q.text, k=K)
-                rows["repeated"].append(ms)
-                results.append((vector, got))
-            load = os.getloadavg()
-            for q, (vector, got) in zip(queries, results, strict=True):
-                exact = truth.top(vector, {})
-                check("search", got["search"], exact)
-                check("by_vector", got["by_vector"], exact)
-                exact = truth.top(vector, q.filters)
-                check("filtered", got["filtered"], exact)
-                check("filtered_by_vector", got["filtered_by_vector"], exact)
-                short += len(exact) < K
-            db.close()
-        finally:
-            if schema is not None:
-                with admin.begin() as c:
-                    c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-                admin.dispose()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(args.url, Path(tmp) / "catalog.db") as (
+            target,
+            backend,
+        ),
+    ):
+        db = open_database(target)
+        t0 = time.perf_counter()
+        fill(db, store, vectors)
+        fill_s = time.perf_counter() - t0
+        if backend == "postgresql":  # what autovacuum does after a bulk load: plans need statistics
+            with db.transaction() as c:
+                c.exec_driver_sql("ANALYZE products")
+                c.exec_driver_sql("ANALYZE variants")
+        plain, filtered = Catalog(db, embedder), Catalog(db, embedder)
+        embedder.query(["warm up"])
+        _, load_ms = _timed(plain.search, ACCOUNT, vector=vectors[0], k=K)
+        index = plain._shelves[ACCOUNT].index
+        _, train_ms = _timed(index.wait_until_trained)
+        approximate = index.approximate
+        _, load2_ms = _timed(filtered.search, ACCOUNT, vector=vectors[0], k=K)
+        filtered._shelves[ACCOUNT].index.wait_until_trained()
+        gc.collect()
+        gc.freeze()  # the generated store's million Python objects are the bench's, not the catalog's
+        load_before = os.getloadavg()
+        results: list[tuple[np.ndarray, dict[str, list[SearchHit]]]] = []
+        for q in queries:  # timed; the exact answers are computed after, so they cannot disturb it
+            got: dict[str, list[SearchHit]] = {}
+            got["search"], ms = _timed(plain.search, ACCOUNT, q.text, k=K)
+            rows["search"].append(ms)
+            vector, ms = _timed(embedder.query, [q.text])
+            vector = vector[0]
+            rows["embed"].append(ms)
+            got["by_vector"], ms = _timed(plain.search, ACCOUNT, vector=vector, k=K)
+            rows["by_vector"].append(ms)
+            got["filtered"], ms = _timed(filtered.search, ACCOUNT, q.text, k=K, **q.filters)
+            rows["filtered"].append(ms)
+            got["filtered_by_vector"], ms = _timed(filtered.search, ACCOUNT, vector=vector, k=K, **q.filters)
+            rows["filtered_by_vector"].append(ms)
+            _, ms = _timed(plain.search, ACCOUNT, q.text, k=K)
+            rows["repeated"].append(ms)
+            results.append((vector, got))
+        load = os.getloadavg()
+        for q, (vector, got) in zip(queries, results, strict=True):
+            exact = truth.top(vector, {})
+            check("search", got["search"], exact)
+            check("by_vector", got["by_vector"], exact)
+            exact = truth.top(vector, q.filters)
+            check("filtered", got["filtered"], exact)
+            check("filtered_by_vector", got["filtered_by_vector"], exact)
+            short += len(exact) < K
+        db.close()
 
     n = len(queries)
     print(

@@ -41,8 +41,7 @@ import time
 import uuid
 from pathlib import Path
 
-import sqlalchemy as sa
-
+from _common import scratch_database
 from ponder.commerce.catalog import Catalog
 from ponder.commerce.checkout import Checkout, LineItem
 from ponder.commerce.idempotency import IdempotencyKeys
@@ -194,25 +193,10 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Path(tmp) / "provider-ledger.db"
-        schema = None
-        if args.url:
-            schema = "bench_" + uuid.uuid4().hex[:10]
-            admin = sa.create_engine(args.url.replace("postgresql://", "postgresql+psycopg://", 1))
-            with admin.begin() as c:
-                c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-            target = f"{args.url}{'&' if '?' in args.url else '?'}options=-csearch_path%3D{schema}"
-            backend = "postgresql"
-        else:
-            target, backend = str(Path(tmp) / "store.db"), "sqlite"
-        try:
+        with scratch_database(args.url, Path(tmp) / "store.db") as (target, backend):
             setup(target, ledger)
             first = concurrent(target, ledger, args.concurrent, args.latency)
             second = kills(target, ledger, args.kills, random.Random(args.seed))
-        finally:
-            if schema is not None:
-                with admin.begin() as c:
-                    c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-                admin.dispose()
     print(
         f"{backend}: {first['requests']} concurrent identical checkouts, one key, provider latency "
         f"{args.latency * 1000:.0f} ms"

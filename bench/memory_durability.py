@@ -62,7 +62,6 @@ import tempfile
 import threading
 import time
 import traceback
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,6 +72,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from _common import scratch_database
 from ponder.memory.memories import Candidate, MemoryStore
 from ponder.memory.owner import Owner
 from ponder.memory.sessions import SessionStore
@@ -494,21 +494,12 @@ def sqlite_target(path: str | None) -> Iterator[str]:
 
 @contextmanager
 def postgresql_target(url: str | None) -> Iterator[str]:
-    """A fresh schema on the server (as tests/conftest.py makes them), dropped afterwards."""
+    """A fresh schema on the server, dropped afterwards (``--url`` or POSTGRES_TEST_URL)."""
     url = url or os.environ.get("POSTGRES_TEST_URL")
     if not url:
         raise SystemExit("PostgreSQL needs --url or POSTGRES_TEST_URL")
-    schema = "durability_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as c:
-        c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as c:
-            c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with scratch_database(url, Path("unused.db"), prefix="durability") as (target, _):
+        yield target
 
 
 def writer_target(target: str, run: int) -> str:

@@ -35,12 +35,11 @@ import random
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
-import sqlalchemy as sa
 
+from _common import scratch_database
 from ponder.memory import vectors as vector_index
 from ponder.memory.embeddings import E5Embedder
 from ponder.memory.memories import MemoryStore
@@ -213,62 +212,52 @@ def main() -> int:
     embed_ms = (time.perf_counter() - started) / len(facts) * 1000
     vectors = np.vstack([real, blends(real, max(0, args.memories - len(facts)))])[: args.memories]
 
-    schema = None
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.url:
-            schema = "bench_" + uuid.uuid4().hex[:10]
-            admin = sa.create_engine(args.url.replace("postgresql://", "postgresql+psycopg://", 1))
-            with admin.begin() as c:
-                c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-            target = f"{args.url}{'&' if '?' in args.url else '?'}options=-csearch_path%3D{schema}"
-            backend = "postgresql"
-        else:
-            target, backend = str(Path(tmp) / "recall.db"), "sqlite"
-        try:
-            db = open_database(target)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(args.url, Path(tmp) / "recall.db") as (
+            target,
+            backend,
+        ),
+    ):
+        db = open_database(target)
+        t0 = time.perf_counter()
+        fill(db, vectors, facts)
+        fill_s = time.perf_counter() - t0
+        if backend == "postgresql":  # what autovacuum does after a bulk load: plans need statistics
+            with db.transaction() as c:
+                c.exec_driver_sql("ANALYZE memories")
+        store = MemoryStore(db, embedder)
+        t0 = time.perf_counter()
+        store.recall_vector(OWNER, vectors[0], args.k)
+        load_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        approximate = all(i.wait_until_trained() for i in store._scopes[OWNER.key].indexes.values())
+        train_s = time.perf_counter() - t0
+        exact = VectorIndex(embedder.dim, len(vectors), approximate_from=None)
+        exact.add(range(1, len(vectors) + 1), vectors)  # ids as the table numbered them
+        search_ms, recall_ms, exact_ms, same, found = [], [], [], 0, 0
+        for i in range(args.recalls):
+            question = QUESTIONS[i % len(QUESTIONS)].format(SUBJECTS[i // len(QUESTIONS) % len(SUBJECTS)])
             t0 = time.perf_counter()
-            fill(db, vectors, facts)
-            fill_s = time.perf_counter() - t0
-            if backend == "postgresql":  # what autovacuum does after a bulk load: plans need statistics
-                with db.transaction() as c:
-                    c.exec_driver_sql("ANALYZE memories")
-            store = MemoryStore(db, embedder)
+            query = embedder.query([question])[0]
+            t1 = time.perf_counter()
+            hits = store.recall_vector(OWNER, query, args.k)
+            t2 = time.perf_counter()
+            truth = exact.search(query, args.k)
+            t3 = time.perf_counter()
+            assert len(hits) == args.k
+            search_ms.append((t2 - t1) * 1000)
+            recall_ms.append((t2 - t0) * 1000)
+            exact_ms.append((t3 - t2) * 1000)
+            same += [m.id for m, _ in hits] == [i for i, _ in truth]
+            found += len({m.id for m, _ in hits} & {i for i, _ in truth})
+        write_ms = []
+        for i in range(20):
+            store.add(OWNER, f"The user bought a {SUBJECTS[i % len(SUBJECTS)]} gift, number {i}.")
             t0 = time.perf_counter()
-            store.recall_vector(OWNER, vectors[0], args.k)
-            load_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            approximate = all(i.wait_until_trained() for i in store._scopes[OWNER.key].indexes.values())
-            train_s = time.perf_counter() - t0
-            exact = VectorIndex(embedder.dim, len(vectors), approximate_from=None)
-            exact.add(range(1, len(vectors) + 1), vectors)  # ids as the table numbered them
-            search_ms, recall_ms, exact_ms, same, found = [], [], [], 0, 0
-            for i in range(args.recalls):
-                question = QUESTIONS[i % len(QUESTIONS)].format(SUBJECTS[i // len(QUESTIONS) % len(SUBJECTS)])
-                t0 = time.perf_counter()
-                query = embedder.query([question])[0]
-                t1 = time.perf_counter()
-                hits = store.recall_vector(OWNER, query, args.k)
-                t2 = time.perf_counter()
-                truth = exact.search(query, args.k)
-                t3 = time.perf_counter()
-                assert len(hits) == args.k
-                search_ms.append((t2 - t1) * 1000)
-                recall_ms.append((t2 - t0) * 1000)
-                exact_ms.append((t3 - t2) * 1000)
-                same += [m.id for m, _ in hits] == [i for i, _ in truth]
-                found += len({m.id for m, _ in hits} & {i for i, _ in truth})
-            write_ms = []
-            for i in range(20):
-                store.add(OWNER, f"The user bought a {SUBJECTS[i % len(SUBJECTS)]} gift, number {i}.")
-                t0 = time.perf_counter()
-                store.recall_vector(OWNER, vectors[i], args.k)
-                write_ms.append((time.perf_counter() - t0) * 1000)
-            db.close()
-        finally:
-            if schema is not None:
-                with admin.begin() as c:
-                    c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-                admin.dispose()
+            store.recall_vector(OWNER, vectors[i], args.k)
+            write_ms.append((time.perf_counter() - t0) * 1000)
+        db.close()
 
     s50, s95 = statistics.median(search_ms), _p(search_ms, 95)
     r50, r95 = statistics.median(recall_ms), _p(recall_ms, 95)
