@@ -137,3 +137,15 @@ async def test_required_tool_choice_forces_a_valid_call(qwen_small: EmbeddedMode
     for call in reply.message.tool_calls:
         assert RUNNER.problem(call) is None
     assert reply.usage.completion_tokens > 0
+
+
+async def test_tool_choice_none_answers_in_words_with_the_tools_shown(qwen_small: EmbeddedModel) -> None:
+    """A question that wants a tool, with tool_choice none: words, never a call (the model that opens one
+    anyway is asked again without the tools)."""
+    settings = ModelSettings(temperature=0.0, max_tokens=48, tools=RUNNER.definitions(), tool_choice="none")
+    reply = await qwen_small.request(
+        [Message.user("What's the weather in Paris right now? Use the tool.")], settings
+    )
+    assert reply.finish_reason in ("stop", "length")
+    assert not reply.message.tool_calls and reply.message.text.strip()
+    assert "<tool_call>" not in reply.message.text

@@ -87,11 +87,12 @@ async def test_a_failing_or_unknown_tool_is_an_error_result_and_the_turn_goes_on
     assert result.text == "I could not compute it"
 
 
-async def test_instant_allows_one_round_then_answers_without_tools() -> None:
+async def test_instant_allows_one_round_then_answers_in_words() -> None:
     model = ScriptedModel([ToolCallPart("c1", "multiply", {"a": 17, "b": 23}), "It is 391."])
     result = await run_turn(InstantMode(tools=runner()), model, QUESTION, ModelSettings())
     assert result.text == "It is 391."
-    assert model.calls[1].settings.tools == ()
+    second = model.calls[1].settings  # the same tools in the prompt (its cached prefix), none to be called
+    assert second.tools == model.calls[0].settings.tools and second.tool_choice == "none"
     assert result.details["tools"][0]["result"] == "391"
     model.assert_all_used()
 
@@ -108,7 +109,7 @@ async def test_thinking_stops_offering_tools_after_the_round_limit() -> None:
     again = ToolCallPart("c", "add", {"a": 1, "b": 1})
     model = ScriptedModel([again] * 8 + ["done thinking", "2"])
     result = await run_turn(ThinkingMode(budget=1000, tools=runner()), model, QUESTION, ModelSettings())
-    assert model.calls[8].settings.tools == () and result.text == "2"
+    assert model.calls[8].settings.tool_choice == "none" and result.text == "2"
     assert len(result.details["tools"]) == 8
 
 

@@ -38,7 +38,9 @@ class ModelSettings:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     tools: tuple[dict[str, Any], ...] = ()  # JSON-schema tool definitions (OpenAI "function" shape)
-    tool_choice: Literal["auto", "required"] = "auto"  # required: the reply is tool calls, nothing else
+    # required: the reply is tool calls, nothing else. none: the tools are shown (the prompt stays the one of
+    # the tool rounds before, so a cached prefix is reused) but the reply is words: the last round of a loop.
+    tool_choice: Literal["auto", "required", "none"] = "auto"
     # Text the assistant's reply already starts with: the model continues it (and the response's text
     # excludes it). Thinking uses it to open and close the reasoning; Contemplating to set each agent's angle.
     assistant_prefix: str = ""

@@ -223,8 +223,8 @@ class OpenAICompatibleModel(Model):
             body["stop"] = list(settings.stop)
         if settings.tools:
             body["tools"] = [_wire_tool(t) for t in settings.tools]
-            if settings.tool_choice == "required":
-                body["tool_choice"] = "required"
+            if settings.tool_choice != "auto":
+                body["tool_choice"] = settings.tool_choice
         if settings.assistant_prefix:
             # The reply continues a started assistant message (Thinking, Contemplating). vLLM and SGLang
             # take these two fields; llama.cpp's server continues a trailing assistant message by itself.

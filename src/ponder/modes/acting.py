@@ -47,10 +47,17 @@ class Acting:
     def settings(self, settings: ModelSettings) -> ModelSettings:
         """``settings`` with the tools offered, while tool rounds are left."""
         if self.runner is None or not self.runner.tools or self.rounds >= MAX_TOOL_ROUNDS:
-            return replace(settings, tools=(), tool_choice="auto")
+            return self.final(settings)
         # A required call is the first pass's: once tools have answered, the model may answer in words.
         choice = settings.tool_choice if self.rounds == 0 else "auto"
         return replace(settings, tools=self.runner.definitions(), tool_choice=choice)
+
+    def final(self, settings: ModelSettings) -> ModelSettings:
+        """``settings`` for an answer in words: the tools stay in the prompt, whose prefix (and the model's
+        cache of it) is then the tool rounds', but none may be called (tool_choice "none")."""
+        if self.runner is None or not self.runner.tools:
+            return replace(settings, tools=(), tool_choice="auto")
+        return replace(settings, tools=self.runner.definitions(), tool_choice="none")
 
     def wants_tools(self, response: ModelResponse) -> bool:
         return response.finish_reason == "tool_calls" and bool(response.message.tool_calls)

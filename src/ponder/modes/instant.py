@@ -2,8 +2,8 @@
 
 It adds the system prompt when the conversation has none and streams the model's answer as it comes. With
 tools, it allows one tool round: if the model calls tools, they run and a second pass answers from their
-results (without tools). It deliberately does no planning, no reasoning budget and no voting: those are the
-other modes.
+results (the tools still shown, so the prompt's cached prefix serves, but none may be called). It
+deliberately does no planning, no reasoning budget and no voting: those are the other modes.
 """
 
 from __future__ import annotations
@@ -39,10 +39,8 @@ class InstantMode(Mode):
             return
         async for event in acting.act(first):
             yield event
-        second: ModelResponse | None = None  # one round only: the answer comes without tools
-        async for event in model.stream(
-            [*conversation, *acting.history], replace(settings, tools=(), tool_choice="auto")
-        ):
+        second: ModelResponse | None = None  # one round only: the answer comes in words
+        async for event in model.stream([*conversation, *acting.history], acting.final(settings)):
             if isinstance(event, ResponseDone):
                 second = event.response
             else:

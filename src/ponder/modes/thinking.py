@@ -105,7 +105,7 @@ class ThinkingMode(Mode):
         answer_conversation = [*conversation, *acting.history]
         retried = not answer.message.text.strip()
         if retried:  # never an empty reply: start the answer for the model
-            retry = replace(answer_settings, tools=(), assistant_prefix=prefix + _ANSWER_START)
+            retry = replace(acting.final(answer_settings), assistant_prefix=prefix + _ANSWER_START)
             answer = await model.request(answer_conversation, retry)
             if not answer.message.text.strip():
                 raise BackendError(f"{model.name} gave an empty answer twice after reasoning")

@@ -112,11 +112,16 @@ class ScriptedModel(Model):
         deltas: list[str] = []
         parts: list[Part] = []
         finish = "stop"
+        calls = isinstance(step, ToolCallPart) or (
+            isinstance(step, list) and bool(step) and all(isinstance(s, ToolCallPart) for s in step)
+        )
+        if calls and settings.tool_choice == "none":
+            raise AssertionError(f"The script calls a tool where tool_choice is 'none' (words): {step!r}")
         if isinstance(step, str):
             deltas = [step]
         elif isinstance(step, ToolCallPart):
             parts, finish = [step], "tool_calls"
-        elif isinstance(step, list) and all(isinstance(s, ToolCallPart) for s in step) and step:
+        elif calls:
             parts, finish = list(step), "tool_calls"  # type: ignore[arg-type]
         elif isinstance(step, list):
             deltas = [str(s) for s in step]

@@ -178,6 +178,9 @@ class EmbeddedModel(Model):
                 put(forced)
                 return
             stats = engine.generate(prompt, params, cancel, emit)
+            if settings.tools and settings.tool_choice == "none":
+                put(self._words_only(engine, messages, settings, said, stats, cancel, emit))
+                return
             stats, calls = self._resolve_trigger(engine, messages, settings, said, stats, cancel, emit)
             put(stats)
             if calls is not None:
@@ -200,6 +203,33 @@ class EmbeddedModel(Model):
             for call in calls.calls:
                 yield ToolCallEvent(call)
         yield ResponseDone(self._response("".join(pieces), stats, calls))
+
+    def _words_only(
+        self,
+        engine: LlamaEngine,
+        messages: Sequence[Message],
+        settings: ModelSettings,
+        said: list[str],
+        stats: GenerationStats,
+        cancel: threading.Event,
+        emit: Callable[[str], None],
+    ) -> GenerationStats:
+        """tool_choice "none": the answer is the text before any call the model opens. One that opens a call
+        straight away is asked again with no tools in the prompt (a longer prefill, but words)."""
+        if stats.stop_sequence != CALL_OPEN or "".join(said).strip() or cancel.is_set():
+            return stats
+        said.clear()
+        plain = replace(settings, tools=(), tool_choice="auto")
+        prompt = self._tokens(engine, messages, plain)
+        params = GenerationParams(
+            max_tokens=self._check_context(len(prompt), settings.max_tokens),
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            seed=settings.seed,
+            stop=settings.stop,
+        )
+        again = engine.generate(prompt, params, cancel, emit)
+        return replace(again, prompt_tokens=stats.prompt_tokens + again.prompt_tokens)
 
     def _resolve_trigger(
         self,
@@ -316,7 +346,8 @@ class EmbeddedModel(Model):
             calling: list[tuple[int, SequenceResult]] = []  # branches that opened a tool call
 
             def finished(index: int, result: SequenceResult) -> None:
-                if branches[index].settings.tools and result.stop_sequence in TRIGGERS:
+                wants = branches[index].settings
+                if wants.tools and wants.tool_choice != "none" and result.stop_sequence in TRIGGERS:
                     calling.append((index, result))
                     return
                 stats = _stats(result, len(prompts[index]), started)
@@ -418,7 +449,10 @@ class _Calls:
 
 
 def _stops(settings: ModelSettings) -> tuple[str, ...]:
-    """The stop sequences of a generation: the caller's, and the tool-call triggers when tools are offered."""
+    """The stop sequences of a generation: the caller's, and the tool-call triggers when tools are offered
+    (with tool_choice "none", only the explicit call tag: a code fence there is an answer's)."""
+    if settings.tools and settings.tool_choice == "none":
+        return (*settings.stop, CALL_OPEN)
     return (*settings.stop, *TRIGGERS) if settings.tools else settings.stop
 
 
