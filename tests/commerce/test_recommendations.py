@@ -102,6 +102,19 @@ def test_the_request_of_the_conversation_leads(shop: Shop) -> None:
     assert {r.product.product.category for r in found} == {"shirts"}
 
 
+def test_with_a_request_the_blend_orders_what_a_search_finds(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _campers(shop)  # the crowd's favourites (tent, lantern) do not match "shoes"
+    shop.recommendations.record(ANN, "purchase", shop.catalog.products(STORE, ["tent"]))
+    monkeypatch.setattr(recommendations, "RETRIEVED", 1)
+    found = shop.recommendations.recommend(ANN, "shoes for walking", k=1)
+    searched = {h.product.id for h in shop.catalog.search(STORE, "shoes for walking", k=4)}
+    assert found and {r.product.id for r in found} <= searched
+    assert "lantern" not in searched and found[0].product.id != "lantern"
+    assert shop.recommendations.recommend(ANN, k=1)[0].product.id == "lantern"  # no request: the crowd's pick
+
+
 def test_constraints_are_hard(shop: Shop) -> None:
     _campers(shop)
     found = shop.recommendations.recommend(ANN, "shirt", max_price=5000, size="L", k=10)

@@ -4,8 +4,10 @@
 ``owner.user`` by the blend (recommend.py): relevance to what they asked for in the conversation (its E5
 query embedding and words), their interest profile (``InterestStore.profile``, the memory issue's),
 collaborative filtering over every customer's interest events, popularity, and the hard constraints
-(price, size, stock). What the person already bought is left out. Each result carries the reasons the
-blend gives, and the product as it is now.
+(price, size, stock). When they asked for something, the blend orders what a catalog search finds for it
+(``RETRIEVED`` products, or four per one wanted), so taste and other shoppers pick among things that fit
+the request rather than outvote it. What the person already bought is left out. Each result carries the
+reasons the blend gives, and the product as it is now.
 
 - **What is kept per store.** The ``Recommender`` over every product (with its stored passage embedding)
   and the collaborative filter fitted on the account's ``interest_events`` (``interactions_from_events``:
@@ -54,6 +56,7 @@ __all__ = ["REFIT_AFTER_S", "REFIT_GROWTH", "Recommended", "StoreRecommendations
 REFIT_GROWTH: Final = 1.2  # refit when the account's events grew by a fifth...
 REFIT_AFTER_S: Final = 600.0  # ...and the fit is at least this old
 MAX_K: Final = 20
+RETRIEVED: Final = 20  # products a request's search hands the blend (at least; 4 per one asked for)
 _USER_EVENTS: Final = (
     "SELECT user_id, item, kind FROM interest_events WHERE account = :account AND user_id = :user"
 )
@@ -108,11 +111,22 @@ class StoreRecommendations:
         collaborative = model.collaborative.user(owner.user, history)
         text = (request or "").strip()
         asked = Request(text, self.catalog.query_vector(text)) if text else None
+        excluded = frozenset(exclude) | bought
+        if text:  # what was asked for leads: the blend orders the products a search finds for it
+            hits = self.catalog.search(
+                owner.account,
+                text,
+                k=min(100, max(RETRIEVED, 4 * k)),
+                max_price=max_price,
+                in_stock=in_stock_only,
+            )
+            found = {h.product.id for h in hits}
+            excluded |= frozenset(i for i in model.recommender.ids if i not in found)
         constraints = Constraints(
             max_price=max_price,
             in_stock_only=in_stock_only,
             size=size.strip() or None if size else None,
-            excluded_items=frozenset(exclude) | bought,
+            excluded_items=excluded,
         )
         out: list[Recommended] = []
         wanted = k
