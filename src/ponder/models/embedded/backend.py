@@ -144,6 +144,16 @@ class EmbeddedModel(Model):
             )
         return min(max_tokens, room)
 
+    def _params(self, prompt: Sequence[int], settings: ModelSettings, max_tokens: int) -> GenerationParams:
+        """Sampling as ``settings`` say, the answer budget that fits after ``prompt``, and its stops."""
+        return GenerationParams(
+            max_tokens=self._check_context(len(prompt), max_tokens),
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            seed=settings.seed,
+            stop=_stops(settings),
+        )
+
     # --- generation -------------------------------------------------------------------------------------
 
     async def request(self, messages: Sequence[Message], settings: ModelSettings) -> ModelResponse:
@@ -157,13 +167,7 @@ class EmbeddedModel(Model):
     async def stream(self, messages: Sequence[Message], settings: ModelSettings) -> AsyncIterator[Event]:
         engine = await self.load()
         prompt = self._tokens(engine, messages, settings)
-        params = GenerationParams(
-            max_tokens=self._check_context(len(prompt), settings.max_tokens),
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            seed=settings.seed,
-            stop=_stops(settings),
-        )
+        params = self._params(prompt, settings, settings.max_tokens)
 
         def work(put: Callable[[object], None], cancel: threading.Event) -> None:
             said: list[str] = []
@@ -221,14 +225,7 @@ class EmbeddedModel(Model):
         said.clear()
         plain = replace(settings, tools=(), tool_choice="auto")
         prompt = self._tokens(engine, messages, plain)
-        params = GenerationParams(
-            max_tokens=self._check_context(len(prompt), settings.max_tokens),
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            seed=settings.seed,
-            stop=settings.stop,
-        )
-        again = engine.generate(prompt, params, cancel, emit)
+        again = engine.generate(prompt, self._params(prompt, plain, settings.max_tokens), cancel, emit)
         return replace(again, prompt_tokens=stats.prompt_tokens + again.prompt_tokens)
 
     def _resolve_trigger(
@@ -256,14 +253,7 @@ class EmbeddedModel(Model):
                 break
             onward = replace(settings, assistant_prefix=settings.assistant_prefix + text + FENCE)
             prompt = self._tokens(engine, messages, onward)
-            params = GenerationParams(
-                max_tokens=self._check_context(len(prompt), left),
-                temperature=settings.temperature,
-                top_p=settings.top_p,
-                seed=settings.seed,
-                stop=_stops(settings),
-            )
-            more = engine.generate(prompt, params, cancel, emit)
+            more = engine.generate(prompt, self._params(prompt, settings, left), cancel, emit)
             stats = replace(
                 more,
                 prompt_tokens=stats.prompt_tokens,
