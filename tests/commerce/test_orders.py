@@ -109,3 +109,9 @@ def test_cancel_and_advance_racing_cannot_both_win(shop: Shop) -> None:
         assert sorted(outcomes.values()) == ["refused", "won"]
         final = shop.orders.get(ANN, order_id)
         assert final["status"] == ("cancelled" if outcomes["cancel"] == "won" else "processed")
+
+
+def test_an_item_named_twice_is_not_returned_twice(shop: Shop) -> None:
+    with pytest.raises(UserError, match="Item 0 of the order is named twice"):
+        shop.orders.return_items(ANN, "#W1", [0, 0], "too small")
+    assert shop.orders.get(ANN, "#W1")["status"] == "delivered"

@@ -182,6 +182,9 @@ class ActionDesk:
             raise UserError(
                 f"Order {order_id} has no returnable item {missing[0] if missing else '(none named)'}."
             )
+        twice = next((s for s in item_seqs if item_seqs.count(s) > 1), None)
+        if twice is not None:  # it would be refunded twice
+            raise UserError(f"Item {twice} of the order is named twice; name each item once.")
         amount = sum(by_seq[s]["price"] * by_seq[s]["quantity"] for s in item_seqs)
         names = ", ".join(by_seq[s]["name"] + _options(by_seq[s]["options"]) for s in item_seqs)
         summary = (
@@ -357,6 +360,8 @@ class ActionDesk:
         try:
             result = self._carry_out(owner, action)
         except (UserError, ConflictError) as error:
+            if row["status"] == "confirmed":  # a retry: the first attempt may have charged, unanswered
+                self._release(owner, action, str(error))
             self._finish(owner, action_id, "failed", {"error": str(error)})
             raise
         self._finish(owner, action_id, "done", result)
@@ -371,16 +376,21 @@ class ActionDesk:
         args = action.arguments
         if action.kind == "place_order":
             lines = [LineItem(v, int(q)) for v, q in args["items"]]
-            if args.get("cart") is not None and fingerprint(self.carts.lines(owner)) != args["cart"]:
-                raise ConflictError("The cart changed after this order was proposed; nothing was bought.")
-            quote = self.checkout.quote(
-                owner, lines, address_id=args["address_id"], payment_method_id=args["payment_method_id"]
-            )
-            if quote["total"] != action.amount:
-                raise ConflictError(
-                    f"The total is now {money(quote['total'], action.currency)}, not the "
-                    f"{money(action.amount, action.currency)} confirmed; nothing was bought."
+            # What the action pins is checked before its checkout begins. Once it has (the provider did not
+            # answer, or a crash), confirming again finishes that checkout under its key whatever changed
+            # since: the provider may have charged, and only the same key finds the charge and then writes
+            # the order (or refunds it, if the stock is gone). Refused here, it would stay charged.
+            if not self.checkout.keys.claimed(owner, action.id):
+                if args.get("cart") is not None and fingerprint(self.carts.lines(owner)) != args["cart"]:
+                    raise ConflictError("The cart changed after this order was proposed; nothing was bought.")
+                quote = self.checkout.quote(
+                    owner, lines, address_id=args["address_id"], payment_method_id=args["payment_method_id"]
                 )
+                if quote["total"] != action.amount:
+                    raise ConflictError(
+                        f"The total is now {money(quote['total'], action.currency)}, not the "
+                        f"{money(action.amount, action.currency)} confirmed; nothing was bought."
+                    )
             status, order = self.checkout.place_order(
                 owner,
                 lines,
@@ -390,8 +400,8 @@ class ActionDesk:
             )
             if status != 201:
                 raise ConflictError(order.get("error", {}).get("message", f"Checkout failed ({status})."))
-            if args.get("cart") is not None:
-                self.carts.clear(owner)
+            if args.get("cart") is not None and fingerprint(self.carts.lines(owner)) == args["cart"]:
+                self.carts.clear(owner)  # bought (unless filled again since a first attempt failed)
             return order
         order = self.orders.get(owner, action.target)
         if order["status"] != args["status"]:
@@ -416,6 +426,24 @@ class ActionDesk:
                 owner, action.target, Address(**args["address"]), if_version=args["version"]
             )
         raise UserError(f"Unknown action kind {action.kind!r}.")
+
+    def _release(self, owner: Owner, action: PendingAction, why: str) -> None:
+        """An item change retried after its price difference got no answer, refused now: the charge the
+        first attempt may have made is refunded (``OrderBook.release_unanswered_charge``). A provider still
+        not answering raises, and the action stays confirmed, to be retried."""
+        if action.kind not in ("modify_items", "exchange_items"):
+            return  # a checkout's retry finishes under its key (above); cancels and returns charge nothing
+        args = action.arguments
+        self.orders.release_unanswered_charge(
+            owner,
+            action.target,
+            "modify" if action.kind == "modify_items" else "exchange",
+            args["version"],
+            action.id,
+            int(args["difference"]),
+            args["payment_method_id"],
+            why,
+        )
 
     def _finish(self, owner: Owner, action_id: str, status: str, result: dict[str, Any]) -> None:
         with self.db.transaction(lock=f"action:{owner.account}:{owner.user}:{action_id}") as db:

@@ -116,6 +116,11 @@ class IdempotencyKeys:
             plan = json.loads(row["response"]) if row["response"] else None
             return Claim(key, plan)
 
+    def claimed(self, owner: Owner, key: str) -> bool:
+        """Whether a request with ``key`` was ever claimed, so its work may have begun (a charge made)."""
+        with self.db.reading() as db:
+            return _row(db, owner, key) is not None
+
     def remember_plan(self, owner: Owner, key: str, plan: dict[str, Any]) -> None:
         """Keep what the first claim decided, for a takeover to reuse."""
         with self.db.transaction(lock=f"idempotency:{owner.account}:{owner.user}:{key}") as db:

@@ -284,6 +284,9 @@ class OrderBook:
         """Return delivered items (by their ``seq`` in the order): refunded to the method that paid."""
         if not seqs:
             raise UserError("Name at least one item of the order to return.")
+        twice = next((s for s in seqs if seqs.count(s) > 1), None)
+        if twice is not None:  # it would be refunded twice
+            raise UserError(f"Item {twice} of the order is named twice; name each item once.")
         with self.db.transaction(lock=f"order:{owner.account}:{order_id}") as db:
             order = self.view(db, owner, order_id)
             if order["status"] != "delivered":
@@ -403,7 +406,7 @@ class OrderBook:
                 f"The price difference is now {money(difference, currency)}, not the "
                 f"{money(if_difference, currency)} confirmed; nothing was changed."
             )
-        key = f"{kind}:{order_id}:{plan['version']}:{request_key or secrets.token_hex(8)}"
+        key = _swap_key(kind, order_id, plan["version"], request_key or secrets.token_hex(8))
         charge_id = ""
         if difference > 0 and plan["method"]["kind"] != "gift_card":  # a gift card pays in the transaction
             charge_id = self.provider.charge(
@@ -428,6 +431,46 @@ class OrderBook:
             raise
         self._send(owner, order_id, refunds)
         return self.get(owner, order_id)
+
+    def release_unanswered_charge(
+        self,
+        owner: Owner,
+        order_id: str,
+        kind: SwapKind,
+        version: str,
+        request_key: str,
+        amount: int,
+        method_id: str,
+        why: str,
+    ) -> None:
+        """A change whose price difference the provider did not answer (``PaymentProviderError``) is refused
+        when retried, because the order moved on: the charge it may have made would stay on the card, booked
+        nowhere. Ask the provider again under the change's key (it answers with that first charge, or
+        charges now if the first never reached it) and refund it, noting both in the history. A gift card or
+        a difference of nothing charged nothing; a decline means nothing was charged."""
+        if amount <= 0:
+            return
+        with self.db.reading() as db:
+            method = self.customers.payment_method(owner, method_id, db)
+            currency = db.execute(
+                sql("SELECT currency FROM orders WHERE account = :account AND id = :id"),
+                {"account": owner.account, "id": order_id},
+            ).scalar()
+        if method.kind == "gift_card" or currency is None:
+            return
+        key = _swap_key(kind, order_id, version, request_key)
+        try:
+            charge = self.provider.charge(
+                amount=amount,
+                currency=str(currency),
+                token=method.token,
+                idempotency_key=f"{owner.account}:{key}",
+                description=f"Order {order_id}: price difference of an item {kind}",
+            )
+        except PaymentDeclinedError:
+            return
+        plan = {"order_id": order_id, "difference": amount, "kind": kind, "currency": str(currency)}
+        self._undo_charge(owner, plan, charge.id, key, why)
 
     def _plan_swaps(
         self,
@@ -840,6 +883,11 @@ def _version(order: dict[str, Any]) -> str:
 
 def _digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _swap_key(kind: str, order_id: str, version: str, request_key: str) -> str:
+    """The provider idempotency key (after the account) of an item change's price difference."""
+    return f"{kind}:{order_id}:{version}:{request_key}"
 
 
 def _check_version(order_id: str, version: str, expected: str | None) -> None:
