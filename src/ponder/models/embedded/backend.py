@@ -52,6 +52,7 @@ from ponder.models.embedded.weights import ProgressCallback, ensure_weights
 __all__ = ["MIN_ANSWER_TOKENS", "EmbeddedModel"]
 
 MIN_ANSWER_TOKENS = 16  # a prompt must leave at least this much room for the answer
+_FINAL_ROOM = 256  # tool_choice "none" drops the tools from a prompt that leaves less room than this
 _CALL_TOKENS = 1024  # room for the JSON of one turn's tool calls
 _END = object()
 
@@ -167,6 +168,15 @@ class EmbeddedModel(Model):
     async def stream(self, messages: Sequence[Message], settings: ModelSettings) -> AsyncIterator[Event]:
         engine = await self.load()
         prompt = self._tokens(engine, messages, settings)
+        if (
+            settings.tools
+            and settings.tool_choice == "none"
+            and len(prompt) + _FINAL_ROOM > self.context_length
+        ):
+            # The tools are shown in a words-only pass to keep the cached prefix; when they leave too little
+            # room for the answer, the answer matters more.
+            settings = replace(settings, tools=(), tool_choice="auto")
+            prompt = self._tokens(engine, messages, settings)
         params = self._params(prompt, settings, settings.max_tokens)
 
         def work(put: Callable[[object], None], cancel: threading.Event) -> None:
