@@ -2,7 +2,8 @@
 
     python bench/recommend.py                          # 2,000 users, 2,000 products, E5 embeddings
     python bench/recommend.py --embedder hashing       # the same with the hashing test double (fast)
-    python bench/recommend.py --tune                   # also choose ALS settings and blend weights
+    python bench/recommend.py --seed 0 1 2 3 4         # five populations, each on its own, then pooled
+    python bench/recommend.py --tune --seed 0 1 2 3 4  # also choose the settings and weights (validation)
 
 **The population.** A catalog of products in 30 categories, each product a colour, a style and a kind of
 thing ("navy minimalist loafers by Arden"), with an appeal drawn from a log-normal (sigma
@@ -22,19 +23,23 @@ did before that moment. Users with fewer than three such items are left out (a h
 only training events: the collaborative filter is fitted on all users' training interactions and
 popularity counted from them (as usual in leave-last-out, one user's training may postdate another's test
 moment; the baseline and the models alike get that), and each profile is ``InterestStore.profile`` (a
-real store, SQLite in memory, time decay included) at the user's cutoff. Weights are never chosen here:
-the main run reads ``ALS_SETTINGS`` and ``WEIGHTS`` from ponder.commerce.recommend. ``--tune`` chooses
-them on a *validation* split cut the same way from the training events (each user's last training item,
-with the models refitted on what came before it) and prints the best; it never reads the test items.
+real store, SQLite in memory, time decay included) at the user's cutoff; the ``Recommender`` fits how
+personal each facet is (``Tastes.fit``) on the same training interactions. Weights are never chosen here:
+the main run reads ``ALS_SETTINGS``, ``TASTE_SETTINGS`` and ``WEIGHTS`` from ponder.commerce.recommend.
+``--tune`` chooses them on *validation* splits cut the same way from the training events (each user's
+last training item, with the models refitted on what came before it), hits pooled over the populations
+given, and prints the best; it never reads the test items, and prints no test figures (set the defaults
+from what it chose, then run without it).
 
 **The figure.** Hit rate@10: the share of users whose test item is in their top 10, every product they
-touched in training excluded. For the popularity baseline (most fans in training), CF alone, the profile
-alone (category share, embedding similarity and dislikes, with ``WEIGHTS``'s ratios), and the full blend,
-all without a request (the issue's figure, target blend >= 1.5x popularity); then with a request naming the
-test item's category ("furniture"), for the request alone and for the blend. Beside them, an oracle that
-knows each user's hidden taste ranks by their true chance of visiting each product next: the ceiling this
-population allows, against which the ratio to popularity can be read. Prints timings and
-appends a JSON line to bench/results/recommend.jsonl.
+touched in training excluded. For the popularity baseline (most fans in training), CF alone, taste alone
+(which multiplies in popularity: see recommend.py), the profile alone (taste, category share, embedding
+similarity, attributes and dislikes, with ``WEIGHTS``'s ratios), and the full blend, all without a request
+(the issue's figure, target blend >= 1.5x popularity); then with a request naming the test item's category
+("furniture"), for the request alone and for the blend. Beside them, an oracle that knows each user's
+hidden taste ranks by their true chance of visiting each product next: the ceiling this population allows,
+against which the ratio to popularity can be read. Prints timings and appends a JSON line per population
+to bench/results/recommend.jsonl (with the hit counts); with several seeds, the pooled ratio at the end.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import statistics
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -53,14 +59,17 @@ from ponder.commerce.model import Product, Variant
 from ponder.commerce.recommend import (
     ALS_SETTINGS,
     COMPONENTS,
+    TASTE_SETTINGS,
     WEIGHTS,
     ALSSettings,
     BlendWeights,
     Candidate,
     CollaborativeFilter,
     Constraints,
+    Interaction,
     Recommender,
     Request,
+    TasteSettings,
     interactions_from_events,
     most_popular,
     popularity,
@@ -281,6 +290,7 @@ class Fitted:
     """The models fitted on one split's visible events."""
 
     cf: CollaborativeFilter
+    interactions: list[Interaction]  # everyone's, from the visible events
     fans: dict[str, int]
     profiles: dict[str, InterestProfile]
     seen: dict[str, frozenset[str]]
@@ -315,14 +325,22 @@ def fit_models(
     profile_s = time.perf_counter() - started
     db.close()
     seen = {u: frozenset(ids[e.item] for e in split.events[u]) for u in split.users}
-    return Fitted(cf, popularity(interactions), profiles, seen, profile_s)
+    return Fitted(cf, interactions, popularity(interactions), profiles, seen, profile_s)
 
 
-def recommender(catalog: Catalog, embedder: Embedder, fans: dict[str, int]) -> Recommender:
+def recommender(
+    catalog: Catalog, embedder: Embedder, fitted: Fitted, taste: TasteSettings = TASTE_SETTINGS
+) -> Recommender:
     vectors = embedder.passage(catalog.texts)
     candidates = [Candidate(p, vectors[i]) for i, p in enumerate(catalog.products)]
     names = {name.lower(): name for name in CATEGORIES}
-    return Recommender(candidates, popularity=fans, category_names=names)
+    return Recommender(
+        candidates,
+        popularity=fitted.fans,
+        category_names=names,
+        interactions=fitted.interactions,
+        taste=taste,
+    )
 
 
 def request_text(catalog: Catalog, item: int) -> str:
@@ -335,6 +353,7 @@ def only(**weights: float) -> BlendWeights:
 
 
 PROFILE_ONLY = only(
+    taste=WEIGHTS.taste,
     category=WEIGHTS.category,
     similarity=WEIGHTS.similarity,
     attributes=WEIGHTS.attributes,
@@ -346,7 +365,7 @@ PROFILE_ONLY = only(
 # --- measuring ---
 
 
-def hit_rates(
+def hit_counts(
     split: Split,
     catalog: Catalog,
     fitted: Fitted,
@@ -354,9 +373,9 @@ def hit_rates(
     variants: dict[str, BlendWeights],
     request: bool,
     embedder: Embedder,
-) -> tuple[dict[str, float], list[float]]:
-    """variant -> hit rate@K over the split's users, through ``Recommender.recommend``; and the call times
-    (ms) of the last variant."""
+) -> tuple[dict[str, int], list[float]]:
+    """variant -> users whose test item is in their top K, through ``Recommender.recommend``; and the call
+    times (ms) of the last variant."""
     hits = dict.fromkeys(variants, 0)
     latency: list[float] = []
     for user in split.users:
@@ -377,10 +396,10 @@ def hit_rates(
             )
             latency.append((time.perf_counter() - started) * 1000)
             hits[name] += any(r.product_id == target for r in top)
-    return {name: n / len(split.users) for name, n in hits.items()}, latency[-len(split.users) :]
+    return hits, latency[-len(split.users) :]
 
 
-def oracle_hit_rate(split: Split, catalog: Catalog, fitted: Fitted, chances: dict[str, np.ndarray]) -> float:
+def oracle_hits(split: Split, catalog: Catalog, fitted: Fitted, chances: dict[str, np.ndarray]) -> int:
     """Ranking by each user's true chance of visiting each product next (it knows the hidden taste; it
     does not know which visits end net positive): what the population lets any recommender reach."""
     ids = np.array([p.id for p in catalog.products])
@@ -388,18 +407,30 @@ def oracle_hit_rate(split: Split, catalog: Catalog, fitted: Fitted, chances: dic
     for user in split.users:
         chance = np.where(np.isin(ids, list(fitted.seen[user])), -1.0, chances[user])
         hits += split.target[user] in np.argsort(-chance, kind="stable")[:K]
-    return hits / len(split.users)
+    return hits
 
 
-def popularity_hit_rate(split: Split, catalog: Catalog, fitted: Fitted) -> float:
+def popularity_hits(split: Split, catalog: Catalog, fitted: Fitted) -> int:
     hits = 0
     for user in split.users:
         top = most_popular(fitted.fans, K, exclude=fitted.seen[user])
         hits += catalog.products[split.target[user]].id in top
-    return hits / len(split.users)
+    return hits
 
 
-def grid_hit_rates(
+def cf_hits(split: Split, catalog: Catalog, fitted: Fitted, cf: CollaborativeFilter) -> int:
+    """Hits of CF alone, ranked as the blend's collaborative component ranks (negative scores as 0, ties
+    by id), straight from the factors: for trying many ALS settings."""
+    ids = [p.id for p in catalog.products]
+    hits = 0
+    for user in split.users:
+        scores = np.maximum(cf.user(user).scores(ids), 0.0)
+        scores[[i for i, p in enumerate(ids) if p in fitted.seen[user]]] = -np.inf
+        hits += _rank(scores, split.target[user]) < K
+    return hits
+
+
+def grid_hits(
     split: Split,
     catalog: Catalog,
     fitted: Fitted,
@@ -408,9 +439,9 @@ def grid_hit_rates(
     request: bool,
     embedder: Embedder,
 ) -> np.ndarray:
-    """(len(grid),) hit rate@K of every weighting at once, from each user's components (computed once)."""
+    """(len(grid),) hits of every weighting at once, from each user's components (computed once)."""
     matrix = np.stack([w.vector() for w in grid])  # (weightings, components)
-    hits = np.zeros(len(grid))
+    hits = np.zeros(len(grid), np.int64)
     for user in split.users:
         query = None
         if request:
@@ -423,67 +454,244 @@ def grid_hit_rates(
             constraints=Constraints(excluded_items=fitted.seen[user]),
         )
         scores = np.where(parts.eligible, matrix @ parts.values, -np.inf)  # (weightings, candidates)
-        target = split.target[user]  # candidates are in catalog order, which is product id order
-        mark = scores[:, [target]]
-        ahead = (scores > mark) | ((scores == mark) & (np.arange(scores.shape[1]) < target))  # id breaks ties
-        hits += ahead.sum(axis=1) < K
-    return hits / len(split.users)
+        hits += _rank(scores, split.target[user]) < K  # candidates are in catalog order, which is id order
+    return hits
 
 
-def tune(split: Split, catalog: Catalog, embedder: Embedder) -> None:
-    """Choose ALS settings, then blend weights, on the validation split cut from ``split``'s events."""
-    inner = split.cut()
-    print(f"\n--tune: validation split of the training events: {len(inner.users)} users")
-    best: tuple[float, ALSSettings] | None = None
-    base = fit_models(inner, catalog, embedder)
-    rec = recommender(catalog, embedder, base.fans)
-    print(f"  popularity baseline: validation hit rate {popularity_hit_rate(inner, catalog, base):.4f}")
-    for factors, regularization, alpha in itertools.product([32, 64, 128], [0.05, 0.5, 2, 5, 10], [1, 4, 10]):
+def _rank(scores: np.ndarray, target: int) -> np.ndarray:
+    """How many candidates (the last axis) rank ahead of ``target``: a higher score, or the same and a
+    smaller id."""
+    mark = scores[..., [target]]
+    ahead = (scores > mark) | ((scores == mark) & (np.arange(scores.shape[-1]) < target))
+    return ahead.sum(axis=-1)
+
+
+# --- tuning ---
+
+ALS_GRID = list(itertools.product([64, 128, 256], [20, 50, 100, 200], [4, 8]))  # factors, reg, alpha
+TASTE_GRID = [TasteSettings(e, p) for e, p in itertools.product([0, 0.5, 1], [0.25, 0.5, 0.75])]
+WEIGHT_GRID = {  # component -> values; taste is the unit (only ratios matter)
+    "popularity": [0.25, 0.5, 0.75, 1],
+    "collaborative": [0, 0.1, 0.2],
+    "similarity": [0, 0.1, 0.2],
+    "category": [0, 0.1],
+    "attributes": [0, 0.1],
+    "dislike": [0, 0.2],
+}
+
+
+@dataclass
+class Validation:
+    """One population's validation split, with models fitted on what came before it."""
+
+    split: Split
+    catalog: Catalog
+    fitted: Fitted
+
+
+def tune(populations: Sequence[Population], embedder: Embedder) -> None:
+    """Choose ALS settings (CF alone), then taste settings and blend weights together, then the weight of
+    relevance, on the validation splits cut from each population's training events: hits pooled over the
+    populations, so one lucky population does not decide."""
+    cases = []
+    for population in populations:
+        inner = population.test.cut()
+        cases.append(Validation(inner, population.catalog, fit_models(inner, population.catalog, embedder)))
+    users = sum(len(c.split.users) for c in cases)
+    popular = sum(popularity_hits(c.split, c.catalog, c.fitted) for c in cases)
+    print(f"\n--tune: validation splits of the training events: {users} users in {len(cases)} population(s)")
+    print(f"  popularity baseline: validation hit rate {popular / users:.4f}")
+
+    best: tuple[int, ALSSettings] | None = None
+    for factors, regularization, alpha in ALS_GRID:
         settings = replace(ALS_SETTINGS, factors=factors, regularization=regularization, alpha=alpha)
-        fitted = replace(base, cf=CollaborativeFilter.fit(_interactions(inner, catalog), settings))
-        rate = float(
-            grid_hit_rates(inner, catalog, fitted, rec, [only(collaborative=1.0)], False, embedder)[0]
+        hits = sum(
+            cf_hits(c.split, c.catalog, c.fitted, CollaborativeFilter.fit(c.fitted.interactions, settings))
+            for c in cases
         )
-        print(f"  ALS factors {factors:3d} reg {regularization:<4} alpha {alpha:<3}: CF hit rate {rate:.4f}")
-        if best is None or rate > best[0]:
-            best = (rate, settings)
-    assert best is not None
-    print(f"best ALS: {best[1]} (validation CF hit rate {best[0]:.4f})")
-    fitted = replace(base, cf=CollaborativeFilter.fit(_interactions(inner, catalog), best[1]))
-    grid = [
-        replace(
-            WEIGHTS,
-            relevance=0,
-            collaborative=1,
-            category=c,
-            similarity=s,
-            attributes=a,
-            popularity=p,
-            dislike=d,
-        )
-        for c, s, a, p, d in itertools.product(
-            [0, 0.5, 1, 2], [0, 0.5, 1, 2, 4], [0, 0.5, 1, 2, 4], [0, 0.5, 1, 2, 4], [0, 0.5, 1]
-        )
-    ]
-    rates = grid_hit_rates(inner, catalog, fitted, rec, grid, False, embedder)
-    order = np.argsort(-rates, kind="stable")
-    print("best blend weights without a request (validation hit rate):")
-    for i in order[:5]:
-        w = grid[i]
         print(
-            f"  {rates[i]:.4f}  category {w.category} similarity {w.similarity} attributes {w.attributes} "
-            f"popularity {w.popularity} dislike {w.dislike}"
+            f"  ALS factors {factors:3d} reg {regularization:<4} alpha {alpha:<2}: "
+            f"CF hit rate {hits / users:.4f}"
         )
-    chosen = grid[int(order[0])]
-    grid = [replace(chosen, relevance=r) for r in (1, 2, 4, 8, 16)]
-    rates = grid_hit_rates(inner, catalog, fitted, rec, grid, True, embedder)
-    for w, rate in zip(grid, rates, strict=True):
-        print(f"  with a request: relevance {w.relevance}: validation hit rate {rate:.4f}")
+        if best is None or hits > best[0]:
+            best = (hits, settings)
+    assert best is not None
+    print(f"best ALS: {best[1]} (validation CF hit rate {best[0] / users:.4f})")
+    for c in cases:
+        c.fitted = replace(c.fitted, cf=CollaborativeFilter.fit(c.fitted.interactions, best[1]))
+
+    grid = [
+        replace(WEIGHTS, relevance=0, taste=1, **dict(zip(WEIGHT_GRID, values, strict=True)))
+        for values in itertools.product(*WEIGHT_GRID.values())
+    ]
+    results = []  # (hits, taste settings, weights)
+    for taste in TASTE_GRID:
+        hits = sum(
+            grid_hits(
+                c.split,
+                c.catalog,
+                c.fitted,
+                recommender(c.catalog, embedder, c.fitted, taste),
+                grid,
+                False,
+                embedder,
+            )
+            for c in cases
+        )
+        results += [(int(h), taste, w) for h, w in zip(hits, grid, strict=True)]
+        top = int(np.argmax(hits))
+        print(f"  {taste}: best validation hit rate {hits[top] / users:.4f}")
+    results.sort(key=lambda r: -r[0])  # stable: the first of equals in grid order
+    print("best taste settings and blend weights without a request (validation hit rate):")
+    for hits, taste, w in results[:8]:
+        chosen = " ".join(f"{name} {getattr(w, name)}" for name in WEIGHT_GRID)
+        print(
+            f"  {hits / users:.4f}  evidence power {taste.evidence_power} popularity power "
+            f"{taste.popularity_power}  {chosen}"
+        )
+    _, taste, chosen = results[0]
+    grid = [replace(chosen, relevance=r) for r in (0.5, 1, 2, 4, 8, 16)]
+    hits = sum(
+        grid_hits(
+            c.split,
+            c.catalog,
+            c.fitted,
+            recommender(c.catalog, embedder, c.fitted, taste),
+            grid,
+            True,
+            embedder,
+        )
+        for c in cases
+    )
+    for w, n in zip(grid, hits, strict=True):
+        print(f"  with a request: relevance {w.relevance}: validation hit rate {n / users:.4f}")
 
 
-def _interactions(split: Split, catalog: Catalog) -> list[tuple[str, str, float]]:
-    ids = [p.id for p in catalog.products]
-    return interactions_from_events((u, ids[e.item], e.kind) for u in split.users for e in split.events[u])
+# --- the run ---
+
+
+@dataclass
+class Population:
+    """One generated population and its test split."""
+
+    seed: int
+    catalog: Catalog
+    test: Split
+    chances: dict[str, np.ndarray]  # user -> (P,) the oracle's chances
+    counts: dict[str, int]  # event kind -> events
+    skew: float  # the top 1% of products' share of (user, product) pairs
+    generate_s: float
+
+
+def populate(seed: int, users: int, products: int, spread: float) -> Population:
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    catalog = make_catalog(rng, products, spread, seed)
+    simulated = {f"u{n:05d}": simulate_user(rng, catalog) for n in range(users)}
+    everything = {user: events for user, (events, _) in simulated.items()}
+    test = Split([], {}, {}, {})
+    for user, events in everything.items():
+        held = hold_out(events)
+        if held is not None:
+            test.users.append(user)
+            test.events[user], test.target[user], test.cutoff[user] = held
+    counts = _counts(e for events in everything.values() for e in events)
+    chances = {user: chance for user, (_, chance) in simulated.items()}
+    skew = concentration(everything, products)
+    return Population(seed, catalog, test, chances, counts, skew, time.perf_counter() - started)
+
+
+def evaluate(population: Population, embedder: Embedder, args: argparse.Namespace) -> dict[str, Any]:
+    """The test figures of one population, printed and emitted; the JSON line."""
+    catalog, test = population.catalog, population.test
+    started = time.perf_counter()
+    fitted = fit_models(test, catalog, embedder)
+    models_s = time.perf_counter() - started
+    interactions = sum(len(fitted.cf.user(u).history) for u in test.users)
+    print(
+        f"\nseed {population.seed}: CF fit (ALS {ALS_SETTINGS.factors} factors, {ALS_SETTINGS.iterations} "
+        f"iterations, {ALS_SETTINGS.threads} threads) on {interactions:,} interactions: "
+        f"{fitted.cf.fit_seconds:.2f} s"
+    )
+    started = time.perf_counter()
+    rec = recommender(catalog, embedder, fitted)
+    tastes_s = time.perf_counter() - started
+    fitted_concentrations = ", ".join(f"{k} {v:.3g}" for k, v in rec.tastes.concentrations().items())
+    print(f"taste concentrations fitted in {tastes_s:.2f} s (with the recommender): {fitted_concentrations}")
+    print(
+        f"profiles: {len(fitted.profiles)} through InterestStore in {fitted.profile_s:.1f} s "
+        f"({fitted.profile_s / len(fitted.profiles) * 1000:.1f} ms each); all models {models_s:.1f} s"
+    )
+
+    started = time.perf_counter()
+    hits = {"popularity": popularity_hits(test, catalog, fitted)}
+    oracle = oracle_hits(test, catalog, fitted, population.chances)
+    variants = {
+        "cf": only(collaborative=1.0),
+        "taste": only(taste=1.0),
+        "profile": PROFILE_ONLY,
+        "blend": WEIGHTS,
+    }
+    found, latency = hit_counts(test, catalog, fitted, rec, variants, False, embedder)
+    hits |= found
+    asked, asked_latency = hit_counts(
+        test, catalog, fitted, rec, {"request": only(relevance=1.0), "blend": WEIGHTS}, True, embedder
+    )
+    eval_s = time.perf_counter() - started
+    n = len(test.users)
+    ratio = hits["blend"] / hits["popularity"] if hits["popularity"] else float("inf")
+    print(f"hit rate@{K} on {n} held-out items, no request:")
+    print(f"  popularity baseline    {hits['popularity'] / n:.4f}")
+    print(f"  CF only (ALS)          {hits['cf'] / n:.4f}")
+    print(f"  taste only             {hits['taste'] / n:.4f}")
+    print(f"  profile only           {hits['profile'] / n:.4f}")
+    print(f"  blend                  {hits['blend'] / n:.4f}   = {ratio:.2f}x popularity (target >= 1.5x)")
+    print(
+        f"  oracle (knows tastes)  {oracle / n:.4f}   = {oracle / hits['popularity']:.2f}x popularity: "
+        "the ceiling"
+    )
+    print(
+        f"with a request naming the item's category ('{request_text(catalog, test.target[test.users[0]])}'):"
+    )
+    print(f"  request only           {asked['request'] / n:.4f}")
+    print(f"  blend                  {asked['blend'] / n:.4f}")
+    l50, l95 = statistics.median(latency), float(np.percentile(latency, 95))
+    print(
+        f"recommend() over {args.products} candidates, top {K} explained: p50 {l50:.1f} ms, "
+        f"p95 {l95:.1f} ms; evaluation {eval_s:.1f} s"
+    )
+    result = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "users": args.users,
+        "evaluated": n,
+        "products": args.products,
+        "categories": len(CATEGORIES),
+        "events": sum(population.counts.values()),
+        "event_kinds": population.counts,
+        "top_1pct_share": round(population.skew, 4),
+        "embedder": embedder.name,
+        "seed": population.seed,
+        "appeal_spread": args.appeal_spread,
+        "k": K,
+        "hits": hits,
+        "hit_rate": {k: round(v / n, 4) for k, v in hits.items()},
+        "hit_rate_with_request": {k: round(v / n, 4) for k, v in asked.items()},
+        "blend_over_popularity": round(ratio, 3),
+        "oracle_hit_rate": round(oracle / n, 4),
+        "als": asdict(ALS_SETTINGS),
+        "taste": asdict(TASTE_SETTINGS),
+        "taste_concentrations": {k: round(v, 3) for k, v in rec.tastes.concentrations().items()},
+        "weights": asdict(WEIGHTS),
+        "cf_fit_s": round(fitted.cf.fit_seconds, 3),
+        "tastes_fit_s": round(tastes_s, 3),
+        "interactions": interactions,
+        "profile_ms": round(fitted.profile_s / len(fitted.profiles) * 1000, 2),
+        "recommend_p50_ms": round(l50, 2),
+        "recommend_p95_ms": round(l95, 2),
+        "request_recommend_p50_ms": round(statistics.median(asked_latency), 2),
+    }
+    emit("recommend", result)
+    return result
 
 
 def concentration(everything: dict[str, list[Event]], products: int) -> float:
@@ -509,117 +717,49 @@ def main() -> int:
     )
     parser.add_argument("--users", type=int, default=2_000)
     parser.add_argument("--products", type=int, default=2_000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, nargs="+", default=[0], help="one population per seed")
     parser.add_argument(
         "--appeal-spread", type=float, default=2.0, help="sigma of the log-normal appeal: larger, more hits"
     )
     parser.add_argument("--embedder", choices=["e5", "hashing"], default="e5")
     parser.add_argument(
-        "--tune", action="store_true", help="choose ALS settings and weights (validation split)"
+        "--tune", action="store_true", help="choose settings and weights (validation splits, pooled)"
     )
     args = parser.parse_args()
-    rng = np.random.default_rng(args.seed)
     embedder = CachedEmbedder(E5Embedder() if args.embedder == "e5" else HashingEmbedder())
 
-    started = time.perf_counter()
-    catalog = make_catalog(rng, args.products, args.appeal_spread, args.seed)
-    simulated = {f"u{n:05d}": simulate_user(rng, catalog) for n in range(args.users)}
-    everything = {user: events for user, (events, _) in simulated.items()}
-    chances = {user: chance for user, (_, chance) in simulated.items()}
-    test = Split([], {}, {}, {})
-    for user, events in everything.items():
-        held = hold_out(events)
-        if held is not None:
-            test.users.append(user)
-            test.events[user], test.target[user], test.cutoff[user] = held
-    generate_s = time.perf_counter() - started
-    counts = _counts(e for events in everything.values() for e in events)
-    total = sum(counts.values())
-    print(
-        f"population: {args.users} users, {args.products} products, {len(CATEGORIES)} categories, "
-        f"{total:,} events ({', '.join(f'{k} {n / total:.1%}' for k, n in counts.items())})"
-    )
-    skew = concentration(everything, args.products)
-    print(f"the top 1% of products draw {skew:.1%} of (user, product) pairs")
-    print(f"evaluated: {len(test.users)} users (3+ positive items), generated in {generate_s:.1f} s")
+    populations = []
+    for seed in args.seed:
+        population = populate(seed, args.users, args.products, args.appeal_spread)
+        populations.append(population)
+        total = sum(population.counts.values())
+        kinds = ", ".join(f"{k} {n / total:.1%}" for k, n in population.counts.items())
+        print(
+            f"population {seed}: {args.users} users, {args.products} products, {len(CATEGORIES)} categories, "
+            f"{total:,} events ({kinds}); the top 1% of products draw {population.skew:.1%} of (user, "
+            f"product) pairs; evaluated: {len(population.test.users)} users (3+ positive items), generated "
+            f"in {population.generate_s:.1f} s"
+        )
+        started = time.perf_counter()
+        embedder.passage(population.catalog.texts)
+        print(
+            f"embedded {args.products} product texts with {embedder.name} in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
 
-    started = time.perf_counter()
-    embedder.passage(catalog.texts)
-    embed_s = time.perf_counter() - started
-    print(f"embedded {len(catalog.texts)} product texts with {embedder.name} in {embed_s:.1f} s")
+    if args.tune:  # reads only the training side of each test split, cuts its own; no test figures after
+        tune(populations, embedder)
+        return 0
 
-    if args.tune:
-        tune(test, catalog, embedder)  # reads only test.events (the training side) and cuts its own split
-
-    started = time.perf_counter()
-    fitted = fit_models(test, catalog, embedder)
-    models_s = time.perf_counter() - started
-    interactions = sum(len(fitted.cf.user(u).history) for u in test.users)
-    print(
-        f"\nCF fit (ALS {ALS_SETTINGS.factors} factors, {ALS_SETTINGS.iterations} iterations, "
-        f"{ALS_SETTINGS.threads} threads) on {interactions:,} interactions: {fitted.cf.fit_seconds:.2f} s"
-    )
-    print(
-        f"profiles: {len(fitted.profiles)} through InterestStore in {fitted.profile_s:.1f} s "
-        f"({fitted.profile_s / len(fitted.profiles) * 1000:.1f} ms each); all models {models_s:.1f} s"
-    )
-    rec = recommender(catalog, embedder, fitted.fans)
-
-    started = time.perf_counter()
-    popular = popularity_hit_rate(test, catalog, fitted)
-    oracle = oracle_hit_rate(test, catalog, fitted, chances)
-    variants = {"cf": only(collaborative=1.0), "profile": PROFILE_ONLY, "blend": WEIGHTS}
-    rates, latency = hit_rates(test, catalog, fitted, rec, variants, False, embedder)
-    asked, asked_latency = hit_rates(
-        test, catalog, fitted, rec, {"request": only(relevance=1.0), "blend": WEIGHTS}, True, embedder
-    )
-    eval_s = time.perf_counter() - started
-    ratio = rates["blend"] / popular if popular else float("inf")
-    print(f"\nhit rate@{K} on {len(test.users)} held-out items, no request:")
-    print(f"  popularity baseline    {popular:.4f}")
-    print(f"  CF only (ALS)          {rates['cf']:.4f}")
-    print(f"  profile only           {rates['profile']:.4f}")
-    print(f"  blend                  {rates['blend']:.4f}   = {ratio:.2f}x popularity (target >= 1.5x)")
-    print(f"  oracle (knows tastes)  {oracle:.4f}   = {oracle / popular:.2f}x popularity: the ceiling")
-    print(
-        f"with a request naming the item's category ('{request_text(catalog, test.target[test.users[0]])}'):"
-    )
-    print(f"  request only           {asked['request']:.4f}")
-    print(f"  blend                  {asked['blend']:.4f}")
-    l50, l95 = statistics.median(latency), float(np.percentile(latency, 95))
-    print(
-        f"recommend() over {args.products} candidates, top {K} explained: p50 {l50:.1f} ms, "
-        f"p95 {l95:.1f} ms; evaluation {eval_s:.1f} s"
-    )
-    emit(
-        "recommend",
-        {
-            "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "users": args.users,
-            "evaluated": len(test.users),
-            "products": args.products,
-            "categories": len(CATEGORIES),
-            "events": total,
-            "event_kinds": counts,
-            "top_1pct_share": round(skew, 4),
-            "embedder": embedder.name,
-            "seed": args.seed,
-            "appeal_spread": args.appeal_spread,
-            "k": K,
-            "hit_rate": {"popularity": round(popular, 4)} | {k: round(v, 4) for k, v in rates.items()},
-            "hit_rate_with_request": {k: round(v, 4) for k, v in asked.items()},
-            "blend_over_popularity": round(ratio, 3),
-            "oracle_hit_rate": round(oracle, 4),
-            "als": asdict(ALS_SETTINGS),
-            "weights": asdict(WEIGHTS),
-            "cf_fit_s": round(fitted.cf.fit_seconds, 3),
-            "interactions": interactions,
-            "profile_ms": round(fitted.profile_s / len(fitted.profiles) * 1000, 2),
-            "recommend_p50_ms": round(l50, 2),
-            "recommend_p95_ms": round(l95, 2),
-            "request_recommend_p50_ms": round(statistics.median(asked_latency), 2),
-        },
-    )
+    results = [evaluate(population, embedder, args) for population in populations]
+    if len(results) > 1:
+        blend = sum(r["hits"]["blend"] for r in results)
+        popular = sum(r["hits"]["popularity"] for r in results)
+        ratios = ", ".join(f"{r['blend_over_popularity']:.2f}x" for r in results)
+        print(
+            f"\nblend / popularity per seed: {ratios}; "
+            f"pooled: {blend} / {popular} hits = {blend / popular:.2f}x"
+        )
     return 0
 
 

@@ -8,7 +8,9 @@ mode's tools.
 - carts.py, checkout.py (once per idempotency key; idempotency.py), orders.py (status history, changes)
 - payments.py: the PaymentProvider port and the test provider
 - actions.py: pending actions, confirmed by the person with a token the model never sees
-- support.py: hand-off to a person; recommend.py: recommendations blending interests and co-purchases
+- support.py: hand-off to a person; recommend.py: recommendations blending interests and co-purchases,
+  over taste.py (a person's taste for categories and attribute values) and collaborative.py (interactions,
+  popularity, the ALS collaborative filter)
 - tools.py, mode.py: the shopping mode's toolset and options; shop.py: the parts wired together
 """
 

@@ -1,33 +1,33 @@
 """Personal recommendations: the request of the conversation, the person's interest profile and what other
 shoppers did, blended into one ranked list that says why each product is on it.
 
-Three parts, all in memory and free of the database (the catalog reads products, profiles and events and
-hands them here):
+All in memory and free of the database (the catalog reads products, profiles and events and hands them
+here). What everyone did (interactions, popularity, the collaborative filter) is in collaborative.py and
+the person's taste for categories and attribute values in taste.py; their names are re-exported here.
 
-- **Collaborative filtering** (``CollaborativeFilter``): implicit-feedback ALS from the ``implicit``
-  library (CPU) over ``(user, product, weight)`` interactions. ``interactions_from_events`` nets each
-  pair's ``KIND_WEIGHTS`` (a purchase counts 5 views, a dismissal -3) and keeps the positive ones, so a
-  viewed-then-dismissed product is no evidence of liking. Fitting is deterministic: factors start from
-  ``seed``, and ALS solves each user (then each item) on its own, so threads do not change the result.
-  A user or product it never saw scores 0; a user who acted since the fit is folded in from a history.
-- **Popularity** (``popularity``, ``most_popular``): how many distinct people showed a positive interest
-  in each product; the baseline, and what a person with no history and no request is shown.
-- **The blend** (``Recommender``): per candidate product, components in [0, 1] (relevance to the request,
-  collaborative score, the profile's share of the product's category, closeness to the profile embedding,
-  affinity for its attributes, the product's own share of the profile, popularity) and a dislike penalty,
-  mixed by ``WEIGHTS``. Hard constraints (price, stock, size, excluded categories and products) remove
-  products before anything is ranked, so no score can bring them back. Only the top k are explained, in
-  words built from the components that put each one there and the facts behind them (the words matched,
-  the purchases made, how many shoppers were interested in both).
-- **Attribute affinity**: the profile's liked products that are candidates tell how often the person
-  picks each brand and attribute value (material, colour, style...) against the catalog's own mix; a
-  product scores the sum of the log ratios of its values. The interest profile itself keeps categories
-  and items only, so build the ``Recommender`` over the whole catalog, not a search result, for the
-  profile's products to be found (the same holds for "similar to" reasons).
+- **The blend** (``Recommender``): per candidate product, components in [0, 1] and a dislike penalty,
+  mixed by ``WEIGHTS``: relevance to the request; the collaborative score; *taste*, the chance this person
+  picks it next relative to their likeliest pick (``Tastes``: their rates for its category, brand and
+  attribute values against the catalog's, times ``(1 + fans) ** popularity_power``, since among the
+  products a person likes the better-liked ones are picked more); the profile's share of its category;
+  closeness to the profile embedding; its attribute lift alone (min-max); its own share of the profile;
+  and popularity, its fans over the top seller's. Taste and popularity are both chances relative to the
+  best, so their weighted sum is a mixture: a person picks from their tastes, or follows the crowd.
+  Hard constraints (price, stock, size, excluded categories and products) remove products before anything
+  is ranked, so no score can bring them back. Only the top k are explained, in words built from the
+  components that put each one there and the facts behind them (the words matched, the purchases made,
+  how many shoppers were interested in both).
+- **Population priors**: given everyone's ``interactions``, the ``Recommender`` fits how personal each
+  facet is (``Tastes.fit``): colour may matter to people and brand not, in one store, and the reverse in
+  another. Without them every facet gets the same prior, and facets nobody picks by add noise.
 
-Scores that live on different scales (cosines, ALS dot products) are min-max scaled over the eligible
-candidates of the call: a component says how a product compares with the others on offer now, not an
-absolute liking. Shares (category, item) are divided by the profile's top share, so a person's favourite
+Taste reads the profile's liked products that are candidates (the interest profile keeps categories and
+items only), so build the ``Recommender`` over the whole catalog, not a search result, for the profile's
+products to be found (the same holds for "similar to" reasons).
+
+Scores that live on different scales (cosines, ALS dot products, attribute lifts) are scaled over the
+eligible candidates of the call: a component says how a product compares with the others on offer now, not
+an absolute liking. Shares (category, item) are divided by the profile's top share, so a person's favourite
 category scores 1 however spread their tastes are.
 
 Not here: finding candidates (catalog search), embedding texts, reading events from the database, when to
@@ -36,23 +36,31 @@ refit, and diversity re-ranking.
 
 from __future__ import annotations
 
-import math
 import re
-import threading
-import time
-from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 
+from ponder.commerce.collaborative import (
+    ALS_SETTINGS,
+    ALSSettings,
+    CollaborativeFilter,
+    CollaborativeUser,
+    Interaction,
+    interactions_from_events,
+    most_popular,
+    popularity,
+)
 from ponder.commerce.model import Product
-from ponder.memory.interests import KIND_WEIGHTS, Interest, InterestProfile, Kind
+from ponder.commerce.taste import CATEGORY, TASTE_SETTINGS, PersonTaste, Tastes, TasteSettings
+from ponder.memory.interests import Interest, InterestProfile
 
 __all__ = [
     "ALS_SETTINGS",
     "COMPONENTS",
+    "TASTE_SETTINGS",
     "WEIGHTS",
     "ALSSettings",
     "BlendWeights",
@@ -65,223 +73,12 @@ __all__ = [
     "Recommendation",
     "Recommender",
     "Request",
+    "TasteSettings",
+    "Tastes",
     "interactions_from_events",
     "most_popular",
     "popularity",
 ]
-
-Interaction = tuple[str, str, float]  # (user_id, product_id, weight > 0)
-
-
-# --- interactions and popularity ---
-
-
-def interactions_from_events(events: Iterable[tuple[str, str, Kind]]) -> list[Interaction]:
-    """``(user_id, product_id, kind)`` events netted per pair by ``KIND_WEIGHTS``; the positive pairs,
-    sorted. A dismissal subtracts, so a product viewed once and dismissed (1 - 3) is left out, and a
-    product bought then dismissed (5 - 3) stays, weaker. No time decay: the model is refitted, not aged."""
-    totals: defaultdict[tuple[str, str], float] = defaultdict(float)
-    for user, product, kind in events:
-        totals[(user, product)] += KIND_WEIGHTS[kind]
-    return [(user, product, weight) for (user, product), weight in sorted(totals.items()) if weight > 0]
-
-
-def popularity(interactions: Iterable[Interaction]) -> dict[str, int]:
-    """product_id -> how many distinct users showed a positive interest in it (a heavy user counts once)."""
-    fans: defaultdict[str, set[str]] = defaultdict(set)
-    for user, product, weight in interactions:
-        if weight > 0:
-            fans[product].add(user)
-    return {product: len(users) for product, users in sorted(fans.items())}
-
-
-def most_popular(counts: Mapping[str, int], k: int, exclude: Collection[str] = ()) -> list[str]:
-    """The ``k`` products with the most fans, most first (ties by id), leaving out ``exclude``."""
-    ranked = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
-    return [product for product, _ in ranked if product not in exclude][: max(0, k)]
-
-
-# --- collaborative filtering ---
-
-
-@dataclass(frozen=True)
-class ALSSettings:
-    """How the collaborative filter is fitted. The defaults were chosen by ``python bench/recommend.py
-    --tune`` on the validation split cut from the training events (each user's last training item), never
-    on the test split: hit rate@10 of CF alone over factors {32, 64, 128}, regularization {0.05, 0.5, 2, 5,
-    10} and alpha {1, 4, 10}; 64 / 5 / 4 came first (0.060; the grid spans 0.037-0.060). Strong
-    regularization matters most for people with few interactions: at 0.05, someone who bought only a tent
-    gets a factor for the tent alone, and nothing for the sleeping bag the tent's buyers also bought."""
-
-    factors: int = 64
-    regularization: float = 5.0
-    alpha: float = 4.0  # an interaction's confidence: alpha x its weight (a view: alpha, a purchase: 5 alpha)
-    iterations: int = 15
-    threads: int = 2  # 0: every core; the factors are the same for any number (each solve is independent)
-    seed: int = 0
-
-
-ALS_SETTINGS: Final = ALSSettings()
-
-_fit_lock = threading.Lock()  # threadpoolctl's limits are process-wide: one fit changes them at a time
-
-
-@dataclass(frozen=True)
-class CollaborativeUser:
-    """The collaborative signal for one user: scores for any products, and the evidence behind them."""
-
-    model: CollaborativeFilter
-    user_id: str
-    vector: np.ndarray | None  # (factors,) float32; None: nothing known about the user
-    history: Mapping[str, float]  # product_id -> weight: what the user's vector was computed from
-
-    def scores(self, product_ids: Sequence[str]) -> np.ndarray:
-        """(len(product_ids),) float32 predicted preferences; 0 for products the model never saw."""
-        out = np.zeros(len(product_ids), np.float32)
-        if self.vector is None or not product_ids:
-            return out
-        columns = self.model.columns(product_ids)
-        known = columns >= 0
-        out[known] = self.model.item_factors[columns[known]] @ self.vector
-        return out
-
-    def also_liked(self, product_id: str) -> tuple[str, int] | None:
-        """(a product of the user's history, how many users showed an interest in both it and
-        ``product_id``): the history product that shares the most of them (ties: the heavier in the
-        history, then the smaller id); None when none shares any."""
-        best: tuple[int, float, str] | None = None
-        for other, weight in sorted(self.history.items()):
-            if other == product_id:
-                continue
-            both = self.model.co_interest(other, product_id)
-            if both and (best is None or (both, weight) > (best[0], best[1])):
-                best = (both, weight, other)
-        return (best[2], best[0]) if best is not None else None
-
-
-class CollaborativeFilter:
-    """Implicit-feedback ALS over positive interactions; immutable once fitted (refit to learn more)."""
-
-    def __init__(
-        self,
-        users: Sequence[str],
-        products: Sequence[str],
-        user_factors: np.ndarray,  # (users, factors) float32
-        item_factors: np.ndarray,  # (products, factors) float32
-        user_items: Any,  # scipy.sparse.csr_matrix (users, products) of weights
-        solver: Any,  # the fitted implicit model: folds in new users
-        settings: ALSSettings,
-        fit_seconds: float,
-    ) -> None:
-        self.users = {user: row for row, user in enumerate(users)}
-        self.products = list(products)
-        self.product_index = {product: column for column, product in enumerate(products)}
-        self.user_factors = user_factors
-        self.item_factors = item_factors
-        self.user_items = user_items
-        self.item_users = user_items.T.tocsr()  # (products, users): each row's indices sorted
-        self.item_users.sort_indices()
-        self.solver = solver
-        self.settings = settings
-        self.fit_seconds = fit_seconds
-
-    @classmethod
-    def fit(
-        cls, interactions: Iterable[Interaction], settings: ALSSettings = ALS_SETTINGS
-    ) -> CollaborativeFilter:
-        """Fit on ``(user, product, weight)`` interactions (repeated pairs add up; weights <= 0 are
-        dropped). No interactions: a model that knows no one and scores everything 0."""
-        import scipy.sparse  # type: ignore[import-untyped]  # imported here: half a second, and only to fit
-        from implicit.cpu.als import AlternatingLeastSquares  # type: ignore[import-untyped]
-        from threadpoolctl import threadpool_limits
-
-        started = time.perf_counter()
-        totals: defaultdict[tuple[str, str], float] = defaultdict(float)
-        for user, product, weight in interactions:
-            if weight > 0:
-                totals[(user, product)] += weight
-        users = sorted({user for user, _ in totals})
-        products = sorted({product for _, product in totals})
-        rows = {user: i for i, user in enumerate(users)}
-        columns = {product: i for i, product in enumerate(products)}
-        pairs = sorted(totals.items())
-        user_items = scipy.sparse.csr_matrix(
-            (
-                np.array([weight for _, weight in pairs], np.float32),
-                (
-                    np.array([rows[user] for (user, _), _ in pairs], np.int32),
-                    np.array([columns[product] for (_, product), _ in pairs], np.int32),
-                ),
-            ),
-            shape=(len(users), len(products)),
-        )
-        if not pairs:
-            empty = np.zeros((0, settings.factors), np.float32)
-            return cls([], [], empty, empty, user_items, None, settings, time.perf_counter() - started)
-        # One BLAS thread: implicit runs its own threads, and a BLAS pool under them makes ALS ~10x slower.
-        with _fit_lock, threadpool_limits(1, "blas"):
-            solver = AlternatingLeastSquares(
-                factors=settings.factors,
-                regularization=settings.regularization,
-                alpha=settings.alpha,
-                iterations=settings.iterations,
-                num_threads=settings.threads,
-                random_state=settings.seed,
-            )
-            solver.fit(user_items, show_progress=False)
-        return cls(
-            users,
-            products,
-            np.asarray(solver.user_factors, np.float32),
-            np.asarray(solver.item_factors, np.float32),
-            user_items,
-            solver,
-            settings,
-            time.perf_counter() - started,
-        )
-
-    def columns(self, product_ids: Sequence[str]) -> np.ndarray:
-        """(len(product_ids),) int64 column of each product in the model, -1 for products it never saw."""
-        return np.fromiter((self.product_index.get(p, -1) for p in product_ids), np.int64, len(product_ids))
-
-    def user(self, user_id: str, history: Mapping[str, float] | None = None) -> CollaborativeUser:
-        """The signal for ``user_id``: their fitted factors, or, given a ``history`` (product_id -> weight,
-        e.g. from ``interactions_from_events`` over their events now), factors solved from it against the
-        fitted products, for someone new or active since the fit. Unknown, with no history: all zeros."""
-        if history is not None:
-            known = {p: w for p, w in sorted(history.items()) if w > 0 and p in self.product_index}
-            return CollaborativeUser(self, user_id, self._fold_in(known), known)
-        row = self.users.get(user_id)
-        if row is None:
-            return CollaborativeUser(self, user_id, None, {})
-        start, end = self.user_items.indptr[row], self.user_items.indptr[row + 1]
-        fitted = {
-            self.products[int(c)]: float(w)
-            for c, w in zip(self.user_items.indices[start:end], self.user_items.data[start:end], strict=True)
-        }
-        return CollaborativeUser(self, user_id, self.user_factors[row], fitted)
-
-    def co_interest(self, product_a: str, product_b: str) -> int:
-        """How many users showed a positive interest in both products."""
-        a, b = self.product_index.get(product_a), self.product_index.get(product_b)
-        if a is None or b is None:
-            return 0
-        indptr, indices = self.item_users.indptr, self.item_users.indices
-        fans_a, fans_b = indices[indptr[a] : indptr[a + 1]], indices[indptr[b] : indptr[b + 1]]
-        return int(np.intersect1d(fans_a, fans_b, assume_unique=True).size)
-
-    def _fold_in(self, history: Mapping[str, float]) -> np.ndarray | None:
-        if not history or self.solver is None:
-            return None
-        import scipy.sparse
-
-        columns = np.array([self.product_index[p] for p in history], np.int32)
-        weights = np.array(list(history.values()), np.float32)
-        row = scipy.sparse.csr_matrix(
-            (weights, (np.zeros(len(columns), np.int32), columns)), shape=(1, len(self.products))
-        )
-        return np.asarray(self.solver.recalculate_user(0, row), np.float32)
-
 
 # --- the blend ---
 
@@ -292,6 +89,7 @@ class BlendWeights:
 
     relevance: float
     collaborative: float
+    taste: float
     category: float
     similarity: float
     attributes: float
@@ -301,37 +99,43 @@ class BlendWeights:
 
     def vector(self) -> np.ndarray:
         """(len(COMPONENTS),) float32 in the order of ``COMPONENTS``, dislike negated."""
-        values = [getattr(self, name) for name in COMPONENTS]
-        values[-1] = -values[-1]
+        values = [-self.dislike if name == "dislike" else getattr(self, name) for name in COMPONENTS]
         return np.asarray(values, np.float32)
 
 
-COMPONENTS: Final = tuple(f.name for f in fields(BlendWeights))  # dislike last
+COMPONENTS: Final = tuple(f.name for f in fields(BlendWeights))
 
-# Chosen by `python bench/recommend.py --tune` on the validation split cut from the training events (each
-# user's last training item), never on the test split; collaborative is the unit (only ratios matter).
-# Without a request, over category {0, 0.5, 1, 2} x similarity {0, 0.5, 1, 2, 4} x attributes
-# {0, 0.5, 1, 2, 4} x popularity {0, 0.5, 1, 2, 4} x dislike {0, 0.5, 1}: 1 / 0.5 / 1 / 2 / 0.5 came first
-# (validation hit rate 0.092, against 0.060 for CF alone and 0.051 for popularity). Dislikes barely move
-# that figure (dismissals there mostly hit poor fits, which rank low anyway): 0.5 and 1 tie, 0 is a hair
-# behind; 0.5 is kept so a dismissal pushes down, as it should. Then relevance alone over {1, 2, 4, 8, 16},
-# with requests naming the held-out item's category: 4 first. ``item`` scores only products already in
-# the profile, which the bench excludes, so it is set by hand: as much as their category.
+# Chosen by `python bench/recommend.py --tune --seed 0 1 2 3 4` on the validation splits cut from the
+# training events (each user's last training item), hits pooled over five populations (9,891 users), never
+# on a test split; taste is the unit (only ratios matter). Without a request, over popularity {0.25, 0.5,
+# 0.75, 1} x collaborative {0, 0.1, 0.2} x similarity {0, 0.1, 0.2} x category {0, 0.1} x attributes
+# {0, 0.1} x dislike {0, 0.2}, for each of evidence power {0, 0.5, 1} x popularity power {0.25, 0.5, 0.75}
+# (TASTE_SETTINGS: 0.5 / 0.5 came first, 0.1403; the others 0.1225-0.1381). Popularity alone scores 0.0649
+# there. The top is flat: the first eight lie within 0.001 (10 hits; the binomial noise is ~35), and they
+# differ only in which small signals they keep. The first keeps neither collaborative filtering nor
+# attributes; these weights, eighth (0.1393), keep every signal at 0.1. This population's only structure is
+# facets, which taste reads directly, so CF has nothing left to add there; a store's complements (a tent and
+# the sleeping bag its buyers also buy) are what it is for. Category is 0 throughout the top: taste reads the
+# category better (it speaks for it in reasons). Then relevance over {1, 2, 4, 8, 16}, with requests naming
+# the held-out item's category: 1 first (0.4255), 2 next (0.4111), 4 far behind (0.3269); below 1 it falls
+# again (0.5: 0.27 against 0.41 at 1, on population 0's validation split alone). 2 is kept, against the
+# grid's first: at 1 a top seller that does not match the request at all (popularity 0.75, and a little
+# CF) outranks a product that matches it half-way, and the person's request must lead (a shirt asked for,
+# not the store's favourite tent: tests/commerce/test_recommendations.py). ``item`` scores only
+# products already in the profile, which the bench excludes, so it is set by hand, as one of the small
+# signals: what the person liked comes back, without filling the list.
 WEIGHTS: Final = BlendWeights(
-    relevance=4.0,
-    collaborative=1.0,
-    category=1.0,
-    similarity=0.5,
-    attributes=1.0,
-    item=1.0,
-    popularity=2.0,
-    dislike=0.5,
+    relevance=2.0,
+    collaborative=0.1,
+    taste=1.0,
+    category=0.0,
+    similarity=0.1,
+    attributes=0.1,
+    item=0.1,
+    popularity=0.75,
+    dislike=0.2,
 )
 
-# The catalog's own mix of an attribute's values counts as this much evidence (in KIND_WEIGHTS units: one
-# purchase) when a person's mix is estimated from the products they liked: two liked navy things out of two
-# do not yet make navy everything.
-ATTRIBUTE_PRIOR: Final = 5.0
 ATTRIBUTE_REASON: Final = 1.5  # a value is worth naming at this many times the catalog's rate, or more
 # A product in the most disliked category counts half as much against it as a dismissal of the product
 # itself: the category is a hint about it, the dismissal a verdict on it.
@@ -428,8 +232,7 @@ class _Explaining:
     category_purchases: dict[int, int]  # category index -> liked products bought in it
     liked: list[tuple[int, Interest]]  # (candidate index, liked item) of the heaviest liked items
     item_interest: dict[int, Interest] = field(default_factory=dict)  # candidate index -> liked item
-    # attribute -> (value code -> liked products with it, value code -> person's rate / catalog's rate)
-    attributes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    taste: PersonTaste | None = None  # what the liked items say about facets; None: no liked candidate
 
 
 class Recommender:
@@ -443,6 +246,8 @@ class Recommender:
         popularity: Mapping[str, int] | None = None,  # product_id -> fans (``popularity()``)
         category_names: Mapping[str, str] | None = None,  # Category.id -> name, for reasons
         weights: BlendWeights = WEIGHTS,
+        interactions: Iterable[Interaction] | None = None,  # everyone's: fits how personal each facet is
+        taste: TasteSettings = TASTE_SETTINGS,
     ) -> None:
         self.candidates = list(candidates)
         self.weights = weights
@@ -461,14 +266,17 @@ class Recommender:
         )
         self._words = [_words(_product_text(c.product, self.category_names)) for c in self.candidates]
         self._offers = [_offers(c.product) for c in self.candidates]
-        attributes = _attribute_table(self.candidates)
-        self._attribute_values, self._attribute_codes, self._attribute_rates = attributes
+        products = [c.product for c in self.candidates]
+        if interactions is not None:
+            self.tastes = Tastes.fit(products, interactions, taste)
+        else:
+            self.tastes = Tastes(products, settings=taste)
+        self._facets = {facet.name: facet for facet in self.tastes.facets}
         self._eligible_cache: dict[tuple[int | None, bool, str | None], tuple[np.ndarray, np.ndarray]] = {}
         self._fans = np.array([(popularity or {}).get(i, 0) for i in self.ids], np.float64)
-        top = math.log1p(float(self._fans.max())) if len(self._fans) else 0.0
-        self._popular = (np.log1p(self._fans) / top if top > 0 else np.zeros(len(self.ids))).astype(
-            np.float32
-        )
+        top = float(self._fans.max()) if len(self._fans) else 0.0
+        self._popular = (self._fans / top if top > 0 else np.zeros(len(self.ids))).astype(np.float32)
+        self._log_fans = np.log1p(self._fans)
         self._fan_rank = _ranks(-self._fans)  # 0: the most fans
         dims = {c.embedding.shape[0] for c in self.candidates if c.embedding is not None}
         self._dim = dims.pop() if len(dims) == 1 else 0  # 0: no embeddings, or of mixed sizes (then unused)
@@ -612,7 +420,8 @@ class Recommender:
             values[row["item"], found] = interest.weight / profile.items[0].weight
             if len(explaining.liked) < SIMILAR_FROM and self._has_embedding[found]:
                 explaining.liked.append((found, interest))
-        values[row["attributes"]] = self._attribute_affinity(explaining, eligible)
+        if explaining.item_interest:
+            self._taste_components(values, row, eligible, explaining)
         if profile.embedding is not None and self._dim and profile.embedding.shape[0] == self._dim:
             cosine = self._embeddings @ np.asarray(profile.embedding, np.float32)
             values[row["similarity"]] = _minmax(cosine, eligible & self._has_embedding)
@@ -627,28 +436,18 @@ class Recommender:
             if found is not None:
                 values[row["dislike"], found] = 1.0  # the product itself: the most there is
 
-    def _attribute_affinity(self, explaining: _Explaining, eligible: np.ndarray) -> np.ndarray:
-        """How much likelier this person is than the catalog to pick each product's attribute values: the
-        sum over attributes of log(person's rate / catalog's rate), each rate estimated from the liked
-        products (by score) with the catalog's mix as a prior worth ATTRIBUTE_PRIOR; min-max scaled."""
-        affinity = np.zeros(len(self.candidates), np.float64)
-        liked = list(explaining.item_interest.items())
-        for name, codes in self._attribute_codes.items():
-            catalog_rate = self._attribute_rates[name]
-            evidence = np.zeros(len(catalog_rate))
-            count = np.zeros(len(catalog_rate), np.int64)
-            for i, interest in liked:
-                if codes[i] >= 0:
-                    evidence[codes[i]] += interest.score
-                    count[codes[i]] += 1
-            if not evidence.any():
-                continue
-            rate = (evidence + ATTRIBUTE_PRIOR * catalog_rate) / (evidence.sum() + ATTRIBUTE_PRIOR)
-            lift = rate / catalog_rate
-            explaining.attributes[name] = (count, lift)
-            has = codes >= 0
-            affinity[has] += np.log(lift[codes[has]])
-        return _minmax(affinity, eligible) if liked else np.zeros(len(self.candidates), np.float32)
+    def _taste_components(
+        self, values: np.ndarray, row: Mapping[str, int], eligible: np.ndarray, explaining: _Explaining
+    ) -> None:
+        """Taste (the chance of each product relative to the likeliest eligible one) and the attribute lift
+        alone (min-max), from the profile's liked products that are candidates."""
+        taste = self.tastes.person({i: interest.score for i, interest in explaining.item_interest.items()})
+        explaining.taste = taste
+        values[row["attributes"]] = _minmax(taste.facet_lift, eligible)
+        if eligible.any():
+            log_chance = taste.lift + self.tastes.settings.popularity_power * self._log_fans
+            top = float(log_chance[eligible].max())
+            values[row["taste"]] = np.exp(np.minimum(log_chance - top, 0.0))
 
     def _category(self, key: str) -> int | None:
         """The index of the category with this id, else with this name (any case)."""
@@ -680,9 +479,9 @@ class Recommender:
                 break
             if values[name] < REASON_FLOOR or contribution <= 0 or contribution < REASON_SHARE * positive:
                 continue
-            reason = self._reason(name, i, explaining)
-            if reason:
-                reasons.append(reason)
+            for reason in self._said(name, i, values, explaining):
+                if reason and reason not in reasons and len(reasons) < REASONS:
+                    reasons.append(reason)
         if not reasons:  # nothing about this person or request stood out: say what it is, no more
             category = self.category_names.get(self.candidates[i].product.category)
             reasons.append(f"a pick from {category}" if category else "a pick from the store")
@@ -695,6 +494,16 @@ class Recommender:
         if constraints.max_price is not None:
             reasons.append("within your price limit")
         return tuple(reasons)
+
+    def _said(self, name: str, i: int, values: Mapping[str, float], explaining: _Explaining) -> list[str]:
+        """The reasons one component gives: taste speaks through the category, when it is one of the
+        person's interests, and the attribute values that lift the product."""
+        if name != "taste":
+            return [self._reason(name, i, explaining)]
+        said = [self._reason("attributes", i, explaining)]
+        if values["category"] >= REASON_FLOOR:
+            said.insert(0, self._reason("category", i, explaining))
+        return said
 
     def _reason(self, name: str, i: int, explaining: _Explaining) -> str:
         """The words for one component of candidate ``i``; "" when there is nothing true to say."""
@@ -730,11 +539,12 @@ class Recommender:
             return "close to your tastes"
         if name == "attributes":
             picked = []  # (lift, value, liked products with it)
-            for attribute, (liked_with, lift) in explaining.attributes.items():
-                code = int(self._attribute_codes[attribute][i])
+            facets = explaining.taste.facets if explaining.taste is not None else {}
+            for facet_name, (liked_with, lift) in facets.items():
+                facet = self._facets[facet_name]
+                code = int(facet.codes[i]) if facet_name != CATEGORY else -1
                 if code >= 0 and liked_with[code] >= 2 and lift[code] >= ATTRIBUTE_REASON:
-                    value = self._attribute_values[attribute][code]
-                    picked.append((float(lift[code]), value, int(liked_with[code])))
+                    picked.append((float(lift[code]), facet.values[code], int(liked_with[code])))
             if not picked:
                 return ""
             picked.sort(key=lambda p: (-p[0], p[1]))
@@ -804,39 +614,6 @@ def _product_text(product: Product, category_names: Mapping[str, str]) -> str:
     attributes = " ".join(str(v) for v in product.attributes.values() if not isinstance(v, bool))
     category = category_names.get(product.category, product.category)
     return f"{product.name} {product.brand} {category} {product.description} {attributes}"
-
-
-def _attribute_table(
-    candidates: Sequence[Candidate],
-) -> tuple[dict[str, list[str]], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(attribute -> its values, attribute -> (candidates,) value code or -1, attribute -> each value's
-    share of the candidates that have the attribute). Attributes: the brand and every text or whole-number
-    attribute, lower-cased. Variant options (colour, size) are left out: a product in many colours would
-    match every colour taste."""
-    table: dict[str, dict[str, int]] = {}
-    rows: list[dict[str, str]] = []
-    for c in candidates:
-        found = {
-            k.lower(): str(v).lower()
-            for k, v in c.product.attributes.items()
-            if isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))
-        }
-        found = {k: v for k, v in found.items() if v}
-        if c.product.brand:
-            found["brand"] = c.product.brand.lower()
-        rows.append(found)
-        for name, value in found.items():
-            table.setdefault(name, {}).setdefault(value, len(table[name]))
-    codes = {name: np.full(len(candidates), -1, np.int64) for name in table}
-    for i, found in enumerate(rows):
-        for name, value in found.items():
-            codes[name][i] = table[name][value]
-    rates = {}
-    for name, column in codes.items():
-        counts = np.bincount(column[column >= 0], minlength=len(table[name])).astype(np.float64)
-        rates[name] = counts / counts.sum()
-    values = {name: list(found) for name, found in table.items()}
-    return values, codes, rates
 
 
 def _offers(product: Product) -> list[_Offer]:

@@ -218,6 +218,7 @@ class StoreRecommendations:
             [Candidate(v.product, vectors[v.id]) for v in products],
             popularity=popularity(interactions),
             category_names=names,
+            interactions=interactions,  # fits how personal each facet (category, brand, colour...) is
         )
         return _Model(signature, events, time.time(), recommender, collaborative, ids_by_name)
 
