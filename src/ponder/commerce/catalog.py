@@ -27,7 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from sqlalchemy.engine import Connection
@@ -42,6 +42,7 @@ from ponder.store.database import Database, sql
 __all__ = ["Catalog", "ImportSummary", "ProductView", "SearchHit", "UnknownProductError", "product_text"]
 
 EMBED_BATCH = 32
+K = TypeVar("K")
 QUERY_CACHE = 512  # query embeddings kept per Catalog (1.5 KB each with E5)
 MASK_CACHE = 64  # filter masks kept per store (one byte per product each)
 SEARCH_ROUNDS = 4  # rankings per search when hits sold out since the shelf was read must be replaced
@@ -139,6 +140,28 @@ def _equal(codes: _Codes | None, value: str, size: int) -> np.ndarray:
     return codes.codes == code if code is not None else np.zeros(size, bool)
 
 
+class _Lru(Generic[K]):
+    """Arrays by key, the ``size`` most recently used; safe to share between threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> np.ndarray | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: K, value: np.ndarray) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 @dataclass
 class _Shelf:
     """One store's catalog in the process, for search: row r is product ``ids[r]``, and variant v belongs to
@@ -154,8 +177,7 @@ class _Shelf:
     price: np.ndarray  # per variant, minor units
     stocked: np.ndarray  # per variant: available and in stock when the shelf was read
     options: dict[str, _Codes]  # option name -> value.lower() per variant
-    masks: OrderedDict[tuple[Any, ...], np.ndarray] = field(default_factory=OrderedDict)  # filter -> rows
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    masks: _Lru[tuple[Any, ...]] = field(default_factory=lambda: _Lru(MASK_CACHE))  # filter -> rows
 
 
 class Catalog:
@@ -163,7 +185,7 @@ class Catalog:
         self.db = db
         self.embedder = embedder
         self._shelves: dict[str, _Shelf] = {}
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> embedding (LRU)
+        self._vectors: _Lru[str] = _Lru(QUERY_CACHE)  # query text -> embedding
         self._lock = threading.Lock()
 
     # --- importing ----------------------------------------------------------------------------------------
@@ -334,17 +356,11 @@ class Catalog:
 
     def query_vector(self, text: str) -> np.ndarray:
         """The query's embedding, from a small LRU cache: a shopper (or the assistant) often asks again."""
-        with self._lock:
-            vector = self._vectors.get(text)
-            if vector is not None:
-                self._vectors.move_to_end(text)
-                return vector
-        vector = np.array(self.embedder.query([text])[0], np.float32)
-        vector.setflags(write=False)
-        with self._lock:
-            self._vectors[text] = vector
-            while len(self._vectors) > QUERY_CACHE:
-                self._vectors.popitem(last=False)
+        vector = self._vectors.get(text)
+        if vector is None:
+            vector = np.array(self.embedder.query([text])[0], np.float32)
+            vector.setflags(write=False)
+            self._vectors.put(text, vector)
         return vector
 
     def _filter(
@@ -361,11 +377,9 @@ class Catalog:
         wanted_attributes = tuple(sorted((name, str(value).lower()) for name, value in attributes.items()))
         wanted_options = tuple(sorted((name, str(value).lower()) for name, value in options.items()))
         key = (category or None, wanted_attributes, wanted_options, min_price, max_price, in_stock)
-        with shelf.lock:
-            allowed = shelf.masks.get(key)
-            if allowed is not None:
-                shelf.masks.move_to_end(key)
-                return allowed
+        allowed = shelf.masks.get(key)
+        if allowed is not None:
+            return allowed
         n = len(shelf.ids)
         allowed = np.ones(n, bool)
         if category:
@@ -384,10 +398,7 @@ class Catalog:
             has[shelf.owner[passing]] = True
             allowed &= has
         allowed.setflags(write=False)
-        with shelf.lock:
-            shelf.masks[key] = allowed
-            while len(shelf.masks) > MASK_CACHE:
-                shelf.masks.popitem(last=False)
+        shelf.masks.put(key, allowed)
         return allowed
 
     def _shelf(self, account: str) -> _Shelf:
