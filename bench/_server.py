@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,7 @@ class Served:
     key: str
     process: subprocess.Popen[bytes]
     log: Path
+    others: dict[str, str]  # account -> a key of it, for the accounts asked for besides "bench"
 
 
 def free_port() -> int:
@@ -40,8 +41,12 @@ def serve(
     concurrency: int = 64,
     cpu: int | None = None,
     log_level: str = "info",
+    accounts: Sequence[str] = (),
+    source: Path | None = None,
 ) -> Iterator[Served]:
-    """``ponder serve`` on a free loopback port with one key of a tier allowing ``per_minute`` requests."""
+    """``ponder serve`` on a free loopback port with one key of a tier allowing ``per_minute`` requests
+    (account "bench", and one for each of ``accounts``); ``source``: run Ponder from that src/ directory
+    instead (another checkout, for a before/after comparison)."""
     with tempfile.TemporaryDirectory(prefix="ponder-bench-") as tmp:
         home = Path(tmp)
         config = home / "config.toml"
@@ -52,7 +57,10 @@ def serve(
         env = {**os.environ, "PONDER_CONFIG": str(config), "XDG_DATA_HOME": str(home / "data")}
         db = open_database(home / "data" / "ponder" / "ponder.db")
         key = KeyStore(db).create("bench", "bench")[1]
+        others = {account: KeyStore(db).create(account, "bench")[1] for account in accounts}
         db.close()
+        if source is not None:
+            env["PYTHONPATH"] = str(source)
         port = free_port()
         command = [sys.executable, "-m", "ponder", "serve", "--port", str(port), "--log-level", log_level]
         if cpu is not None:
@@ -72,7 +80,7 @@ def serve(
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError(f"ponder serve did not start:\n{log.read_text()[-2000:]}")
                 time.sleep(0.1)
-            yield Served(url, key, process, log)
+            yield Served(url, key, process, log, others)
         finally:
             if process.poll() is None:
                 process.terminate()

@@ -133,6 +133,18 @@ class ServerConfig(BaseModel):
     tiers: dict[str, TierConfig] = Field(default_factory=_default_tiers)
     max_concurrent_turns: int = Field(default=8, ge=1)  # more at once get 503
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)  # images and audio come inline
+    # The other routes' JSON (memories, actions, orders, UCP) is small, and parsed before the handler runs.
+    max_small_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # The shape of one chat request (beyond: 413, before the body is parsed where the raw JSON tells). Sized
+    # to admit a long conversation in the model's whole context with a full toolbox; raise them for more.
+    max_messages: int = Field(default=4096, ge=1)
+    max_tools: int = Field(default=256, ge=1)
+    max_parts: int = Field(default=64, ge=1)  # content parts and tool calls of one message
+    # Text of the messages and tool definitions, in characters: about 256k tokens of English (4 a token), twice
+    # a 128k-token context. The media of image and audio parts is not text: max_body_bytes bounds it.
+    max_request_chars: int = Field(default=1024 * 1024, ge=1024)
+    # JSON strings, containers and commas in one body: what bounds the cost of parsing it.
+    max_json_values: int = Field(default=256 * 1024, ge=1024)
     turn_timeout_s: float = Field(default=600.0, gt=0)  # a turn that runs longer gets 504
     graceful_shutdown_s: float = Field(default=60.0, gt=0)  # SIGTERM: how long in-flight requests get
     # Rate limits in Redis (redis://host:6379/0), shared by several servers; unset: in the database.

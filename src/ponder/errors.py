@@ -25,6 +25,7 @@ non-zero; it never shows a stack trace for these.
     ├── SandboxUnavailableError    no jail for model-written programs can be built here (they are refused)
     ├── McpServerError             an MCP server cannot be started or reached, or failed to answer
     ├── PaymentProviderError       the payment provider failed or did not answer: retry with the same key
+    ├── StoreBusyError             the database is busy (a lock held too long, no connection free): retry
     └── GenerationCancelled        the caller cancelled a generation (Ctrl-C, a closed connection)
 
 This module holds no logic: exceptions have no side effects.
@@ -52,6 +53,7 @@ __all__ = [
     "PonderError",
     "RuntimeMissingError",
     "SandboxUnavailableError",
+    "StoreBusyError",
     "UnknownModelError",
     "UserError",
 ]
@@ -168,6 +170,18 @@ class PaymentProviderError(PonderError):
     same idempotency key, which it answers with the first attempt's result."""
 
     exit_code = 4
+
+
+class StoreBusyError(PonderError):
+    """The database could not be used in time: another writer held its lock past the busy timeout, a
+    PostgreSQL lock or statement timed out, or no connection was free. Nothing was written; the same request
+    later will likely succeed (``retry_after`` seconds)."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class GenerationCancelled(PonderError):

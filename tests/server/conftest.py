@@ -20,6 +20,7 @@ from ponder.config import MemoryConfig, ServerConfig, Settings, TierConfig
 from ponder.perception import Perception
 from ponder.server import create_app
 from ponder.store import KeyStore, open_database
+from ponder.store.database import BUSY_TIMEOUT_S
 from ponder.testing import HashingEmbedder, ScriptedModel
 
 
@@ -64,13 +65,14 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         model: ScriptedModel | None = None,
         perception: Perception | None = None,
         memory: MemoryConfig | None = None,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
         **server_options: Any,
     ) -> LiveServer:
         settings = _settings(tmp_path / f"data{len(servers)}", **server_options)
         if memory is not None:
             settings = settings.model_copy(update={"memory": memory})
         scripted = model or ScriptedModel()
-        db = open_database(settings.database_path)
+        db = open_database(settings.database_path, busy_timeout_s=busy_timeout_s)
         store = KeyStore(db)
         keys = {tier: store.create("acme", tier)[1] for tier in settings.server.tiers}
         app = create_app(

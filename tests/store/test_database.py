@@ -4,8 +4,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import exc as sa_exc
 
-from ponder.errors import ConfigError
+from ponder.errors import ConfigError, StoreBusyError
 from ponder.store import open_database
 from ponder.store.database import sql
 from ponder.store.migrations import MIGRATIONS
@@ -87,3 +88,35 @@ def test_a_failed_transaction_rolls_back(database_url: str) -> None:
         raise RuntimeError
     with db.reading() as c:
         assert c.execute(sql("SELECT COUNT(*) FROM rate_state")).scalar() == 0
+
+
+def test_a_write_that_waits_too_long_for_the_lock_is_store_busy(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "p.db", busy_timeout_s=0.05)
+    holder = sqlite3.connect(tmp_path / "p.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's long write
+    with pytest.raises(StoreBusyError) as caught, db.transaction() as c:
+        c.execute(sql("INSERT INTO rate_state (key_id, tat) VALUES ('k', 1)"))
+    assert caught.value.retry_after >= 1 and "busy" in str(caught.value)
+    with db.reading() as c:  # readers do not wait for the writer (WAL)
+        assert c.execute(sql("SELECT count(*) FROM rate_state")).scalar() == 0
+    holder.execute("ROLLBACK")
+    with db.transaction() as c:
+        c.execute(sql("INSERT INTO rate_state (key_id, tat) VALUES ('k', 1)"))
+    db.close()
+
+
+def test_a_postgresql_lock_waited_for_too_long_is_store_busy(postgres_url: str) -> None:
+    db = open_database(postgres_url, busy_timeout_s=0.05)
+    with db.transaction(lock="key_1"):  # holds the lock, from another connection of the pool
+        with pytest.raises(StoreBusyError), db.transaction(lock="key_1"):
+            pass
+    with db.transaction(lock="key_1"):
+        pass
+    db.close()
+
+
+def test_other_database_errors_are_not_busy(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "p.db")
+    with pytest.raises(sa_exc.OperationalError), db.transaction() as c:
+        c.execute(sql("SELECT * FROM no_such_table"))
+    db.close()

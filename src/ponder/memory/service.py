@@ -8,6 +8,8 @@ can be used on their own; this is the order in which a turn uses them.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -149,10 +151,11 @@ class MemoryService:
             return []
         said = turn.said or turn.new
         session, number = turn.session_id, turn.turn
+        remember = functools.partial(self.memories.remember, turn.owner, session=session, turn=number)
         own = await extract(model, user_words(said))
-        learned = self.memories.remember(turn.owner, own, "conversation", session=session, turn=number)
+        learned = await asyncio.to_thread(remember, own, "conversation")  # SQL and embeddings: off the loop
         claimed = await extract(model, outside_words(said))  # tool results, text in images: untrusted
-        learned += self.memories.remember(turn.owner, claimed, "tool", session=session, turn=number)
+        learned += await asyncio.to_thread(remember, claimed, "tool")
         turn.learned = learned
         return learned
 

@@ -25,16 +25,17 @@ from starlette.routing import Match
 
 from ponder import __version__
 from ponder.config import Settings
+from ponder.errors import StoreBusyError
 from ponder.models.registry import resolve_model
 from ponder.server import actions as actions_api
 from ponder.server import memory as memory_api
 from ponder.server import orders as orders_api
 from ponder.server.auth import Principal, admit, authenticate
 from ponder.server.chat import MODE_MODELS, chat_completions
-from ponder.server.errors import ApiError
+from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.interests import get_profile, record_events
 from ponder.server.metrics import CONTENT_TYPE, Metrics
-from ponder.server.middleware import RequestMiddleware
+from ponder.server.middleware import BodyTooLarge, RequestMiddleware
 from ponder.server.protocol import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -151,8 +152,15 @@ def create_app(
         message = f"Invalid request: {where + ': ' if where else ''}{first.get('msg', err)}"
         return ApiError(400, message, param=where or None).response()
 
+    @app.exception_handler(StoreBusyError)
+    async def busy(request: Request, err: StoreBusyError) -> Response:
+        state.metrics.rejected.labels("database_busy").inc()
+        return from_ponder_error(err).response()  # 503 with Retry-After: a wait, not a bug
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> Response:
+        if isinstance(err, BodyTooLarge):  # raised while FastAPI read a chunked body
+            return err.error().response()
         kind = "not_found_error" if err.status_code == 404 else "invalid_request_error"
         headers = dict(err.headers or {})
         if err.status_code == 405:  # Starlette names only the first route's methods: name every route's
@@ -229,7 +237,7 @@ def create_app(
     @app.get("/v1/models", response_model=None, responses={200: {"model": ModelList}, **_ERRORS})
     async def list_models(request: Request) -> Response:
         """The modes on the default model (ponder-*) and the models configured on this server."""
-        principal = authenticate(state, request.headers.get("authorization"))
+        principal = await authenticate(state, request.headers.get("authorization"))
         request.scope["state"]["account"] = principal.account
         headers = await admit(state, principal, 1.0)
         cards = [
@@ -243,7 +251,7 @@ def create_app(
 
     async def caller(request: Request) -> tuple[Principal, dict[str, str]]:
         """The key's principal, admitted at the price of one request (the routes below are cheap)."""
-        principal = authenticate(state, request.headers.get("authorization"))
+        principal = await authenticate(state, request.headers.get("authorization"))
         request.scope["state"]["account"] = principal.account
         return principal, await admit(state, principal, 1.0)
 
@@ -410,7 +418,12 @@ def create_app(
             raise ApiError(404, f"No file {name}.", "not_found_error") from None
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.server.max_body_bytes)
+    app.add_middleware(
+        RequestMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.server.max_body_bytes,
+        max_small_body_bytes=settings.server.max_small_body_bytes,
+    )
     return app
 
 

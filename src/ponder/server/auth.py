@@ -11,6 +11,7 @@ carries Retry-After and the remaining/reset headers; so does every admitted resp
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
 
@@ -33,7 +34,8 @@ class Principal:
     user: str | None = None  # the end user inside the account (OpenAI ``user``), once the body is read
 
 
-def authenticate(state: ServerState, authorization: str | None) -> Principal:
+async def authenticate(state: ServerState, authorization: str | None) -> Principal:
+    """The principal the Authorization header names (the key's lookup runs in a worker thread), or 401."""
     server = state.settings.server
     if server.allow_local_without_key and not _ponder_key(authorization):
         # OpenAI clients insist on sending some key: in local mode, one that is not a Ponder key is no key.
@@ -47,7 +49,7 @@ def authenticate(state: ServerState, authorization: str | None) -> Principal:
     scheme, _, secret = authorization.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise _unauthorized("The Authorization header must be 'Bearer <API key>'.")
-    key = state.keys.authenticate(secret.strip())
+    key = await asyncio.to_thread(state.keys.authenticate, secret.strip())
     if key is None:
         raise _unauthorized("The API key is not valid, or it was revoked.")
     return Principal(key.account, key.id, key.tier, _tier(state, key.tier))

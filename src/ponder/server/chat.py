@@ -1,8 +1,11 @@
 """``POST /v1/chat/completions``: one turn of a reasoning mode, answered whole or streamed as SSE.
 
-The order of checks is the contract: the key (401), the body (400, which still costs one request of the
-key's limit), the limits priced by mode (429), a free turn slot (503), memory (the session's history and the
-facts recalled about the user), perception, then the turn, under the server's timeout (504). The tokens a
+The order of checks is the contract: the key (401), the body (400, or 413 past the caps on its shape: both
+still cost one request of the key's limit), the limits priced by mode (429), a free turn slot (503), memory
+(the session's history and the facts recalled about the user), perception, then the turn, under the server's
+timeout (504). Nothing that blocks runs on the event loop: the key's lookup, the limits, parsing the body
+and building the turn, memory and perception run in worker threads, so one heavy request never holds up the
+others (a busy database answers 503 with Retry-After). The tokens a
 turn used count toward the key's day, times its mode's price. A turn that succeeds is stored in its session
 before the response is sent; what the user stated about themselves is learned after it, in the background.
 """
@@ -46,6 +49,7 @@ from ponder.perception import has_media
 from ponder.server.auth import Principal, admit, authenticate
 from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.protocol import ChatCompletionRequest
+from ponder.server.shape import check_shape, scan_body
 from ponder.server.state import ServerState
 from ponder.server.streaming import ClientGone, EventStream, run_until_disconnect
 from ponder.server.translate import FINISH_REASONS, mode_ran, to_messages, usage_out
@@ -75,10 +79,11 @@ class PreparedTurn:
 
 
 async def chat_completions(state: ServerState, request: Request) -> Response:
-    principal = authenticate(state, request.headers.get("authorization"))
+    principal = await authenticate(state, request.headers.get("authorization"))
     request.scope["state"]["account"] = principal.account
+    body = await request.body()
     try:
-        turn = prepare(state, principal, await request.body())
+        turn = await asyncio.to_thread(prepare, state, principal, body)
         turn.session_id = _session_id(turn.request, request.headers.get("x-ponder-session"))
     except ApiError:
         await admit(state, principal, 1.0)  # a failed request still counts (and a 429 wins over the 400)
@@ -117,12 +122,18 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
 
 
 def prepare(state: ServerState, principal: Principal, body: bytes) -> PreparedTurn:
-    """Parse and check the request, and build its mode; every problem is an ApiError (400/404/413)."""
+    """Parse and check the request, and build its mode; every problem is an ApiError (400/404/413).
+
+    Blocking (a large body takes a while to scan and parse, a shopping turn reads its store): run it in a
+    worker thread."""
+    caps = state.settings.server
+    scan_body(body, caps)
     try:
         request = ChatCompletionRequest.model_validate_json(body)
     except ValidationError as err:
         message, param = validation_message(err)
         raise ApiError(400, message, param=param) from None
+    check_shape(request, caps)
     spec, mode_name = _target(state, request)
     messages = to_messages(request.messages)
     if messages[-1].role not in ("user", "tool"):

@@ -2,7 +2,8 @@
 
 ``ApiError`` is what handlers raise on purpose; ``from_ponder_error`` maps Ponder's own exception tree onto
 HTTP (misuse is 400, an unknown model 404, a model that cannot be used now 503, a failing upstream 502;
-a declined payment 402, a request still in flight 409, a reused idempotency key or a stale change 422).
+a declined payment 402, a request still in flight 409, a reused idempotency key or a stale change 422, a busy
+database 503 with Retry-After).
 Anything else is a bug: a 500 with the request id, whose traceback goes to the log, never to the client.
 """
 
@@ -22,6 +23,7 @@ from ponder.errors import (
     PaymentDeclinedError,
     PaymentProviderError,
     PonderError,
+    StoreBusyError,
     UnknownModelError,
     UserError,
 )
@@ -75,6 +77,9 @@ def from_ponder_error(err: PonderError) -> ApiError:
         return ApiError(503, message, "service_unavailable", "model_unavailable")
     if isinstance(err, BackendError):
         return ApiError(502, message, "upstream_error", "backend_error")
+    if isinstance(err, StoreBusyError):
+        retry = {"Retry-After": str(max(1, round(err.retry_after)))}
+        return ApiError(503, message, "service_unavailable", "database_busy", headers=retry)
     if isinstance(err, PaymentProviderError):
         return ApiError(502, message, "upstream_error", "payment_provider_error")
     return ApiError(500, message, "server_error")

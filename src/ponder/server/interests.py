@@ -12,8 +12,9 @@ these functions parse, call the ``InterestStore`` and return the JSON reply, or 
 - ``GET /v1/users/{user}/interests``: the profile as ``InterestProfile.to_dict``; 404 for a user the account
   does not have.
 
-Both are scoped to the principal's account: a key never reads or writes another account's users. The store
-runs in a worker thread, since a profile may embed item texts and that must not stall the event loop.
+Both are scoped to the principal's account: a key never reads or writes another account's users. Parsing the
+body and the store run in a worker thread, since a body may be large and a profile may embed item texts, and
+neither must stall the event loop.
 """
 
 from __future__ import annotations
@@ -50,15 +51,16 @@ async def record_events(
     try:
         if _media_type(content_type) in JSONL_TYPES:
             summary = await asyncio.to_thread(
-                store.import_jsonl,
-                principal.account,
-                body.splitlines(),
-                default_user=default_user,
-                max_bytes=max_bytes,
-                max_events=max_events,
+                lambda: store.import_jsonl(
+                    principal.account,
+                    body.splitlines(),
+                    default_user=default_user,
+                    max_bytes=max_bytes,
+                    max_events=max_events,
+                )
             )
             return {"object": "interests.recorded", "recorded": summary.events, "users": summary.users}
-        user, events = _json_body(body, default_user, max_events)
+        user, events = await asyncio.to_thread(_json_body, body, default_user, max_events)
         owner = _owner(principal.account, user)
         recorded = await asyncio.to_thread(store.record, owner, events)
     except InvalidEventsError as err:

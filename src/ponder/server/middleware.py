@@ -3,6 +3,12 @@
 Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task and a copy per request and breaks
 streaming cancellation. The request id comes from a sane ``X-Request-Id`` header or is made here; it is sent
 back in ``X-Request-Id``, put in ``scope["state"]`` for the handlers, and written in the log line.
+
+Only the routes that take media or imports (chat, transcriptions, interest events) get ``max_body_bytes``;
+every other route's JSON is small, and FastAPI parses it on the event loop before the handler runs, so its
+body is held to ``max_small_body_bytes``. A body over the limit is refused with 413 whether it says its length (refused before it is read) or comes
+chunked (refused once the limit is passed while reading). ``BodyTooLarge`` is an HTTP exception, so the
+routes whose body FastAPI parses, which turn any other error while reading into a 400, let it through.
 """
 
 from __future__ import annotations
@@ -14,12 +20,13 @@ import re
 import time
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ponder.server.errors import ApiError
 from ponder.server.metrics import Metrics
 
-__all__ = ["JsonLogFormatter", "RequestMiddleware"]
+__all__ = ["BodyTooLarge", "JsonLogFormatter", "RequestMiddleware"]
 
 log = logging.getLogger("ponder.server")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -34,6 +41,7 @@ _ROUTES = {
 }
 
 
+_LARGE_BODY_ROUTES = {"/v1/chat/completions", "/v1/audio/transcriptions", "/v1/interests/events"}
 _ROUTE_PREFIXES = ("/v1/sessions", "/v1/memories", "/v1/interests", "/v1/users")
 
 
@@ -44,15 +52,25 @@ def _route(path: str) -> str:
     return next((prefix for prefix in _ROUTE_PREFIXES if path.startswith(prefix)), "other")
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """The request's body is over the server's limit (413)."""
+
+    def __init__(self, limit: int) -> None:
+        size = f"{limit / 1024**2:g} MiB" if limit >= 1024**2 else f"{limit / 1024:g} KiB"
+        super().__init__(413, f"The request body is larger than {size}, the most this route takes.")
+
+    def error(self) -> ApiError:
+        return ApiError(413, str(self.detail), code="body_too_large")
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, max_small_body_bytes: int
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.max_small_body_bytes = min(max_small_body_bytes, max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,14 +84,15 @@ class RequestMiddleware:
         status = 500
         started = False
         received = 0
+        limit = self.max_body_bytes if scope["path"] in _LARGE_BODY_ROUTES else self.max_small_body_bytes
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLarge()
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def tagged_send(message: Message) -> None:
@@ -85,14 +104,12 @@ class RequestMiddleware:
 
         try:
             length = headers.get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-                raise BodyTooLarge()
+            if length is not None and length.isdigit() and int(length) > limit:
+                raise BodyTooLarge(limit)
             await self.app(scope, limited_receive, tagged_send)
-        except BodyTooLarge:
+        except BodyTooLarge as err:
             if not started:
-                mib = self.max_body_bytes / (1024 * 1024)
-                error = ApiError(413, f"The request body is larger than {mib:g} MiB.", code="body_too_large")
-                await error.response()(scope, receive, tagged_send)
+                await err.error().response()(scope, receive, tagged_send)
         finally:
             path = _route(scope["path"])
             elapsed = time.perf_counter() - start

@@ -48,7 +48,7 @@ async def transcribe(
     temperature: float,
     granularities: list[str],
 ) -> Response:
-    principal = authenticate(state, request.headers.get("authorization"))
+    principal = await authenticate(state, request.headers.get("authorization"))
     request.scope["state"]["account"] = principal.account
     headers = await admit(state, principal, 1.0)
     if model not in ASR_MODELS:

@@ -271,7 +271,7 @@ async def _caller(state: ServerState, request: Request, ucp_agent: str) -> tuple
     api_key = request.headers.get("x-api-key")
     if not authorization and api_key:
         authorization = f"Bearer {api_key}"
-    principal = authenticate(state, authorization)
+    principal = await authenticate(state, authorization)
     request.scope.setdefault("state", {})["account"] = principal.account
     headers = await admit(state, principal, 1.0)
     profile_url(ucp_agent)

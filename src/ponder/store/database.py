@@ -12,6 +12,10 @@ upserts, table-qualified column names) that both dialects run.
   COMMITTED. A write that reads first names a ``lock`` (a user, a key): ``pg_advisory_xact_lock`` on it
   serialises exactly the writers that touch the same thing, which is what SQLite's single writer gives.
 
+A database that is busy (a SQLite write lock held past the busy timeout, a PostgreSQL lock or statement
+timeout, no pooled connection free) raises ``StoreBusyError`` from ``transaction()`` and ``reading()``: a
+temporary condition the caller may retry, never a bug. The calls block: async code runs them in a thread.
+
 This module knows nothing of what the tables mean: the schema is ``migrations.py``.
 """
 
@@ -28,14 +32,22 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
 
-from ponder.errors import ConfigError
+from ponder.errors import ConfigError, StoreBusyError
 from ponder.store.migrations import MIGRATIONS
 
 __all__ = ["Database", "Dialect", "open_database", "sql"]
 
-BUSY_TIMEOUT_MS = 5_000  # how long a SQLite write waits for another process's write before failing
+BUSY_TIMEOUT_S = 5.0  # how long a write waits for another's lock (SQLite's busy timeout, PostgreSQL's
+# lock_timeout) before StoreBusyError
+BUSY_RETRY_AFTER_S = 1.0  # what a busy database tells the client to wait
+# SQLite result codes (low byte) and PostgreSQL SQLSTATEs that mean "busy now", not "wrong": SQLITE_BUSY,
+# SQLITE_LOCKED; lock_not_available, query_canceled (lock_timeout, statement_timeout), serialization_failure,
+# deadlock_detected, too_many_connections.
+_SQLITE_BUSY = {5, 6}
+_POSTGRES_BUSY = {"55P03", "57014", "40001", "40P01", "53300"}
 MIGRATION_LOCK = 0x504F4E4445  # "PONDE": the advisory lock PostgreSQL servers take to migrate one at a time
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -68,7 +80,7 @@ class Database:
         ``lock`` names what a read-then-write depends on (a key id, a user): on PostgreSQL, transactions
         with the same lock run one at a time. SQLite has one writer at a time anyway (``BEGIN IMMEDIATE``).
         """
-        with self._locked(), self.engine.connect() as connection:
+        with _busy_is_temporary(), self._locked(), self.engine.connect() as connection:
             connection.info["immediate"] = True
             try:
                 with connection.begin():
@@ -83,7 +95,7 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A read: one consistent snapshot on SQLite, each statement's own on PostgreSQL."""
-        with self._locked(), self.engine.connect() as connection, connection.begin():
+        with _busy_is_temporary(), self._locked(), self.engine.connect() as connection, connection.begin():
             yield connection
 
     def close(self) -> None:
@@ -100,7 +112,38 @@ class Database:
         return self._lock if self._lock is not None else nullcontext()
 
 
-def open_database(target: Path | str) -> Database:
+@contextmanager
+def _busy_is_temporary() -> Iterator[None]:
+    """Turn the driver's "busy" failures inside the block into ``StoreBusyError``; others pass unchanged."""
+    try:
+        yield
+    except PoolTimeoutError:
+        raise StoreBusyError(
+            "The database is busy: no connection was free in time. Retry shortly.",
+            retry_after=BUSY_RETRY_AFTER_S,
+        ) from None
+    except DBAPIError as err:
+        if not _busy(err):
+            raise
+        raise StoreBusyError(
+            f"The database is busy ({_reason(err)}): another write held it too long. Retry shortly.",
+            retry_after=BUSY_RETRY_AFTER_S,
+        ) from err
+
+
+def _busy(err: DBAPIError) -> bool:
+    orig = err.orig
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return int(code) & 0xFF in _SQLITE_BUSY
+    if getattr(orig, "sqlstate", None) in _POSTGRES_BUSY:
+        return True
+    # A driver without error codes: SQLite's own words.
+    text = str(orig)
+    return "database is locked" in text or "database table is locked" in text
+
+
+def open_database(target: Path | str, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Database:
     """Open (or create) the database at ``target`` and migrate it to the newest schema.
 
     ``target``: a file path, ``":memory:"`` (a private SQLite database), or a URL: ``sqlite:///PATH``,
@@ -115,26 +158,27 @@ def open_database(target: Path | str) -> Database:
                 f"'{text}' is not a database URL: use postgresql://... or sqlite:///PATH"
             ) from None
         if url.get_backend_name() == "postgresql":
-            database = _postgresql(url.set(drivername="postgresql+psycopg"))
+            database = _postgresql(url.set(drivername="postgresql+psycopg"), busy_timeout_s)
         elif url.get_backend_name() == "sqlite":
-            database = _sqlite(url.database or ":memory:")
+            database = _sqlite(url.database or ":memory:", busy_timeout_s)
         else:
             raise ConfigError(
                 f"Database URL scheme '{url.drivername}' is not supported: use postgresql:// or sqlite:///"
             )
     else:
-        database = _sqlite(text)
+        database = _sqlite(text, busy_timeout_s)
     try:
         migrate(database)
-    except (SQLAlchemyError, ConfigError) as err:
+    except (SQLAlchemyError, ConfigError, StoreBusyError) as err:
         database.close()
         if isinstance(err, ConfigError):
             raise
-        raise ConfigError(f"Cannot open the database {database.url}: {_reason(err)}") from None
+        reason = str(err) if isinstance(err, StoreBusyError) else _reason(err)
+        raise ConfigError(f"Cannot open the database {database.url}: {reason}") from None
     return database
 
 
-def _sqlite(location: str) -> Database:
+def _sqlite(location: str, busy_timeout_s: float) -> Database:
     memory = location in ("", ":memory:")
     path = None if memory else Path(location)
     if path is not None:
@@ -144,7 +188,7 @@ def _sqlite(location: str) -> Database:
             raise ConfigError(f"Cannot create the data directory {path.parent}: {err}") from None
     engine = sa.create_engine(
         "sqlite+pysqlite://" + ("" if path is None else f"/{path}"),
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
         **({"poolclass": StaticPool} if memory else {}),
     )
 
@@ -153,7 +197,7 @@ def _sqlite(location: str) -> Database:
         # The driver's own transaction handling is off: SQLAlchemy's begin (below) says BEGIN itself.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {round(busy_timeout_s * 1000)}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -167,8 +211,17 @@ def _sqlite(location: str) -> Database:
     return Database(engine, "sqlite", path, shared=memory)
 
 
-def _postgresql(url: sa.URL) -> Database:
-    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+def _postgresql(url: sa.URL, busy_timeout_s: float) -> Database:
+    # A lock waited for longer than the timeout fails (55P03, StoreBusyError) instead of queueing forever.
+    given = url.query.get("options", "")  # the URL's own options (a search_path) are kept
+    options = " ".join([*([given] if isinstance(given, str) else given), f"-c lock_timeout={round(busy_timeout_s * 1000)}"])
+    engine = sa.create_engine(
+        url.difference_update_query(["options"]),
+        pool_pre_ping=True,
+        pool_size=8,
+        max_overflow=8,
+        connect_args={"options": options.strip()},
+    )
     return Database(engine, "postgresql", None, shared=False)
 
 
@@ -180,6 +233,7 @@ def migrate(database: Database) -> int:
     """
     with database.transaction() as db:
         if database.dialect == "postgresql":
+            db.execute(sql("SET LOCAL lock_timeout = 0"))  # another server's migration may take a while
             db.execute(sql("SELECT pg_advisory_xact_lock(:lock)"), {"lock": MIGRATION_LOCK})
         db.execute(
             sql(
@@ -204,6 +258,7 @@ def migrate(database: Database) -> int:
             continue
         with database.transaction() as db:
             if database.dialect == "postgresql":
+                db.execute(sql("SET LOCAL lock_timeout = 0"))
                 db.execute(sql("SELECT pg_advisory_xact_lock(:lock)"), {"lock": MIGRATION_LOCK})
                 if db.execute(
                     sql("SELECT 1 FROM schema_migrations WHERE version = :v"), {"v": number}

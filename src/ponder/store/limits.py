@@ -5,7 +5,9 @@ time (TAT) of the next request. A request of cost ``c`` moves the TAT ``c * 60 /
 refused when that would put it more than a minute ahead of now. A fresh key can take ``limit`` requests at
 once, then one every ``60 / limit`` seconds: a burst never gets more than the limit, and there are no window
 edges to game. The check and the update run in one ``BEGIN IMMEDIATE`` transaction, so several server
-processes on one database share the limit.
+processes on one database share the limit. The database calls run in a worker thread: a write that waits for
+the lock (another process, a long session write) never holds up the event loop, and one that waits too long
+raises ``StoreBusyError`` (the server's 503 with Retry-After).
 
 Tokens per day are a counter per key and UTC day: a request is refused once the day's tokens are spent, and
 a finished request adds what it used (failed and cancelled ones too, for what they used).
@@ -13,6 +15,7 @@ a finished request adds what it used (failed and cancelled ones too, for what th
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 import time
@@ -80,6 +83,9 @@ class RateLimiter:
         if per_minute is None:
             return Decision(True, None, 0, 0.0, 0.0)
         now = time.time() if now is None else now
+        return await asyncio.to_thread(self._admit, key_id, per_minute, cost, now)
+
+    def _admit(self, key_id: str, per_minute: int, cost: float, now: float) -> Decision:
         with self.db.transaction(lock="rate:" + key_id) as db:
             tat = db.execute(sql("SELECT tat FROM rate_state WHERE key_id = :k"), {"k": key_id}).scalar()
             decision, new_tat = gcra(None if tat is None else float(tat), now, per_minute, cost)
@@ -101,18 +107,24 @@ class RateLimiter:
         day, reset = day_of(now)
         if per_day is None:
             return None, reset
+        used = await asyncio.to_thread(self._tokens_used, key_id, day)
+        return max(0, per_day - used), reset
+
+    def _tokens_used(self, key_id: str, day: str) -> int:
         with self.db.reading() as db:
             tokens = db.execute(
                 sql("SELECT tokens FROM token_usage WHERE key_id = :k AND day = :day"),
                 {"k": key_id, "day": day},
             ).scalar()
-        used = 0 if tokens is None else int(tokens)
-        return max(0, per_day - used), reset
+        return 0 if tokens is None else int(tokens)
 
     async def charge_tokens(self, key_id: str, tokens: int, now: float | None = None) -> None:
         if tokens <= 0:
             return
         day, _ = day_of(time.time() if now is None else now)
+        await asyncio.to_thread(self._charge, key_id, day, tokens)
+
+    def _charge(self, key_id: str, day: str, tokens: int) -> None:
         with self.db.transaction() as db:
             db.execute(
                 sql(
