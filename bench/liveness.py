@@ -42,7 +42,10 @@ SCHEMA = {
 def heaviest(caps: ServerConfig) -> bytes:
     """The largest request the default caps admit: every message, tool and character it allows."""
     tools = [
-        {"type": "function", "function": {"name": f"tool_{i}", "description": "A tool.", "parameters": SCHEMA}}
+        {
+            "type": "function",
+            "function": {"name": f"tool_{i}", "description": "A tool.", "parameters": SCHEMA},
+        }
         for i in range(caps.max_tools)
     ]
     tool_chars = sum(len(t["function"]["name"]) + 7 + len(json.dumps(SCHEMA)) for t in tools)  # type: ignore[index]
@@ -135,11 +138,18 @@ def figures(latencies: list[float]) -> dict[str, float]:
     if not ms:
         return {"n": 0}
     p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
-    return {"n": len(ms), "p50_ms": round(statistics.median(ms), 1), "p99_ms": round(p99, 1), "max_ms": round(ms[-1], 1)}
+    return {
+        "n": len(ms),
+        "p50_ms": round(statistics.median(ms), 1),
+        "p99_ms": round(p99, 1),
+        "max_ms": round(ms[-1], 1),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the probes run under load")
     parser.add_argument("--heavy", type=int, default=4, help="heavy clients sending at once")
     parser.add_argument("--compare", type=Path, help="another src/ directory to measure first (before)")
@@ -151,7 +161,8 @@ def main() -> None:
         print(
             f"{result['source']}: {args.heavy} heavy clients ({result['heavy_body_mib']} MiB each, "
             f"{result['heavy_answered']} answered, {result['heavy_refused']} refused); "
-            f"/healthz p50 {h.get('p50_ms')} ms p99 {h.get('p99_ms')} ms max {h.get('max_ms')} ms (n={h['n']}); "
+            f"/healthz p50 {h.get('p50_ms')} ms p99 {h.get('p99_ms')} ms max {h.get('max_ms')} ms "
+            f"(n={h['n']}); "
             f"small chat p50 {c.get('p50_ms')} ms p99 {c.get('p99_ms')} ms max {c.get('max_ms')} ms "
             f"(n={c['n']}); probe failures {result['probe_failures']}",
             file=sys.stderr,

@@ -140,8 +140,8 @@ class ServerConfig(BaseModel):
     max_messages: int = Field(default=4096, ge=1)
     max_tools: int = Field(default=256, ge=1)
     max_parts: int = Field(default=64, ge=1)  # content parts and tool calls of one message
-    # Text of the messages and tool definitions, in characters: about 256k tokens of English (4 a token), twice
-    # a 128k-token context. The media of image and audio parts is not text: max_body_bytes bounds it.
+    # Text of the messages and tool definitions, in characters: about 256k tokens of English (4 a token),
+    # twice a 128k-token context. The media of image and audio parts is not text: max_body_bytes bounds it.
     max_request_chars: int = Field(default=1024 * 1024, ge=1024)
     # JSON strings, containers and commas in one body: what bounds the cost of parsing it.
     max_json_values: int = Field(default=256 * 1024, ge=1024)

@@ -37,7 +37,8 @@ def request(
     }
     if tools:
         body["tools"] = [
-            {"type": "function", "function": {"name": f"tool_{i}", "parameters": SCHEMA}} for i in range(tools)
+            {"type": "function", "function": {"name": f"tool_{i}", "parameters": SCHEMA}}
+            for i in range(tools)
         ]
     return body
 

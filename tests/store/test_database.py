@@ -107,9 +107,9 @@ def test_a_write_that_waits_too_long_for_the_lock_is_store_busy(tmp_path: Path) 
 
 def test_a_postgresql_lock_waited_for_too_long_is_store_busy(postgres_url: str) -> None:
     db = open_database(postgres_url, busy_timeout_s=0.05)
-    with db.transaction(lock="key_1"):  # holds the lock, from another connection of the pool
-        with pytest.raises(StoreBusyError), db.transaction(lock="key_1"):
-            pass
+    # The first holds the lock; the second, from another connection of the pool, waits for it.
+    with db.transaction(lock="key_1"), pytest.raises(StoreBusyError), db.transaction(lock="key_1"):
+        pass
     with db.transaction(lock="key_1"):
         pass
     db.close()

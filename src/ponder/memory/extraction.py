@@ -14,6 +14,7 @@ does not parse, an item without a fact, or a "fact" that is still a request is d
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Sequence
@@ -97,7 +98,7 @@ def user_words(messages: Sequence[Message]) -> str:
 
 async def extract(model: Model, text: str) -> list[Candidate]:
     """The facts about the user that ``text`` states (an empty list when it states none)."""
-    text = statements(text)
+    text = await asyncio.to_thread(statements, text)  # regexes over what may be a long conversation
     if not text:
         return []
     prompt = [

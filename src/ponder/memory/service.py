@@ -151,10 +151,12 @@ class MemoryService:
             return []
         said = turn.said or turn.new
         session, number = turn.session_id, turn.turn
+        # Off the loop (a turn may hold thousands of messages): gathering the words, storing the facts.
+        mine, outside = await asyncio.to_thread(lambda: (user_words(said), outside_words(said)))
         remember = functools.partial(self.memories.remember, turn.owner, session=session, turn=number)
-        own = await extract(model, user_words(said))
-        learned = await asyncio.to_thread(remember, own, "conversation")  # SQL and embeddings: off the loop
-        claimed = await extract(model, outside_words(said))  # tool results, text in images: untrusted
+        own = await extract(model, mine)
+        learned = await asyncio.to_thread(remember, own, "conversation")
+        claimed = await extract(model, outside)  # tool results, text in images: untrusted
         learned += await asyncio.to_thread(remember, claimed, "tool")
         turn.learned = learned
         return learned

@@ -241,8 +241,13 @@ class SessionStore:
         if branch_at is not None:
             rows[0][2]["branch_at"] = branch_at
         now = time.time()
+        args = owner.params(id=session_id)
+        # Encoded before the transaction and written in one statement: the write lock is held for the inserts.
+        encoded = []  # (role, content, fingerprint, meta as JSON)
+        for message, print_, extra in rows:
+            content, parts = message_to_row(message)
+            encoded.append((message.role, content, print_, json.dumps(extra | {"parts": parts})))
         with self.db.transaction(lock=f"session:{owner.account}:{owner.user}:{session_id}") as db:
-            args = owner.params(id=session_id)
             found = db.execute(
                 sql("SELECT 1 FROM sessions WHERE account = :account AND user_id = :user AND id = :id"), args
             ).first()
@@ -256,18 +261,19 @@ class SessionStore:
                 args,
             ).one()
             seq, turn = int(last[0]) + 1, int(last[1]) + 1
-            for offset, (message, print_, extra) in enumerate(rows):
-                content, parts = message_to_row(message)
-                db.execute(
-                    sql(
-                        "INSERT INTO messages (account, user_id, session_id, seq, turn, role, content, "
-                        "fingerprint, meta, created_at) VALUES (:account, :user, :id, :seq, :turn, :role, "
-                        ":content, :fingerprint, :meta, :now)"
-                    ),
+            db.execute(
+                sql(
+                    "INSERT INTO messages (account, user_id, session_id, seq, turn, role, content, "
+                    "fingerprint, meta, created_at) VALUES (:account, :user, :id, :seq, :turn, :role, "
+                    ":content, :fingerprint, :meta, :now)"
+                ),
+                [
                     args
-                    | {"seq": seq + offset, "turn": turn, "role": message.role, "content": content}
-                    | {"fingerprint": print_, "meta": json.dumps(extra | {"parts": parts}), "now": now},
-                )
+                    | {"seq": seq + offset, "turn": turn, "role": role, "content": content}
+                    | {"fingerprint": print_, "meta": meta, "now": now}
+                    for offset, (role, content, print_, meta) in enumerate(encoded)
+                ],
+            )
             title = next((m.text for m, _, _ in rows if m.role == "user" and m.text.strip()), "")
             db.execute(
                 sql(

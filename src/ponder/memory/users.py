@@ -44,6 +44,8 @@ class UserStore:
 
     def ensure(self, owner: Owner) -> None:
         """Record the user if this is their first time; nothing if they exist."""
+        if self.exists(owner):  # every turn asks: a read, which does not wait for the database's writer
+            return
         with self.db.transaction() as db:
             db.execute(
                 sql(

@@ -7,10 +7,13 @@ the app starts (lifespan), and the database opens in ``create_app``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -56,6 +59,8 @@ if TYPE_CHECKING:
 __all__ = ["create_app"]
 
 log = logging.getLogger("ponder.server")
+WORKER_THREADS = 32  # the event loop's default executor (asyncio.to_thread)
+SWITCH_INTERVAL_S = 0.001  # how often a thread holding the interpreter lets the event loop have it
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
@@ -119,7 +124,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        switch_interval = sys.getswitchinterval()
         try:
+            _share_the_interpreter(asyncio.get_running_loop())
             state.toolsets = load_toolsets(settings.tools, settings)
             if state.toolsets:
                 state.server_tools = list((await ToolRunner.from_toolsets(state.toolsets)).tools.values())
@@ -130,6 +137,7 @@ def create_app(
             yield
         finally:
             await state.aclose()
+            sys.setswitchinterval(switch_interval)
 
     app = FastAPI(
         title="Ponder",
@@ -425,6 +433,14 @@ def create_app(
         max_small_body_bytes=settings.server.max_small_body_bytes,
     )
     return app
+
+
+def _share_the_interpreter(loop: asyncio.AbstractEventLoop) -> None:
+    """Handlers give blocking work (the database, parsing a body, memory, perception) to worker threads:
+    enough of them that a quick database call does not queue behind slow work, and a switch interval short
+    enough that a thread busy in Python keeps the event loop waiting for the interpreter 1 ms, not 5."""
+    loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="ponder-worker"))
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
 
 
 def _allowed(app: FastAPI, request: Request) -> list[str]:

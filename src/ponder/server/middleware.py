@@ -6,9 +6,10 @@ back in ``X-Request-Id``, put in ``scope["state"]`` for the handlers, and writte
 
 Only the routes that take media or imports (chat, transcriptions, interest events) get ``max_body_bytes``;
 every other route's JSON is small, and FastAPI parses it on the event loop before the handler runs, so its
-body is held to ``max_small_body_bytes``. A body over the limit is refused with 413 whether it says its length (refused before it is read) or comes
-chunked (refused once the limit is passed while reading). ``BodyTooLarge`` is an HTTP exception, so the
-routes whose body FastAPI parses, which turn any other error while reading into a 400, let it through.
+body is held to ``max_small_body_bytes``. A body over the limit is refused with 413 whether it says its
+length (refused before it is read) or comes chunked (refused once the limit is passed while reading).
+``BodyTooLarge`` is an HTTP exception, so the routes whose body FastAPI parses, which turn any other error
+while reading into a 400, let it through.
 """
 
 from __future__ import annotations

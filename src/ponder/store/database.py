@@ -214,7 +214,9 @@ def _sqlite(location: str, busy_timeout_s: float) -> Database:
 def _postgresql(url: sa.URL, busy_timeout_s: float) -> Database:
     # A lock waited for longer than the timeout fails (55P03, StoreBusyError) instead of queueing forever.
     given = url.query.get("options", "")  # the URL's own options (a search_path) are kept
-    options = " ".join([*([given] if isinstance(given, str) else given), f"-c lock_timeout={round(busy_timeout_s * 1000)}"])
+    options = " ".join(
+        [*([given] if isinstance(given, str) else given), f"-c lock_timeout={round(busy_timeout_s * 1000)}"]
+    )
     engine = sa.create_engine(
         url.difference_update_query(["options"]),
         pool_pre_ping=True,

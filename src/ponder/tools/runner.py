@@ -14,6 +14,7 @@ modes' tool loops do.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +33,22 @@ DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_OUTPUT_CHARS = 20_000
 
 
+def _check_schema(schema: dict[str, Any]) -> None:
+    """Raise jsonschema.SchemaError unless ``schema`` is a valid JSON schema. API clients send the same tools
+    with every request: a schema checked once is not checked again (the check costs a millisecond a tool)."""
+    try:
+        text = json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError):  # not plain JSON (a Python tool's schema may hold other objects)
+        jsonschema.Draft202012Validator.check_schema(schema)
+        return
+    _check_schema_json(text)
+
+
+@functools.lru_cache(maxsize=1024)  # canonical JSON of the schemas found valid (an invalid one raises)
+def _check_schema_json(text: str) -> None:
+    jsonschema.Draft202012Validator.check_schema(json.loads(text))
+
+
 class ToolRunner:
     def __init__(
         self,
@@ -44,7 +61,7 @@ class ToolRunner:
         for tool in tools:
             if tool.name in self.tools:
                 raise UserError(f"Two tools are named '{tool.name}': rename one of them.")
-            jsonschema.Draft202012Validator.check_schema(tool.parameters)
+            _check_schema(tool.parameters)
             self.tools[tool.name] = tool
         self.timeout_s = timeout_s
         self.max_output_chars = max_output_chars
