@@ -123,3 +123,22 @@ async def test_client_side_tools_are_recognised_and_never_run_here() -> None:
 async def test_two_tools_with_one_name_are_refused() -> None:
     with pytest.raises(UserError, match="Two tools are named 'add'"):
         await ToolRunner.from_toolsets([FunctionToolset("a", [add]), FunctionToolset("b", [add])])
+
+
+def test_a_schema_is_checked_whenever_it_is_invalid_and_once_when_valid() -> None:
+    import jsonschema
+
+    from ponder.tools.runner import _check_schema_json
+
+    bad = Tool("bad", "", {"type": "object", "properties": {"q": {"type": 42}}}, invoke=None)
+    for _ in range(2):  # an invalid schema is never remembered as checked
+        with pytest.raises(jsonschema.SchemaError):
+            ToolRunner([bad])
+    good = Tool("good", "", {"type": "object", "properties": {"q": {"type": "string"}}}, invoke=None)
+    ToolRunner([good])
+    hits = _check_schema_json.cache_info().hits
+    ToolRunner([good])
+    assert _check_schema_json.cache_info().hits == hits + 1
+    odd = Tool("odd", "", {"type": "object", "enum": {1, 2}}, invoke=None)
+    with pytest.raises(jsonschema.SchemaError):  # not plain JSON (a set): checked as it is
+        ToolRunner([odd])

@@ -9,6 +9,7 @@ that asks for explanation or analysis gains from reasoning. The choice and its r
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
@@ -74,7 +75,7 @@ class AutoMode(Mode):
     async def run(
         self, model: Model, messages: Sequence[Message], settings: ModelSettings
     ) -> AsyncIterator[Event]:
-        chosen, reason = route(messages)
+        chosen, reason = await asyncio.to_thread(route, messages)  # regexes over what may be a long message
         async for event in self.modes[chosen].run(model, messages, settings):
             if isinstance(event, ResponseDone):
                 details = {**event.response.details, "router": {"mode": chosen, "reason": reason}}
