@@ -120,3 +120,31 @@ def test_other_database_errors_are_not_busy(tmp_path: Path) -> None:
     with pytest.raises(sa_exc.OperationalError), db.transaction() as c:
         c.execute(sql("SELECT * FROM no_such_table"))
     db.close()
+
+
+def test_writers_of_one_process_take_turns_and_one_kept_waiting_too_long_is_store_busy(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    db = open_database(tmp_path / "p.db", busy_timeout_s=0.05)
+    inside, release = threading.Event(), threading.Event()
+
+    def long_write() -> None:
+        with db.transaction() as c:
+            c.execute(sql("INSERT INTO rate_state (key_id, tat) VALUES ('first', 1)"))
+            inside.set()
+            release.wait(30)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    assert inside.wait(30)
+    with pytest.raises(StoreBusyError), db.transaction():
+        pass
+    release.set()
+    writer.join(30)
+    with db.transaction() as c:  # the next writer starts once the first has committed
+        c.execute(sql("INSERT INTO rate_state (key_id, tat) VALUES ('second', 2)"))
+    with db.reading() as c:
+        assert c.execute(sql("SELECT count(*) FROM rate_state")).scalar() == 2
+    db.close()

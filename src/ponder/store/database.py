@@ -61,12 +61,25 @@ def sql(statement: str) -> sa.TextClause:
 class Database:
     """An engine with its pool; ``transaction()`` to write, ``reading()`` to read. Safe across threads."""
 
-    def __init__(self, engine: Engine, dialect: Dialect, path: Path | None, shared: bool) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        dialect: Dialect,
+        path: Path | None,
+        shared: bool,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+    ) -> None:
         self.engine = engine
         self.dialect: Dialect = dialect
         self.path = path  # the SQLite file; None for :memory: and PostgreSQL
+        self.busy_timeout_s = busy_timeout_s
         # A private in-memory database is one connection: threads take turns on it.
         self._lock: threading.RLock | None = threading.RLock() if shared else None
+        # A SQLite file has one writer at a time. Writers of this process queue here, and the next one starts
+        # the moment the last commits; left to SQLite, they would poll the file's lock with growing sleeps.
+        self._writer: threading.RLock | None = (
+            threading.RLock() if dialect == "sqlite" and not shared else None
+        )
 
     @property
     def url(self) -> str:
@@ -80,7 +93,7 @@ class Database:
         ``lock`` names what a read-then-write depends on (a key id, a user): on PostgreSQL, transactions
         with the same lock run one at a time. SQLite has one writer at a time anyway (``BEGIN IMMEDIATE``).
         """
-        with _busy_is_temporary(), self._locked(), self.engine.connect() as connection:
+        with _busy_is_temporary(), self._locked(), self._one_writer(), self.engine.connect() as connection:
             connection.info["immediate"] = True
             try:
                 with connection.begin():
@@ -110,6 +123,21 @@ class Database:
 
     def _locked(self) -> threading.RLock | nullcontext[None]:
         return self._lock if self._lock is not None else nullcontext()
+
+    @contextmanager
+    def _one_writer(self) -> Iterator[None]:
+        if self._writer is None:
+            yield
+            return
+        if not self._writer.acquire(timeout=self.busy_timeout_s):
+            raise StoreBusyError(
+                "The database is busy: other writes held it too long. Retry shortly.",
+                retry_after=BUSY_RETRY_AFTER_S,
+            )
+        try:
+            yield
+        finally:
+            self._writer.release()
 
 
 @contextmanager
@@ -208,7 +236,7 @@ def _sqlite(location: str, busy_timeout_s: float) -> Database:
     def _begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.info.get("immediate") else "BEGIN")
 
-    return Database(engine, "sqlite", path, shared=memory)
+    return Database(engine, "sqlite", path, shared=memory, busy_timeout_s=busy_timeout_s)
 
 
 def _postgresql(url: sa.URL, busy_timeout_s: float) -> Database:
@@ -224,7 +252,7 @@ def _postgresql(url: sa.URL, busy_timeout_s: float) -> Database:
         max_overflow=8,
         connect_args={"options": options.strip()},
     )
-    return Database(engine, "postgresql", None, shared=False)
+    return Database(engine, "postgresql", None, shared=False, busy_timeout_s=busy_timeout_s)
 
 
 def migrate(database: Database) -> int:
