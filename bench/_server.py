@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -43,19 +44,22 @@ def serve(
     log_level: str = "info",
     accounts: Sequence[str] = (),
     source: Path | None = None,
+    database_url: str | None = None,
 ) -> Iterator[Served]:
     """``ponder serve`` on a free loopback port with one key of a tier allowing ``per_minute`` requests
     (account "bench", and one for each of ``accounts``); ``source``: run Ponder from that src/ directory
-    instead (another checkout, for a before/after comparison)."""
+    instead (another checkout, for a before/after comparison); ``database_url``: that database instead of
+    a SQLite file in the data directory."""
     with tempfile.TemporaryDirectory(prefix="ponder-bench-") as tmp:
         home = Path(tmp)
         config = home / "config.toml"
+        database = f"database_url = {json.dumps(database_url)}\n" if database_url else ""
         config.write_text(
-            f'model = "{model}"\nprograms = false\n[server]\nmax_concurrent_turns = {concurrency}\n'
+            f'model = "{model}"\nprograms = false\n{database}[server]\nmax_concurrent_turns = {concurrency}\n'
             f"[server.tiers.bench]\nrequests_per_minute = {per_minute}\n"
         )
         env = {**os.environ, "PONDER_CONFIG": str(config), "XDG_DATA_HOME": str(home / "data")}
-        db = open_database(home / "data" / "ponder" / "ponder.db")
+        db = open_database(database_url or home / "data" / "ponder" / "ponder.db")
         key = KeyStore(db).create("bench", "bench")[1]
         others = {account: KeyStore(db).create(account, "bench")[1] for account in accounts}
         db.close()

@@ -2,11 +2,12 @@
 another account on a real ``ponder serve`` (scripted model), while clients in other processes send the
 largest requests the caps admit, each stored in a fresh session (a long session write).
 
-    python bench/liveness.py [--seconds 20] [--heavy 4] [--compare /path/to/other/src]
+    python bench/liveness.py [--seconds 20] [--heavy 4] [--compare /path/to/other/src] [--postgres URL]
 
 The heavy request: ``max_messages`` messages holding ``max_request_chars`` of text with ``max_tools`` tools.
 ``--compare`` runs the same load first against Ponder from another src/ directory (say the main checkout,
-before the change), then against this one. Target: p99 under 50 ms for both probes.
+before the change), then against this one. ``--postgres``: on a fresh schema of that PostgreSQL server
+instead of a SQLite file. Target: p99 under 50 ms for both probes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from _common import emit
+from _common import emit, scratch_database
 from _server import serve
 from ponder.config import ServerConfig
 
@@ -79,10 +80,20 @@ def probe(send: Any, stop: threading.Event, out: list[float], failures: list[int
         stop.wait(0.01)
 
 
-def run(seconds: float, heavy: int, source: Path | None) -> dict[str, Any]:
+def run(seconds: float, heavy: int, source: Path | None, postgres: str | None) -> dict[str, Any]:
     caps = ServerConfig()
     body = heaviest(caps)
-    with serve("scripted:ok", concurrency=64, log_level="warning", accounts=["other"], source=source) as s:
+    with (
+        scratch_database(postgres, Path("unused"), "liveness") as (target, backend),
+        serve(
+            "scripted:ok",
+            concurrency=64,
+            log_level="warning",
+            accounts=["other"],
+            source=source,
+            database_url=target if backend == "postgresql" else None,
+        ) as s,
+    ):
         stop, counts = multiprocessing.Event(), multiprocessing.Array("i", 2)
         senders = [
             multiprocessing.Process(target=send_heavy, args=(s.url, s.key, body, stop, counts))
@@ -123,6 +134,7 @@ def run(seconds: float, heavy: int, source: Path | None) -> dict[str, Any]:
             p.join(180)
     return {
         "source": str(source) if source else "this checkout",
+        "database": backend,
         "heavy_clients": heavy,
         "heavy_body_mib": round(len(body) / 2**20, 2),
         "heavy_answered": counts[0],
@@ -153,13 +165,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the probes run under load")
     parser.add_argument("--heavy", type=int, default=4, help="heavy clients sending at once")
     parser.add_argument("--compare", type=Path, help="another src/ directory to measure first (before)")
+    parser.add_argument("--postgres", help="a PostgreSQL server's URL (default: a SQLite file)")
     args = parser.parse_args()
     sources = [args.compare, None] if args.compare else [None]
     for source in sources:
-        result = run(args.seconds, args.heavy, source)
+        result = run(args.seconds, args.heavy, source, args.postgres)
         h, c = result["healthz"], result["small_chat"]
         print(
-            f"{result['source']}: {args.heavy} heavy clients ({result['heavy_body_mib']} MiB each, "
+            f"{result['source']} on {result['database']}: {args.heavy} heavy clients "
+            f"({result['heavy_body_mib']} MiB each, "
             f"{result['heavy_answered']} answered, {result['heavy_refused']} refused); "
             f"/healthz p50 {h.get('p50_ms')} ms p99 {h.get('p99_ms')} ms max {h.get('max_ms')} ms "
             f"(n={h['n']}); "

@@ -33,7 +33,7 @@ from ponder.memory.codec import fingerprint, message_from_row, message_to_row
 from ponder.memory.owner import Owner, check_name
 from ponder.memory.users import UserStore
 from ponder.messages import Message
-from ponder.store.database import Database, sql
+from ponder.store.database import Database, execute_many, sql
 
 __all__ = [
     "Resumed",
@@ -261,12 +261,11 @@ class SessionStore:
                 args,
             ).one()
             seq, turn = int(last[0]) + 1, int(last[1]) + 1
-            db.execute(
-                sql(
-                    "INSERT INTO messages (account, user_id, session_id, seq, turn, role, content, "
-                    "fingerprint, meta, created_at) VALUES (:account, :user, :id, :seq, :turn, :role, "
-                    ":content, :fingerprint, :meta, :now)"
-                ),
+            execute_many(
+                db,
+                "INSERT INTO messages (account, user_id, session_id, seq, turn, role, content, "
+                "fingerprint, meta, created_at) VALUES (:account, :user, :id, :seq, :turn, :role, "
+                ":content, :fingerprint, :meta, :now)",
                 [
                     args
                     | {"seq": seq + offset, "turn": turn, "role": role, "content": content}

@@ -21,9 +21,10 @@ This module knows nothing of what the tables mean: the schema is ``migrations.py
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
@@ -38,7 +39,7 @@ from sqlalchemy.pool import StaticPool
 from ponder.errors import ConfigError, StoreBusyError
 from ponder.store.migrations import MIGRATIONS
 
-__all__ = ["Database", "Dialect", "open_database", "sql"]
+__all__ = ["Database", "Dialect", "execute_many", "open_database", "sql"]
 
 BUSY_TIMEOUT_S = 5.0  # how long a write waits for another's lock (SQLite's busy timeout, PostgreSQL's
 # lock_timeout) before StoreBusyError
@@ -56,6 +57,18 @@ Dialect = Literal["sqlite", "postgresql"]
 def sql(statement: str) -> sa.TextClause:
     """A SQL statement with ``:named`` parameters, the same for both dialects."""
     return sa.text(statement)
+
+
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")
+
+
+def execute_many(connection: Connection, statement: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Run one statement (``:named`` parameters, as ``sql``) for many rows, handed to the driver as it is:
+    SQLAlchemy's work per row (a third of the time of a thousand-row insert) is skipped, and so is the time a
+    SQLite write holds the database's one write lock for it."""
+    if connection.dialect.name == "postgresql":  # psycopg's named style
+        statement = _NAMED.sub(r"%(\1)s", statement.replace("%", "%%"))
+    connection.exec_driver_sql(statement, list(rows))
 
 
 class Database:
