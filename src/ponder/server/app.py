@@ -62,6 +62,7 @@ __all__ = ["create_app"]
 log = logging.getLogger("ponder.server")
 WORKER_THREADS = 32  # the event loop's default executor (asyncio.to_thread)
 SWITCH_INTERVAL_S = 0.001  # how often a thread holding the interpreter lets the event loop have it
+GC_FIRST_THRESHOLD = 20_000  # allocations between the garbage collector's youngest passes (Python: 700)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
@@ -125,7 +126,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        switch_interval = sys.getswitchinterval()
+        switch_interval, gc_threshold = sys.getswitchinterval(), gc.get_threshold()
         try:
             _share_the_interpreter(asyncio.get_running_loop())
             state.toolsets = load_toolsets(settings.tools, settings)
@@ -139,6 +140,7 @@ def create_app(
         finally:
             await state.aclose()
             sys.setswitchinterval(switch_interval)
+            gc.set_threshold(*gc_threshold)
             gc.unfreeze()  # what was frozen at the start may be garbage now (a test starts many servers)
 
     app = FastAPI(
@@ -442,12 +444,16 @@ def _share_the_interpreter(loop: asyncio.AbstractEventLoop) -> None:
     enough of them that a quick database call does not queue behind slow work, and a switch interval short
     enough that a thread busy in Python keeps the event loop waiting for the interpreter 1 ms, not 5.
 
-    What exists once the server has started (modules, schemas, the app) lives as long as it: frozen, the
-    garbage collector's full passes skip it, and one takes milliseconds instead of the 100 ms and more it took
-    while large requests were in flight (every thread waits for a pass, the event loop included)."""
+    The garbage collector stops every thread, the event loop included, for each pass. What exists once the
+    server has started (modules, schemas, the app) lives as long as it: frozen, the full passes skip it (they
+    took 100 ms and more while large requests were in flight). A request's objects mostly die with it: with
+    a higher first threshold, fewer of them live long enough to be walked again by the older generations.
+    """
     loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="ponder-worker"))
     sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
     gc.freeze()
+    first, *older = gc.get_threshold()
+    gc.set_threshold(max(first, GC_FIRST_THRESHOLD), *older)
 
 
 def _allowed(app: FastAPI, request: Request) -> list[str]:

@@ -17,9 +17,9 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 from pydantic import ValidationError
@@ -61,6 +61,8 @@ __all__ = ["MODE_MODELS", "chat_completions", "validation_message"]
 
 log = logging.getLogger("ponder.server")
 MODE_MODELS = {f"ponder-{name}": name for name in MODE_NAMES}  # model id -> mode, on the default model
+LARGE_REQUEST_BYTES = 256 * 1024  # a request larger than this takes turns with the others for its heavy work
+T = TypeVar("T")
 
 
 @dataclass
@@ -76,6 +78,7 @@ class PreparedTurn:
     session_id: str | None = None  # X-Ponder-Session or session_id
     memory: TurnMemory | None = None  # what memory prepared (history, recalled facts); set by _recall
     proposals: list[Proposal] = field(default_factory=list)  # shopping: actions awaiting the person
+    body_bytes: int = 0  # the request's size: a large one's work in threads takes turns with the others'
 
 
 async def chat_completions(state: ServerState, request: Request) -> Response:
@@ -83,7 +86,8 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
     request.scope["state"]["account"] = principal.account
     body = await request.body()
     try:
-        turn = await asyncio.to_thread(prepare, state, principal, body)
+        turn = await _in_thread(state, len(body), prepare, state, principal, body)
+        turn.body_bytes = len(body)
         turn.session_id = _session_id(turn.request, request.headers.get("x-ponder-session"))
     except ApiError:
         await admit(state, principal, 1.0)  # a failed request still counts (and a 429 wins over the 400)
@@ -173,6 +177,16 @@ def prepare(state: ServerState, principal: Principal, body: bytes) -> PreparedTu
     return PreparedTurn(request, principal, mode, priced, spec, messages, settings, proposals=proposals)
 
 
+async def _in_thread(state: ServerState, size: int, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``work`` in a worker thread. Threads share one interpreter, so the work of large requests (parsing,
+    storing thousands of messages) gains nothing from running at once: it takes turns, and leaves the
+    interpreter to the event loop and to small requests in between."""
+    if size <= LARGE_REQUEST_BYTES:
+        return await asyncio.to_thread(work, *args, **kwargs)
+    async with state.large_requests:
+        return await asyncio.to_thread(work, *args, **kwargs)
+
+
 def _target(state: ServerState, request: ChatCompletionRequest) -> tuple[str, str]:
     """(model spec, mode) that ``model`` and ``mode`` name together."""
     fixed = MODE_MODELS.get(request.model)
@@ -258,7 +272,9 @@ async def _recall(state: ServerState, turn: PreparedTurn) -> None:
         raise ApiError(400, str(err), param="project" if request.project else "user") from None
     context = state.settings.context_length - turn.settings.max_tokens
     try:
-        turn.memory = await asyncio.to_thread(
+        turn.memory = await _in_thread(
+            state,
+            turn.body_bytes,
             state.memory.before_turn,
             owner,
             turn.session_id,
@@ -278,7 +294,9 @@ async def _remember(state: ServerState, turn: PreparedTurn, result: TurnResult) 
         return
     count = len(memory.new)
     heard = turn.messages[len(turn.messages) - count :] if turn.perception and count else None
-    await asyncio.to_thread(
+    await _in_thread(
+        state,
+        turn.body_bytes,
         state.memory.after_turn,
         memory,
         reply_of(result.text, result.tool_calls),

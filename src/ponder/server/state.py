@@ -48,6 +48,7 @@ class ServerState:
     perception: Perception | None = None  # images and audio to text; its engines load on first use
     embedder: Embedder | None = None  # memory recall and interest profiles; None: E5, loaded on first use
     background: set[asyncio.Task[Any]] = field(default_factory=set)  # learning after turns
+    large_requests: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))  # see chat.py
 
     def __post_init__(self) -> None:
         if self.perception is None:
