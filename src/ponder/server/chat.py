@@ -3,11 +3,13 @@
 The order of checks is the contract: the key (401), the body (400, or 413 past the caps on its shape: both
 still cost one request of the key's limit), the limits priced by mode (429), a free turn slot (503), memory
 (the session's history and the facts recalled about the user), perception, then the turn, under the server's
-timeout (504). Nothing that blocks runs on the event loop: the key's lookup, the limits, parsing the body
-and building the turn, memory and perception run in worker threads, so one heavy request never holds up the
-others (a busy database answers 503 with Retry-After). The tokens a
-turn used count toward the key's day, times its mode's price. A turn that succeeds is stored in its session
-before the response is sent; what the user stated about themselves is learned after it, in the background.
+timeout (504). The tokens a turn used count toward the key's day, times its mode's price. A turn that
+succeeds is stored in its session before the response is sent; what the user stated about themselves is
+learned after it, in the background.
+
+Nothing that blocks runs on the event loop: the key's lookup, the limits, parsing the body and building the
+turn, memory and perception run in worker threads (large requests' one at a time), so one heavy request
+does not hold up the others; a database that stays busy answers 503 with Retry-After.
 """
 
 from __future__ import annotations
