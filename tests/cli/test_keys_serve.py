@@ -37,3 +37,17 @@ def test_keys_refuse_an_unknown_tier_and_key() -> None:
 def test_serve_refuses_keyless_mode_off_loopback() -> None:
     result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--no-key"])
     assert result.exit_code == 2 and "loopback" in result.output
+
+
+def test_keys_create_a_ucp_agent_credential() -> None:
+    runner = CliRunner()
+    args = ["keys", "create", "--account", "acme", "--ucp-agent", "https://agent.example/profile", "--json"]
+    created = runner.invoke(cli, args)
+    assert created.exit_code == 0, created.output
+    record = json.loads(created.stdout)
+    assert record["kind"] == "ucp_agent" and record["profile"] == "https://agent.example/profile"
+    key = KeyStore(open_database(load_settings().database_path)).authenticate(record["key"])
+    assert key is not None and key.is_agent
+    assert "ucp-agent https://agent.example/profile" in runner.invoke(cli, ["keys", "list"]).stdout
+    bad = runner.invoke(cli, ["keys", "create", "--ucp-agent", "http://agent.example/p"])
+    assert bad.exit_code == 2 and "profile URL" in bad.output

@@ -3,6 +3,8 @@
 A key names an account and a tier. The OpenAI ``user`` field names an end user inside that account, so all
 data is scoped by (account, user). Without a key, a request is refused (401), unless the config allows the
 local single-user default (``server.allow_local_without_key``, loopback only): it is then account "local".
+A UCP agent credential (store/keys.py) is refused here (403) unless the route is a UCP one
+(``agent_ok=True``): an outside shopping agent never reaches the account's /v1 routes.
 
 ``admit`` is called once per request, failed ones included: the request's cost is its mode's price in the
 key's tier, taken from the key's requests per minute; a day's tokens spent also refuses (429). Every 429
@@ -31,9 +33,11 @@ class Principal:
     tier_name: str
     tier: TierConfig
     user: str | None = None  # the end user inside the account (OpenAI ``user``), once the body is read
+    agent_profile: str | None = None  # a UCP agent credential's platform profile; None for an account key
 
 
-def authenticate(state: ServerState, authorization: str | None) -> Principal:
+def authenticate(state: ServerState, authorization: str | None, *, agent_ok: bool = False) -> Principal:
+    """The key's principal; a UCP agent credential only where ``agent_ok`` (the UCP routes)."""
     server = state.settings.server
     if server.allow_local_without_key and not _ponder_key(authorization):
         # OpenAI clients insist on sending some key: in local mode, one that is not a Ponder key is no key.
@@ -50,7 +54,20 @@ def authenticate(state: ServerState, authorization: str | None) -> Principal:
     key = state.keys.authenticate(secret.strip())
     if key is None:
         raise _unauthorized("The API key is not valid, or it was revoked.")
-    return Principal(key.account, key.id, key.tier, _tier(state, key.tier))
+    if key.is_agent and not agent_ok:
+        raise ApiError(
+            403,
+            "This key is a shopping agent's credential: it works only on the UCP routes (/ucp/...).",
+            "permission_error",
+            "agent_credential",
+        )
+    return Principal(
+        key.account,
+        key.id,
+        key.tier,
+        _tier(state, key.tier),
+        agent_profile=key.profile if key.is_agent else None,
+    )
 
 
 def _ponder_key(authorization: str | None) -> bool:
