@@ -20,8 +20,9 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -137,6 +138,28 @@ class ServerConfig(BaseModel):
     graceful_shutdown_s: float = Field(default=60.0, gt=0)  # SIGTERM: how long in-flight requests get
     # Rate limits in Redis (redis://host:6379/0), shared by several servers; unset: in the database.
     redis_url: str | None = None
+    # Where agents and people reach this server (https://shop.example.com), for the URLs it hands out (the
+    # UCP profile's endpoint, continue_url, order links): never taken from a request's Host header. Unset:
+    # http://HOST:PORT of the bind address (127.0.0.1 for a wildcard bind), right on loopback only.
+    public_base_url: str | None = None
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("public_base_url must be an absolute http(s) URL without query or fragment")
+        return url.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        """This server's public base URL, without a trailing slash."""
+        if self.public_base_url:
+            return self.public_base_url
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
 
 class MemoryConfig(BaseModel):
