@@ -55,3 +55,47 @@ def test_recommend_prints_products_and_why() -> None:
     reasons = [line for line in out.splitlines() if line.startswith("       - ")]
     assert len(products) == 3 and reasons
     assert "HP-1001" not in out
+
+
+def test_an_order_an_agent_prepared_waits_for_the_person_who_confirms_it_here() -> None:
+    """A UCP agent's checkout (the real server on this data directory): ``ponder shop pending`` lists it for
+    its buyer, and ``ponder shop confirm`` confirms it without a token, which the agent never had."""
+    from starlette.testclient import TestClient
+    from tests.server.test_ucp import ANN, STORE
+    from tests.server.test_ucp_agents import AGENT_CARD, PIER, PROFILE
+
+    from ponder.config import load_settings
+    from ponder.server import create_app
+    from ponder.store import KeyStore, open_database
+
+    settings = load_settings(model="scripted:default", programs=False)
+    db = open_database(settings.database_path)
+    _, agent = KeyStore(db).create("local", "unlimited", agent_profile=PROFILE)
+    app = create_app(
+        settings, model_factory=lambda spec, s: ScriptedModel(), db=db, embedder=HashingEmbedder()
+    )
+    headers = {"Authorization": f"Bearer {agent}", "UCP-Agent": f'profile="{PROFILE}"'}
+    with TestClient(app) as client:
+        app.state.ponder.shop.catalog.import_store("local", STORE)
+        body = {
+            "line_items": [{"item": {"id": "umb"}, "quantity": 1}],
+            "buyer": {"email": ANN},
+            "fulfillment": {"methods": [{"type": "shipping", "destinations": [PIER]}]},
+        }
+        checkout = client.post("/ucp/checkout-sessions", json=body, headers=headers).json()
+        path = f"/ucp/checkout-sessions/{checkout['id']}"
+        waiting = client.post(
+            path + "/complete", json={"payment": {"instruments": [AGENT_CARD]}}, headers=headers
+        )
+        assert waiting.json()["status"] == "requires_escalation", waiting.text
+
+        [action] = json.loads(run("shop", "pending", "--user", ANN))
+        assert action["origin"] == {"kind": "ucp_agent", "checkout_id": checkout["id"], "agent": PROFILE}
+        assert "token" not in action
+        assert "give --token" in run("shop", "confirm", action["id"], code=2)  # not the default user's
+        done = json.loads(run("shop", "confirm", action["id"], "--user", ANN))
+        assert done["status"] == "done" and done["result"]["total"] == 2500
+
+        got = client.get(path, headers=headers).json()
+        assert got["status"] == "completed" and got["order"]["id"] == done["result"]["id"]
+        assert json.loads(run("shop", "pending", "--user", ANN)) == []

@@ -4,8 +4,10 @@
 ``ponder shop`` alone is ``ponder chat --mode shopping`` against the store of ``commerce.account`` (the demo
 store is loaded the first time, if the account has none). Orders, cancellations and returns the assistant
 proposes are put to you with a yes/no prompt after its answer; ``ponder shop confirm`` confirms one later,
-with the token printed when it was proposed (the model never sees it). ``ponder shop fulfil`` is the
-store's side: it marks an order processed or delivered.
+with the token printed when it was proposed (the model never sees it). An order an outside shopping agent
+prepared over UCP waits for its buyer: ``ponder shop pending --user EMAIL`` lists it, and ``ponder shop
+confirm ACTION --user EMAIL`` confirms it without a token (the store holds it; the agent never had it).
+``ponder shop fulfil`` is the store's side: it marks an order processed or delivered.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from pathlib import Path
 
 import click
 
+from ponder.commerce.agent_actions import agent_proposals
 from ponder.commerce.formats import demo_store_path, load_store
 from ponder.commerce.mode import open_shop
 from ponder.commerce.shop import Shop
 from ponder.config import Settings
-from ponder.errors import NotFoundError
+from ponder.errors import NotFoundError, UserError
 from ponder.memory.embeddings import E5Embedder
 from ponder.memory.owner import DEFAULT_USER, Owner
 from ponder.store import open_database
@@ -178,9 +181,17 @@ def fulfil(obj: CliContext, order_id: str, status: str, note: str) -> None:
     write_stdout(json.dumps(order, indent=2, ensure_ascii=False) + "\n")
 
 
-def _decide(obj: CliContext, action_id: str, token: str, user: str, *, confirm: bool) -> None:
+def _decide(obj: CliContext, action_id: str, token: str | None, user: str, *, confirm: bool) -> None:
     with _shop(obj) as (shop_, settings):
         owner = Owner(settings.commerce.account, user)
+        if token is None:  # an agent's order: the store holds its token for this user
+            held = agent_proposals(shop_.db, owner).get(action_id)
+            if held is None:
+                raise UserError(
+                    f"No order an agent prepared for '{user}' waits as {action_id}: give --token (printed "
+                    "when it was proposed), or see `ponder shop pending --user USER`."
+                )
+            token = held.token
         if confirm:
             done = shop_.actions.confirm(owner, action_id, token)
         else:
@@ -188,22 +199,37 @@ def _decide(obj: CliContext, action_id: str, token: str, user: str, *, confirm: 
     write_stdout(json.dumps(done.to_dict(), indent=2, ensure_ascii=False) + "\n")
 
 
-@shop.command("confirm")
-@click.argument("action_id")
-@click.option("--token", required=True, help="The token printed when the action was proposed.")
+@shop.command("pending")
 @click.option("--user", default=DEFAULT_USER, show_default=True)
 @click.pass_obj
-def confirm(obj: CliContext, action_id: str, token: str, user: str) -> None:
+def pending(obj: CliContext, user: str) -> None:
+    """List the user's actions waiting for a decision (orders an agent prepared say which agent)."""
+    with _shop(obj) as (shop_, settings):
+        owner = Owner(settings.commerce.account, user)
+        held = agent_proposals(shop_.db, owner)
+        found = shop_.actions.list_actions(owner)
+    rows = [a.to_dict() | ({"origin": held[a.id].origin()} if a.id in held else {}) for a in found]
+    write_stdout(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+
+
+@shop.command("confirm")
+@click.argument("action_id")
+@click.option(
+    "--token", default=None, help="The token printed when it was proposed (not needed for an agent's order)."
+)
+@click.option("--user", default=DEFAULT_USER, show_default=True)
+@click.pass_obj
+def confirm(obj: CliContext, action_id: str, token: str | None, user: str) -> None:
     """Confirm a proposed order, cancellation or return: it is carried out now, once."""
     _decide(obj, action_id, token, user, confirm=True)
 
 
 @shop.command("decline")
 @click.argument("action_id")
-@click.option("--token", required=True)
+@click.option("--token", default=None, help="As for confirm.")
 @click.option("--user", default=DEFAULT_USER, show_default=True)
 @click.pass_obj
-def decline(obj: CliContext, action_id: str, token: str, user: str) -> None:
+def decline(obj: CliContext, action_id: str, token: str | None, user: str) -> None:
     """Decline a proposed action: nothing is done, and its token no longer works."""
     _decide(obj, action_id, token, user, confirm=False)
 

@@ -14,7 +14,7 @@ let controller = null;       // aborts the running request (Stop)
 let recorder = null;
 
 keyInput.value = localStorage.getItem("ponder.key") || "";
-keyInput.addEventListener("change", () => { localStorage.setItem("ponder.key", keyInput.value.trim()); restore(); });
+keyInput.addEventListener("change", () => { localStorage.setItem("ponder.key", keyInput.value.trim()); restore(); agentOrders(); });
 modeSelect.value = localStorage.getItem("ponder.mode") || "auto";
 modeSelect.addEventListener("change", () => localStorage.setItem("ponder.mode", modeSelect.value));
 
@@ -241,6 +241,23 @@ function actionCard(action) {
   return card;
 }
 
+// Orders an outside shopping agent prepared for this page's user wait here for the person: GET /v1/actions
+// gives their token to the store's own client only (the agent never had it), and only the person decides.
+const shownActions = new Set();
+async function agentOrders() {
+  const response = await fetch("/v1/actions", { headers: authHeaders() }).catch(() => null);
+  if (!response || !response.ok) return;
+  const listing = await response.json().catch(() => ({}));
+  for (const action of listing.data || []) {
+    if (!action.origin || !action.token || shownActions.has(action.id)) continue;
+    shownActions.add(action.id);
+    const node = bubble("assistant");
+    node.appendChild(el("div", "answer", `A shopping agent (${action.origin.agent}) prepared this order. `
+      + "Nothing is bought unless you confirm it here."));
+    node.appendChild(actionCard(action));
+  }
+}
+
 function progress(p, list, lines, node) {
   if (p.type === "pending_action") { node.appendChild(actionCard(p.action)); return; }
   if (p.type === "tool_result" && p.name === "search_products" && !p.is_error) {
@@ -300,3 +317,4 @@ input.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey)
 $("stop").addEventListener("click", () => { if (controller) controller.abort(); });
 $("clear").addEventListener("click", () => { history.length = 0; log.textContent = ""; sessionId = newSessionId(); });
 restore();
+agentOrders();
