@@ -216,3 +216,31 @@ def test_shopping_shows_product_cards_and_the_confirmation_step(start_server, br
     assert order["total"] == 2500 and order["id"] in page.inner_text(".action .status")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat-page-shopping.png"), full_page=True)
+
+
+def test_an_order_a_ucp_agent_prepared_waits_on_the_page_of_its_buyer(start_server, browser) -> None:
+    """The store's own page for the buyer (?user=EMAIL) shows the agent's order with Confirm and Decline;
+    the person's click places it, and the agent reads the outcome."""
+    from tests.server.test_ucp import ANN, STORE, call
+    from tests.server.test_ucp_agents import AS_AGENT, PROFILE, waiting_for_ann
+
+    from ponder.memory.owner import Owner
+    from ponder.store import KeyStore
+
+    server = start_server()
+    shop = server.app.state.ponder.shop
+    shop.catalog.import_store("acme", STORE)
+    _, agent = KeyStore(server.app.state.ponder.db).create("acme", "big", agent_profile=PROFILE)
+    waiting, _, _ = waiting_for_ann(server, agent)
+    page = browser.new_page()
+    page.goto(f"{server.url}/?user={ANN}")
+    page.fill("#key", server.keys["big"])
+    page.dispatch_event("#key", "change")
+    page.wait_for_selector(".action .summary", timeout=15_000)
+    assert PROFILE in page.inner_text("#log") and "9 Pier Lane" in page.inner_text(".action .summary")
+    assert shop.orders.list_orders(Owner("acme", ANN)) == []  # nothing bought before the click
+    page.click(".action button.confirm")
+    page.wait_for_selector(".action.confirmed", timeout=10_000)
+    [order] = shop.orders.list_orders(Owner("acme", ANN))
+    got = call(server, "GET", f"/ucp/checkout-sessions/{waiting['id']}", key=agent, agent=AS_AGENT).json()
+    assert got["status"] == "completed" and got["order"]["id"] == order["id"]

@@ -216,7 +216,7 @@ function productCards(content) {
   return row;
 }
 
-function actionCard(action) {
+function actionCard(action, user) {
   const card = el("div", "action");
   card.append(el("div", "summary", action.summary));
   const buttons = el("div", "buttons"), status = el("div", "status", "Waiting for your confirmation.");
@@ -224,7 +224,7 @@ function actionCard(action) {
     buttons.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     const headers = { "Content-Type": "application/json", ...authHeaders() };
     const response = await fetch(`/v1/actions/${encodeURIComponent(action.id)}/${verb}`, {
-      method: "POST", headers, body: JSON.stringify({ token: action.token }),
+      method: "POST", headers, body: JSON.stringify(user ? { token: action.token, user } : { token: action.token }),
     });
     const body = await response.json().catch(() => ({}));
     if (!response.ok) { status.textContent = "Not done: " + (body.error ? body.error.message : response.statusText); return; }
@@ -241,11 +241,14 @@ function actionCard(action) {
   return card;
 }
 
-// Orders an outside shopping agent prepared for this page's user wait here for the person: GET /v1/actions
-// gives their token to the store's own client only (the agent never had it), and only the person decides.
+// Orders an outside shopping agent prepared for this page's user (the key's default one, or ?user=EMAIL, the
+// buyer an agent named) wait here for the person: GET /v1/actions gives their token to the store's own
+// client only (the agent never had it), and only the person decides.
+const pageUser = new URLSearchParams(location.search).get("user") || "";
 const shownActions = new Set();
 async function agentOrders() {
-  const response = await fetch("/v1/actions", { headers: authHeaders() }).catch(() => null);
+  const query = pageUser ? "?user=" + encodeURIComponent(pageUser) : "";
+  const response = await fetch("/v1/actions" + query, { headers: authHeaders() }).catch(() => null);
   if (!response || !response.ok) return;
   const listing = await response.json().catch(() => ({}));
   for (const action of listing.data || []) {
@@ -254,7 +257,7 @@ async function agentOrders() {
     const node = bubble("assistant");
     node.appendChild(el("div", "answer", `A shopping agent (${action.origin.agent}) prepared this order. `
       + "Nothing is bought unless you confirm it here."));
-    node.appendChild(actionCard(action));
+    node.appendChild(actionCard(action, pageUser));
   }
 }
 
