@@ -98,9 +98,10 @@ def _cut(text: str, limit: int) -> str:
 
 
 def print_proposal(summary: str, assistant_note: str = "") -> None:
-    """A proposed action put to the person: its summary (facts from the store's records, one labelled line
-    each), then, apart and labelled, what the assistant said about it. Both are printed as text: markup or
-    escape sequences in them show as they are (or are dropped), never styling or hiding another line."""
+    """A proposed action put to the person: its summary (the store's records; an address the model wrote
+    on a labelled line of its own), then, apart and labelled, what the assistant said about it. Both are
+    printed as text: markup or escape sequences in them show as they are (or are dropped), never styling
+    or hiding another line."""
     err_console.print()
     err_console.print(Text.assemble(("Confirm? ", "bold"), plain(summary)), soft_wrap=True)
     if assistant_note:

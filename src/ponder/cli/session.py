@@ -55,7 +55,7 @@ from .render import (
     write_json,
     write_stdout,
 )
-from .sanitize import ControlFilter
+from .sanitize import ControlFilter, plain
 
 __all__ = ["TerminalSession"]
 
@@ -197,8 +197,10 @@ class TerminalSession:
                         what = done.result or {}
                         order = what.get("id", action.target)
                         err_console.print(
-                            f"done: {action.kind.replace('_', ' ')} · order {order} · "
-                            f"{what.get('status', '')} · {money(action.amount, action.currency)}",
+                            plain(
+                                f"done: {action.kind.replace('_', ' ')} · order {order} · "
+                                f"{what.get('status', '')} · {money(action.amount, action.currency)}"
+                            ),
                             markup=False,
                         )
                 else:
