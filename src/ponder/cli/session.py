@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -50,10 +49,13 @@ from .render import (
     print_agent,
     print_error,
     print_perception,
+    print_proposal,
     print_tool_event,
     usage_line,
+    write_json,
     write_stdout,
 )
+from .sanitize import ControlFilter, plain
 
 __all__ = ["TerminalSession"]
 
@@ -124,6 +126,8 @@ class TerminalSession:
         self._progress = AssemblyProgress()
         self.model: Model = obj.model_factory(settings.model, settings, self._progress)
         self.partial = ""  # the text streamed so far in the current turn
+        self._answer_filter = ControlFilter()  # per stream: a sequence may be split across deltas
+        self._reasoning_filter = ControlFilter()
         self._thinking_shown = False  # reasoning was printed and the answer has not started yet
 
     def __enter__(self) -> TerminalSession:
@@ -180,7 +184,7 @@ class TerminalSession:
         settled: list[dict[str, object]] = []
         for proposal in self.proposals:
             action, token, owner = proposal.action, proposal.token, proposal.owner
-            err_console.print(f"\n[bold]Confirm?[/bold] {action.summary}", highlight=False)
+            print_proposal(action.summary, action.assistant_note)
             if ask:
                 import click
 
@@ -193,9 +197,11 @@ class TerminalSession:
                         what = done.result or {}
                         order = what.get("id", action.target)
                         err_console.print(
-                            f"done: {action.kind.replace('_', ' ')} · order {order} · "
-                            f"{what.get('status', '')} · {money(action.amount, action.currency)}",
-                            highlight=False,
+                            plain(
+                                f"done: {action.kind.replace('_', ' ')} · order {order} · "
+                                f"{what.get('status', '')} · {money(action.amount, action.currency)}"
+                            ),
+                            markup=False,
                         )
                 else:
                     self.shop.actions.decline(owner, action.id, token)
@@ -260,10 +266,11 @@ class TerminalSession:
                 self._thinking_shown = False
             self.partial += event.text
             if self.stream:
-                write_stdout(event.text)
+                write_stdout(self._answer_filter.feed(event.text))
         elif isinstance(event, ReasoningDelta):
             if self.stream and self.show_thinking:
-                err_console.out(event.text, style="dim", end="", highlight=False)
+                text = self._reasoning_filter.feed(event.text)
+                err_console.out(text, style="dim", end="", highlight=False)
                 self._thinking_shown = True
         elif isinstance(event, AgentEvent) and self.stream:
             print_agent(event)
@@ -278,14 +285,16 @@ class TerminalSession:
     def turn(self, messages: Sequence[Message], model_settings: ModelSettings) -> TurnResult:
         """Run a turn; KeyboardInterrupt propagates after the engine has stopped."""
         self.partial = ""
+        self._answer_filter.reset()
+        self._reasoning_filter.reset()
         coro = run_turn(self.mode, self.model, messages, model_settings, self._on_event)
         return self._runner.run(coro)
 
     def print_result(self, result: TurnResult, *, as_json: bool, stats: bool) -> None:
         if as_json:
             data = result.to_dict(reasoning=self.show_thinking)
-            write_stdout(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+            write_json(data)
             return
         write_stdout("\n")
         if stats:
-            err_console.print(usage_line(result), style="dim")
+            err_console.print(usage_line(result), style="dim", markup=False)

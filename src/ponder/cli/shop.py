@@ -13,11 +13,11 @@ confirm ACTION --user EMAIL`` confirms it without a token (the store holds it; t
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from ponder.commerce.agent_actions import agent_proposals
 from ponder.commerce.formats import demo_store_path, load_store
@@ -31,7 +31,8 @@ from ponder.store import open_database
 
 from .chat import chat
 from .context import CliContext
-from .render import err_console, write_stdout
+from .render import err_console, write_json, write_stdout
+from .sanitize import plain
 
 __all__ = ["shop", "support"]
 
@@ -48,17 +49,20 @@ def _shop(obj: CliContext) -> Iterator[tuple[Shop, Settings]]:
 
 def _load(shop_: Shop, account: str, path: Path) -> None:
     store = load_store(path)
-    with err_console.status(f"loading {store.name}: embedding {len(store.products)} products") as status:
+    name = escape(plain(store.name))  # the file's words, shown as they are: never markup
+    with err_console.status(f"loading {name}: embedding {len(store.products)} products") as status:
 
         def progress(done: int, total: int) -> None:
-            status.update(f"loading {store.name}: embedded {done}/{total} products")
+            status.update(f"loading {name}: embedded {done}/{total} products")
 
         summary = shop_.catalog.import_store(account, store, progress=progress)
     err_console.print(
-        f"loaded {summary.store} into account '{account}': {summary.products} products "
-        f"({summary.variants} items) in {summary.categories} categories, {summary.customers} customers, "
-        f"{summary.orders} orders, in {summary.seconds:.1f} s",
-        highlight=False,
+        plain(
+            f"loaded {summary.store} into account '{account}': {summary.products} products "
+            f"({summary.variants} items) in {summary.categories} categories, {summary.customers} "
+            f"customers, {summary.orders} orders, in {summary.seconds:.1f} s"
+        ),
+        markup=False,
     )
 
 
@@ -77,10 +81,12 @@ def shop(ctx: click.Context, user: str, session_id: str | None, model: str | Non
         try:
             info = shop_.catalog.store_info(account)
         except NotFoundError:
-            err_console.print(f"account '{account}' has no store yet: loading the demo store", style="dim")
+            err_console.print(
+                f"account '{account}' has no store yet: loading the demo store", style="dim", markup=False
+            )
             _load(shop_, account, demo_store_path())
             info = shop_.catalog.store_info(account)
-        err_console.print(f"shopping at {info['name']} as {user}", style="dim", highlight=False)
+        err_console.print(plain(f"shopping at {info['name']} as {user}"), style="dim", markup=False)
     ctx.invoke(chat, mode="shopping", user=user, session_id=session_id, model=model)
 
 
@@ -160,7 +166,7 @@ def orders(obj: CliContext, user: str) -> None:
     """A customer's orders, as JSON."""
     with _shop(obj) as (shop_, settings):
         found = shop_.orders.list_orders(Owner(settings.commerce.account, user))
-    write_stdout(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+    write_json(found)
 
 
 @shop.command("fulfil")
@@ -178,7 +184,7 @@ def fulfil(obj: CliContext, order_id: str, status: str, note: str) -> None:
     """As the store: mark an order processed or delivered (then it can be returned or exchanged)."""
     with _shop(obj) as (shop_, settings):
         order = shop_.orders.advance(settings.commerce.account, order_id, status, note)
-    write_stdout(json.dumps(order, indent=2, ensure_ascii=False) + "\n")
+    write_json(order)
 
 
 def _decide(obj: CliContext, action_id: str, token: str | None, user: str, *, confirm: bool) -> None:
@@ -196,7 +202,7 @@ def _decide(obj: CliContext, action_id: str, token: str | None, user: str, *, co
             done = shop_.actions.confirm(owner, action_id, token)
         else:
             done = shop_.actions.decline(owner, action_id, token)
-    write_stdout(json.dumps(done.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    write_json(done.to_dict())
 
 
 @shop.command("pending")

@@ -1,8 +1,11 @@
 """``/v1/actions``: the pending actions of the shopping mode, confirmed or declined by the person's client.
 
 A shopping turn's response carries each proposed action, with its token, in its ``ponder`` field. The
-client shows the summary to the person and, on their yes, sends the token back here: the action is carried
-out once. The model never sees a token, so it cannot call this for them, whatever it read.
+client shows the summary to the person (the store's records: what changes and what money moves, one fact
+a line) and, apart and labelled as the assistant's words, its ``assistant_note`` when there is one (the
+reason the model gave), both as text, never as markup; on the person's yes it sends the token back here:
+the action is carried out once. The model never sees a token, so it cannot call this for them, whatever
+it read.
 
 An order an outside shopping agent prepared over UCP waits here too: its token went to no agent, so the
 listing carries it (``token``, with ``origin``) to the store's own client for that user, which puts it to the

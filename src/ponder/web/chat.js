@@ -216,9 +216,16 @@ function productCards(content) {
   return row;
 }
 
+// Every value is set with textContent (el): a product name or the assistant's words never become markup.
+// The summary holds the store's records; what the assistant said about the action is shown apart, labelled.
 function actionCard(action, user) {
   const card = el("div", "action");
   card.append(el("div", "summary", action.summary));
+  if (action.assistant_note) {
+    const note = el("div", "note");
+    note.append(el("span", "label", "The assistant's words (not checked): "), el("q", "", action.assistant_note));
+    card.append(note);
+  }
   const buttons = el("div", "buttons"), status = el("div", "status", "Waiting for your confirmation.");
   const decide = async (verb) => {
     buttons.querySelectorAll("button").forEach((b) => { b.disabled = true; });
