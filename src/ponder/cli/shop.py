@@ -215,7 +215,7 @@ def pending(obj: CliContext, user: str) -> None:
         held = agent_proposals(shop_.db, owner)
         found = shop_.actions.list_actions(owner)
     rows = [a.to_dict() | ({"origin": held[a.id].origin()} if a.id in held else {}) for a in found]
-    write_stdout(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    write_json(rows)
 
 
 @shop.command("confirm")
