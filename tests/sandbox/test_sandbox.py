@@ -80,7 +80,25 @@ async def test_a_program_that_waits_past_the_deadline_is_refused_and_not_run(tie
         busy.cancel()
         with pytest.raises(asyncio.CancelledError):
             await busy
+        sandbox.wait_s = 30  # its replacement jail may take a while to start on a loaded machine
         assert (await sandbox.run("print('next')")).stdout == "next\n"  # the slot came back
+
+
+async def test_closing_the_sandbox_tells_the_calls_waiting_for_a_jail(tier: TierName) -> None:
+    sandbox = await Sandbox.start(Limits(wall_s=30), pool_size=1, tier=tier, self_test=False)
+    busy = asyncio.create_task(sandbox.run("import time; time.sleep(60)"))
+    await asyncio.sleep(0)  # it takes the only jail
+    waiting = [asyncio.create_task(sandbox.run("print('never')")) for _ in range(2)]
+    await asyncio.sleep(0)  # they queue for it
+    await sandbox.aclose()
+    for task in waiting:
+        with pytest.raises(UserError, match="closed"):
+            await task
+    busy.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await busy
+    await sandbox.aclose()  # and the jail the busy program had is torn down too
+    assert sandbox.alive == 0
 
 
 async def test_waiting_calls_get_the_jails_in_the_order_they_came(tier: TierName) -> None:

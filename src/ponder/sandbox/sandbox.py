@@ -39,6 +39,10 @@ __all__ = ["DEFAULT_WAIT_S", "Sandbox"]
 DEFAULT_WAIT_S = 30.0  # how long a program waits for a free jail before it is refused
 
 
+class _Closed(Exception):
+    """Stands in the queue of ready jails once the sandbox is closed."""
+
+
 class Sandbox:
     """Use ``await Sandbox.start(...)``; the constructor does not start anything."""
 
@@ -117,6 +121,9 @@ class Sandbox:
             async with asyncio.timeout(self.wait_s):
                 while True:
                     item = await self._ready.get()
+                    if isinstance(item, _Closed):
+                        self._ready.put_nowait(item)  # for the next caller in line
+                        raise UserError("this sandbox is closed")
                     if isinstance(item, BaseException):
                         self._track(self._refill())  # that slot's jail never started: try again
                         raise SandboxUnavailableError(f"a {self.tier} jail did not start: {item}") from item
@@ -169,7 +176,8 @@ class Sandbox:
         task.add_done_callback(self._tasks.discard)
 
     async def aclose(self) -> None:
-        """Stop every jail, waiting ones and starting ones, and wait until they are torn down."""
+        """Stop every jail, waiting ones and starting ones, and wait until they are torn down; calls still
+        waiting for a jail get ``UserError``."""
         self._closed = True
         while self._tasks or not self._ready.empty():
             while not self._ready.empty():
@@ -178,6 +186,7 @@ class Sandbox:
                     self._track(self._close_jail(item))
             with contextlib.suppress(Exception):
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._ready.put_nowait(_Closed())  # callers still waiting for a jail are told, not kept waiting
 
     async def __aenter__(self) -> Sandbox:
         return self
