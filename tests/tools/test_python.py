@@ -103,3 +103,19 @@ async def test_a_turn_of_parallel_programs_queues_on_the_pool_and_is_capped(
     assert all("at most 12 times in one turn" in r.result.content for r in results[12:])
     assert peak == 2 and alive == 0
     model.assert_all_used()
+
+
+async def test_a_call_that_finds_every_jail_busy_past_the_deadline_is_an_error_result() -> None:
+    settings = Settings(sandbox=SandboxConfig(pool_size=1, wait_s=0.2))
+    toolset = PythonToolset(settings)
+    try:
+        runner = await ToolRunner.from_toolsets([toolset])
+        calls = [
+            ToolCallPart("c1", "python", {"code": "import time\ntime.sleep(3)\nprint('slow')"}),
+            ToolCallPart("c2", "python", {"code": "print('waited')"}),
+        ]
+        slow, waited = await runner.run(calls)
+    finally:
+        await toolset.aclose()
+    assert (slow.content.strip(), slow.is_error) == ("slow", False)
+    assert waited.is_error and "stayed busy for 0.2 s" in waited.content and "not run" in waited.content
