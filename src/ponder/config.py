@@ -37,6 +37,7 @@ __all__ = [
     "ConfiguredModel",
     "McpServerConfig",
     "PerceptionConfig",
+    "SandboxConfig",
     "ServerConfig",
     "Settings",
     "TierConfig",
@@ -180,6 +181,17 @@ class MemoryConfig(BaseModel):
     max_import_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)  # one JSONL import of interest events
 
 
+class SandboxConfig(BaseModel):
+    """The jail pool for model-written programs (the python tool). See ponder.sandbox."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Jails alive at once per process, so also programs running at once: the rest wait their turn.
+    pool_size: int = Field(default=2, ge=1, le=64)
+    wait_s: float = Field(default=30.0, ge=0)  # how long a program waits for a free jail before it is refused
+    python_calls_per_turn: int = Field(default=8, ge=1)  # calls past this get an error result, not a run
+
+
 class CommerceConfig(BaseModel):
     """The shopping mode's store and payments. See ponder.commerce."""
 
@@ -251,6 +263,7 @@ class Settings(BaseSettings):
     perception: PerceptionConfig = Field(default_factory=PerceptionConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     commerce: CommerceConfig = Field(default_factory=CommerceConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
     @classmethod
     def settings_customise_sources(

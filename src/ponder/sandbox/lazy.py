@@ -17,7 +17,7 @@ from ponder.errors import SandboxUnavailableError
 from .jail import TierName
 from .limits import Limits
 from .result import RunResult
-from .sandbox import Sandbox
+from .sandbox import DEFAULT_WAIT_S, Sandbox
 
 __all__ = ["LazySandbox"]
 
@@ -29,11 +29,13 @@ class LazySandbox:
         pool_size: int = 2,
         tier: TierName | None = None,
         *,
+        wait_s: float = DEFAULT_WAIT_S,
         on_unavailable: Callable[[SandboxUnavailableError], None] | None = None,
     ) -> None:
         self.limits = limits
         self.pool_size = pool_size
         self.tier = tier  # None: the first tier that works here
+        self.wait_s = wait_s
         self.on_unavailable = on_unavailable
         self._sandbox: Sandbox | None = None
         self._error: SandboxUnavailableError | None = None
@@ -47,7 +49,9 @@ class LazySandbox:
         async with self._lock:
             if self._sandbox is None and self._error is None:
                 try:
-                    self._sandbox = await Sandbox.start(self.limits, self.pool_size, self.tier)
+                    self._sandbox = await Sandbox.start(
+                        self.limits, self.pool_size, self.tier, wait_s=self.wait_s
+                    )
                 except SandboxUnavailableError as err:
                     self._error = err
                     if self.on_unavailable is not None:
