@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from ponder.config import SandboxConfig, Settings
@@ -9,6 +11,7 @@ from ponder.messages import Message, ToolCallPart, ToolResultEvent
 from ponder.models.base import ModelSettings
 from ponder.modes import ThinkingMode
 from ponder.sandbox import sandbox as sandbox_module
+from ponder.sandbox.lazy import LazySandbox
 from ponder.testing import ScriptedModel
 from ponder.tools import ToolRunner
 from ponder.tools.python import PythonToolset, echo_last_expression
@@ -119,3 +122,25 @@ async def test_a_call_that_finds_every_jail_busy_past_the_deadline_is_an_error_r
         await toolset.aclose()
     assert (slow.content.strip(), slow.is_error) == ("slow", False)
     assert waited.is_error and "stayed busy for 0.2 s" in waited.content and "not run" in waited.content
+
+
+async def test_given_the_servers_pool_the_tool_shares_it_with_program_agents() -> None:
+    """One pool per process: the tool's programs and a program agent's run in the pool it is given, never
+    more than its pool_size at once, and closing the toolset leaves the pool to its owner."""
+    shared = LazySandbox(pool_size=1)
+    toolset = PythonToolset(Settings(), shared=shared)
+    try:
+        runner = await ToolRunner.from_toolsets([toolset])
+        calls = [
+            ToolCallPart(f"c{i}", "python", {"code": f"import time\ntime.sleep(0.2)\nprint({i})"})
+            for i in range(2)
+        ]
+        agent, results = await asyncio.gather(shared.run("print('agent')"), runner.run(calls))
+        await toolset.aclose()
+        sandbox = await shared.start()
+        assert (sandbox.pool_size, sandbox.peak_running) == (1, 1)
+        assert agent.stdout.strip() == "agent"
+        assert [r.content.strip() for r in results] == ["0", "1"]
+        assert (await shared.run("print('still open')")).stdout.strip() == "still open"
+    finally:
+        await shared.aclose()

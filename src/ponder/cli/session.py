@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from ponder.commerce.tools import Proposal
     from ponder.memory.memories import Change
     from ponder.memory.service import MemoryService, TurnMemory
-    from ponder.sandbox import Sandbox
     from ponder.sandbox.lazy import LazySandbox
 
 from .context import CliContext
@@ -60,22 +59,17 @@ from .sanitize import ControlFilter, plain
 __all__ = ["TerminalSession"]
 
 
-async def _program_sandbox() -> Sandbox | None:
-    """The sandbox for Contemplating's program agents; without one, every agent reasons in words."""
-    from ponder.sandbox import Sandbox
-
-    try:
-        return await Sandbox.start(pool_size=2)
-    except SandboxUnavailableError as err:
-        _programs_off(err)
+def _program_sandbox(settings: Settings) -> LazySandbox | None:
+    """The session's one jail pool, shared by Contemplating's program agents and the python tool (None where
+    programs are off or the mode runs none). It starts with the first program, so auto turns routed
+    elsewhere never wait for it."""
+    if not settings.programs or settings.mode not in ("contemplating", "auto"):
         return None
-
-
-def _lazy_program_sandbox() -> LazySandbox:
-    """Auto mode: the sandbox starts with the first program, so turns routed elsewhere never wait for it."""
     from ponder.sandbox.lazy import LazySandbox
 
-    return LazySandbox(pool_size=2, on_unavailable=_programs_off)
+    return LazySandbox(
+        pool_size=settings.sandbox.pool_size, wait_s=settings.sandbox.wait_s, on_unavailable=_programs_off
+    )
 
 
 def _programs_off(err: SandboxUnavailableError) -> None:
@@ -100,18 +94,20 @@ class TerminalSession:
         self.show_thinking = show_thinking
         self._runner = asyncio.Runner()
         self.toolsets: list[Toolset] = []
-        self.sandbox: Sandbox | LazySandbox | None = None
+        self.sandbox: LazySandbox | None = None
         self.proposals: list[Proposal] = []  # shopping: actions proposed in the current turn
         self._shop: Shop | None = None
         self._obj = obj
         self._memory: MemoryService | None = None
         try:
-            self.toolsets = load_toolsets(settings.tools, settings)
+            self.sandbox = _program_sandbox(settings)
+            if self.sandbox is not None and settings.mode == "contemplating":
+                try:  # every turn runs program agents: start now (without a jail, agents reason in words)
+                    self._runner.run(self.sandbox.start())
+                except SandboxUnavailableError:  # on_unavailable said why
+                    self.sandbox = None
+            self.toolsets = load_toolsets(settings.tools, settings, sandbox=self.sandbox)
             tools = self._runner.run(ToolRunner.from_toolsets(self.toolsets)) if self.toolsets else None
-            if settings.programs and settings.mode == "contemplating":
-                self.sandbox = self._runner.run(_program_sandbox())
-            elif settings.programs and settings.mode == "auto":
-                self.sandbox = _lazy_program_sandbox()
         except BaseException:  # a tool source that cannot start: release what did, then report it
             self._close_toolsets()
             self._runner.close()

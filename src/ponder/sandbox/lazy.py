@@ -45,7 +45,8 @@ class LazySandbox:
     def started(self) -> bool:
         return self._sandbox is not None
 
-    async def _get(self) -> Sandbox:
+    async def start(self) -> Sandbox:
+        """The running sandbox, started now if no program started it yet; its error if no tier works."""
         async with self._lock:
             if self._sandbox is None and self._error is None:
                 try:
@@ -63,7 +64,7 @@ class LazySandbox:
 
     async def run(self, code: str, stdin: str = "", timeout_s: float | None = None) -> RunResult:
         """Run ``code`` in a fresh jail, starting the sandbox first if this is its first program."""
-        sandbox = await self._get()
+        sandbox = await self.start()
         return await sandbox.run(code, stdin, timeout_s)
 
     async def aclose(self) -> None:

@@ -119,13 +119,17 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            state.toolsets = load_toolsets(settings.tools, settings)
-            if state.toolsets:
-                state.server_tools = list((await ToolRunner.from_toolsets(state.toolsets)).tools.values())
-            if settings.programs:
+            if settings.programs:  # one jail pool for the server: program agents and the python tool
                 from ponder.sandbox.lazy import LazySandbox
 
-                state.sandbox = LazySandbox(pool_size=2, on_unavailable=_programs_off)
+                state.sandbox = LazySandbox(
+                    pool_size=settings.sandbox.pool_size,
+                    wait_s=settings.sandbox.wait_s,
+                    on_unavailable=_programs_off,
+                )
+            state.toolsets = load_toolsets(settings.tools, settings, sandbox=state.sandbox)
+            if state.toolsets:
+                state.server_tools = list((await ToolRunner.from_toolsets(state.toolsets)).tools.values())
             yield
         finally:
             await state.aclose()
