@@ -41,3 +41,9 @@ def test_bad_account_and_unknown_key() -> None:
         store.create("bad name!", "free")
     with pytest.raises(UserError, match="No key"):
         store.revoke("key_nothing")
+
+
+def test_an_account_name_with_a_trailing_newline_is_refused() -> None:
+    store = KeyStore(open_database(":memory:"))
+    with pytest.raises(UserError, match="Account name"):
+        store.create("acme\n", "free")

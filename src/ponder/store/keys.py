@@ -21,7 +21,7 @@ from ponder.store.database import Database, sql
 __all__ = ["KEY_PREFIX", "ApiKey", "KeyStore", "hash_secret"]
 
 KEY_PREFIX = "pk-"
-_ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+_ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")  # fullmatch: "$" lets a final "\n" in
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class KeyStore:
 
     def create(self, account: str, tier: str, name: str = "") -> tuple[ApiKey, str]:
         """A new key for ``account``: the record, and the secret (shown once, never stored)."""
-        if not _ACCOUNT.match(account):
+        if not _ACCOUNT.fullmatch(account):
             raise UserError(
                 f"Account name '{account}' is not valid: use 1-128 letters, digits, '_', '.', '@' or '-', "
                 "starting with a letter or digit."
