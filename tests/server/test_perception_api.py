@@ -164,3 +164,27 @@ def test_transcription_errors(start_server, perception) -> None:
         data={"model": "whisper-1"},
     )
     assert r.status_code == 401
+
+
+def _ask_about(server: LiveServer, image_url: str, key: str) -> dict:
+    body = {
+        "model": "ponder-instant",
+        "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": image_url}}]}],
+    }
+    headers = {"Authorization": f"Bearer {key}"}
+    r = httpx.post(server.base_url + "/chat/completions", json=body, headers=headers, timeout=120)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_the_perception_cache_is_kept_per_account(start_server, perception) -> None:
+    from ponder.store import KeyStore
+
+    server = start_server(ScriptedModel(default="A sign."), perception=perception)
+    other = KeyStore(server.app.state.ponder.db).create("another-account", "big")[1]
+    mine = server.keys["big"]
+    first = _ask_about(server, _sign(), mine)["usage"]["ponder"]["perception"][0]
+    again = _ask_about(server, _sign(), mine)["usage"]["ponder"]["perception"][0]
+    theirs = _ask_about(server, _sign(), other)["usage"]["ponder"]["perception"][0]
+    assert not first.get("cached") and again["cached"] is True
+    assert not theirs.get("cached")  # another account learns nothing of what this one sent

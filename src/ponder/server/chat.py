@@ -300,7 +300,7 @@ async def _perceive(state: ServerState, turn: PreparedTurn) -> None:
     started = time.perf_counter()
     try:
         turn.messages, turn.perception = await state.perception.perceive(
-            turn.messages, native_images=model.accepts_images
+            turn.messages, native_images=model.accepts_images, scope=turn.principal.account
         )
     except NoSpeechError as err:
         raise ApiError(400, str(err), code="no_speech", param="messages") from None
