@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from ponder.store.database import sql
@@ -154,3 +156,48 @@ def test_a_turn_over_the_time_limit_is_504(start_server) -> None:
     r = post(server, server.keys["big"])
     assert r.status_code == 504 and r.json()["error"]["code"] == "turn_timeout"
     assert server.app.state.ponder.turns_in_flight == 0
+
+
+def test_local_mode_refuses_other_sites(start_server) -> None:
+    server = start_server(ScriptedModel(default="ok"), allow_local_without_key=True)
+    port = server.settings.server.port
+    url = server.base_url + "/chat/completions"
+    for host in ("localhost", "127.0.0.1", "[::1]"):
+        assert httpx.post(url, json=ASK, headers={"Host": f"{host}:{port}"}).status_code == 200
+    rebinding = httpx.post(url, json=ASK, headers={"Host": f"evil.example:{port}"})
+    assert rebinding.status_code == 403 and rebinding.json()["error"]["code"] == "host_not_allowed"
+    reading = httpx.get(server.base_url + "/memories", headers={"Host": f"evil.example:{port}"})
+    assert reading.status_code == 403
+    assert httpx.post(url, json=ASK, headers={"Host": f"localhost:{port + 1}"}).status_code == 403
+    planted = {**ASK, "messages": [{"role": "user", "content": "My shipping address is 1 Attacker Road."}]}
+    form = httpx.post(url, content=json.dumps(planted), headers={"Content-Type": "text/plain"})
+    assert form.status_code == 415 and form.json()["error"]["code"] == "unsupported_media_type"
+    cross = httpx.post(url, json=ASK, headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403 and cross.json()["error"]["code"] == "origin_not_allowed"
+    own = httpx.post(url, json=ASK, headers={"Origin": f"http://127.0.0.1:{port}"})
+    assert own.status_code == 200
+    assert len(server.model.calls) == 4  # the refused requests never reached the model
+    assert "Attacker Road" not in json.dumps(httpx.get(server.base_url + "/memories").json())
+
+
+def test_keyed_mode_does_not_check_the_host(start_server) -> None:
+    server = start_server(ScriptedModel(default="ok"))
+    headers = {"Host": "api.example.com", "Authorization": f"Bearer {server.keys['big']}"}
+    assert httpx.post(server.base_url + "/chat/completions", json=ASK, headers=headers).status_code == 200
+
+
+def test_pages_and_answers_say_they_must_not_be_framed(start_server) -> None:
+    for local in (False, True):
+        server = start_server(ScriptedModel(default="ok"), allow_local_without_key=local)
+        page = httpx.get(server.url + "/")
+        assert page.headers["x-frame-options"] == "DENY"
+        policy = page.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+        docs = httpx.get(server.url + "/docs")
+        assert (
+            docs.headers["x-frame-options"] == "DENY"
+            and "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+        )
+        api = httpx.get(server.url + "/healthz")
+        assert api.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+        assert api.headers["x-frame-options"] == "DENY"
