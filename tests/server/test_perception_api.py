@@ -188,3 +188,30 @@ def test_the_perception_cache_is_kept_per_account(start_server, perception) -> N
     theirs = _ask_about(server, _sign(), other)["usage"]["ponder"]["perception"][0]
     assert not first.get("cached") and again["cached"] is True
     assert not theirs.get("cached")  # another account learns nothing of what this one sent
+
+
+def _tokens_charged(server: LiveServer, key: str) -> int:
+    from ponder.store import KeyStore
+    from ponder.store.database import sql
+
+    key_id = KeyStore(server.app.state.ponder.db).authenticate(key).id  # type: ignore[union-attr]
+    with server.app.state.ponder.db.reading() as c:
+        return int(
+            c.execute(
+                sql("SELECT COALESCE(SUM(tokens), 0) FROM token_usage WHERE key_id = :k"), {"k": key_id}
+            ).scalar()
+        )
+
+
+def test_an_image_is_priced_by_its_size(start_server, perception) -> None:
+    from PIL import Image
+
+    server = start_server(ScriptedModel(default="A wall."), perception=perception)
+    key = server.keys["big"]  # 20 tokens of the day per megapixel read (TierConfig.tokens_per_megapixel)
+    wall = to_format(Image.new("RGB", (2000, 1000), (240, 240, 240)), "PNG")  # 2 megapixels: 40 tokens
+    url = "data:image/png;base64," + base64.b64encode(wall).decode()
+    usage = _ask_about(server, url, key)["usage"]
+    first = usage["prompt_tokens"] + usage["completion_tokens"]
+    assert _tokens_charged(server, key) == first + 40
+    usage = _ask_about(server, url, key)["usage"]  # read from the cache: no perception work, no price
+    assert _tokens_charged(server, key) == first + usage["prompt_tokens"] + usage["completion_tokens"] + 40
