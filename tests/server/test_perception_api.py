@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 
 import httpx
 import numpy as np
@@ -215,3 +216,14 @@ def test_an_image_is_priced_by_its_size(start_server, perception) -> None:
     assert _tokens_charged(server, key) == first + 40
     usage = _ask_about(server, url, key)["usage"]  # read from the cache: no perception work, no price
     assert _tokens_charged(server, key) == first + usage["prompt_tokens"] + usage["completion_tokens"] + 40
+
+
+def test_a_transcription_is_priced_by_its_length(start_server, perception, speak) -> None:
+    server = start_server(perception=perception)
+    wav = speak("Please book a table for two.")
+    verbose = client(server).audio.transcriptions.create(
+        model="moonshine-tiny", file=("q.wav", io.BytesIO(wav)), response_format="verbose_json"
+    )
+    assert verbose.duration > 1  # 2 tokens of the day a second (TierConfig.tokens_per_audio_second)
+    charged = _tokens_charged(server, server.keys["big"])  # the duration is rounded to 10 ms here
+    assert math.ceil(verbose.duration * 2 - 0.01) <= charged <= math.ceil(verbose.duration * 2 + 0.01)
