@@ -61,7 +61,7 @@ async def test_the_allowance_caps_each_call_by_what_is_left() -> None:
     scripted = ScriptedModel(["a b c d e f g h i j"] * 3)
     meter = MeteredModel(scripted, allowance=50)
     await meter.request(ASK, ModelSettings(max_tokens=500))  # 8 prompt + 10 completion: 32 left
-    await meter.request(ASK, ModelSettings(max_tokens=500))  # 14 left
+    await meter.request(ASK, ModelSettings(max_tokens=500))  # the prompt counts once: 22 left
     await meter.request(ASK, ModelSettings(max_tokens=5))  # under what is left: as asked
     assert [c.settings.max_tokens for c in scripted.calls] == [50, 32, 5]
 
@@ -73,7 +73,7 @@ async def test_the_allowance_is_shared_by_the_branches_of_a_batch() -> None:
     events = [e async for e in meter.stream_many(ASK, branches)]
     assert sum(isinstance(e.event, ResponseDone) for e in events) == 4
     assert [c.settings.max_tokens for c in scripted.calls] == [10] * 4
-    assert meter.tokens == 4 * (8 + 1)
+    assert meter.tokens == 8 + 4 * 1  # the shared prompt once, every branch's answer
 
 
 async def test_a_spent_allowance_still_asks_for_one_token() -> None:

@@ -4,12 +4,13 @@ every call's ``max_tokens`` by an allowance.
 The server charges a key for the tokens of its turn. A turn's usage comes with its final response, but a
 stream the client closed, a request it cancelled, a timeout or a failure never gets there, and the model
 worked all the same. The meter sits between the turn and the model and sees every call (Thinking's passes,
-Contemplating's batched agents, tool rounds): a call that finished counts the usage it reported, prompt and
-completion; one that ended early counts the text deltas it streamed (one per generated token on the
-embedded engine and from OpenAI-compatible servers) and an estimate of its prompt (four characters a
-token). With an ``allowance``, each call's ``max_tokens`` is cut to what is left of it after the calls
-before (shared evenly by the branches of one batch), so a turn cannot generate past what its key's day has
-left; the prompt of that last call is counted on top.
+Contemplating's batched agents, tool rounds): a call that finished counts the usage it reported; one that
+ended early counts the text deltas it streamed (one per generated token on the embedded engine and from
+OpenAI-compatible servers) and an estimate of its prompt (four characters a token). Its count follows the
+modes' own usage: completions add up, the prompt counts once, at its largest (every pass and agent re-reads
+the same turn, whose prefix the engine keeps). With an ``allowance``, each call's ``max_tokens`` is cut to
+what is left of it after the calls before (shared evenly by the branches of one batch), so a turn cannot
+generate past what its key's day has left; the prompt is counted on top.
 
 It does not admit, refuse or store anything: the server reads ``tokens`` when the turn ends and charges it.
 """
@@ -40,8 +41,9 @@ class MeteredModel(Model):
         self.inner = inner
         self.accepts_images = inner.accepts_images
         self.allowance = allowance  # tokens the turn may still generate in all; None: no cap
-        self._spent = 0  # tokens of the calls that are over
-        self._live: dict[int, int] = {}  # a running call -> its tokens so far (prompt estimate + deltas)
+        self._prompt = 0  # the largest prompt of the calls that are over
+        self._completion = 0  # tokens the calls that are over generated
+        self._live: dict[int, tuple[int, int]] = {}  # a running call -> (its prompt estimate, deltas so far)
         self._ids = itertools.count()
 
     @property
@@ -51,7 +53,8 @@ class MeteredModel(Model):
     @property
     def tokens(self) -> int:
         """Tokens spent so far: the calls that are over, and what the running ones have spent yet."""
-        return self._spent + sum(self._live.values())
+        prompt = max([self._prompt, *(p for p, _ in self._live.values())])
+        return prompt + self._completion + sum(d for _, d in self._live.values())
 
     async def request(self, messages: Sequence[Message], settings: ModelSettings) -> ModelResponse:
         settings = self._capped(settings)
@@ -100,18 +103,21 @@ class MeteredModel(Model):
 
     def _open(self, messages: Sequence[Message]) -> int:
         call = next(self._ids)
-        self._live[call] = estimate_prompt_tokens(messages)
+        self._live[call] = (estimate_prompt_tokens(messages), 0)
         return call
 
     def _see(self, call: int, event: Event) -> None:
         if isinstance(event, ResponseDone):
             self._close(call, event.response.usage)
         elif isinstance(event, TextDelta | ReasoningDelta) and call in self._live:
-            self._live[call] += 1
+            prompt, deltas = self._live[call]
+            self._live[call] = (prompt, deltas + 1)
 
     def _close(self, call: int, usage: Usage | None) -> None:
         """Move a call's tokens from running to spent: its reported usage, or what was seen of it."""
         seen = self._live.pop(call, None)
         if seen is None:
             return  # already closed
-        self._spent += seen if usage is None else usage.prompt_tokens + usage.completion_tokens
+        prompt, generated = seen if usage is None else (usage.prompt_tokens, usage.completion_tokens)
+        self._prompt = max(self._prompt, prompt)
+        self._completion += generated

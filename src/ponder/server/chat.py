@@ -110,6 +110,7 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
         return EventStream(
             _stream(state, turn, rate), headers=headers, on_close=lambda: _stream_closed(state, turn, rate)
         )
+    result: TurnResult | None = None
     async with state.turn_slot(key_id):
         try:
             turn.meter = MeteredModel(_model(state, turn), allowance)
@@ -127,7 +128,8 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
             state.metrics.turns.labels(turn.priced_mode, "failed").inc()
             raise from_ponder_error(err) from err
         finally:
-            await _charge(state, turn, rate)
+            await _charge(state, turn, rate, result)
+    assert result is not None
     _account(state, result)
     completion = _completion(turn, result)
     if turn.proposals:
@@ -355,13 +357,19 @@ async def _timed(state: ServerState, work: Any) -> TurnResult:
         ) from None
 
 
-async def _charge(state: ServerState, turn: PreparedTurn, rate: float) -> None:
-    """Take what the turn spent from the key's day, once: the model's tokens (every call, finished or not)
-    times the mode's token price, and perception's work (see TierConfig)."""
+async def _charge(
+    state: ServerState, turn: PreparedTurn, rate: float, result: TurnResult | None = None
+) -> None:
+    """Take what the turn spent from the key's day, once: its model tokens times the mode's token price (a
+    finished turn's usage, as the client sees it; else what the meter counted of every call, finished or
+    not), and perception's work (see TierConfig)."""
     if turn.charged:
         return
     turn.charged = True
-    generated = turn.meter.tokens if turn.meter is not None else 0
+    if result is not None:
+        generated = result.usage.prompt_tokens + result.usage.completion_tokens
+    else:
+        generated = turn.meter.tokens if turn.meter is not None else 0
     tokens = round(generated * rate) + perception_tokens(turn.principal.tier, turn.perception)
     await state.limiter.charge_tokens(turn.principal.key_id, tokens)
 
@@ -457,7 +465,7 @@ async def _stream(state: ServerState, turn: PreparedTurn, rate: float) -> AsyncI
                 elif isinstance(event, ResponseDone):
                     result = _with_perception(turn, TurnResult.from_response(event.response, turn.mode.name))
                     await _remember(state, turn, result)
-                    await _charge(state, turn, rate)
+                    await _charge(state, turn, rate, result)
                     _account(state, result)
                     if result.tool_calls:
                         calls = [{"index": i, **c} for i, c in enumerate(wire_tool_calls(result.tool_calls))]
