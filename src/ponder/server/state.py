@@ -120,7 +120,7 @@ class ServerState:
             )
         share = server.max_turns_per_key or -(-limit // 2)
         held = self.turns_by_key.get(key_id, 0)
-        if held >= share:  # one key never holds every slot: the others always find one
+        if held >= share:  # one busy key leaves the other slots to the other keys
             self.metrics.rejected.labels("key_turns").inc()
             raise ApiError(
                 429,
