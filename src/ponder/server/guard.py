@@ -63,6 +63,7 @@ class BrowserGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             if scope["type"] == "websocket" and self.local and self._refusal(scope) is not None:
+                await receive()  # websocket.connect, answered with a refusal (403)
                 await send({"type": "websocket.close", "code": 1008})
                 return
             await self.app(scope, receive, send)
