@@ -109,8 +109,25 @@ class TierConfig(BaseModel):
     prices: dict[str, float] = Field(
         default_factory=lambda: {"instant": 1.0, "thinking": 2.0, "contemplating": 4.0}
     )
+    # Contemplating's price is for this many sub-agents; a request for more costs more in proportion (16
+    # agents: 4x). Its tokens already count every agent's, so the token multiplier stays the mode's price.
+    agents_included: int = Field(default=4, ge=1)
+    # Perception is priced in tokens of the day, for the work it does whatever the image holds: OCR and image
+    # analysis per megapixel of the image (a 49-megapixel photo took 14 s of OCR on 2 cores), speech
+    # recognition per second of audio. The text they produce is counted again as prompt tokens. Images that
+    # went to a vision model as they are, and parts read from the cache, cost nothing here.
+    tokens_per_megapixel: float = Field(default=20.0, ge=0)
+    tokens_per_audio_second: float = Field(default=2.0, ge=0)
 
-    def price(self, mode: str) -> float:
+    def price(self, mode: str, agents: int | None = None) -> float:
+        """Requests a turn in ``mode`` costs (with ``agents`` sub-agents, for Contemplating)."""
+        base = self.prices.get(mode, 1.0)
+        if mode == "contemplating" and agents is not None and agents > self.agents_included:
+            return base * agents / self.agents_included
+        return base
+
+    def token_price(self, mode: str) -> float:
+        """What each token of a turn in ``mode`` counts toward the day."""
         return self.prices.get(mode, 1.0)
 
 
@@ -134,6 +151,9 @@ class ServerConfig(BaseModel):
     local_tier: str = "unlimited"
     tiers: dict[str, TierConfig] = Field(default_factory=_default_tiers)
     max_concurrent_turns: int = Field(default=8, ge=1)  # more at once get 503
+    # Turns one key may run at once, so that one key cannot take every slot (more get 429); None: half of
+    # max_concurrent_turns, rounded up.
+    max_turns_per_key: int | None = Field(default=None, ge=1)
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)  # images and audio come inline
     turn_timeout_s: float = Field(default=600.0, gt=0)  # a turn that runs longer gets 504
     graceful_shutdown_s: float = Field(default=60.0, gt=0)  # SIGTERM: how long in-flight requests get

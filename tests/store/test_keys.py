@@ -56,3 +56,9 @@ def test_a_ucp_agent_credential_records_its_kind_and_profile(database_url: str) 
         with pytest.raises(UserError, match="profile URL"):
             store.create("acme", "free", agent_profile=bad)
     assert store.create("acme", "free", agent_profile="http://127.0.0.1:9/p")[0].is_agent  # development
+
+
+def test_an_account_name_with_a_trailing_newline_is_refused() -> None:
+    store = KeyStore(open_database(":memory:"))
+    with pytest.raises(UserError, match="Account name"):
+        store.create("acme\n", "free")

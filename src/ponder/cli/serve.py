@@ -39,7 +39,8 @@ def _is_loopback(host: str) -> bool:
     "allow_local_without_key",
     is_flag=True,
     default=None,
-    help="Serve requests without an API key as account 'local' (loopback addresses only).",
+    help="Serve requests without an API key as account 'local' (loopback addresses only; requests must name "
+    "localhost, 127.0.0.1 or [::1] and the port as Host, and other sites' pages are refused).",
 )
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
 @click.pass_obj

@@ -32,6 +32,7 @@ from ponder.server import orders as orders_api
 from ponder.server.auth import Principal, admit, authenticate
 from ponder.server.chat import MODE_MODELS, chat_completions
 from ponder.server.errors import ApiError
+from ponder.server.guard import BrowserGuard
 from ponder.server.interests import get_profile, record_events
 from ponder.server.metrics import CONTENT_TYPE, Metrics
 from ponder.server.middleware import RequestMiddleware
@@ -414,6 +415,7 @@ def create_app(
             raise ApiError(404, f"No file {name}.", "not_found_error") from None
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(BrowserGuard, local=settings.server.allow_local_without_key)  # inside the request log
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.server.max_body_bytes)
     return app
 

@@ -8,7 +8,8 @@ A UCP agent credential (store/keys.py) is refused here (403) unless the route is
 
 ``admit`` is called once per request, failed ones included: the request's cost is its mode's price in the
 key's tier, taken from the key's requests per minute; a day's tokens spent also refuses (429). Every 429
-carries Retry-After and the remaining/reset headers; so does every admitted response.
+carries Retry-After and the remaining/reset headers; so does every admitted response. ``admission`` also
+says what the day has left, which caps what a turn may generate (see ponder.models.metered).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ponder.server.errors import ApiError
 from ponder.server.state import ServerState
 from ponder.store.keys import KEY_PREFIX
 
-__all__ = ["LOCAL_ACCOUNT", "Principal", "admit", "authenticate"]
+__all__ = ["LOCAL_ACCOUNT", "Admission", "Principal", "admission", "admit", "authenticate"]
 
 LOCAL_ACCOUNT = "local"
 
@@ -95,8 +96,19 @@ def _unauthorized(message: str) -> ApiError:
     )
 
 
+@dataclass(frozen=True)
+class Admission:
+    headers: dict[str, str]  # the rate-limit headers for the response
+    tokens_left: int | None  # of the key's day, before this request; None: no daily limit
+
+
 async def admit(state: ServerState, principal: Principal, cost: float) -> dict[str, str]:
     """Take ``cost`` from the key's limits, or raise 429; return the rate-limit headers for the response."""
+    return (await admission(state, principal, cost)).headers
+
+
+async def admission(state: ServerState, principal: Principal, cost: float) -> Admission:
+    """``admit``, also saying how many tokens the key's day has left (a turn's generation is capped by it)."""
     tier = principal.tier
     decision = await state.limiter.admit(principal.key_id, tier.requests_per_minute, cost)
     headers: dict[str, str] = {}
@@ -131,4 +143,4 @@ async def admit(state: ServerState, principal: Principal, cost: float) -> dict[s
                 "tokens_exceeded",
                 headers=headers,
             )
-    return headers
+    return Admission(headers, left)
