@@ -138,7 +138,7 @@ IN_PROGRESS, COMPLETED, CANCELED = "complete_in_progress", "completed", "cancele
 FINISHED = (COMPLETED, CANCELED)
 FROZEN = (ESCALATION, IN_PROGRESS, COMPLETED, CANCELED)  # answered from the stored body, not re-priced
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PROFILE = re.compile(r'(?:^|,)\s*profile\s*=\s*"([^"\\]*)"')
 _URL = TypeAdapter(AnyUrl)
 _PAGE_HEADERS = {
@@ -299,7 +299,7 @@ async def _caller(state: ServerState, request: Request, ucp_agent: str) -> tuple
 def _user_of(email: str | None) -> str | None:
     """The user a buyer email names, or None if it is not a usable email."""
     user = (email or "").strip().lower()
-    if not _EMAIL.match(user):
+    if not _EMAIL.fullmatch(user):
         return None
     try:
         return check_name(user, "user name")
