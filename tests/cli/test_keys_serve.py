@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+import uvicorn
 from click.testing import CliRunner
 
 from ponder.cli.main import cli
@@ -51,3 +53,15 @@ def test_keys_create_a_ucp_agent_credential() -> None:
     assert "ucp-agent https://agent.example/profile" in runner.invoke(cli, ["keys", "list"]).stdout
     bad = runner.invoke(cli, ["keys", "create", "--ucp-agent", "http://agent.example/p"])
     assert bad.exit_code == 2 and "profile URL" in bad.output
+
+
+def test_serve_off_loopback_warns_without_a_public_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listening on every address, the links Ponder hands out would name the bind address: it says so."""
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: served.append(self.config.host))
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--model", "scripted:default"])
+    assert result.exit_code == 0, result.output
+    assert served == ["0.0.0.0"] and "without server.public_base_url" in result.stderr
+    monkeypatch.setenv("PONDER_SERVER__PUBLIC_BASE_URL", "https://shop.example.com")
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--model", "scripted:default"])
+    assert result.exit_code == 0 and "public_base_url" not in result.stderr

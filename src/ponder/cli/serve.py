@@ -94,4 +94,11 @@ def serve(obj: CliContext, /, host: str | None, port: int | None, log_level: str
     )
     mode = "no key needed (local)" if server.allow_local_without_key else "API keys required"
     click.echo(f"Ponder on http://{server.host}:{server.port} ({mode}); model {settings.model}", err=True)
+    if not _is_loopback(server.host) and not server.public_base_url:
+        click.echo(
+            f"warning: listening on {server.host} without server.public_base_url: the links Ponder hands out "
+            f"(UCP discovery, continue_url) say {server.base_url}; set PONDER_SERVER__PUBLIC_BASE_URL to the "
+            "address clients reach.",
+            err=True,
+        )
     uvicorn.Server(config).run()
