@@ -56,6 +56,7 @@ def serve(
         database = f"database_url = {json.dumps(database_url)}\n" if database_url else ""
         config.write_text(
             f'model = "{model}"\nprograms = false\n{database}[server]\nmax_concurrent_turns = {concurrency}\n'
+            f"max_turns_per_key = {concurrency}\n"  # one key here: it may use every slot
             f"[server.tiers.bench]\nrequests_per_minute = {per_minute}\n"
         )
         env = {**os.environ, "PONDER_CONFIG": str(config), "XDG_DATA_HOME": str(home / "data")}

@@ -1,8 +1,9 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from ponder.config import load_settings
+from ponder.config import ServerConfig, load_settings
 from ponder.errors import ConfigError
 
 
@@ -48,3 +49,15 @@ def test_unknown_keys_are_rejected(isolated_dirs: Path) -> None:
     config.write_text("modle = 'x'\n")
     with pytest.raises(ConfigError, match="modle"):
         load_settings()
+
+
+def test_the_public_base_url_is_configured_never_guessed(isolated_dirs: Path) -> None:
+    assert load_settings().server.base_url == "http://127.0.0.1:8000"  # the loopback bind address
+    wildcard = ServerConfig(host="0.0.0.0", port=9000)
+    assert wildcard.base_url == "http://127.0.0.1:9000"
+    assert ServerConfig(host="::1", port=9000).base_url == "http://[::1]:9000"
+    set_ = ServerConfig(public_base_url="https://shop.example.com/ponder/")
+    assert set_.base_url == "https://shop.example.com/ponder"
+    for bad in ("shop.example.com", "ftp://shop.example.com", "https://shop.example.com/?x=1", "https://#a"):
+        with pytest.raises(ValidationError, match="public_base_url"):
+            ServerConfig(public_base_url=bad)

@@ -20,8 +20,9 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -36,6 +37,7 @@ __all__ = [
     "ConfiguredModel",
     "McpServerConfig",
     "PerceptionConfig",
+    "SandboxConfig",
     "ServerConfig",
     "Settings",
     "TierConfig",
@@ -107,8 +109,25 @@ class TierConfig(BaseModel):
     prices: dict[str, float] = Field(
         default_factory=lambda: {"instant": 1.0, "thinking": 2.0, "contemplating": 4.0}
     )
+    # Contemplating's price is for this many sub-agents; a request for more costs more in proportion (16
+    # agents: 4x). Its tokens already count every agent's, so the token multiplier stays the mode's price.
+    agents_included: int = Field(default=4, ge=1)
+    # Perception is priced in tokens of the day, for the work it does whatever the image holds: OCR and image
+    # analysis per megapixel of the image (a 49-megapixel photo took 14 s of OCR on 2 cores), speech
+    # recognition per second of audio. The text they produce is counted again as prompt tokens. Images that
+    # went to a vision model as they are, and parts read from the cache, cost nothing here.
+    tokens_per_megapixel: float = Field(default=20.0, ge=0)
+    tokens_per_audio_second: float = Field(default=2.0, ge=0)
 
-    def price(self, mode: str) -> float:
+    def price(self, mode: str, agents: int | None = None) -> float:
+        """Requests a turn in ``mode`` costs (with ``agents`` sub-agents, for Contemplating)."""
+        base = self.prices.get(mode, 1.0)
+        if mode == "contemplating" and agents is not None and agents > self.agents_included:
+            return base * agents / self.agents_included
+        return base
+
+    def token_price(self, mode: str) -> float:
+        """What each token of a turn in ``mode`` counts toward the day."""
         return self.prices.get(mode, 1.0)
 
 
@@ -132,6 +151,9 @@ class ServerConfig(BaseModel):
     local_tier: str = "unlimited"
     tiers: dict[str, TierConfig] = Field(default_factory=_default_tiers)
     max_concurrent_turns: int = Field(default=8, ge=1)  # more at once get 503
+    # Turns one key may run at once, so that one key cannot take every slot (more get 429); None: half of
+    # max_concurrent_turns, rounded up.
+    max_turns_per_key: int | None = Field(default=None, ge=1)
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)  # images and audio come inline
     # The other routes' JSON (memories, actions, orders, UCP) is small, and parsed before the handler runs.
     max_small_body_bytes: int = Field(default=256 * 1024, ge=1024)
@@ -149,6 +171,28 @@ class ServerConfig(BaseModel):
     graceful_shutdown_s: float = Field(default=60.0, gt=0)  # SIGTERM: how long in-flight requests get
     # Rate limits in Redis (redis://host:6379/0), shared by several servers; unset: in the database.
     redis_url: str | None = None
+    # Where agents and people reach this server (https://shop.example.com), for the URLs it hands out (the
+    # UCP profile's endpoint, continue_url, order links): never taken from a request's Host header. Unset:
+    # http://HOST:PORT of the bind address (127.0.0.1 for a wildcard bind), right on loopback only.
+    public_base_url: str | None = None
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("public_base_url must be an absolute http(s) URL without query or fragment")
+        return url.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        """This server's public base URL, without a trailing slash."""
+        if self.public_base_url:
+            return self.public_base_url
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
 
 class MemoryConfig(BaseModel):
@@ -167,6 +211,17 @@ class MemoryConfig(BaseModel):
     # and named in a note (never cut mid-message).
     history_share: float = Field(default=0.6, gt=0.0, le=0.9)
     max_import_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)  # one JSONL import of interest events
+
+
+class SandboxConfig(BaseModel):
+    """The jail pool for model-written programs (the python tool). See ponder.sandbox."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Jails alive at once per process, so also programs running at once: the rest wait their turn.
+    pool_size: int = Field(default=2, ge=1, le=64)
+    wait_s: float = Field(default=30.0, ge=0)  # how long a program waits for a free jail before it is refused
+    python_calls_per_turn: int = Field(default=8, ge=1)  # calls past this get an error result, not a run
 
 
 class CommerceConfig(BaseModel):
@@ -240,6 +295,7 @@ class Settings(BaseSettings):
     perception: PerceptionConfig = Field(default_factory=PerceptionConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     commerce: CommerceConfig = Field(default_factory=CommerceConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -23,6 +23,7 @@ non-zero; it never shows a stack trace for these.
     │   └── PerceptionUnavailableError OCR, speech recognition or the microphone cannot run here
     ├── BackendError               a backend answered, but with an error (HTTP status, engine failure)
     ├── SandboxUnavailableError    no jail for model-written programs can be built here (they are refused)
+    ├── SandboxBusyError           every jail stayed busy past the wait deadline: the program was not run
     ├── McpServerError             an MCP server cannot be started or reached, or failed to answer
     ├── PaymentProviderError       the payment provider failed or did not answer: retry with the same key
     ├── StoreBusyError             the database is busy (a lock held too long, no connection free): retry
@@ -52,6 +53,7 @@ __all__ = [
     "PerceptionUnavailableError",
     "PonderError",
     "RuntimeMissingError",
+    "SandboxBusyError",
     "SandboxUnavailableError",
     "StoreBusyError",
     "UnknownModelError",
@@ -155,6 +157,12 @@ class BackendError(PonderError):
 
 class SandboxUnavailableError(PonderError):
     """No sandbox tier works on this machine, or the one asked for does not; programs are not run."""
+
+    exit_code = 3
+
+
+class SandboxBusyError(PonderError):
+    """Every jail of the sandbox stayed busy until the wait deadline passed; the program was not run."""
 
     exit_code = 3
 

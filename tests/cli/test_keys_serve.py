@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+import uvicorn
 from click.testing import CliRunner
 
 from ponder.cli.main import cli
@@ -37,3 +39,29 @@ def test_keys_refuse_an_unknown_tier_and_key() -> None:
 def test_serve_refuses_keyless_mode_off_loopback() -> None:
     result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--no-key"])
     assert result.exit_code == 2 and "loopback" in result.output
+
+
+def test_keys_create_a_ucp_agent_credential() -> None:
+    runner = CliRunner()
+    args = ["keys", "create", "--account", "acme", "--ucp-agent", "https://agent.example/profile", "--json"]
+    created = runner.invoke(cli, args)
+    assert created.exit_code == 0, created.output
+    record = json.loads(created.stdout)
+    assert record["kind"] == "ucp_agent" and record["profile"] == "https://agent.example/profile"
+    key = KeyStore(open_database(load_settings().database_path)).authenticate(record["key"])
+    assert key is not None and key.is_agent
+    assert "ucp-agent https://agent.example/profile" in runner.invoke(cli, ["keys", "list"]).stdout
+    bad = runner.invoke(cli, ["keys", "create", "--ucp-agent", "http://agent.example/p"])
+    assert bad.exit_code == 2 and "profile URL" in bad.output
+
+
+def test_serve_off_loopback_warns_without_a_public_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listening on every address, the links Ponder hands out would name the bind address: it says so."""
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: served.append(self.config.host))
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--model", "scripted:default"])
+    assert result.exit_code == 0, result.output
+    assert served == ["0.0.0.0"] and "without server.public_base_url" in result.stderr
+    monkeypatch.setenv("PONDER_SERVER__PUBLIC_BASE_URL", "https://shop.example.com")
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--model", "scripted:default"])
+    assert result.exit_code == 0 and "public_base_url" not in result.stderr

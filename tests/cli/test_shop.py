@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
@@ -10,16 +11,20 @@ from click.testing import CliRunner
 from ponder.cli.context import CliContext
 from ponder.cli.main import cli
 from ponder.config import Settings
+from ponder.messages import ToolCallPart
 from ponder.models.base import Model
 from ponder.testing import HashingEmbedder, ScriptedModel
 
 
-def run(*args: str, input: str | None = None, code: int = 0) -> str:
+def _context(model: ScriptedModel | None = None) -> CliContext:
     def factory(spec: str, settings: Settings, progress: Any) -> Model:
-        return ScriptedModel()
+        return model if model is not None else ScriptedModel()
 
-    obj = CliContext(model_factory=factory, embedder=HashingEmbedder())
-    result = CliRunner().invoke(cli, list(args), input=input, obj=obj)
+    return CliContext(model_factory=factory, embedder=HashingEmbedder())
+
+
+def run(*args: str, input: str | None = None, code: int = 0) -> str:
+    result = CliRunner().invoke(cli, list(args), input=input, obj=_context())
     assert result.exit_code == code, result.output
     return result.output
 
@@ -55,3 +60,129 @@ def test_recommend_prints_products_and_why() -> None:
     reasons = [line for line in out.splitlines() if line.startswith("       - ")]
     assert len(products) == 3 and reasons
     assert "HP-1001" not in out
+
+
+def test_an_order_an_agent_prepared_waits_for_the_person_who_confirms_it_here() -> None:
+    """A UCP agent's checkout (the real server on this data directory): ``ponder shop pending`` lists it for
+    its buyer, and ``ponder shop confirm`` confirms it without a token, which the agent never had."""
+    from starlette.testclient import TestClient
+    from tests.server.test_ucp import ANN, STORE
+    from tests.server.test_ucp_agents import AGENT_CARD, PIER, PROFILE
+
+    from ponder.config import load_settings
+    from ponder.server import create_app
+    from ponder.store import KeyStore, open_database
+
+    settings = load_settings(model="scripted:default", programs=False)
+    db = open_database(settings.database_path)
+    _, agent = KeyStore(db).create("local", "unlimited", agent_profile=PROFILE)
+    app = create_app(
+        settings, model_factory=lambda spec, s: ScriptedModel(), db=db, embedder=HashingEmbedder()
+    )
+    headers = {"Authorization": f"Bearer {agent}", "UCP-Agent": f'profile="{PROFILE}"'}
+    with TestClient(app) as client:
+        app.state.ponder.shop.catalog.import_store("local", STORE)
+        body = {
+            "line_items": [{"item": {"id": "umb"}, "quantity": 1}],
+            "buyer": {"email": ANN},
+            "fulfillment": {"methods": [{"type": "shipping", "destinations": [PIER]}]},
+        }
+        checkout = client.post("/ucp/checkout-sessions", json=body, headers=headers).json()
+        path = f"/ucp/checkout-sessions/{checkout['id']}"
+        waiting = client.post(
+            path + "/complete", json={"payment": {"instruments": [AGENT_CARD]}}, headers=headers
+        )
+        assert waiting.json()["status"] == "requires_escalation", waiting.text
+
+        [action] = json.loads(run("shop", "pending", "--user", ANN))
+        assert action["origin"] == {"kind": "ucp_agent", "checkout_id": checkout["id"], "agent": PROFILE}
+        assert "token" not in action
+        assert "give --token" in run("shop", "confirm", action["id"], code=2)  # not the default user's
+        done = json.loads(run("shop", "confirm", action["id"], "--user", ANN))
+        assert done["status"] == "done" and done["result"]["total"] == 2500
+
+        got = client.get(path, headers=headers).json()
+        assert got["status"] == "completed" and got["order"]["id"] == done["result"]["id"]
+        assert json.loads(run("shop", "pending", "--user", ANN)) == []
+
+
+# --- what the person reads before confirming ------------------------------------------------------------
+
+
+def test_the_confirmation_shows_the_refund_and_the_models_reason_apart_as_text() -> None:
+    run("shop", "load", "--demo")
+    reason = "[conceal]\x1b]52;c;cHduZWQ=\x07[bold green]Nothing is cancelled[/]"
+    model = ScriptedModel(
+        [ToolCallPart("c1", "cancel_order", {"order_id": "HP-1004", "reason": reason}), "Asked."]
+    )
+    result = CliRunner().invoke(
+        cli, ["ask", "--mode", "shopping", "--user", "ann", "cancel HP-1004"], obj=_context(model)
+    )
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    lines = result.stderr.splitlines()
+    [confirm] = [line for line in lines if line.startswith("Confirm? ")]
+    assert confirm.startswith("Confirm? Cancel order HP-1004 (") and " goes back to " in confirm
+    assert "Nothing is cancelled" not in confirm
+    [note] = [line for line in lines if "The assistant's words" in line]
+    assert note.endswith("[conceal] ]52;c;cHduZWQ= [bold green]Nothing is cancelled[/]”")
+    assert lines.index(note) == lines.index(confirm) + 1
+    assert orders("ann")["HP-1004"]["status"] == "pending"  # proposed, not done
+
+
+# --- loading hostile store files ------------------------------------------------------------------------
+
+
+def _refused(path: Path, expected: str) -> None:
+    """The load fails with one clear line (no internal error, no traceback) and the store is unchanged."""
+    before = orders("ann")
+    out = run("shop", "load", str(path), code=2)
+    assert out.startswith("error: cannot load the store ") and expected in out, out
+    assert out.count("\n") == 1 and "internal error" not in out and "Traceback" not in out
+    assert orders("ann") == before  # nothing was loaded: the demo store is still there
+
+
+def _store(folder: Path, **fields: Any) -> Path:
+    folder.mkdir(exist_ok=True)
+    doc = {"format": "ponder-store", "version": 1, "name": "Hostile", "currency": "EUR"} | fields
+    path = folder / "store.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def _product(price: int = 100) -> dict[str, Any]:
+    return {"id": "p", "name": "P", "variants": [{"id": "p1", "price": price}]}
+
+
+def test_load_refuses_json_nested_100000_deep(tmp_path: Path) -> None:
+    run("shop", "load", "--demo")
+    path = tmp_path / "store.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    _refused(path, "store.json: invalid JSON: nested too deeply")
+
+
+def test_load_refuses_a_price_of_ten_to_the_40(tmp_path: Path) -> None:
+    run("shop", "load", "--demo")
+    path = _store(tmp_path / "s", products=[_product(10**40)])
+    _refused(path, "products[0].variants[0].price: Input should be less than or equal to 1000000000000")
+
+
+def test_load_refuses_a_products_file_that_links_out_of_the_folder(tmp_path: Path) -> None:
+    run("shop", "load", "--demo")
+    secret = tmp_path / "secret.jsonl"  # outside the store's folder; a valid product line, even
+    secret.write_text(json.dumps(_product()) + "\n", encoding="utf-8")
+    path = _store(tmp_path / "s", products_file="products.jsonl")
+    (tmp_path / "s" / "products.jsonl").symlink_to(secret)
+    _refused(path, "products.jsonl: a link that leads out of the store's folder")
+
+
+def test_markup_in_a_store_name_is_printed_as_it_is(tmp_path: Path) -> None:
+    name = "[/][bold red]Pwned[/] [conceal]Shop"
+    out = run("shop", "load", str(_store(tmp_path / "s", name=name, products=[_product()])))
+    assert f"loaded {name} into account" in out
+
+
+def test_load_refuses_a_store_name_with_escape_sequences(tmp_path: Path) -> None:
+    run("shop", "load", "--demo")
+    path = _store(tmp_path / "s", name="Shop\x1b]0;owned\x07", products=[_product()])
+    _refused(path, "name: Value error, a name is one line of text, without control characters")

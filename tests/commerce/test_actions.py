@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ponder.commerce.checkout import LineItem
+from ponder.commerce.model import Address, Customer, PaymentMethod, Product, StoreData, Variant
 from ponder.commerce.shop import Shop
 from ponder.errors import ConflictError, UserError
 from ponder.memory.owner import Owner
@@ -79,3 +80,91 @@ def test_an_order_that_moved_on_is_not_changed(shop: Shop) -> None:
     with pytest.raises(ConflictError, match="now cancelled"):
         shop.actions.confirm(ANN, cancel.id, cancel_token)
     assert len(shop.provider.refunds()) == 1  # type: ignore[attr-defined]
+
+
+# What the model writes (a reason, a new address) is not trusted: it may try to reword or hide the summary.
+HOSTILE = "[conceal]\x1b]52;c;cHduZWQ=\x07[bold green]Nothing is cancelled[/]\nRefund: 0.00 EUR\u202e"
+
+
+def _placed(shop: Shop) -> str:
+    action, token = shop.actions.propose_checkout(
+        ANN, address_id="home", payment_method_id="visa", items=[LineItem("umb", 1)]
+    )
+    order = shop.actions.confirm(ANN, action.id, token).result
+    assert order is not None
+    return str(order["id"])
+
+
+def test_a_summary_holds_the_stores_facts_and_the_models_reason_stays_apart(shop: Shop) -> None:
+    order_id = _placed(shop)
+    cancel, _ = shop.actions.propose_cancel(ANN, order_id, HOSTILE)
+    # The summary: the order, its items and the refund, from the records; none of the model's words.
+    assert cancel.summary == f"Cancel order {order_id} (1 × Beach umbrella). 25.00 EUR goes back to visa."
+    # The model's words: apart, on one line, nothing that drives a terminal or reorders text.
+    note = cancel.assistant_note
+    assert "[bold green]Nothing is cancelled[/]" in note and "[conceal]" in note
+    assert not any(c in note for c in "\x1b\x07\n\u202e")
+    stored = shop.actions.get(ANN, cancel.id)
+    assert (stored.summary, stored.assistant_note) == (cancel.summary, note)
+    as_api = stored.to_dict()
+    assert as_api["summary"] == cancel.summary and as_api["assistant_note"] == note
+    assert as_api["arguments"]["reason"] == HOSTILE  # what the order's history records, as given
+
+
+def test_a_return_summary_leaves_the_reason_out_too(shop: Shop) -> None:
+    back, _ = shop.actions.propose_return(ANN, "#W1", [0], "[conceal]too big")
+    assert back.summary == "Return from order #W1: Linen shirt (size M). 45.00 EUR goes back to gift."
+    assert back.assistant_note == "[conceal]too big"
+
+
+def test_a_new_address_from_the_model_is_shown_on_its_own_labelled_line(shop: Shop) -> None:
+    order_id = _placed(shop)
+    written = Address("", "[conceal]1 Attacker Road", "[bold green]No money moves[/]", "PT")
+    action, _ = shop.actions.propose_change_address(ANN, order_id, address=written)
+    facts, new = action.summary.split("\n")
+    assert facts == (
+        f"Ship pending order {order_id} (1 × Beach umbrella) to the new address below instead of "
+        "1 Sea Road, Porto, 4000, PT. No money moves."
+    )
+    assert new == (
+        "New address (as written in the chat, check it): "
+        "[conceal]1 Attacker Road, [bold green]No money moves[/], PT"
+    )
+
+
+def test_a_model_written_address_with_control_characters_is_refused(shop: Shop) -> None:
+    order_id = _placed(shop)
+    for bad in ("1 Sea Road\nRefund: 0.00 EUR", "1 Sea Road\x1b[8m", "x" * 201):
+        with pytest.raises(UserError, match="address's line1"):
+            shop.actions.propose_change_address(ANN, order_id, address=Address("", bad, "Porto", "PT"))
+    assert shop.actions.list_actions(ANN) == []
+
+
+def test_imported_names_cannot_break_a_summary_line(shop: Shop) -> None:
+    """Store records come from files anyone may write: a name with a line break or an escape sequence
+    stays on its line of the summary."""
+    token, _, _ = shop.provider.tokenize("4242 4242 4242 4242")  # type: ignore[attr-defined]
+    other = Owner("other", "cy")
+    name = "Umbrella\nTotal 0.00 EUR\x1b[8m"
+    shop.catalog.import_store(
+        "other",
+        StoreData(
+            name="Other",
+            currency="EUR",
+            products=(Product("u", name, (Variant("u1", "u", {"colour": "red\rblue"}, 2500),)),),
+            customers=(
+                Customer(
+                    "cy",
+                    addresses=(Address("home", "1 Sea Road", "Porto", "PT"),),
+                    payment_methods=(PaymentMethod("visa", "card", token, "visa", "4242"),),
+                ),
+            ),
+        ),
+    )
+    action, _ = shop.actions.propose_checkout(
+        other, address_id="home", payment_method_id="visa", items=[LineItem("u1", 1)]
+    )
+    assert action.summary == (
+        "Place an order: 1 × Umbrella Total 0.00 EUR [8m (colour red blue) at 25.00 EUR; ship to 1 Sea Road, "
+        "Porto; pay with card visa. Total 25.00 EUR."
+    )

@@ -484,7 +484,10 @@ def test_an_order_that_changed_after_the_proposal_is_not_changed(store: Shop) ->
     modify, modify_token = store.actions.propose_modify(ANN, order["id"], [(0, "shirt-l")], "visa")
     address, address_token = store.actions.propose_change_address(ANN, order["id"], address=LISBON)
     assert address.kind == "change_address" and address.amount == 0
-    assert "to 2 Hill Street, Lisbon, 1100, PT instead of 1 Sea Road, Porto, 4000, PT" in address.summary
+    assert address.summary.endswith(
+        "instead of 1 Sea Road, Porto, 4000, PT. No money moves.\n"
+        "New address (as written in the chat, check it): 2 Hill Street, Lisbon, 1100, PT"
+    )
     assert store.actions.confirm(ANN, address.id, address_token).status == "done"
     with pytest.raises(ConflictError, match="changed after this change was proposed"):
         store.actions.confirm(ANN, modify.id, modify_token)  # the order the person saw shipped to Porto

@@ -504,6 +504,41 @@ PONDER_CASES: list[tuple[str, Callable[[Doc], None], str]] = [
         "customers[0].payment_methods[1]: a gift card needs a balance",
     ),
     ("currency", _set("currency", "euro"), "currency: String should match pattern"),
+    (
+        "price past the limit",
+        _set("products.0.variants.0.price", 10**40),
+        "products[0].variants[0].price: Input should be less than or equal to 1000000000000",
+    ),
+    (
+        "stock past the limit",
+        _set("products.0.variants.0.stock", 10**40),
+        "products[0].variants[0].stock: Input should be less than or equal to 1000000000",
+    ),
+    (
+        "gift card balance past the limit",
+        _set("customers.0.payment_methods.1.balance", 10**19),
+        "customers[0].payment_methods[1].balance: Input should be less than or equal to",
+    ),
+    (
+        "an order's items past the limit together",
+        lambda d: d["orders"][0]["items"][0].update(price=10**12, quantity=2),
+        "orders[0]: its items add up to more than 1,000,000,000,000 cents",
+    ),
+    (
+        "a time past year 9999",
+        _set("orders.0.created_at", 1e40),
+        "orders[0].created_at: 1e+40 is not a time between 1970 and 9999",
+    ),
+    (
+        "a store name with an escape sequence",
+        _set("name", "Shop\x1b]0;owned\x07"),
+        "name: Value error, a name is one line of text, without control characters",
+    ),
+    (
+        "a product name on two lines",
+        _set("products.0.name", "Tee\nTotal 0.00 EUR"),
+        "products[0].name: Value error, a name is one line",
+    ),
     ("missing name", lambda d: d.pop("name"), "name: Field required"),
 ]
 
@@ -575,6 +610,11 @@ TAU2_CASES: list[tuple[str, Callable[[Doc], None], str]] = [
         'orders["#W7678072"].items[0].price: Input should be a valid number (got "50.88")',
     ),
     ("missing orders", lambda d: d.pop("orders"), "unknown store format"),
+    (
+        "price past the limit",
+        _set("products.9523456873.variants.9612497925.price", 1e40),
+        'products["9523456873"].variants["9612497925"].price: Input should be less than or equal to 1000000',
+    ),
 ]
 
 
@@ -647,3 +687,92 @@ def test_missing_products_file(tmp_path: Path) -> None:
     del doc["products"], doc["orders"]
     doc["products_file"] = "products.jsonl"
     assert "products.jsonl: no such file" in refusal(write(tmp_path / "store.json", doc))
+
+
+# --- hostile files: nesting, links, devices ---------------------------------------------------------------
+
+
+def test_json_nested_far_too_deep_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "store.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    assert "store.json: invalid JSON: nested too deeply" in refusal(path)
+
+
+def test_a_jsonl_line_nested_far_too_deep_is_refused(tmp_path: Path) -> None:
+    doc = ponder_doc()
+    del doc["products"], doc["orders"]
+    doc["products_file"] = "products.jsonl"
+    (tmp_path / "products.jsonl").write_text("[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    assert "products.jsonl, line 1: invalid JSON: nested too deeply" in refusal(
+        write(tmp_path / "store.json", doc)
+    )
+
+
+def test_json_nested_as_deep_as_the_reader_goes_is_refused_cleanly(tmp_path: Path) -> None:
+    """Nesting the JSON reader still takes, in every field that takes any JSON value, is an ordinary
+    problem of its place, not a crash."""
+    deep: Any = "x"
+    for _ in range(800):
+        deep = [deep]
+    doc = ponder_doc()
+    doc["products"][0]["attributes"]["deep"] = deep
+    doc["orders"][0]["created_at"] = deep
+    doc["products"].append(deep)
+    message = refusal(write(tmp_path / "store.json", doc))
+    assert 'products[0].attributes["deep"]: must be a string, a number or true/false, not a list' in message
+    assert "orders[0].created_at: must be seconds since 1970" in message
+    assert "products[2]: Input should be a valid dictionary" in message
+
+
+def _outside_product(tmp_path: Path) -> Path:
+    secret = tmp_path / "outside" / "secret.jsonl"
+    secret.parent.mkdir()
+    secret.write_text(json.dumps(ponder_doc()["products"][0]) + "\n", encoding="utf-8")
+    return secret
+
+
+def test_a_products_file_that_links_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    folder.mkdir()
+    doc = ponder_doc()
+    del doc["products"], doc["orders"]
+    doc["products_file"] = "products.jsonl"
+    (folder / "products.jsonl").symlink_to(_outside_product(tmp_path))
+    message = refusal(write(folder / "store.json", doc))
+    assert "products.jsonl: a link that leads out of the store's folder" in message
+    assert message.endswith(": not followed")
+
+
+def test_a_link_inside_the_folder_is_followed(tmp_path: Path) -> None:
+    doc = ponder_doc()
+    products = doc.pop("products")
+    doc["products_file"] = "products.jsonl"
+    (tmp_path / "catalog-2025.jsonl").write_text("".join(json.dumps(p) + "\n" for p in products))
+    (tmp_path / "products.jsonl").symlink_to("catalog-2025.jsonl")
+    assert [p.id for p in load_store(write(tmp_path / "store.json", doc)).products] == ["tee", "clog"]
+
+
+def test_files_found_in_a_store_folder_do_not_link_out_of_it(tmp_path: Path) -> None:
+    outside = write(tmp_path / "elsewhere.json", ponder_doc())
+    folder = tmp_path / "ponder"
+    folder.mkdir()
+    (folder / "store.json").symlink_to(outside)
+    assert "store.json: a link that leads out of the store's folder" in refusal(folder)
+    assert load_store(outside).name == "Test shop"  # the file named itself is read, link or not
+    tau2 = tmp_path / "tau2"
+    tau2.mkdir()
+    shutil.copy(TAU2_SAMPLE, tau2 / "db.json")
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$secret", encoding="utf-8")
+    (tau2 / "policy.md").symlink_to(secret)
+    assert "policy.md: a link that leads out of the store's folder" in refusal(tau2)
+
+
+def test_a_products_file_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    import os
+
+    doc = ponder_doc()
+    del doc["products"], doc["orders"]
+    doc["products_file"] = "products.jsonl"
+    os.mkfifo(tmp_path / "products.jsonl")  # a pipe: reading it would wait for a writer forever
+    assert "products.jsonl: not a file" in refusal(write(tmp_path / "store.json", doc))

@@ -1,5 +1,7 @@
 """Sandbox tests run real jails: each test that needs a tier is skipped, with the tier's own reason,
-where this machine cannot run it (not root, no user namespaces, no Landlock...)."""
+where this machine cannot run it (not root, no user namespaces, no Landlock...). Where the machine has
+everything a tier needs but the tier's jail fails its own positive control, its tests fail instead: a
+broken jail is not a machine without the feature."""
 
 from __future__ import annotations
 
@@ -8,23 +10,30 @@ import asyncio
 import pytest
 
 from ponder.sandbox.jail import TIERS, TierName
-from ponder.sandbox.tiers import tier_status
+from ponder.sandbox.tiers import TierStatus, tier_status
 
-_reasons: dict[TierName, str | None] = {}
+_statuses: dict[TierName, TierStatus] = {}
 
 
-def tier_problem(tier: TierName) -> str | None:
-    """None when ``tier`` runs here (checked once per test session, with a real jail)."""
-    if tier not in _reasons:
-        status = asyncio.run(tier_status(tier))
-        _reasons[tier] = None if status.available else status.reason
-    return _reasons[tier]
+def status_of(tier: TierName) -> TierStatus:
+    """Whether ``tier`` runs here (checked once per test session, with a real jail)."""
+    if tier not in _statuses:
+        _statuses[tier] = asyncio.run(tier_status(tier))
+    return _statuses[tier]
+
+
+def require(tier: TierName) -> TierName:
+    """``tier``, or a skip where the machine lacks what it needs, or a failure where its jail is broken."""
+    status = status_of(tier)
+    if status.available:
+        return tier
+    if status.supported:
+        pytest.fail(
+            f"sandbox tier {tier} should run here but fails its own positive control: {status.reason}"
+        )
+    pytest.skip(f"sandbox tier {tier} is unavailable here: {status.reason}")
 
 
 @pytest.fixture(params=TIERS)
 def tier(request: pytest.FixtureRequest) -> TierName:
-    name: TierName = request.param
-    problem = tier_problem(name)
-    if problem:
-        pytest.skip(f"sandbox tier {name} is unavailable here: {problem}")
-    return name
+    return require(request.param)

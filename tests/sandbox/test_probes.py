@@ -59,10 +59,9 @@ async def test_resource_verdicts_catch_a_jail_with_looser_limits(
 
 
 async def test_disk_fill_verdict_catches_a_bigger_writable_place(host: ProbeHost) -> None:
-    from .conftest import tier_problem
+    from .conftest import require
 
-    if tier_problem("bwrap"):
-        pytest.skip(f"sandbox tier bwrap is unavailable here: {tier_problem('bwrap')}")
+    require("bwrap")
     probe = dataclasses.replace(
         _BY_NAME["disk_fill"], limits=dataclasses.replace(PROBE_LIMITS, tmpfs_bytes=96 * MIB)
     )
@@ -77,10 +76,9 @@ _ALLOW_ALL = struct.pack("<HBBI", 0x06, 0, 0, 0x7FFF0000)  # one BPF instruction
 def loosened_landlock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tier 2 without its seccomp filter, and Landlock as of ABI 3 (no network or scope rules) granting the
     whole filesystem."""
-    from .conftest import tier_problem
+    from .conftest import require
 
-    if tier_problem("landlock"):
-        pytest.skip(f"sandbox tier landlock is unavailable here: {tier_problem('landlock')}")
+    require("landlock")
     monkeypatch.setattr(jail, "policy_bpf", lambda: _ALLOW_ALL)
     monkeypatch.setattr(jail, "LandlockPlan", lambda abi, ro, rw: LandlockPlan(3, (), ("/",)))
 

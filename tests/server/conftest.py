@@ -48,6 +48,7 @@ def _settings(data_dir: Path, **server: Any) -> Settings:
         "free": TierConfig(requests_per_minute=5, tokens_per_day=1_000_000),
         "big": TierConfig(requests_per_minute=10_000, tokens_per_day=None),
         "tiny_tokens": TierConfig(requests_per_minute=1000, tokens_per_day=10),
+        "dozen": TierConfig(requests_per_minute=12, tokens_per_day=None),
     }
     return Settings(
         data_dir=data_dir,

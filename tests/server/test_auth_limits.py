@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+
 import httpx
 
 from ponder.store.database import sql
@@ -108,8 +111,6 @@ def test_body_size_limit(start_server) -> None:
 
 
 def test_busy_server_is_503(start_server) -> None:
-    import threading
-
     # The only turn slot is held while the first answer streams slowly.
     server = start_server(ScriptedModel([["slow", " answer"]], delay_s=1.0), max_concurrent_turns=1)
     first: list[httpx.Response] = []
@@ -154,3 +155,160 @@ def test_a_turn_over_the_time_limit_is_504(start_server) -> None:
     r = post(server, server.keys["big"])
     assert r.status_code == 504 and r.json()["error"]["code"] == "turn_timeout"
     assert server.app.state.ponder.turns_in_flight == 0
+
+
+def charged(server: LiveServer, key: str, at_least: int = 1) -> int:
+    """The tokens the key's day has been charged, once at least ``at_least`` are (10 s at most)."""
+    from ponder.store.keys import KeyStore
+
+    key_id = KeyStore(server.app.state.ponder.db).authenticate(key).id  # type: ignore[union-attr]
+    wait = threading.Event()
+    for _ in range(1000):
+        with server.app.state.ponder.db.reading() as c:
+            tokens = c.execute(
+                sql("SELECT COALESCE(SUM(tokens), 0) FROM token_usage WHERE key_id = :k"), {"k": key_id}
+            ).scalar()
+        if tokens >= at_least:
+            return int(tokens)
+        wait.wait(0.01)
+    return int(tokens)
+
+
+def test_a_stream_closed_early_is_charged_what_it_generated(start_server) -> None:
+    server = start_server(ScriptedModel([["word "] * 200], delay_s=0.02))
+    key = server.keys["big"]
+    received = 0
+    body = {**ASK, "stream": True}
+    with httpx.stream(
+        "POST", server.base_url + "/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+    ) as r:
+        for line in r.iter_lines():
+            received += '"content": "word "' in line
+            if received == 5:
+                break
+    tokens = charged(server, key, at_least=5)
+    assert 5 <= tokens < 200  # what was streamed (and the prompt), not the whole answer, and not 0
+
+
+def test_a_cancelled_request_is_charged(start_server) -> None:
+    import socket
+
+    server = start_server(ScriptedModel([["word "] * 500], delay_s=0.02))
+    key = server.keys["big"]
+    body = json.dumps({**ASK, "messages": [{"role": "user", "content": "tell me a long story " * 10}]})
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as conn:
+        conn.sendall(
+            f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode()
+        )
+        started = threading.Event()
+        for _ in range(1000):  # the turn runs: the model was called
+            if server.model.calls:
+                break
+            started.wait(0.01)
+        assert server.model.calls
+    # The connection is closed mid-answer: the turn is cancelled, and what it spent is charged.
+    assert charged(server, key) > 0
+
+
+def test_max_tokens_is_capped_by_what_the_day_has_left(start_server) -> None:
+    server = start_server(ScriptedModel(default="a b c d e f g h i j k l"))
+    key = server.keys["tiny_tokens"]  # 10 tokens a day
+    r = post(server, key, {**ASK, "max_tokens": 500})
+    assert r.status_code == 200
+    assert server.model.calls[0].settings.max_tokens == 10
+    r = post(server, key, {**ASK, "max_tokens": 500})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "tokens_exceeded"
+    assert len(server.model.calls) == 1
+
+
+def test_thinking_passes_are_capped_by_the_day_too(start_server) -> None:
+    server = start_server(ScriptedModel(default="a b c"))
+    r = post(server, server.keys["tiny_tokens"], {**ASK, "model": "ponder-thinking", "max_tokens": 500})
+    assert r.status_code == 200
+    assert all(call.settings.max_tokens <= 10 for call in server.model.calls)
+
+
+def test_one_key_cannot_take_every_turn_slot(start_server) -> None:
+    from ponder.store import KeyStore
+
+    model = ScriptedModel([["slow "] * 500], delay_s=0.02, default="ok")
+    server = start_server(model, max_concurrent_turns=2)
+    other = KeyStore(server.app.state.ponder.db).create("another-account", "big")[1]
+    key = server.keys["big"]
+    with httpx.stream(
+        "POST",
+        server.base_url + "/chat/completions",
+        json={**ASK, "stream": True},
+        headers={"Authorization": f"Bearer {key}"},
+    ) as streaming:
+        lines = streaming.iter_lines()  # kept: dropping the iterator would close the stream
+        next(lines)  # the stream has started: it holds one of the two slots
+        assert server.app.state.ponder.turns_in_flight == 1
+        same = post(server, key)
+        assert same.status_code == 429 and same.json()["error"]["code"] == "too_many_turns"
+        assert same.headers["Retry-After"] == "1"
+        assert post(server, other).status_code == 200  # the other account still finds a slot
+    state, ended = server.app.state.ponder, threading.Event()
+    for _ in range(1000):  # the closed stream gives its slot back
+        if not state.turns_in_flight:
+            break
+        ended.wait(0.01)
+    assert post(server, key).status_code == 200
+
+
+def test_more_sub_agents_cost_more_requests(start_server) -> None:
+    server = start_server(ScriptedModel(default="The answer is 1."))
+    key = server.keys["dozen"]  # 12 requests a minute
+    body = {**ASK, "model": "ponder-contemplating", "agents": 8}
+    first = post(server, key, body)  # twice the 4 agents the price includes: twice the price, 8
+    assert first.status_code == 200 and int(first.headers["x-ratelimit-remaining-requests"]) <= 5
+    again = post(server, key, body)
+    assert again.status_code == 429 and again.json()["error"]["code"] == "rate_limit_exceeded"
+    assert "costs 8" in again.json()["error"]["message"]
+
+
+def test_local_mode_refuses_other_sites(start_server) -> None:
+    server = start_server(ScriptedModel(default="ok"), allow_local_without_key=True)
+    port = server.settings.server.port
+    url = server.base_url + "/chat/completions"
+    for host in ("localhost", "127.0.0.1", "[::1]"):
+        assert httpx.post(url, json=ASK, headers={"Host": f"{host}:{port}"}).status_code == 200
+    rebinding = httpx.post(url, json=ASK, headers={"Host": f"evil.example:{port}"})
+    assert rebinding.status_code == 403 and rebinding.json()["error"]["code"] == "host_not_allowed"
+    reading = httpx.get(server.base_url + "/memories", headers={"Host": f"evil.example:{port}"})
+    assert reading.status_code == 403
+    assert httpx.post(url, json=ASK, headers={"Host": f"localhost:{port + 1}"}).status_code == 403
+    planted = {**ASK, "messages": [{"role": "user", "content": "My shipping address is 1 Attacker Road."}]}
+    form = httpx.post(url, content=json.dumps(planted), headers={"Content-Type": "text/plain"})
+    assert form.status_code == 415 and form.json()["error"]["code"] == "unsupported_media_type"
+    cross = httpx.post(url, json=ASK, headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403 and cross.json()["error"]["code"] == "origin_not_allowed"
+    own = httpx.post(url, json=ASK, headers={"Origin": f"http://127.0.0.1:{port}"})
+    assert own.status_code == 200
+    assert len(server.model.calls) == 4  # the refused requests never reached the model
+    assert "Attacker Road" not in json.dumps(httpx.get(server.base_url + "/memories").json())
+
+
+def test_keyed_mode_does_not_check_the_host(start_server) -> None:
+    server = start_server(ScriptedModel(default="ok"))
+    headers = {"Host": "api.example.com", "Authorization": f"Bearer {server.keys['big']}"}
+    assert httpx.post(server.base_url + "/chat/completions", json=ASK, headers=headers).status_code == 200
+
+
+def test_pages_and_answers_say_they_must_not_be_framed(start_server) -> None:
+    for local in (False, True):
+        server = start_server(ScriptedModel(default="ok"), allow_local_without_key=local)
+        page = httpx.get(server.url + "/")
+        assert page.headers["x-frame-options"] == "DENY"
+        policy = page.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+        docs = httpx.get(server.url + "/docs")
+        assert (
+            docs.headers["x-frame-options"] == "DENY"
+            and "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+        )
+        api = httpx.get(server.url + "/healthz")
+        assert api.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+        assert api.headers["x-frame-options"] == "DENY"

@@ -299,3 +299,17 @@ def test_a_client_that_leaves_cancels_a_non_streaming_turn(start_server) -> None
         time.sleep(0.02)
     assert state.turns_in_flight == 0
     assert 'ponder_turns_total{mode="instant",outcome="cancelled"} 1.0' in state.metrics.render().decode()
+
+
+def test_perception_is_priced_by_image_size_and_audio_length() -> None:
+    from ponder.config import TierConfig
+    from ponder.server.chat import perception_tokens
+
+    tier = TierConfig()  # 20 tokens a megapixel, 2 a second of audio
+    photo = {"kind": "image", "path": "ocr+analysis", "size": [7000, 7000]}  # 49 megapixels: 14 s of OCR
+    clip = {"kind": "audio", "path": "asr", "duration_s": 30.0}
+    assert perception_tokens(tier, [photo]) == 980
+    assert perception_tokens(tier, [photo, clip]) == 980 + 60
+    assert perception_tokens(tier, [{**photo, "cached": True}, {**photo, "path": "native"}]) == 0
+    free = TierConfig(tokens_per_megapixel=0, tokens_per_audio_second=0)
+    assert perception_tokens(free, [photo, clip]) == 0

@@ -216,3 +216,76 @@ def test_shopping_shows_product_cards_and_the_confirmation_step(start_server, br
     assert order["total"] == 2500 and order["id"] in page.inner_text(".action .status")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat-page-shopping.png"), full_page=True)
+
+
+def test_an_order_a_ucp_agent_prepared_waits_on_the_page_of_its_buyer(start_server, browser) -> None:
+    """The store's own page for the buyer (?user=EMAIL) shows the agent's order with Confirm and Decline;
+    the person's click places it, and the agent reads the outcome."""
+    from tests.server.test_ucp import ANN, STORE, call
+    from tests.server.test_ucp_agents import AS_AGENT, PROFILE, waiting_for_ann
+
+    from ponder.memory.owner import Owner
+    from ponder.store import KeyStore
+
+    server = start_server()
+    shop = server.app.state.ponder.shop
+    shop.catalog.import_store("acme", STORE)
+    _, agent = KeyStore(server.app.state.ponder.db).create("acme", "big", agent_profile=PROFILE)
+    waiting, _, _ = waiting_for_ann(server, agent)
+    page = browser.new_page()
+    page.goto(f"{server.url}/?user={ANN}")
+    page.fill("#key", server.keys["big"])
+    page.dispatch_event("#key", "change")
+    page.wait_for_selector(".action .summary", timeout=15_000)
+    assert PROFILE in page.inner_text("#log") and "9 Pier Lane" in page.inner_text(".action .summary")
+    assert shop.orders.list_orders(Owner("acme", ANN)) == []  # nothing bought before the click
+    page.click(".action button.confirm")
+    page.wait_for_selector(".action.confirmed", timeout=10_000)
+    [order] = shop.orders.list_orders(Owner("acme", ANN))
+    got = call(server, "GET", f"/ucp/checkout-sessions/{waiting['id']}", key=agent, agent=AS_AGENT).json()
+    assert got["status"] == "completed" and got["order"]["id"] == order["id"]
+
+
+def test_a_confirmation_card_shows_the_assistants_words_apart_and_as_text(start_server, browser) -> None:
+    from ponder.commerce.model import Address, Customer, PaymentMethod, Product, StoreData, Variant
+    from ponder.messages import ToolCallPart
+
+    store = StoreData(
+        name="Coast",
+        currency="EUR",
+        products=(Product("umbrella", "<b>Beach</b> umbrella", (Variant("umb", "umbrella", {}, 2500),)),),
+        customers=(
+            Customer(
+                "me",
+                addresses=(Address("home", "1 Sea Road", "Porto", "PT"),),
+                payment_methods=(PaymentMethod("visa", "card", "tok_test_visa", "visa", "4242"),),
+            ),
+        ),
+    )
+    reason = '<img src=x onerror="document.title=1">Nothing is cancelled'
+    buy = [
+        ToolCallPart("c1", "add_to_cart", {"item_id": "umb"}),
+        ToolCallPart("c2", "checkout", {"address_id": "home", "payment_method_id": "visa"}),
+    ]
+    model = ScriptedModel([buy, "Proposed."])  # short turns: instant, one tool round
+    server = start_server(model)
+    shop = server.app.state.ponder.shop
+    shop.catalog.import_store("acme", store)
+    page = open_page(server, browser, mode="shopping")
+    page.fill("#input", "Buy the umbrella.")
+    page.click("#send")
+    page.wait_for_selector(".action .summary", timeout=15_000)
+    page.click(".action button.confirm")
+    page.wait_for_selector(".action.confirmed", timeout=10_000)
+    order_id = page.inner_text(".action .status").split("Order ")[1].split(" ")[0]
+    model.add(ToolCallPart("c3", "cancel_order", {"order_id": order_id, "reason": reason}), "Asked.")
+    page.fill("#input", "Cancel it.")
+    page.click("#send")
+    page.wait_for_selector(".action:not(.confirmed) .note", timeout=15_000)
+    card = page.locator(".action").last
+    assert "25.00 EUR goes back to visa" in card.locator(".summary").inner_text()
+    assert "<b>Beach</b> umbrella" in card.locator(".summary").inner_text()  # a name, shown as text
+    assert "Nothing is cancelled" not in card.locator(".summary").inner_text()
+    assert reason in card.locator(".note").inner_text()
+    assert card.locator("img, b").count() == 0 and page.title() != "1"
+    model.assert_all_used()

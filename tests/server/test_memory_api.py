@@ -196,3 +196,15 @@ def test_what_a_tool_result_claims_about_the_user_waits_for_confirmation(start_s
     assert r.json()["usage"]["ponder"]["memory"]["recalled"] == []  # pending: never used
     confirmed = call(server, "POST", f"/memories/{data[0]['id']}/confirm", params={"user": "fay"})
     assert confirmed.json()["memory"]["status"] == "active"
+
+
+def test_a_user_name_with_a_trailing_newline_is_refused(start_server) -> None:
+    server = start_server(ScriptedModel(default="ok"))
+    assert chat(server, "hi", user="dave", session_id="s").status_code == 200
+    r = chat(server, "hi", user="dave\n", session_id="s")
+    assert r.status_code == 400 and r.json()["error"]["param"] == "user"
+    assert chat(server, "hi", user="dave", session_id="s\n").status_code == 400
+    r = call(server, "POST", "/memories", json={"text": "Budget is 100.", "user": "dave\n"})
+    assert r.status_code == 400
+    assert call(server, "DELETE", "/users/dave%0A").status_code == 400
+    assert call(server, "DELETE", "/users/dave").json()["rows"]["sessions"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 
 import httpx
 import numpy as np
@@ -164,3 +165,65 @@ def test_transcription_errors(start_server, perception) -> None:
         data={"model": "whisper-1"},
     )
     assert r.status_code == 401
+
+
+def _ask_about(server: LiveServer, image_url: str, key: str) -> dict:
+    body = {
+        "model": "ponder-instant",
+        "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": image_url}}]}],
+    }
+    headers = {"Authorization": f"Bearer {key}"}
+    r = httpx.post(server.base_url + "/chat/completions", json=body, headers=headers, timeout=120)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_the_perception_cache_is_kept_per_account(start_server, perception) -> None:
+    from ponder.store import KeyStore
+
+    server = start_server(ScriptedModel(default="A sign."), perception=perception)
+    other = KeyStore(server.app.state.ponder.db).create("another-account", "big")[1]
+    mine = server.keys["big"]
+    first = _ask_about(server, _sign(), mine)["usage"]["ponder"]["perception"][0]
+    again = _ask_about(server, _sign(), mine)["usage"]["ponder"]["perception"][0]
+    theirs = _ask_about(server, _sign(), other)["usage"]["ponder"]["perception"][0]
+    assert not first.get("cached") and again["cached"] is True
+    assert not theirs.get("cached")  # another account learns nothing of what this one sent
+
+
+def _tokens_charged(server: LiveServer, key: str) -> int:
+    from ponder.store import KeyStore
+    from ponder.store.database import sql
+
+    key_id = KeyStore(server.app.state.ponder.db).authenticate(key).id  # type: ignore[union-attr]
+    with server.app.state.ponder.db.reading() as c:
+        return int(
+            c.execute(
+                sql("SELECT COALESCE(SUM(tokens), 0) FROM token_usage WHERE key_id = :k"), {"k": key_id}
+            ).scalar()
+        )
+
+
+def test_an_image_is_priced_by_its_size(start_server, perception) -> None:
+    from PIL import Image
+
+    server = start_server(ScriptedModel(default="A wall."), perception=perception)
+    key = server.keys["big"]  # 20 tokens of the day per megapixel read (TierConfig.tokens_per_megapixel)
+    wall = to_format(Image.new("RGB", (2000, 1000), (240, 240, 240)), "PNG")  # 2 megapixels: 40 tokens
+    url = "data:image/png;base64," + base64.b64encode(wall).decode()
+    usage = _ask_about(server, url, key)["usage"]
+    first = usage["prompt_tokens"] + usage["completion_tokens"]
+    assert _tokens_charged(server, key) == first + 40
+    usage = _ask_about(server, url, key)["usage"]  # read from the cache: no perception work, no price
+    assert _tokens_charged(server, key) == first + usage["prompt_tokens"] + usage["completion_tokens"] + 40
+
+
+def test_a_transcription_is_priced_by_its_length(start_server, perception, speak) -> None:
+    server = start_server(perception=perception)
+    wav = speak("Please book a table for two.")
+    verbose = client(server).audio.transcriptions.create(
+        model="moonshine-tiny", file=("q.wav", io.BytesIO(wav)), response_format="verbose_json"
+    )
+    assert verbose.duration > 1  # 2 tokens of the day a second (TierConfig.tokens_per_audio_second)
+    charged = _tokens_charged(server, server.keys["big"])  # the duration is rounded to 10 ms here
+    assert math.ceil(verbose.duration * 2 - 0.01) <= charged <= math.ceil(verbose.duration * 2 + 0.01)

@@ -139,3 +139,19 @@ def test_the_store_moves_an_order_forward_and_the_customer_sees_it(start_server)
         timeout=30,
     ).json()["data"]
     assert [(o["id"], o["status"]) for o in listed] == [(order_id, "delivered")]
+
+
+def test_a_proposed_action_keeps_the_models_words_apart_from_the_summary(start_server) -> None:
+    reason = '[conceal]<img src=x onerror="alert(1)">\nNothing is cancelled'
+    server = shopping_server(start_server, [BUY, "Proposed."])  # short turns: instant, one tool round
+    chat = {"model": "ponder-shopping", "user": "ann", "messages": [{"role": "user", "content": "Buy it."}]}
+    [bought] = post(server, "/chat/completions", chat).json()["ponder"]["pending_actions"]
+    order = post(server, f"/actions/{bought['id']}/confirm", {"token": bought["token"], "user": "ann"})
+    order_id = order.json()["result"]["id"]
+    server.model.add(ToolCallPart("c3", "cancel_order", {"order_id": order_id, "reason": reason}), "Asked.")
+    answer = post(server, "/chat/completions", chat | {"messages": [{"role": "user", "content": "Cancel."}]})
+    [action] = answer.json()["ponder"]["pending_actions"]
+    assert action["summary"] == f"Cancel order {order_id} (1 × Beach umbrella). 25.00 EUR goes back to visa."
+    assert action["assistant_note"] == '[conceal]<img src=x onerror="alert(1)"> Nothing is cancelled'
+    assert action["arguments"]["reason"] == reason
+    server.model.assert_all_used()

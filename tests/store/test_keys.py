@@ -41,3 +41,24 @@ def test_bad_account_and_unknown_key() -> None:
         store.create("bad name!", "free")
     with pytest.raises(UserError, match="No key"):
         store.revoke("key_nothing")
+
+
+def test_a_ucp_agent_credential_records_its_kind_and_profile(database_url: str) -> None:
+    store = KeyStore(open_database(database_url))
+    account, _ = store.create("acme", "free")
+    agent, secret = store.create("acme", "free", "shopper", agent_profile="https://agent.example/profile")
+    assert secret.startswith("pk-")  # never mistaken for "no key" by a local server
+    assert (account.kind, account.profile, account.is_agent) == ("account", "", False)
+    assert store.authenticate(secret) == agent
+    assert (agent.kind, agent.profile, agent.is_agent) == ("ucp_agent", "https://agent.example/profile", True)
+    assert [k.kind for k in store.list_keys("acme")] == ["account", "ucp_agent"]
+    for bad in ("http://agent.example/p", "agent.example", "https://agent.example/p#x", "https://"):
+        with pytest.raises(UserError, match="profile URL"):
+            store.create("acme", "free", agent_profile=bad)
+    assert store.create("acme", "free", agent_profile="http://127.0.0.1:9/p")[0].is_agent  # development
+
+
+def test_an_account_name_with_a_trailing_newline_is_refused() -> None:
+    store = KeyStore(open_database(":memory:"))
+    with pytest.raises(UserError, match="Account name"):
+        store.create("acme\n", "free")

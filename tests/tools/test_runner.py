@@ -4,7 +4,7 @@ import pytest
 
 from ponder.errors import UserError
 from ponder.messages import ToolCallPart
-from ponder.tools import FunctionToolset, Tool, ToolRunner, tool, tool_of
+from ponder.tools import FunctionToolset, Tool, ToolContext, ToolRunner, tool, tool_of
 
 
 @tool
@@ -142,3 +142,36 @@ def test_a_schema_is_checked_whenever_it_is_invalid_and_once_when_valid() -> Non
     odd = Tool("odd", "", {"type": "object", "enum": {1, 2}}, invoke=None)
     with pytest.raises(jsonschema.SchemaError):  # not plain JSON (a set): checked as it is
         ToolRunner([odd])
+
+
+async def test_calls_past_a_tools_per_turn_cap_get_an_error_result_and_do_not_run() -> None:
+    ran: list[int] = []
+
+    async def record(_ctx: ToolContext, args: dict[str, object]) -> str:
+        ran.append(int(args["n"]))  # type: ignore[call-overload]
+        return "ran"
+
+    capped = Tool(
+        "capped",
+        "capped at three calls a turn",
+        {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]},
+        invoke=record,
+        max_calls_per_turn=3,
+    )
+    tools = runner(capped)
+    turn = ToolContext()
+    first = await tools.run(
+        [
+            ToolCallPart("c0", "capped", {"n": "not a number"}),  # refused by the schema: not counted
+            *(ToolCallPart(f"c{n}", "capped", {"n": n}) for n in (1, 2)),
+            ToolCallPart("c9", "add", {"a": 1, "b": 2}),  # other tools are not counted
+        ],
+        turn,
+    )
+    assert [r.is_error for r in first] == [True, False, False, False]
+    second = await tools.run([ToolCallPart(f"c{n}", "capped", {"n": n}) for n in (3, 4, 5)], turn)
+    assert [r.is_error for r in second] == [False, True, True]  # the cap counts the whole turn
+    assert "at most 3 times in one turn" in second[1].content and "not run" in second[1].content
+    assert sorted(ran) == [1, 2, 3]
+    fresh = await tools.run([ToolCallPart("c6", "capped", {"n": 6})], ToolContext())  # a new turn
+    assert not fresh[0].is_error and sorted(ran) == [1, 2, 3, 6]

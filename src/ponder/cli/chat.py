@@ -59,7 +59,9 @@ def chat(obj: CliContext, /, stats: bool, **options: Any) -> None:
         owner=owner,
         session_id=session_id,
     ) as session:
-        err_console.print(f"ponder chat · {settings.model} · {settings.mode}. {_HELP}", style="dim")
+        err_console.print(
+            f"ponder chat · {settings.model} · {settings.mode}. {_HELP}", style="dim", markup=False
+        )
         _announce(session, owner, session_id)
         while True:
             try:
@@ -76,7 +78,7 @@ def chat(obj: CliContext, /, stats: bool, **options: Any) -> None:
                 _announce(session, owner, session_id)
                 continue
             if line == "/help":
-                err_console.print(_HELP, style="dim")
+                err_console.print(_HELP, style="dim", markup=False)
                 continue
             try:
                 message = _message(line)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ from ponder.memory.owner import LOCAL_ACCOUNT, Owner
 from ponder.store import open_database
 
 from .context import CliContext
-from .render import write_stdout
+from .render import write_json, write_stdout
 
 __all__ = ["interests"]
 
@@ -85,7 +84,7 @@ def show(obj: CliContext, user: str, account: str, top: int, as_json: bool) -> N
     with _store(obj) as store:
         profile = store.profile(Owner(account, user))
     if as_json:
-        write_stdout(json.dumps(profile.to_dict(top), indent=2, ensure_ascii=False) + "\n")
+        write_json(profile.to_dict(top))
         return
     write_stdout("\n".join(profile.explain(top)) + "\n")
 
@@ -103,7 +102,7 @@ def events(obj: CliContext, user: str, account: str, limit: int, as_json: bool) 
     with _store(obj) as store:
         found = store.events(Owner(account, user), limit)
     if as_json:
-        write_stdout(json.dumps([dataclasses.asdict(e) for e in found], indent=2, ensure_ascii=False) + "\n")
+        write_json([dataclasses.asdict(e) for e in found])
         return
     if not found:
         click.echo(f"No events for {user}.", err=True)

@@ -48,7 +48,7 @@ def listen(
     wav = record(seconds, stop)
     if save is not None:
         save.write_bytes(wav)
-        err_console.print(f"(recording saved to {save})", style="dim")
+        err_console.print(f"(recording saved to {save})", style="dim", markup=False)
     with TerminalSession(
         obj, settings, stream=not as_json, show_thinking=options["show_thinking"]
     ) as session:

@@ -22,7 +22,7 @@ from ponder.memory.service import MemoryService
 from ponder.store import open_database
 
 from .context import CliContext
-from .render import err_console, write_stdout
+from .render import err_console, write_json, write_stdout
 
 __all__ = ["forget_me", "memory", "sessions"]
 
@@ -50,7 +50,7 @@ def _when(timestamp: float) -> str:
 
 
 def _json(data: Any) -> None:
-    write_stdout(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    write_json(data)
 
 
 # --- ponder memory ------------------------------------------------------------------------------------
@@ -75,7 +75,7 @@ def list_memories(obj: CliContext, user: str, project: str, show_all: bool, as_j
         _json([m.to_dict() for m in found])
         return
     if not found:
-        err_console.print(f"Nothing is remembered about {user}.", style="dim")
+        err_console.print(f"Nothing is remembered about {user}.", style="dim", markup=False)
     for m in found:
         write_stdout(_line(m) + "\n")
 
@@ -139,12 +139,11 @@ def export(obj: CliContext, user: str, project: str, output: Path | None) -> Non
     """Everything remembered about USER (replaced facts included), as JSON."""
     with _service(obj.settings(), obj) as service:
         data = service.memories.export(Owner(LOCAL_ACCOUNT, user, project))
-    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if output is None:
-        write_stdout(text)
+        write_json(data)
         return
-    output.write_text(text, encoding="utf-8")
-    err_console.print(f"wrote {len(data['memories'])} memories to {output}", style="dim")
+    output.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    err_console.print(f"wrote {len(data['memories'])} memories to {output}", style="dim", markup=False)
 
 
 # --- ponder sessions ----------------------------------------------------------------------------------
@@ -168,7 +167,7 @@ def list_sessions(obj: CliContext, user: str, project: str, limit: int, as_json:
         _json([s.to_dict() for s in found])
         return
     if not found:
-        err_console.print(f"{user} has no sessions.", style="dim")
+        err_console.print(f"{user} has no sessions.", style="dim", markup=False)
     for s in found:
         write_stdout(f"{s.id}  {_when(s.updated_at)}  {s.turns:>3} turns  {s.title}\n")
 

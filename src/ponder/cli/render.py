@@ -1,4 +1,9 @@
-"""Terminal output: errors, the weight-assembly progress bar, streamed answers and usage lines."""
+"""Terminal output: errors, the weight-assembly progress bar, streamed answers and usage lines.
+
+Everything printed here that comes from data (a model's answer or reasoning, a tool's call or result, a
+memory, an error that quotes a name) is printed as text, never as Rich markup, and without terminal
+control sequences (sanitize.py).
+"""
 
 from __future__ import annotations
 
@@ -17,10 +22,13 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.text import Text
 
 from ponder.memory.memories import Change
 from ponder.messages import AgentEvent, PerceptionEvent, ToolCallEvent, ToolResultEvent
 from ponder.turn import TurnResult
+
+from .sanitize import json_text, plain
 
 __all__ = [
     "AssemblyProgress",
@@ -29,17 +37,19 @@ __all__ = [
     "print_error",
     "print_learned",
     "print_perception",
+    "print_proposal",
     "print_stopped",
     "print_tool_event",
     "usage_line",
+    "write_json",
     "write_stdout",
 ]
 
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, emoji=False)
 
 
 def print_error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    err_console.print(Text.assemble(("error:", "bold red"), " ", plain(message)), soft_wrap=True)
 
 
 def print_agent(event: AgentEvent) -> None:
@@ -52,7 +62,7 @@ def print_agent(event: AgentEvent) -> None:
         "halted": f"halted after {event.tokens} tokens: the others already agree",
         "failed": f"failed: {event.detail}",
     }[event.status]
-    err_console.print(f"  agent {event.agent + 1} {what}", style="dim", markup=False, highlight=False)
+    err_console.print(Text(plain(f"  agent {event.agent + 1} {what}"), style="dim"))
 
 
 def print_tool_event(event: ToolCallEvent | ToolResultEvent, limit: int = 400) -> None:
@@ -64,7 +74,7 @@ def print_tool_event(event: ToolCallEvent | ToolResultEvent, limit: int = 400) -
     else:
         mark = "error" if event.result.is_error else "result"
         line, style = f"  {who}<- {event.result.name} {mark}: {_cut(event.result.content, limit)}", "dim"
-    err_console.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
+    err_console.print(Text(plain(line), style=style), soft_wrap=True)
 
 
 def print_perception(event: PerceptionEvent) -> None:
@@ -80,11 +90,25 @@ def print_perception(event: PerceptionEvent) -> None:
             f"line{'' if r['lines'] == 1 else 's'}; "
             "the picture itself was not seen]"
         )
-    err_console.print(line, style="dim", markup=False, highlight=False, soft_wrap=True)
+    err_console.print(Text(plain(line), style="dim"), soft_wrap=True)
 
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def print_proposal(summary: str, assistant_note: str = "") -> None:
+    """A proposed action put to the person: its summary (the store's records; an address the model wrote
+    on a labelled line of its own), then, apart and labelled, what the assistant said about it. Both are
+    printed as text: markup or escape sequences in them show as they are (or are dropped), never styling
+    or hiding another line."""
+    err_console.print()
+    err_console.print(Text.assemble(("Confirm? ", "bold"), plain(summary)), soft_wrap=True)
+    if assistant_note:
+        err_console.print(
+            Text.assemble(("  The assistant's words (not checked): ", "dim"), f"“{plain(assistant_note)}”"),
+            soft_wrap=True,
+        )
 
 
 def print_stopped() -> None:
@@ -144,7 +168,15 @@ def usage_line(result: TurnResult) -> str:
 
 
 def write_stdout(text: str) -> None:
-    sys.stdout.write(text)
+    """Data on stdout, without terminal control sequences (a streamed answer is filtered as it comes:
+    TerminalSession)."""
+    sys.stdout.write(plain(text))
+    sys.stdout.flush()
+
+
+def write_json(data: object) -> None:
+    """``data`` as indented JSON on stdout: exact, and with no character that drives a terminal."""
+    sys.stdout.write(json_text(data) + "\n")
     sys.stdout.flush()
 
 
@@ -157,4 +189,4 @@ def print_learned(changes: Sequence[Change]) -> None:
         line = f"{what} [{change.memory.id}]: {change.memory.text}"
         if change.replaced is not None:
             line += f" (was: {change.replaced.text})"
-        err_console.print(line, style="dim", markup=False, highlight=False)
+        err_console.print(Text(plain(line), style="dim"))

@@ -39,7 +39,8 @@ def _is_loopback(host: str) -> bool:
     "allow_local_without_key",
     is_flag=True,
     default=None,
-    help="Serve requests without an API key as account 'local' (loopback addresses only).",
+    help="Serve requests without an API key as account 'local' (loopback addresses only; requests must name "
+    "localhost, 127.0.0.1 or [::1] and the port as Host, and other sites' pages are refused).",
 )
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
 @click.pass_obj
@@ -93,4 +94,11 @@ def serve(obj: CliContext, /, host: str | None, port: int | None, log_level: str
     )
     mode = "no key needed (local)" if server.allow_local_without_key else "API keys required"
     click.echo(f"Ponder on http://{server.host}:{server.port} ({mode}); model {settings.model}", err=True)
+    if not _is_loopback(server.host) and not server.public_base_url:
+        click.echo(
+            f"warning: listening on {server.host} without server.public_base_url: the links Ponder hands out "
+            f"(UCP discovery, continue_url) say {server.base_url}; set PONDER_SERVER__PUBLIC_BASE_URL to the "
+            "address clients reach.",
+            err=True,
+        )
     uvicorn.Server(config).run()

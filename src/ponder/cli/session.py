@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
     from ponder.commerce.tools import Proposal
     from ponder.memory.memories import Change
     from ponder.memory.service import MemoryService, TurnMemory
-    from ponder.sandbox import Sandbox
     from ponder.sandbox.lazy import LazySandbox
 
 from .context import CliContext
@@ -50,30 +48,28 @@ from .render import (
     print_agent,
     print_error,
     print_perception,
+    print_proposal,
     print_tool_event,
     usage_line,
+    write_json,
     write_stdout,
 )
+from .sanitize import ControlFilter, plain
 
 __all__ = ["TerminalSession"]
 
 
-async def _program_sandbox() -> Sandbox | None:
-    """The sandbox for Contemplating's program agents; without one, every agent reasons in words."""
-    from ponder.sandbox import Sandbox
-
-    try:
-        return await Sandbox.start(pool_size=2)
-    except SandboxUnavailableError as err:
-        _programs_off(err)
+def _program_sandbox(settings: Settings) -> LazySandbox | None:
+    """The session's one jail pool, shared by Contemplating's program agents and the python tool (None where
+    programs are off or the mode runs none). It starts with the first program, so auto turns routed
+    elsewhere never wait for it."""
+    if not settings.programs or settings.mode not in ("contemplating", "auto"):
         return None
-
-
-def _lazy_program_sandbox() -> LazySandbox:
-    """Auto mode: the sandbox starts with the first program, so turns routed elsewhere never wait for it."""
     from ponder.sandbox.lazy import LazySandbox
 
-    return LazySandbox(pool_size=2, on_unavailable=_programs_off)
+    return LazySandbox(
+        pool_size=settings.sandbox.pool_size, wait_s=settings.sandbox.wait_s, on_unavailable=_programs_off
+    )
 
 
 def _programs_off(err: SandboxUnavailableError) -> None:
@@ -98,18 +94,20 @@ class TerminalSession:
         self.show_thinking = show_thinking
         self._runner = asyncio.Runner()
         self.toolsets: list[Toolset] = []
-        self.sandbox: Sandbox | LazySandbox | None = None
+        self.sandbox: LazySandbox | None = None
         self.proposals: list[Proposal] = []  # shopping: actions proposed in the current turn
         self._shop: Shop | None = None
         self._obj = obj
         self._memory: MemoryService | None = None
         try:
-            self.toolsets = load_toolsets(settings.tools, settings)
+            self.sandbox = _program_sandbox(settings)
+            if self.sandbox is not None and settings.mode == "contemplating":
+                try:  # every turn runs program agents: start now (without a jail, agents reason in words)
+                    self._runner.run(self.sandbox.start())
+                except SandboxUnavailableError:  # on_unavailable said why
+                    self.sandbox = None
+            self.toolsets = load_toolsets(settings.tools, settings, sandbox=self.sandbox)
             tools = self._runner.run(ToolRunner.from_toolsets(self.toolsets)) if self.toolsets else None
-            if settings.programs and settings.mode == "contemplating":
-                self.sandbox = self._runner.run(_program_sandbox())
-            elif settings.programs and settings.mode == "auto":
-                self.sandbox = _lazy_program_sandbox()
         except BaseException:  # a tool source that cannot start: release what did, then report it
             self._close_toolsets()
             self._runner.close()
@@ -124,6 +122,8 @@ class TerminalSession:
         self._progress = AssemblyProgress()
         self.model: Model = obj.model_factory(settings.model, settings, self._progress)
         self.partial = ""  # the text streamed so far in the current turn
+        self._answer_filter = ControlFilter()  # per stream: a sequence may be split across deltas
+        self._reasoning_filter = ControlFilter()
         self._thinking_shown = False  # reasoning was printed and the answer has not started yet
 
     def __enter__(self) -> TerminalSession:
@@ -180,7 +180,7 @@ class TerminalSession:
         settled: list[dict[str, object]] = []
         for proposal in self.proposals:
             action, token, owner = proposal.action, proposal.token, proposal.owner
-            err_console.print(f"\n[bold]Confirm?[/bold] {action.summary}", highlight=False)
+            print_proposal(action.summary, action.assistant_note)
             if ask:
                 import click
 
@@ -193,9 +193,11 @@ class TerminalSession:
                         what = done.result or {}
                         order = what.get("id", action.target)
                         err_console.print(
-                            f"done: {action.kind.replace('_', ' ')} · order {order} · "
-                            f"{what.get('status', '')} · {money(action.amount, action.currency)}",
-                            highlight=False,
+                            plain(
+                                f"done: {action.kind.replace('_', ' ')} · order {order} · "
+                                f"{what.get('status', '')} · {money(action.amount, action.currency)}"
+                            ),
+                            markup=False,
                         )
                 else:
                     self.shop.actions.decline(owner, action.id, token)
@@ -260,10 +262,11 @@ class TerminalSession:
                 self._thinking_shown = False
             self.partial += event.text
             if self.stream:
-                write_stdout(event.text)
+                write_stdout(self._answer_filter.feed(event.text))
         elif isinstance(event, ReasoningDelta):
             if self.stream and self.show_thinking:
-                err_console.out(event.text, style="dim", end="", highlight=False)
+                text = self._reasoning_filter.feed(event.text)
+                err_console.out(text, style="dim", end="", highlight=False)
                 self._thinking_shown = True
         elif isinstance(event, AgentEvent) and self.stream:
             print_agent(event)
@@ -278,14 +281,16 @@ class TerminalSession:
     def turn(self, messages: Sequence[Message], model_settings: ModelSettings) -> TurnResult:
         """Run a turn; KeyboardInterrupt propagates after the engine has stopped."""
         self.partial = ""
+        self._answer_filter.reset()
+        self._reasoning_filter.reset()
         coro = run_turn(self.mode, self.model, messages, model_settings, self._on_event)
         return self._runner.run(coro)
 
     def print_result(self, result: TurnResult, *, as_json: bool, stats: bool) -> None:
         if as_json:
             data = result.to_dict(reasoning=self.show_thinking)
-            write_stdout(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+            write_json(data)
             return
         write_stdout("\n")
         if stats:
-            err_console.print(usage_line(result), style="dim")
+            err_console.print(usage_line(result), style="dim", markup=False)

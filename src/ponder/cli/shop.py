@@ -4,31 +4,35 @@
 ``ponder shop`` alone is ``ponder chat --mode shopping`` against the store of ``commerce.account`` (the demo
 store is loaded the first time, if the account has none). Orders, cancellations and returns the assistant
 proposes are put to you with a yes/no prompt after its answer; ``ponder shop confirm`` confirms one later,
-with the token printed when it was proposed (the model never sees it). ``ponder shop fulfil`` is the
-store's side: it marks an order processed or delivered.
+with the token printed when it was proposed (the model never sees it). An order an outside shopping agent
+prepared over UCP waits for its buyer: ``ponder shop pending --user EMAIL`` lists it, and ``ponder shop
+confirm ACTION --user EMAIL`` confirms it without a token (the store holds it; the agent never had it).
+``ponder shop fulfil`` is the store's side: it marks an order processed or delivered.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
+from ponder.commerce.agent_actions import agent_proposals
 from ponder.commerce.formats import demo_store_path, load_store
 from ponder.commerce.mode import open_shop
 from ponder.commerce.shop import Shop
 from ponder.config import Settings
-from ponder.errors import NotFoundError
+from ponder.errors import NotFoundError, UserError
 from ponder.memory.embeddings import E5Embedder
 from ponder.memory.owner import DEFAULT_USER, Owner
 from ponder.store import open_database
 
 from .chat import chat
 from .context import CliContext
-from .render import err_console, write_stdout
+from .render import err_console, write_json, write_stdout
+from .sanitize import plain
 
 __all__ = ["shop", "support"]
 
@@ -45,17 +49,20 @@ def _shop(obj: CliContext) -> Iterator[tuple[Shop, Settings]]:
 
 def _load(shop_: Shop, account: str, path: Path) -> None:
     store = load_store(path)
-    with err_console.status(f"loading {store.name}: embedding {len(store.products)} products") as status:
+    name = escape(plain(store.name))  # the file's words, shown as they are: never markup
+    with err_console.status(f"loading {name}: embedding {len(store.products)} products") as status:
 
         def progress(done: int, total: int) -> None:
-            status.update(f"loading {store.name}: embedded {done}/{total} products")
+            status.update(f"loading {name}: embedded {done}/{total} products")
 
         summary = shop_.catalog.import_store(account, store, progress=progress)
     err_console.print(
-        f"loaded {summary.store} into account '{account}': {summary.products} products "
-        f"({summary.variants} items) in {summary.categories} categories, {summary.customers} customers, "
-        f"{summary.orders} orders, in {summary.seconds:.1f} s",
-        highlight=False,
+        plain(
+            f"loaded {summary.store} into account '{account}': {summary.products} products "
+            f"({summary.variants} items) in {summary.categories} categories, {summary.customers} "
+            f"customers, {summary.orders} orders, in {summary.seconds:.1f} s"
+        ),
+        markup=False,
     )
 
 
@@ -74,10 +81,12 @@ def shop(ctx: click.Context, user: str, session_id: str | None, model: str | Non
         try:
             info = shop_.catalog.store_info(account)
         except NotFoundError:
-            err_console.print(f"account '{account}' has no store yet: loading the demo store", style="dim")
+            err_console.print(
+                f"account '{account}' has no store yet: loading the demo store", style="dim", markup=False
+            )
             _load(shop_, account, demo_store_path())
             info = shop_.catalog.store_info(account)
-        err_console.print(f"shopping at {info['name']} as {user}", style="dim", highlight=False)
+        err_console.print(plain(f"shopping at {info['name']} as {user}"), style="dim", markup=False)
     ctx.invoke(chat, mode="shopping", user=user, session_id=session_id, model=model)
 
 
@@ -157,7 +166,7 @@ def orders(obj: CliContext, user: str) -> None:
     """A customer's orders, as JSON."""
     with _shop(obj) as (shop_, settings):
         found = shop_.orders.list_orders(Owner(settings.commerce.account, user))
-    write_stdout(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+    write_json(found)
 
 
 @shop.command("fulfil")
@@ -175,35 +184,58 @@ def fulfil(obj: CliContext, order_id: str, status: str, note: str) -> None:
     """As the store: mark an order processed or delivered (then it can be returned or exchanged)."""
     with _shop(obj) as (shop_, settings):
         order = shop_.orders.advance(settings.commerce.account, order_id, status, note)
-    write_stdout(json.dumps(order, indent=2, ensure_ascii=False) + "\n")
+    write_json(order)
 
 
-def _decide(obj: CliContext, action_id: str, token: str, user: str, *, confirm: bool) -> None:
+def _decide(obj: CliContext, action_id: str, token: str | None, user: str, *, confirm: bool) -> None:
     with _shop(obj) as (shop_, settings):
         owner = Owner(settings.commerce.account, user)
+        if token is None:  # an agent's order: the store holds its token for this user
+            held = agent_proposals(shop_.db, owner).get(action_id)
+            if held is None:
+                raise UserError(
+                    f"No order an agent prepared for '{user}' waits as {action_id}: give --token (printed "
+                    "when it was proposed), or see `ponder shop pending --user USER`."
+                )
+            token = held.token
         if confirm:
             done = shop_.actions.confirm(owner, action_id, token)
         else:
             done = shop_.actions.decline(owner, action_id, token)
-    write_stdout(json.dumps(done.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    write_json(done.to_dict())
+
+
+@shop.command("pending")
+@click.option("--user", default=DEFAULT_USER, show_default=True)
+@click.pass_obj
+def pending(obj: CliContext, user: str) -> None:
+    """List the user's actions waiting for a decision (orders an agent prepared say which agent)."""
+    with _shop(obj) as (shop_, settings):
+        owner = Owner(settings.commerce.account, user)
+        held = agent_proposals(shop_.db, owner)
+        found = shop_.actions.list_actions(owner)
+    rows = [a.to_dict() | ({"origin": held[a.id].origin()} if a.id in held else {}) for a in found]
+    write_json(rows)
 
 
 @shop.command("confirm")
 @click.argument("action_id")
-@click.option("--token", required=True, help="The token printed when the action was proposed.")
+@click.option(
+    "--token", default=None, help="The token printed when it was proposed (not needed for an agent's order)."
+)
 @click.option("--user", default=DEFAULT_USER, show_default=True)
 @click.pass_obj
-def confirm(obj: CliContext, action_id: str, token: str, user: str) -> None:
+def confirm(obj: CliContext, action_id: str, token: str | None, user: str) -> None:
     """Confirm a proposed order, cancellation or return: it is carried out now, once."""
     _decide(obj, action_id, token, user, confirm=True)
 
 
 @shop.command("decline")
 @click.argument("action_id")
-@click.option("--token", required=True)
+@click.option("--token", default=None, help="As for confirm.")
 @click.option("--user", default=DEFAULT_USER, show_default=True)
 @click.pass_obj
-def decline(obj: CliContext, action_id: str, token: str, user: str) -> None:
+def decline(obj: CliContext, action_id: str, token: str | None, user: str) -> None:
     """Decline a proposed action: nothing is done, and its token no longer works."""
     _decide(obj, action_id, token, user, confirm=False)
 

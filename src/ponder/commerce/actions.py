@@ -18,6 +18,13 @@ it out. Checkout runs with the action's id as its idempotency key, so a confirm 
 finishes the one order instead of placing another; a change of items is charged under a key derived
 from the order's version and the change (orders.py).
 
+The summary is built from the store's records only (the order, its items and amounts, saved addresses
+and payment methods), each value on one line with control characters taken out. What the model wrote is
+kept apart: a reason it gave is the action's ``assistant_note``, for clients to show labelled as the
+assistant's words; a new address it typed for a change of address is the one thing the person is asked
+to check, so it goes on a labelled line of its own, after the money line. Nothing the model writes can
+reword, reorder or hide what the summary says; clients print both as text, never as markup.
+
 Not here: deciding what to propose (the model, through tools.py), and refunds outside an order change.
 """
 
@@ -27,6 +34,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -57,6 +65,11 @@ ACTION_KINDS: tuple[str, ...] = (
     "change_address",
 )
 TTL_S = 15 * 60
+NOTE_CHARS = 500  # an assistant's note is cut here: it explains, it does not decide
+ADDRESS_FIELD_CHARS = 200  # a field of an address written in the chat
+# Characters that could break a summary line or reorder it on screen: controls, line and paragraph
+# separators, and the bidirectional overrides and isolates.
+_NOT_ON_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
 
 class UnknownActionError(NotFoundError):
@@ -71,11 +84,12 @@ class PendingAction:
     amount: int  # the money it moves, charged or refunded (0: none)
     currency: str
     arguments: dict[str, Any]
-    summary: str
+    summary: str  # what the action does, from the store's records (one fact per line)
     status: str  # pending, confirmed, done, declined, expired, failed
     result: dict[str, Any] | None
     created_at: float
     expires_at: float
+    assistant_note: str = ""  # the model's own words about it (a reason), shown apart and labelled
 
     def for_model(self) -> dict[str, Any]:
         """What the model may see: never the token, and a plain statement of where the decision lies."""
@@ -98,6 +112,7 @@ class PendingAction:
             "currency": self.currency,
             "arguments": self.arguments,
             "summary": self.summary,
+            "assistant_note": self.assistant_note,
             "status": self.status,
             "result": self.result,
             "created_at": self.created_at,
@@ -138,13 +153,14 @@ class ActionDesk:
             raise UserError("The cart is empty: add items before checking out.")
         quote = self.checkout.quote(owner, lines, address_id=address_id, payment_method_id=payment_method_id)
         items_text = ", ".join(
-            f"{i['quantity']} × {i['name']}{_options(i['options'])} at {money(i['price'], quote['currency'])}"
+            f"{i['quantity']} × {_line(i['name'])}{_options(i['options'])} at "
+            f"{money(i['price'], quote['currency'])}"
             for i in quote["items"]
         )
         address = quote["address"]
         summary = (
-            f"Place an order: {items_text}; ship to {address['line1']}, {address['city']}; pay with "
-            f"{_method(quote['method'])}. Total {money(quote['total'], quote['currency'])}."
+            f"Place an order: {items_text}; ship to {_line(address['line1'])}, {_line(address['city'])}; "
+            f"pay with {_method(quote['method'])}. Total {money(quote['total'], quote['currency'])}."
         )
         arguments = {
             "items": [[line.variant_id, line.quantity] for line in lines],
@@ -162,8 +178,8 @@ class ActionDesk:
             )
         refund = _paid(order)
         summary = (
-            f"Cancel order {order_id} ({_items(order)}), reason: {reason or 'none given'}. "
-            f"{money(refund, order['currency'])} goes back to {order['payment_method_id']}."
+            f"Cancel order {_line(order_id)} ({_items(order)}). "
+            f"{money(refund, order['currency'])} goes back to {_line(order['payment_method_id'])}."
         )
         arguments = {"order_id": order_id, "reason": reason, "status": order["status"]}
         return self._propose(owner, "cancel_order", order_id, refund, order["currency"], arguments, summary)
@@ -186,10 +202,10 @@ class ActionDesk:
         if twice is not None:  # it would be refunded twice
             raise UserError(f"Item {twice} of the order is named twice; name each item once.")
         amount = sum(by_seq[s]["price"] * by_seq[s]["quantity"] for s in item_seqs)
-        names = ", ".join(by_seq[s]["name"] + _options(by_seq[s]["options"]) for s in item_seqs)
+        names = ", ".join(_line(by_seq[s]["name"]) + _options(by_seq[s]["options"]) for s in item_seqs)
         summary = (
-            f"Return from order {order_id}: {names}, reason: {reason or 'none given'}. "
-            f"{money(amount, order['currency'])} goes back to {order['payment_method_id']}."
+            f"Return from order {_line(order_id)}: {names}. "
+            f"{money(amount, order['currency'])} goes back to {_line(order['payment_method_id'])}."
         )
         arguments = {
             "order_id": order_id,
@@ -206,7 +222,8 @@ class ActionDesk:
         the same product, the price difference charged to or refunded to ``payment_method_id``."""
         quote = self.orders.quote_modify(owner, order_id, swaps, payment_method_id)
         summary = (
-            f"Change the items of pending order {order_id}: {_swaps_text(quote)}. {_difference_text(quote)} "
+            f"Change the items of pending order {_line(order_id)}: {_swaps_text(quote)}. "
+            f"{_difference_text(quote)} "
             f"New order total {money(quote['total'], quote['currency'])}. A pending order's items can be "
             "changed only once."
         )
@@ -219,7 +236,8 @@ class ActionDesk:
         product, the price difference charged to or refunded to ``payment_method_id``."""
         quote = self.orders.quote_exchange(owner, order_id, swaps, payment_method_id)
         summary = (
-            f"Exchange delivered items of order {order_id}: {_swaps_text(quote)}. {_difference_text(quote)} "
+            f"Exchange delivered items of order {_line(order_id)}: {_swaps_text(quote)}. "
+            f"{_difference_text(quote)} "
             'The order becomes "exchange requested": the old items are to be sent back and the new ones '
             "are shipped. A delivered order is returned or exchanged only once."
         )
@@ -231,15 +249,22 @@ class ActionDesk:
         """Propose shipping a pending order to another address: a saved one (``address_id``) or a new one."""
         if address_id is not None and address is not None:
             raise UserError("Name a saved address (its id) or a new address, not both.")
+        saved = address is None
         if address is None:
             if not address_id:
                 raise UserError("Name the address to ship to: a saved one (its id) or a new one.")
             address = self.checkout.customers.address(owner, address_id)
+        else:
+            _check_written_address(address)
         quote = self.orders.quote_change_address(owner, order_id, address)
         order = quote["order"]
+        # The new address is what the person must check: on a line of its own, after the money line, and
+        # labelled with where it came from (a saved address, or one the assistant wrote down in the chat).
+        where_from = f"saved address {_line(address.id)}" if saved else "as written in the chat, check it"
         summary = (
-            f"Ship pending order {order_id} ({_items(order)}) to {_place(quote['new'])} instead of "
-            f"{_place(quote['old'])}. No money moves."
+            f"Ship pending order {_line(order_id)} ({_items(order)}) to the new address below instead of "
+            f"{_place(quote['old'])}. No money moves.\n"
+            f"New address ({where_from}): {_place(quote['new'])}"
         )
         arguments = {
             "order_id": order_id,
@@ -287,6 +312,7 @@ class ActionDesk:
             None,
             now,
             now + self.ttl_s,
+            _assistant_note(arguments),
         )
         self.carts.users.ensure(owner)
         with self.db.transaction() as db:
@@ -507,26 +533,53 @@ def _action(row: Any) -> PendingAction:
         json.loads(row["result"]) if row["result"] else None,
         row["created_at"],
         row["expires_at"],
+        _assistant_note(arguments),
     )
 
 
+def _line(text: object) -> str:
+    """A value for a summary line: on one line, in reading order (control characters, line separators and
+    direction overrides become a space). Store records come from imported files: they are data too."""
+    return _NOT_ON_A_LINE.sub(" ", str(text))
+
+
+def _check_written_address(address: Address) -> None:
+    """An address the model wrote is stored as written if the person confirms it, so it must be what the
+    summary shows: no control characters or line breaks to hide part of it, and no field past a length."""
+    for name in ("name", "line1", "line2", "city", "state", "zip", "country"):
+        value = getattr(address, name)
+        if _NOT_ON_A_LINE.search(value):
+            raise UserError(f"The address's {name} has a control character or a line break in it.")
+        if len(value) > ADDRESS_FIELD_CHARS:
+            raise UserError(f"The address's {name} is over {ADDRESS_FIELD_CHARS} characters.")
+
+
+def _assistant_note(arguments: dict[str, Any]) -> str:
+    """What the model wrote about the action (the reason it gave), on one line and cut to NOTE_CHARS."""
+    note = _line(arguments.get("reason") or "").strip()
+    return note if len(note) <= NOTE_CHARS else note[: NOTE_CHARS - 1] + "…"
+
+
 def _options(options: dict[str, str]) -> str:
-    return f" ({', '.join(f'{k} {v}' for k, v in options.items())})" if options else ""
+    if not options:
+        return ""
+    return f" ({', '.join(f'{_line(k)} {_line(v)}' for k, v in options.items())})"
 
 
 def _method(method: dict[str, Any]) -> str:
-    return {"gift_card": "gift card", "paypal": "PayPal"}.get(method["kind"], "card") + f" {method['id']}"
+    kind = {"gift_card": "gift card", "paypal": "PayPal"}.get(method["kind"], "card")
+    return f"{kind} {_line(method['id'])}"
 
 
 def _items(order: dict[str, Any]) -> str:
-    return ", ".join(f"{i['quantity']} × {i['name']}" for i in order["items"])
+    return ", ".join(f"{i['quantity']} × {_line(i['name'])}" for i in order["items"])
 
 
 def _swaps_text(quote: dict[str, Any]) -> str:
     currency = quote["currency"]
 
     def item(side: dict[str, Any]) -> str:
-        return f"{side['name']}{_options(side['options'])} at {money(side['price'], currency)}"
+        return f"{_line(side['name'])}{_options(side['options'])} at {money(side['price'], currency)}"
 
     return "; ".join(
         f"item {line['seq']}, {line['quantity']} × {item(line['old'])} → {item(line['new'])}"
@@ -546,7 +599,8 @@ def _difference_text(quote: dict[str, Any]) -> str:
 def _place(address: dict[str, Any] | None) -> str:
     if not address:
         return "no address"
-    return ", ".join(x for x in (address.get(k) for k in ("line1", "line2", "city", "zip", "country")) if x)
+    keys = ("name", "line1", "line2", "city", "state", "zip", "country")
+    return ", ".join(_line(x) for x in (address.get(k) for k in keys) if x)
 
 
 def _paid(order: dict[str, Any]) -> int:

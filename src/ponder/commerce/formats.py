@@ -42,11 +42,18 @@ JSON object with ``"format": "ponder-store"`` (Ponder), or one with top-level ``
   beside db.json, as tau2 ships it, becomes the store's policy.
 
 Input is checked whole before anything is returned: a missing file, a file over ``max_bytes``, invalid
-JSON (with its line and column) or an unknown format stop at once; otherwise every problem found (wrong
-types, missing fields, negative money, a product without variants, duplicate ids, references to unknown
-categories, products, variants, users, addresses or payment methods) is collected and the first
-``MAX_REPORTED`` are raised together in one ``StoreFormatError``, each naming its file and place
-(``store.json: products[3].variants[1].price: ...``). Nothing is half-loaded.
+JSON (with its line and column), JSON nested far deeper than a store is, or an unknown format stop at
+once; otherwise every problem found (wrong types, missing fields, negative money, a product without
+variants, duplicate ids, references to unknown categories, products, variants, users, addresses or
+payment methods, money, stock or quantities past their limits, names with control characters) is
+collected and the first ``MAX_REPORTED`` are raised together in one ``StoreFormatError``, each naming
+its file and place (``store.json: products[3].variants[1].price: ...``). Nothing is half-loaded.
+
+A store file may come from anyone, so the files it leads to stay in its folder: the path given is read
+as it is, but a file found in that folder by name (``store.json`` or ``db.json`` of a directory, the
+``products_file``, ``policy.md``) is refused when it is a link that leads out of the folder, and it must
+be a regular file (not a device or a pipe). Money is at most ``MAX_CENTS`` (an order's items together
+too), so every amount fits the database's 64-bit integers.
 
 Not here: storing a store (the engine imports a ``StoreData``), writing tau2's format, and any judgement of
 the data beyond consistency (prices that look too high, stock that looks wrong).
@@ -58,6 +65,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
@@ -67,7 +75,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from ponder.commerce.model import (
     Address,
@@ -87,6 +95,7 @@ from ponder.errors import UserError
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "MAX_CENTS",
     "MAX_REPORTED",
     "PONDER_FILE",
     "PONDER_FORMAT",
@@ -108,6 +117,10 @@ TAU2_FILE: Final = "db.json"
 TAU2_POLICY_FILE: Final = "policy.md"
 DEFAULT_MAX_BYTES: Final = 200 * 1024 * 1024  # per file read
 MAX_REPORTED: Final = 20  # problems named in one error
+MAX_CENTS: Final = 10**12  # any amount, and an order's items together: ten billion in the currency
+MAX_STOCK: Final = 10**9
+MAX_ITEM_QUANTITY: Final = 10**6  # of one line of an imported order
+MAX_TIMESTAMP: Final = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 TEST_TOKEN_PREFIX: Final = "tok_test_"  # tokens the test payment provider approves
 
 # tau2's order statuses -> ours. "pending (item modified)" is pending whose items were changed once.
@@ -148,9 +161,9 @@ def load_store(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYT
     source = Path(path)
     if source.is_dir():
         if (source / PONDER_FILE).is_file():
-            return load_ponder(source / PONDER_FILE, max_bytes=max_bytes)
+            return load_ponder(source, max_bytes=max_bytes)
         if (source / TAU2_FILE).is_file():
-            return load_tau2(source / TAU2_FILE, max_bytes=max_bytes)
+            return load_tau2(source, max_bytes=max_bytes)
         raise StoreFormatError(source, [f"a directory with neither {PONDER_FILE} nor {TAU2_FILE} in it"])
     if source.suffix == ".jsonl":
         raise StoreFormatError(
@@ -173,8 +186,9 @@ def load_store(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYT
 def load_ponder(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> StoreData:
     """The store in a Ponder ``store.json`` (or the directory holding one), with its ``products_file``."""
     source = Path(path)
-    if source.is_dir():
-        source = source / PONDER_FILE
+    if source.is_dir():  # the file is found in the folder: it stays in the folder
+        source = _in_folder(source, PONDER_FILE, source / PONDER_FILE)
+        return _ponder_store(_read_json(source, max_bytes, follow=False), source, max_bytes)
     return _ponder_store(_read_json(source, max_bytes), source, max_bytes)
 
 
@@ -188,9 +202,10 @@ def load_tau2(
     """The store in a tau2-bench retail ``db.json`` (or the directory holding one). ``policy``: the
     store's policy; by default the text of the ``policy.md`` beside the file, if there is one."""
     source = Path(path)
-    if source.is_dir():
-        source = source / TAU2_FILE
-    raw = _read_json(source, max_bytes)
+    follow = not source.is_dir()
+    if not follow:  # the file is found in the folder: it stays in the folder
+        source = _in_folder(source, TAU2_FILE, source / TAU2_FILE)
+    raw = _read_json(source, max_bytes, follow=follow)
     return _tau2_store(
         raw, source, name=name, policy=_tau2_policy(source, max_bytes) if policy is None else policy
     )
@@ -229,53 +244,83 @@ def demo_store_path() -> Path:
 # --- reading files ---------------------------------------------------------------------------------------
 
 
-class _NotJsonNumber(ValueError):
-    pass
+class _NotStoreJson(ValueError):
+    """JSON that no store file holds: NaN or Infinity, or nesting far deeper than a store's."""
 
 
 def _refuse_constant(name: str) -> Any:
-    raise _NotJsonNumber(f"{name} is not a JSON number")
+    raise _NotStoreJson(f"{name} is not a JSON number")
 
 
-def _read_bytes(path: Path, max_bytes: int, source: Path) -> bytes:
+_READ_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a pipe must not block the open
+_NO_FOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _read_bytes(path: Path, max_bytes: int, source: Path, *, follow: bool = True) -> bytes:
+    """The bytes of the regular file ``path``; ``follow=False``: refused if ``path`` itself is a link."""
     try:
-        size = path.stat().st_size
-        if not path.is_file():
-            raise StoreFormatError(source, [f"{path}: not a file"])
-        if size > max_bytes:
-            raise StoreFormatError(source, [f"{path.name}: {size:,} bytes, over the limit of {max_bytes:,}"])
-        return path.read_bytes()
+        fd = os.open(path, _READ_FLAGS | (0 if follow else _NO_FOLLOW))
     except FileNotFoundError:
         raise StoreFormatError(source, [f"{path}: no such file"]) from None
     except OSError as err:
         raise StoreFormatError(source, [f"{path}: cannot be read ({err.strerror or err})"]) from None
+    with os.fdopen(fd, "rb") as file:
+        try:
+            info = os.fstat(fd)
+            size = info.st_size
+            if not stat.S_ISREG(info.st_mode):
+                raise StoreFormatError(source, [f"{path}: not a file"])
+            if size > max_bytes:
+                raise StoreFormatError(
+                    source, [f"{path.name}: {size:,} bytes, over the limit of {max_bytes:,}"]
+                )
+            data = file.read(max_bytes + 1)
+        except OSError as err:
+            raise StoreFormatError(source, [f"{path}: cannot be read ({err.strerror or err})"]) from None
+    if len(data) > max_bytes:  # it grew while it was read
+        raise StoreFormatError(source, [f"{path.name}: over the limit of {max_bytes:,} bytes"])
+    return data
+
+
+def _in_folder(folder: Path, name: str, source: Path) -> Path:
+    """The file ``name`` of the store's ``folder``, links resolved; refused if a link leads out of it."""
+    found = (folder / name).resolve()
+    if not found.is_relative_to(folder.resolve()):
+        raise StoreFormatError(
+            source, [f"{name}: a link that leads out of the store's folder {folder}: not followed"]
+        )
+    return found
 
 
 def _parse_json(data: bytes | str) -> Any:
-    """``json.loads`` that refuses NaN and Infinity, which JSON does not have."""
-    return json.loads(data, parse_constant=_refuse_constant)
+    """``json.loads`` that refuses NaN and Infinity, which JSON does not have, and nesting deeper than
+    Python's JSON reader can go (a store is a few levels deep)."""
+    try:
+        return json.loads(data, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise _NotStoreJson("nested too deeply (a store is a few levels deep)") from None
 
 
-def _read_json(path: Path, max_bytes: int) -> Any:
-    data = _read_bytes(path, max_bytes, path)
+def _read_json(path: Path, max_bytes: int, *, follow: bool = True) -> Any:
+    data = _read_bytes(path, max_bytes, path, follow=follow)
     try:
         return _parse_json(data)
     except json.JSONDecodeError as err:
         raise StoreFormatError(
             path, [f"{path.name}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"]
         ) from None
-    except _NotJsonNumber as err:
+    except _NotStoreJson as err:
         raise StoreFormatError(path, [f"{path.name}: invalid JSON: {err}"]) from None
     except UnicodeDecodeError as err:
         raise StoreFormatError(path, [f"{path.name}: not UTF-8 text ({err.reason})"]) from None
 
 
 def _tau2_policy(db_file: Path, max_bytes: int) -> str:
-    policy = db_file.parent / TAU2_POLICY_FILE
-    if not policy.is_file():
+    if not (db_file.parent / TAU2_POLICY_FILE).is_file():
         return ""
+    policy = _in_folder(db_file.parent, TAU2_POLICY_FILE, db_file)
     try:
-        return _read_bytes(policy, max_bytes, db_file).decode("utf-8").strip()
+        return _read_bytes(policy, max_bytes, db_file, follow=False).decode("utf-8").strip()
     except UnicodeDecodeError as err:
         raise StoreFormatError(db_file, [f"{policy.name}: not UTF-8 text ({err.reason})"]) from None
 
@@ -352,8 +397,18 @@ def _duplicates(ids: Sequence[str]) -> Iterator[tuple[int, str]]:
 
 # --- Ponder's format -------------------------------------------------------------------------------------
 
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    if _CONTROL.search(text):
+        raise ValueError("a name is one line of text, without control characters")
+    return text
+
+
 _Id = Annotated[str, Field(min_length=1)]
-_Cents = Annotated[int, Field(ge=0)]
+_Name = Annotated[str, AfterValidator(_one_line)]  # shown on one line: in summaries, on the terminal
+_Cents = Annotated[int, Field(ge=0, le=MAX_CENTS)]
 
 
 class _Strict(BaseModel):
@@ -362,7 +417,7 @@ class _Strict(BaseModel):
 
 class _PCategory(_Strict):
     id: _Id
-    name: str
+    name: _Name
     parent: str | None = None
 
 
@@ -371,7 +426,7 @@ class _PVariant(_Strict):
     product_id: str | None = None  # optional: the product it is listed under
     options: dict[str, str] = {}
     price: _Cents
-    stock: Annotated[int, Field(ge=0)] | None = None
+    stock: Annotated[int, Field(ge=0, le=MAX_STOCK)] | None = None
     available: bool = True
 
 
@@ -383,7 +438,7 @@ class _PReview(_Strict):
 
 class _PProduct(_Strict):
     id: _Id
-    name: str
+    name: _Name
     variants: list[_PVariant]
     category: str = ""
     description: str = ""
@@ -424,9 +479,9 @@ class _PCustomer(_Strict):
 class _POrderItem(_Strict):
     variant_id: _Id
     price: _Cents  # each, as sold
-    quantity: Annotated[int, Field(ge=1)] = 1
+    quantity: Annotated[int, Field(ge=1, le=MAX_ITEM_QUANTITY)] = 1
     product_id: str | None = None  # these three default to the variant's
-    name: str | None = None
+    name: _Name | None = None
     options: dict[str, str] | None = None
 
 
@@ -450,7 +505,7 @@ class _POrder(_Strict):
 class _PStore(_Strict):
     format: str
     version: int
-    name: str
+    name: _Name
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     policy: str = ""
     categories: list[_PCategory] = []
@@ -490,7 +545,8 @@ def _ponder_store(raw: Any, source: Path, max_bytes: int) -> StoreData:
         elif Path(products_file).name != products_file:
             problems.add(file, "products_file", f"{products_file!r} must be a file name beside {file}")
         else:
-            placed = list(_jsonl_products(source.parent / products_file, max_bytes, source, problems))
+            found = _in_folder(source.parent, products_file, source)
+            placed = list(_jsonl_products(found, max_bytes, source, problems))
     products: list[tuple[str, str, _PProduct]] = []
     for pfile, where, given in placed:
         try:
@@ -508,7 +564,7 @@ def _jsonl_products(
     path: Path, max_bytes: int, source: Path, problems: _Problems
 ) -> Iterator[tuple[str, str, Any]]:
     """(file and line, "", the parsed line) for each non-blank line; a line that is not JSON is a problem."""
-    for n, line in enumerate(_read_bytes(path, max_bytes, source).splitlines(), start=1):
+    for n, line in enumerate(_read_bytes(path, max_bytes, source, follow=False).splitlines(), start=1):
         if not line.strip():
             continue
         at = f"{path.name}, line {n}"
@@ -516,7 +572,7 @@ def _jsonl_products(
             yield at, "", _parse_json(line)
         except json.JSONDecodeError as err:
             problems.add(at, "", f"invalid JSON at column {err.colno}: {err.msg}")
-        except (_NotJsonNumber, UnicodeDecodeError) as err:
+        except (_NotStoreJson, UnicodeDecodeError) as err:
             problems.add(at, "", f"invalid JSON: {err}")
 
 
@@ -627,6 +683,10 @@ class _PonderBuilder:
         if not o.items:
             self.note(f"{where}.items", "an order needs at least one item")
         items = tuple(self.order_item(f"{where}.items[{j}]", item) for j, item in enumerate(o.items))
+        for what in _order_money_problems(
+            [i.price * i.quantity for i in items], [p.amount for p in o.payments]
+        ):
+            self.note(where, what)
         address = Address(**o.address.model_dump()) if o.address is not None else None
         if o.address_id is not None:
             if o.address is not None:
@@ -693,6 +753,14 @@ def _attribute_problems(attributes: Mapping[str, Any]) -> Iterator[tuple[str, st
             yield name, f"must be a string, a number or true/false, not {_json_type(value)}"
 
 
+def _order_money_problems(lines: Sequence[int], payments: Sequence[int]) -> Iterator[str]:
+    """An order whose items (each line's price times quantity) or payments add up past MAX_CENTS."""
+    if sum(lines) > MAX_CENTS:
+        yield f"its items add up to more than {MAX_CENTS:,} cents"
+    if sum(payments) > MAX_CENTS:
+        yield f"its payments add up to more than {MAX_CENTS:,} cents"
+
+
 def _payment_method_problems(kind: str, token: str, last4: str, balance: int | None) -> Iterator[str]:
     if kind in ("card", "paypal") and not token:
         yield f"a {kind} needs the payment provider's token"
@@ -709,6 +777,8 @@ def _timestamp(value: object) -> float | None:
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if not 0 <= value <= MAX_TIMESTAMP:
+            raise ValueError(f"{value!r} is not a time between 1970 and 9999")
         return float(value)
     if isinstance(value, str):
         try:
@@ -717,6 +787,8 @@ def _timestamp(value: object) -> float | None:
             raise ValueError(f"{value!r} is not an ISO 8601 time") from None
         if when.tzinfo is None:
             raise ValueError(f"{value!r} has no timezone (add Z or +00:00)")
+        if not 0 <= when.timestamp() <= MAX_TIMESTAMP:
+            raise ValueError(f"{value!r} is not a time between 1970 and 9999")
         return when.timestamp()
     raise ValueError(f"must be seconds since 1970 or an ISO 8601 time, not {_json_type(value)}")
 
@@ -767,7 +839,7 @@ def _plain(value: Any) -> Any:
 
 # --- tau2-bench retail -----------------------------------------------------------------------------------
 
-_Dollars = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+_Dollars = Annotated[float, Field(ge=0, le=MAX_CENTS / 100, allow_inf_nan=False)]
 
 
 class _Tau2(BaseModel):
@@ -783,7 +855,7 @@ class _T2Variant(_Tau2):
 
 
 class _T2Product(_Tau2):
-    name: str
+    name: _Name
     product_id: _Id
     variants: dict[str, _T2Variant]
 
@@ -819,7 +891,7 @@ class _T2User(_Tau2):
 
 
 class _T2OrderItem(_Tau2):
-    name: str
+    name: _Name
     product_id: str
     item_id: str
     price: _Dollars
@@ -998,6 +1070,10 @@ class _Tau2Builder:
                     self.note(f"{where}.payment_history[{j}].payment_method_id", what)
             if replace(address, id="default") == customer.addresses[0]:
                 address = customer.addresses[0]
+        for what in _order_money_problems(
+            [_cents(i.price) for i in o.items], [_cents(p.amount) for p in o.payment_history]
+        ):
+            self.note(where, what)
         items = (
             OrderItem(
                 variant_id=i.item_id,

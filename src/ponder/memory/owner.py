@@ -16,12 +16,12 @@ __all__ = ["DEFAULT_USER", "LOCAL_ACCOUNT", "Owner", "check_name"]
 
 LOCAL_ACCOUNT = "local"  # the account of the CLI and of `ponder serve --no-key`
 DEFAULT_USER = "me"  # the user when none is named
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,127}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,127}")  # whole names only: fullmatch, never ^...$
 
 
 def check_name(value: str, what: str) -> str:
     """``value`` if it is a valid account, user or project name; a UserError that says why otherwise."""
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):  # "$" would let "dave\n" through as another user than "dave"
         raise UserError(
             f"The {what} {value!r} is not valid: use 1-128 letters, digits, '_', '.', '@', ':', '+' "
             "or '-', starting with a letter or digit."

@@ -7,8 +7,9 @@ ran: ``native`` (the image went to a vision model as it is), ``ocr+analysis``, o
 recogniser's name. The replacement parts are ``TextPart``s tagged with their origin, so the router still
 knows a voice turn from a typed one.
 
-The work is CPU-bound, so it runs in a worker thread; results are cached by the bytes' sha256, so a client
-that resends a whole conversation does not pay twice for the same image or clip.
+The work is CPU-bound, so it runs in a worker thread; results are cached by the bytes' sha256 within a
+scope (the server's account), so a client that resends a whole conversation does not pay twice for the same
+image or clip, and no account learns from a cache hit what another account sent.
 """
 
 from __future__ import annotations
@@ -185,9 +186,9 @@ class Perception:
         return text, report
 
     def _part(
-        self, part: ImagePart | AudioPart, label: str, native_images: bool
+        self, part: ImagePart | AudioPart, label: str, native_images: bool, scope: str
     ) -> tuple[Part, dict[str, Any]]:
-        digest = hashlib.sha256(part.data).hexdigest()
+        digest = f"{scope}\x00{hashlib.sha256(part.data).hexdigest()}"
         if isinstance(part, ImagePart):
             if native_images:
                 # Still decoded: a broken or oversized image is refused here, not by the remote server.
@@ -213,8 +214,10 @@ class Perception:
         return TextPart(text, origin="audio"), report
 
     def perceive_sync(
-        self, messages: Sequence[Message], *, native_images: bool = False
+        self, messages: Sequence[Message], *, native_images: bool = False, scope: str = ""
     ) -> tuple[list[Message], list[dict[str, Any]]]:
+        """The messages with their media read, and one report per part; ``scope`` (an account) keeps cached
+        results apart: a part is a cache hit only for the scope that sent it before."""
         out: list[Message] = []
         reports: list[dict[str, Any]] = []
         counts = {"image": 0, "audio": 0}
@@ -228,7 +231,7 @@ class Perception:
                     kind = "image" if isinstance(part, ImagePart) else "audio"
                     counts[kind] += 1
                     try:
-                        new, report = self._part(part, f"{kind} {counts[kind]}", native_images)
+                        new, report = self._part(part, f"{kind} {counts[kind]}", native_images, scope)
                     except MediaError as err:
                         where = "" if len(messages) == 1 else f" (message {len(out) + 1})"
                         raise type(err)(f"{err}{where}") from None
@@ -240,6 +243,6 @@ class Perception:
         return out, reports
 
     async def perceive(
-        self, messages: Sequence[Message], *, native_images: bool = False
+        self, messages: Sequence[Message], *, native_images: bool = False, scope: str = ""
     ) -> tuple[list[Message], list[dict[str, Any]]]:
-        return await asyncio.to_thread(self.perceive_sync, messages, native_images=native_images)
+        return await asyncio.to_thread(self.perceive_sync, messages, native_images=native_images, scope=scope)

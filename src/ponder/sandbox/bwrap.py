@@ -4,7 +4,9 @@ The jail unshares every namespace (user, pid, net, ipc, uts, cgroup, mount) and 
 user namespaces inside; the program runs as uid/gid 65534 with no capabilities, in a new session, and
 dies with its parent. Its filesystem is an empty read-only root with /usr, /etc/ld.so.cache and the
 interpreter's directories bound read-only, a fresh /proc for its own pid namespace, a minimal read-only
-/dev, and one size-limited tmpfs at /tmp: the only writable place. The environment is cleared and only
+/dev, and one size-limited tmpfs at /tmp: the only writable place. The interpreter's directories are bound
+after that tmpfs, so an interpreter or virtual environment that lives under /tmp is not hidden by it (it then
+shows read-only inside the jail's /tmp). The environment is cleared and only
 what Python needs is set. bubblewrap loads the seccomp filter (``--seccomp FD``) last, just before it
 execs the interpreter. This module builds the command; ``jail.py`` launches it.
 
@@ -75,13 +77,13 @@ def bwrap_argv(
         "--uid", str(JAIL_UID), "--gid", str(JAIL_UID), "--hostname", "sandbox",
         "--die-with-parent", "--new-session", "--cap-drop", "ALL",
         *_system_dirs(),
+        "--proc", "/proc", "--dev", "/dev",
+        "--size", str(limits.tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp",
     ]  # fmt: skip
-    for root in interpreter.roots:
+    for root in interpreter.roots:  # after the tmpfs: a virtual environment under /tmp stays visible
         if not root.startswith("/usr/"):
             argv += ["--ro-bind", root, root]
     argv += [
-        "--proc", "/proc", "--dev", "/dev",
-        "--size", str(limits.tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp",
         "--remount-ro", "/dev", "--remount-ro", "/",
         "--seccomp", str(seccomp_fd),
         "--clearenv",

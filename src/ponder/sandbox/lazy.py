@@ -17,7 +17,7 @@ from ponder.errors import SandboxUnavailableError
 from .jail import TierName
 from .limits import Limits
 from .result import RunResult
-from .sandbox import Sandbox
+from .sandbox import DEFAULT_WAIT_S, Sandbox
 
 __all__ = ["LazySandbox"]
 
@@ -29,11 +29,13 @@ class LazySandbox:
         pool_size: int = 2,
         tier: TierName | None = None,
         *,
+        wait_s: float = DEFAULT_WAIT_S,
         on_unavailable: Callable[[SandboxUnavailableError], None] | None = None,
     ) -> None:
         self.limits = limits
         self.pool_size = pool_size
         self.tier = tier  # None: the first tier that works here
+        self.wait_s = wait_s
         self.on_unavailable = on_unavailable
         self._sandbox: Sandbox | None = None
         self._error: SandboxUnavailableError | None = None
@@ -43,11 +45,14 @@ class LazySandbox:
     def started(self) -> bool:
         return self._sandbox is not None
 
-    async def _get(self) -> Sandbox:
+    async def start(self) -> Sandbox:
+        """The running sandbox, started now if no program started it yet; its error if no tier works."""
         async with self._lock:
             if self._sandbox is None and self._error is None:
                 try:
-                    self._sandbox = await Sandbox.start(self.limits, self.pool_size, self.tier)
+                    self._sandbox = await Sandbox.start(
+                        self.limits, self.pool_size, self.tier, wait_s=self.wait_s
+                    )
                 except SandboxUnavailableError as err:
                     self._error = err
                     if self.on_unavailable is not None:
@@ -59,7 +64,7 @@ class LazySandbox:
 
     async def run(self, code: str, stdin: str = "", timeout_s: float | None = None) -> RunResult:
         """Run ``code`` in a fresh jail, starting the sandbox first if this is its first program."""
-        sandbox = await self._get()
+        sandbox = await self.start()
         return await sandbox.run(code, stdin, timeout_s)
 
     async def aclose(self) -> None:

@@ -37,6 +37,7 @@ from ponder.server import orders as orders_api
 from ponder.server.auth import Principal, admit, authenticate
 from ponder.server.chat import MODE_MODELS, chat_completions
 from ponder.server.errors import ApiError, from_ponder_error
+from ponder.server.guard import BrowserGuard
 from ponder.server.interests import get_profile, record_events
 from ponder.server.metrics import CONTENT_TYPE, Metrics
 from ponder.server.middleware import BodyTooLarge, RequestMiddleware
@@ -128,14 +129,18 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         switch_interval, gc_threshold = sys.getswitchinterval(), gc.get_threshold()
         try:
-            _share_the_interpreter(asyncio.get_running_loop())
-            state.toolsets = load_toolsets(settings.tools, settings)
-            if state.toolsets:
-                state.server_tools = list((await ToolRunner.from_toolsets(state.toolsets)).tools.values())
-            if settings.programs:
+            if settings.programs:  # one jail pool for the server: program agents and the python tool
                 from ponder.sandbox.lazy import LazySandbox
 
-                state.sandbox = LazySandbox(pool_size=2, on_unavailable=_programs_off)
+                state.sandbox = LazySandbox(
+                    pool_size=settings.sandbox.pool_size,
+                    wait_s=settings.sandbox.wait_s,
+                    on_unavailable=_programs_off,
+                )
+            state.toolsets = load_toolsets(settings.tools, settings, sandbox=state.sandbox)
+            if state.toolsets:
+                state.server_tools = list((await ToolRunner.from_toolsets(state.toolsets)).tools.values())
+            _share_the_interpreter(asyncio.get_running_loop())  # once what the server keeps is loaded
             yield
         finally:
             await state.aclose()
@@ -430,6 +435,7 @@ def create_app(
             raise ApiError(404, f"No file {name}.", "not_found_error") from None
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(BrowserGuard, local=settings.server.allow_local_without_key)  # inside the request log
     app.add_middleware(
         RequestMiddleware,
         metrics=metrics,

@@ -3,10 +3,13 @@
 A key names an account and a tier. The OpenAI ``user`` field names an end user inside that account, so all
 data is scoped by (account, user). Without a key, a request is refused (401), unless the config allows the
 local single-user default (``server.allow_local_without_key``, loopback only): it is then account "local".
+A UCP agent credential (store/keys.py) is refused here (403) unless the route is a UCP one
+(``agent_ok=True``): an outside shopping agent never reaches the account's /v1 routes.
 
 ``admit`` is called once per request, failed ones included: the request's cost is its mode's price in the
 key's tier, taken from the key's requests per minute; a day's tokens spent also refuses (429). Every 429
-carries Retry-After and the remaining/reset headers; so does every admitted response.
+carries Retry-After and the remaining/reset headers; so does every admitted response. ``admission`` also
+says what the day has left, which caps what a turn may generate (see ponder.models.metered).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from ponder.server.errors import ApiError
 from ponder.server.state import ServerState
 from ponder.store.keys import KEY_PREFIX
 
-__all__ = ["LOCAL_ACCOUNT", "Principal", "admit", "authenticate"]
+__all__ = ["LOCAL_ACCOUNT", "Admission", "Principal", "admission", "admit", "authenticate"]
 
 LOCAL_ACCOUNT = "local"
 
@@ -32,10 +35,12 @@ class Principal:
     tier_name: str
     tier: TierConfig
     user: str | None = None  # the end user inside the account (OpenAI ``user``), once the body is read
+    agent_profile: str | None = None  # a UCP agent credential's platform profile; None for an account key
 
 
-async def authenticate(state: ServerState, authorization: str | None) -> Principal:
-    """The principal the Authorization header names (the key's lookup runs in a worker thread), or 401."""
+async def authenticate(state: ServerState, authorization: str | None, *, agent_ok: bool = False) -> Principal:
+    """The key's principal (its lookup runs in a worker thread); a UCP agent credential only where
+    ``agent_ok`` (the UCP routes)."""
     server = state.settings.server
     if server.allow_local_without_key and not _ponder_key(authorization):
         # OpenAI clients insist on sending some key: in local mode, one that is not a Ponder key is no key.
@@ -52,7 +57,20 @@ async def authenticate(state: ServerState, authorization: str | None) -> Princip
     key = await asyncio.to_thread(state.keys.authenticate, secret.strip())
     if key is None:
         raise _unauthorized("The API key is not valid, or it was revoked.")
-    return Principal(key.account, key.id, key.tier, _tier(state, key.tier))
+    if key.is_agent and not agent_ok:
+        raise ApiError(
+            403,
+            "This key is a shopping agent's credential: it works only on the UCP routes (/ucp/...).",
+            "permission_error",
+            "agent_credential",
+        )
+    return Principal(
+        key.account,
+        key.id,
+        key.tier,
+        _tier(state, key.tier),
+        agent_profile=key.profile if key.is_agent else None,
+    )
 
 
 def _ponder_key(authorization: str | None) -> bool:
@@ -80,8 +98,19 @@ def _unauthorized(message: str) -> ApiError:
     )
 
 
+@dataclass(frozen=True)
+class Admission:
+    headers: dict[str, str]  # the rate-limit headers for the response
+    tokens_left: int | None  # of the key's day, before this request; None: no daily limit
+
+
 async def admit(state: ServerState, principal: Principal, cost: float) -> dict[str, str]:
     """Take ``cost`` from the key's limits, or raise 429; return the rate-limit headers for the response."""
+    return (await admission(state, principal, cost)).headers
+
+
+async def admission(state: ServerState, principal: Principal, cost: float) -> Admission:
+    """``admit``, also saying how many tokens the key's day has left (a turn's generation is capped by it)."""
     tier = principal.tier
     decision = await state.limiter.admit(principal.key_id, tier.requests_per_minute, cost)
     headers: dict[str, str] = {}
@@ -116,4 +145,4 @@ async def admit(state: ServerState, principal: Principal, cost: float) -> dict[s
                 "tokens_exceeded",
                 headers=headers,
             )
-    return headers
+    return Admission(headers, left)

@@ -1,11 +1,13 @@
 """``POST /v1/chat/completions``: one turn of a reasoning mode, answered whole or streamed as SSE.
 
 The order of checks is the contract: the key (401), the body (400, or 413 past the caps on its shape: both
-still cost one request of the key's limit), the limits priced by mode (429), a free turn slot (503), memory
-(the session's history and the facts recalled about the user), perception, then the turn, under the server's
-timeout (504). The tokens a turn used count toward the key's day, times its mode's price. A turn that
-succeeds is stored in its session before the response is sent; what the user stated about themselves is
-learned after it, in the background.
+still cost one request of the key's limit), the limits priced by mode and sub-agents (429), a free turn slot
+(503, or 429 past the key's share), memory (the session's history and the facts recalled about the user),
+perception, then the turn, under the server's timeout (504). What the model generated counts toward the
+key's day, times its mode's price, however the turn ended (finished, failed, timed out, cancelled, or its
+stream closed early), and so does perception's work; what the day has left caps what the turn may generate.
+A turn that succeeds is stored in its session before the response is sent; what the user stated about
+themselves is learned after it, in the background.
 
 Nothing that blocks runs on the event loop: the key's lookup, the limits, parsing the body and building the
 turn, memory and perception run in worker threads (large requests' one at a time), so one heavy request
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ponder.commerce.tools import Proposal
+from ponder.config import TierConfig
 from ponder.errors import MediaError, NoSpeechError, PonderError, UserError
 from ponder.memory.owner import DEFAULT_USER, Owner
 from ponder.memory.service import TurnMemory, reply_of
@@ -43,12 +47,13 @@ from ponder.messages import (
     ToolResultEvent,
 )
 from ponder.models.base import Model, ModelSettings
+from ponder.models.metered import MeteredModel
 from ponder.models.openai_compat import wire_tool_calls
 from ponder.modes import MODE_NAMES, ModeOptions, get_mode
 from ponder.modes.base import Mode
 from ponder.modes.router import route
 from ponder.perception import has_media
-from ponder.server.auth import Principal, admit, authenticate
+from ponder.server.auth import Principal, admission, admit, authenticate
 from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.protocol import ChatCompletionRequest
 from ponder.server.shape import check_shape, scan_body
@@ -80,6 +85,8 @@ class PreparedTurn:
     session_id: str | None = None  # X-Ponder-Session or session_id
     memory: TurnMemory | None = None  # what memory prepared (history, recalled facts); set by _recall
     proposals: list[Proposal] = field(default_factory=list)  # shopping: actions awaiting the person
+    meter: MeteredModel | None = None  # the model, counting what the turn spends; set once admitted
+    charged: bool = False  # the turn's tokens were taken from the key's day
     body_bytes: int = 0  # the request's size: a large one's work in threads takes turns with the others'
 
 
@@ -94,23 +101,33 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
     except ApiError:
         await admit(state, principal, 1.0)  # a failed request still counts (and a 429 wins over the 400)
         raise
-    price = principal.tier.price(turn.priced_mode)
-    headers = await admit(state, principal, price)
+    price = principal.tier.price(turn.priced_mode, turn.request.agents or state.settings.agents)
+    admitted = await admission(state, principal, price)
+    headers, key_id = admitted.headers, principal.key_id
+    rate = principal.tier.token_price(turn.priced_mode)
+    left = admitted.tokens_left
+    allowance = None if left is None or rate <= 0 else int(left // rate)  # tokens the turn may still spend
     if turn.request.stream:
-        state.take_slot()
+        state.take_slot(key_id)
         try:  # before the stream starts, so that a broken image or clip gets its own status code
+            turn.meter = MeteredModel(_model(state, turn), allowance)
             await _recall(state, turn)
             await _perceive(state, turn)
         except BaseException:
-            state.release_slot()
+            state.release_slot(key_id)
+            await _charge(state, turn, rate)
             raise
-        return EventStream(_stream(state, turn, price), headers=headers, on_close=state.release_slot)
-    async with state.turn_slot():
-        await _recall(state, turn)
-        await _perceive(state, turn)
+        return EventStream(
+            _stream(state, turn, rate), headers=headers, on_close=lambda: _stream_closed(state, turn, rate)
+        )
+    result: TurnResult | None = None
+    async with state.turn_slot(key_id):
         try:
+            turn.meter = MeteredModel(_model(state, turn), allowance)
+            await _recall(state, turn)
+            await _perceive(state, turn)
             result = await run_until_disconnect(
-                request, _timed(state, run_turn(turn.mode, _model(state, turn), turn.messages, turn.settings))
+                request, _timed(state, run_turn(turn.mode, turn.meter, turn.messages, turn.settings))
             )
             result = _with_perception(turn, result)
             await _remember(state, turn, result)
@@ -120,7 +137,10 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
         except PonderError as err:
             state.metrics.turns.labels(turn.priced_mode, "failed").inc()
             raise from_ponder_error(err) from err
-    await _account(state, turn, result, price)
+        finally:
+            await _charge(state, turn, rate, result)
+    assert result is not None
+    _account(state, result)
     completion = _completion(turn, result)
     if turn.proposals:
         completion["ponder"] = {"pending_actions": _pending(turn)}
@@ -331,7 +351,7 @@ async def _perceive(state: ServerState, turn: PreparedTurn) -> None:
     started = time.perf_counter()
     try:
         turn.messages, turn.perception = await state.perception.perceive(
-            turn.messages, native_images=model.accepts_images
+            turn.messages, native_images=model.accepts_images, scope=turn.principal.account
         )
     except NoSpeechError as err:
         raise ApiError(400, str(err), code="no_speech", param="messages") from None
@@ -367,10 +387,47 @@ async def _timed(state: ServerState, work: Any) -> TurnResult:
         ) from None
 
 
-async def _account(state: ServerState, turn: PreparedTurn, result: TurnResult, price: float) -> None:
+async def _charge(
+    state: ServerState, turn: PreparedTurn, rate: float, result: TurnResult | None = None
+) -> None:
+    """Take what the turn spent from the key's day, once: its model tokens times the mode's token price (a
+    finished turn's usage, as the client sees it; else what the meter counted of every call, finished or
+    not), and perception's work (see TierConfig)."""
+    if turn.charged:
+        return
+    turn.charged = True
+    if result is not None:
+        generated = result.usage.prompt_tokens + result.usage.completion_tokens
+    else:
+        generated = turn.meter.tokens if turn.meter is not None else 0
+    tokens = round(generated * rate) + perception_tokens(turn.principal.tier, turn.perception)
+    await state.limiter.charge_tokens(turn.principal.key_id, tokens)
+
+
+def perception_tokens(tier: TierConfig, reports: list[dict[str, Any]]) -> int:
+    """What perception's work costs in tokens of the day: images read by OCR per megapixel, audio per
+    second; parts read from the cache and images a vision model took as they are cost nothing."""
+    cost = 0.0
+    for report in reports:
+        if report.get("cached") or report.get("path") == "native":
+            continue
+        if report.get("kind") == "image":
+            width, height = report.get("size") or (0, 0)
+            cost += width * height / 1e6 * tier.tokens_per_megapixel
+        elif report.get("kind") == "audio":
+            cost += float(report.get("duration_s") or 0.0) * tier.tokens_per_audio_second
+    return math.ceil(cost)
+
+
+def _stream_closed(state: ServerState, turn: PreparedTurn, rate: float) -> None:
+    """The stream is over, finished or not: free the slot, and charge a turn that did not get to it."""
+    state.release_slot(turn.principal.key_id)
+    if not turn.charged:  # closed early: the charge runs on its own, out of the cancelled stream
+        state.in_background(_charge(state, turn, rate))
+
+
+def _account(state: ServerState, result: TurnResult) -> None:
     usage = result.usage
-    tokens = usage.prompt_tokens + usage.completion_tokens
-    await state.limiter.charge_tokens(turn.principal.key_id, round(tokens * price))
     m = state.metrics
     mode = mode_ran(result)
     m.turns.labels(mode, "ok").inc()
@@ -404,7 +461,7 @@ def _completion(turn: PreparedTurn, result: TurnResult) -> dict[str, Any]:
     }
 
 
-async def _stream(state: ServerState, turn: PreparedTurn, price: float) -> AsyncIterator[str]:
+async def _stream(state: ServerState, turn: PreparedTurn, rate: float) -> AsyncIterator[str]:
     chunk_id, created, model_id = f"chatcmpl-{os.urandom(16).hex()}", int(time.time()), turn.request.model
 
     def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
@@ -427,7 +484,8 @@ async def _stream(state: ServerState, turn: PreparedTurn, price: float) -> Async
             yield chunk(None, ponder={"type": "perception", "report": report})
     try:
         async with asyncio.timeout(state.settings.server.turn_timeout_s):
-            async for event in turn.mode.run(_model(state, turn), turn.messages, turn.settings):
+            assert turn.meter is not None
+            async for event in turn.mode.run(turn.meter, turn.messages, turn.settings):
                 if isinstance(event, TextDelta):
                     yield chunk({"content": event.text})
                 elif isinstance(event, ReasoningDelta):
@@ -437,7 +495,8 @@ async def _stream(state: ServerState, turn: PreparedTurn, price: float) -> Async
                 elif isinstance(event, ResponseDone):
                     result = _with_perception(turn, TurnResult.from_response(event.response, turn.mode.name))
                     await _remember(state, turn, result)
-                    await _account(state, turn, result, price)
+                    await _charge(state, turn, rate, result)
+                    _account(state, result)
                     if result.tool_calls:
                         calls = [{"index": i, **c} for i, c in enumerate(wire_tool_calls(result.tool_calls))]
                         yield chunk({"tool_calls": calls})

@@ -30,7 +30,7 @@ from ponder.server.metrics import Metrics
 __all__ = ["BodyTooLarge", "JsonLogFormatter", "RequestMiddleware"]
 
 log = logging.getLogger("ponder.server")
-_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _ROUTES = {
     "/v1/chat/completions",
     "/v1/audio/transcriptions",
@@ -80,7 +80,7 @@ class RequestMiddleware:
         start = time.perf_counter()
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _SANE_ID.match(given) else os.urandom(16).hex()
+        request_id = given if _SANE_ID.fullmatch(given) else os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = False

@@ -44,6 +44,7 @@ class ServerState:
     sandbox: LazySandbox | None = None  # Contemplating's program agents; starts with the first program
     models: dict[str, Model] = field(default_factory=dict)  # spec -> model, made on first use
     turns_in_flight: int = 0
+    turns_by_key: dict[str, int] = field(default_factory=dict)  # key id -> turns it runs now (its slots)
     owns_db: bool = True  # False: the caller gave the database and closes it
     perception: Perception | None = None  # images and audio to text; its engines load on first use
     embedder: Embedder | None = None  # memory recall and interest profiles; None: E5, loaded on first use
@@ -97,16 +98,18 @@ class ServerState:
         return model
 
     @contextlib.asynccontextmanager
-    async def turn_slot(self) -> AsyncIterator[None]:
-        """Hold one of the server's turn slots for the block; 503 at once when all are taken."""
-        self.take_slot()
+    async def turn_slot(self, key_id: str) -> AsyncIterator[None]:
+        """Hold one of the server's turn slots for the block, for key ``key_id``; 503 at once when all are
+        taken, 429 when that key already holds its share."""
+        self.take_slot(key_id)
         try:
             yield
         finally:
-            self.release_slot()
+            self.release_slot(key_id)
 
-    def take_slot(self) -> None:
-        limit = self.settings.server.max_concurrent_turns
+    def take_slot(self, key_id: str) -> None:
+        server = self.settings.server
+        limit = server.max_concurrent_turns
         if self.turns_in_flight >= limit:
             self.metrics.rejected.labels("busy").inc()
             raise ApiError(
@@ -116,10 +119,26 @@ class ServerState:
                 "server_busy",
                 headers={"Retry-After": "1"},
             )
+        share = server.max_turns_per_key or -(-limit // 2)
+        held = self.turns_by_key.get(key_id, 0)
+        if held >= share:  # one busy key leaves the other slots to the other keys
+            self.metrics.rejected.labels("key_turns").inc()
+            raise ApiError(
+                429,
+                f"This key already runs {held} turns, its share of the server's {limit} turn slots. Retry "
+                "when one of them ends.",
+                "rate_limit_error",
+                "too_many_turns",
+                headers={"Retry-After": "1"},
+            )
+        self.turns_by_key[key_id] = held + 1
         self.turns_in_flight += 1
         self.metrics.turns_in_flight.set(self.turns_in_flight)
 
-    def release_slot(self) -> None:
+    def release_slot(self, key_id: str) -> None:
+        held = self.turns_by_key.pop(key_id, 0) - 1
+        if held > 0:
+            self.turns_by_key[key_id] = held
         self.turns_in_flight -= 1
         self.metrics.turns_in_flight.set(self.turns_in_flight)
 

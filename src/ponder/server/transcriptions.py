@@ -5,12 +5,14 @@ The request is multipart/form-data: ``file`` (WAV, FLAC, OGG/Opus, MP3, M4A/MP4,
 ``language``, ``prompt``, ``response_format`` (json, text, srt, vtt, verbose_json), ``temperature`` and
 ``timestamp_granularities[]`` (segment, word; verbose_json only). ``whisper-1`` and ``whisper-base`` run
 Whisper base; ``moonshine-tiny`` runs the fast English recogniser. The key and limits are those of chat
-completions (one request's price); the work holds one of the server's turn slots.
+completions (one request's price, and the audio's seconds in tokens of the day, as perception in a chat
+turn); the work holds one of the key's turn slots.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from typing import Any
 
@@ -82,7 +84,7 @@ async def transcribe(
     perception = state.perception
     assert perception is not None  # ServerState always makes one
     started = time.perf_counter()
-    async with state.turn_slot():
+    async with state.turn_slot(principal.key_id):
         try:
             transcript = await asyncio.to_thread(
                 perception.transcribe,
@@ -100,6 +102,8 @@ async def transcribe(
         except PonderError as err:
             raise from_ponder_error(err) from err
     state.metrics.perception_seconds.observe(time.perf_counter() - started)
+    tokens = math.ceil(transcript.duration_s * principal.tier.tokens_per_audio_second)
+    await state.limiter.charge_tokens(principal.key_id, tokens)
     return _response(transcript, response_format, granularities, headers)
 
 

@@ -2,7 +2,8 @@
 drive a Ponder store.
 
     GET  /.well-known/ucp                       the business profile (no key): REST endpoint {server}/ucp,
-                                                checkout + fulfillment, one payment handler (the provider's)
+                                                checkout + fulfillment, one payment handler (the provider's);
+                                                {server} is ``server.public_base_url``, never the Host header
     POST /ucp/checkout-sessions                 create (201): the store's item ids, priced from the catalog
     GET  /ucp/checkout-sessions/{id}            read: after the person confirmed, ``completed`` with ``order``
     PUT  /ucp/checkout-sessions/{id}            full replacement: line items, buyer, fulfillment
@@ -11,25 +12,44 @@ drive a Ponder store.
     GET  /ucp/confirm/{id}                      the person's page (the ``continue_url``), and its two calls
     POST /ucp/confirm/{id}/review, POST /ucp/confirm/{id}
 
+**Who calls.** An outside shopping agent is not the store's own client: it calls with a **UCP agent
+credential** (``ponder keys create --ucp-agent PROFILE_URL``), which works on these routes only (the /v1
+routes refuse it, server/auth.py) and only with the ``UCP-Agent`` profile it was created for (403
+``profile_mismatch`` otherwise). The store's own app calls with an **account key**, which acts for any user
+of its account, as on /v1. A checkout belongs to the kind of credential that started it: an agent's
+checkout only to that credential, an account key's only to the account's keys (to anyone else: 404).
+
 **Completing never buys.** ``complete`` proposes a pending action (``ActionDesk.propose_checkout``) and
-answers ``requires_escalation``, with an error of severity ``requires_buyer_review`` and a ``continue_url``
-for the person: ``{server}/ucp/confirm/{id}#token=…``. The token is in the fragment, which a browser never
-sends to a server (no access log, proxy or Referer sees it); the page posts it back only when the person
-presses Confirm, and a GET of the link confirms nothing. The agent necessarily sees the URL (UCP hands the
-person over through it), so the link is a bearer capability, like ``/v1/actions`` tokens in a client's hands:
-it works once, for exactly the items, address, method and total shown, for the action's TTL. The person may
-also confirm through ``POST /v1/actions/{action_id}/confirm`` (the page's review gives the action id).
+answers ``requires_escalation``, with an error of severity ``requires_buyer_review`` and a ``continue_url``.
+Who may confirm depends on who asked:
+
+- **An agent's checkout** is confirmed only by the person, on the store's own surfaces for that user: the
+  pending action, with its token, is listed by ``GET /v1/actions?user=EMAIL`` to the store's account key (the
+  chat page shows it) and ``ponder shop pending`` / ``ponder shop confirm`` find it; the agent never holds the
+  token. Its ``continue_url`` (``{server}/ucp/confirm/{id}``, no token) only tells the person where to
+  confirm: a link is not consent, so the page confirms nothing (it has no way yet to authenticate the
+  person, such as a one-time code sent to the contact on file). The agent learns the outcome by reading the
+  checkout. Such a checkout shows none of the buyer's saved addresses or payment methods and cannot use
+  them: the agent ships to a destination it gives and pays with a provider token.
+- **The store's own app** (an account key) gets ``{server}/ucp/confirm/{id}#token=…``, as it gets tokens in
+  ``ponder.pending_actions`` on /v1: it relays its user's decision. The token is in the fragment, which a
+  browser never sends to a server (no access log, proxy or Referer sees it); the page posts it back only when
+  the person presses Confirm, and a GET of the link confirms nothing. It works once, for exactly the items,
+  address, method and total shown, for the action's TTL. The person may also confirm through
+  ``POST /v1/actions/{action_id}/confirm`` (the page's review gives the action id).
+
+Either way a confirmation is accepted only for the user the action belongs to.
 Reads derive the checkout from the action: ``done`` is ``completed`` (with the order), ``confirmed`` is
 ``complete_in_progress``, and a declined, failed or expired one returns the checkout to
 ``ready_for_complete`` with a warning. Updating or canceling a checkout that waits for the person declines
 its action first, so a link never buys what the checkout no longer says.
 
-Who: the API key (``Authorization: Bearer`` or ``X-API-Key``) names the account, whose store this is, and
-whose keys already act for any of its users. The buyer is the user named by ``buyer.email`` (lower-cased),
-created on first use; a customer imported with their email as user id is the same person. That user's
-saved addresses and payment methods are offered (``fulfillment`` destinations, ``payment.instruments``);
-a new shipping address (a ``destinations`` entry) is saved to their address book when the checkout is
-completed; a provider token (a ``token`` credential of our handler) is saved as a payment method.
+Who buys: the key (``Authorization: Bearer`` or ``X-API-Key``) names the account, whose store this is. The
+buyer is the user named by ``buyer.email`` (lower-cased), created on first use; a customer imported with
+their email as user id is the same person. To an account key, that user's saved addresses and payment
+methods are offered (``fulfillment`` destinations, ``payment.instruments``); to an agent, never. A new
+shipping address (a ``destinations`` entry) is saved to their address book when the checkout is completed;
+a provider token (a ``token`` credential of our handler) is saved as a payment method.
 
 Errors: business outcomes are 200 with ``messages`` (an unknown or sold-out item, a missing email); a create
 that prices nothing is a 200 ``ErrorResponse``. Unknown checkout 404 and finished checkout 409 carry an
@@ -58,7 +78,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -101,6 +120,7 @@ from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.protocol import ErrorResponse as OpenAiErrorResponse
 from ponder.server.state import ServerState
 from ponder.store.database import sql
+from ponder.store.keys import check_profile_url
 
 __all__ = ["VERSION", "UcpCheckouts", "register_ucp"]
 
@@ -118,9 +138,8 @@ IN_PROGRESS, COMPLETED, CANCELED = "complete_in_progress", "completed", "cancele
 FINISHED = (COMPLETED, CANCELED)
 FROZEN = (ESCALATION, IN_PROGRESS, COMPLETED, CANCELED)  # answered from the stored body, not re-priced
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PROFILE = re.compile(r'(?:^|,)\s*profile\s*=\s*"([^"\\]*)"')
-_LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _URL = TypeAdapter(AnyUrl)
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -241,51 +260,46 @@ def _invalid(err: RequestValidationError) -> Refusal:
 @dataclass(frozen=True)
 class Caller:
     account: str  # the store
-    client: str  # the API key's id: the scope of idempotency keys
-    base_url: str  # this server as the caller reached it, without a trailing slash
+    client: str  # the API key's id: the scope of idempotency keys, and of an agent's checkouts
+    base_url: str  # this server's configured public base URL (server.public_base_url), no trailing slash
+    agent: str | None = None  # an outside agent's credential: its platform profile; None: an account key
 
 
 def profile_url(header: str) -> str:
     """The platform profile's URL in a ``UCP-Agent`` header (an RFC 8941 dictionary), checked for shape only:
     an absolute https URL (http on loopback, for development). It is not fetched."""
     found = _PROFILE.search(header)
-    url = found.group(1) if found else ""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if (
-        len(url) > 2048
-        or not host
-        or not (parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK))
-    ):
+    try:
+        return check_profile_url(found.group(1) if found else "")
+    except UserError:
         raise Refusal(
             400,
             "invalid_profile_url",
             'UCP-Agent must name the platform profile as profile="https://…" (RFC 8941 dictionary).',
-        )
-    return url
+        ) from None
 
 
 async def _caller(state: ServerState, request: Request, ucp_agent: str) -> tuple[Caller, dict[str, str]]:
-    """The key's account, admitted at the price of one request, as ``caller()`` in app.py does."""
+    """The key's account, admitted at the price of one request, as ``caller()`` in app.py does. An agent
+    credential must declare the profile it was created for."""
     authorization = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
     if not authorization and api_key:
         authorization = f"Bearer {api_key}"
-    principal = await authenticate(state, authorization)
+    principal = await authenticate(state, authorization, agent_ok=True)
     request.scope.setdefault("state", {})["account"] = principal.account
     headers = await admit(state, principal, 1.0)
-    profile_url(ucp_agent)
-    return Caller(principal.account, principal.key_id, _base(request)), headers
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    declared = profile_url(ucp_agent)
+    agent = principal.agent_profile
+    if agent is not None and not hmac.compare_digest(declared.encode(), agent.encode()):
+        raise Refusal(403, "profile_mismatch", "This credential belongs to another platform profile.")
+    return Caller(principal.account, principal.key_id, state.settings.server.base_url, agent), headers
 
 
 def _user_of(email: str | None) -> str | None:
     """The user a buyer email names, or None if it is not a usable email."""
     user = (email or "").strip().lower()
-    if not _EMAIL.match(user):
+    if not _EMAIL.fullmatch(user):
         return None
     try:
         return check_name(user, "user name")
@@ -326,6 +340,12 @@ class Session:
     def proposer(self, action: dict[str, Any]) -> Owner:
         """Whose pending action ``action`` is (the buyer when it was proposed)."""
         return Owner(self.account, action["user"])
+
+    @property
+    def agent_key(self) -> str | None:
+        """The id of the agent credential that started this checkout; None if an account key did."""
+        agent = self.state.get("agent")
+        return str(agent["key"]) if agent else None
 
 
 @dataclass
@@ -474,6 +494,8 @@ class UcpCheckouts:
         session = Session(
             caller.account, checkout_id, "", INCOMPLETE, _new_state(), {}, 0, now + SESSION_TTL_S
         )
+        if caller.agent is not None:  # an outside agent's: never shown the buyer's saved data
+            session.state["agent"] = {"key": caller.client, "profile": caller.agent}
         lines = [(None, line.item.id, line.quantity) for line in request.line_items]
         self._apply(session, lines, request.buyer, (request.model_extra or {}).get("fulfillment"))
         evaluation = self._evaluate(session)
@@ -506,7 +528,7 @@ class UcpCheckouts:
         return 201, session.body
 
     def get(self, caller: Caller, checkout_id: str) -> tuple[int, dict[str, Any]]:
-        return 200, self.current(caller.account, checkout_id, caller.base_url)[1]
+        return 200, self.current(caller, checkout_id, caller.base_url)[1]
 
     def update(self, caller: Caller, checkout_id: str, request: Any) -> tuple[int, dict[str, Any]]:
         session, body = self._changeable(caller, checkout_id, "updated")
@@ -521,7 +543,7 @@ class UcpCheckouts:
         return 200, self._save(session, self._live(session, evaluation))
 
     def complete(self, caller: Caller, checkout_id: str, request: Any) -> tuple[int, dict[str, Any]]:
-        session, body = self.current(caller.account, checkout_id, caller.base_url)
+        session, body = self.current(caller, checkout_id, caller.base_url)
         if session.status in FINISHED:
             raise Refusal(409, "checkout_finished", f"This checkout is {session.status}.", envelope=True)
         if session.status in (ESCALATION, IN_PROGRESS):  # already proposed: the same answer
@@ -561,11 +583,16 @@ class UcpCheckouts:
         session.state["outcome"] = None
         session.status = ESCALATION
         body = self._live(session, evaluation)
-        body["continue_url"] = _continue_url(caller.base_url, session.id, token)
+        if caller.agent is None:  # the store's own app: it relays its user's decision, as /v1/actions
+            body["continue_url"] = _continue_url(caller.base_url, session.id, token)
+            where = "at continue_url"
+        else:  # an outside agent never holds the token: the person confirms in the store's own app
+            body["continue_url"] = f"{caller.base_url}/ucp/confirm/{session.id}"
+            where = "in the store's own app (the agent cannot confirm it); read this checkout for the outcome"
         body["messages"] = [
             _error(
                 "buyer_confirmation_required",
-                f"The buyer confirms this order themselves, at continue_url. {action.summary}",
+                f"The buyer confirms this order themselves, {where}. {action.summary}",
                 severity="requires_buyer_review",
             )
         ]
@@ -618,14 +645,22 @@ class UcpCheckouts:
         digest = hashlib.sha256(token.encode()).hexdigest()
         if not action or not hmac.compare_digest(digest, action["sha256"]):
             raise _not_found(checkout_id)
+        if session.agent_key is not None:  # a link is no consent: the person confirms in the store's app
+            raise _not_found(checkout_id)
         return session, body, action
 
     # --- reading and deriving ----------------------------------------------------------------------------
 
-    def current(self, account: str | None, checkout_id: str, base_url: str) -> tuple[Session, dict[str, Any]]:
-        """The session and its checkout now: what the person decided, and expiry, applied and saved."""
+    def current(
+        self, caller: Caller | None, checkout_id: str, base_url: str
+    ) -> tuple[Session, dict[str, Any]]:
+        """The session and its checkout now: what the person decided, and expiry, applied and saved.
+        ``caller`` must be the one who may see it (None: the person's page, which has no key): an agent's
+        checkout is its own credential's alone, and an account key's is the account keys' alone."""
         for _ in range(5):
-            session = self._read(account, checkout_id)
+            session = self._read(caller.account if caller else None, checkout_id)
+            if caller is not None and session.agent_key != (caller.client if caller.agent else None):
+                raise _not_found(checkout_id)
             moved = self._transition(session, base_url)
             if moved is None:
                 if session.status in FROZEN:
@@ -688,7 +723,7 @@ class UcpCheckouts:
     def _changeable(self, caller: Caller, checkout_id: str, what: str) -> tuple[Session, dict[str, Any]]:
         """The session, no longer waiting for the person (its action declined) unless it is being placed."""
         for _ in range(5):
-            session, body = self.current(caller.account, checkout_id, caller.base_url)
+            session, body = self.current(caller, checkout_id, caller.base_url)
             if session.status in FINISHED:
                 text = f"This checkout is {session.status}: it cannot be {what}."
                 raise Refusal(409, "checkout_finished", text, envelope=True)
@@ -871,7 +906,8 @@ class UcpCheckouts:
             messages.append(_error("missing", "The buyer's email is required.", "$.buyer.email"))
         elif owner is None:
             messages.append(_error("invalid", "The buyer's email is not a usable address.", "$.buyer.email"))
-        destinations = {a.id: a for a in (self.shop.customers.addresses(owner) if owner else [])}
+        saved = owner if session.agent_key is None else None  # an agent never sees the buyer's saved data
+        destinations = {a.id: a for a in (self.shop.customers.addresses(saved) if saved else [])}
         for data in state["destinations"]:
             destinations.setdefault(data["id"], Address(**data))
         selected = state["selected_destination"]
@@ -891,7 +927,7 @@ class UcpCheckouts:
             messages.append(_error("not_found", text, where + ".groups[0].selected_option_id"))
         if state.get("outcome"):
             messages.append(state["outcome"])
-        methods = self.shop.customers.payment_methods(owner) if owner else []
+        methods = self.shop.customers.payment_methods(saved) if saved else []
         destination = destinations[selected] if selected else None
         return _Evaluation(
             line_items, items, subtotal, messages, list(destinations.values()), destination, methods
@@ -976,6 +1012,7 @@ def _new_state() -> dict[str, Any]:
         "payment_method_id": None,
         "action": None,
         "order": None,
+        "agent": None,  # {key, profile}: the agent credential that started it
     }
 
 
@@ -1265,24 +1302,24 @@ def register_ucp(app: FastAPI, state: ServerState) -> None:
     @app.get(
         "/.well-known/ucp", tags=["ucp"], response_model=None, responses={200: {"model": BusinessProfile}}
     )
-    async def ucp_profile(request: Request) -> JSONResponse:
+    async def ucp_profile() -> JSONResponse:
         """The business profile: UCP version, the REST endpoint, capabilities and the payment handler."""
-        body = checkouts.profile(_base(request))
-        return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
+        body = checkouts.profile(state.settings.server.base_url)
+        return JSONResponse(body, headers={"Cache-Control": "private, max-age=300"})
 
     @app.get("/ucp/confirm/{checkout_id}", include_in_schema=False)
     async def confirmation_page(checkout_id: str) -> HTMLResponse:
         return HTMLResponse(_page(), headers=_PAGE_HEADERS)
 
     @app.post("/ucp/confirm/{checkout_id}/review", include_in_schema=False)
-    async def confirmation_review(request: Request, checkout_id: str, given: Token) -> JSONResponse:
-        base = _base(request)
+    async def confirmation_review(checkout_id: str, given: Token) -> JSONResponse:
+        base = state.settings.server.base_url
         view = await _run(lambda: _as_api(lambda: checkouts.review(checkout_id, given.token, base)))
         return JSONResponse(view, headers={"Cache-Control": "no-store"})
 
     @app.post("/ucp/confirm/{checkout_id}", include_in_schema=False)
-    async def confirmation_decide(request: Request, checkout_id: str, given: PersonDecision) -> JSONResponse:
-        base, confirm = _base(request), given.decision == "confirm"
+    async def confirmation_decide(checkout_id: str, given: PersonDecision) -> JSONResponse:
+        base, confirm = state.settings.server.base_url, given.decision == "confirm"
         view = await _run(lambda: _as_api(lambda: checkouts.decide(checkout_id, given.token, confirm, base)))
         return JSONResponse(view, headers={"Cache-Control": "no-store"})
 

@@ -3,6 +3,12 @@
 A key is ``pk-`` followed by 43 URL-safe characters (32 random bytes). SHA-256 is the right hash here: the
 secret has 256 bits of entropy, so there is nothing to brute-force, and the lookup on every request must be
 fast (a slow password hash would be the bottleneck of the server). The clear key is shown once, at creation.
+
+A key is of one of two kinds. An **account** key is the store's own client: it acts for any user of its
+account (the app relays its users' confirmations). A **UCP agent** credential (``kind="ucp_agent"``) is an
+outside shopping agent's: it works only on the UCP routes, only with the platform profile it was created for
+(``profile``), and it never acts as a customer (server/ucp.py). Both start with ``pk-``, so a local server
+without keys never mistakes an agent credential for no key at all.
 """
 
 from __future__ import annotations
@@ -12,16 +18,31 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import RowMapping
 
 from ponder.errors import UserError
 from ponder.store.database import Database, sql
 
-__all__ = ["KEY_PREFIX", "ApiKey", "KeyStore", "hash_secret"]
+__all__ = [
+    "ACCOUNT_KEY",
+    "KEY_PREFIX",
+    "UCP_AGENT",
+    "ApiKey",
+    "KeyKind",
+    "KeyStore",
+    "check_profile_url",
+    "hash_secret",
+]
 
 KEY_PREFIX = "pk-"
-_ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+KeyKind = Literal["account", "ucp_agent"]
+ACCOUNT_KEY: KeyKind = "account"  # the store's own client
+UCP_AGENT: KeyKind = "ucp_agent"  # an outside shopping agent
+_ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 @dataclass(frozen=True)
@@ -33,23 +54,47 @@ class ApiKey:
     name: str
     created_at: float
     revoked_at: float | None
+    kind: KeyKind = "account"
+    profile: str = ""  # a UCP agent's platform profile URL ("" for an account key)
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def is_agent(self) -> bool:
+        return self.kind == UCP_AGENT
 
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def check_profile_url(url: str) -> str:
+    """A platform profile's URL, checked for shape only: an absolute https URL (http on loopback, for
+    development), at most 2,048 characters. It is not fetched."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if (
+        len(url) > 2048
+        or not host
+        or parts.fragment
+        or not (parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK))
+    ):
+        raise UserError(f"'{url[:100]}' is not a platform profile URL: give an absolute https URL.")
+    return url
+
+
 class KeyStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create(self, account: str, tier: str, name: str = "") -> tuple[ApiKey, str]:
-        """A new key for ``account``: the record, and the secret (shown once, never stored)."""
-        if not _ACCOUNT.match(account):
+    def create(
+        self, account: str, tier: str, name: str = "", *, agent_profile: str | None = None
+    ) -> tuple[ApiKey, str]:
+        """A new key for ``account``: the record, and the secret (shown once, never stored). With
+        ``agent_profile``, a UCP agent credential tied to that platform profile URL."""
+        if not _ACCOUNT.fullmatch(account):
             raise UserError(
                 f"Account name '{account}' is not valid: use 1-128 letters, digits, '_', '.', '@' or '-', "
                 "starting with a letter or digit."
@@ -63,15 +108,18 @@ class KeyStore:
             name=name,
             created_at=time.time(),
             revoked_at=None,
+            kind=ACCOUNT_KEY if agent_profile is None else UCP_AGENT,
+            profile="" if agent_profile is None else check_profile_url(agent_profile),
         )
         with self.db.transaction() as db:
             db.execute(
                 sql(
-                    "INSERT INTO api_keys (id, account, tier, secret_sha256, prefix, name, created_at) "
-                    "VALUES (:id, :account, :tier, :sha, :prefix, :name, :at)"
+                    "INSERT INTO api_keys (id, account, tier, secret_sha256, prefix, name, created_at, kind, "
+                    "profile) VALUES (:id, :account, :tier, :sha, :prefix, :name, :at, :kind, :profile)"
                 ),
                 {"id": key.id, "account": account, "tier": tier, "sha": hash_secret(secret)}
-                | {"prefix": key.prefix, "name": name, "at": key.created_at},
+                | {"prefix": key.prefix, "name": name, "at": key.created_at}
+                | {"kind": key.kind, "profile": key.profile},
             )
         return key, secret
 
@@ -131,4 +179,6 @@ def _key(row: RowMapping) -> ApiKey:
         name=row["name"],
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
+        kind=UCP_AGENT if row["kind"] == UCP_AGENT else ACCOUNT_KEY,
+        profile=row["profile"],
     )

@@ -332,9 +332,17 @@ def m004_ucp_checkout_sessions(db: Connection) -> None:
     md.create_all(db)
 
 
+def m005_agent_credentials(db: Connection) -> None:
+    """A key's kind: ``account`` (the store's own client, acting for any of its users) or ``ucp_agent`` (an
+    outside shopping agent's credential: the UCP routes only, tied to the platform profile it declared)."""
+    db.execute(sa.text("ALTER TABLE api_keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'account'"))
+    db.execute(sa.text("ALTER TABLE api_keys ADD COLUMN profile TEXT NOT NULL DEFAULT ''"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     m001_keys_and_limits,
     m002_sessions_memories_interests,
     m003_commerce,
     m004_ucp_checkout_sessions,
+    m005_agent_credentials,
 ]

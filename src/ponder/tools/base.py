@@ -15,7 +15,7 @@ import asyncio
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar, overload
 
 from ponder.tools.schema import FunctionSchema, function_schema
@@ -36,6 +36,8 @@ class ToolContext:
 
     call_id: str = ""
     user: str | None = None  # the end user the turn is for (the OpenAI ``user`` field), when known
+    # tool name -> calls run so far in this turn; one dict per turn, shared by the contexts of its calls
+    turn_calls: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
 
 # (context, arguments) -> the tool's output; the runner turns the output into text
@@ -49,6 +51,7 @@ class Tool:
     parameters: dict[str, Any]  # JSON schema of the arguments object
     invoke: Invoke | None = field(default=None, repr=False)  # None: the API client runs it, not Ponder
     concurrent: bool = True  # may run at the same time as other calls of the same model turn
+    max_calls_per_turn: int | None = None  # calls past this in one turn get an error result, not a run
 
     def definition(self) -> dict[str, Any]:
         """The OpenAI ``tools`` entry, also what chat templates render."""
@@ -58,7 +61,7 @@ class Tool:
         }
 
     def renamed(self, name: str) -> Tool:
-        return Tool(name, self.description, self.parameters, self.invoke, self.concurrent)
+        return replace(self, name=name)
 
 
 @overload

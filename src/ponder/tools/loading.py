@@ -20,10 +20,13 @@ import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ponder.config import Settings
 from ponder.errors import UserError
+
+if TYPE_CHECKING:
+    from ponder.sandbox.lazy import LazySandbox
 from ponder.tools.base import Tool, tool_of
 from ponder.tools.toolset import FunctionToolset, Toolset
 
@@ -38,13 +41,17 @@ def split_names(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
-def load_toolsets(names: Sequence[str], settings: Settings) -> list[Toolset]:
+def load_toolsets(
+    names: Sequence[str], settings: Settings, *, sandbox: LazySandbox | None = None
+) -> list[Toolset]:
+    """The toolsets ``names`` name; the python tool runs its programs in ``sandbox`` when given (one pool
+    for every program of the process), else in a pool of its own."""
     toolsets: list[Toolset] = []
     for name in split_names(names):
         if name == "python":
             from ponder.tools.python import PythonToolset
 
-            toolsets.append(PythonToolset(settings))
+            toolsets.append(PythonToolset(settings, shared=sandbox))
         elif name in settings.mcp_servers:
             from ponder.tools.mcp import ApprovalStore, McpToolset
             from ponder.tools.mcp.approvals import APPROVALS_FILE

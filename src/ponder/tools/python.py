@@ -6,20 +6,28 @@ unjailed subprocess: where no jail works, starting the toolset fails with the sa
 is not offered. The program talks to the host only over stdin and stdout; numpy is available inside.
 
 A program that exits non-zero, runs out of time or prints too much is an error result for the model (with
-what it printed), not a crash of the turn. As in a notebook, a program that ends with a bare expression has
-that expression's value printed (small models often write ``2**100`` and expect to see the result); the
-code is only parsed on the host, never run there.
+what it printed), not a crash of the turn. One toolset holds one jail pool (``sandbox.pool_size`` jails, so
+that many programs at once; the calls of every turn and request sharing the toolset wait their turn, each for
+at most ``sandbox.wait_s``), or uses the pool it is given (``shared``: the server's one pool, which
+Contemplating's program agents use too, so programs of every kind together stay within ``pool_size``),
+and a turn runs at most ``sandbox.python_calls_per_turn`` programs: calls past that get an error result.
+As in a notebook, a program that ends with a bare expression has that expression's value printed (small
+models often write ``2**100`` and expect to see the result); the code is only parsed on the host, never
+run there.
 """
 
 from __future__ import annotations
 
 import ast
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ponder.config import Settings
+from ponder.config import SandboxConfig, Settings
 from ponder.tools.base import Tool, ToolContext, ToolError
 from ponder.tools.toolset import Toolset
+
+if TYPE_CHECKING:
+    from ponder.sandbox.lazy import LazySandbox
 
 __all__ = ["PythonToolset", "echo_last_expression", "format_run"]
 
@@ -42,21 +50,38 @@ PARAMETERS: dict[str, Any] = {
 class PythonToolset(Toolset):
     name = "python"
 
-    def __init__(self, settings: Settings | None = None, *, pool_size: int = 2) -> None:
-        self._pool_size = pool_size
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        pool_size: int | None = None,
+        shared: LazySandbox | None = None,
+    ) -> None:
+        config = settings.sandbox if settings is not None else SandboxConfig()
+        self._shared = shared  # a pool owned by the caller (closed by it, not here)
+        self._pool_size = pool_size or config.pool_size
+        self._wait_s = config.wait_s
+        self._per_turn = config.python_calls_per_turn
         self._sandbox: Any = None  # ponder.sandbox.Sandbox, started on first use
         self._lock = asyncio.Lock()
 
+    @property
+    def sandbox(self) -> Any:
+        """The jail pool (a ``ponder.sandbox.Sandbox``) once started, else None."""
+        return self._sandbox
+
     async def list_tools(self) -> list[Tool]:
         await self._started()  # a toolset whose jail cannot start offers nothing: the error says why
-        return [Tool("python", DESCRIPTION, PARAMETERS, invoke=self._run)]
+        return [Tool("python", DESCRIPTION, PARAMETERS, invoke=self._run, max_calls_per_turn=self._per_turn)]
 
     async def _started(self) -> Any:
+        if self._shared is not None:
+            return await self._shared.start()
         async with self._lock:
             if self._sandbox is None:
                 from ponder.sandbox import Sandbox
 
-                self._sandbox = await Sandbox.start(pool_size=self._pool_size)
+                self._sandbox = await Sandbox.start(pool_size=self._pool_size, wait_s=self._wait_s)
             return self._sandbox
 
     async def _run(self, _context: ToolContext, arguments: dict[str, Any]) -> str:

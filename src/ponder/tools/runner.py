@@ -4,7 +4,9 @@ Every call of a turn runs: calls to tools marked ``concurrent`` run at the same 
 another, and each result goes back with its own call id, in the order the model made the calls. Nothing a
 tool does can crash the turn: an unknown tool, arguments that do not match the schema, an exception, a
 timeout, each becomes an error result the model reads and can recover from. Arguments are validated against
-the tool's JSON schema before anything runs.
+the tool's JSON schema before anything runs. A tool with ``max_calls_per_turn`` runs that many calls in one
+turn (counted in the turn's ``ToolContext``, across its rounds, in call order); each call past it gets an
+error result saying so and does not run.
 
 Output is text for the model: strings as they are, anything else as JSON, cut at ``max_output_chars``. It is
 data, never instructions (the modes' prompts say so). This module does not decide when to call tools; the
@@ -99,11 +101,14 @@ class ToolRunner:
     ) -> list[ToolResultPart]:
         """Run every call; one result per call, in call order."""
         base = context or ToolContext()
-        results: dict[int, ToolResultPart] = {}
+        results: dict[int, ToolResultPart] = self._over_the_cap(calls, base.turn_calls)
 
         async def one(index: int) -> None:
+            if index in results:
+                return
             call = calls[index]
-            results[index] = await self._run_one(call, ToolContext(call_id=call.call_id, user=base.user))
+            own = ToolContext(call_id=call.call_id, user=base.user, turn_calls=base.turn_calls)
+            results[index] = await self._run_one(call, own)
 
         async def in_turn(indices: list[int]) -> None:
             for index in indices:
@@ -119,6 +124,26 @@ class ToolRunner:
             if serial:
                 group.create_task(in_turn(serial))
         return [results[i] for i in range(len(calls))]
+
+    def _over_the_cap(
+        self, calls: Sequence[ToolCallPart], turn_calls: dict[str, int]
+    ) -> dict[int, ToolResultPart]:
+        """Count the calls that will run against the turn's tally; those past a tool's cap are refused
+        (index -> their error result)."""
+        refused: dict[int, ToolResultPart] = {}
+        for index, call in enumerate(calls):
+            tool = self.tools.get(call.name)
+            if tool is None or tool.invoke is None or tool.max_calls_per_turn is None or self.problem(call):
+                continue
+            if turn_calls.get(call.name, 0) >= tool.max_calls_per_turn:
+                message = (
+                    f"'{call.name}' may be called at most {tool.max_calls_per_turn} times in one turn, so "
+                    "this call was not run. Answer with the results you already have."
+                )
+                refused[index] = ToolResultPart(call.call_id, call.name, message, is_error=True)
+            else:
+                turn_calls[call.name] = turn_calls.get(call.name, 0) + 1
+        return refused
 
     async def _run_one(self, call: ToolCallPart, context: ToolContext) -> ToolResultPart:
         problem = self.problem(call)

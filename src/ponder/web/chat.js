@@ -14,7 +14,7 @@ let controller = null;       // aborts the running request (Stop)
 let recorder = null;
 
 keyInput.value = localStorage.getItem("ponder.key") || "";
-keyInput.addEventListener("change", () => { localStorage.setItem("ponder.key", keyInput.value.trim()); restore(); });
+keyInput.addEventListener("change", () => { localStorage.setItem("ponder.key", keyInput.value.trim()); restore(); agentOrders(); });
 modeSelect.value = localStorage.getItem("ponder.mode") || "auto";
 modeSelect.addEventListener("change", () => localStorage.setItem("ponder.mode", modeSelect.value));
 
@@ -216,15 +216,22 @@ function productCards(content) {
   return row;
 }
 
-function actionCard(action) {
+// Every value is set with textContent (el): a product name or the assistant's words never become markup.
+// The summary holds the store's records; what the assistant said about the action is shown apart, labelled.
+function actionCard(action, user) {
   const card = el("div", "action");
   card.append(el("div", "summary", action.summary));
+  if (action.assistant_note) {
+    const note = el("div", "note");
+    note.append(el("span", "label", "The assistant's words (not checked): "), el("q", "", action.assistant_note));
+    card.append(note);
+  }
   const buttons = el("div", "buttons"), status = el("div", "status", "Waiting for your confirmation.");
   const decide = async (verb) => {
     buttons.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     const headers = { "Content-Type": "application/json", ...authHeaders() };
     const response = await fetch(`/v1/actions/${encodeURIComponent(action.id)}/${verb}`, {
-      method: "POST", headers, body: JSON.stringify({ token: action.token }),
+      method: "POST", headers, body: JSON.stringify(user ? { token: action.token, user } : { token: action.token }),
     });
     const body = await response.json().catch(() => ({}));
     if (!response.ok) { status.textContent = "Not done: " + (body.error ? body.error.message : response.statusText); return; }
@@ -239,6 +246,26 @@ function actionCard(action) {
   buttons.append(yes, no);
   card.append(buttons, status);
   return card;
+}
+
+// Orders an outside shopping agent prepared for this page's user (the key's default one, or ?user=EMAIL, the
+// buyer an agent named) wait here for the person: GET /v1/actions gives their token to the store's own
+// client only (the agent never had it), and only the person decides.
+const pageUser = new URLSearchParams(location.search).get("user") || "";
+const shownActions = new Set();
+async function agentOrders() {
+  const query = pageUser ? "?user=" + encodeURIComponent(pageUser) : "";
+  const response = await fetch("/v1/actions" + query, { headers: authHeaders() }).catch(() => null);
+  if (!response || !response.ok) return;
+  const listing = await response.json().catch(() => ({}));
+  for (const action of listing.data || []) {
+    if (!action.origin || !action.token || shownActions.has(action.id)) continue;
+    shownActions.add(action.id);
+    const node = bubble("assistant");
+    node.appendChild(el("div", "answer", `A shopping agent (${action.origin.agent}) prepared this order. `
+      + "Nothing is bought unless you confirm it here."));
+    node.appendChild(actionCard(action, pageUser));
+  }
 }
 
 function progress(p, list, lines, node) {
@@ -300,3 +327,4 @@ input.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey)
 $("stop").addEventListener("click", () => { if (controller) controller.abort(); });
 $("clear").addEventListener("click", () => { history.length = 0; log.textContent = ""; sessionId = newSessionId(); });
 restore();
+agentOrders();

@@ -1,6 +1,7 @@
 // The order confirmation page (confirm.html, served at /ucp/confirm/{checkout_id}).
 // The token comes from the link's fragment (#token=...), which the browser never sends with a request; it is
 // posted only to read the order's summary and, when the person presses a button, to confirm or decline it.
+// A link without a token is an outside agent's continue_url: the page only says where to confirm.
 // Everything shown is set with textContent: product names never become markup.
 "use strict";
 
@@ -60,7 +61,10 @@
   $("decline").addEventListener("click", () => decide("decline"));
 
   if (!token) {
-    $("summary").textContent = "Open the confirmation link you were given: this address has no token.";
+    // An order a shopping agent prepared: a link is no consent, so it is confirmed in the store's own app.
+    $("summary").textContent = "An order a shopping agent prepares is confirmed in the store's own app (its "
+      + "chat page, or the store's command line): look for it there, and confirm or decline it. Nothing is "
+      + "bought until you do, and the shopping agent cannot confirm it for you.";
   } else {
     call(`${page}/review`, { token }).then(show, (error) => {
       $("summary").textContent = error.message;
