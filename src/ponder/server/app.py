@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
-import sys
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -39,6 +36,7 @@ from ponder.server.chat import MODE_MODELS, chat_completions
 from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.guard import BrowserGuard
 from ponder.server.interests import get_profile, record_events
+from ponder.server.interpreter import sharing_the_interpreter
 from ponder.server.metrics import CONTENT_TYPE, Metrics
 from ponder.server.middleware import BodyTooLarge, RequestMiddleware
 from ponder.server.protocol import (
@@ -61,9 +59,6 @@ if TYPE_CHECKING:
 __all__ = ["create_app"]
 
 log = logging.getLogger("ponder.server")
-WORKER_THREADS = 32  # the event loop's default executor (asyncio.to_thread)
-SWITCH_INTERVAL_S = 0.001  # how often a thread holding the interpreter lets the event loop have it
-GC_FIRST_THRESHOLD = 20_000  # allocations between the garbage collector's youngest passes (Python: 700)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
@@ -127,7 +122,6 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        switch_interval, gc_threshold = sys.getswitchinterval(), gc.get_threshold()
         try:
             if settings.programs:  # one jail pool for the server: program agents and the python tool
                 from ponder.sandbox.lazy import LazySandbox
@@ -140,13 +134,10 @@ def create_app(
             state.toolsets = load_toolsets(settings.tools, settings, sandbox=state.sandbox)
             if state.toolsets:
                 state.server_tools = list((await ToolRunner.from_toolsets(state.toolsets)).tools.values())
-            _share_the_interpreter(asyncio.get_running_loop())  # once what the server keeps is loaded
-            yield
+            with sharing_the_interpreter(asyncio.get_running_loop()):  # once what the server keeps is loaded
+                yield
         finally:
             await state.aclose()
-            sys.setswitchinterval(switch_interval)
-            gc.set_threshold(*gc_threshold)
-            gc.unfreeze()  # what was frozen at the start may be garbage now (a test starts many servers)
 
     app = FastAPI(
         title="Ponder",
@@ -443,23 +434,6 @@ def create_app(
         max_small_body_bytes=settings.server.max_small_body_bytes,
     )
     return app
-
-
-def _share_the_interpreter(loop: asyncio.AbstractEventLoop) -> None:
-    """Handlers give blocking work (the database, parsing a body, memory, perception) to worker threads:
-    enough of them that a quick database call does not queue behind slow work, and a switch interval short
-    enough that a thread busy in Python keeps the event loop waiting for the interpreter 1 ms, not 5.
-
-    The garbage collector stops every thread, the event loop included, for each pass. What exists once the
-    server has started (modules, schemas, the app) lives as long as it: frozen, the full passes skip it (they
-    took 100 ms and more while large requests were in flight). A request's objects mostly die with it: with
-    a higher first threshold, fewer of them live long enough to be walked again by the older generations.
-    """
-    loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="ponder-worker"))
-    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
-    gc.freeze()
-    first, *older = gc.get_threshold()
-    gc.set_threshold(max(first, GC_FIRST_THRESHOLD), *older)
 
 
 def _allowed(app: FastAPI, request: Request) -> list[str]:
