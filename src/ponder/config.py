@@ -169,6 +169,9 @@ class CommerceConfig(BaseModel):
     # callable taking the settings and returning a PaymentProvider (a real provider's adapter).
     payment_provider: str = "test"
     action_ttl_s: float = Field(default=900.0, gt=0)  # how long a proposed action waits for the person
+    # How long a checkout in flight holds its idempotency key: a request that died holding it is taken over
+    # (by a retry, or the sweeper) only after this.
+    checkout_lease_s: float = Field(default=30.0, gt=0)
 
 
 class PerceptionConfig(BaseModel):

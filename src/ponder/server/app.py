@@ -7,6 +7,7 @@ the app starts (lifespan), and the database opens in ``create_app``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -45,6 +46,7 @@ from ponder.server.protocol import (
 from ponder.server.state import ModelFactory, ServerState
 from ponder.server.transcriptions import transcribe
 from ponder.store.database import Database, open_database
+from ponder.store.jobs import JobQueue, JobWorker
 from ponder.tools.loading import load_toolsets
 from ponder.tools.runner import ToolRunner
 
@@ -126,7 +128,12 @@ def create_app(
                 from ponder.sandbox.lazy import LazySandbox
 
                 state.sandbox = LazySandbox(pool_size=2, on_unavailable=_programs_off)
-            yield
+            stop = asyncio.Event()
+            state.in_background(_jobs(state).serve(stop))  # the sweeper, and later background work
+            try:
+                yield
+            finally:
+                stop.set()
         finally:
             await state.aclose()
 
@@ -429,6 +436,16 @@ def _card(model_id: str, created: int, ponder: dict[str, Any]) -> dict[str, Any]
 
 def _web_file(name: str) -> str:
     return (resources.files("ponder") / "web" / name).read_text(encoding="utf-8")
+
+
+def _jobs(state: ServerState) -> JobWorker:
+    """The server's job worker: the kinds it runs, each handler reaching its part only when a job comes."""
+    from ponder.commerce.actions import SETTLE_ACTION
+
+    def settle_action(payload: dict[str, Any]) -> None:
+        state.shop.actions.settle_job(payload)
+
+    return JobWorker(JobQueue(state.db), {SETTLE_ACTION: settle_action})
 
 
 def _programs_off(err: Exception) -> None:
