@@ -21,7 +21,7 @@ from the order's version and the change, and every order change records the acti
 
 Crashes. A confirmed action ends ``done`` or ``failed`` only on a final answer: a checkout still in flight
 (a ``ConflictError`` with ``retry_after``) or a provider that did not answer leaves it ``confirmed``, and the
-same confirmation sent again carries it on (a done one answers with its result). Confirming enqueues, in the
+same confirmation sent again carries it on (a done one is "already done"). Confirming enqueues, in the
 same transaction, a sweeper job (``SETTLE_ACTION``, store/jobs.py) due after the checkout's lease: if the
 person's client never comes back, it finishes the action as a retry would, so a charge whose order was
 never written is completed or refunded by itself. ``crashpoints.py`` names the steps the tests and
