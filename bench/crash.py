@@ -7,7 +7,8 @@
 Issue 16. Each **trial** is one consequential action of a person, proposed in the store's database (a
 checkout, or a cancel, return, change of items, exchange or change of address of an order placed for it)
 and confirmed over HTTP (``POST /v1/actions/{id}/confirm``) at a real ``ponder serve`` (scripted model,
-the bundled test payment provider with its own ledger file, a checkout lease of ``--lease`` seconds).
+the bundled test payment provider with its own ledger file, a checkout lease of ``--lease`` seconds, longer
+than a restart, and a retry that waits ``--wait`` for a request in flight before its 409).
 Trials run in rounds of ``--per-round`` confirmations sent at once, and each round's server dies:
 
 - at a named step (``PONDER_CRASH_AT``, commerce/crashpoints.py: before the charge, after the charge,
@@ -92,7 +93,7 @@ class Trial:
 class Server:
     """``ponder serve`` on one data directory, started and killed again and again."""
 
-    def __init__(self, home: Path, database_url: str | None, lease_s: float) -> None:
+    def __init__(self, home: Path, database_url: str | None, lease_s: float, wait_s: float) -> None:
         self.home = home
         config = home / "config.toml"
         lines = ['model = "scripted:ok"', "programs = false"]
@@ -105,6 +106,7 @@ class Server:
             "requests_per_minute = 100000000",
             "[commerce]",
             f"checkout_lease_s = {lease_s}",
+            f"checkout_wait_s = {wait_s}",
         ]
         config.write_text("\n".join(lines) + "\n")
         self.env = {**os.environ, "PONDER_CONFIG": str(config), "XDG_DATA_HOME": str(home / "data")}
@@ -112,8 +114,18 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.starts = 0
+        self.startup_crashes = 0  # starts whose sweeper died at the crash step before it was healthy
 
     def start(self, crash_at: str | None = None) -> None:
+        """Start it, healthy; with ``crash_at``, it may die at that step before it is (its sweeper, finishing
+        an earlier round's action, passed the step): that counts, and it is started again."""
+        for _ in range(5):
+            if self._start(crash_at):
+                return
+            self.startup_crashes += 1
+        raise RuntimeError("ponder serve kept dying at its start")
+
+    def _start(self, crash_at: str | None) -> bool:
         port = free_port()
         env = dict(self.env) | ({CRASH_ENV: crash_at} if crash_at else {})
         log = (self.home / "server.log").open("ab")
@@ -125,9 +137,11 @@ class Server:
         while True:
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
+                    return True
             except httpx.TransportError:
                 pass
+            if crash_at and self.process.poll() == -signal.SIGKILL:
+                return False
             if time.monotonic() > deadline or self.process.poll() is not None:
                 tail = (self.home / "server.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"ponder serve did not start:\n{tail}")
@@ -350,7 +364,10 @@ def main() -> int:
     parser.add_argument("--url", default=None, help="postgresql://... (default: a SQLite file in a temp dir)")
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--per-round", type=int, default=5)
-    parser.add_argument("--lease", type=float, default=2.0, help="the checkout lease, seconds")
+    parser.add_argument("--lease", type=float, default=6.0, help="the checkout lease, seconds")
+    parser.add_argument(
+        "--wait", type=float, default=0.5, help="how long a retry waits for a request in flight, seconds"
+    )
     parser.add_argument("--settle-timeout", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -365,7 +382,7 @@ def main() -> int:
             key = KeyStore(db).create(ACCOUNT, "bench")[1]
             ledger = data / "test-payments.db"
             shop = setup(db, ledger, stock=10 * args.trials + 100)
-            server = Server(home, target if backend == "postgresql" else None, args.lease)
+            server = Server(home, target if backend == "postgresql" else None, args.lease, args.wait)
             trials: list[Trial] = []
             try:
                 n = 0
@@ -406,6 +423,7 @@ def main() -> int:
         f"{server.starts} server starts, {seconds} s"
     )
     print(f"  crashed at: {dict(crashes)}; recovered: {dict(recoveries)}; HTTP answers: {dict(answers)}")
+    print(f"  servers that died at the step in their sweeper while starting: {server.startup_crashes}")
     print(
         f"  orphaned charges {figures['orphaned_charges']}, double effects {figures['double_effects']}, "
         f"not done {figures['not_done'] or 0} (never reached the server: {figures['never_confirmed']}), "
@@ -435,10 +453,13 @@ def main() -> int:
             "trials": len(trials),
             "per_round": args.per_round,
             "lease_s": args.lease,
+            "wait_s": args.wait,
             "crashes": dict(crashes),
             "recoveries": dict(recoveries),
             "answers": dict(answers),
             "seconds": seconds,
+            "server_starts": server.starts,
+            "startup_crashes": server.startup_crashes,
             "ok": ok,
         } | {k: v for k, v in figures.items() if k != "examples"}
         f.write(json.dumps(record) + "\n")

@@ -49,6 +49,7 @@ def open_shop(settings: Settings, db: Database, embedder: Embedder) -> Shop:
     shop = Shop(db, embedder, load_provider(settings))
     shop.actions.ttl_s = settings.commerce.action_ttl_s
     shop.checkout.keys.lease_s = settings.commerce.checkout_lease_s
+    shop.checkout.keys.wait_s = settings.commerce.checkout_wait_s
     shop.actions.settle_after_s = settle_after(settings.commerce.checkout_lease_s)
     return shop
 
