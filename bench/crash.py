@@ -119,7 +119,7 @@ class Server:
     def start(self, crash_at: str | None = None) -> None:
         """Start it, healthy; with ``crash_at``, it may die at that step before it is (its sweeper, finishing
         an earlier round's action, passed the step): that counts, and it is started again."""
-        for _ in range(5):
+        for _ in range(100):  # each death finishes, or leaves to a later start, one earlier action
             if self._start(crash_at):
                 return
             self.startup_crashes += 1
