@@ -214,7 +214,10 @@ class JobWorker:
             self.handlers[job.kind](job.payload)
         except Exception as error:  # the handler failed: it runs again later, until max_attempts
             state = self.queue.retry(job, f"{type(error).__name__}: {error}")
-            log.warning("%s: job %s (%s) failed, now %s", self.name, job.id, job.kind, state, exc_info=True)
+            level = logging.ERROR if state == "dead" else logging.WARNING  # dead: a person must look at it
+            log.log(
+                level, "%s: job %s (%s) failed, now %s", self.name, job.id, job.kind, state, exc_info=True
+            )
             return True
         self.queue.complete(job)
         return True
