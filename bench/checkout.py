@@ -47,6 +47,7 @@ from ponder.commerce.checkout import Checkout, LineItem
 from ponder.commerce.idempotency import IdempotencyKeys
 from ponder.commerce.model import Address, Customer, PaymentMethod, Product, StoreData, Variant
 from ponder.commerce.payments import TestPaymentProvider
+from ponder.errors import UserError
 from ponder.memory.owner import Owner
 from ponder.store.database import open_database, sql
 from ponder.testing import HashingEmbedder
@@ -87,7 +88,13 @@ def checkout(target: str, ledger: Path, latency: float, *, wait_s: float = 30.0)
 
 
 def place(c: Checkout, key: str) -> tuple[int, dict]:
-    return c.place_order(BUYER, ITEMS, address_id="home", payment_method_id="visa", idempotency_key=key)
+    """(201, the order) as the API answers a placed order, or (0, the error) for a domain error."""
+    try:
+        return 201, c.place_order(
+            BUYER, ITEMS, address_id="home", payment_method_id="visa", idempotency_key=key
+        )
+    except UserError as error:
+        return 0, {"error": str(error)}
 
 
 def charges_for(ledger: Path, key: str) -> int:

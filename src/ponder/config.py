@@ -236,6 +236,11 @@ class CommerceConfig(BaseModel):
     # callable taking the settings and returning a PaymentProvider (a real provider's adapter).
     payment_provider: str = "test"
     action_ttl_s: float = Field(default=900.0, gt=0)  # how long a proposed action waits for the person
+    # How long a checkout in flight holds its idempotency key: a request that died holding it is taken over
+    # (by a retry, or the sweeper) only after this.
+    checkout_lease_s: float = Field(default=30.0, gt=0)
+    # How long a retry waits for that request to finish before it is answered 409 with Retry-After.
+    checkout_wait_s: float = Field(default=10.0, ge=0)
 
 
 class PerceptionConfig(BaseModel):

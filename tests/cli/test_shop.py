@@ -6,13 +6,21 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from ponder.cli.context import CliContext
 from ponder.cli.main import cli
-from ponder.config import Settings
+from ponder.commerce.checkout import LineItem
+from ponder.commerce.crashpoints import SimulatedCrash, arm, disarm
+from ponder.commerce.mode import open_shop
+from ponder.commerce.payments import TestPaymentProvider
+from ponder.config import Settings, load_settings
+from ponder.memory.owner import Owner
 from ponder.messages import ToolCallPart
 from ponder.models.base import Model
+from ponder.store import open_database
+from ponder.store.database import sql
 from ponder.testing import HashingEmbedder, ScriptedModel
 
 
@@ -186,3 +194,35 @@ def test_load_refuses_a_store_name_with_escape_sequences(tmp_path: Path) -> None
     run("shop", "load", "--demo")
     path = _store(tmp_path / "s", name="Shop\x1b]0;owned\x07", products=[_product()])
     _refused(path, "name: Value error, a name is one line of text, without control characters")
+
+
+def test_settle_finishes_a_checkout_whose_confirmation_crashed() -> None:
+    """Issue 16: the process died after the charge; ``ponder shop settle`` (once the checkout's lease is
+    over) writes the order under the same charge."""
+    run("shop", "load", "--demo")
+    settings = load_settings()
+    db = open_database(settings.database)
+    try:
+        shop = open_shop(settings, db, HashingEmbedder())
+        ann = Owner(settings.commerce.account, "ann")
+        variant = "marina-floral-midi-sundress-s-coral-floral"
+        action, token = shop.actions.propose_checkout(
+            ann, address_id="home", payment_method_id="card-visa-4242", items=[LineItem(variant, 1)]
+        )
+        arm("after_charge")
+        with pytest.raises(SimulatedCrash):
+            shop.actions.confirm(ann, action.id, token)
+        assert "0 job(s) run" in run("shop", "settle")  # its lease is not over: it may still be running
+        with db.transaction() as tx:  # time passes: the lease and the sweeper's delay are over
+            tx.execute(sql("UPDATE idempotency_keys SET lease_until = 0"))
+            tx.execute(sql("UPDATE jobs SET run_at = 0"))
+        assert "1 job(s) run" in run("shop", "settle")
+        done = shop.actions.get(ann, action.id)
+        assert done.status == "done" and done.result is not None
+        provider = shop.provider
+        assert isinstance(provider, TestPaymentProvider)
+        [charge] = provider.charges()
+        assert [p["reference"] for p in done.result["payments"]] == [charge.id]
+    finally:
+        disarm()
+        db.close()

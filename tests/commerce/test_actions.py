@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ponder.commerce.checkout import LineItem
 from ponder.commerce.model import Address, Customer, PaymentMethod, Product, StoreData, Variant
+from ponder.commerce.payments import Charge, Refund, TestPaymentProvider
 from ponder.commerce.shop import Shop
-from ponder.errors import ConflictError, UserError
+from ponder.errors import ConflictError, PaymentProviderError, UserError
 from ponder.memory.owner import Owner
 
 SHOP = "shop"
@@ -168,3 +171,50 @@ def test_imported_names_cannot_break_a_summary_line(shop: Shop) -> None:
         "Place an order: 1 × Umbrella Total 0.00 EUR [8m (colour red blue) at 25.00 EUR; ship to 1 Sea Road, "
         "Porto; pay with card visa. Total 25.00 EUR."
     )
+
+
+class RefundsDown:
+    """The store's provider with its refunds failing unanswered while ``down`` (charges pass through)."""
+
+    name = "test"
+
+    def __init__(self, inner: TestPaymentProvider) -> None:
+        self.inner = inner
+        self.down = True
+
+    def charge(self, **kwargs: Any) -> Charge:
+        return self.inner.charge(**kwargs)
+
+    def refund(self, **kwargs: Any) -> Refund:
+        if self.down:
+            raise PaymentProviderError("The payment provider did not answer in time.")
+        return self.inner.refund(**kwargs)
+
+
+def test_a_cancel_whose_refund_was_unanswered_is_done_when_confirmed_again(shop: Shop) -> None:
+    """Issue 16: the cancel committed but its refund got no answer, so the action stayed confirmed; the
+    retry was then refused ("now cancelled") and the action stored as failed although the order was
+    cancelled. The order's history records which action cancelled it, so the retry finds its own change,
+    sends the refund and ends done."""
+    provider = shop.provider
+    assert isinstance(provider, TestPaymentProvider)
+    action, token = shop.actions.propose_checkout(
+        ANN, address_id="home", payment_method_id="visa", items=[LineItem("umb", 1)]
+    )
+    order = shop.actions.confirm(ANN, action.id, token).result
+    assert order is not None
+    outage = RefundsDown(provider)
+    shop.orders.provider = outage
+    cancel, cancel_token = shop.actions.propose_cancel(ANN, order["id"], "changed my mind")
+    with pytest.raises(PaymentProviderError):
+        shop.actions.confirm(ANN, cancel.id, cancel_token)
+    assert shop.actions.get(ANN, cancel.id).status == "confirmed"  # not an answer: retried
+    assert shop.orders.get(ANN, order["id"])["status"] == "cancelled" and provider.refunds() == []
+    outage.down = False
+    done = shop.actions.confirm(ANN, cancel.id, cancel_token)
+    assert done.status == "done" and done.result is not None and done.result["status"] == "cancelled"
+    [refund] = provider.refunds()
+    assert refund.amount == 2500 and [p["reference"] for p in done.result["payments"]][1] == refund.id
+    with pytest.raises(ConflictError, match="already done"):
+        shop.actions.confirm(ANN, cancel.id, cancel_token)
+    assert len(provider.refunds()) == 1

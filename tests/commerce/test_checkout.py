@@ -8,7 +8,7 @@ import pytest
 
 from ponder.commerce.catalog import Catalog
 from ponder.commerce.checkout import Checkout, LineItem
-from ponder.commerce.idempotency import IdempotencyKeys
+from ponder.commerce.idempotency import IdempotencyKeys, Outcome
 from ponder.commerce.orders import OrderBook, UnknownOrderError
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, PaymentProviderError, UserError
 from ponder.memory.owner import Owner
@@ -18,9 +18,7 @@ SHOP = "shop"  # the store tests/commerce/conftest.py builds, and its customers
 ANN, BOB = Owner(SHOP, "ann"), Owner(SHOP, "bob")
 
 
-def place(
-    checkout: Checkout, key: str, method: str = "visa", owner: Owner = ANN, **more: object
-) -> tuple[int, dict]:
+def place(checkout: Checkout, key: str, method: str = "visa", owner: Owner = ANN, **more: object) -> dict:
     items = more.pop("items", [LineItem("shirt-m", 2)])
     return checkout.place_order(
         owner,
@@ -33,10 +31,10 @@ def place(
 
 def test_an_order_is_placed_paid_and_replayed_for_the_same_key(shop_parts) -> None:
     db, provider, checkout = shop_parts
-    status, order = place(checkout, "k1")
-    assert status == 201 and order["status"] == "pending" and order["total"] == 9000
+    order = place(checkout, "k1")
+    assert order["status"] == "pending" and order["total"] == 9000
     assert [p["kind"] for p in order["payments"]] == ["charge"] and order["items"][0]["quantity"] == 2
-    assert place(checkout, "k1") == (201, order)  # the same answer, not a second order
+    assert place(checkout, "k1") == order  # the same answer, not a second order
     assert len(provider.charges()) == 1
     assert Catalog(db, HashingEmbedder()).variant(SHOP, "shirt-m")[1].stock == 3
     with pytest.raises(ConflictError, match="different request"):
@@ -45,7 +43,7 @@ def test_an_order_is_placed_paid_and_replayed_for_the_same_key(shop_parts) -> No
 
 def test_concurrent_identical_requests_make_one_order_and_one_charge(shop_parts) -> None:
     db, provider, checkout = shop_parts
-    results: list[tuple[int, dict]] = []
+    results: list[dict] = []
     errors: list[Exception] = []
 
     def go() -> None:
@@ -60,7 +58,7 @@ def test_concurrent_identical_requests_make_one_order_and_one_charge(shop_parts)
     for t in threads:
         t.join()
     assert errors == [] and len(results) == 20
-    assert len({r[1]["id"] for r in results}) == 1 and len(provider.charges()) == 1
+    assert len({r["id"] for r in results}) == 1 and len(provider.charges()) == 1
     assert len(OrderBook(db, provider).list_orders(ANN)) == 2  # the imported one and this one
 
 
@@ -69,8 +67,8 @@ def test_a_lost_provider_response_is_retried_with_the_same_key_without_a_second_
     with pytest.raises(PaymentProviderError, match="did not answer"):
         place(checkout, "k-lost", method="lost")
     assert len(provider.charges()) == 1  # charged, but the answer never came
-    status, order = place(checkout, "k-lost", method="lost")
-    assert status == 201 and len(provider.charges()) == 1 and order["payments"][0]["reference"]
+    order = place(checkout, "k-lost", method="lost")
+    assert len(provider.charges()) == 1 and order["payments"][0]["reference"]
 
 
 def test_a_crashed_checkout_is_taken_over_when_its_lease_ends(shop_parts) -> None:
@@ -83,8 +81,8 @@ def test_a_crashed_checkout_is_taken_over_when_its_lease_ends(shop_parts) -> Non
             ANN, "k-crash", {"items": [["umb", 1]], "address": "home", "payment_method": "visa"}
         )
     assert waited.value.retry_after is not None
-    status, _ = place(checkout, "k-crash", items=[LineItem("umb", 1)])  # waits out the lease, takes over
-    assert status == 201 and len(provider.charges()) == 1
+    place(checkout, "k-crash", items=[LineItem("umb", 1)])  # waits out the lease, takes over
+    assert len(provider.charges()) == 1
 
 
 def test_declines_are_final_answers_and_provider_errors_are_not(shop_parts) -> None:
@@ -92,8 +90,13 @@ def test_declines_are_final_answers_and_provider_errors_are_not(shop_parts) -> N
     with pytest.raises(PaymentDeclinedError, match="declined") as declined:
         place(checkout, "k-declined", method="declined")
     assert declined.value.code == "card_declined"
-    status, body = place(checkout, "k-declined", method="declined")  # replayed, not tried again
-    assert status == 402 and body["error"]["code"] == "card_declined"
+    with pytest.raises(PaymentDeclinedError, match="declined") as again:  # the stored outcome, not a retry
+        place(checkout, "k-declined", method="declined")
+    assert again.value.code == "card_declined"
+    request = {"items": [["shirt-m", 2]], "address": "home", "payment_method": "declined"}
+    stored = checkout.keys.claim(ANN, "k-declined", request)
+    assert isinstance(stored, Outcome) and stored.state == "failed"  # a domain outcome, not an HTTP answer
+    assert stored.value == {"error": "declined", "message": "The card was declined.", "code": "card_declined"}
     with pytest.raises(PaymentProviderError, match="processing error"):
         place(checkout, "k-broken", method="broken")
     with pytest.raises(PaymentProviderError):  # released: the retry really runs (and fails again)
@@ -105,8 +108,8 @@ def test_stock_gift_cards_and_bad_requests(shop_parts) -> None:
     _, _, checkout = shop_parts
     with pytest.raises(ConflictError, match="only 0 in stock"):
         place(checkout, "k-l", items=[LineItem("shirt-l", 1)])
-    status, order = place(checkout, "k-gift", method="gift", items=[LineItem("esp-40", 1)])
-    assert status == 201 and order["payments"][0]["reference"] == ""
+    order = place(checkout, "k-gift", method="gift", items=[LineItem("esp-40", 1)])
+    assert order["payments"][0]["reference"] == ""
     with pytest.raises(PaymentDeclinedError, match="gift card"):
         place(checkout, "k-gift-2", method="gift", items=[LineItem("shirt-m", 1)])  # 4500 > 2000 left
     with pytest.raises(NotFoundError):
@@ -121,7 +124,7 @@ def test_stock_gift_cards_and_bad_requests(shop_parts) -> None:
 
 def test_cancel_refunds_and_restocks_once(shop_parts) -> None:
     db, provider, checkout = shop_parts
-    _, order = place(checkout, "k-c")
+    order = place(checkout, "k-c")
     book = OrderBook(db, provider)
     cancelled = book.cancel(ANN, order["id"], "changed my mind")
     assert cancelled["status"] == "cancelled" and [p["kind"] for p in cancelled["payments"]] == [

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 from tests.server.conftest import LiveServer
 
+from ponder.commerce.checkout import LineItem
+from ponder.commerce.crashpoints import SimulatedCrash, arm, disarm
 from ponder.commerce.model import Address, Customer, PaymentMethod, Product, StoreData, Variant
+from ponder.memory.owner import Owner
 from ponder.messages import ToolCallPart
+from ponder.store.database import sql
 from ponder.testing import ScriptedModel
 
 STORE = StoreData(
@@ -155,3 +161,32 @@ def test_a_proposed_action_keeps_the_models_words_apart_from_the_summary(start_s
     assert action["assistant_note"] == '[conceal]<img src=x onerror="alert(1)"> Nothing is cancelled'
     assert action["arguments"]["reason"] == reason
     server.model.assert_all_used()
+
+
+def test_the_server_sweeps_a_confirmation_that_died_after_the_charge(start_server) -> None:
+    """Issue 16: a confirmation died after the provider charged, and the person never confirmed again. Once
+    the checkout's lease is over, the server's job worker finishes it by itself: the order is written under
+    that same charge (nothing charged twice, nothing left charged without an order)."""
+    server = shopping_server(start_server, [])
+    shop = server.app.state.ponder.shop
+    ann = Owner("acme", "ann")
+    action, token = shop.actions.propose_checkout(
+        ann, address_id="home", payment_method_id="visa", items=[LineItem("umb", 1)]
+    )
+    arm("after_charge")
+    try:
+        with pytest.raises(SimulatedCrash):
+            shop.actions.confirm(ann, action.id, token)
+    finally:
+        disarm()
+    assert shop.actions.get(ann, action.id).status == "confirmed"
+    with shop.db.transaction() as db:  # time passes: the lease and the sweeper's delay are over
+        db.execute(sql("UPDATE idempotency_keys SET lease_until = 0"))
+        db.execute(sql("UPDATE jobs SET run_at = 0"))
+    deadline = time.monotonic() + 30
+    while shop.actions.get(ann, action.id).status == "confirmed" and time.monotonic() < deadline:
+        time.sleep(0.05)  # the worker polls every second
+    done = shop.actions.get(ann, action.id)
+    assert done.status == "done" and done.result is not None
+    [charge] = shop.provider.charges()
+    assert [p["reference"] for p in done.result["payments"]] == [charge.id] and shop.provider.refunds() == []

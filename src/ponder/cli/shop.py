@@ -7,7 +7,9 @@ proposes are put to you with a yes/no prompt after its answer; ``ponder shop con
 with the token printed when it was proposed (the model never sees it). An order an outside shopping agent
 prepared over UCP waits for its buyer: ``ponder shop pending --user EMAIL`` lists it, and ``ponder shop
 confirm ACTION --user EMAIL`` confirms it without a token (the store holds it; the agent never had it).
-``ponder shop fulfil`` is the store's side: it marks an order processed or delivered.
+``ponder shop fulfil`` is the store's side: it marks an order processed or delivered. ``ponder shop settle``
+runs the sweeper once: confirmations a crash left half done are finished, or their charges refunded (the
+server does it itself).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from ponder.commerce.actions import SETTLE_ACTION
 from ponder.commerce.agent_actions import agent_proposals
 from ponder.commerce.formats import demo_store_path, load_store
 from ponder.commerce.mode import open_shop
@@ -27,7 +30,7 @@ from ponder.config import Settings
 from ponder.errors import NotFoundError, UserError
 from ponder.memory.embeddings import E5Embedder
 from ponder.memory.owner import DEFAULT_USER, Owner
-from ponder.store import open_database
+from ponder.store import JobWorker, open_database
 
 from .chat import chat
 from .context import CliContext
@@ -238,6 +241,16 @@ def confirm(obj: CliContext, action_id: str, token: str | None, user: str) -> No
 def decline(obj: CliContext, action_id: str, token: str | None, user: str) -> None:
     """Decline a proposed action: nothing is done, and its token no longer works."""
     _decide(obj, action_id, token, user, confirm=False)
+
+
+@shop.command("settle")
+@click.pass_obj
+def settle(obj: CliContext) -> None:
+    """Finish confirmations a crash left half done (their orders written, or charges refunded): run the
+    sweeper's due jobs once. A running ``ponder serve`` does this by itself."""
+    with _shop(obj) as (shop_, _):
+        ran = JobWorker(shop_.actions.jobs, {SETTLE_ACTION: shop_.actions.settle_job}).run_due()
+    err_console.print(f"{ran} job(s) run", highlight=False)
 
 
 @click.group()

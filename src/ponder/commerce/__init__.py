@@ -7,7 +7,9 @@ mode's tools.
 - customers.py: customers (the account's users), addresses, payment methods
 - carts.py, checkout.py (once per idempotency key; idempotency.py), orders.py (status history, changes)
 - payments.py: the PaymentProvider port and the test provider
-- actions.py: pending actions, confirmed by the person with a token the model never sees
+- actions.py: pending actions, confirmed by the person with a token the model never sees, and the sweeper
+  that finishes one whose confirmation died mid-way (a job, store/jobs.py); crashpoints.py: the named steps
+  tests and bench/crash.py crash at
 - support.py: hand-off to a person; recommend.py: recommendations blending interests and co-purchases,
   over taste.py (a person's taste for categories and attribute values) and collaborative.py (interactions,
   popularity, the ALS collaborative filter)

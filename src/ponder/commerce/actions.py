@@ -16,7 +16,16 @@ changed cart, order or price fails the action instead of buying or changing some
 see. It then marks the action confirmed in the same transaction, so a token is consumed once, and carries
 it out. Checkout runs with the action's id as its idempotency key, so a confirm retried after a crash
 finishes the one order instead of placing another; a change of items is charged under a key derived
-from the order's version and the change (orders.py).
+from the order's version and the change, and every order change records the action that made it
+(orders.py), so its retry finds the change made instead of refusing an order that "moved on".
+
+Crashes. A confirmed action ends ``done`` or ``failed`` only on a final answer: a checkout still in flight
+(a ``ConflictError`` with ``retry_after``) or a provider that did not answer leaves it ``confirmed``, and the
+same confirmation sent again carries it on (a done one is "already done"). Confirming enqueues, in the
+same transaction, a sweeper job (``SETTLE_ACTION``, store/jobs.py) due after the checkout's lease: if the
+person's client never comes back, it finishes the action as a retry would, so a charge whose order was
+never written is completed or refunded by itself. ``crashpoints.py`` names the steps the tests and
+bench/crash.py crash at.
 
 The summary is built from the store's records only (the order, its items and amounts, saved addresses
 and payment methods), each value on one line with control characters taken out. What the model wrote is
@@ -43,15 +52,25 @@ from typing import Any, Literal
 
 from ponder.commerce.carts import CartStore, fingerprint
 from ponder.commerce.checkout import Checkout, LineItem
+from ponder.commerce.crashpoints import crash_point
 from ponder.commerce.model import Address
 from ponder.commerce.orders import OrderBook, Swap, money
 from ponder.errors import ConflictError, NotFoundError, UserError
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
+from ponder.store.jobs import JobQueue
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ACTION_KINDS", "ActionDesk", "PendingAction", "UnknownActionError", "money"]
+__all__ = [
+    "ACTION_KINDS",
+    "SETTLE_ACTION",
+    "ActionDesk",
+    "PendingAction",
+    "UnknownActionError",
+    "money",
+    "settle_after",
+]
 
 ActionKind = Literal[
     "place_order", "cancel_order", "return_items", "modify_items", "exchange_items", "change_address"
@@ -70,6 +89,7 @@ ADDRESS_FIELD_CHARS = 200  # a field of an address written in the chat
 # Characters that could break a summary line or reorder it on screen: controls, line and paragraph
 # separators, and the bidirectional overrides and isolates.
 _NOT_ON_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+SETTLE_ACTION = "action.settle"  # the sweeper's job kind (store/jobs.py)
 
 
 class UnknownActionError(NotFoundError):
@@ -135,6 +155,9 @@ class ActionDesk:
         self.carts = carts
         self.on_done = on_done  # told of every action carried out (Shop records interest signals)
         self.ttl_s: float = TTL_S  # how long a proposal waits for the person
+        self.jobs = JobQueue(db)
+        # when the sweeper looks at a confirmed action: after a live checkout's lease would have ended
+        self.settle_after_s: float = settle_after(checkout.keys.lease_s)
 
     # --- proposing --------------------------------------------------------------------------------------
 
@@ -358,7 +381,7 @@ class ActionDesk:
             return [_action(r) for r in rows]
 
     def decline(self, owner: Owner, action_id: str, token: str) -> PendingAction:
-        with self.db.transaction(lock=f"action:{owner.account}:{owner.user}:{action_id}") as db:
+        with self.db.transaction(lock=_lock(owner, action_id)) as db:
             row = _row(db, owner, action_id)
             _check_token(row, token)
             if row["status"] != "pending":
@@ -367,8 +390,15 @@ class ActionDesk:
         return self.get(owner, action_id)
 
     def confirm(self, owner: Owner, action_id: str, token: str) -> PendingAction:
-        """Carry out the action, if ``token`` is its token and nothing it pins has changed."""
-        with self.db.transaction(lock=f"action:{owner.account}:{owner.user}:{action_id}") as db:
+        """Carry out the action, if ``token`` is its token and nothing it pins has changed.
+
+        Sent again after a crash or a lost answer, the same confirmation finishes the one action: a
+        confirmed one (its first attempt died, or is still running) is carried on under the same keys, and
+        ends done with its result if its effect had already happened; a done one is "already done" (the
+        token works once; ``get`` has the result). A ``ConflictError`` with ``retry_after`` (the first
+        attempt still holds its checkout) and a ``PaymentProviderError`` leave it confirmed, to be sent
+        again."""
+        with self.db.transaction(lock=_lock(owner, action_id)) as db:
             row = _row(db, owner, action_id)
             _check_token(row, token)
             status = row["status"]
@@ -378,25 +408,69 @@ class ActionDesk:
             elif status == "pending":
                 _set(db, owner, action_id, "confirmed", None)  # consumed: the token works once
                 status = "confirmed"
+                # the sweeper: finishes it (or refunds its charge) if no confirmation ever comes back
+                self.jobs.enqueue(
+                    db,
+                    SETTLE_ACTION,
+                    _job_key(owner, action_id),
+                    {"account": owner.account, "user": owner.user, "action": action_id},
+                    delay_s=self.settle_after_s,
+                    max_attempts=20,
+                )
         if status == "expired":
             raise ConflictError(f"Action {action_id} expired before it was confirmed; ask again.")
-        if status != "confirmed":  # done, declined, failed: a token is used once
+        if status != "confirmed":  # done, declined, failed: a token is used once (GET shows the result)
             raise ConflictError(f"Action {action_id} is already {status}.")
+        return self._run(owner, row)
+
+    def settle(self, owner: Owner, action_id: str) -> PendingAction:
+        """The sweeper's work (``SETTLE_ACTION`` jobs): an action confirmed but never finished (its request
+        died after the person confirmed) is carried on as a repeated confirmation would, without the token
+        the person already gave: its checkout finished under its key, or the charge refunded if the order
+        cannot be written; its order change found made, or made. Raises what a retry may fix (the job is
+        retried); returns the action as it ends otherwise."""
+        with self.db.reading() as db:
+            row = _row(db, owner, action_id)
+        if row["status"] != "confirmed":
+            return _action(row)
+        try:
+            return self._run(owner, row)
+        except ConflictError as error:
+            if error.retry_after is not None:
+                raise
+        except UserError:
+            pass  # a final failure, recorded
+        return self.get(owner, action_id)
+
+    def settle_job(self, payload: dict[str, Any]) -> None:
+        """The ``SETTLE_ACTION`` job handler (``JobWorker``)."""
+        self.settle(Owner(str(payload["account"]), str(payload["user"])), str(payload["action"]))
+
+    def _run(self, owner: Owner, row: Any) -> PendingAction:
         action = _action(row)
         try:
             result = self._carry_out(owner, action)
-        except (UserError, ConflictError) as error:
-            if row["status"] == "confirmed":  # a retry: the first attempt may have charged, unanswered
-                self._release(owner, action, str(error))
-            self._finish(owner, action_id, "failed", {"error": str(error)})
+        except ConflictError as error:
+            if error.retry_after is not None:  # in flight elsewhere: not a final answer
+                raise
+            self._fail(owner, row, action, error)
             raise
-        self._finish(owner, action_id, "done", result)
-        if self.on_done is not None:
+        except UserError as error:
+            self._fail(owner, row, action, error)
+            raise
+        finished = self._finish(owner, action.id, "done", result)
+        if finished and self.on_done is not None:
             try:
                 self.on_done(owner, action, result)
             except Exception:  # what it records is secondary: the action is done, and says so
-                log.warning("after action %s: on_done failed", action_id, exc_info=True)
-        return self.get(owner, action_id)
+                log.warning("after action %s: on_done failed", action.id, exc_info=True)
+        crash_point("before_answer")
+        return self.get(owner, action.id)
+
+    def _fail(self, owner: Owner, row: Any, action: PendingAction, error: UserError) -> None:
+        if row["status"] == "confirmed":  # a retry: the first attempt may have charged, unanswered
+            self._release(owner, action, str(error))
+        self._finish(owner, action.id, "failed", {"error": str(error)})
 
     def _carry_out(self, owner: Owner, action: PendingAction) -> dict[str, Any]:
         args = action.arguments
@@ -417,25 +491,26 @@ class ActionDesk:
                         f"The total is now {money(quote['total'], action.currency)}, not the "
                         f"{money(action.amount, action.currency)} confirmed; nothing was bought."
                     )
-            status, order = self.checkout.place_order(
+            order = self.checkout.place_order(
                 owner,
                 lines,
                 address_id=args["address_id"],
                 payment_method_id=args["payment_method_id"],
                 idempotency_key=action.id,
             )
-            if status != 201:
-                raise ConflictError(order.get("error", {}).get("message", f"Checkout failed ({status})."))
             if args.get("cart") is not None and fingerprint(self.carts.lines(owner)) == args["cart"]:
                 self.carts.clear(owner)  # bought (unless filled again since a first attempt failed)
             return order
         order = self.orders.get(owner, action.target)
-        if order["status"] != args["status"]:
+        made = self.orders.made_by(owner, action.target, action.id)  # a retry after the change was made
+        if order["status"] != args["status"] and not made:
             raise ConflictError(f"Order {action.target} is now {order['status']}; nothing was changed.")
         if action.kind == "cancel_order":
-            return self.orders.cancel(owner, action.target, args["reason"])
+            return self.orders.cancel(owner, action.target, args["reason"], request_key=action.id)
         if action.kind == "return_items":
-            return self.orders.return_items(owner, action.target, list(args["items"]), args["reason"])
+            return self.orders.return_items(
+                owner, action.target, list(args["items"]), args["reason"], request_key=action.id
+            )
         if action.kind in ("modify_items", "exchange_items"):
             change = self.orders.modify_items if action.kind == "modify_items" else self.orders.exchange_items
             return change(
@@ -449,7 +524,11 @@ class ActionDesk:
             )
         if action.kind == "change_address":
             return self.orders.change_address(
-                owner, action.target, Address(**args["address"]), if_version=args["version"]
+                owner,
+                action.target,
+                Address(**args["address"]),
+                if_version=args["version"],
+                request_key=action.id,
             )
         raise UserError(f"Unknown action kind {action.kind!r}.")
 
@@ -471,9 +550,29 @@ class ActionDesk:
             why,
         )
 
-    def _finish(self, owner: Owner, action_id: str, status: str, result: dict[str, Any]) -> None:
-        with self.db.transaction(lock=f"action:{owner.account}:{owner.user}:{action_id}") as db:
+    def _finish(self, owner: Owner, action_id: str, status: str, result: dict[str, Any]) -> bool:
+        """Record how a confirmed action ended, and retire its sweeper job; False if another attempt
+        recorded it first (the first record stands)."""
+        with self.db.transaction(lock=_lock(owner, action_id)) as db:
+            if _row(db, owner, action_id)["status"] != "confirmed":
+                return False
             _set(db, owner, action_id, status, result)
+            self.jobs.cancel(db, SETTLE_ACTION, _job_key(owner, action_id))
+        return True
+
+
+def settle_after(lease_s: float) -> float:
+    """How long after a confirmation its sweeper job is due: once the checkout's lease (``lease_s``) would
+    have ended, with a margin, so it finds a live request done and only a dead one's work left."""
+    return lease_s + min(5.0, lease_s)
+
+
+def _lock(owner: Owner, action_id: str) -> str:
+    return f"action:{owner.account}:{owner.user}:{action_id}"
+
+
+def _job_key(owner: Owner, action_id: str) -> str:
+    return f"{owner.account}:{owner.user}:{action_id}"
 
 
 def _sha(token: str) -> str:

@@ -6,8 +6,10 @@
 A crash anywhere leaves either nothing, or a charge with no order; the retry with the same key takes the
 key over (idempotency.py), charges again with the same provider key (which answers with the first charge)
 and writes the order. So N identical requests, concurrent or retried after a kill -9, make one order and
-one charge (bench/checkout.py measures both). A declined card is a final answer, stored and replayed like a
-success; a provider that did not answer releases the key so the retry goes on at once.
+one charge (bench/checkout.py measures both; bench/crash.py kills a real server at every step). A declined
+card is a final answer, stored as the key's ``failed`` outcome and raised again to every repeat; a provider
+that did not answer releases the key so the retry goes on at once. The results are domain values (the order
+as JSON) and domain errors: the server layer turns them into HTTP answers.
 
 Gift cards are the store's own money: their balance is taken in the order's transaction, with no provider.
 If an item sold out between pricing and writing, the charge is refunded (with its own idempotency key).
@@ -26,8 +28,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from ponder.commerce.crashpoints import crash_point
 from ponder.commerce.customers import CustomerStore
-from ponder.commerce.idempotency import IdempotencyKeys, Replay
+from ponder.commerce.idempotency import IdempotencyKeys, Outcome, error_value
 from ponder.commerce.orders import OrderBook
 from ponder.commerce.payments import PaymentProvider
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, PaymentProviderError, UserError
@@ -64,8 +67,10 @@ class Checkout:
         address_id: str,
         payment_method_id: str,
         idempotency_key: str,
-    ) -> tuple[int, dict[str, Any]]:
-        """(HTTP status, the order as JSON): 201 the first time, the same answer for every repeat."""
+    ) -> dict[str, Any]:
+        """The order (as JSON), placed once per key: every repeat gets the same order, or the same error (a
+        declined card, an item sold out); ``ConflictError`` with ``retry_after`` while another request with
+        the key is in flight, and ``PaymentProviderError`` when the provider did not answer (retry both)."""
         lines = _merge(items)
         request = {
             "items": [[v, q] for v, q in lines],
@@ -73,8 +78,8 @@ class Checkout:
             "payment_method": payment_method_id,
         }
         claim = self.keys.claim(owner, idempotency_key, request)
-        if isinstance(claim, Replay):
-            return claim.status_code, claim.response
+        if isinstance(claim, Outcome):
+            return claim.value_or_raise()
         order_id = (
             "ord_"
             + hashlib.sha256(f"{owner.account}\x00{owner.user}\x00{idempotency_key}".encode()).hexdigest()[
@@ -85,20 +90,31 @@ class Checkout:
             plan = claim.plan or self._plan(owner, order_id, lines, address_id, payment_method_id)
             if claim.plan is None:
                 self.keys.remember_plan(owner, idempotency_key, plan)
+            crash_point("before_charge")
             charge_id = self._charge(owner, plan, idempotency_key)
+            crash_point("after_charge")
         except PaymentProviderError:
             self.keys.release(owner, idempotency_key)
             raise
-        except (PaymentDeclinedError, UserError) as error:  # final answers: stored, replayed to repeats
-            status, body = _error_response(error)
-            with self.db.transaction(
-                lock=f"idempotency:{owner.account}:{owner.user}:{idempotency_key}"
-            ) as db:
-                replay = self.keys.finish(db, owner, idempotency_key, status, body)
-            if replay is not None:
-                return replay.status_code, replay.response
-            raise
-        return self._write(owner, plan, charge_id, idempotency_key)
+        except ConflictError as error:
+            if error.retry_after is not None:  # the provider's key is busy: not an answer either way
+                self.keys.release(owner, idempotency_key)
+                raise
+            return self._fail(owner, idempotency_key, error)
+        except UserError as error:  # final answers (declined, no such item): stored, raised to repeats
+            return self._fail(owner, idempotency_key, error)
+        order = self._write(owner, plan, charge_id, idempotency_key)
+        crash_point("after_write")
+        return order
+
+    def _fail(self, owner: Owner, key: str, error: UserError) -> dict[str, Any]:
+        """Store a final error as the key's outcome and raise it; if another request finished the key
+        first, its outcome instead (its order, or its error)."""
+        with self.db.transaction(lock=self.keys.lock_name(owner, key)) as db:
+            earlier = self.keys.finish(db, owner, key, error_value(error), failed=True)
+        if earlier is not None:
+            return earlier.value_or_raise()
+        raise error
 
     def quote(
         self, owner: Owner, items: Sequence[LineItem], *, address_id: str, payment_method_id: str
@@ -174,43 +190,36 @@ class Checkout:
         )
         return charge.id
 
-    def _write(
-        self, owner: Owner, plan: dict[str, Any], charge_id: str, key: str
-    ) -> tuple[int, dict[str, Any]]:
+    def _write(self, owner: Owner, plan: dict[str, Any], charge_id: str, key: str) -> dict[str, Any]:
         order_id = plan["order_id"]
         try:
-            with self.db.transaction(lock=f"idempotency:{owner.account}:{owner.user}:{key}") as db:
-                replay = self.keys.finished(db, owner, key)
-                if replay is not None:  # a takeover raced this request and wrote the order first
-                    raise _Finished(replay)
+            with self.db.transaction(lock=self.keys.lock_name(owner, key)) as db:
+                earlier = self.keys.finished(db, owner, key)
+                if earlier is not None:  # a takeover raced this request and wrote the order first
+                    raise _Finished(earlier)
                 _take_stock(db, owner.account, plan["items"])
                 if plan["method"]["kind"] == "gift_card":
                     _take_from_gift_card(db, owner, plan["method"]["id"], plan["total"])
                 self.orders.insert(db, owner, plan, charge_id)
-                response = self.orders.view(db, owner, order_id)
-                replay = self.keys.finish(db, owner, key, 201, response)
-                if replay is not None:
-                    raise _Finished(replay)
-            return 201, response
+                order = self.orders.view(db, owner, order_id)
+                earlier = self.keys.finish(db, owner, key, order)
+                if earlier is not None:
+                    raise _Finished(earlier)
+            return order
         except _Finished as done:
-            return done.replay.status_code, done.replay.response
+            return done.outcome.value_or_raise()
         except (ConflictError, PaymentDeclinedError) as sold_out:  # sold out, or the gift card spent since
             # pricing: give the money back
             if charge_id:
                 self.provider.refund(
                     charge_id=charge_id, amount=plan["total"], idempotency_key=f"checkout-refund:{charge_id}"
                 )
-            status, body = _error_response(sold_out)
-            with self.db.transaction(lock=f"idempotency:{owner.account}:{owner.user}:{key}") as db:
-                replay = self.keys.finish(db, owner, key, status, body)
-            if replay is not None:
-                return replay.status_code, replay.response
-            raise
+            return self._fail(owner, key, sold_out)
 
 
 class _Finished(Exception):
-    def __init__(self, replay: Replay) -> None:
-        self.replay = replay
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
 
 
 def _merge(items: Sequence[LineItem]) -> list[tuple[str, int]]:
@@ -268,12 +277,3 @@ def _take_from_gift_card(db: Connection, owner: Owner, method_id: str, amount: i
         raise PaymentDeclinedError(
             f"The gift card {method_id} no longer covers {amount}.", code="insufficient_funds"
         )
-
-
-def _error_response(error: Exception) -> tuple[int, dict[str, Any]]:
-    from ponder.server.errors import from_ponder_error
-
-    api = from_ponder_error(error) if isinstance(error, UserError) else None
-    if api is None:
-        return 500, {"error": {"message": str(error), "type": "server_error"}}
-    return api.status, api.body()

@@ -12,6 +12,7 @@ import dataclasses
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ponder.commerce.actions import settle_after
 from ponder.commerce.payments import PaymentProvider, TestPaymentProvider
 from ponder.commerce.shop import Shop
 from ponder.commerce.tools import Proposal, shopping_toolset
@@ -47,6 +48,9 @@ def load_provider(settings: Settings) -> PaymentProvider:
 def open_shop(settings: Settings, db: Database, embedder: Embedder) -> Shop:
     shop = Shop(db, embedder, load_provider(settings))
     shop.actions.ttl_s = settings.commerce.action_ttl_s
+    shop.checkout.keys.lease_s = settings.commerce.checkout_lease_s
+    shop.checkout.keys.wait_s = settings.commerce.checkout_wait_s
+    shop.actions.settle_after_s = settle_after(settings.commerce.checkout_lease_s)
     return shop
 
 

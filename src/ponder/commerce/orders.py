@@ -28,6 +28,11 @@ keeps an empty reference until ``settle_refunds`` sends it again, under the same
 goes back to follows one rule everywhere: the earliest charge of that payment method (of any, for a cancel
 or a return) with money left on it, so these books and the provider's agree charge by charge.
 
+Requests. A change made for a request with a key (``request_key``: a confirmed action's id) records that key
+on its history row, in the change's transaction. The same request again (a retry after a crash or a lost
+answer) finds its change made and only sends the refunds still unsent, instead of refusing an order that
+"moved on" because of itself.
+
 Every customer's method takes the ``Owner``: an order id of another user is "no such order", never someone
 else's. ``advance`` is the store's own: the operator (``ponder shop fulfil``, or the account's API key)
 moves an order forward as it is packed and delivered.
@@ -46,6 +51,7 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import Connection
 
+from ponder.commerce.crashpoints import crash_point
 from ponder.commerce.customers import CustomerStore
 from ponder.commerce.model import Address
 from ponder.commerce.payments import PaymentProvider
@@ -264,24 +270,42 @@ class OrderBook:
             _set_status(db, account, order_id, status, note or f"{status} by the store")
             return self.view(db, Owner(account, str(row[0])), order_id)
 
-    def cancel(self, owner: Owner, order_id: str, reason: str) -> dict[str, Any]:
-        """Cancel a pending order: the items go back to stock and everything paid is refunded."""
+    def cancel(
+        self, owner: Owner, order_id: str, reason: str, *, request_key: str | None = None
+    ) -> dict[str, Any]:
+        """Cancel a pending order: the items go back to stock and everything paid is refunded.
+        ``request_key``: the request's own key (a confirmed action's id); the same request again, after a
+        crash, finds the cancellation made and only sends what refunds are still unsent."""
         reason = " ".join(reason.split())[:200] or "no reason given"
         with self.db.transaction(lock=f"order:{owner.account}:{order_id}") as db:
             order = self.view(db, owner, order_id)
-            if order["status"] != "pending":
-                raise ConflictError(
-                    f"Order {order_id} is {order['status']}: only a pending order can be cancelled."
-                )
-            for item in order["items"]:
-                _give_back(db, owner.account, item["variant_id"], item["quantity"])
-            _set_status(db, owner.account, order_id, "cancelled", f"cancelled: {reason}")
-            refunds = _book_refund(db, owner, order, _paid(order))
+            if _made_by(db, owner.account, order_id, request_key):
+                refunds = _allocate(_payment_rows(db, owner.account, order_id))[1]
+            else:
+                if order["status"] != "pending":
+                    raise ConflictError(
+                        f"Order {order_id} is {order['status']}: only a pending order can be cancelled."
+                    )
+                for item in order["items"]:
+                    _give_back(db, owner.account, item["variant_id"], item["quantity"])
+                note = f"cancelled: {reason}"
+                _set_status(db, owner.account, order_id, "cancelled", note, request_key or "")
+                refunds = _book_refund(db, owner, order, _paid(order))
+        crash_point("after_write")
         self._send(owner, order_id, refunds)
         return self.get(owner, order_id)
 
-    def return_items(self, owner: Owner, order_id: str, seqs: list[int], reason: str = "") -> dict[str, Any]:
-        """Return delivered items (by their ``seq`` in the order): refunded to the method that paid."""
+    def return_items(
+        self,
+        owner: Owner,
+        order_id: str,
+        seqs: list[int],
+        reason: str = "",
+        *,
+        request_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Return delivered items (by their ``seq`` in the order): refunded to the method that paid.
+        ``request_key`` as for ``cancel``."""
         if not seqs:
             raise UserError("Name at least one item of the order to return.")
         twice = next((s for s in seqs if seqs.count(s) > 1), None)
@@ -289,26 +313,11 @@ class OrderBook:
             raise UserError(f"Item {twice} of the order is named twice; name each item once.")
         with self.db.transaction(lock=f"order:{owner.account}:{order_id}") as db:
             order = self.view(db, owner, order_id)
-            if order["status"] != "delivered":
-                raise ConflictError(
-                    f"Order {order_id} is {order['status']}: only delivered items can be returned."
-                )
-            by_seq = {i["seq"]: i for i in order["items"]}
-            unknown = [s for s in seqs if s not in by_seq or by_seq[s]["state"] != "ordered"]
-            if unknown:
-                raise UserError(f"Order {order_id} has no returnable item {unknown[0]}.")
-            amount = sum(by_seq[s]["price"] * by_seq[s]["quantity"] for s in seqs)
-            for s in seqs:
-                db.execute(
-                    sql(
-                        "UPDATE order_items SET state = 'returned' "
-                        "WHERE account = :account AND order_id = :order AND seq = :seq"
-                    ),
-                    {"account": owner.account, "order": order_id, "seq": s},
-                )
-            note = f"return of items {sorted(seqs)}" + (f": {reason}" if reason else "")
-            _set_status(db, owner.account, order_id, "return requested", note)
-            refunds = _book_refund(db, owner, order, amount)
+            if _made_by(db, owner.account, order_id, request_key):
+                refunds = _allocate(_payment_rows(db, owner.account, order_id))[1]
+            else:
+                refunds = _write_return(db, owner, order, seqs, reason, request_key or "")
+        crash_point("after_write")
         self._send(owner, order_id, refunds)
         return self.get(owner, order_id)
 
@@ -356,24 +365,42 @@ class OrderBook:
         )
 
     def change_address(
-        self, owner: Owner, order_id: str, address: Address, *, if_version: str | None = None
+        self,
+        owner: Owner,
+        order_id: str,
+        address: Address,
+        *,
+        if_version: str | None = None,
+        request_key: str | None = None,
     ) -> dict[str, Any]:
         """Ship a pending order to ``address`` instead (tau2's ``modify_pending_order_address``); the
-        history notes the old and the new one. No money moves."""
+        history notes the old and the new one. No money moves. ``request_key`` as for ``cancel``."""
         with self.db.transaction(lock=f"order:{owner.account}:{order_id}") as db:
             order = self.view(db, owner, order_id)
-            _check_version(order_id, _version(order), if_version)
-            new = _new_address(order, address)
-            db.execute(
-                sql(
-                    "UPDATE orders SET address = :address, updated_at = :now "
-                    "WHERE account = :account AND id = :id"
-                ),
-                {"account": owner.account, "id": order_id, "address": json.dumps(new), "now": time.time()},
-            )
-            note = f"address changed to {_place(new)} (was {_place(order['address'])})"
-            _event(db, owner.account, order_id, order["status"], note, time.time())
+            if not _made_by(db, owner.account, order_id, request_key):
+                _check_version(order_id, _version(order), if_version)
+                new = _new_address(order, address)
+                db.execute(
+                    sql(
+                        "UPDATE orders SET address = :address, updated_at = :now "
+                        "WHERE account = :account AND id = :id"
+                    ),
+                    {
+                        "account": owner.account,
+                        "id": order_id,
+                        "address": json.dumps(new),
+                        "now": time.time(),
+                    },
+                )
+                note = f"address changed to {_place(new)} (was {_place(order['address'])})"
+                _event(db, owner.account, order_id, order["status"], note, time.time(), request_key or "")
+        crash_point("after_write")
         return self.get(owner, order_id)
+
+    def made_by(self, owner: Owner, order_id: str, request_key: str) -> bool:
+        """Whether the request ``request_key`` (a confirmed action's id) already changed this order."""
+        with self.db.reading() as db:
+            return _made_by(db, owner.account, order_id, request_key)
 
     def settle_refunds(self, owner: Owner, order_id: str) -> dict[str, Any]:
         """Send the provider the refunds booked for this order that it has not confirmed (it failed or did
@@ -398,7 +425,11 @@ class OrderBook:
         request_key: str | None,
     ) -> dict[str, Any]:
         with self.db.reading() as db:
-            plan = self._plan_swaps(db, owner, self.view(db, owner, order_id), swaps, method_id, kind)
+            made = _made_by(db, owner.account, order_id, request_key)
+            if not made:
+                plan = self._plan_swaps(db, owner, self.view(db, owner, order_id), swaps, method_id, kind)
+        if made:  # a retry of the request after its change was made
+            return self.settle_refunds(owner, order_id)
         _check_version(order_id, plan["version"], if_version)
         difference, currency = plan["difference"], plan["currency"]
         if if_difference is not None and difference != if_difference:
@@ -408,6 +439,7 @@ class OrderBook:
             )
         key = _swap_key(kind, order_id, plan["version"], request_key or secrets.token_hex(8))
         charge_id = ""
+        crash_point("before_charge")
         if difference > 0 and plan["method"]["kind"] != "gift_card":  # a gift card pays in the transaction
             charge_id = self.provider.charge(
                 amount=difference,
@@ -416,19 +448,25 @@ class OrderBook:
                 idempotency_key=f"{owner.account}:{key}",
                 description=f"Order {order_id}: price difference of an item {kind}",
             ).id
+        crash_point("after_charge")
         try:
             with self.db.transaction(lock=f"order:{owner.account}:{order_id}") as db:
-                order = self.view(db, owner, order_id)
-                again = self._plan_swaps(db, owner, order, swaps, method_id, kind)
-                if again != plan:
-                    raise ConflictError(
-                        f"Order {order_id} changed while its items were being changed; nothing was changed."
-                    )
-                refunds = _write_swap(db, owner, order, plan, charge_id)
+                if _made_by(db, owner.account, order_id, request_key):  # the same request, at once
+                    refunds = _allocate(_payment_rows(db, owner.account, order_id))[1]
+                else:
+                    order = self.view(db, owner, order_id)
+                    again = self._plan_swaps(db, owner, order, swaps, method_id, kind)
+                    if again != plan:
+                        raise ConflictError(
+                            f"Order {order_id} changed while its items were being changed; nothing was "
+                            "changed."
+                        )
+                    refunds = _write_swap(db, owner, order, plan, charge_id, request_key or "")
         except UserError as failed:  # sold out, changed, a gift card spent meanwhile: the charge goes back
             if charge_id:
                 self._undo_charge(owner, plan, charge_id, key, str(failed))
             raise
+        crash_point("after_write")
         self._send(owner, order_id, refunds)
         return self.get(owner, order_id)
 
@@ -620,8 +658,37 @@ class OrderBook:
 # --- writing, in the caller's transaction ---------------------------------------------------------------
 
 
+def _write_return(
+    db: Connection, owner: Owner, order: dict[str, Any], seqs: list[int], reason: str, request_key: str
+) -> list[_Refund]:
+    order_id = order["id"]
+    if order["status"] != "delivered":
+        raise ConflictError(f"Order {order_id} is {order['status']}: only delivered items can be returned.")
+    by_seq = {i["seq"]: i for i in order["items"]}
+    unknown = [s for s in seqs if s not in by_seq or by_seq[s]["state"] != "ordered"]
+    if unknown:
+        raise UserError(f"Order {order_id} has no returnable item {unknown[0]}.")
+    amount = sum(by_seq[s]["price"] * by_seq[s]["quantity"] for s in seqs)
+    for s in seqs:
+        db.execute(
+            sql(
+                "UPDATE order_items SET state = 'returned' "
+                "WHERE account = :account AND order_id = :order AND seq = :seq"
+            ),
+            {"account": owner.account, "order": order_id, "seq": s},
+        )
+    note = f"return of items {sorted(seqs)}" + (f": {reason}" if reason else "")
+    _set_status(db, owner.account, order_id, "return requested", note, request_key)
+    return _book_refund(db, owner, order, amount)
+
+
 def _write_swap(
-    db: Connection, owner: Owner, order: dict[str, Any], plan: dict[str, Any], charge_id: str
+    db: Connection,
+    owner: Owner,
+    order: dict[str, Any],
+    plan: dict[str, Any],
+    charge_id: str,
+    request_key: str,
 ) -> list[_Refund]:
     account, order_id, kind = owner.account, order["id"], plan["kind"]
     lines, difference, method = plan["lines"], plan["difference"], plan["method"]
@@ -697,9 +764,12 @@ def _write_swap(
         for n, line in enumerate(lines)
     )
     if kind == "modify":
-        _event(db, account, order_id, "pending", f"{MODIFIED_NOTE}: {changes}; {money_note}", now)
+        _event(
+            db, account, order_id, "pending", f"{MODIFIED_NOTE}: {changes}; {money_note}", now, request_key
+        )
     else:
-        _set_status(db, account, order_id, "exchange requested", f"exchange of {changes}; {money_note}")
+        note = f"exchange of {changes}; {money_note}"
+        _set_status(db, account, order_id, "exchange requested", note, request_key)
     return _book_refund(db, owner, order, -difference, method["id"]) if difference < 0 else []
 
 
@@ -895,24 +965,42 @@ def _check_version(order_id: str, version: str, expected: str | None) -> None:
         raise ConflictError(f"Order {order_id} changed after this change was proposed; nothing was changed.")
 
 
-def _set_status(db: Connection, account: str, order_id: str, status: str, note: str) -> None:
+def _set_status(
+    db: Connection, account: str, order_id: str, status: str, note: str, request_key: str = ""
+) -> None:
     now = time.time()
     db.execute(
         sql("UPDATE orders SET status = :status, updated_at = :now WHERE account = :account AND id = :id"),
         {"account": account, "id": order_id, "status": status, "now": now},
     )
-    _event(db, account, order_id, status, note, now)
+    _event(db, account, order_id, status, note, now, request_key)
 
 
-def _event(db: Connection, account: str, order_id: str, status: str, note: str, at: float) -> None:
+def _event(
+    db: Connection, account: str, order_id: str, status: str, note: str, at: float, request_key: str = ""
+) -> None:
+    """Append to the order's history; ``request_key``: the request (a confirmed action) that made it."""
     db.execute(
         sql(
-            "INSERT INTO order_events (account, order_id, seq, status, note, at) VALUES (:account, :order, "
-            "(SELECT COALESCE(MAX(seq), -1) + 1 FROM order_events "
-            "WHERE account = :account AND order_id = :order), :status, :note, :at)"
+            "INSERT INTO order_events (account, order_id, seq, status, note, at, request_key) VALUES "
+            "(:account, :order, (SELECT COALESCE(MAX(seq), -1) + 1 FROM order_events "
+            "WHERE account = :account AND order_id = :order), :status, :note, :at, :key)"
         ),
-        {"account": account, "order": order_id, "status": status, "note": note, "at": at},
+        {"account": account, "order": order_id, "status": status, "note": note, "at": at, "key": request_key},
     )
+
+
+def _made_by(db: Connection, account: str, order_id: str, request_key: str | None) -> bool:
+    """Whether the request ``request_key`` already changed this order (its retry must not refuse it)."""
+    if not request_key:
+        return False
+    found = db.execute(
+        sql(
+            "SELECT 1 FROM order_events WHERE account = :account AND order_id = :order AND request_key = :key"
+        ),
+        {"account": account, "order": order_id, "key": request_key},
+    ).first()
+    return found is not None
 
 
 def _payment(

@@ -49,6 +49,7 @@ from ponder.server.protocol import (
 from ponder.server.state import ModelFactory, ServerState
 from ponder.server.transcriptions import transcribe
 from ponder.store.database import Database, open_database
+from ponder.store.jobs import JobQueue, JobWorker
 from ponder.tools.loading import load_toolsets
 from ponder.tools.runner import ToolRunner
 
@@ -134,8 +135,13 @@ def create_app(
             state.toolsets = load_toolsets(settings.tools, settings, sandbox=state.sandbox)
             if state.toolsets:
                 state.server_tools = list((await ToolRunner.from_toolsets(state.toolsets)).tools.values())
+            stop = asyncio.Event()
             with sharing_the_interpreter(asyncio.get_running_loop()):  # once what the server keeps is loaded
-                yield
+                state.in_background(_jobs(state).serve(stop))  # the sweeper, and later background work
+                try:
+                    yield
+                finally:
+                    stop.set()
         finally:
             await state.aclose()
 
@@ -451,6 +457,16 @@ def _card(model_id: str, created: int, ponder: dict[str, Any]) -> dict[str, Any]
 
 def _web_file(name: str) -> str:
     return (resources.files("ponder") / "web" / name).read_text(encoding="utf-8")
+
+
+def _jobs(state: ServerState) -> JobWorker:
+    """The server's job worker: the kinds it runs, each handler reaching its part only when a job comes."""
+    from ponder.commerce.actions import SETTLE_ACTION
+
+    def settle_action(payload: dict[str, Any]) -> None:
+        state.shop.actions.settle_job(payload)
+
+    return JobWorker(JobQueue(state.db), {SETTLE_ACTION: settle_action})
 
 
 def _programs_off(err: Exception) -> None:

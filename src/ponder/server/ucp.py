@@ -110,7 +110,7 @@ from ucp_sdk.models.schemas.ucp import ResponseCheckoutSchema  # type: ignore[im
 from ponder.commerce.actions import money
 from ponder.commerce.checkout import MAX_QUANTITY, LineItem
 from ponder.commerce.customers import write_customers
-from ponder.commerce.idempotency import IdempotencyKeys, Replay
+from ponder.commerce.idempotency import IdempotencyKeys, Outcome
 from ponder.commerce.model import Address, Customer, PaymentMethod
 from ponder.commerce.shop import Shop
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, PonderError, UserError
@@ -468,8 +468,8 @@ class UcpCheckouts:
             raise Refusal(409, code, str(err), headers=retry) from None
         except UserError as err:
             raise Refusal(400, "invalid_request", str(err)) from None
-        if isinstance(claim, Replay):
-            return claim.status_code, claim.response
+        if isinstance(claim, Outcome):  # this layer's value: the HTTP answer it gave
+            return int(claim.value["status"]), claim.value["body"]
         try:
             status, answer = work()
         except Refusal as refusal:
@@ -480,9 +480,9 @@ class UcpCheckouts:
         except BaseException:
             self.keys.release(owner, name)
             raise
-        with self.db.transaction(lock=f"idempotency:{owner.account}:{owner.user}:{name}") as db:
-            replay = self.keys.finish(db, owner, name, status, answer)
-        return (replay.status_code, replay.response) if replay else (status, answer)
+        with self.db.transaction(lock=self.keys.lock_name(owner, name)) as db:
+            earlier = self.keys.finish(db, owner, name, {"status": status, "body": answer})
+        return (int(earlier.value["status"]), earlier.value["body"]) if earlier else (status, answer)
 
     def create(self, caller: Caller, request: Any, key: str | None = None) -> tuple[int, dict[str, Any]]:
         try:

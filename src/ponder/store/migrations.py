@@ -8,6 +8,7 @@ BYTEA, REAL and DOUBLE PRECISION). Every table that holds a person's data carrie
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -339,10 +340,71 @@ def m005_agent_credentials(db: Connection) -> None:
     db.execute(sa.text("ALTER TABLE api_keys ADD COLUMN profile TEXT NOT NULL DEFAULT ''"))
 
 
+def m006_jobs_and_domain_outcomes(db: Connection) -> None:
+    """The one durable job table (store/jobs.py); idempotency keys keep domain outcomes (``in_progress``,
+    ``done``, ``failed``) instead of HTTP answers; an order's history says which request made each change,
+    so a retry of that request after a crash finds its change made instead of refusing it."""
+    md = sa.MetaData()
+    sa.Table(
+        "jobs",
+        md,
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        sa.Column("kind", Text, nullable=False),  # the handler that runs it, e.g. "action.settle"
+        sa.Column("dedupe_key", Text, nullable=False),  # one live job per (kind, key)
+        sa.Column("payload", Text, nullable=False),  # JSON
+        sa.Column("state", Text, nullable=False),  # queued, running, done, dead
+        sa.Column("attempts", Int, nullable=False, server_default="0"),
+        sa.Column("max_attempts", Int, nullable=False),
+        sa.Column("run_at", Float, nullable=False),  # not before
+        sa.Column("lease_until", Float, nullable=False, server_default="0"),  # a running job's claim
+        sa.Column("last_error", Text, nullable=False, server_default=""),
+        sa.Column("created_at", Float, nullable=False),
+        sa.Column("updated_at", Float, nullable=False),
+        sa.Index("jobs_dedupe", "kind", "dedupe_key", unique=True),
+        sa.Index("jobs_due", "state", "run_at"),
+    )
+    md.create_all(db)
+    db.execute(sa.text("ALTER TABLE order_events ADD COLUMN request_key TEXT NOT NULL DEFAULT ''"))
+    db.execute(sa.text("UPDATE idempotency_keys SET state = 'in_progress' WHERE state = 'started'"))
+    # A stored HTTP answer becomes the domain outcome it said: the value (an order), or the error. The UCP
+    # routes' keys (users "ucp:...") keep their answer whole, as the server layer's value.
+    rows = db.execute(
+        sa.text(
+            "SELECT account, user_id, key, status_code, response FROM idempotency_keys WHERE state = 'done'"
+        )
+    ).all()
+    for account, user_id, key, status_code, response in rows:
+        body = json.loads(response) if response else {}
+        if str(user_id).startswith("ucp:"):
+            state, value = "done", {"status": int(status_code or 200), "body": body}
+        elif status_code is not None and int(status_code) < 400:
+            continue
+        else:
+            error = body.get("error") or {}
+            kind = _LEGACY_ERRORS.get(error.get("type", ""), "user")
+            if error.get("code") == "conflict":
+                kind = "conflict"
+            state, value = "failed", {"error": kind, "message": error.get("message", "")}
+            if error.get("code"):
+                value["code"] = error["code"]
+        db.execute(
+            sa.text(
+                "UPDATE idempotency_keys SET state = :state, response = :value "
+                "WHERE account = :account AND user_id = :user AND key = :key"
+            ),
+            {"state": state, "value": json.dumps(value), "account": account, "user": user_id, "key": key},
+        )
+
+
+# the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
+_LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     m001_keys_and_limits,
     m002_sessions_memories_interests,
     m003_commerce,
     m004_ucp_checkout_sessions,
     m005_agent_credentials,
+    m006_jobs_and_domain_outcomes,
 ]
