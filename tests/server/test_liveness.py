@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 
 from ponder.testing import ScriptedModel
 
@@ -40,19 +39,29 @@ def write_lock(server: LiveServer) -> Iterator[None]:
         holder.close()
 
 
+class Entered:
+    """The server's own limiter, which also says when a request has come to it."""
+
+    def __init__(self, limiter: Any) -> None:
+        self.limiter = limiter
+        self.admitting = threading.Event()
+
+    async def admit(self, *args: Any, **kwargs: Any) -> Any:
+        self.admitting.set()  # what follows waits for the database's write lock
+        return await self.limiter.admit(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.limiter, name)
+
+
 def test_the_loop_answers_while_a_request_waits_for_the_database(start_server) -> None:
     server = start_server(ScriptedModel(default="ok"), busy_timeout_s=120)
-    waiting = threading.Event()
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement == "BEGIN IMMEDIATE":  # the limiter is about to wait for the lock
-            waiting.set()
-
-    event.listen(server.app.state.ponder.db.engine, "before_cursor_execute", seen)
+    state = server.app.state.ponder
+    state.limiter = watched = Entered(state.limiter)
     with ThreadPoolExecutor(1) as pool, write_lock(server):
         url = server.base_url + "/chat/completions"
         chat = pool.submit(httpx.post, url, json=ASK, headers=auth(server), timeout=60)
-        assert waiting.wait(30)
+        assert watched.admitting.wait(30)
         assert httpx.get(server.url + "/healthz", timeout=30).json() == {"status": "ok"}
         models = httpx.get(server.base_url + "/models", headers={"Authorization": "Bearer pk-wrong"})
         assert models.status_code == 401  # the key's lookup reads: it does not wait for the writer either
