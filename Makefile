@@ -34,3 +34,7 @@ bench:
 	python bench/image_qa.py
 	python bench/voice_latency.py
 	python bench/perception_limits.py
+	python bench/stop_latency.py
+	python bench/liveness.py
+	python bench/crash.py
+	python bench/injection.py
