@@ -8,6 +8,7 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
+from ponder.cli import serve as serve_module
 from ponder.cli.main import cli
 from ponder.config import load_settings
 from ponder.store import KeyStore, open_database
@@ -59,6 +60,7 @@ def test_serve_off_loopback_warns_without_a_public_base_url(monkeypatch: pytest.
     """Listening on every address, the links Ponder hands out would name the bind address: it says so."""
     served: list[object] = []
     monkeypatch.setattr(uvicorn.Server, "run", lambda self: served.append(self.config.host))
+    monkeypatch.setattr(serve_module, "_log_as_json", lambda level: None)  # the process's logging stays
     result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--model", "scripted:default"])
     assert result.exit_code == 0, result.output
     assert served == ["0.0.0.0"] and "without server.public_base_url" in result.stderr

@@ -49,7 +49,6 @@ def serve(obj: CliContext, /, host: str | None, port: int | None, log_level: str
     import uvicorn
 
     from ponder.server import create_app
-    from ponder.server.middleware import JsonLogFormatter
 
     flags: dict[str, Any] = {}
     if options["model"]:
@@ -74,13 +73,7 @@ def serve(obj: CliContext, /, host: str | None, port: int | None, log_level: str
             f"Requests without a key are allowed only on a loopback address, and {server.host} is not one: "
             "create keys (`ponder keys create`) or listen on 127.0.0.1."
         )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLogFormatter())
-    for name in ("ponder", "uvicorn.error"):
-        logger = logging.getLogger(name)
-        logger.handlers = [handler]
-        logger.setLevel(log_level.upper())
-        logger.propagate = False
+    _log_as_json(log_level)
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -102,3 +95,16 @@ def serve(obj: CliContext, /, host: str | None, port: int | None, log_level: str
             err=True,
         )
     uvicorn.Server(config).run()
+
+
+def _log_as_json(level: str) -> None:
+    """Ponder's and uvicorn's logs as one JSON line each on stderr, for the life of the process."""
+    from ponder.server.middleware import JsonLogFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    for name in ("ponder", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(level.upper())
+        logger.propagate = False
