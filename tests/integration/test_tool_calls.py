@@ -10,6 +10,7 @@ import pytest
 from ponder.messages import Message, ToolCallEvent, ToolResultEvent
 from ponder.models.base import ModelSettings
 from ponder.models.embedded.backend import EmbeddedModel
+from ponder.models.embedded.tool_calls import MAX_PARALLEL_CALLS
 from ponder.modes import ContemplatingMode, InstantMode, ThinkingMode
 from ponder.tools import ToolRunner, tool, tool_of
 from ponder.turn import run_turn
@@ -79,7 +80,10 @@ async def test_thinking_calls_a_tool_and_answers(qwen_small: EmbeddedModel) -> N
     )
     assert any(isinstance(e, ToolCallEvent) and e.call.name == "get_weather" for e in events)
     assert result.text.strip()
-    assert result.usage.reasoning_tokens <= 96 + 64  # the budget, plus the JSON of the call it made
+    # The budget, plus the JSON of the calls it wrote: a call begun inside the budget is finished under the
+    # grammar, and the 0.5B model may write the same call up to MAX_PARALLEL_CALLS times in one go (seen on
+    # this machine's llama.cpp build: 4 identical get_weather calls in one pass).
+    assert result.usage.reasoning_tokens <= 96 + 32 * MAX_PARALLEL_CALLS
 
 
 async def test_the_model_writes_a_program_that_runs_in_the_sandbox(qwen_small: EmbeddedModel) -> None:
