@@ -164,7 +164,7 @@ def charged(server: LiveServer, key: str, at_least: int = 1) -> int:
     key_id = KeyStore(server.app.state.ponder.db).authenticate(key).id  # type: ignore[union-attr]
     wait = threading.Event()
     for _ in range(1000):
-        with server.app.state.ponder.db.reading() as c:
+        with server.app.state.ponder.limiter.db.reading() as c:  # the limiter's own file
             tokens = c.execute(
                 sql("SELECT COALESCE(SUM(tokens), 0) FROM token_usage WHERE key_id = :k"), {"k": key_id}
             ).scalar()

@@ -27,16 +27,20 @@ def auth(server: LiveServer) -> dict[str, str]:
 
 
 @contextmanager
-def write_lock(server: LiveServer) -> Iterator[None]:
-    """SQLite's write lock, held by another connection for the block."""
-    path = server.app.state.ponder.db.path
-    holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
+def write_lock(server: LiveServer, *, limits: bool = True) -> Iterator[None]:
+    """SQLite's write lock of the server's database, and of its limiter's file (unless ``limits`` is
+    False), held by another connection for the block."""
+    state = server.app.state.ponder
+    paths = [state.db.path, *([state.limiter.db.path] if limits else [])]
+    holders = [sqlite3.connect(path, isolation_level=None) for path in paths]
+    for holder in holders:
+        holder.execute("BEGIN IMMEDIATE")
     try:
         yield
     finally:
-        holder.execute("ROLLBACK")
-        holder.close()
+        for holder in holders:
+            holder.execute("ROLLBACK")
+            holder.close()
 
 
 class Entered:
@@ -84,6 +88,16 @@ def test_a_busy_database_is_503_with_retry_after(start_server) -> None:
     assert httpx.get(server.base_url + "/models", headers=auth(server)).status_code == 200
     metrics = httpx.get(server.url + "/metrics").text
     assert 'ponder_rejected_requests_total{reason="database_busy"} 2.0' in metrics
+
+
+def test_admission_does_not_wait_behind_a_long_session_write(start_server) -> None:
+    """The limiter writes on every request: in a file of its own, a request is admitted (and /models
+    answers) while another account's long session write holds the database's writer."""
+    server = start_server(ScriptedModel(default="ok"), busy_timeout_s=0.05)
+    state = server.app.state.ponder
+    assert state.limiter.db.path != state.db.path
+    with write_lock(server, limits=False):
+        assert httpx.get(server.base_url + "/models", headers=auth(server)).status_code == 200
 
 
 def chunks(size: int) -> Iterator[bytes]:

@@ -196,7 +196,7 @@ def _tokens_charged(server: LiveServer, key: str) -> int:
     from ponder.store.database import sql
 
     key_id = KeyStore(server.app.state.ponder.db).authenticate(key).id  # type: ignore[union-attr]
-    with server.app.state.ponder.db.reading() as c:
+    with server.app.state.ponder.limiter.db.reading() as c:  # the limiter's own file
         return int(
             c.execute(
                 sql("SELECT COALESCE(SUM(tokens), 0) FROM token_usage WHERE key_id = :k"), {"k": key_id}

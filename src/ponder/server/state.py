@@ -16,7 +16,7 @@ from ponder.server.errors import ApiError
 from ponder.server.metrics import Metrics
 from ponder.store.database import Database
 from ponder.store.keys import KeyStore
-from ponder.store.limits import Limiter, RateLimiter
+from ponder.store.limits import Limiter, open_rate_limiter
 from ponder.tools.base import Tool
 
 if TYPE_CHECKING:
@@ -57,11 +57,12 @@ class ServerState:
 
             self.perception = Perception(self.settings.perception, self.settings.models_dir)
         self.keys = KeyStore(self.db)
-        self.limiter: Limiter = RateLimiter(self.db)
         if self.settings.server.redis_url:
             from ponder.store.redis_limits import RedisLimiter
 
-            self.limiter = RedisLimiter(self.settings.server.redis_url)
+            self.limiter: Limiter = RedisLimiter(self.settings.server.redis_url)
+        else:
+            self.limiter = open_rate_limiter(self.db)
 
     @functools.cached_property
     def memory(self) -> MemoryService:

@@ -9,6 +9,12 @@ processes on one database share the limit. The database calls run in a worker th
 the lock (another process, a long session write) never holds up the event loop, and one that waits too long
 raises ``StoreBusyError`` (the server's 503 with Retry-After).
 
+On a SQLite file the counters live in a file of their own beside it (``open_rate_limiter``: ``ponder.db`` ->
+``ponder.limits.db``). Every request writes them, and SQLite has one writer per file: in the same file as the
+sessions, a small request's admission waited behind another account's long session write (100 ms and more
+under the heaviest requests). Processes sharing the one file still share the other. PostgreSQL locks rows,
+so there the limiter uses the database itself.
+
 Tokens per day are a counter per key and UTC day: a request is refused once the day's tokens are spent, and
 a finished request adds what it used (failed and cancelled ones too, for what they used).
 """
@@ -23,9 +29,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from ponder.store.database import Database, sql
+from ponder.store.database import Database, open_database, sql
 
-__all__ = ["Decision", "Limiter", "RateLimiter", "day_of", "gcra"]
+__all__ = ["Decision", "Limiter", "RateLimiter", "day_of", "gcra", "open_rate_limiter"]
 
 WINDOW_S = 60.0
 
@@ -73,8 +79,9 @@ def gcra(tat: float | None, now: float, per_minute: int, cost: float) -> tuple[D
 class RateLimiter:
     """Limits in the database: one server, or several processes sharing one SQLite file."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, owns_db: bool = False) -> None:
         self.db = db
+        self.owns_db = owns_db  # opened for the limiter alone (open_rate_limiter): closed with it
 
     async def admit(
         self, key_id: str, per_minute: int | None, cost: float, now: float | None = None
@@ -135,7 +142,9 @@ class RateLimiter:
             )
 
     async def aclose(self) -> None:
-        """The database belongs to the caller: nothing to release."""
+        """Close the limiter's own database; one the caller gave belongs to the caller."""
+        if self.owns_db:
+            self.db.close()
 
 
 def day_of(now: float) -> tuple[str, float]:
@@ -147,3 +156,12 @@ def day_of(now: float) -> tuple[str, float]:
 @functools.lru_cache(maxsize=4)
 def _day_name(day: int) -> str:
     return datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d")
+
+
+def open_rate_limiter(db: Database) -> RateLimiter:
+    """The limiter of a server on ``db``: on a SQLite file, in its own file beside it (see the module
+    docstring); otherwise in ``db``."""
+    if db.path is None:
+        return RateLimiter(db)
+    beside = db.path.with_name(f"{db.path.stem}.limits{db.path.suffix}")
+    return RateLimiter(open_database(beside, busy_timeout_s=db.busy_timeout_s), owns_db=True)
