@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ponder.memory.extraction import PREFIX, extract, parse_facts, statements, user_words
+from ponder.memory.extraction import PREFIX, WORDS_CHARS, extract, parse_facts, statements, user_words
 from ponder.memory.memories import Candidate
 from ponder.messages import AudioPart, Message, TextPart
 from ponder.testing import ScriptedModel
@@ -55,3 +55,14 @@ def test_user_words_leave_out_text_read_from_images() -> None:
         Message("user", (TextPart("my size is M", origin="audio"), AudioPart(b"x", "audio/wav"))),
     ]
     assert user_words(messages) == "I like this one\nmy size is M"
+
+
+def test_a_long_conversation_is_read_from_its_newest_words() -> None:
+    """A turn may resend thousands of messages: learning and recall read the newest words only, so the
+    extraction prompt fits a small model and the regexes do not walk a megabyte."""
+    messages = [Message.user(f"I am person {i}.") for i in range(5000)]
+    words = user_words(messages)
+    assert len(words) <= WORDS_CHARS and words.endswith("I am person 4999.")
+    assert "I am person 0." not in words and words.splitlines()[0].startswith("I am person ")
+    long = user_words([Message.user("x" * 20_000 + " my size is M")])
+    assert len(long) == WORDS_CHARS and long.endswith("my size is M")

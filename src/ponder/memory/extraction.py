@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ponder.memory.memories import MAX_TEXT, TOPICS, Candidate
@@ -27,6 +27,7 @@ from ponder.prompts import load_prompt
 
 __all__ = [
     "EXTRACTION_SETTINGS",
+    "WORDS_CHARS",
     "extract",
     "mentions_self",
     "outside_words",
@@ -73,27 +74,54 @@ def statements(text: str) -> str:
     return " ".join(kept)
 
 
-def outside_words(messages: Sequence[Message]) -> str:
-    """Text in these messages that the user did not write: tool results, and text read from images."""
-    found = [
-        part.content if isinstance(part, ToolResultPart) else part.text
-        for message in messages
-        for part in message.parts
-        if isinstance(part, ToolResultPart) or (isinstance(part, TextPart) and part.origin == "image")
-    ]
-    return "\n".join(text for text in found if text.strip())
+WORDS_CHARS = 8_000  # what learning and recall read of a turn: its newest words, about 2,000 tokens
 
 
-def user_words(messages: Sequence[Message]) -> str:
-    """What the user said in these messages: their typed and spoken text, not text read from images."""
-    said = [
-        part.text
-        for message in messages
-        if message.role == "user"
-        for part in message.parts
-        if isinstance(part, TextPart) and part.origin in (None, "audio") and part.text.strip()
-    ]
-    return "\n".join(said)
+def outside_words(messages: Sequence[Message], max_chars: int = WORDS_CHARS) -> str:
+    """Text in these messages that the user did not write (tool results, and text read from images): the
+    newest ``max_chars`` of it."""
+    return _newest(
+        (
+            part.content if isinstance(part, ToolResultPart) else part.text
+            for message in reversed(messages)
+            for part in reversed(message.parts)
+            if isinstance(part, ToolResultPart) or (isinstance(part, TextPart) and part.origin == "image")
+        ),
+        max_chars,
+    )
+
+
+def user_words(messages: Sequence[Message], max_chars: int = WORDS_CHARS) -> str:
+    """What the user said in these messages (their typed and spoken text, not text read from images): the
+    newest ``max_chars`` of it. A turn may resend a conversation of thousands of messages; learning and
+    recall are about what was said last, and the extraction prompt must fit a small model's context."""
+    return _newest(
+        (
+            part.text
+            for message in reversed(messages)
+            if message.role == "user"
+            for part in reversed(message.parts)
+            if isinstance(part, TextPart) and part.origin in (None, "audio")
+        ),
+        max_chars,
+    )
+
+
+def _newest(texts_newest_first: Iterable[str], max_chars: int) -> str:
+    """The texts in their order, one a line, the oldest left out past ``max_chars`` (the newest one is cut
+    to its end if it alone is longer)."""
+    kept: list[str] = []
+    room = max_chars
+    for text in texts_newest_first:
+        if not text.strip():
+            continue
+        if len(text) > room:
+            if not kept:
+                kept.append(text[-max_chars:])
+            break
+        kept.append(text)
+        room -= len(text) + 1
+    return "\n".join(reversed(kept))
 
 
 async def extract(model: Model, text: str) -> list[Candidate]:
