@@ -218,3 +218,45 @@ def test_a_cancel_whose_refund_was_unanswered_is_done_when_confirmed_again(shop:
     with pytest.raises(ConflictError, match="already done"):
         shop.actions.confirm(ANN, cancel.id, cancel_token)
     assert len(provider.refunds()) == 1
+
+
+PIER = Address("dest_pier", "9 Pier Lane", "Faro", "PT")
+AGENTS_CARD = PaymentMethod("pm_agent", "card", "tok_test_agent_card", "visa", "1881")
+
+
+def test_an_address_and_card_given_for_one_order_are_never_saved(shop: Shop) -> None:
+    """An outside shopping agent's destination and provider token: kept in the action, recorded on the order
+    and charged once the person confirms, and never added to the buyer's saved addresses or methods."""
+    saved = shop.customers.addresses(ANN), shop.customers.payment_methods(ANN)
+    action, token = shop.actions.propose_checkout(
+        ANN, items=[LineItem("umb", 1)], address=PIER, method=AGENTS_CARD
+    )
+    assert "9 Pier Lane" in action.summary and "pm_agent" in action.summary
+    assert "tok_test_agent_card" not in str(action.to_dict()) and "tok_test" not in str(action.for_model())
+    assert (shop.customers.addresses(ANN), shop.customers.payment_methods(ANN)) == saved
+    done = shop.actions.confirm(ANN, action.id, token)
+    assert done.status == "done" and done.result is not None
+    assert done.result["address"]["line1"] == "9 Pier Lane" and done.result["payment_method_id"] == "pm_agent"
+    provider = shop.provider
+    assert isinstance(provider, TestPaymentProvider)
+    [charge] = provider.charges()
+    assert provider.charge_token(charge.id) == "tok_test_agent_card"
+    assert (shop.customers.addresses(ANN), shop.customers.payment_methods(ANN)) == saved
+    declined, other = shop.actions.propose_checkout(
+        ANN, items=[LineItem("umb", 1)], address=PIER, method=AGENTS_CARD
+    )
+    shop.actions.decline(ANN, declined.id, other)
+    assert (shop.customers.addresses(ANN), shop.customers.payment_methods(ANN)) == saved
+
+
+def test_a_given_payment_method_is_a_token_never_a_gift_card_and_one_of_each_is_named(shop: Shop) -> None:
+    gift = PaymentMethod("gc_agent", "gift_card", "", balance=10**6)
+    for where, match in (
+        ({"address": PIER, "method": gift}, "not a gift card"),
+        ({"address": PIER, "method": AGENTS_CARD, "payment_method_id": "visa"}, "payment method"),
+        ({"address_id": "home", "address": PIER, "method": AGENTS_CARD}, "address"),
+        ({"address": Address("x", "", "Faro", "PT"), "method": AGENTS_CARD}, "street line"),
+    ):
+        with pytest.raises(UserError, match=match):
+            shop.actions.propose_checkout(ANN, items=[LineItem("umb", 1)], **where)  # type: ignore[arg-type]
+    assert shop.actions.list_actions(ANN) == []

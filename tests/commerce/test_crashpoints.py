@@ -18,7 +18,7 @@ from ponder.commerce.actions import SETTLE_ACTION, PendingAction
 from ponder.commerce.checkout import LineItem
 from ponder.commerce.crashpoints import SimulatedCrash, arm, disarm
 from ponder.commerce.idempotency import IdempotencyKeys
-from ponder.commerce.model import Address
+from ponder.commerce.model import Address, PaymentMethod
 from ponder.commerce.payments import TestPaymentProvider
 from ponder.commerce.shop import Shop
 from ponder.errors import ConflictError
@@ -192,6 +192,28 @@ def test_a_charge_whose_order_can_never_be_written_is_refunded_by_the_sweeper(sh
     [charge] = ledger(shop).charges()
     assert [(r.charge_id, r.amount) for r in ledger(shop).refunds()] == [(charge.id, charge.amount)]
     assert [o["id"] for o in shop.orders.list_orders(ANN)] == ["#W1"]
+
+
+def test_an_order_with_a_given_address_and_card_crashed_after_the_charge_is_finished_once(shop: Shop) -> None:
+    """An outside agent's destination and card (never saved): killed after the charge, the sweeper finishes
+    the one order on that card and address, from what the action holds."""
+    clock = crashable(shop)
+    saved = shop.customers.addresses(ANN), shop.customers.payment_methods(ANN)
+    pier = Address("dest_pier", "9 Pier Lane", "Faro", "PT")
+    card = PaymentMethod("pm_agent", "card", "tok_test_agent_card", "visa", "1881")
+    action, token = shop.actions.propose_checkout(ANN, items=[LineItem("umb", 1)], address=pier, method=card)
+    arm("after_charge")
+    with pytest.raises(SimulatedCrash):
+        shop.actions.confirm(ANN, action.id, token)
+    clock.now += LATER
+    JobWorker(shop.actions.jobs, {SETTLE_ACTION: shop.actions.settle_job}).run_due()
+    done = shop.actions.get(ANN, action.id)
+    assert done.status == "done" and done.result is not None
+    assert done.result["address"]["line1"] == "9 Pier Lane"
+    [charge] = ledger(shop).charges()
+    assert ledger(shop).charge_token(charge.id) == "tok_test_agent_card" and ledger(shop).refunds() == []
+    assert [p["reference"] for p in done.result["payments"]] == [charge.id]
+    assert (shop.customers.addresses(ANN), shop.customers.payment_methods(ANN)) == saved
 
 
 # --- the checks ---------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from tests.server.test_ucp import ANN, SAVED_VISA, STORE, call, complete, create
 from ponder.commerce.agent_actions import agent_proposals
 from ponder.memory.owner import Owner
 from ponder.store import KeyStore
+from ponder.store.database import sql
 
 PROFILE = "https://agent.example/.well-known/ucp"
 AS_AGENT = f'profile="{PROFILE}"'
@@ -245,3 +246,87 @@ def test_the_agents_continue_url_page_only_says_where_to_confirm(server, agent) 
         finally:
             browser.close()
     assert shop(server).actions.get(Owner("acme", ANN), action_id).status == "pending"
+
+
+def anns_saved(server: LiveServer) -> tuple[list[Any], list[Any], list[Any]]:
+    """Ann's saved addresses and payment methods, as the store lists them and as the database holds them."""
+    customers, owner = shop(server).customers, Owner("acme", ANN)
+    with server.app.state.ponder.db.reading() as db:
+        rows = [
+            tuple(r)
+            for table in ("addresses", "payment_methods")
+            for r in db.execute(
+                sql(f"SELECT '{table}', id FROM {table} WHERE account = 'acme' AND user_id = :u ORDER BY id"),
+                {"u": ANN},
+            )
+        ]
+    return customers.addresses(owner), customers.payment_methods(owner), rows
+
+
+def test_an_agents_complete_saves_nothing_to_the_buyers_account(server, agent) -> None:
+    before = anns_saved(server)
+    assert [a.id for a in before[0]] == ["home"] and [m.id for m in before[1]] == ["visa"]
+    waiting_for_ann(server, agent)
+    assert anns_saved(server) == before  # neither the agent's address nor its card
+    # The store's own app, for Ann, is offered only what she saved herself.
+    ours = create(server, {"line_items": lines(("umb", 1)), "buyer": {"email": ANN}})
+    [method] = ours["fulfillment"]["methods"]
+    assert [d["id"] for d in method["destinations"]] == ["home"]
+    assert [i["id"] for i in ours["payment"]["instruments"]] == ["visa"]
+    assert "Pier" not in str(ours) and "pm_" not in str(ours)
+
+
+def test_an_agents_declined_or_expired_checkout_leaves_nothing_behind(server, agent) -> None:
+    before = anns_saved(server)
+    waiting, action_id, token = waiting_for_ann(server, agent)
+    account = server.keys["big"]
+    declined = v1(
+        server, account, "POST", f"/actions/{action_id}/decline", json={"token": token, "user": ANN}
+    )
+    assert declined.status_code == 200, declined.text
+    back = as_agent(server, agent, "GET", f"/ucp/checkout-sessions/{waiting['id']}").json()
+    assert back["status"] == "ready_for_complete" and "buyer_declined" in {
+        m["code"] for m in back["messages"]
+    }
+    assert anns_saved(server) == before
+
+    path = f"/ucp/checkout-sessions/{waiting['id']}/complete"
+    again = as_agent(server, agent, "POST", path, {"payment": {"instruments": [AGENT_CARD]}})
+    assert again.json()["status"] == "requires_escalation", again.text
+    with server.app.state.ponder.db.transaction() as db:  # the person never answers
+        db.execute(
+            sql("UPDATE pending_actions SET expires_at = 0 WHERE account = 'acme' AND user_id = :u"),
+            {"u": ANN},
+        )
+    expired = as_agent(server, agent, "GET", f"/ucp/checkout-sessions/{waiting['id']}").json()
+    assert "confirmation_expired" in {m["code"] for m in expired["messages"]}, expired
+    assert anns_saved(server) == before
+    assert shop(server).provider.charges() == []
+
+
+def test_a_confirmed_agent_order_ships_and_charges_what_the_agent_gave_and_saves_nothing(
+    server, agent
+) -> None:
+    before = anns_saved(server)
+    waiting, action_id, token = waiting_for_ann(server, agent)
+    account = server.keys["big"]
+    [listed] = v1(server, account, "GET", f"/actions?user={ANN}").json()["data"]
+    assert "tok_test_agent_card" not in str(listed)  # the agent's token is not shown to anyone
+    confirmed = v1(
+        server, account, "POST", f"/actions/{action_id}/confirm", json={"token": token, "user": ANN}
+    )
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "done", confirmed.text
+    [order] = shop(server).orders.list_orders(Owner("acme", ANN))
+    assert order["address"]["line1"] == "9 Pier Lane" and order["address"]["city"] == "Faro"
+    [charge] = shop(server).provider.charges()
+    assert charge.amount == 2500 and shop(server).provider.charge_token(charge.id) == "tok_test_agent_card"
+    assert [p["reference"] for p in order["payments"]] == [charge.id]
+    assert anns_saved(server) == before
+    got = as_agent(server, agent, "GET", f"/ucp/checkout-sessions/{waiting['id']}").json()
+    assert got["status"] == "completed" and got["order"]["id"] == order["id"]
+    # Her own order can still be cancelled, the refund going back to the agent's instrument's charge.
+    cancel, cancel_token = shop(server).actions.propose_cancel(
+        Owner("acme", ANN), order["id"], "changed my mind"
+    )
+    shop(server).actions.confirm(Owner("acme", ANN), cancel.id, cancel_token)
+    assert [(r.charge_id, r.amount) for r in shop(server).provider.refunds()] == [(charge.id, 2500)]

@@ -28,7 +28,11 @@ never written is completed or refunded by itself. ``crashpoints.py`` names the s
 bench/crash.py crash at.
 
 The summary is built from the store's records only (the order, its items and amounts, saved addresses
-and payment methods), each value on one line with control characters taken out. What the model wrote is
+and payment methods), each value on one line with control characters taken out. A checkout may instead
+ship to an address and pay with a provider token given for that one order (an outside shopping agent's,
+server/ucp.py): the summary labels them "given for this order only", the action keeps them (its token
+never shown: ``to_dict`` drops it), and nothing is added to the buyer's saved addresses or methods, not
+even on confirmation: the order records the address and the charge uses the token. What the model wrote is
 kept apart: a reason it gave is the action's ``assistant_note``, for clients to show labelled as the
 assistant's words; a new address it typed for a change of address is the one thing the person is asked
 to check, so it goes on a labelled line of its own, after the money line. Nothing the model writes can
@@ -47,13 +51,13 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from ponder.commerce.carts import CartStore, fingerprint
 from ponder.commerce.checkout import Checkout, LineItem
 from ponder.commerce.crashpoints import crash_point
-from ponder.commerce.model import Address
+from ponder.commerce.model import Address, PaymentMethod
 from ponder.commerce.orders import OrderBook, Swap, money
 from ponder.errors import ConflictError, NotFoundError, UserError
 from ponder.memory.owner import Owner
@@ -130,7 +134,7 @@ class PendingAction:
             "target": self.target,
             "amount": self.amount,
             "currency": self.currency,
-            "arguments": self.arguments,
+            "arguments": _shown(self.arguments),
             "summary": self.summary,
             "assistant_note": self.assistant_note,
             "status": self.status,
@@ -165,32 +169,50 @@ class ActionDesk:
         self,
         owner: Owner,
         *,
-        address_id: str,
-        payment_method_id: str,
+        address_id: str | None = None,
+        payment_method_id: str | None = None,
         items: list[LineItem] | None = None,
+        address: Address | None = None,
+        method: PaymentMethod | None = None,
     ) -> tuple[PendingAction, str]:
-        """Propose buying ``items`` (default: the cart as it is now)."""
+        """Propose buying ``items`` (default: the cart as it is now), shipped to a saved address
+        (``address_id``) or one given for this order (``address``), paid with a saved method
+        (``payment_method_id``) or a provider token given for this order (``method``). What is given is kept
+        in the action alone: the buyer's saved addresses and methods are not touched, now or when the person
+        confirms (the order records the address, the charge uses the token)."""
         from_cart = items is None
         lines = self.carts.lines(owner) if items is None else items
         if not lines:
             raise UserError("The cart is empty: add items before checking out.")
-        quote = self.checkout.quote(owner, lines, address_id=address_id, payment_method_id=payment_method_id)
+        where: dict[str, Any] = {
+            "address_id": address_id,
+            "payment_method_id": payment_method_id,
+            "address": address,
+            "method": method,
+        }
+        quote = self.checkout.quote(owner, lines, **where)
         items_text = ", ".join(
             f"{i['quantity']} × {_line(i['name'])}{_options(i['options'])} at "
             f"{money(i['price'], quote['currency'])}"
             for i in quote["items"]
         )
-        address = quote["address"]
+        place = quote["address"]
+        given = " (given for this order only)"
         summary = (
-            f"Place an order: {items_text}; ship to {_line(address['line1'])}, {_line(address['city'])}; "
-            f"pay with {_method(quote['method'])}. Total {money(quote['total'], quote['currency'])}."
+            f"Place an order: {items_text}; ship to {_line(place['line1'])}, {_line(place['city'])}"
+            f"{given if address is not None else ''}; pay with {_method(quote['method'])}"
+            f"{given if method is not None else ''}. Total {money(quote['total'], quote['currency'])}."
         )
-        arguments = {
+        arguments: dict[str, Any] = {
             "items": [[line.variant_id, line.quantity] for line in lines],
             "address_id": address_id,
             "payment_method_id": payment_method_id,
             "cart": fingerprint(lines) if from_cart else None,
         }
+        if address is not None:
+            arguments["address"] = asdict(address)
+        if method is not None:
+            arguments["payment_method"] = asdict(method)  # its token: used at confirmation, never shown
         return self._propose(owner, "place_order", "", quote["total"], quote["currency"], arguments, summary)
 
     def propose_cancel(self, owner: Owner, order_id: str, reason: str) -> tuple[PendingAction, str]:
@@ -483,21 +505,13 @@ class ActionDesk:
             if not self.checkout.keys.claimed(owner, action.id):
                 if args.get("cart") is not None and fingerprint(self.carts.lines(owner)) != args["cart"]:
                     raise ConflictError("The cart changed after this order was proposed; nothing was bought.")
-                quote = self.checkout.quote(
-                    owner, lines, address_id=args["address_id"], payment_method_id=args["payment_method_id"]
-                )
+                quote = self.checkout.quote(owner, lines, **_where(args))
                 if quote["total"] != action.amount:
                     raise ConflictError(
                         f"The total is now {money(quote['total'], action.currency)}, not the "
                         f"{money(action.amount, action.currency)} confirmed; nothing was bought."
                     )
-            order = self.checkout.place_order(
-                owner,
-                lines,
-                address_id=args["address_id"],
-                payment_method_id=args["payment_method_id"],
-                idempotency_key=action.id,
-            )
+            order = self.checkout.place_order(owner, lines, idempotency_key=action.id, **_where(args))
             if args.get("cart") is not None and fingerprint(self.carts.lines(owner)) == args["cart"]:
                 self.carts.clear(owner)  # bought (unless filled again since a first attempt failed)
             return order
@@ -573,6 +587,26 @@ def _lock(owner: Owner, action_id: str) -> str:
 
 def _job_key(owner: Owner, action_id: str) -> str:
     return f"{owner.account}:{owner.user}:{action_id}"
+
+
+def _where(args: dict[str, Any]) -> dict[str, Any]:
+    """A proposed checkout's address and payment method, as ``Checkout`` takes them: saved ones by id, or
+    the ones given for the order (kept in the action, never saved)."""
+    given_address, given_method = args.get("address"), args.get("payment_method")
+    return {
+        "address_id": args["address_id"],
+        "payment_method_id": args["payment_method_id"],
+        "address": Address(**given_address) if given_address else None,
+        "method": PaymentMethod(**given_method) if given_method else None,
+    }
+
+
+def _shown(arguments: dict[str, Any]) -> dict[str, Any]:
+    """An action's arguments as clients see them: a payment method given for the order without its token."""
+    method = arguments.get("payment_method")
+    if not isinstance(method, dict):
+        return arguments
+    return arguments | {"payment_method": {k: v for k, v in method.items() if k != "token"}}
 
 
 def _sha(token: str) -> str:

@@ -14,6 +14,11 @@ as JSON) and domain errors: the server layer turns them into HTTP answers.
 Gift cards are the store's own money: their balance is taken in the order's transaction, with no provider.
 If an item sold out between pricing and writing, the charge is refunded (with its own idempotency key).
 
+The address and the payment method are the buyer's saved ones (by id), or given for this one order (an
+``Address``, and a ``PaymentMethod`` holding a provider token, as an outside shopping agent gives them):
+a given one is recorded on the order and charged, never added to the buyer's saved addresses or methods.
+A gift card is only ever a saved one (its balance lives in the buyer's row).
+
 Not here: who may check out. The shopping mode only proposes a checkout; the person confirms it
 (actions.py), and only then is ``place_order`` called.
 """
@@ -31,6 +36,7 @@ from sqlalchemy.engine import Connection
 from ponder.commerce.crashpoints import crash_point
 from ponder.commerce.customers import CustomerStore
 from ponder.commerce.idempotency import IdempotencyKeys, Outcome, error_value
+from ponder.commerce.model import Address, PaymentMethod
 from ponder.commerce.orders import OrderBook
 from ponder.commerce.payments import PaymentProvider
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, PaymentProviderError, UserError
@@ -64,19 +70,20 @@ class Checkout:
         owner: Owner,
         items: Sequence[LineItem],
         *,
-        address_id: str,
-        payment_method_id: str,
         idempotency_key: str,
+        address_id: str | None = None,
+        payment_method_id: str | None = None,
+        address: Address | None = None,
+        method: PaymentMethod | None = None,
     ) -> dict[str, Any]:
         """The order (as JSON), placed once per key: every repeat gets the same order, or the same error (a
         declined card, an item sold out); ``ConflictError`` with ``retry_after`` while another request with
-        the key is in flight, and ``PaymentProviderError`` when the provider did not answer (retry both)."""
+        the key is in flight, and ``PaymentProviderError`` when the provider did not answer (retry both).
+        Ship to a saved address (``address_id``) or a given one (``address``), and pay with a saved method
+        (``payment_method_id``) or a given one (``method``): exactly one of each pair."""
         lines = _merge(items)
-        request = {
-            "items": [[v, q] for v, q in lines],
-            "address": address_id,
-            "payment_method": payment_method_id,
-        }
+        where = _Where.of(address_id, payment_method_id, address, method)
+        request = {"items": [[v, q] for v, q in lines]} | where.request()
         claim = self.keys.claim(owner, idempotency_key, request)
         if isinstance(claim, Outcome):
             return claim.value_or_raise()
@@ -87,7 +94,7 @@ class Checkout:
             ]
         )
         try:
-            plan = claim.plan or self._plan(owner, order_id, lines, address_id, payment_method_id)
+            plan = claim.plan or self._plan(owner, order_id, lines, where)
             if claim.plan is None:
                 self.keys.remember_plan(owner, idempotency_key, plan)
             crash_point("before_charge")
@@ -117,11 +124,19 @@ class Checkout:
         raise error
 
     def quote(
-        self, owner: Owner, items: Sequence[LineItem], *, address_id: str, payment_method_id: str
+        self,
+        owner: Owner,
+        items: Sequence[LineItem],
+        *,
+        address_id: str | None = None,
+        payment_method_id: str | None = None,
+        address: Address | None = None,
+        method: PaymentMethod | None = None,
     ) -> dict[str, Any]:
         """What checking out would charge now: the priced items, total, address and payment method (as
         ``place_order`` would check them, stock included), without charging or writing anything."""
-        return self._plan(owner, "", _merge(items), address_id, payment_method_id)
+        where = _Where.of(address_id, payment_method_id, address, method)
+        return self._plan(owner, "", _merge(items), where)
 
     # --- the steps ----------------------------------------------------------------------------------------
 
@@ -130,12 +145,11 @@ class Checkout:
         owner: Owner,
         order_id: str,
         lines: list[tuple[str, int]],
-        address_id: str,
-        method_id: str,
+        where: _Where,
     ) -> dict[str, Any]:
         with self.db.reading() as db:
-            address = self.customers.address(owner, address_id, db)
-            method = self.customers.payment_method(owner, method_id, db)
+            address = where.address or self.customers.address(owner, str(where.address_id), db)
+            method = where.method or self.customers.payment_method(owner, str(where.method_id), db)
             currency = _currency(db, owner.account)
             priced = []
             for variant_id, quantity in lines:
@@ -215,6 +229,50 @@ class Checkout:
                     charge_id=charge_id, amount=plan["total"], idempotency_key=f"checkout-refund:{charge_id}"
                 )
             return self._fail(owner, key, sold_out)
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where an order ships and what pays it: a saved address and method (ids), or ones given for it."""
+
+    address_id: str | None
+    method_id: str | None
+    address: Address | None
+    method: PaymentMethod | None
+
+    @classmethod
+    def of(
+        cls,
+        address_id: str | None,
+        method_id: str | None,
+        address: Address | None,
+        method: PaymentMethod | None,
+    ) -> _Where:
+        if (address_id is None) == (address is None):
+            raise UserError("Name the address to ship to: a saved one (its id) or one given for the order.")
+        if (method_id is None) == (method is None):
+            raise UserError("Name the payment method: a saved one (its id) or one given for the order.")
+        if address is not None and not (
+            address.line1.strip() and address.city.strip() and address.country.strip()
+        ):
+            raise UserError("An address needs at least a street line, a city and a country.")
+        if method is not None and (method.kind == "gift_card" or not method.token or not method.id):
+            raise UserError("A payment method given for an order is a provider's token (not a gift card).")
+        return cls(address_id, method_id, address, method)
+
+    def request(self) -> dict[str, Any]:
+        """What the idempotency key pins: the ids, or what was given (a token by its digest)."""
+        given = self.method
+        return {
+            "address": self.address_id if self.address is None else asdict(self.address),
+            "payment_method": self.method_id
+            if given is None
+            else {
+                "id": given.id,
+                "kind": given.kind,
+                "token": hashlib.sha256(given.token.encode()).hexdigest(),
+            },
+        }
 
 
 class _Finished(Exception):

@@ -222,6 +222,14 @@ class TestPaymentProvider:
             rows = self._db.execute("SELECT id, amount, currency FROM charges ORDER BY created_at").fetchall()
         return [Charge(r[0], int(r[1]), r[2], "succeeded") for r in rows]
 
+    def charge_token(self, charge_id: str) -> str:
+        """The token a charge was made on."""
+        with self._lock:
+            row = self._db.execute("SELECT token FROM charges WHERE id = ?", (charge_id,)).fetchone()
+        if row is None:
+            raise UserError(f"No charge {charge_id}.")
+        return str(row[0])
+
     def refunds(self) -> list[Refund]:
         with self._lock:
             rows = self._db.execute(

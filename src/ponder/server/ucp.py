@@ -47,9 +47,13 @@ its action first, so a link never buys what the checkout no longer says.
 Who buys: the key (``Authorization: Bearer`` or ``X-API-Key``) names the account, whose store this is. The
 buyer is the user named by ``buyer.email`` (lower-cased), created on first use; a customer imported with
 their email as user id is the same person. To an account key, that user's saved addresses and payment
-methods are offered (``fulfillment`` destinations, ``payment.instruments``); to an agent, never. A new
-shipping address (a ``destinations`` entry) is saved to their address book when the checkout is completed;
-a provider token (a ``token`` credential of our handler) is saved as a payment method.
+methods are offered (``fulfillment`` destinations, ``payment.instruments``); to an agent, never. For an
+account key, a new shipping address (a ``destinations`` entry) is saved to their address book when the
+checkout is completed, and a provider token (a ``token`` credential of our handler) as a payment method. An
+agent's destination and token are never saved to the buyer's account, not even once the person confirms:
+they are kept in the pending action alone, and if the person confirms, the order records the address and
+the token is charged (``ActionDesk.propose_checkout`` with ``address`` and ``method``); declined or
+expired, they leave nothing in the buyer's saved addresses or payment methods.
 
 Errors: business outcomes are 200 with ``messages`` (an unknown or sold-out item, a missing email); a create
 that prices nothing is a 200 ``ErrorResponse``. Unknown checkout 404 and finished checkout 409 carry an
@@ -551,17 +555,30 @@ class UcpCheckouts:
         evaluation = self._evaluate(session)
         if not evaluation.ready or evaluation.destination is None:
             return 200, self._live(session, evaluation)
-        owner = session.customer()
+        owner, destination = session.customer(), evaluation.destination
         try:
-            instrument, method_id = self._instrument(owner, request.payment, evaluation)
-            if evaluation.destination.id not in {a.id for a in self.shop.customers.addresses(owner)}:
-                self.shop.customers.add_address(owner, evaluation.destination)
-            action, token = self.shop.actions.propose_checkout(
-                owner,
-                items=evaluation.items,
-                address_id=evaluation.destination.id,
-                payment_method_id=method_id,
-            )
+            instrument, method = self._instrument(request.payment, evaluation)
+            if session.agent_key is not None:
+                # An outside agent's address and card are the order's alone: kept in the pending action,
+                # recorded on the order and charged if the person confirms, never saved to their account.
+                if isinstance(method, str):
+                    raise _Declined("Pay with a provider token: saved methods are not offered.", "$.payment")
+                action, token = self.shop.actions.propose_checkout(
+                    owner, items=evaluation.items, address=destination, method=method
+                )
+            else:  # the store's own app: saved for its user, as its checkout always did
+                if destination.id not in {a.id for a in self.shop.customers.addresses(owner)}:
+                    self.shop.customers.add_address(owner, destination)
+                if not isinstance(method, str):
+                    with self.db.transaction() as db:
+                        customer = Customer(owner.user, payment_methods=(method,))
+                        write_customers(db, owner.account, [customer], time.time())
+                action, token = self.shop.actions.propose_checkout(
+                    owner,
+                    items=evaluation.items,
+                    address_id=destination.id,
+                    payment_method_id=method if isinstance(method, str) else method.id,
+                )
         except _Declined as declined:
             return 200, _with(self._live(session, evaluation), declined.message)
         except PaymentDeclinedError as err:
@@ -573,7 +590,7 @@ class UcpCheckouts:
         except UserError as err:
             return 200, _with(self._live(session, evaluation), _error("invalid", str(err)))
         session.state["instrument"] = instrument
-        session.state["payment_method_id"] = method_id
+        session.state["payment_method_id"] = method if isinstance(method, str) else method.id
         session.state["action"] = {
             "id": action.id,
             "user": owner.user,
@@ -835,8 +852,11 @@ class UcpCheckouts:
         state["notes"] = notes
         state["outcome"] = None
 
-    def _instrument(self, owner: Owner, payment: Any, evaluation: _Evaluation) -> tuple[dict[str, Any], str]:
-        """The one instrument to pay with, as echoed (no credential), and the customer's method for it."""
+    def _instrument(
+        self, payment: Any, evaluation: _Evaluation
+    ) -> tuple[dict[str, Any], str | PaymentMethod]:
+        """The one instrument to pay with, as echoed (no credential), and what pays: a saved method's id (one
+        of ``evaluation.methods``), or a method holding the provider token sent (not saved here)."""
         instruments = list(payment.instruments or [])
         chosen = [i for i in instruments if i.selected] or instruments
         if len(chosen) != 1:
@@ -864,9 +884,7 @@ class UcpCheckouts:
             str(display.get("brand", ""))[:20],
             str(display.get("last_digits", ""))[-4:],
         )
-        with self.db.transaction() as db:
-            write_customers(db, owner.account, [Customer(owner.user, payment_methods=(method,))], time.time())
-        return echo, method.id
+        return echo, method
 
     # --- pricing and rendering ------------------------------------------------------------------------------
 
