@@ -33,6 +33,7 @@ from ponder.memory.codec import fingerprint, message_from_row, message_to_row
 from ponder.memory.owner import Owner, check_name
 from ponder.memory.users import UserStore
 from ponder.messages import Message
+from ponder.sharing import breathing
 from ponder.store.database import Database, execute_many, sql
 
 __all__ = [
@@ -202,7 +203,7 @@ class SessionStore:
         session = self.open(owner, session_id)
         stored = self.history(owner, session.id)
         sent = [m for m in incoming if m.role != "system"]
-        prints = [fingerprint(m) for m in sent]
+        prints = [fingerprint(m) for m in breathing(sent)]
         shared = 0
         while shared < min(len(stored), len(prints)) and stored[shared].fingerprint == prints[shared]:
             shared += 1
@@ -233,7 +234,7 @@ class SessionStore:
         """
         rows = [
             (m, (fingerprints[i] if fingerprints else None) or fingerprint(m), dict(meta[i]) if meta else {})
-            for i, m in enumerate(messages)
+            for i, m in enumerate(breathing(messages))
         ]
         rows = [row for row in rows if row[0].role != "system"]
         if not rows:
@@ -244,7 +245,7 @@ class SessionStore:
         args = owner.params(id=session_id)
         # Encoded before the transaction and written in one statement: the write lock is held for the inserts.
         encoded = []  # (role, content, fingerprint, meta as JSON)
-        for message, print_, extra in rows:
+        for message, print_, extra in breathing(rows):
             content, parts = message_to_row(message)
             encoded.append((message.role, content, print_, json.dumps(extra | {"parts": parts})))
         with self.db.transaction(lock=f"session:{owner.account}:{owner.user}:{session_id}") as db:

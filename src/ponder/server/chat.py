@@ -60,6 +60,7 @@ from ponder.server.shape import check_shape, scan_body
 from ponder.server.state import ServerState
 from ponder.server.streaming import ClientGone, EventStream, run_until_disconnect
 from ponder.server.translate import FINISH_REASONS, mode_ran, to_messages, usage_out
+from ponder.sharing import LARGE_REQUEST_BYTES, large_work
 from ponder.tools.base import Tool
 from ponder.tools.runner import ToolRunner
 from ponder.turn import TurnResult, run_turn
@@ -68,7 +69,6 @@ __all__ = ["MODE_MODELS", "chat_completions", "validation_message"]
 
 log = logging.getLogger("ponder.server")
 MODE_MODELS = {f"ponder-{name}": name for name in MODE_NAMES}  # model id -> mode, on the default model
-LARGE_REQUEST_BYTES = 256 * 1024  # a request larger than this takes turns with the others for its heavy work
 T = TypeVar("T")
 
 
@@ -205,8 +205,13 @@ async def _in_thread(state: ServerState, size: int, work: Callable[..., T], *arg
     interpreter to the event loop and to small requests in between."""
     if size <= LARGE_REQUEST_BYTES:
         return await asyncio.to_thread(work, *args, **kwargs)
+
+    def large() -> T:
+        with large_work():  # its loops breathe while small requests run (ponder.sharing)
+            return work(*args, **kwargs)
+
     async with state.large_requests:
-        return await asyncio.to_thread(work, *args, **kwargs)
+        return await asyncio.to_thread(large)
 
 
 def _target(state: ServerState, request: ChatCompletionRequest) -> tuple[str, str]:

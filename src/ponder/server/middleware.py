@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ponder.server.errors import ApiError
 from ponder.server.metrics import Metrics
+from ponder.sharing import LARGE_REQUEST_BYTES, small_work
 
 __all__ = ["BodyTooLarge", "JsonLogFormatter", "RequestMiddleware"]
 
@@ -107,7 +108,11 @@ class RequestMiddleware:
             length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > limit:
                 raise BodyTooLarge(limit)
-            await self.app(scope, limited_receive, tagged_send)
+            if _small(scope["method"], length):  # large requests' work breathes while it runs
+                with small_work():
+                    await self.app(scope, limited_receive, tagged_send)
+            else:
+                await self.app(scope, limited_receive, tagged_send)
         except BodyTooLarge as err:
             if not started:
                 await err.error().response()(scope, receive, tagged_send)
@@ -146,3 +151,11 @@ class JsonLogFormatter(logging.Formatter):
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         return json.dumps(data, default=str)
+
+
+def _small(method: str, length: bytes | None) -> bool:
+    """Whether a request is small work (ponder.sharing): no body, or a declared one of at most
+    ``LARGE_REQUEST_BYTES``. A body sent without its length (chunked) is not known to be small."""
+    if length is None:
+        return method in ("GET", "HEAD", "OPTIONS", "DELETE")
+    return length.isdigit() and int(length) <= LARGE_REQUEST_BYTES

@@ -19,6 +19,7 @@ import re
 from ponder.config import ServerConfig
 from ponder.server.errors import ApiError
 from ponder.server.protocol import AssistantMessage, ChatCompletionRequest
+from ponder.sharing import breathe
 
 __all__ = ["check_shape", "scan_body"]
 
@@ -42,6 +43,8 @@ def scan_body(body: bytes, caps: ServerConfig) -> None:
     while (found := search(body, pos)) is not None:
         at = found.start()
         values += 1
+        if values % 512 == 0:
+            breathe()  # in a large request's thread: small requests first (ponder.sharing)
         if values > caps.max_json_values:
             raise _too_large(
                 f"The request holds more than {caps.max_json_values:,} JSON values.", "too_many_values", None

@@ -34,6 +34,7 @@ from ponder.server.protocol import (
     TextContent,
     ToolMessage,
 )
+from ponder.sharing import breathing
 from ponder.turn import TurnResult
 
 __all__ = ["FINISH_REASONS", "mode_ran", "to_messages", "usage_out"]
@@ -58,7 +59,7 @@ FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls"
 def to_messages(messages: list[ChatMessage]) -> list[Message]:
     out: list[Message] = []
     calls: dict[str, str] = {}  # tool call id -> tool name, from the assistant messages so far
-    for index, message in enumerate(messages):
+    for index, message in enumerate(breathing(messages)):
         where = f"messages[{index}]"
         if isinstance(message, SystemMessage):
             out.append(Message.system(_text(message.content)))
