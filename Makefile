@@ -1,5 +1,6 @@
 # Developer entry points. The README's two commands are the source of truth; these wrap them.
 .PHONY: install test lint typecheck check bench
+# `make check` is what CI runs after installing (.ci/run): scripts/check.sh (lint, format, types), then the tests.
 
 install:
 	pip install -e ".[dev]"
@@ -14,7 +15,9 @@ lint:
 typecheck:
 	mypy
 
-check: lint typecheck test
+check:
+	bash scripts/check.sh
+	bash scripts/test.sh
 
 bench:
 	python bench/decode_overhead.py
