@@ -5,6 +5,7 @@ Memory uses the hashing embedder here (fast, deterministic); tests of recall qua
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -56,6 +57,35 @@ def _settings(data_dir: Path, **server: Any) -> Settings:
         programs=False,
         server=ServerConfig(port=_free_port(), tiers=tiers, **server),
     )
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",  # a synthetic microphone, for the voice turn
+    "--use-fake-ui-for-media-stream",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium, driven by Playwright; the test is skipped where it is not installed."""
+    if CHROMIUM is None:
+        pytest.skip("needs Debian's chromium: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield b
+        finally:
+            b.close()
 
 
 @pytest.fixture

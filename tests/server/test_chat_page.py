@@ -6,41 +6,17 @@ the command that installs it (the test script installs it where it can: scripts/
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
+from tests.server.conftest import CHROMIUM, CHROMIUM_FLAGS
 
 from ponder.testing import ScriptedModel
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",  # a synthetic microphone, for the voice turn
-    "--use-fake-ui-for-media-stream",
-]
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: apt-get install chromium")
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def open_page(server, browser, mode: str = "instant"):
@@ -154,7 +130,7 @@ def test_a_spoken_question_from_the_microphone(start_server, tmp_path, perceptio
     question.write_bytes(speak("What is the capital of France?"))
     server = start_server(ScriptedModel(["Paris."]), perception=perception)
     with sync_playwright() as p:
-        flags = [*FLAGS, f"--use-file-for-fake-audio-capture={question}"]
+        flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={question}"]
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
         try:
             page = open_page(server, browser)

@@ -3,7 +3,6 @@ confirmation (the agent's complete never buys), idempotency, and what an agent m
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -403,26 +402,15 @@ def test_protocol_errors_use_ucp_shapes(server) -> None:
     }
 
 
-@pytest.mark.skipif(
-    not (shutil.which("chromium") or shutil.which("chromium-browser")), reason="needs Debian's chromium"
-)
-def test_the_person_confirms_in_a_browser(server) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_the_person_confirms_in_a_browser(server, browser) -> None:
     waiting, _ = proposed(server, lines(("towel-blue", 2)))
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            page.goto(waiting["continue_url"])
-            page.wait_for_selector("#buttons:not([hidden])", timeout=15_000)
-            assert "2 × Towel" in page.inner_text("#summary") and "24.00 EUR" in page.inner_text("#total")
-            assert shop(server).provider.charges() == []
-            page.click("#confirm")
-            page.wait_for_selector("#outcome:has-text('is placed')", timeout=15_000)
-            outcome = page.inner_text("#outcome")
-        finally:
-            browser.close()
+    page = browser.new_page()
+    page.goto(waiting["continue_url"])
+    page.wait_for_selector("#buttons:not([hidden])", timeout=15_000)
+    assert "2 × Towel" in page.inner_text("#summary") and "24.00 EUR" in page.inner_text("#total")
+    assert shop(server).provider.charges() == []
+    page.click("#confirm")
+    page.wait_for_selector("#outcome:has-text('is placed')", timeout=15_000)
+    outcome = page.inner_text("#outcome")
     got = call(server, "GET", f"/ucp/checkout-sessions/{waiting['id']}").json()
     assert got["status"] == "completed" and got["order"]["id"] in outcome

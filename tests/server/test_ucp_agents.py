@@ -4,7 +4,6 @@ surfaces and the agent reads the outcome. The store's own app (an account key) i
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import httpx
@@ -226,25 +225,14 @@ def test_the_profile_and_links_use_the_configured_base_url_never_the_host_header
     assert answer.json()["continue_url"].startswith(f"https://shop.example.com/ucp/confirm/{checkout['id']}#")
 
 
-@pytest.mark.skipif(
-    not (shutil.which("chromium") or shutil.which("chromium-browser")), reason="needs Debian's chromium"
-)
-def test_the_agents_continue_url_page_only_says_where_to_confirm(server, agent) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_the_agents_continue_url_page_only_says_where_to_confirm(server, agent, browser) -> None:
     waiting, action_id, _ = waiting_for_ann(server, agent)
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            page.goto(waiting["continue_url"])
-            page.wait_for_selector("#summary:has-text('store\\'s own app')", timeout=15_000)
-            hidden, content = page.is_hidden("#buttons"), page.content()
-            assert hidden, content
-            assert "Pier" not in content, content
-        finally:
-            browser.close()
+    page = browser.new_page()
+    page.goto(waiting["continue_url"])
+    page.wait_for_selector("#summary:has-text('store\\'s own app')", timeout=15_000)
+    hidden, content = page.is_hidden("#buttons"), page.content()
+    assert hidden, content
+    assert "Pier" not in content, content
     assert shop(server).actions.get(Owner("acme", ANN), action_id).status == "pending"
 
 
