@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ponder.commerce.model import Address, Customer, PaymentMethod, Product, StoreData, Variant
 from ponder.config import Settings, load_settings
 from ponder.models.embedded.catalog import CATALOG, EmbeddedModelSpec, find_embedded
 from ponder.models.embedded.weights import ensure_weights, missing_parts
@@ -66,3 +67,21 @@ def scratch_database(url: str | None, sqlite_file: Path, prefix: str = "bench") 
         with admin.begin() as c:
             c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+def buyer_store(name: str, provider: Any, tees: tuple[Variant, ...]) -> StoreData:
+    """The money benches' store: T-shirts (``tees``, variants of product "tee") and a cap at 9.00 EUR, and
+    one customer, "buyer", with a home address and a Visa tokenized by ``provider``."""
+    token, brand, last4 = provider.tokenize("4242 4242 4242 4242")
+    return StoreData(
+        name=name,
+        currency="EUR",
+        products=(Product("tee", "T-shirt", tees), Product("cap", "Cap", (Variant("cap", "cap", {}, 900),))),
+        customers=(
+            Customer(
+                "buyer",
+                addresses=(Address("home", "1 Main St", "Lisbon", "PT"),),
+                payment_methods=(PaymentMethod("visa", "card", token, brand, last4),),
+            ),
+        ),
+    )

@@ -41,11 +41,11 @@ import time
 import uuid
 from pathlib import Path
 
-from _common import scratch_database
+from _common import buyer_store, scratch_database
 from ponder.commerce.catalog import Catalog
 from ponder.commerce.checkout import Checkout, LineItem
 from ponder.commerce.idempotency import IdempotencyKeys
-from ponder.commerce.model import Address, Customer, PaymentMethod, Product, StoreData, Variant
+from ponder.commerce.model import Variant
 from ponder.commerce.payments import TestPaymentProvider
 from ponder.errors import UserError
 from ponder.memory.owner import Owner
@@ -61,23 +61,9 @@ ITEMS = [LineItem("tee-m", 1), LineItem("cap", 2)]
 
 def setup(target: str, ledger: Path) -> None:
     provider = TestPaymentProvider(ledger)
-    token, brand, last4 = provider.tokenize("4242 4242 4242 4242")
+    tees = (Variant("tee-m", "tee", {"size": "M"}, 1500, stock=1_000_000),)
+    store = buyer_store("Bench store", provider, tees)
     provider.close()
-    store = StoreData(
-        name="Bench store",
-        currency="EUR",
-        products=(
-            Product("tee", "T-shirt", (Variant("tee-m", "tee", {"size": "M"}, 1500, stock=1_000_000),)),
-            Product("cap", "Cap", (Variant("cap", "cap", {}, 900),)),
-        ),
-        customers=(
-            Customer(
-                "buyer",
-                addresses=(Address("home", "1 Main St", "Lisbon", "PT"),),
-                payment_methods=(PaymentMethod("visa", "card", token, brand, last4),),
-            ),
-        ),
-    )
     Catalog(open_database(target), HashingEmbedder()).import_store(ACCOUNT, store)
 
 

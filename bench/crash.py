@@ -53,11 +53,11 @@ from typing import Any
 
 import httpx
 
-from _common import scratch_database
+from _common import buyer_store, scratch_database
 from _server import free_port
 from ponder.commerce.checkout import LineItem
 from ponder.commerce.crashpoints import CRASH_ENV, POINTS
-from ponder.commerce.model import Address, Customer, PaymentMethod, Product, StoreData, Variant
+from ponder.commerce.model import Address, Variant
 from ponder.commerce.payments import TestPaymentProvider
 from ponder.commerce.shop import Shop
 from ponder.memory.owner import Owner
@@ -164,31 +164,12 @@ class Server:
 
 def setup(db: Database, ledger: Path, stock: int) -> Shop:
     provider = TestPaymentProvider(ledger)
-    token, brand, last4 = provider.tokenize("4242 4242 4242 4242")
     shop = Shop(db, HashingEmbedder(), provider)
-    store = StoreData(
-        name="Crash store",
-        currency="EUR",
-        products=(
-            Product(
-                "tee",
-                "T-shirt",
-                (
-                    Variant("tee-m", "tee", {"size": "M"}, 1500, stock=stock),
-                    Variant("tee-l", "tee", {"size": "L"}, 1800, stock=stock),
-                ),
-            ),
-            Product("cap", "Cap", (Variant("cap", "cap", {}, 900),)),
-        ),
-        customers=(
-            Customer(
-                "buyer",
-                addresses=(Address("home", "1 Main St", "Lisbon", "PT"),),
-                payment_methods=(PaymentMethod("visa", "card", token, brand, last4),),
-            ),
-        ),
+    tees = (
+        Variant("tee-m", "tee", {"size": "M"}, 1500, stock=stock),
+        Variant("tee-l", "tee", {"size": "L"}, 1800, stock=stock),
     )
-    shop.catalog.import_store(ACCOUNT, store)
+    shop.catalog.import_store(ACCOUNT, buyer_store("Crash store", provider, tees))
     return shop
 
 
