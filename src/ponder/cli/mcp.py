@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ponder.config import Settings
@@ -27,18 +26,13 @@ from ponder.tools.loading import import_toolset
 from ponder.tools.toolset import Toolset
 
 from .context import CliContext
-from .render import err_console, print_error, write_stdout
+from .render import as_markup, err_console, print_error, write_stdout
 from .sanitize import plain
 
 if TYPE_CHECKING:
     from ponder.tools.mcp import McpToolset, Review
 
 __all__ = ["mcp"]
-
-
-def _shown(text: str) -> str:
-    """A server's words (a tool's name or description) for Rich: no markup, no control sequences."""
-    return escape(plain(text))
 
 
 _STATUS = {  # status -> (how it is shown, whether the model gets the tool now)
@@ -95,15 +89,15 @@ def approve(obj: CliContext, server: str, tool_names: tuple[str, ...]) -> None:
     approved = asyncio.run(_approve(toolset, tool_names))
     console = Console(highlight=False)
     for review in approved:
-        name = _shown(f"{server}.{review.definition.name}")
+        name = as_markup(f"{server}.{review.definition.name}")
         if review.status == "approved":
             console.print(f"{name}: already approved")
             continue
         was = f"{review.status}: {', '.join(review.changed)}" if review.changed else review.status
         console.print(f"[green]approved[/] {name} (was {was})")
-        console.print(f"  description: {_shown(review.definition.description)}", style="dim")
+        console.print(f"  description: {as_markup(review.definition.description)}", style="dim")
     if not approved:
-        console.print(f"MCP server '{_shown(server)}' offers no tools; it is now marked as seen.")
+        console.print(f"MCP server '{as_markup(server)}' offers no tools; it is now marked as seen.")
 
 
 @mcp.command()
@@ -200,14 +194,14 @@ def _print_reviews(reviews: dict[str, list[Review]]) -> None:
     first_sight = False
     for server, found in reviews.items():
         if not found:
-            table.add_row(_shown(f"{server}.*"), "[dim]offers no tools[/]", "")
+            table.add_row(as_markup(f"{server}.*"), "[dim]offers no tools[/]", "")
         for review in found:
             shown, usable = _STATUS[review.status]
             if review.changed:
                 shown += f" ({', '.join(review.changed)})"
             description = review.definition.description.replace("\n", " ")
             description = description if len(description) <= 70 else description[:69] + "…"
-            table.add_row(_shown(f"{server}.{review.definition.name}"), shown, _shown(description))
+            table.add_row(as_markup(f"{server}.{review.definition.name}"), shown, as_markup(description))
             if not usable:
                 pending.append(f"ponder mcp approve {server} {review.definition.name}")
             first_sight = first_sight or review.status == "unseen"

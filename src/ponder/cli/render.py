@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -46,6 +47,12 @@ __all__ = [
 ]
 
 err_console = Console(stderr=True, highlight=False, emoji=False)
+
+
+def as_markup(text: str) -> str:
+    """Data (a store's, a server's, a model's words) for a place where Rich reads markup, such as a status
+    line or a table cell: shown as it is, with no markup and no control sequences."""
+    return escape(plain(text))
 
 
 def print_error(message: str) -> None:

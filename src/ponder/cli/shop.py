@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ponder.commerce.actions import SETTLE_ACTION
 from ponder.commerce.agent_actions import agent_proposals
@@ -34,7 +33,7 @@ from ponder.store import JobWorker, open_database
 
 from .chat import chat
 from .context import CliContext
-from .render import err_console, write_json, write_stdout
+from .render import as_markup, err_console, write_json, write_stdout
 from .sanitize import plain
 
 __all__ = ["shop", "support"]
@@ -52,7 +51,7 @@ def _shop(obj: CliContext) -> Iterator[tuple[Shop, Settings]]:
 
 def _load(shop_: Shop, account: str, path: Path) -> None:
     store = load_store(path)
-    name = escape(plain(store.name))  # the file's words, shown as they are: never markup
+    name = as_markup(store.name)  # the file's words, shown as they are: never markup
     with err_console.status(f"loading {name}: embedding {len(store.products)} products") as status:
 
         def progress(done: int, total: int) -> None:
