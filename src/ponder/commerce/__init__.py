@@ -2,7 +2,7 @@
 mode's tools.
 
 - model.py: StoreData and its parts, the plain shape every store format loads into
-- formats.py: Ponder's JSON/JSONL store format and the tau2-bench retail db.json; the demo store
+- formats/: store files: Ponder's JSON/JSONL store format and the tau2-bench retail db.json; the demo store
 - catalog.py: importing a store, products and variants, semantic search with filters
 - customers.py: customers (the account's users), addresses, payment methods
 - carts.py, checkout.py (once per idempotency key; idempotency.py), orders.py (status history, changes)

@@ -1,0 +1,511 @@
+"""Ponder's own store format, read (``load_ponder``) and written (``dump_ponder``).
+
+The format is the model as JSON, money in integer cents, lists in file order::
+
+    {"format": "ponder-store", "version": 1, "name": ..., "currency": "USD", "policy": ...,
+     "categories": [{"id", "name", "parent"?}],
+     "products": [{"id", "name", "category"?, "description"?, "brand"?, "attributes"?, "image_url"?,
+                   "reviews"?: [{"author", "rating", "text"}],
+                   "variants": [{"id", "options"?, "price", "stock"?, "available"?}]}],
+     "products_file"?: "products.jsonl",
+     "customers": [{"user_id", "name"?, "email"?, "addresses"?: [{"id", "line1", "city", "country",
+                    ...}], "payment_methods"?: [{"id", "kind", "token"?, "brand"?, "last4"?, "balance"?}]}],
+     "orders": [{"id", "user_id", "status", "items": [{"variant_id", "price", "quantity"?, "product_id"?,
+                 "name"?, "options"?}], "address"? | "address_id"?, "payments"?: [{"kind", "amount",
+                 "method_id"}], "created_at"?}]}
+
+A big catalog goes in a JSONL file named by ``products_file`` (beside store.json, one product per
+line) instead of ``products``. A variant sits under its product and may repeat its ``product_id``; an
+order item's ``product_id``, ``name`` and ``options`` default to its variant's product, name and options
+(what the item was when sold, when they differ); an order's ``address_id`` names one of its customer's
+addresses; ``created_at`` is seconds since 1970 or an ISO 8601 time with a timezone. Unknown fields are
+refused: a typo is an error, not a silently missing value. ``dump_ponder`` writes every field that is not
+its default, so loading what it wrote gives an equal ``StoreData``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import MISSING, fields, is_dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ponder.commerce.formats.checks import (
+    StoreFormatError,
+    _at,
+    _Cents,
+    _duplicates,
+    _Id,
+    _json_type,
+    _Name,
+    _order_money_problems,
+    _Problems,
+)
+from ponder.commerce.formats.reading import (
+    DEFAULT_MAX_BYTES,
+    _in_folder,
+    _NotStoreJson,
+    _parse_json,
+    _read_bytes,
+    _read_json,
+    _write_atomic,
+)
+from ponder.commerce.model import (
+    Address,
+    Category,
+    Customer,
+    Order,
+    OrderItem,
+    OrderStatus,
+    PaymentMethod,
+    PaymentRecord,
+    Product,
+    Review,
+    StoreData,
+    Variant,
+)
+
+PONDER_FORMAT: Final = "ponder-store"
+PONDER_VERSION: Final = 1
+PONDER_FILE: Final = "store.json"  # what load_store looks for in a directory, before TAU2_FILE
+MAX_STOCK: Final = 10**9
+MAX_ITEM_QUANTITY: Final = 10**6  # of one line of an imported order
+MAX_TIMESTAMP: Final = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+
+
+def load_ponder(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> StoreData:
+    """The store in a Ponder ``store.json`` (or the directory holding one), with its ``products_file``."""
+    source = Path(path)
+    if source.is_dir():  # the file is found in the folder: it stays in the folder
+        source = _in_folder(source, PONDER_FILE, source / PONDER_FILE)
+        return _ponder_store(_read_json(source, max_bytes, follow=False), source, max_bytes)
+    return _ponder_store(_read_json(source, max_bytes), source, max_bytes)
+
+
+def dump_ponder(store: StoreData, path: str | os.PathLike[str], *, products_file: str | None = None) -> Path:
+    """Write ``store`` in Ponder's format to ``path`` (a file, or a directory to hold ``store.json``);
+    with ``products_file``, the products go one per line in that JSONL file beside it. Each file is
+    replaced whole (written aside, then renamed). Returns the store.json written."""
+    target = Path(path)
+    if target.is_dir():
+        target = target / PONDER_FILE
+    doc: dict[str, Any] = {"format": PONDER_FORMAT, "version": PONDER_VERSION}
+    doc.update(_plain(store))
+    products = doc.pop("products", [])
+    if products_file is not None:
+        if Path(products_file).name != products_file:
+            raise ValueError(f"products_file must be a file name beside {target.name}, not {products_file!r}")
+        lines = "".join(json.dumps(p, ensure_ascii=False, allow_nan=False) + "\n" for p in products)
+        _write_atomic(target.parent / products_file, lines)
+        doc["products_file"] = products_file
+    elif products:
+        doc["products"] = products
+    _write_atomic(target, json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=2) + "\n")
+    return target
+
+
+# --- Ponder's format -------------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class _PCategory(_Strict):
+    id: _Id
+    name: _Name
+    parent: str | None = None
+
+
+class _PVariant(_Strict):
+    id: _Id
+    product_id: str | None = None  # optional: the product it is listed under
+    options: dict[str, str] = {}
+    price: _Cents
+    stock: Annotated[int, Field(ge=0, le=MAX_STOCK)] | None = None
+    available: bool = True
+
+
+class _PReview(_Strict):
+    author: str
+    rating: Annotated[int, Field(ge=1, le=5)]
+    text: str
+
+
+class _PProduct(_Strict):
+    id: _Id
+    name: _Name
+    variants: list[_PVariant]
+    category: str = ""
+    description: str = ""
+    brand: str = ""
+    attributes: dict[str, Any] = {}  # str, int, float or bool values: checked by _attribute_problems
+    reviews: list[_PReview] = []
+    image_url: str = ""
+
+
+class _PAddress(_Strict):
+    id: _Id
+    line1: str
+    city: str
+    country: str
+    line2: str = ""
+    state: str = ""
+    zip: str = ""
+    name: str = ""
+
+
+class _PPaymentMethod(_Strict):
+    id: _Id
+    kind: Literal["card", "gift_card", "paypal"]
+    token: str = ""
+    brand: str = ""
+    last4: str = ""
+    balance: _Cents | None = None
+
+
+class _PCustomer(_Strict):
+    user_id: _Id
+    name: str = ""
+    email: str = ""
+    addresses: list[_PAddress] = []
+    payment_methods: list[_PPaymentMethod] = []
+
+
+class _POrderItem(_Strict):
+    variant_id: _Id
+    price: _Cents  # each, as sold
+    quantity: Annotated[int, Field(ge=1, le=MAX_ITEM_QUANTITY)] = 1
+    product_id: str | None = None  # these three default to the variant's
+    name: _Name | None = None
+    options: dict[str, str] | None = None
+
+
+class _PPayment(_Strict):
+    kind: Literal["charge", "refund"]
+    amount: _Cents
+    method_id: _Id
+
+
+class _POrder(_Strict):
+    id: _Id
+    user_id: _Id
+    status: OrderStatus
+    items: list[_POrderItem]
+    address: _PAddress | None = None
+    address_id: str | None = None  # or: one of the customer's addresses, by id
+    payments: list[_PPayment] = []
+    created_at: Any = None  # seconds since 1970 or ISO 8601 with a timezone: checked by _timestamp
+
+
+class _PStore(_Strict):
+    format: str
+    version: int
+    name: _Name
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    policy: str = ""
+    categories: list[_PCategory] = []
+    products: list[Any] = []  # each checked as a _PProduct, so that JSONL lines get their own places
+    products_file: str | None = None
+    customers: list[_PCustomer] = []
+    orders: list[_POrder] = []
+
+
+def _ponder_store(raw: Any, source: Path, max_bytes: int) -> StoreData:
+    file = source.name
+    if not isinstance(raw, dict):
+        raise StoreFormatError(source, [f"{file}: a store is a JSON object, not {_json_type(raw)}"])
+    if raw.get("format") != PONDER_FORMAT:
+        found = raw.get("format")
+        raise StoreFormatError(
+            source, [f"{file}: format: unknown store format {found!r} (expected {PONDER_FORMAT!r})"]
+        )
+    if raw.get("version") != PONDER_VERSION:
+        found = raw.get("version")
+        raise StoreFormatError(
+            source, [f"{file}: version: {found!r} is not one this Ponder reads ({PONDER_VERSION})"]
+        )
+    problems = _Problems(source)
+    try:
+        doc: _PStore | None = _PStore.model_validate(raw)
+    except ValidationError as err:
+        problems.add_invalid(file, "", err)
+        doc = None
+    # Products are validated one by one, each at its own place: products[i], or a line of the JSONL file.
+    inline = raw.get("products")
+    placed = [(file, f"products[{i}]", p) for i, p in enumerate(inline)] if isinstance(inline, list) else []
+    products_file = raw.get("products_file")
+    if isinstance(products_file, str):
+        if inline:
+            problems.add(file, "products_file", "a store has products or a products_file, not both")
+        elif Path(products_file).name != products_file:
+            problems.add(file, "products_file", f"{products_file!r} must be a file name beside {file}")
+        else:
+            found = _in_folder(source.parent, products_file, source)
+            placed = list(_jsonl_products(found, max_bytes, source, problems))
+    products: list[tuple[str, str, _PProduct]] = []
+    for pfile, where, given in placed:
+        try:
+            products.append((pfile, where, _PProduct.model_validate(given)))
+        except ValidationError as err:
+            problems.add_invalid(pfile, where, err)
+    if doc is None:
+        raise StoreFormatError(source, problems.listed, problems.total)
+    store = _PonderBuilder(file, problems).build(doc, products)
+    problems.raise_any()
+    return store
+
+
+def _jsonl_products(
+    path: Path, max_bytes: int, source: Path, problems: _Problems
+) -> Iterator[tuple[str, str, Any]]:
+    """(file and line, "", the parsed line) for each non-blank line; a line that is not JSON is a problem."""
+    for n, line in enumerate(_read_bytes(path, max_bytes, source, follow=False).splitlines(), start=1):
+        if not line.strip():
+            continue
+        at = f"{path.name}, line {n}"
+        try:
+            yield at, "", _parse_json(line)
+        except json.JSONDecodeError as err:
+            problems.add(at, "", f"invalid JSON at column {err.colno}: {err.msg}")
+        except (_NotStoreJson, UnicodeDecodeError) as err:
+            problems.add(at, "", f"invalid JSON: {err}")
+
+
+class _PonderBuilder:
+    """Checks what pydantic cannot (ids, references) and builds the dataclasses, noting each problem."""
+
+    def __init__(self, file: str, problems: _Problems) -> None:
+        self.file = file
+        self.problems = problems
+        self.variants: dict[str, tuple[Variant, Product]] = {}  # variant id -> it and its product
+
+    def note(self, where: str, what: str, file: str | None = None) -> None:
+        self.problems.add(file or self.file, where, what)
+
+    def build(self, doc: _PStore, products: Sequence[tuple[str, str, _PProduct]]) -> StoreData:
+        categories = self.categories(doc.categories)
+        built = self.products(products, {c.id for c in categories})
+        customers = self.customers(doc.customers)
+        orders = self.orders(doc.orders, {c.user_id: c for c in customers})
+        return StoreData(
+            name=doc.name,
+            currency=doc.currency,
+            categories=categories,
+            products=built,
+            customers=customers,
+            orders=orders,
+            policy=doc.policy,
+        )
+
+    def categories(self, given: Sequence[_PCategory]) -> tuple[Category, ...]:
+        for i, cid in _duplicates([c.id for c in given]):
+            self.note(f"categories[{i}].id", f"duplicate category id {cid!r}")
+        parents = {c.id: c.parent for c in given}
+        for i, c in enumerate(given):
+            if c.parent is not None and c.parent not in parents:
+                self.note(f"categories[{i}].parent", f"unknown category {c.parent!r}")
+                continue
+            seen: set[str] = {c.id}
+            at = c.parent
+            while at is not None and at not in seen:
+                seen.add(at)
+                at = parents.get(at)
+            if at == c.id:
+                self.note(f"categories[{i}].parent", f"category {c.id!r} is its own ancestor")
+        return tuple(Category(**c.model_dump()) for c in given)
+
+    def products(
+        self, given: Sequence[tuple[str, str, _PProduct]], categories: set[str]
+    ) -> tuple[Product, ...]:
+        out: list[Product] = []
+        seen: set[str] = set()
+        for file, where, p in given:
+            if p.id in seen:
+                self.note(_at(where, "id"), f"duplicate product id {p.id!r}", file)
+            seen.add(p.id)
+            if p.category and p.category not in categories:
+                self.note(_at(where, "category"), f"unknown category {p.category!r}", file)
+            if not p.variants:
+                self.note(_at(where, "variants"), "a product needs at least one variant", file)
+            for name, what in _attribute_problems(p.attributes):
+                self.note(_at(where, f"attributes[{json.dumps(name)}]"), what, file)
+            product = Product(
+                **p.model_dump(exclude={"variants", "reviews"}),
+                variants=tuple(
+                    Variant(**v.model_dump(exclude={"product_id"}), product_id=p.id) for v in p.variants
+                ),
+                reviews=tuple(Review(**r.model_dump()) for r in p.reviews),
+            )
+            for j, v in enumerate(p.variants):
+                if v.product_id is not None and v.product_id != p.id:
+                    what = f"names product {v.product_id!r} but is listed under {p.id!r}"
+                    self.note(_at(where, f"variants[{j}].product_id"), what, file)
+                if v.id in self.variants:
+                    self.note(_at(where, f"variants[{j}].id"), f"duplicate variant id {v.id!r}", file)
+                else:
+                    self.variants[v.id] = (product.variants[j], product)
+            out.append(product)
+        return tuple(out)
+
+    def customers(self, given: Sequence[_PCustomer]) -> tuple[Customer, ...]:
+        for i, uid in _duplicates([c.user_id for c in given]):
+            self.note(f"customers[{i}].user_id", f"duplicate user id {uid!r}")
+        for i, c in enumerate(given):
+            for j, aid in _duplicates([a.id for a in c.addresses]):
+                self.note(f"customers[{i}].addresses[{j}].id", f"duplicate address id {aid!r}")
+            for j, mid in _duplicates([m.id for m in c.payment_methods]):
+                self.note(f"customers[{i}].payment_methods[{j}].id", f"duplicate payment method id {mid!r}")
+            for j, m in enumerate(c.payment_methods):
+                for what in _payment_method_problems(m.kind, m.token, m.last4, m.balance):
+                    self.note(f"customers[{i}].payment_methods[{j}]", what)
+        return tuple(
+            Customer(
+                **c.model_dump(exclude={"addresses", "payment_methods"}),
+                addresses=tuple(Address(**a.model_dump()) for a in c.addresses),
+                payment_methods=tuple(PaymentMethod(**m.model_dump()) for m in c.payment_methods),
+            )
+            for c in given
+        )
+
+    def orders(self, given: Sequence[_POrder], customers: Mapping[str, Customer]) -> tuple[Order, ...]:
+        for i, oid in _duplicates([o.id for o in given]):
+            self.note(f"orders[{i}].id", f"duplicate order id {oid!r}")
+        return tuple(self.order(f"orders[{i}]", o, customers.get(o.user_id)) for i, o in enumerate(given))
+
+    def order(self, where: str, o: _POrder, customer: Customer | None) -> Order:
+        if customer is None:
+            self.note(f"{where}.user_id", f"unknown user {o.user_id!r}")
+        if not o.items:
+            self.note(f"{where}.items", "an order needs at least one item")
+        items = tuple(self.order_item(f"{where}.items[{j}]", item) for j, item in enumerate(o.items))
+        for what in _order_money_problems(
+            [i.price * i.quantity for i in items], [p.amount for p in o.payments]
+        ):
+            self.note(where, what)
+        address = Address(**o.address.model_dump()) if o.address is not None else None
+        if o.address_id is not None:
+            if o.address is not None:
+                self.note(f"{where}.address_id", "an order has an address or an address_id, not both")
+            address = (
+                next((a for a in customer.addresses if a.id == o.address_id), None) if customer else None
+            )
+            if address is None and customer is not None:
+                self.note(f"{where}.address_id", f"{o.user_id!r} has no address {o.address_id!r}")
+        if customer is not None:
+            methods = {m.id for m in customer.payment_methods}
+            for j, pay in enumerate(o.payments):
+                if pay.method_id not in methods:
+                    what = f"{o.user_id!r} has no payment method {pay.method_id!r}"
+                    self.note(f"{where}.payments[{j}].method_id", what)
+        try:
+            created_at = _timestamp(o.created_at)
+        except ValueError as err:
+            self.note(f"{where}.created_at", str(err))
+            created_at = None
+        return Order(
+            id=o.id,
+            user_id=o.user_id,
+            status=o.status,
+            items=items,
+            address=address,
+            payments=tuple(PaymentRecord(**p.model_dump()) for p in o.payments),
+            created_at=created_at,
+        )
+
+    def order_item(self, where: str, item: _POrderItem) -> OrderItem:
+        found = self.variants.get(item.variant_id)
+        if found is None:
+            self.note(f"{where}.variant_id", f"unknown variant {item.variant_id!r}")
+            return OrderItem(
+                **item.model_dump(exclude={"product_id", "name", "options"}),
+                product_id=item.product_id or "",
+                name=item.name or "",
+                options=item.options or {},
+            )
+        variant, product = found
+        if item.product_id is not None and item.product_id != product.id:
+            what = f"variant {item.variant_id!r} is of product {product.id!r}, not {item.product_id!r}"
+            self.note(f"{where}.product_id", what)
+        return OrderItem(
+            **item.model_dump(exclude={"product_id", "name", "options"}),
+            product_id=product.id if item.product_id is None else item.product_id,
+            name=product.name if item.name is None else item.name,
+            options=dict(variant.options if item.options is None else item.options),
+        )
+
+
+def _attribute_problems(attributes: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(name, what is wrong) for each attribute that is not a string, a finite number or true/false."""
+    for name, value in attributes.items():
+        if not isinstance(value, str | int | float) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
+            yield name, f"must be a string, a number or true/false, not {_json_type(value)}"
+
+
+def _payment_method_problems(kind: str, token: str, last4: str, balance: int | None) -> Iterator[str]:
+    if kind in ("card", "paypal") and not token:
+        yield f"a {kind} needs the payment provider's token"
+    if last4 and not re.fullmatch(r"\d{4}", last4):
+        yield f"last4 must be four digits, not {last4!r}"
+    if kind == "gift_card" and balance is None:
+        yield "a gift card needs a balance"
+    if kind != "gift_card" and balance is not None:
+        yield "only a gift card has a balance"
+
+
+def _timestamp(value: object) -> float | None:
+    """Seconds since 1970 from a number or an ISO 8601 time with a timezone; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if not 0 <= value <= MAX_TIMESTAMP:
+            raise ValueError(f"{value!r} is not a time between 1970 and 9999")
+        return float(value)
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 time") from None
+        if when.tzinfo is None:
+            raise ValueError(f"{value!r} has no timezone (add Z or +00:00)")
+        if not 0 <= when.timestamp() <= MAX_TIMESTAMP:
+            raise ValueError(f"{value!r} is not a time between 1970 and 9999")
+        return when.timestamp()
+    raise ValueError(f"must be seconds since 1970 or an ISO 8601 time, not {_json_type(value)}")
+
+
+# --- writing Ponder's format -----------------------------------------------------------------------------
+
+# Fields dump_ponder leaves out because the nesting says them: a variant's product.
+_NOT_WRITTEN: Final[Mapping[type, frozenset[str]]] = {Variant: frozenset({"product_id"})}
+
+
+def _plain(value: Any) -> Any:
+    """A model value as JSON data: dataclasses as objects without the fields at their defaults."""
+    if is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {}
+        skip = _NOT_WRITTEN.get(type(value), frozenset())
+        for f in fields(value):
+            item = getattr(value, f.name)
+            if f.name in skip:
+                continue
+            if f.default is not MISSING and item == f.default:
+                continue
+            if f.default_factory is not MISSING and item == f.default_factory():
+                continue
+            out[f.name] = _plain(item)
+        return out
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
