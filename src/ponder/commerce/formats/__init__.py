@@ -39,12 +39,12 @@ from ponder.commerce.formats.ponder import (
     PONDER_FILE,
     PONDER_FORMAT,
     PONDER_VERSION,
-    _ponder_store,
     dump_ponder,
     load_ponder,
+    ponder_store,
 )
-from ponder.commerce.formats.reading import DEFAULT_MAX_BYTES, _read_json
-from ponder.commerce.formats.tau2 import TAU2_FILE, TEST_TOKEN_PREFIX, _tau2_policy, _tau2_store, load_tau2
+from ponder.commerce.formats.reading import DEFAULT_MAX_BYTES, read_json
+from ponder.commerce.formats.tau2 import TAU2_FILE, TEST_TOKEN_PREFIX, load_tau2, tau2_policy, tau2_store
 from ponder.commerce.model import StoreData
 
 __all__ = [
@@ -64,7 +64,7 @@ __all__ = [
     "load_tau2",
 ]
 
-# --- public functions ------------------------------------------------------------------------------------
+# --- detecting the format --------------------------------------------------------------------------------
 
 
 def load_store(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> StoreData:
@@ -81,11 +81,11 @@ def load_store(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYT
         raise StoreFormatError(
             source, [f"{source.name}: a JSONL file holds products only; load the store.json that names it"]
         )
-    raw = _read_json(source, max_bytes)
+    raw = read_json(source, max_bytes)
     if isinstance(raw, dict) and "format" in raw:
-        return _ponder_store(raw, source, max_bytes)
+        return ponder_store(raw, source, max_bytes)
     if isinstance(raw, dict) and {"products", "users", "orders"} <= raw.keys():
-        return _tau2_store(raw, source, name="tau2 retail", policy=_tau2_policy(source, max_bytes))
+        return tau2_store(raw, source, name="tau2 retail", policy=tau2_policy(source, max_bytes))
     raise StoreFormatError(
         source,
         [

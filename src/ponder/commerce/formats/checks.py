@@ -1,5 +1,11 @@
-"""Checking a store file: ``StoreFormatError``, the problems of one load (collected, then raised together),
-and the checks both formats share (ids, one-line names, the money limit).
+"""Checking a store file: ``StoreFormatError``, the problems of one load, and the checks both formats share.
+
+A load collects its problems in a ``Problems`` (``file: where: what``, the first ``MAX_REPORTED`` kept, all
+counted) and raises them together at the end; pydantic's errors are turned into the same places
+(``products[3].variants[1].price``, ``users["ann"].email``). The field types and checks here are the ones
+Ponder's format and tau2's both use: non-empty ids, one-line names, money up to ``MAX_CENTS``.
+
+Not here: reading files (reading.py) and either format's own rules (ponder.py, tau2.py).
 """
 
 from __future__ import annotations
@@ -14,6 +20,20 @@ from typing import Annotated, Final
 from pydantic import AfterValidator, Field, ValidationError
 
 from ponder.errors import UserError
+
+__all__ = [
+    "MAX_CENTS",
+    "MAX_REPORTED",
+    "Cents",
+    "Id",
+    "Name",
+    "Problems",
+    "StoreFormatError",
+    "duplicates",
+    "inside",
+    "json_type",
+    "order_money_problems",
+]
 
 MAX_REPORTED: Final = 20  # problems named in one error
 MAX_CENTS: Final = 10**12  # any amount, and an order's items together: ten billion in the currency
@@ -54,12 +74,12 @@ def _where(prefix: str, loc: Sequence[str | int]) -> str:
         elif field_before in _KEYED:
             out, field_before = f"{out}[{json.dumps(part, ensure_ascii=False)}]", ""
         else:
-            out, field_before = _at(out, part), part
+            out, field_before = inside(out, part), part
     return out
 
 
 @dataclass
-class _Problems:
+class Problems:
     """The problems of one load: the first MAX_REPORTED, each ``file: where: what``, and how many in all."""
 
     source: Path
@@ -86,7 +106,7 @@ class _Problems:
             raise StoreFormatError(self.source, self.listed, self.total)
 
 
-def _duplicates(ids: Sequence[str]) -> Iterator[tuple[int, str]]:
+def duplicates(ids: Sequence[str]) -> Iterator[tuple[int, str]]:
     """(index, id) of every id already seen earlier in ``ids``."""
     seen: set[str] = set()
     for i, item in enumerate(ids):
@@ -95,34 +115,13 @@ def _duplicates(ids: Sequence[str]) -> Iterator[tuple[int, str]]:
         seen.add(item)
 
 
-_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _one_line(text: str) -> str:
-    if _CONTROL.search(text):
-        raise ValueError("a name is one line of text, without control characters")
-    return text
-
-
-_Id = Annotated[str, Field(min_length=1)]
-_Name = Annotated[str, AfterValidator(_one_line)]  # shown on one line: in summaries, on the terminal
-_Cents = Annotated[int, Field(ge=0, le=MAX_CENTS)]
-
-
-def _at(where: str, sub: str) -> str:
+def inside(where: str, sub: str) -> str:
     """``where`` and a place inside it: ``products[3]`` and ``id`` make ``products[3].id``."""
     return f"{where}.{sub}" if where else sub
 
 
-def _order_money_problems(lines: Sequence[int], payments: Sequence[int]) -> Iterator[str]:
-    """An order whose items (each line's price times quantity) or payments add up past MAX_CENTS."""
-    if sum(lines) > MAX_CENTS:
-        yield f"its items add up to more than {MAX_CENTS:,} cents"
-    if sum(payments) > MAX_CENTS:
-        yield f"its payments add up to more than {MAX_CENTS:,} cents"
-
-
-def _json_type(value: object) -> str:
+def json_type(value: object) -> str:
+    """What JSON calls the type of ``value``, for a problem's message: "a string", "null", "an object"."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -136,3 +135,27 @@ def _json_type(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+# --- what both formats check -----------------------------------------------------------------------------
+
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    if _CONTROL.search(text):
+        raise ValueError("a name is one line of text, without control characters")
+    return text
+
+
+Id = Annotated[str, Field(min_length=1)]
+Name = Annotated[str, AfterValidator(_one_line)]  # shown on one line: in summaries, on the terminal
+Cents = Annotated[int, Field(ge=0, le=MAX_CENTS)]
+
+
+def order_money_problems(lines: Sequence[int], payments: Sequence[int]) -> Iterator[str]:
+    """An order whose items (each line's price times quantity) or payments add up past MAX_CENTS."""
+    if sum(lines) > MAX_CENTS:
+        yield f"its items add up to more than {MAX_CENTS:,} cents"
+    if sum(payments) > MAX_CENTS:
+        yield f"its payments add up to more than {MAX_CENTS:,} cents"

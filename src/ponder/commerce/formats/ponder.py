@@ -38,24 +38,24 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ponder.commerce.formats.checks import (
+    Cents,
+    Id,
+    Name,
+    Problems,
     StoreFormatError,
-    _at,
-    _Cents,
-    _duplicates,
-    _Id,
-    _json_type,
-    _Name,
-    _order_money_problems,
-    _Problems,
+    duplicates,
+    inside,
+    json_type,
+    order_money_problems,
 )
 from ponder.commerce.formats.reading import (
     DEFAULT_MAX_BYTES,
-    _in_folder,
-    _NotStoreJson,
-    _parse_json,
-    _read_bytes,
-    _read_json,
-    _write_atomic,
+    NotStoreJson,
+    in_folder,
+    parse_json,
+    read_bytes,
+    read_json,
+    write_atomic,
 )
 from ponder.commerce.model import (
     Address,
@@ -72,6 +72,17 @@ from ponder.commerce.model import (
     Variant,
 )
 
+__all__ = [
+    "MAX_ITEM_QUANTITY",
+    "MAX_STOCK",
+    "PONDER_FILE",
+    "PONDER_FORMAT",
+    "PONDER_VERSION",
+    "dump_ponder",
+    "load_ponder",
+    "ponder_store",
+]
+
 PONDER_FORMAT: Final = "ponder-store"
 PONDER_VERSION: Final = 1
 PONDER_FILE: Final = "store.json"  # what load_store looks for in a directory, before TAU2_FILE
@@ -84,9 +95,9 @@ def load_ponder(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BY
     """The store in a Ponder ``store.json`` (or the directory holding one), with its ``products_file``."""
     source = Path(path)
     if source.is_dir():  # the file is found in the folder: it stays in the folder
-        source = _in_folder(source, PONDER_FILE, source / PONDER_FILE)
-        return _ponder_store(_read_json(source, max_bytes, follow=False), source, max_bytes)
-    return _ponder_store(_read_json(source, max_bytes), source, max_bytes)
+        source = in_folder(source, PONDER_FILE, source / PONDER_FILE)
+        return ponder_store(read_json(source, max_bytes, follow=False), source, max_bytes)
+    return ponder_store(read_json(source, max_bytes), source, max_bytes)
 
 
 def dump_ponder(store: StoreData, path: str | os.PathLike[str], *, products_file: str | None = None) -> Path:
@@ -103,15 +114,15 @@ def dump_ponder(store: StoreData, path: str | os.PathLike[str], *, products_file
         if Path(products_file).name != products_file:
             raise ValueError(f"products_file must be a file name beside {target.name}, not {products_file!r}")
         lines = "".join(json.dumps(p, ensure_ascii=False, allow_nan=False) + "\n" for p in products)
-        _write_atomic(target.parent / products_file, lines)
+        write_atomic(target.parent / products_file, lines)
         doc["products_file"] = products_file
     elif products:
         doc["products"] = products
-    _write_atomic(target, json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=2) + "\n")
+    write_atomic(target, json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=2) + "\n")
     return target
 
 
-# --- Ponder's format -------------------------------------------------------------------------------------
+# --- the file's shape: what pydantic checks --------------------------------------------------------------
 
 
 class _Strict(BaseModel):
@@ -119,16 +130,16 @@ class _Strict(BaseModel):
 
 
 class _PCategory(_Strict):
-    id: _Id
-    name: _Name
+    id: Id
+    name: Name
     parent: str | None = None
 
 
 class _PVariant(_Strict):
-    id: _Id
+    id: Id
     product_id: str | None = None  # optional: the product it is listed under
     options: dict[str, str] = {}
-    price: _Cents
+    price: Cents
     stock: Annotated[int, Field(ge=0, le=MAX_STOCK)] | None = None
     available: bool = True
 
@@ -140,8 +151,8 @@ class _PReview(_Strict):
 
 
 class _PProduct(_Strict):
-    id: _Id
-    name: _Name
+    id: Id
+    name: Name
     variants: list[_PVariant]
     category: str = ""
     description: str = ""
@@ -152,7 +163,7 @@ class _PProduct(_Strict):
 
 
 class _PAddress(_Strict):
-    id: _Id
+    id: Id
     line1: str
     city: str
     country: str
@@ -163,16 +174,16 @@ class _PAddress(_Strict):
 
 
 class _PPaymentMethod(_Strict):
-    id: _Id
+    id: Id
     kind: Literal["card", "gift_card", "paypal"]
     token: str = ""
     brand: str = ""
     last4: str = ""
-    balance: _Cents | None = None
+    balance: Cents | None = None
 
 
 class _PCustomer(_Strict):
-    user_id: _Id
+    user_id: Id
     name: str = ""
     email: str = ""
     addresses: list[_PAddress] = []
@@ -180,23 +191,23 @@ class _PCustomer(_Strict):
 
 
 class _POrderItem(_Strict):
-    variant_id: _Id
-    price: _Cents  # each, as sold
+    variant_id: Id
+    price: Cents  # each, as sold
     quantity: Annotated[int, Field(ge=1, le=MAX_ITEM_QUANTITY)] = 1
     product_id: str | None = None  # these three default to the variant's
-    name: _Name | None = None
+    name: Name | None = None
     options: dict[str, str] | None = None
 
 
 class _PPayment(_Strict):
     kind: Literal["charge", "refund"]
-    amount: _Cents
-    method_id: _Id
+    amount: Cents
+    method_id: Id
 
 
 class _POrder(_Strict):
-    id: _Id
-    user_id: _Id
+    id: Id
+    user_id: Id
     status: OrderStatus
     items: list[_POrderItem]
     address: _PAddress | None = None
@@ -208,7 +219,7 @@ class _POrder(_Strict):
 class _PStore(_Strict):
     format: str
     version: int
-    name: _Name
+    name: Name
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     policy: str = ""
     categories: list[_PCategory] = []
@@ -218,10 +229,14 @@ class _PStore(_Strict):
     orders: list[_POrder] = []
 
 
-def _ponder_store(raw: Any, source: Path, max_bytes: int) -> StoreData:
+# --- building the model: what pydantic cannot check ------------------------------------------------------
+
+
+def ponder_store(raw: Any, source: Path, max_bytes: int) -> StoreData:
+    """The store in ``raw``, the parsed JSON of ``source`` (a store.json), with its ``products_file``."""
     file = source.name
     if not isinstance(raw, dict):
-        raise StoreFormatError(source, [f"{file}: a store is a JSON object, not {_json_type(raw)}"])
+        raise StoreFormatError(source, [f"{file}: a store is a JSON object, not {json_type(raw)}"])
     if raw.get("format") != PONDER_FORMAT:
         found = raw.get("format")
         raise StoreFormatError(
@@ -232,7 +247,7 @@ def _ponder_store(raw: Any, source: Path, max_bytes: int) -> StoreData:
         raise StoreFormatError(
             source, [f"{file}: version: {found!r} is not one this Ponder reads ({PONDER_VERSION})"]
         )
-    problems = _Problems(source)
+    problems = Problems(source)
     try:
         doc: _PStore | None = _PStore.model_validate(raw)
     except ValidationError as err:
@@ -248,7 +263,7 @@ def _ponder_store(raw: Any, source: Path, max_bytes: int) -> StoreData:
         elif Path(products_file).name != products_file:
             problems.add(file, "products_file", f"{products_file!r} must be a file name beside {file}")
         else:
-            found = _in_folder(source.parent, products_file, source)
+            found = in_folder(source.parent, products_file, source)
             placed = list(_jsonl_products(found, max_bytes, source, problems))
     products: list[tuple[str, str, _PProduct]] = []
     for pfile, where, given in placed:
@@ -264,25 +279,25 @@ def _ponder_store(raw: Any, source: Path, max_bytes: int) -> StoreData:
 
 
 def _jsonl_products(
-    path: Path, max_bytes: int, source: Path, problems: _Problems
+    path: Path, max_bytes: int, source: Path, problems: Problems
 ) -> Iterator[tuple[str, str, Any]]:
     """(file and line, "", the parsed line) for each non-blank line; a line that is not JSON is a problem."""
-    for n, line in enumerate(_read_bytes(path, max_bytes, source, follow=False).splitlines(), start=1):
+    for n, line in enumerate(read_bytes(path, max_bytes, source, follow=False).splitlines(), start=1):
         if not line.strip():
             continue
         at = f"{path.name}, line {n}"
         try:
-            yield at, "", _parse_json(line)
+            yield at, "", parse_json(line)
         except json.JSONDecodeError as err:
             problems.add(at, "", f"invalid JSON at column {err.colno}: {err.msg}")
-        except (_NotStoreJson, UnicodeDecodeError) as err:
+        except (NotStoreJson, UnicodeDecodeError) as err:
             problems.add(at, "", f"invalid JSON: {err}")
 
 
 class _PonderBuilder:
     """Checks what pydantic cannot (ids, references) and builds the dataclasses, noting each problem."""
 
-    def __init__(self, file: str, problems: _Problems) -> None:
+    def __init__(self, file: str, problems: Problems) -> None:
         self.file = file
         self.problems = problems
         self.variants: dict[str, tuple[Variant, Product]] = {}  # variant id -> it and its product
@@ -306,7 +321,7 @@ class _PonderBuilder:
         )
 
     def categories(self, given: Sequence[_PCategory]) -> tuple[Category, ...]:
-        for i, cid in _duplicates([c.id for c in given]):
+        for i, cid in duplicates([c.id for c in given]):
             self.note(f"categories[{i}].id", f"duplicate category id {cid!r}")
         parents = {c.id: c.parent for c in given}
         for i, c in enumerate(given):
@@ -329,14 +344,14 @@ class _PonderBuilder:
         seen: set[str] = set()
         for file, where, p in given:
             if p.id in seen:
-                self.note(_at(where, "id"), f"duplicate product id {p.id!r}", file)
+                self.note(inside(where, "id"), f"duplicate product id {p.id!r}", file)
             seen.add(p.id)
             if p.category and p.category not in categories:
-                self.note(_at(where, "category"), f"unknown category {p.category!r}", file)
+                self.note(inside(where, "category"), f"unknown category {p.category!r}", file)
             if not p.variants:
-                self.note(_at(where, "variants"), "a product needs at least one variant", file)
+                self.note(inside(where, "variants"), "a product needs at least one variant", file)
             for name, what in _attribute_problems(p.attributes):
-                self.note(_at(where, f"attributes[{json.dumps(name)}]"), what, file)
+                self.note(inside(where, f"attributes[{json.dumps(name)}]"), what, file)
             product = Product(
                 **p.model_dump(exclude={"variants", "reviews"}),
                 variants=tuple(
@@ -347,21 +362,21 @@ class _PonderBuilder:
             for j, v in enumerate(p.variants):
                 if v.product_id is not None and v.product_id != p.id:
                     what = f"names product {v.product_id!r} but is listed under {p.id!r}"
-                    self.note(_at(where, f"variants[{j}].product_id"), what, file)
+                    self.note(inside(where, f"variants[{j}].product_id"), what, file)
                 if v.id in self.variants:
-                    self.note(_at(where, f"variants[{j}].id"), f"duplicate variant id {v.id!r}", file)
+                    self.note(inside(where, f"variants[{j}].id"), f"duplicate variant id {v.id!r}", file)
                 else:
                     self.variants[v.id] = (product.variants[j], product)
             out.append(product)
         return tuple(out)
 
     def customers(self, given: Sequence[_PCustomer]) -> tuple[Customer, ...]:
-        for i, uid in _duplicates([c.user_id for c in given]):
+        for i, uid in duplicates([c.user_id for c in given]):
             self.note(f"customers[{i}].user_id", f"duplicate user id {uid!r}")
         for i, c in enumerate(given):
-            for j, aid in _duplicates([a.id for a in c.addresses]):
+            for j, aid in duplicates([a.id for a in c.addresses]):
                 self.note(f"customers[{i}].addresses[{j}].id", f"duplicate address id {aid!r}")
-            for j, mid in _duplicates([m.id for m in c.payment_methods]):
+            for j, mid in duplicates([m.id for m in c.payment_methods]):
                 self.note(f"customers[{i}].payment_methods[{j}].id", f"duplicate payment method id {mid!r}")
             for j, m in enumerate(c.payment_methods):
                 for what in _payment_method_problems(m.kind, m.token, m.last4, m.balance):
@@ -376,7 +391,7 @@ class _PonderBuilder:
         )
 
     def orders(self, given: Sequence[_POrder], customers: Mapping[str, Customer]) -> tuple[Order, ...]:
-        for i, oid in _duplicates([o.id for o in given]):
+        for i, oid in duplicates([o.id for o in given]):
             self.note(f"orders[{i}].id", f"duplicate order id {oid!r}")
         return tuple(self.order(f"orders[{i}]", o, customers.get(o.user_id)) for i, o in enumerate(given))
 
@@ -386,7 +401,7 @@ class _PonderBuilder:
         if not o.items:
             self.note(f"{where}.items", "an order needs at least one item")
         items = tuple(self.order_item(f"{where}.items[{j}]", item) for j, item in enumerate(o.items))
-        for what in _order_money_problems(
+        for what in order_money_problems(
             [i.price * i.quantity for i in items], [p.amount for p in o.payments]
         ):
             self.note(where, what)
@@ -448,7 +463,7 @@ def _attribute_problems(attributes: Mapping[str, Any]) -> Iterator[tuple[str, st
         if not isinstance(value, str | int | float) or (
             isinstance(value, float) and not math.isfinite(value)
         ):
-            yield name, f"must be a string, a number or true/false, not {_json_type(value)}"
+            yield name, f"must be a string, a number or true/false, not {json_type(value)}"
 
 
 def _payment_method_problems(kind: str, token: str, last4: str, balance: int | None) -> Iterator[str]:
@@ -480,10 +495,10 @@ def _timestamp(value: object) -> float | None:
         if not 0 <= when.timestamp() <= MAX_TIMESTAMP:
             raise ValueError(f"{value!r} is not a time between 1970 and 9999")
         return when.timestamp()
-    raise ValueError(f"must be seconds since 1970 or an ISO 8601 time, not {_json_type(value)}")
+    raise ValueError(f"must be seconds since 1970 or an ISO 8601 time, not {json_type(value)}")
 
 
-# --- writing Ponder's format -----------------------------------------------------------------------------
+# --- writing ---------------------------------------------------------------------------------------------
 
 # Fields dump_ponder leaves out because the nesting says them: a variant's product.
 _NOT_WRITTEN: Final[Mapping[type, frozenset[str]]] = {Variant: frozenset({"product_id"})}

@@ -1,4 +1,13 @@
-"""Reading store files safely, and writing them whole."""
+"""Reading store files as untrusted input, and writing them whole.
+
+``read_bytes`` opens without blocking (a pipe), refuses what is not a regular file or is over ``max_bytes``
+(also when it grows while read), and with ``follow=False`` refuses a link; ``in_folder`` refuses a file
+found by name in a store's folder that links out of it. ``read_json``/``parse_json`` refuse what JSON has
+not (NaN, Infinity) and nesting deeper than a store's, naming the line and column of invalid JSON.
+``write_atomic`` writes aside, then renames, so a file is replaced whole or not at all.
+
+Not here: what a store file holds (ponder.py, tau2.py).
+"""
 
 from __future__ import annotations
 
@@ -11,25 +20,32 @@ from typing import Any, Final
 
 from ponder.commerce.formats.checks import StoreFormatError
 
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "NotStoreJson",
+    "in_folder",
+    "parse_json",
+    "read_bytes",
+    "read_json",
+    "write_atomic",
+]
+
 DEFAULT_MAX_BYTES: Final = 200 * 1024 * 1024  # per file read
 
 
-# --- reading files ---------------------------------------------------------------------------------------
-
-
-class _NotStoreJson(ValueError):
+class NotStoreJson(ValueError):
     """JSON that no store file holds: NaN or Infinity, or nesting far deeper than a store's."""
 
 
 def _refuse_constant(name: str) -> Any:
-    raise _NotStoreJson(f"{name} is not a JSON number")
+    raise NotStoreJson(f"{name} is not a JSON number")
 
 
 _READ_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a pipe must not block the open
 _NO_FOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 
 
-def _read_bytes(path: Path, max_bytes: int, source: Path, *, follow: bool = True) -> bytes:
+def read_bytes(path: Path, max_bytes: int, source: Path, *, follow: bool = True) -> bytes:
     """The bytes of the regular file ``path``; ``follow=False``: refused if ``path`` itself is a link."""
     try:
         fd = os.open(path, _READ_FLAGS | (0 if follow else _NO_FOLLOW))
@@ -55,7 +71,7 @@ def _read_bytes(path: Path, max_bytes: int, source: Path, *, follow: bool = True
     return data
 
 
-def _in_folder(folder: Path, name: str, source: Path) -> Path:
+def in_folder(folder: Path, name: str, source: Path) -> Path:
     """The file ``name`` of the store's ``folder``, links resolved; refused if a link leads out of it."""
     found = (folder / name).resolve()
     if not found.is_relative_to(folder.resolve()):
@@ -65,30 +81,30 @@ def _in_folder(folder: Path, name: str, source: Path) -> Path:
     return found
 
 
-def _parse_json(data: bytes | str) -> Any:
+def parse_json(data: bytes | str) -> Any:
     """``json.loads`` that refuses NaN and Infinity, which JSON does not have, and nesting deeper than
     Python's JSON reader can go (a store is a few levels deep)."""
     try:
         return json.loads(data, parse_constant=_refuse_constant)
     except RecursionError:
-        raise _NotStoreJson("nested too deeply (a store is a few levels deep)") from None
+        raise NotStoreJson("nested too deeply (a store is a few levels deep)") from None
 
 
-def _read_json(path: Path, max_bytes: int, *, follow: bool = True) -> Any:
-    data = _read_bytes(path, max_bytes, path, follow=follow)
+def read_json(path: Path, max_bytes: int, *, follow: bool = True) -> Any:
+    data = read_bytes(path, max_bytes, path, follow=follow)
     try:
-        return _parse_json(data)
+        return parse_json(data)
     except json.JSONDecodeError as err:
         raise StoreFormatError(
             path, [f"{path.name}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"]
         ) from None
-    except _NotStoreJson as err:
+    except NotStoreJson as err:
         raise StoreFormatError(path, [f"{path.name}: invalid JSON: {err}"]) from None
     except UnicodeDecodeError as err:
         raise StoreFormatError(path, [f"{path.name}: not UTF-8 text ({err.reason})"]) from None
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -31,17 +31,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ponder.commerce.formats.checks import (
     MAX_CENTS,
+    Id,
+    Name,
+    Problems,
     StoreFormatError,
-    _Id,
-    _Name,
-    _order_money_problems,
-    _Problems,
+    order_money_problems,
 )
 from ponder.commerce.formats.reading import (
     DEFAULT_MAX_BYTES,
-    _in_folder,
-    _read_bytes,
-    _read_json,
+    in_folder,
+    read_bytes,
+    read_json,
 )
 from ponder.commerce.model import (
     Address,
@@ -56,6 +56,16 @@ from ponder.commerce.model import (
     StoreData,
     Variant,
 )
+
+__all__ = [
+    "TAU2_FILE",
+    "TAU2_POLICY_FILE",
+    "TAU2_STATUSES",
+    "TEST_TOKEN_PREFIX",
+    "load_tau2",
+    "tau2_policy",
+    "tau2_store",
+]
 
 TAU2_FILE: Final = "db.json"
 TAU2_POLICY_FILE: Final = "policy.md"
@@ -85,24 +95,25 @@ def load_tau2(
     source = Path(path)
     follow = not source.is_dir()
     if not follow:  # the file is found in the folder: it stays in the folder
-        source = _in_folder(source, TAU2_FILE, source / TAU2_FILE)
-    raw = _read_json(source, max_bytes, follow=follow)
-    return _tau2_store(
-        raw, source, name=name, policy=_tau2_policy(source, max_bytes) if policy is None else policy
+        source = in_folder(source, TAU2_FILE, source / TAU2_FILE)
+    raw = read_json(source, max_bytes, follow=follow)
+    return tau2_store(
+        raw, source, name=name, policy=tau2_policy(source, max_bytes) if policy is None else policy
     )
 
 
-def _tau2_policy(db_file: Path, max_bytes: int) -> str:
+def tau2_policy(db_file: Path, max_bytes: int) -> str:
+    """The text of the ``policy.md`` beside ``db_file``, as tau2 ships it; "" when there is none."""
     if not (db_file.parent / TAU2_POLICY_FILE).is_file():
         return ""
-    policy = _in_folder(db_file.parent, TAU2_POLICY_FILE, db_file)
+    policy = in_folder(db_file.parent, TAU2_POLICY_FILE, db_file)
     try:
-        return _read_bytes(policy, max_bytes, db_file, follow=False).decode("utf-8").strip()
+        return read_bytes(policy, max_bytes, db_file, follow=False).decode("utf-8").strip()
     except UnicodeDecodeError as err:
         raise StoreFormatError(db_file, [f"{policy.name}: not UTF-8 text ({err.reason})"]) from None
 
 
-# --- tau2-bench retail -----------------------------------------------------------------------------------
+# --- the file's shape: tau2's models, what pydantic checks -----------------------------------------------
 
 _Dollars = Annotated[float, Field(ge=0, le=MAX_CENTS / 100, allow_inf_nan=False)]
 
@@ -113,15 +124,15 @@ class _Tau2(BaseModel):
 
 
 class _T2Variant(_Tau2):
-    item_id: _Id
+    item_id: Id
     options: dict[str, str]
     available: bool
     price: _Dollars
 
 
 class _T2Product(_Tau2):
-    name: _Name
-    product_id: _Id
+    name: Name
+    product_id: Id
     variants: dict[str, _T2Variant]
 
 
@@ -141,14 +152,14 @@ class _T2Address(_Tau2):
 
 class _T2PaymentMethod(_Tau2):
     source: Literal["credit_card", "paypal", "gift_card"]
-    id: _Id
+    id: Id
     brand: str = ""  # credit cards
     last_four: str = ""  # credit cards
     balance: _Dollars | None = None  # gift cards
 
 
 class _T2User(_Tau2):
-    user_id: _Id
+    user_id: Id
     name: _T2Name
     address: _T2Address
     email: str
@@ -156,7 +167,7 @@ class _T2User(_Tau2):
 
 
 class _T2OrderItem(_Tau2):
-    name: _Name
+    name: Name
     product_id: str
     item_id: str
     price: _Dollars
@@ -170,7 +181,7 @@ class _T2Payment(_Tau2):
 
 
 class _T2Order(_Tau2):
-    order_id: _Id
+    order_id: Id
     user_id: str
     address: _T2Address
     items: list[_T2OrderItem]
@@ -201,8 +212,12 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "product"
 
 
-def _tau2_store(raw: Any, source: Path, *, name: str, policy: str) -> StoreData:
-    problems = _Problems(source)
+# --- building the model ----------------------------------------------------------------------------------
+
+
+def tau2_store(raw: Any, source: Path, *, name: str, policy: str) -> StoreData:
+    """The store in ``raw``, the parsed JSON of ``source`` (a db.json)."""
+    problems = Problems(source)
     try:
         db = _T2Db.model_validate(raw)
     except ValidationError as err:
@@ -223,7 +238,7 @@ def _tau2_store(raw: Any, source: Path, *, name: str, policy: str) -> StoreData:
 
 
 class _Tau2Builder:
-    def __init__(self, file: str, problems: _Problems) -> None:
+    def __init__(self, file: str, problems: Problems) -> None:
         self.file = file
         self.problems = problems
         self.categories: dict[str, Category] = {}  # product name -> its category
@@ -335,7 +350,7 @@ class _Tau2Builder:
                     self.note(f"{where}.payment_history[{j}].payment_method_id", what)
             if replace(address, id="default") == customer.addresses[0]:
                 address = customer.addresses[0]
-        for what in _order_money_problems(
+        for what in order_money_problems(
             [_cents(i.price) for i in o.items], [_cents(p.amount) for p in o.payment_history]
         ):
             self.note(where, what)
