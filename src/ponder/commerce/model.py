@@ -3,7 +3,7 @@
 Money is always an integer number of minor units (cents) with a currency code, never a float. Ids are the
 store's own strings (a tau2 ``item_id`` such as "6086499569", a Ponder SKU such as "tee-red-m").
 
-This module holds no behaviour beyond validation of a single value; formats.py parses files into a
+This module holds no behaviour beyond validation of a single value; formats/ parses files into a
 ``StoreData`` and the engine (catalog.py, orders.py, ...) stores it in its tables.
 """
 
