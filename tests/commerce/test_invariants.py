@@ -220,7 +220,11 @@ class Books:
             "orders": self.orders,
             "items": self.items,
             "payments": self.payments,
-            "statuses": {o: [s for s, _ in e] for o, e in self.events.items()},
+            # the statuses an order went through; a note that kept its status (a refunded lost charge,
+            # say) is one of the history's notes
+            "statuses": {
+                o: [s for s, _ in itertools.groupby(s for s, _ in e)] for o, e in self.events.items()
+            },
             "methods": self.methods,
         }
 
@@ -601,12 +605,16 @@ class StoreMachine(RuleBasedStateMachine):
 
     @rule()
     def sweep(self) -> None:
-        """Time passes (past every lease) and the sweeper runs: every confirmed action it can finish is
-        finished, as a repeated confirmation would; with the provider up, only a card that never answers
-        (``broken``) leaves one confirmed."""
+        """Time passes (past every lease and backoff) and the sweeper runs: every confirmed action it can
+        finish is finished, as a repeated confirmation would; with the provider up, only a card that never
+        answers (``broken``) leaves one confirmed."""
         self.known = None
-        self.clock.now += 3600
-        JobWorker(self.shop.actions.jobs, {SETTLE_ACTION: self.shop.actions.settle_job}).run_due()
+        worker = JobWorker(self.shop.actions.jobs, {SETTLE_ACTION: self.shop.actions.settle_job})
+        # an hour, then another: a job whose own attempt met a provider that did not answer (``lost``) is
+        # retried after its backoff and finds the charge under its key
+        for _ in range(2):
+            self.clock.now += 3600
+            worker.run_due()
         for proposal in self.proposals:
             if proposal.state != "in flight":
                 continue
