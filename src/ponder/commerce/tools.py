@@ -31,7 +31,7 @@ from ponder.memory.owner import Owner
 from ponder.tools.base import ToolError, from_function
 from ponder.tools.toolset import FunctionToolset
 
-__all__ = ["Proposal", "shopping_toolset"]
+__all__ = ["Proposal", "ShoppingTools", "shopping_toolset"]
 
 MAX_RESULTS = 10
 log = logging.getLogger(__name__)
@@ -46,32 +46,67 @@ class Proposal:
     owner: Owner  # whose action it is
 
 
-def shopping_toolset(
-    shop: Shop, owner: Owner, proposals: list[Proposal], session_id: str | None = None
-) -> FunctionToolset:
-    """The tools for ``owner`` shopping in the store of ``owner.account``."""
-    account = owner.account
-    currency = shop.catalog.store_info(account)["currency"]
+class ShoppingTools:
+    """The tools for ``owner`` shopping in the store of ``owner.account``, one instance per customer and
+    conversation; its public methods in ``TOOLS`` are the tools, in the order the model reads them."""
 
-    def cents(amount: float | None) -> int | None:
+    TOOLS = (
+        "search_products",
+        "recommend_products",
+        "get_product",
+        "view_cart",
+        "add_to_cart",
+        "remove_from_cart",
+        "my_account",
+        "list_orders",
+        "get_order",
+        "checkout",
+        "cancel_order",
+        "modify_order_items",
+        "change_order_address",
+        "return_items",
+        "exchange_items",
+        "hand_off_to_person",
+    )
+
+    def __init__(
+        self, shop: Shop, owner: Owner, proposals: list[Proposal], session_id: str | None = None
+    ) -> None:
+        self.shop = shop
+        self.owner = owner
+        self.proposals = proposals  # this turn's pending actions, with their tokens, for the person's client
+        self.session_id = session_id  # the conversation a hand-off ticket points the person at
+        self.account = owner.account
+        self.currency = shop.catalog.store_info(self.account)["currency"]
+
+    def toolset(self) -> FunctionToolset:
+        """The tools, bound to this customer; each runs alone (``concurrent=False``), in the order called."""
+        toolset = FunctionToolset("shop")
+        for name in self.TOOLS:
+            toolset.add(from_function(_errors_as_tool_errors(getattr(self, name)), concurrent=False))
+        return toolset
+
+    def _cents(self, amount: float | None) -> int | None:
         return None if amount is None else round(amount * 100)
 
-    def hit(h: SearchHit) -> dict[str, Any]:
+    def _hit(self, h: SearchHit) -> dict[str, Any]:
         p = h.product.product
         prices = sorted({v.price for v in h.variants})
         return {
             "product_id": p.id,
             "name": p.name,
             "category": p.category,
-            "price": money(prices[0], currency)
-            + (f" to {money(prices[-1], currency)}" if len(prices) > 1 else ""),
+            "price": money(prices[0], self.currency)
+            + (f" to {money(prices[-1], self.currency)}" if len(prices) > 1 else ""),
             "items": [
-                {"item_id": v.id, "options": v.options, "price": money(v.price, currency)} for v in h.variants
+                {"item_id": v.id, "options": v.options, "price": money(v.price, self.currency)}
+                for v in h.variants
             ],
             "untrusted": {"description": p.description[:300]},
         }
 
     def search_products(
+        self,
         query: str,
         max_price: float | None = None,
         min_price: float | None = None,
@@ -92,26 +127,26 @@ def shopping_toolset(
             limit: How many products to return (1-10).
         """
         options = {k: v for k, v in (("size", size), ("color", color)) if v}
-        hits = shop.catalog.search(
-            account,
+        hits = self.shop.catalog.search(
+            self.account,
             query,
             k=max(1, min(limit, MAX_RESULTS)),
-            min_price=cents(min_price),
-            max_price=cents(max_price),
+            min_price=self._cents(min_price),
+            max_price=self._cents(max_price),
             category=category,
             options=options,
         )
-        return [hit(h) for h in hits]
+        return [self._hit(h) for h in hits]
 
-    def signal(kind: Kind, views: list[ProductView]) -> None:
+    def _signal(self, kind: Kind, views: list[ProductView]) -> None:
         """What the customer looked at or chose, for their recommendations; never fails the tool."""
         try:
-            shop.recommendations.record(owner, kind, views)
+            self.shop.recommendations.record(self.owner, kind, views)
         except Exception:
-            log.warning("could not record a %s for %s", kind, owner, exc_info=True)
+            log.warning("could not record a %s for %s", kind, self.owner, exc_info=True)
 
     def recommend_products(
-        request: str = "", max_price: float | None = None, size: str | None = None, limit: int = 5
+        self, request: str = "", max_price: float | None = None, size: str | None = None, limit: int = 5
     ) -> list[dict[str, Any]]:
         """Products picked for this customer: what they ask for now, blended with their interests, what
         they bought, and what shoppers with similar tastes liked; not what they bought or have in the cart.
@@ -123,11 +158,14 @@ def shopping_toolset(
             size: The customer's size, such as "M" or "42", for products that come in sizes.
             limit: How many products to return (1-10).
         """
-        in_cart = [shop.catalog.variant(account, line.variant_id)[0].id for line in shop.carts.lines(owner)]
-        found = shop.recommendations.recommend(
-            owner,
+        in_cart = [
+            self.shop.catalog.variant(self.account, line.variant_id)[0].id
+            for line in self.shop.carts.lines(self.owner)
+        ]
+        found = self.shop.recommendations.recommend(
+            self.owner,
             request,
-            max_price=cents(max_price),
+            max_price=self._cents(max_price),
             size=size,
             exclude=in_cart,
             k=max(1, min(limit, MAX_RESULTS)),
@@ -141,9 +179,9 @@ def shopping_toolset(
                     "product_id": p.id,
                     "name": p.name,
                     "category": p.category,
-                    "price": money(r.recommendation.price, currency),
+                    "price": money(r.recommendation.price, self.currency),
                     "items": [
-                        {"item_id": v.id, "options": v.options, "price": money(v.price, currency)}
+                        {"item_id": v.id, "options": v.options, "price": money(v.price, self.currency)}
                         for v in items
                     ],
                     "why": list(r.recommendation.reasons),
@@ -152,18 +190,18 @@ def shopping_toolset(
             )
         return out
 
-    def get_product(product_id: str) -> dict[str, Any]:
+    def get_product(self, product_id: str) -> dict[str, Any]:
         """A product's details: its items (variants) with options, price and stock, attributes and reviews.
 
         Args:
             product_id: The product's id, from a search.
         """
-        found = shop.catalog.product(account, product_id)
-        signal("view", [found])
+        found = self.shop.catalog.product(self.account, product_id)
+        self._signal("view", [found])
         view = found.to_dict()
         reviews = [r.__dict__ for r in found.product.reviews[:5]]
         for v in view["variants"]:
-            v["price"] = money(v["price"], currency)
+            v["price"] = money(v["price"], self.currency)
         return {
             "product_id": view["id"],
             "name": view["name"],
@@ -175,12 +213,12 @@ def shopping_toolset(
             "untrusted": {"description": view["description"], "reviews": reviews},
         }
 
-    def view_cart() -> dict[str, Any]:
+    def view_cart(self) -> dict[str, Any]:
         """The customer's cart: items, quantities, prices and the total."""
-        lines = shop.carts.lines(owner)
+        lines = self.shop.carts.lines(self.owner)
         items, total = [], 0
         for line in lines:
-            product, variant = shop.catalog.variant(account, line.variant_id)
+            product, variant = self.shop.catalog.variant(self.account, line.variant_id)
             total += variant.price * line.quantity
             items.append(
                 {
@@ -188,32 +226,32 @@ def shopping_toolset(
                     "name": product.product.name,
                     "options": variant.options,
                     "quantity": line.quantity,
-                    "price": money(variant.price, currency),
+                    "price": money(variant.price, self.currency),
                 }
             )
-        return {"items": items, "total": money(total, currency)}
+        return {"items": items, "total": money(total, self.currency)}
 
-    def add_to_cart(item_id: str, quantity: int = 1) -> dict[str, Any]:
+    def add_to_cart(self, item_id: str, quantity: int = 1) -> dict[str, Any]:
         """Add an item (a product variant, by its item_id) to the cart.
 
         Args:
             item_id: The item's id (a variant of a product), from search_products or get_product.
             quantity: How many to add.
         """
-        shop.carts.add(owner, item_id, quantity)
-        signal("save", [shop.catalog.variant(account, item_id)[0]])
-        return view_cart()
+        self.shop.carts.add(self.owner, item_id, quantity)
+        self._signal("save", [self.shop.catalog.variant(self.account, item_id)[0]])
+        return self.view_cart()
 
-    def remove_from_cart(item_id: str) -> dict[str, Any]:
+    def remove_from_cart(self, item_id: str) -> dict[str, Any]:
         """Remove an item from the cart.
 
         Args:
             item_id: The item's id.
         """
-        shop.carts.set_quantity(owner, item_id, 0)
-        return view_cart()
+        self.shop.carts.set_quantity(self.owner, item_id, 0)
+        return self.view_cart()
 
-    def my_account() -> dict[str, Any]:
+    def my_account(self) -> dict[str, Any]:
         """The customer's saved addresses and payment methods (ids to use for checkout)."""
         return {
             "addresses": [
@@ -221,7 +259,7 @@ def shopping_toolset(
                     "address_id": a.id,
                     "address": ", ".join(x for x in (a.line1, a.line2, a.city, a.zip, a.country) if x),
                 }
-                for a in shop.customers.addresses(owner)
+                for a in self.shop.customers.addresses(self.owner)
             ],
             "payment_methods": [
                 {
@@ -229,12 +267,12 @@ def shopping_toolset(
                     "kind": m.kind,
                     "label": " ".join(x for x in (m.brand, m.last4) if x),
                 }
-                | ({"balance": money(m.balance, currency)} if m.balance is not None else {})
-                for m in shop.customers.payment_methods(owner)
+                | ({"balance": money(m.balance, self.currency)} if m.balance is not None else {})
+                for m in self.shop.customers.payment_methods(self.owner)
             ],
         }
 
-    def list_orders() -> list[dict[str, Any]]:
+    def list_orders(self) -> list[dict[str, Any]]:
         """The customer's orders, newest first, with their status and total."""
         return [
             {
@@ -243,43 +281,45 @@ def shopping_toolset(
                 "total": money(o["total"], o["currency"]),
                 "items": [f"{i['quantity']} × {i['name']}" for i in o["items"]],
             }
-            for o in shop.orders.list_orders(owner)
+            for o in self.shop.orders.list_orders(self.owner)
         ]
 
-    def get_order(order_id: str) -> dict[str, Any]:
+    def get_order(self, order_id: str) -> dict[str, Any]:
         """One order in full: items (numbered by "seq", for changes, returns and exchanges), address,
         payments and status history.
 
         Args:
             order_id: The order's id.
         """
-        return shop.orders.get(owner, order_id)
+        return self.shop.orders.get(self.owner, order_id)
 
-    def propose(action: PendingAction, token: str) -> dict[str, Any]:
-        proposals.append(Proposal(action, token, owner))
+    def _propose(self, action: PendingAction, token: str) -> dict[str, Any]:
+        self.proposals.append(Proposal(action, token, self.owner))
         return action.for_model()
 
-    def checkout(address_id: str, payment_method_id: str) -> dict[str, Any]:
+    def checkout(self, address_id: str, payment_method_id: str) -> dict[str, Any]:
         """Propose buying everything in the cart. Nothing is bought until the customer confirms it themselves.
 
         Args:
             address_id: Where to ship, from my_account.
             payment_method_id: How to pay, from my_account.
         """
-        return propose(
-            *shop.actions.propose_checkout(owner, address_id=address_id, payment_method_id=payment_method_id)
+        return self._propose(
+            *self.shop.actions.propose_checkout(
+                self.owner, address_id=address_id, payment_method_id=payment_method_id
+            )
         )
 
-    def cancel_order(order_id: str, reason: str) -> dict[str, Any]:
+    def cancel_order(self, order_id: str, reason: str) -> dict[str, Any]:
         """Propose cancelling a pending order (refunded in full). The customer confirms it themselves.
 
         Args:
             order_id: The order to cancel.
             reason: Why, in the customer's words.
         """
-        return propose(*shop.actions.propose_cancel(owner, order_id, reason))
+        return self._propose(*self.shop.actions.propose_cancel(self.owner, order_id, reason))
 
-    def return_items(order_id: str, item_numbers: list[int], reason: str) -> dict[str, Any]:
+    def return_items(self, order_id: str, item_numbers: list[int], reason: str) -> dict[str, Any]:
         """Propose returning delivered items for a refund. The customer confirms it themselves.
 
         Args:
@@ -287,10 +327,10 @@ def shopping_toolset(
             item_numbers: The items' "seq" numbers in get_order.
             reason: Why, in the customer's words.
         """
-        return propose(*shop.actions.propose_return(owner, order_id, item_numbers, reason))
+        return self._propose(*self.shop.actions.propose_return(self.owner, order_id, item_numbers, reason))
 
     def modify_order_items(
-        order_id: str, item_numbers: list[int], new_item_ids: list[str], payment_method_id: str
+        self, order_id: str, item_numbers: list[int], new_item_ids: list[str], payment_method_id: str
     ) -> dict[str, Any]:
         """Propose changing items of a pending order to other items of the same product (size, color...).
 
@@ -306,9 +346,12 @@ def shopping_toolset(
             payment_method_id: Pays or receives the price difference, from my_account or the order.
         """
         swaps = _swaps(item_numbers, new_item_ids)
-        return propose(*shop.actions.propose_modify(owner, order_id, swaps, payment_method_id))
+        return self._propose(
+            *self.shop.actions.propose_modify(self.owner, order_id, swaps, payment_method_id)
+        )
 
     def change_order_address(
+        self,
         order_id: str,
         address_id: str = "",
         line1: str = "",
@@ -337,12 +380,14 @@ def shopping_toolset(
         if address_id and any(fields):
             raise ToolError("Give either address_id or the fields of a new address, not both.")
         if address_id:
-            return propose(*shop.actions.propose_change_address(owner, order_id, address_id=address_id))
+            return self._propose(
+                *self.shop.actions.propose_change_address(self.owner, order_id, address_id=address_id)
+            )
         new = Address("", line1, city, country, line2=line2, state=state, zip=zip)
-        return propose(*shop.actions.propose_change_address(owner, order_id, address=new))
+        return self._propose(*self.shop.actions.propose_change_address(self.owner, order_id, address=new))
 
     def exchange_items(
-        order_id: str, item_numbers: list[int], new_item_ids: list[str], payment_method_id: str
+        self, order_id: str, item_numbers: list[int], new_item_ids: list[str], payment_method_id: str
     ) -> dict[str, Any]:
         """Propose exchanging items of a delivered order for items of the same product (size, color...).
 
@@ -359,9 +404,11 @@ def shopping_toolset(
             payment_method_id: Pays or receives the price difference, from my_account or the order.
         """
         swaps = _swaps(item_numbers, new_item_ids)
-        return propose(*shop.actions.propose_exchange(owner, order_id, swaps, payment_method_id))
+        return self._propose(
+            *self.shop.actions.propose_exchange(self.owner, order_id, swaps, payment_method_id)
+        )
 
-    def hand_off_to_person(reason: str, summary: str) -> dict[str, Any]:
+    def hand_off_to_person(self, reason: str, summary: str) -> dict[str, Any]:
         """Hand the conversation to a person of the store's staff, when the customer asks for one or the
         request is beyond these tools.
 
@@ -369,30 +416,15 @@ def shopping_toolset(
             reason: Why a person is needed, in a few words.
             summary: What the customer wants and what was done so far, for the person taking over.
         """
-        ticket = shop.support.open_ticket(owner, reason, summary, session_id)
+        ticket = self.shop.support.open_ticket(self.owner, reason, summary, self.session_id)
         return {"ticket": ticket.id, "status": "A person from the store will take over this conversation."}
 
-    toolset = FunctionToolset("shop")
-    for fn in (
-        search_products,
-        recommend_products,
-        get_product,
-        view_cart,
-        add_to_cart,
-        remove_from_cart,
-        my_account,
-        list_orders,
-        get_order,
-        checkout,
-        cancel_order,
-        modify_order_items,
-        change_order_address,
-        return_items,
-        exchange_items,
-        hand_off_to_person,
-    ):
-        toolset.add(from_function(_errors_as_tool_errors(fn), concurrent=False))  # in the order called
-    return toolset
+
+def shopping_toolset(
+    shop: Shop, owner: Owner, proposals: list[Proposal], session_id: str | None = None
+) -> FunctionToolset:
+    """The tools for ``owner`` shopping in the store of ``owner.account``."""
+    return ShoppingTools(shop, owner, proposals, session_id).toolset()
 
 
 def _swaps(item_numbers: list[int], new_item_ids: list[str]) -> list[Swap]:
