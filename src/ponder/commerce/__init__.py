@@ -13,7 +13,7 @@ mode's tools.
 - support.py: hand-off to a person; recommend.py: recommendations blending interests and co-purchases,
   over taste.py (a person's taste for categories and attribute values) and collaborative.py (interactions,
   popularity, the ALS collaborative filter)
-- tools.py, mode.py: the shopping mode's toolset and options; shop.py: the parts wired together
+- tools/, mode.py: the shopping mode's toolset (ShoppingTools) and options; shop.py: the parts wired together
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ assistant's words; a new address it typed for a change of address is the one thi
 to check, so it goes on a labelled line of its own, after the money line. Nothing the model writes can
 reword, reorder or hide what the summary says; clients print both as text, never as markup.
 
-Not here: deciding what to propose (the model, through tools.py), and refunds outside an order change.
+Not here: deciding what to propose (the model, through tools/), and refunds outside an order change.
 """
 
 from __future__ import annotations
