@@ -26,7 +26,6 @@ Not here: who may check out. The shopping mode only proposes a checkout; the per
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -36,7 +35,9 @@ from sqlalchemy.engine import Connection
 from ponder.commerce.crashpoints import crash_point
 from ponder.commerce.customers import CustomerStore
 from ponder.commerce.idempotency import IdempotencyKeys, Outcome, error_value
+from ponder.commerce.inventory import debit_gift_card, price_lines, require_gift_card_covers, take_stock
 from ponder.commerce.model import Address, PaymentMethod
+from ponder.commerce.order_records import insert_order, read_order
 from ponder.commerce.orders import OrderBook
 from ponder.commerce.payments import PaymentProvider
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, PaymentProviderError, UserError
@@ -151,37 +152,19 @@ class Checkout:
             address = where.address or self.customers.address(owner, str(where.address_id), db)
             method = where.method or self.customers.payment_method(owner, str(where.method_id), db)
             currency = _currency(db, owner.account)
-            priced = []
-            for variant_id, quantity in lines:
-                row = db.execute(
-                    sql(
-                        "SELECT v.product_id, v.options, v.price, v.stock, v.available, p.name "
-                        "FROM variants v JOIN products p ON p.account = v.account AND p.id = v.product_id "
-                        "WHERE v.account = :account AND v.id = :id"
-                    ),
-                    {"account": owner.account, "id": variant_id},
-                ).first()
-                if row is None:
-                    raise NotFoundError(f"No item '{variant_id}' in this store.")
-                if not row[4] or (row[3] is not None and row[3] < quantity):
-                    left = 0 if not row[4] else row[3]
-                    raise ConflictError(f"'{row[5]}' ({variant_id}) has only {left} in stock.")
-                priced.append(
-                    {
-                        "variant_id": variant_id,
-                        "product_id": row[0],
-                        "name": row[5],
-                        "options": json.loads(row[1]),
-                        "price": int(row[2]),
-                        "quantity": quantity,
-                    }
-                )
+            priced: list[dict[str, Any]] = [
+                {
+                    "variant_id": variant.variant_id,
+                    "product_id": variant.product_id,
+                    "name": variant.name,
+                    "options": variant.options,
+                    "price": variant.price,
+                    "quantity": quantity,
+                }
+                for variant, (_, quantity) in zip(price_lines(db, owner.account, lines), lines, strict=True)
+            ]
         total = sum(p["price"] * p["quantity"] for p in priced)
-        if method.kind == "gift_card" and (method.balance or 0) < total:
-            raise PaymentDeclinedError(
-                f"The gift card {method.id} has {method.balance or 0} left, less than the total {total}.",
-                code="insufficient_funds",
-            )
+        require_gift_card_covers(method, total, currency, "the total")
         return {
             "order_id": order_id,
             "items": priced,
@@ -211,11 +194,12 @@ class Checkout:
                 earlier = self.keys.finished(db, owner, key)
                 if earlier is not None:  # a takeover raced this request and wrote the order first
                     raise _Finished(earlier)
-                _take_stock(db, owner.account, plan["items"])
+                for item in plan["items"]:
+                    take_stock(db, owner.account, item["variant_id"], item["name"], item["quantity"])
                 if plan["method"]["kind"] == "gift_card":
-                    _take_from_gift_card(db, owner, plan["method"]["id"], plan["total"])
-                self.orders.insert(db, owner, plan, charge_id)
-                order = self.orders.view(db, owner, order_id)
+                    debit_gift_card(db, owner, plan["method"]["id"], plan["total"], plan["currency"])
+                insert_order(db, owner, plan, charge_id)
+                order = read_order(db, owner, order_id)
                 earlier = self.keys.finish(db, owner, key, order)
                 if earlier is not None:
                     raise _Finished(earlier)
@@ -302,36 +286,3 @@ def _currency(db: Connection, account: str) -> str:
     if row is None:
         raise NotFoundError(f"Account '{account}' has no store.")
     return str(row[0])
-
-
-def _take_stock(db: Connection, account: str, items: Sequence[dict[str, Any]]) -> None:
-    for item in items:
-        taken = db.execute(
-            sql(
-                "UPDATE variants SET stock = stock - :q WHERE account = :account AND id = :id AND available "
-                "AND stock IS NOT NULL AND stock >= :q"
-            ),
-            {"account": account, "id": item["variant_id"], "q": item["quantity"]},
-        ).rowcount
-        if taken:
-            continue
-        row = db.execute(
-            sql("SELECT stock, available FROM variants WHERE account = :account AND id = :id"),
-            {"account": account, "id": item["variant_id"]},
-        ).first()
-        if row is None or not row[1] or row[0] is not None:
-            raise ConflictError(f"'{item['name']}' ({item['variant_id']}) sold out while checking out.")
-
-
-def _take_from_gift_card(db: Connection, owner: Owner, method_id: str, amount: int) -> None:
-    taken = db.execute(
-        sql(
-            "UPDATE payment_methods SET balance = balance - :amount WHERE account = :account "
-            "AND user_id = :user AND id = :id AND kind = 'gift_card' AND balance >= :amount"
-        ),
-        owner.params(id=method_id, amount=amount),
-    ).rowcount
-    if not taken:
-        raise PaymentDeclinedError(
-            f"The gift card {method_id} no longer covers {amount}.", code="insufficient_funds"
-        )
