@@ -52,12 +52,13 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ponder.commerce.carts import CartStore, fingerprint
 from ponder.commerce.checkout import Checkout, LineItem
 from ponder.commerce.crashpoints import crash_point
 from ponder.commerce.model import Address, PaymentMethod
+from ponder.commerce.order_records import OrderView, paid
 from ponder.commerce.orders import OrderBook, Swap, money
 from ponder.errors import ConflictError, NotFoundError, UserError
 from ponder.memory.owner import Owner
@@ -79,14 +80,7 @@ __all__ = [
 ActionKind = Literal[
     "place_order", "cancel_order", "return_items", "modify_items", "exchange_items", "change_address"
 ]
-ACTION_KINDS: tuple[str, ...] = (
-    "place_order",
-    "cancel_order",
-    "return_items",
-    "modify_items",
-    "exchange_items",
-    "change_address",
-)
+ACTION_KINDS: tuple[ActionKind, ...] = get_args(ActionKind)
 TTL_S = 15 * 60
 NOTE_CHARS = 500  # an assistant's note is cut here: it explains, it does not decide
 ADDRESS_FIELD_CHARS = 200  # a field of an address written in the chat
@@ -151,7 +145,7 @@ class ActionDesk:
         checkout: Checkout,
         orders: OrderBook,
         carts: CartStore,
-        on_done: Callable[[Owner, PendingAction, dict[str, Any]], None] | None = None,
+        on_done: Callable[[Owner, PendingAction, OrderView], None] | None = None,
     ) -> None:
         self.db = db
         self.checkout = checkout
@@ -221,7 +215,7 @@ class ActionDesk:
             raise ConflictError(
                 f"Order {order_id} is {order['status']}: only a pending order can be cancelled."
             )
-        refund = _paid(order)
+        refund = paid(order)
         summary = (
             f"Cancel order {_line(order_id)} ({_items(order)}). "
             f"{money(refund, order['currency'])} goes back to {_line(order['payment_method_id'])}."
@@ -480,7 +474,7 @@ class ActionDesk:
         except UserError as error:
             self._fail(owner, row, action, error)
             raise
-        finished = self._finish(owner, action.id, "done", result)
+        finished = self._finish(owner, action.id, "done", dict(result))
         if finished and self.on_done is not None:
             try:
                 self.on_done(owner, action, result)
@@ -494,7 +488,7 @@ class ActionDesk:
             self._release(owner, action, str(error))
         self._finish(owner, action.id, "failed", {"error": str(error)})
 
-    def _carry_out(self, owner: Owner, action: PendingAction) -> dict[str, Any]:
+    def _carry_out(self, owner: Owner, action: PendingAction) -> OrderView:
         args = action.arguments
         if action.kind == "place_order":
             lines = [LineItem(v, int(q)) for v, q in args["items"]]
@@ -704,7 +698,7 @@ def _method(method: dict[str, Any]) -> str:
     return f"{kind} {_line(method['id'])}"
 
 
-def _items(order: dict[str, Any]) -> str:
+def _items(order: OrderView) -> str:
     return ", ".join(f"{i['quantity']} × {_line(i['name'])}" for i in order["items"])
 
 
@@ -734,7 +728,3 @@ def _place(address: dict[str, Any] | None) -> str:
         return "no address"
     keys = ("name", "line1", "line2", "city", "state", "zip", "country")
     return ", ".join(_line(x) for x in (address.get(k) for k in keys) if x)
-
-
-def _paid(order: dict[str, Any]) -> int:
-    return sum(p["amount"] if p["kind"] == "charge" else -p["amount"] for p in order["payments"])

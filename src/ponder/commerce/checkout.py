@@ -8,8 +8,10 @@ key over (idempotency.py), charges again with the same provider key (which answe
 and writes the order. So N identical requests, concurrent or retried after a kill -9, make one order and
 one charge (bench/checkout.py measures both; bench/crash.py kills a real server at every step). A declined
 card is a final answer, stored as the key's ``failed`` outcome and raised again to every repeat; a provider
-that did not answer releases the key so the retry goes on at once. The results are domain values (the order
-as JSON) and domain errors: the server layer turns them into HTTP answers.
+that did not answer releases the key so the retry goes on at once. The key's record holds a domain outcome
+(``done`` with the order's id, or ``failed`` with the error's kind and message), never an HTTP answer; a
+repeat gets the order as it is now. The results are domain values (``OrderView``) and domain errors
+(``PonderError``): the server layer turns them into HTTP answers.
 
 Gift cards are the store's own money: their balance is taken in the order's transaction, with no provider.
 If an item sold out between pricing and writing, the charge is refunded (with its own idempotency key).
@@ -37,7 +39,7 @@ from ponder.commerce.customers import CustomerStore
 from ponder.commerce.idempotency import IdempotencyKeys, Outcome, error_value
 from ponder.commerce.inventory import debit_gift_card, price_lines, require_gift_card_covers, take_stock
 from ponder.commerce.model import Address, PaymentMethod
-from ponder.commerce.order_records import insert_order, read_order
+from ponder.commerce.order_records import OrderView, insert_order, read_order
 from ponder.commerce.orders import OrderBook
 from ponder.commerce.payments import PaymentProvider
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, PaymentProviderError, UserError
@@ -76,8 +78,8 @@ class Checkout:
         payment_method_id: str | None = None,
         address: Address | None = None,
         method: PaymentMethod | None = None,
-    ) -> dict[str, Any]:
-        """The order (as JSON), placed once per key: every repeat gets the same order, or the same error (a
+    ) -> OrderView:
+        """The order, placed once per key: every repeat gets that order (as it is now), or the same error (a
         declined card, an item sold out); ``ConflictError`` with ``retry_after`` while another request with
         the key is in flight, and ``PaymentProviderError`` when the provider did not answer (retry both).
         Ship to a saved address (``address_id``) or a given one (``address``), and pay with a saved method
@@ -87,7 +89,7 @@ class Checkout:
         request = {"items": [[v, q] for v, q in lines]} | where.request()
         claim = self.keys.claim(owner, idempotency_key, request)
         if isinstance(claim, Outcome):
-            return claim.value_or_raise()
+            return self._answer(owner, claim)
         order_id = (
             "ord_"
             + hashlib.sha256(f"{owner.account}\x00{owner.user}\x00{idempotency_key}".encode()).hexdigest()[
@@ -115,13 +117,20 @@ class Checkout:
         crash_point("after_write")
         return order
 
-    def _fail(self, owner: Owner, key: str, error: UserError) -> dict[str, Any]:
+    def _answer(self, owner: Owner, outcome: Outcome) -> OrderView:
+        """A finished key's answer: its error raised again, or its order as it is now. The key's record
+        holds a domain outcome, the order's id (``{"order_id": ...}``) or the error (``error_value``); a
+        record stored before it held the id held the whole order as placed, whose ``"id"`` serves alike."""
+        value = outcome.value_or_raise()
+        return self.orders.get(owner, str(value.get("order_id") or value["id"]))
+
+    def _fail(self, owner: Owner, key: str, error: UserError) -> OrderView:
         """Store a final error as the key's outcome and raise it; if another request finished the key
         first, its outcome instead (its order, or its error)."""
         with self.db.transaction(lock=self.keys.lock_name(owner, key)) as db:
             earlier = self.keys.finish(db, owner, key, error_value(error), failed=True)
         if earlier is not None:
-            return earlier.value_or_raise()
+            return self._answer(owner, earlier)
         raise error
 
     def quote(
@@ -187,7 +196,7 @@ class Checkout:
         )
         return charge.id
 
-    def _write(self, owner: Owner, plan: dict[str, Any], charge_id: str, key: str) -> dict[str, Any]:
+    def _write(self, owner: Owner, plan: dict[str, Any], charge_id: str, key: str) -> OrderView:
         order_id = plan["order_id"]
         try:
             with self.db.transaction(lock=self.keys.lock_name(owner, key)) as db:
@@ -200,12 +209,12 @@ class Checkout:
                     debit_gift_card(db, owner, plan["method"]["id"], plan["total"], plan["currency"])
                 insert_order(db, owner, plan, charge_id)
                 order = read_order(db, owner, order_id)
-                earlier = self.keys.finish(db, owner, key, order)
+                earlier = self.keys.finish(db, owner, key, {"order_id": order_id})
                 if earlier is not None:
                     raise _Finished(earlier)
             return order
         except _Finished as done:
-            return done.outcome.value_or_raise()
+            return self._answer(owner, done.outcome)
         except (ConflictError, PaymentDeclinedError) as sold_out:  # sold out, or the gift card spent since
             # pricing: give the money back
             if charge_id:

@@ -7,6 +7,10 @@ status change and every change of items or address, with a note and the request 
 ``payments`` its charges and refunds (refunds.py keeps that ledger). Everything here runs in the caller's
 connection; locking and the rules of what may change are orders.py's and swaps.py's.
 
+An order is read as an ``OrderView``: typed plain data (a ``TypedDict``, so it goes as it is into a tool
+result, an action's stored result or a log), the domain's view of the order. It carries no wire markers:
+the server layer makes the HTTP shape (``"object": "order"``, server/orders.py).
+
 Not here: the rules (orders.py, swaps.py), money (refunds.py, inventory.py), checkout (checkout.py).
 """
 
@@ -15,16 +19,22 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from sqlalchemy.engine import Connection
 
-from ponder.commerce.refunds import record_payment
+from ponder.commerce.model import OrderStatus
+from ponder.commerce.refunds import PaymentKind, record_payment
 from ponder.errors import ConflictError, NotFoundError
 from ponder.memory.owner import Owner
 from ponder.store.database import sql
 
 __all__ = [
+    "ItemState",
+    "OrderEvent",
+    "OrderLine",
+    "OrderPayment",
+    "OrderView",
     "UnknownOrderError",
     "add_event",
     "check_version",
@@ -37,12 +47,62 @@ __all__ = [
 ]
 
 
+ItemState = Literal["ordered", "returned", "exchanged"]
+
+
+class OrderLine(TypedDict):
+    """An item of an order, numbered by ``seq`` (what changes, returns and exchanges name)."""
+
+    seq: int
+    variant_id: str
+    product_id: str
+    name: str
+    options: dict[str, str]  # option name -> value, e.g. {"size": "M"}
+    price: int  # minor units, each
+    quantity: int
+    state: ItemState
+
+
+class OrderEvent(TypedDict):
+    """A row of the order's history: the status it was in after the change, and why."""
+
+    status: OrderStatus
+    note: str
+    at: float
+
+
+class OrderPayment(TypedDict):
+    """A charge or refund of the order (refunds.py keeps the ledger)."""
+
+    kind: PaymentKind
+    amount: int  # minor units
+    method_id: str
+    reference: str  # the provider's charge or refund id ("" : a gift card, imported, or not sent yet)
+    at: float
+
+
+class OrderView(TypedDict):
+    """An order as the domain shows it: what it costs now, where it ships, its items, payments, history."""
+
+    id: str
+    status: OrderStatus
+    currency: str
+    total: int  # minor units: checkout's charge plus or minus the differences of item changes
+    address: dict[str, Any] | None  # an ``Address`` as a dict (None: an imported order without one)
+    payment_method_id: str
+    items: list[OrderLine]
+    history: list[OrderEvent]
+    payments: list[OrderPayment]
+    created_at: float
+
+
 class UnknownOrderError(NotFoundError):
     """No such order for this customer."""
 
 
-def read_order(db: Connection, owner: Owner, order_id: str) -> dict[str, Any]:
-    """The order as JSON: items, total, address, payments and status history."""
+def read_order(db: Connection, owner: Owner, order_id: str) -> OrderView:
+    """The order, read in the caller's connection: items, total, address, payments and status history;
+    ``UnknownOrderError`` if this user has no such order."""
     row = (
         db.execute(
             sql("SELECT * FROM orders WHERE account = :account AND user_id = :user AND id = :id"),
@@ -72,7 +132,6 @@ def read_order(db: Connection, owner: Owner, order_id: str) -> dict[str, Any]:
         args,
     ).mappings()
     return {
-        "object": "order",
         "id": order_id,
         "status": row["status"],
         "currency": row["currency"],
@@ -192,12 +251,12 @@ def made_by(db: Connection, account: str, order_id: str, request_key: str | None
     return found is not None
 
 
-def paid(order: dict[str, Any]) -> int:
+def paid(order: OrderView) -> int:
     """What the order's payments add up to: charges minus refunds."""
     return sum(p["amount"] if p["kind"] == "charge" else -p["amount"] for p in order["payments"])
 
 
-def version(order: dict[str, Any]) -> str:
+def version(order: OrderView) -> str:
     """A digest of everything a change to the order was decided on: status, items, address, total, and
     how many changes it has had (each adds to the history and may add payments)."""
     return digest(

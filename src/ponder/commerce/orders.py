@@ -54,6 +54,7 @@ from ponder.commerce.customers import CustomerStore
 from ponder.commerce.inventory import give_back_stock, money
 from ponder.commerce.model import Address
 from ponder.commerce.order_records import (
+    OrderView,
     UnknownOrderError,
     add_event,
     check_version,
@@ -70,7 +71,7 @@ from ponder.errors import ConflictError, UserError
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
 
-__all__ = ["FULFILMENT", "MODIFIED_NOTE", "OrderBook", "Swap", "UnknownOrderError", "money"]
+__all__ = ["FULFILMENT", "MODIFIED_NOTE", "OrderBook", "OrderView", "Swap", "UnknownOrderError", "money"]
 
 FULFILMENT = ("pending", "processed", "delivered")  # the store moves an order forward along these
 
@@ -92,11 +93,11 @@ class OrderBook:
 
     # --- reading ----------------------------------------------------------------------------------------
 
-    def get(self, owner: Owner, order_id: str) -> dict[str, Any]:
+    def get(self, owner: Owner, order_id: str) -> OrderView:
         with self.db.reading() as db:
             return read_order(db, owner, order_id)
 
-    def list_orders(self, owner: Owner) -> list[dict[str, Any]]:
+    def list_orders(self, owner: Owner) -> list[OrderView]:
         with self.db.reading() as db:
             ids = db.execute(
                 sql(
@@ -107,8 +108,8 @@ class OrderBook:
             ).scalars()
             return [read_order(db, owner, str(i)) for i in ids]
 
-    def view(self, db: Connection, owner: Owner, order_id: str) -> dict[str, Any]:
-        """The order as JSON, read in the caller's transaction: items, total, address, payments, history."""
+    def view(self, db: Connection, owner: Owner, order_id: str) -> OrderView:
+        """The order, read in the caller's transaction: items, total, address, payments, history."""
         return read_order(db, owner, order_id)
 
     def quote_modify(
@@ -141,7 +142,7 @@ class OrderBook:
 
     # --- writing ----------------------------------------------------------------------------------------
 
-    def advance(self, account: str, order_id: str, status: str, note: str = "") -> dict[str, Any]:
+    def advance(self, account: str, order_id: str, status: str, note: str = "") -> OrderView:
         """The store moves an order forward: pending -> processed -> delivered (a step may be skipped, never
         taken back). No money moves. Not a customer's action, so no ``Owner`` and no confirmation: the
         operator's. Under the order's lock, so a customer's cancel and this cannot both win."""
@@ -170,7 +171,7 @@ class OrderBook:
 
     def cancel(
         self, owner: Owner, order_id: str, reason: str, *, request_key: str | None = None
-    ) -> dict[str, Any]:
+    ) -> OrderView:
         """Cancel a pending order: the items go back to stock and everything paid is refunded.
         ``request_key``: the request's own key (a confirmed action's id); the same request again, after a
         crash, finds the cancellation made and only sends what refunds are still unsent."""
@@ -201,7 +202,7 @@ class OrderBook:
         reason: str = "",
         *,
         request_key: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> OrderView:
         """Return delivered items (by their ``seq`` in the order): refunded to the method that paid.
         ``request_key`` as for ``cancel``."""
         if not seqs:
@@ -229,7 +230,7 @@ class OrderBook:
         if_version: str | None = None,
         if_difference: int | None = None,
         idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> OrderView:
         """Swap items of a pending order, each ``(seq, new_variant_id)``, for another variant of the same
         product; once per order (tau2's ``modify_pending_order_items``). The new variants' stock is taken
         and the old ones' given back; the price difference is charged to ``payment_method_id`` or refunded
@@ -252,7 +253,7 @@ class OrderBook:
         if_version: str | None = None,
         if_difference: int | None = None,
         idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> OrderView:
         """Exchange delivered items, each ``(seq, new_variant_id)``, for a variant of the same product (the
         same one too: a replacement), as tau2's ``exchange_delivered_order_items``: the order becomes
         "exchange requested", the old items are marked ``exchanged`` (to be sent back; not restocked until
@@ -270,7 +271,7 @@ class OrderBook:
         *,
         if_version: str | None = None,
         request_key: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> OrderView:
         """Ship a pending order to ``address`` instead (tau2's ``modify_pending_order_address``); the
         history notes the old and the new one. No money moves. ``request_key`` as for ``cancel``."""
         with self.db.transaction(lock=f"order:{owner.account}:{order_id}") as db:
@@ -300,7 +301,7 @@ class OrderBook:
         with self.db.reading() as db:
             return made_by(db, owner.account, order_id, request_key)
 
-    def settle_refunds(self, owner: Owner, order_id: str) -> dict[str, Any]:
+    def settle_refunds(self, owner: Owner, order_id: str) -> OrderView:
         """Send the provider the refunds booked for this order that it has not confirmed (it failed or did
         not answer when they were made), with the keys they were first sent with; the order afterwards."""
         with self.db.reading() as db:
@@ -334,7 +335,7 @@ class OrderBook:
 
 
 def _write_return(
-    db: Connection, owner: Owner, order: dict[str, Any], seqs: list[int], reason: str, request_key: str
+    db: Connection, owner: Owner, order: OrderView, seqs: list[int], reason: str, request_key: str
 ) -> list[Refund]:
     order_id = order["id"]
     if order["status"] != "delivered":
@@ -357,7 +358,7 @@ def _write_return(
     return book_refund(db, owner, order, amount)
 
 
-def _new_address(order: dict[str, Any], address: Address) -> dict[str, Any]:
+def _new_address(order: OrderView, address: Address) -> dict[str, Any]:
     if order["status"] != "pending":
         raise ConflictError(
             f"Order {order['id']} is {order['status']}: only a pending order's address can be changed."

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.engine import Connection
 
@@ -27,6 +27,9 @@ from ponder.commerce.inventory import credit_gift_card
 from ponder.commerce.payments import PaymentProvider
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
+
+if TYPE_CHECKING:  # order_records.py books its payments here
+    from ponder.commerce.order_records import OrderView
 
 __all__ = [
     "Charge",
@@ -115,7 +118,7 @@ def unsent_refunds(db: Connection, account: str, order_id: str) -> list[Refund]:
 
 
 def book_refund(
-    db: Connection, owner: Owner, order: dict[str, Any], amount: int, method_id: str | None = None
+    db: Connection, owner: Owner, order: OrderView, amount: int, method_id: str | None = None
 ) -> list[Refund]:
     """Book a refund of ``amount`` in ``payments``: back to the earliest charges (of ``method_id``, when
     named) with money left on them, one row each; gift cards are credited now, and what must go through

@@ -40,7 +40,15 @@ from ponder.commerce.inventory import (
     require_gift_card_covers,
     take_stock,
 )
-from ponder.commerce.order_records import add_event, check_version, made_by, read_order, set_status, version
+from ponder.commerce.order_records import (
+    OrderView,
+    add_event,
+    check_version,
+    made_by,
+    read_order,
+    set_status,
+    version,
+)
 from ponder.commerce.payments import PaymentProvider
 from ponder.commerce.refunds import (
     Refund,
@@ -90,7 +98,7 @@ class ItemChanges:
         if_version: str | None,
         if_difference: int | None,
         request_key: str | None,
-    ) -> dict[str, Any]:
+    ) -> OrderView:
         """Make the change (``OrderBook.modify_items`` and ``exchange_items`` say what the arguments do);
         the order afterwards."""
         with self.db.reading() as db:
@@ -183,7 +191,7 @@ class ItemChanges:
         plan = {"order_id": order_id, "difference": amount, "kind": kind, "currency": str(currency)}
         self._undo_charge(owner, plan, charge.id, key, why)
 
-    def _read(self, owner: Owner, order_id: str) -> dict[str, Any]:
+    def _read(self, owner: Owner, order_id: str) -> OrderView:
         with self.db.reading() as db:
             return read_order(db, owner, order_id)
 
@@ -191,7 +199,7 @@ class ItemChanges:
         self,
         db: Connection,
         owner: Owner,
-        order: dict[str, Any],
+        order: OrderView,
         swaps: list[Swap],
         method_id: str,
         kind: SwapKind,
@@ -307,7 +315,7 @@ def swap_key(kind: str, order_id: str, version: str, request_key: str) -> str:
 def _write_swap(
     db: Connection,
     owner: Owner,
-    order: dict[str, Any],
+    order: OrderView,
     plan: dict[str, Any],
     charge_id: str,
     request_key: str,

@@ -253,7 +253,7 @@ def shopping_toolset(
         Args:
             order_id: The order's id.
         """
-        return shop.orders.get(owner, order_id)
+        return dict(shop.orders.get(owner, order_id))
 
     def propose(action: PendingAction, token: str) -> dict[str, Any]:
         proposals.append(Proposal(action, token, owner))
