@@ -289,9 +289,9 @@ def _merge(items: Sequence[LineItem]) -> list[tuple[str, int]]:
 
 
 def _currency(db: Connection, account: str) -> str:
-    row = db.execute(
+    currency = db.execute(
         sql("SELECT currency FROM stores WHERE account = :account"), {"account": account}
-    ).first()
-    if row is None:
+    ).scalar()
+    if currency is None:
         raise NotFoundError(f"Account '{account}' has no store.")
-    return str(row[0])
+    return str(currency)

@@ -10,7 +10,7 @@ This module holds no behaviour beyond validation of a single value; formats.py p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 __all__ = [
     "ORDER_STATUSES",
@@ -31,14 +31,7 @@ __all__ = [
 OrderStatus = Literal[
     "pending", "processed", "delivered", "cancelled", "return requested", "exchange requested"
 ]
-ORDER_STATUSES: tuple[str, ...] = (
-    "pending",
-    "processed",
-    "delivered",
-    "cancelled",
-    "return requested",
-    "exchange requested",
-)
+ORDER_STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
 
 
 @dataclass(frozen=True)

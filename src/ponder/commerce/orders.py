@@ -52,7 +52,7 @@ from sqlalchemy.engine import Connection
 from ponder.commerce.crashpoints import crash_point
 from ponder.commerce.customers import CustomerStore
 from ponder.commerce.inventory import give_back_stock, money
-from ponder.commerce.model import Address
+from ponder.commerce.model import Address, OrderStatus
 from ponder.commerce.order_records import (
     OrderView,
     UnknownOrderError,
@@ -73,7 +73,11 @@ from ponder.store.database import Database, sql
 
 __all__ = ["FULFILMENT", "MODIFIED_NOTE", "OrderBook", "OrderView", "Swap", "UnknownOrderError", "money"]
 
-FULFILMENT = ("pending", "processed", "delivered")  # the store moves an order forward along these
+FULFILMENT: tuple[OrderStatus, ...] = (
+    "pending",
+    "processed",
+    "delivered",
+)  # the store moves orders along these
 
 
 class OrderBook:
