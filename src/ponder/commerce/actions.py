@@ -71,6 +71,8 @@ __all__ = [
     "ACTION_KINDS",
     "SETTLE_ACTION",
     "ActionDesk",
+    "ActionKind",
+    "ActionStatus",
     "PendingAction",
     "UnknownActionError",
     "money",
@@ -81,6 +83,7 @@ ActionKind = Literal[
     "place_order", "cancel_order", "return_items", "modify_items", "exchange_items", "change_address"
 ]
 ACTION_KINDS: tuple[ActionKind, ...] = get_args(ActionKind)
+ActionStatus = Literal["pending", "confirmed", "done", "declined", "expired", "failed"]
 TTL_S = 15 * 60
 NOTE_CHARS = 500  # an assistant's note is cut here: it explains, it does not decide
 ADDRESS_FIELD_CHARS = 200  # a field of an address written in the chat
@@ -97,13 +100,13 @@ class UnknownActionError(NotFoundError):
 @dataclass(frozen=True)
 class PendingAction:
     id: str
-    kind: str
+    kind: ActionKind
     target: str  # the order id ("" : a new order)
     amount: int  # the money it moves, charged or refunded (0: none)
     currency: str
     arguments: dict[str, Any]
     summary: str  # what the action does, from the store's records (one fact per line)
-    status: str  # pending, confirmed, done, declined, expired, failed
+    status: ActionStatus
     result: dict[str, Any] | None
     created_at: float
     expires_at: float
@@ -314,7 +317,7 @@ class ActionDesk:
         return self._propose(owner, "change_address", order_id, 0, order["currency"], arguments, summary)
 
     def _propose_swaps(
-        self, owner: Owner, kind: str, quote: dict[str, Any], summary: str
+        self, owner: Owner, kind: ActionKind, quote: dict[str, Any], summary: str
     ) -> tuple[PendingAction, str]:
         arguments = {
             "order_id": quote["order_id"],
@@ -330,7 +333,7 @@ class ActionDesk:
     def _propose(
         self,
         owner: Owner,
-        kind: str,
+        kind: ActionKind,
         target: str,
         amount: int,
         currency: str,

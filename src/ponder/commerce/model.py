@@ -20,6 +20,7 @@ __all__ = [
     "Order",
     "OrderItem",
     "OrderStatus",
+    "PaymentKind",
     "PaymentMethod",
     "PaymentRecord",
     "Product",
@@ -32,6 +33,7 @@ OrderStatus = Literal[
     "pending", "processed", "delivered", "cancelled", "return requested", "exchange requested"
 ]
 ORDER_STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
+PaymentKind = Literal["charge", "refund"]  # a row of an order's payments
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class OrderItem:
 
 @dataclass(frozen=True)
 class PaymentRecord:
-    kind: Literal["charge", "refund"]
+    kind: PaymentKind
     amount: int  # minor units
     method_id: str
 

@@ -23,8 +23,8 @@ from typing import Any, Literal, TypedDict
 
 from sqlalchemy.engine import Connection
 
-from ponder.commerce.model import OrderStatus
-from ponder.commerce.refunds import PaymentKind, record_payment
+from ponder.commerce.model import OrderStatus, PaymentKind
+from ponder.commerce.refunds import record_payment
 from ponder.errors import ConflictError, NotFoundError
 from ponder.memory.owner import Owner
 from ponder.store.database import sql

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 
 from ponder.commerce.inventory import credit_gift_card
+from ponder.commerce.model import PaymentKind
 from ponder.commerce.payments import PaymentProvider
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
@@ -43,8 +44,6 @@ __all__ = [
     "send_refunds",
     "unsent_refunds",
 ]
-
-PaymentKind = Literal["charge", "refund"]
 
 
 @dataclass(frozen=True)
