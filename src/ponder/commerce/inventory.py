@@ -2,8 +2,8 @@
 
 The one place that reads a variant's price and stock for selling it and that writes stock and gift-card
 balances. Checkout (checkout.py), item changes (swaps.py), cancellations, returns and refunds (orders.py,
-refunds.py) and the UCP adapter use these functions; none of them writes ``variants.stock`` or
-``payment_methods.balance`` itself.
+refunds.py) use these functions, and the UCP adapter's checkout session reads its lines with
+``read_variants``; none of them writes ``variants.stock`` or ``payment_methods.balance`` itself.
 
 Stock. ``variants.stock`` is a count, or NULL for a variant whose stock is not tracked (always sellable while
 ``available``). ``available = false`` sells nothing, whatever the count. So:
@@ -25,8 +25,8 @@ without taking anything if the balance does not cover it; ``credit_gift_card`` g
 refund). ``require_gift_card_covers`` is the same check at pricing time, before anything is written.
 
 Every writer here runs in the caller's transaction (a ``Connection``), so stock, balance and the order that
-moves them commit together or not at all. Not here: the order rows (orders.py), charges through the payment
-provider (payments.py), and deciding what to sell (checkout.py, swaps.py).
+moves them commit together or not at all. Not here: the order rows (order_records.py), charges through the
+payment provider (payments.py), and deciding what to sell (checkout.py, swaps.py).
 """
 
 from __future__ import annotations

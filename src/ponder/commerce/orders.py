@@ -18,15 +18,10 @@ after tau2-bench's retail rules:
 
 Money. The order's ``total`` is what it costs now: checkout's charge, plus or minus the differences of item
 changes; ``payments`` holds every charge and refund, so until a cancel or a return charges minus refunds
-equal the total. A difference is charged before the change is written, under an idempotency key made of
-the order's version and the request's own key (a confirmation's action id), so a retry of that request
-after a crash finds the first charge; it is refunded if the change cannot be written after all (the
-history says so). Refunds are booked in the
-transaction that makes the change (one row per charge they go back to; gift cards are credited there and
-then), then sent to the provider, whose refund id fills in the row; a refund the provider did not answer
-keeps an empty reference until ``settle_refunds`` sends it again, under the same key. Which charge a refund
-goes back to follows one rule everywhere: the earliest charge of that payment method (of any, for a cancel
-or a return) with money left on it, so these books and the provider's agree charge by charge.
+equal the total. Item changes and their price differences are swaps.py's; refunds are booked in the
+transaction that makes the change and sent to the provider afterwards by the ledger (refunds.py), and a
+refund the provider did not answer is sent again by ``settle_refunds``, under the same key. Stock and gift
+cards move through inventory.py; the order's rows and history are order_records.py's.
 
 Requests. A change made for a request with a key (``request_key``: a confirmed action's id) records that key
 on its history row, in the change's transaction. The same request again (a retry after a crash or a lost
@@ -38,6 +33,8 @@ else's. ``advance`` is the store's own: the operator (``ponder shop fulfil``, or
 moves an order forward as it is packed and delivered.
 
 Not here: checkout (checkout.py), and the confirmation a person gives before any of this (actions.py).
+Results are ``OrderView``s and errors ``PonderError``s (``UnknownOrderError``, ``ConflictError``...): the
+server layer makes the wire shape and the HTTP status.
 """
 
 from __future__ import annotations
