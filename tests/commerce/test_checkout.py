@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -12,6 +13,7 @@ from ponder.commerce.idempotency import IdempotencyKeys, Outcome
 from ponder.commerce.orders import OrderBook, UnknownOrderError
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, PaymentProviderError, UserError
 from ponder.memory.owner import Owner
+from ponder.store.database import sql
 from ponder.testing import HashingEmbedder
 
 SHOP = "shop"  # the store tests/commerce/conftest.py builds, and its customers
@@ -39,6 +41,37 @@ def test_an_order_is_placed_paid_and_replayed_for_the_same_key(shop_parts) -> No
     assert Catalog(db, HashingEmbedder()).variant(SHOP, "shirt-m")[1].stock == 3
     with pytest.raises(ConflictError, match="different request"):
         place(checkout, "k1", items=[LineItem("shirt-m", 1)])
+
+
+def test_the_key_keeps_a_domain_outcome_and_records_stored_before_stay_readable(shop_parts) -> None:
+    db, provider, checkout = shop_parts
+    order = place(checkout, "k-outcome")
+    assert "object" not in order  # the domain's view of the order: the wire shape is the server's
+
+    def record(key: str) -> tuple[str, dict]:
+        with db.reading() as conn:
+            row = (
+                conn.execute(
+                    sql("SELECT state, response FROM idempotency_keys WHERE user_id = 'ann' AND key = :key"),
+                    {"key": key},
+                )
+                .mappings()
+                .one()
+            )
+        return row["state"], json.loads(row["response"])
+
+    assert record("k-outcome") == ("done", {"order_id": order["id"]})  # no HTTP status, no body
+    with pytest.raises(PaymentDeclinedError):
+        place(checkout, "k-declined", "declined")
+    state, failed = record("k-declined")
+    assert state == "failed" and failed["error"] == "declined" and failed["code"] == "card_declined"
+    with db.transaction() as conn:  # a record as stored before: the whole order, with its wire marker
+        conn.execute(
+            sql("UPDATE idempotency_keys SET response = :value WHERE user_id = 'ann' AND key = 'k-outcome'"),
+            {"value": json.dumps({"object": "order", **order})},
+        )
+    assert place(checkout, "k-outcome") == order  # replayed as the order, not placed again
+    assert len(provider.charges()) == 1
 
 
 def test_concurrent_identical_requests_make_one_order_and_one_charge(shop_parts) -> None:

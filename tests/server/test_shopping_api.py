@@ -133,6 +133,7 @@ def test_the_store_moves_an_order_forward_and_the_customer_sees_it(start_server)
     assert post(server, path, {"status": "processed"}).json()["status"] == "processed"
     delivered = post(server, path, {"status": "delivered", "note": "left at the door"})
     assert delivered.status_code == 200, delivered.text
+    assert delivered.json()["object"] == "order"  # the wire shape, made by the server over the domain's view
     assert [e["status"] for e in delivered.json()["history"]] == ["pending", "processed", "delivered"]
     back = post(server, path, {"status": "processed"})
     assert back.status_code == 422 and "forward only" in back.json()["error"]["message"]
@@ -144,7 +145,7 @@ def test_the_store_moves_an_order_forward_and_the_customer_sees_it(start_server)
         headers={"Authorization": f"Bearer {server.keys['big']}"},
         timeout=30,
     ).json()["data"]
-    assert [(o["id"], o["status"]) for o in listed] == [(order_id, "delivered")]
+    assert [(o["object"], o["id"], o["status"]) for o in listed] == [("order", order_id, "delivered")]
 
 
 def test_a_proposed_action_keeps_the_models_words_apart_from_the_summary(start_server) -> None:

@@ -5,7 +5,12 @@ mode's tools.
 - formats/: store files: Ponder's JSON/JSONL store format and the tau2-bench retail db.json; the demo store
 - catalog.py: importing a store, products and variants, semantic search with filters
 - customers.py: customers (the account's users), addresses, payment methods
-- carts.py, checkout.py (once per idempotency key; idempotency.py), orders.py (status history, changes)
+- carts.py, checkout.py (once per idempotency key; idempotency.py)
+- orders.py: what may change after checkout (cancel, return, address; the store's fulfilment steps), over
+  order_records.py (an order's rows, read as a typed OrderView), swaps.py (item changes and exchanges with
+  their price difference) and refunds.py (the charges-and-refunds ledger)
+- inventory.py: the one place that prices lines and checks stock, takes and gives back stock, and debits
+  and credits gift cards
 - payments.py: the PaymentProvider port and the test provider
 - actions.py: pending actions, confirmed by the person with a token the model never sees, and the sweeper
   that finishes one whose confirmation died mid-way (a job, store/jobs.py); crashpoints.py: the named steps
@@ -14,6 +19,9 @@ mode's tools.
   over taste.py (a person's taste for categories and attribute values) and collaborative.py (interactions,
   popularity, the ALS collaborative filter)
 - tools/, mode.py: the shopping mode's toolset (ShoppingTools) and options; shop.py: the parts wired together
+
+Commerce speaks no HTTP: it returns domain values (OrderView, PendingAction) and raises PonderErrors;
+ponder.server maps them to statuses and wire shapes (tests/test_commerce_layering.py keeps it so).
 """
 
 from __future__ import annotations

@@ -52,12 +52,13 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ponder.commerce.carts import CartStore, fingerprint
 from ponder.commerce.checkout import Checkout, LineItem
 from ponder.commerce.crashpoints import crash_point
 from ponder.commerce.model import Address, PaymentMethod
+from ponder.commerce.order_records import OrderView, paid
 from ponder.commerce.orders import OrderBook, Swap, money
 from ponder.errors import ConflictError, NotFoundError, UserError
 from ponder.memory.owner import Owner
@@ -70,6 +71,8 @@ __all__ = [
     "ACTION_KINDS",
     "SETTLE_ACTION",
     "ActionDesk",
+    "ActionKind",
+    "ActionStatus",
     "PendingAction",
     "UnknownActionError",
     "money",
@@ -79,14 +82,8 @@ __all__ = [
 ActionKind = Literal[
     "place_order", "cancel_order", "return_items", "modify_items", "exchange_items", "change_address"
 ]
-ACTION_KINDS: tuple[str, ...] = (
-    "place_order",
-    "cancel_order",
-    "return_items",
-    "modify_items",
-    "exchange_items",
-    "change_address",
-)
+ACTION_KINDS: tuple[ActionKind, ...] = get_args(ActionKind)
+ActionStatus = Literal["pending", "confirmed", "done", "declined", "expired", "failed"]
 TTL_S = 15 * 60
 NOTE_CHARS = 500  # an assistant's note is cut here: it explains, it does not decide
 ADDRESS_FIELD_CHARS = 200  # a field of an address written in the chat
@@ -103,13 +100,13 @@ class UnknownActionError(NotFoundError):
 @dataclass(frozen=True)
 class PendingAction:
     id: str
-    kind: str
+    kind: ActionKind
     target: str  # the order id ("" : a new order)
     amount: int  # the money it moves, charged or refunded (0: none)
     currency: str
     arguments: dict[str, Any]
     summary: str  # what the action does, from the store's records (one fact per line)
-    status: str  # pending, confirmed, done, declined, expired, failed
+    status: ActionStatus
     result: dict[str, Any] | None
     created_at: float
     expires_at: float
@@ -151,7 +148,7 @@ class ActionDesk:
         checkout: Checkout,
         orders: OrderBook,
         carts: CartStore,
-        on_done: Callable[[Owner, PendingAction, dict[str, Any]], None] | None = None,
+        on_done: Callable[[Owner, PendingAction, OrderView], None] | None = None,
     ) -> None:
         self.db = db
         self.checkout = checkout
@@ -221,7 +218,7 @@ class ActionDesk:
             raise ConflictError(
                 f"Order {order_id} is {order['status']}: only a pending order can be cancelled."
             )
-        refund = _paid(order)
+        refund = paid(order)
         summary = (
             f"Cancel order {_line(order_id)} ({_items(order)}). "
             f"{money(refund, order['currency'])} goes back to {_line(order['payment_method_id'])}."
@@ -320,7 +317,7 @@ class ActionDesk:
         return self._propose(owner, "change_address", order_id, 0, order["currency"], arguments, summary)
 
     def _propose_swaps(
-        self, owner: Owner, kind: str, quote: dict[str, Any], summary: str
+        self, owner: Owner, kind: ActionKind, quote: dict[str, Any], summary: str
     ) -> tuple[PendingAction, str]:
         arguments = {
             "order_id": quote["order_id"],
@@ -336,7 +333,7 @@ class ActionDesk:
     def _propose(
         self,
         owner: Owner,
-        kind: str,
+        kind: ActionKind,
         target: str,
         amount: int,
         currency: str,
@@ -480,7 +477,7 @@ class ActionDesk:
         except UserError as error:
             self._fail(owner, row, action, error)
             raise
-        finished = self._finish(owner, action.id, "done", result)
+        finished = self._finish(owner, action.id, "done", dict(result))
         if finished and self.on_done is not None:
             try:
                 self.on_done(owner, action, result)
@@ -494,7 +491,7 @@ class ActionDesk:
             self._release(owner, action, str(error))
         self._finish(owner, action.id, "failed", {"error": str(error)})
 
-    def _carry_out(self, owner: Owner, action: PendingAction) -> dict[str, Any]:
+    def _carry_out(self, owner: Owner, action: PendingAction) -> OrderView:
         args = action.arguments
         if action.kind == "place_order":
             lines = [LineItem(v, int(q)) for v, q in args["items"]]
@@ -704,7 +701,7 @@ def _method(method: dict[str, Any]) -> str:
     return f"{kind} {_line(method['id'])}"
 
 
-def _items(order: dict[str, Any]) -> str:
+def _items(order: OrderView) -> str:
     return ", ".join(f"{i['quantity']} × {_line(i['name'])}" for i in order["items"])
 
 
@@ -734,7 +731,3 @@ def _place(address: dict[str, Any] | None) -> str:
         return "no address"
     keys = ("name", "line1", "line2", "city", "state", "zip", "country")
     return ", ".join(_line(x) for x in (address.get(k) for k in keys) if x)
-
-
-def _paid(order: dict[str, Any]) -> int:
-    return sum(p["amount"] if p["kind"] == "charge" else -p["amount"] for p in order["payments"])

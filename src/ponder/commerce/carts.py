@@ -45,7 +45,7 @@ class CartStore:
                 ),
                 owner.params(),
             )
-            return [LineItem(r[0], int(r[1])) for r in rows]
+            return [LineItem(variant_id, int(quantity)) for variant_id, quantity in rows]
 
     def set_quantity(self, owner: Owner, variant_id: str, quantity: int) -> list[LineItem]:
         """Put ``quantity`` of the variant in the cart (0 removes it); the cart afterwards."""
@@ -62,13 +62,17 @@ class CartStore:
                     owner.params(variant=variant_id),
                 )
             else:
-                row = db.execute(
-                    sql("SELECT available FROM variants WHERE account = :account AND id = :id"),
-                    {"account": owner.account, "id": variant_id},
-                ).first()
+                row = (
+                    db.execute(
+                        sql("SELECT available FROM variants WHERE account = :account AND id = :id"),
+                        {"account": owner.account, "id": variant_id},
+                    )
+                    .mappings()
+                    .first()
+                )
                 if row is None:
                     raise NotFoundError(f"No item '{variant_id}' in this store.")
-                if not row[0]:
+                if not row["available"]:
                     raise UserError(f"Item '{variant_id}' is not available.")
                 others = db.execute(
                     sql(

@@ -260,16 +260,20 @@ class Catalog:
 
     def store_info(self, account: str) -> dict[str, Any]:
         with self.db.reading() as db:
-            row = db.execute(
-                sql("SELECT name, currency, policy FROM stores WHERE account = :account"),
-                {"account": account},
-            ).first()
+            row = (
+                db.execute(
+                    sql("SELECT name, currency, policy FROM stores WHERE account = :account"),
+                    {"account": account},
+                )
+                .mappings()
+                .first()
+            )
         if row is None:
             raise NotFoundError(
                 f"Account '{account}' has no store yet: load one with `ponder shop load FILE` "
                 "(or `ponder shop load --demo`)."
             )
-        return {"name": row[0], "currency": row[1], "policy": row[2]}
+        return {"name": row["name"], "currency": row["currency"], "policy": row["policy"]}
 
     def products(self, account: str, ids: Sequence[str]) -> list[ProductView]:
         """The products with these ids, in that order (unknown ids are left out)."""
@@ -287,13 +291,13 @@ class Catalog:
 
     def variant(self, account: str, variant_id: str) -> tuple[ProductView, Variant]:
         with self.db.reading() as db:
-            row = db.execute(
+            product_id = db.execute(
                 sql("SELECT product_id FROM variants WHERE account = :account AND id = :id"),
                 {"account": account, "id": variant_id},
-            ).first()
-            if row is None:
+            ).scalar()
+            if product_id is None:
                 raise UnknownProductError(f"No item '{variant_id}' in this store.")
-            view = _read_products(db, account, [row[0]])[row[0]]
+            view = _read_products(db, account, [product_id])[product_id]
         return view, next(v for v in view.product.variants if v.id == variant_id)
 
     # --- search --------------------------------------------------------------------------------------------
@@ -403,12 +407,12 @@ class Catalog:
 
     def _shelf(self, account: str) -> _Shelf:
         with self.db.reading() as db:
-            row = db.execute(
+            updated_at = db.execute(
                 sql("SELECT updated_at FROM stores WHERE account = :account"), {"account": account}
-            ).first()
-        if row is None:
+            ).scalar()
+        if updated_at is None:
             self.store_info(account)  # raises the error that says how to load a store
-        signature = float(row[0]) if row is not None else 0.0
+        signature = float(updated_at) if updated_at is not None else 0.0
         with self._lock:
             shelf = self._shelves.get(account)
             if shelf is not None and shelf.signature == signature:
@@ -429,39 +433,39 @@ class Catalog:
         options: dict[str, tuple[list[int], list[str]]] = {}  # name -> (variants, values)
         rows_of: dict[str, int] = {}
         with self.db.reading() as db:
-            for row in db.execute(
+            for product_id, category, product_attributes, vector in db.execute(
                 sql(
                     "SELECT id, category, attributes, vector FROM products "
                     "WHERE account = :account ORDER BY id"
                 ),
                 {"account": account},
             ):
-                r = rows_of[row[0]] = len(ids)
-                ids.append(row[0])
-                categories.append(row[1])
-                blobs.append(bytes(row[3]))
-                for name, value in json.loads(row[2]).items():
+                r = rows_of[product_id] = len(ids)
+                ids.append(product_id)
+                categories.append(category)
+                blobs.append(bytes(vector))
+                for name, value in json.loads(product_attributes).items():
                     where, values = attributes.setdefault(name, ([], []))
                     where.append(r)
                     values.append(str(value).lower())
             parsed: dict[str, dict[str, Any]] = {}  # few distinct option sets: each parsed once
-            for row in db.execute(
+            for product_id, variant_options, price, stock, available in db.execute(
                 sql(
                     "SELECT product_id, options, price, stock, available FROM variants "
                     "WHERE account = :account"
                 ),
                 {"account": account},
             ).all():
-                product_row = rows_of.get(row[0])
+                product_row = rows_of.get(product_id)
                 if product_row is None:
                     continue
                 v = len(owner)
                 owner.append(product_row)
-                prices.append(int(row[2]))
-                stocked.append(bool(row[4]) and (row[3] is None or row[3] > 0))
-                found = parsed.get(row[1])
+                prices.append(int(price))
+                stocked.append(bool(available) and (stock is None or stock > 0))
+                found = parsed.get(variant_options)
                 if found is None:
-                    found = parsed[row[1]] = json.loads(row[1])
+                    found = parsed[variant_options] = json.loads(variant_options)
                 for name, value in found.items():
                     where, values = options.setdefault(name, ([], []))
                     where.append(v)
@@ -589,7 +593,7 @@ def _read_products(db: Connection, account: str, ids: Sequence[str]) -> dict[str
     marks = ", ".join(f":p{i}" for i in range(len(ids)))
     params = {"account": account} | {f"p{i}": pid for i, pid in enumerate(ids)}
     variants: dict[str, list[Variant]] = {}
-    for row in db.execute(
+    for variant_id, product_id, options, price, stock, available in db.execute(
         sql(
             "SELECT id, product_id, options, price, stock, available FROM variants "
             # By product first: ORDER BY id alone makes SQLite walk the primary key over every variant of
@@ -598,8 +602,8 @@ def _read_products(db: Connection, account: str, ids: Sequence[str]) -> dict[str
         ),
         params,
     ):
-        variants.setdefault(row[1], []).append(
-            Variant(row[0], row[1], json.loads(row[2]), int(row[3]), row[4], bool(row[5]))
+        variants.setdefault(product_id, []).append(
+            Variant(variant_id, product_id, json.loads(options), int(price), stock, bool(available))
         )
     found: dict[str, ProductView] = {}
     for product in db.execute(

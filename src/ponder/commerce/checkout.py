@@ -8,8 +8,10 @@ key over (idempotency.py), charges again with the same provider key (which answe
 and writes the order. So N identical requests, concurrent or retried after a kill -9, make one order and
 one charge (bench/checkout.py measures both; bench/crash.py kills a real server at every step). A declined
 card is a final answer, stored as the key's ``failed`` outcome and raised again to every repeat; a provider
-that did not answer releases the key so the retry goes on at once. The results are domain values (the order
-as JSON) and domain errors: the server layer turns them into HTTP answers.
+that did not answer releases the key so the retry goes on at once. The key's record holds a domain outcome
+(``done`` with the order's id, or ``failed`` with the error's kind and message), never an HTTP answer; a
+repeat gets the order as it is now. The results are domain values (``OrderView``) and domain errors
+(``PonderError``): the server layer turns them into HTTP answers.
 
 Gift cards are the store's own money: their balance is taken in the order's transaction, with no provider.
 If an item sold out between pricing and writing, the charge is refunded (with its own idempotency key).
@@ -26,7 +28,6 @@ Not here: who may check out. The shopping mode only proposes a checkout; the per
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -36,7 +37,9 @@ from sqlalchemy.engine import Connection
 from ponder.commerce.crashpoints import crash_point
 from ponder.commerce.customers import CustomerStore
 from ponder.commerce.idempotency import IdempotencyKeys, Outcome, error_value
+from ponder.commerce.inventory import debit_gift_card, price_lines, require_gift_card_covers, take_stock
 from ponder.commerce.model import Address, PaymentMethod
+from ponder.commerce.order_records import OrderView, insert_order, read_order
 from ponder.commerce.orders import OrderBook
 from ponder.commerce.payments import PaymentProvider
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, PaymentProviderError, UserError
@@ -75,8 +78,8 @@ class Checkout:
         payment_method_id: str | None = None,
         address: Address | None = None,
         method: PaymentMethod | None = None,
-    ) -> dict[str, Any]:
-        """The order (as JSON), placed once per key: every repeat gets the same order, or the same error (a
+    ) -> OrderView:
+        """The order, placed once per key: every repeat gets that order (as it is now), or the same error (a
         declined card, an item sold out); ``ConflictError`` with ``retry_after`` while another request with
         the key is in flight, and ``PaymentProviderError`` when the provider did not answer (retry both).
         Ship to a saved address (``address_id``) or a given one (``address``), and pay with a saved method
@@ -86,7 +89,7 @@ class Checkout:
         request = {"items": [[v, q] for v, q in lines]} | where.request()
         claim = self.keys.claim(owner, idempotency_key, request)
         if isinstance(claim, Outcome):
-            return claim.value_or_raise()
+            return self._answer(owner, claim)
         order_id = (
             "ord_"
             + hashlib.sha256(f"{owner.account}\x00{owner.user}\x00{idempotency_key}".encode()).hexdigest()[
@@ -114,13 +117,20 @@ class Checkout:
         crash_point("after_write")
         return order
 
-    def _fail(self, owner: Owner, key: str, error: UserError) -> dict[str, Any]:
+    def _answer(self, owner: Owner, outcome: Outcome) -> OrderView:
+        """A finished key's answer: its error raised again, or its order as it is now. The key's record
+        holds a domain outcome, the order's id (``{"order_id": ...}``) or the error (``error_value``); a
+        record stored before it held the id held the whole order as placed, whose ``"id"`` serves alike."""
+        value = outcome.value_or_raise()
+        return self.orders.get(owner, str(value.get("order_id") or value["id"]))
+
+    def _fail(self, owner: Owner, key: str, error: UserError) -> OrderView:
         """Store a final error as the key's outcome and raise it; if another request finished the key
         first, its outcome instead (its order, or its error)."""
         with self.db.transaction(lock=self.keys.lock_name(owner, key)) as db:
             earlier = self.keys.finish(db, owner, key, error_value(error), failed=True)
         if earlier is not None:
-            return earlier.value_or_raise()
+            return self._answer(owner, earlier)
         raise error
 
     def quote(
@@ -151,37 +161,19 @@ class Checkout:
             address = where.address or self.customers.address(owner, str(where.address_id), db)
             method = where.method or self.customers.payment_method(owner, str(where.method_id), db)
             currency = _currency(db, owner.account)
-            priced = []
-            for variant_id, quantity in lines:
-                row = db.execute(
-                    sql(
-                        "SELECT v.product_id, v.options, v.price, v.stock, v.available, p.name "
-                        "FROM variants v JOIN products p ON p.account = v.account AND p.id = v.product_id "
-                        "WHERE v.account = :account AND v.id = :id"
-                    ),
-                    {"account": owner.account, "id": variant_id},
-                ).first()
-                if row is None:
-                    raise NotFoundError(f"No item '{variant_id}' in this store.")
-                if not row[4] or (row[3] is not None and row[3] < quantity):
-                    left = 0 if not row[4] else row[3]
-                    raise ConflictError(f"'{row[5]}' ({variant_id}) has only {left} in stock.")
-                priced.append(
-                    {
-                        "variant_id": variant_id,
-                        "product_id": row[0],
-                        "name": row[5],
-                        "options": json.loads(row[1]),
-                        "price": int(row[2]),
-                        "quantity": quantity,
-                    }
-                )
+            priced: list[dict[str, Any]] = [
+                {
+                    "variant_id": variant.variant_id,
+                    "product_id": variant.product_id,
+                    "name": variant.name,
+                    "options": variant.options,
+                    "price": variant.price,
+                    "quantity": quantity,
+                }
+                for variant, (_, quantity) in zip(price_lines(db, owner.account, lines), lines, strict=True)
+            ]
         total = sum(p["price"] * p["quantity"] for p in priced)
-        if method.kind == "gift_card" and (method.balance or 0) < total:
-            raise PaymentDeclinedError(
-                f"The gift card {method.id} has {method.balance or 0} left, less than the total {total}.",
-                code="insufficient_funds",
-            )
+        require_gift_card_covers(method, total, currency, "the total")
         return {
             "order_id": order_id,
             "items": priced,
@@ -204,24 +196,25 @@ class Checkout:
         )
         return charge.id
 
-    def _write(self, owner: Owner, plan: dict[str, Any], charge_id: str, key: str) -> dict[str, Any]:
+    def _write(self, owner: Owner, plan: dict[str, Any], charge_id: str, key: str) -> OrderView:
         order_id = plan["order_id"]
         try:
             with self.db.transaction(lock=self.keys.lock_name(owner, key)) as db:
                 earlier = self.keys.finished(db, owner, key)
                 if earlier is not None:  # a takeover raced this request and wrote the order first
                     raise _Finished(earlier)
-                _take_stock(db, owner.account, plan["items"])
+                for item in plan["items"]:
+                    take_stock(db, owner.account, item["variant_id"], item["name"], item["quantity"])
                 if plan["method"]["kind"] == "gift_card":
-                    _take_from_gift_card(db, owner, plan["method"]["id"], plan["total"])
-                self.orders.insert(db, owner, plan, charge_id)
-                order = self.orders.view(db, owner, order_id)
-                earlier = self.keys.finish(db, owner, key, order)
+                    debit_gift_card(db, owner, plan["method"]["id"], plan["total"], plan["currency"])
+                insert_order(db, owner, plan, charge_id)
+                order = read_order(db, owner, order_id)
+                earlier = self.keys.finish(db, owner, key, {"order_id": order_id})
                 if earlier is not None:
                     raise _Finished(earlier)
             return order
         except _Finished as done:
-            return done.outcome.value_or_raise()
+            return self._answer(owner, done.outcome)
         except (ConflictError, PaymentDeclinedError) as sold_out:  # sold out, or the gift card spent since
             # pricing: give the money back
             if charge_id:
@@ -296,42 +289,9 @@ def _merge(items: Sequence[LineItem]) -> list[tuple[str, int]]:
 
 
 def _currency(db: Connection, account: str) -> str:
-    row = db.execute(
+    currency = db.execute(
         sql("SELECT currency FROM stores WHERE account = :account"), {"account": account}
-    ).first()
-    if row is None:
+    ).scalar()
+    if currency is None:
         raise NotFoundError(f"Account '{account}' has no store.")
-    return str(row[0])
-
-
-def _take_stock(db: Connection, account: str, items: Sequence[dict[str, Any]]) -> None:
-    for item in items:
-        taken = db.execute(
-            sql(
-                "UPDATE variants SET stock = stock - :q WHERE account = :account AND id = :id AND available "
-                "AND stock IS NOT NULL AND stock >= :q"
-            ),
-            {"account": account, "id": item["variant_id"], "q": item["quantity"]},
-        ).rowcount
-        if taken:
-            continue
-        row = db.execute(
-            sql("SELECT stock, available FROM variants WHERE account = :account AND id = :id"),
-            {"account": account, "id": item["variant_id"]},
-        ).first()
-        if row is None or not row[1] or row[0] is not None:
-            raise ConflictError(f"'{item['name']}' ({item['variant_id']}) sold out while checking out.")
-
-
-def _take_from_gift_card(db: Connection, owner: Owner, method_id: str, amount: int) -> None:
-    taken = db.execute(
-        sql(
-            "UPDATE payment_methods SET balance = balance - :amount WHERE account = :account "
-            "AND user_id = :user AND id = :id AND kind = 'gift_card' AND balance >= :amount"
-        ),
-        owner.params(id=method_id, amount=amount),
-    ).rowcount
-    if not taken:
-        raise PaymentDeclinedError(
-            f"The gift card {method_id} no longer covers {amount}.", code="insufficient_funds"
-        )
+    return str(currency)

@@ -24,12 +24,12 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 __all__ = ["CRASH_ENV", "POINTS", "CrashPoint", "SimulatedCrash", "arm", "crash_point", "disarm"]
 
 CrashPoint = Literal["before_charge", "after_charge", "after_write", "before_answer"]
-POINTS: Final[tuple[CrashPoint, ...]] = ("before_charge", "after_charge", "after_write", "before_answer")
+POINTS: Final[tuple[CrashPoint, ...]] = get_args(CrashPoint)
 CRASH_ENV: Final = "PONDER_CRASH_AT"
 
 _armed: set[str] = set()

@@ -38,17 +38,17 @@ class CustomerStore:
                 sql("SELECT data FROM addresses WHERE account = :account AND user_id = :user ORDER BY id"),
                 owner.params(),
             )
-            return [address_from_json(r[0]) for r in rows]
+            return [address_from_json(data) for (data,) in rows]
 
     def address(self, owner: Owner, address_id: str, db: Connection | None = None) -> Address:
         def read(c: Connection) -> Address:
-            row = c.execute(
+            data = c.execute(
                 sql("SELECT data FROM addresses WHERE account = :account AND user_id = :user AND id = :id"),
                 owner.params(id=address_id),
-            ).first()
-            if row is None:
+            ).scalar()
+            if data is None:
                 raise NotFoundError(f"No address '{address_id}' for user '{owner.user}'.")
-            return address_from_json(row[0])
+            return address_from_json(data)
 
         if db is not None:
             return read(db)
@@ -78,20 +78,24 @@ class CustomerStore:
                     "WHERE account = :account AND user_id = :user ORDER BY id"
                 ),
                 owner.params(),
-            )
-            return [PaymentMethod(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+            ).mappings()
+            return [PaymentMethod(**row) for row in rows]
 
     def payment_method(self, owner: Owner, method_id: str, db: Connection) -> PaymentMethod:
-        row = db.execute(
-            sql(
-                "SELECT id, kind, token, brand, last4, balance FROM payment_methods "
-                "WHERE account = :account AND user_id = :user AND id = :id"
-            ),
-            owner.params(id=method_id),
-        ).first()
+        row = (
+            db.execute(
+                sql(
+                    "SELECT id, kind, token, brand, last4, balance FROM payment_methods "
+                    "WHERE account = :account AND user_id = :user AND id = :id"
+                ),
+                owner.params(id=method_id),
+            )
+            .mappings()
+            .first()
+        )
         if row is None:
             raise NotFoundError(f"No payment method '{method_id}' for user '{owner.user}'.")
-        return PaymentMethod(row[0], row[1], row[2], row[3], row[4], row[5])
+        return PaymentMethod(**row)
 
     def add_card(self, owner: Owner, provider: Any, card_number: str) -> PaymentMethod:
         """Tokenize a card with the provider (which must offer ``tokenize``) and save the token."""

@@ -1,10 +1,10 @@
 """Idempotency keys: a request that must happen once (a checkout, a refund) happens once, however often sent.
 
-A key is ``in_progress`` (with a lease), then ``done`` (with the work's value: the order) or ``failed``
-(with the domain error: a declined card, a sold-out item). Those are domain outcomes, never HTTP answers:
-the server layer translates them. The first request with a key *claims* it; the work is done; the outcome is
-stored with ``finish`` **in the same transaction as the work's rows** (the order), so either both exist or
-neither does. Then:
+A key is ``in_progress`` (with a lease), then ``done`` (with the work's value: checkout's is the order's id)
+or ``failed`` (with the domain error: a declined card, a sold-out item). Those are domain outcomes, never
+HTTP answers: the server layer translates them. The first request with a key *claims* it; the work is
+done; the outcome is stored with ``finish`` **in the same transaction as the work's rows** (the order), so
+either both exist or neither does. Then:
 
 - the same key with the same request again gets the stored ``Outcome`` (a failed one raises its error again
   through ``Outcome.value_or_raise``);

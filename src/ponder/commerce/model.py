@@ -10,7 +10,7 @@ This module holds no behaviour beyond validation of a single value; formats/ par
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 __all__ = [
     "ORDER_STATUSES",
@@ -20,6 +20,7 @@ __all__ = [
     "Order",
     "OrderItem",
     "OrderStatus",
+    "PaymentKind",
     "PaymentMethod",
     "PaymentRecord",
     "Product",
@@ -31,14 +32,8 @@ __all__ = [
 OrderStatus = Literal[
     "pending", "processed", "delivered", "cancelled", "return requested", "exchange requested"
 ]
-ORDER_STATUSES: tuple[str, ...] = (
-    "pending",
-    "processed",
-    "delivered",
-    "cancelled",
-    "return requested",
-    "exchange requested",
-)
+ORDER_STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
+PaymentKind = Literal["charge", "refund"]  # a row of an order's payments
 
 
 @dataclass(frozen=True)
@@ -128,7 +123,7 @@ class OrderItem:
 
 @dataclass(frozen=True)
 class PaymentRecord:
-    kind: Literal["charge", "refund"]
+    kind: PaymentKind
     amount: int  # minor units
     method_id: str
 

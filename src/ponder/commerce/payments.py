@@ -117,6 +117,7 @@ class TestPaymentProvider:
         self.latency_s = latency_s
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(ledger), check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row  # columns read by name
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")  # a provider's books: every commit on disk
         self._db.executescript(_SCHEMA)
@@ -143,7 +144,7 @@ class TestPaymentProvider:
     def _behaviour(self, token: str) -> str | None:
         row = self._db.execute("SELECT behaviour FROM tokens WHERE token = ?", (token,)).fetchone()
         if row is not None:
-            return str(row[0]) if row[0] else None
+            return str(row["behaviour"]) if row["behaviour"] else None
         if token.startswith(("tok_test_", "paypal_")):
             return None
         if token.startswith("tok_decline_"):
@@ -164,9 +165,10 @@ class TestPaymentProvider:
                 (idempotency_key,),
             ).fetchone()
             if found is not None:
-                if found[1] != request:
+                if found["request_sha256"] != request:
                     raise ConflictError("This idempotency key was used for another charge.")
-                return Charge(found[0], int(found[2]), found[3], "succeeded")  # the first answer, again
+                first = Charge(found["id"], int(found["amount"]), found["currency"], "succeeded")
+                return first  # the first answer, again
             behaviour = self._behaviour(token)
             if behaviour in _DECLINES:
                 raise PaymentDeclinedError(_DECLINES[behaviour], code=behaviour)
@@ -192,18 +194,19 @@ class TestPaymentProvider:
                 "SELECT id, charge_id, amount FROM refunds WHERE idempotency_key = ?", (idempotency_key,)
             ).fetchone()
             if found is not None:
-                if (found[1], int(found[2])) != (charge_id, amount):
+                if (found["charge_id"], int(found["amount"])) != (charge_id, amount):
                     raise ConflictError("This idempotency key was used for another refund.")
-                return Refund(found[0], found[1], int(found[2]))
+                return Refund(found["id"], found["charge_id"], int(found["amount"]))
             charged = self._db.execute("SELECT amount FROM charges WHERE id = ?", (charge_id,)).fetchone()
             if charged is None:
                 raise UserError(f"No charge {charge_id} to refund.")
             refunded = self._db.execute(
-                "SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE charge_id = ?", (charge_id,)
-            ).fetchone()[0]
-            if refunded + amount > charged[0]:
+                "SELECT COALESCE(SUM(amount), 0) AS refunded FROM refunds WHERE charge_id = ?", (charge_id,)
+            ).fetchone()["refunded"]
+            if refunded + amount > charged["amount"]:
                 raise UserError(
-                    f"Cannot refund {amount}: only {charged[0] - refunded} of charge {charge_id} is left."
+                    f"Cannot refund {amount}: only {charged['amount'] - refunded} of charge {charge_id} is "
+                    "left."
                 )
             refund = Refund("re_" + secrets.token_hex(10), charge_id, amount)
             self._db.execute(
@@ -220,7 +223,7 @@ class TestPaymentProvider:
     def charges(self) -> list[Charge]:
         with self._lock:
             rows = self._db.execute("SELECT id, amount, currency FROM charges ORDER BY created_at").fetchall()
-        return [Charge(r[0], int(r[1]), r[2], "succeeded") for r in rows]
+        return [Charge(r["id"], int(r["amount"]), r["currency"], "succeeded") for r in rows]
 
     def charge_token(self, charge_id: str) -> str:
         """The token a charge was made on."""
@@ -228,11 +231,11 @@ class TestPaymentProvider:
             row = self._db.execute("SELECT token FROM charges WHERE id = ?", (charge_id,)).fetchone()
         if row is None:
             raise UserError(f"No charge {charge_id}.")
-        return str(row[0])
+        return str(row["token"])
 
     def refunds(self) -> list[Refund]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, charge_id, amount FROM refunds ORDER BY created_at"
             ).fetchall()
-        return [Refund(r[0], r[1], int(r[2])) for r in rows]
+        return [Refund(r["id"], r["charge_id"], int(r["amount"])) for r in rows]

@@ -181,28 +181,28 @@ class StoreRecommendations:
 
     def _state(self, account: str) -> tuple[float, int]:
         with self.db.reading() as db:
-            row = db.execute(
+            updated_at = db.execute(
                 sql("SELECT updated_at FROM stores WHERE account = :account"), {"account": account}
-            ).first()
-            if row is None:
+            ).scalar()
+            if updated_at is None:
                 self.catalog.store_info(account)  # raises the error that says how to load a store
             count = db.execute(
                 sql("SELECT COUNT(*) FROM interest_events WHERE account = :account"), {"account": account}
             ).scalar_one()
-        return float(row[0]) if row is not None else 0.0, int(count)
+        return float(updated_at) if updated_at is not None else 0.0, int(count)
 
     def _build(self, account: str, signature: float, events: int) -> _Model:
         with self.db.reading() as db:
             vectors = {
-                str(row[0]): np.frombuffer(bytes(row[1]), np.float32)
-                for row in db.execute(
+                str(product_id): np.frombuffer(bytes(vector), np.float32)
+                for product_id, vector in db.execute(
                     sql("SELECT id, vector FROM products WHERE account = :account ORDER BY id"),
                     {"account": account},
                 )
             }
             names = {
-                str(row[0]): str(row[1])
-                for row in db.execute(
+                str(category_id): str(name)
+                for category_id, name in db.execute(
                     sql("SELECT id, name FROM categories WHERE account = :account"), {"account": account}
                 )
             }

@@ -8,13 +8,14 @@ recommendations (recommendations.py) learn from.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from ponder.commerce.actions import ActionDesk, PendingAction
 from ponder.commerce.carts import CartStore
 from ponder.commerce.catalog import Catalog
 from ponder.commerce.checkout import Checkout
 from ponder.commerce.customers import CustomerStore
+from ponder.commerce.order_records import OrderView
 from ponder.commerce.payments import PaymentProvider
 from ponder.commerce.recommendations import StoreRecommendations
 from ponder.commerce.support import SupportQueue
@@ -42,12 +43,12 @@ class Shop:
         self.interests = InterestStore(db, embedder)
         self.recommendations = StoreRecommendations(db, self.catalog, self.interests)
 
-    def _signal(self, owner: Owner, action: PendingAction, result: dict[str, Any]) -> None:
+    def _signal(self, owner: Owner, action: PendingAction, result: OrderView) -> None:
         """An order placed: a purchase of each product; items returned: a dismissal of each."""
         kind = _SIGNALS.get(action.kind)
         if kind is None:
             return
-        items = result.get("items", [])
+        items = result["items"]
         if action.kind == "return_items":
             returned = {int(seq) for seq in action.arguments["items"]}
             items = [i for i in items if i["seq"] in returned]

@@ -5,6 +5,9 @@
   store's own step (a warehouse system, a carrier's webhook relay), taken with the account's API key like
   every call of this API. No money moves and the customer confirms nothing; an order only moves forward
   (``OrderBook.advance``), and under its lock, so a cancellation racing it either wins or is refused.
+
+The commerce layer answers with ``OrderView``s and ``PonderError``s; this module makes the wire shape (an
+order is ``{"object": "order", ...}``) and the app maps the errors to HTTP statuses (server/errors.py).
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ponder.commerce.order_records import OrderView
 from ponder.commerce.shop import Shop
 from ponder.memory.owner import Owner
 from ponder.server.memory import _run
 
-__all__ = ["StatusChange", "advance", "list_orders"]
+__all__ = ["StatusChange", "advance", "list_orders", "order_json"]
 
 
 class StatusChange(BaseModel):
@@ -29,8 +33,13 @@ class StatusChange(BaseModel):
 
 async def list_orders(shop: Shop, owner: Owner) -> dict[str, Any]:
     found = await _run(lambda: shop.orders.list_orders(owner))
-    return {"object": "list", "data": found}
+    return {"object": "list", "data": [order_json(order) for order in found]}
 
 
 async def advance(shop: Shop, account: str, order_id: str, change: StatusChange) -> dict[str, Any]:
-    return await _run(lambda: shop.orders.advance(account, order_id, change.status, change.note))
+    return order_json(await _run(lambda: shop.orders.advance(account, order_id, change.status, change.note)))
+
+
+def order_json(order: OrderView) -> dict[str, Any]:
+    """An order as the API sends it."""
+    return {"object": "order", **order}

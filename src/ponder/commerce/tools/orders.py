@@ -54,7 +54,7 @@ class OrderTools(CustomerTools):
         Args:
             order_id: The order's id.
         """
-        return self.shop.orders.get(self.owner, order_id)
+        return dict(self.shop.orders.get(self.owner, order_id))
 
     def _propose(self, action: PendingAction, token: str) -> dict[str, Any]:
         self.proposals.append(Proposal(action, token, self.owner))
