@@ -1,115 +1,19 @@
-"""The Universal Commerce Protocol's checkout over REST (UCP 2026-08-25), so standard shopping agents can
-drive a Ponder store.
-
-    GET  /.well-known/ucp                       the business profile (no key): REST endpoint {server}/ucp,
-                                                checkout + fulfillment, one payment handler (the provider's);
-                                                {server} is ``server.public_base_url``, never the Host header
-    POST /ucp/checkout-sessions                 create (201): the store's item ids, priced from the catalog
-    GET  /ucp/checkout-sessions/{id}            read: after the person confirmed, ``completed`` with ``order``
-    PUT  /ucp/checkout-sessions/{id}            full replacement: line items, buyer, fulfillment
-    POST /ucp/checkout-sessions/{id}/complete   proposes the order: ``requires_escalation`` + ``continue_url``
-    POST /ucp/checkout-sessions/{id}/cancel     ``canceled`` (a confirmation still pending stops working)
-    GET  /ucp/confirm/{id}                      the person's page (the ``continue_url``), and its two calls
-    POST /ucp/confirm/{id}/review, POST /ucp/confirm/{id}
-
-**Who calls.** An outside shopping agent is not the store's own client: it calls with a **UCP agent
-credential** (``ponder keys create --ucp-agent PROFILE_URL``), which works on these routes only (the /v1
-routes refuse it, server/auth.py) and only with the ``UCP-Agent`` profile it was created for (403
-``profile_mismatch`` otherwise). The store's own app calls with an **account key**, which acts for any user
-of its account, as on /v1. A checkout belongs to the kind of credential that started it: an agent's
-checkout only to that credential, an account key's only to the account's keys (to anyone else: 404).
-
-**Completing never buys.** ``complete`` proposes a pending action (``ActionDesk.propose_checkout``) and
-answers ``requires_escalation``, with an error of severity ``requires_buyer_review`` and a ``continue_url``.
-Who may confirm depends on who asked:
-
-- **An agent's checkout** is confirmed only by the person, on the store's own surfaces for that user: the
-  pending action, with its token, is listed by ``GET /v1/actions?user=EMAIL`` to the store's account key (the
-  chat page shows it) and ``ponder shop pending`` / ``ponder shop confirm`` find it; the agent never holds the
-  token. Its ``continue_url`` (``{server}/ucp/confirm/{id}``, no token) only tells the person where to
-  confirm: a link is not consent, so the page confirms nothing (it has no way yet to authenticate the
-  person, such as a one-time code sent to the contact on file). The agent learns the outcome by reading the
-  checkout. Such a checkout shows none of the buyer's saved addresses or payment methods and cannot use
-  them: the agent ships to a destination it gives and pays with a provider token.
-- **The store's own app** (an account key) gets ``{server}/ucp/confirm/{id}#token=…``, as it gets tokens in
-  ``ponder.pending_actions`` on /v1: it relays its user's decision. The token is in the fragment, which a
-  browser never sends to a server (no access log, proxy or Referer sees it); the page posts it back only when
-  the person presses Confirm, and a GET of the link confirms nothing. It works once, for exactly the items,
-  address, method and total shown, for the action's TTL. The person may also confirm through
-  ``POST /v1/actions/{action_id}/confirm`` (the page's review gives the action id).
-
-Either way a confirmation is accepted only for the user the action belongs to.
-Reads derive the checkout from the action: ``done`` is ``completed`` (with the order), ``confirmed`` is
-``complete_in_progress``, and a declined, failed or expired one returns the checkout to
-``ready_for_complete`` with a warning. Updating or canceling a checkout that waits for the person declines
-its action first, so a link never buys what the checkout no longer says.
-
-Who buys: the key (``Authorization: Bearer`` or ``X-API-Key``) names the account, whose store this is. The
-buyer is the user named by ``buyer.email`` (lower-cased), created on first use; a customer imported with
-their email as user id is the same person. To an account key, that user's saved addresses and payment
-methods are offered (``fulfillment`` destinations, ``payment.instruments``); to an agent, never. For an
-account key, a new shipping address (a ``destinations`` entry) is saved to their address book when the
-checkout is completed, and a provider token (a ``token`` credential of our handler) as a payment method. An
-agent's destination and token are never saved to the buyer's account, not even once the person confirms:
-they are kept in the pending action alone, and if the person confirms, the order records the address and
-the token is charged (``ActionDesk.propose_checkout`` with ``address`` and ``method``); declined or
-expired, they leave nothing in the buyer's saved addresses or payment methods.
-
-Errors: business outcomes are 200 with ``messages`` (an unknown or sold-out item, a missing email); a create
-that prices nothing is a 200 ``ErrorResponse``. Unknown checkout 404 and finished checkout 409 carry an
-``ErrorResponse``; protocol errors (400 bad request or UCP-Agent, 401, 403, 409 reused idempotency key or a
-concurrent change, 429) carry ``{code, content}``. An ``Idempotency-Key`` on POST/PUT replays the first
-answer to the same body (SHA-256 of the raw bytes, per client key and operation); another body is a 409.
-
-Not here: fetching or validating the agent's profile named by ``UCP-Agent`` (no network from this module: the
-header is required and its shape checked), version and capability negotiation (it answers 2026-08-25, with
-checkout and fulfillment), message signatures, tax, shipping prices (one free standard option), discounts,
-identity linking (OAuth), card numbers, and terms/privacy links (Ponder has no such pages: ``links`` is
-empty). The ``ucp-sdk`` models are imported here only.
-"""
+"""UCP checkout sessions: storage, pricing, the status machine and idempotency."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import re
 import secrets
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from importlib import resources
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Header, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.routing import APIRoute
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
-from starlette.exceptions import HTTPException
-from ucp_sdk.models.schemas.common.types.error_response import (  # type: ignore[import-untyped]
-    ErrorResponse as UcpErrorResponse,
-)
 from ucp_sdk.models.schemas.profile import BusinessSchema as BusinessProfile  # type: ignore[import-untyped]
-from ucp_sdk.models.schemas.shopping.checkout_complete_request import (  # type: ignore[import-untyped]
-    CheckoutCompleteRequest,
-)
-from ucp_sdk.models.schemas.shopping.checkout_create_request import (  # type: ignore[import-untyped]
-    CheckoutCreateRequest,
-)
-from ucp_sdk.models.schemas.shopping.checkout_update_request import (  # type: ignore[import-untyped]
-    CheckoutUpdateRequest,
-)
-from ucp_sdk.models.schemas.shopping.fulfillment import Checkout  # type: ignore[import-untyped]
-from ucp_sdk.models.schemas.shopping.types.fulfillment_create_request import (  # type: ignore[import-untyped]
-    FulfillmentCreateRequest,
-)
-from ucp_sdk.models.schemas.shopping.types.shipping_destination_create_request import (  # type: ignore[import-untyped]
-    ShippingDestinationCreateRequest,
-)
-from ucp_sdk.models.schemas.ucp import ResponseCheckoutSchema  # type: ignore[import-untyped]
 
 from ponder.commerce.actions import money
 from ponder.commerce.checkout import MAX_QUANTITY, LineItem
@@ -117,187 +21,46 @@ from ponder.commerce.customers import write_customers
 from ponder.commerce.idempotency import IdempotencyKeys, Outcome
 from ponder.commerce.model import Address, Customer, PaymentMethod
 from ponder.commerce.shop import Shop
-from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, PonderError, UserError
+from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, UserError
 from ponder.memory.owner import Owner, check_name
-from ponder.server.auth import admit, authenticate
-from ponder.server.errors import ApiError, from_ponder_error
-from ponder.server.protocol import ErrorResponse as OpenAiErrorResponse
 from ponder.server.state import ServerState
+from ponder.server.ucp.document import (
+    CANCELED,
+    CHECKOUT,
+    COMPLETED,
+    ESCALATION,
+    FINISHED,
+    FROZEN,
+    FULFILLMENT,
+    HANDLER,
+    IN_PROGRESS,
+    INCOMPLETE,
+    MAX_LINES,
+    PACKAGE,
+    READY,
+    SESSION_TTL_S,
+    SHIPPING_METHOD,
+    SHOPPING,
+    STANDARD,
+    VERSION,
+    _checked,
+    _continue_url,
+    _destination,
+    _error,
+    _frozen,
+    _is_url,
+    _not_found,
+    _offered,
+    _outcome,
+    _read_fulfillment,
+    _title,
+    _with,
+    error_response,
+)
+from ponder.server.ucp.protocol import Refusal
 from ponder.store.database import sql
-from ponder.store.keys import check_profile_url
-
-__all__ = ["VERSION", "UcpCheckouts", "register_ucp"]
-
-VERSION = "2026-08-25"
-SHOPPING = "dev.ucp.shopping"
-CHECKOUT = "dev.ucp.shopping.checkout"
-FULFILLMENT = "dev.ucp.shopping.fulfillment"
-HANDLER = "dev.ponder.payment_token"  # our handler: a saved method by id, or the provider's token
-SESSION_TTL_S = 6 * 3600  # the spec's default lifetime of a checkout
-MAX_LINES = 50  # as a Ponder checkout (checkout.py)
-SHIPPING_METHOD, PACKAGE, STANDARD = "shipping", "package_1", "standard"
-
-INCOMPLETE, READY, ESCALATION = "incomplete", "ready_for_complete", "requires_escalation"
-IN_PROGRESS, COMPLETED, CANCELED = "complete_in_progress", "completed", "canceled"
-FINISHED = (COMPLETED, CANCELED)
-FROZEN = (ESCALATION, IN_PROGRESS, COMPLETED, CANCELED)  # answered from the stored body, not re-priced
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_PROFILE = re.compile(r'(?:^|,)\s*profile\s*=\s*"([^"\\]*)"')
-_URL = TypeAdapter(AnyUrl)
-_PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-}
-
-T = TypeVar("T")
-
-
-# --- errors --------------------------------------------------------------------------------------------
-
-
-class UcpProtocolError(BaseModel):
-    """A protocol error: the HTTP status says what kind, ``code`` and ``content`` say what."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    code: str
-    content: str
-
-
-class Refusal(Exception):
-    """A request answered with an HTTP error: ``{code, content}``, or an ``ErrorResponse`` (``envelope``)
-    for a checkout that does not exist or can no longer change."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        content: str,
-        *,
-        envelope: bool = False,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(content)
-        self.status = status
-        self.code = code
-        self.content = content
-        self.envelope = envelope
-        self.headers = headers or {}
-
-    def body(self) -> dict[str, Any]:
-        if self.envelope:
-            return error_response(self.code, self.content)
-        return {"code": self.code, "content": self.content}
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
-
-
-def error_response(code: str, content: str) -> dict[str, Any]:
-    """A UCP ``ErrorResponse``: no checkout to show, one unrecoverable error."""
-    body = {
-        "ucp": {"version": VERSION, "status": "error"},
-        "messages": [_error(code, content, severity="unrecoverable")],
-    }
-    dumped: dict[str, Any] = UcpErrorResponse.model_validate(body).model_dump(
-        mode="json", by_alias=True, exclude_none=True
-    )
-    return dumped
-
-
-def _not_found(checkout_id: str) -> Refusal:
-    return Refusal(404, "not_found", f"No checkout session '{checkout_id}'.", envelope=True)
-
-
-def _error(code: str, content: str, path: str | None = None, severity: str = "recoverable") -> dict[str, Any]:
-    message = {"type": "error", "code": code, "content": content, "severity": severity}
-    return message | ({"path": path} if path else {})
-
-
-def _warning(code: str, content: str) -> dict[str, Any]:
-    return {"type": "warning", "code": code, "content": content}
-
-
-class _UcpRoute(APIRoute):
-    """Every error of a UCP route leaves in UCP's shapes: a malformed request or UCP-Agent header is a 400
-    ``{code, content}`` (not the server's OpenAI-shaped 400), and so are key and rate-limit refusals."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as err:
-                return _invalid(err).response()
-            except HTTPException as err:  # FastAPI's own, e.g. a body that is not JSON
-                code = "invalid_request" if err.status_code == 400 else "http_error"
-                return Refusal(
-                    err.status_code, code, str(err.detail), headers=dict(err.headers or {})
-                ).response()
-            except ApiError as err:
-                return Refusal(err.status, err.code or err.type, err.message, headers=err.headers).response()
-            except Refusal as refusal:
-                return refusal.response()
-
-        return route
-
-
-def _invalid(err: RequestValidationError) -> Refusal:
-    first = err.errors()[0]
-    loc = [str(p) for p in first.get("loc", ())]
-    if loc[:2] == ["header", "UCP-Agent"]:
-        return Refusal(400, "invalid_profile_url", 'The UCP-Agent header is required: profile="https://…".')
-    where = ".".join(p for p in loc if p != "body")
-    return Refusal(
-        400, "invalid_request", f"Invalid request: {where + ': ' if where else ''}{first.get('msg')}"
-    )
-
-
-# --- who is asking ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Caller:
-    account: str  # the store
-    client: str  # the API key's id: the scope of idempotency keys, and of an agent's checkouts
-    base_url: str  # this server's configured public base URL (server.public_base_url), no trailing slash
-    agent: str | None = None  # an outside agent's credential: its platform profile; None: an account key
-
-
-def profile_url(header: str) -> str:
-    """The platform profile's URL in a ``UCP-Agent`` header (an RFC 8941 dictionary), checked for shape only:
-    an absolute https URL (http on loopback, for development). It is not fetched."""
-    found = _PROFILE.search(header)
-    try:
-        return check_profile_url(found.group(1) if found else "")
-    except UserError:
-        raise Refusal(
-            400,
-            "invalid_profile_url",
-            'UCP-Agent must name the platform profile as profile="https://…" (RFC 8941 dictionary).',
-        ) from None
-
-
-async def _caller(state: ServerState, request: Request, ucp_agent: str) -> tuple[Caller, dict[str, str]]:
-    """The key's account, admitted at the price of one request, as ``caller()`` in app.py does. An agent
-    credential must declare the profile it was created for."""
-    authorization = request.headers.get("authorization")
-    api_key = request.headers.get("x-api-key")
-    if not authorization and api_key:
-        authorization = f"Bearer {api_key}"
-    principal = await authenticate(state, authorization, agent_ok=True)
-    request.scope.setdefault("state", {})["account"] = principal.account
-    headers = await admit(state, principal, 1.0)
-    declared = profile_url(ucp_agent)
-    agent = principal.agent_profile
-    if agent is not None and not hmac.compare_digest(declared.encode(), agent.encode()):
-        raise Refusal(403, "profile_mismatch", "This credential belongs to another platform profile.")
-    return Caller(principal.account, principal.key_id, state.settings.server.base_url, agent), headers
 
 
 def _user_of(email: str | None) -> str | None:
@@ -311,11 +74,12 @@ def _user_of(email: str | None) -> str | None:
         return None
 
 
-async def _run(work: Callable[[], T]) -> T:
-    try:
-        return await asyncio.to_thread(work)
-    except PonderError as err:
-        raise from_ponder_error(err) from err
+@dataclass(frozen=True)
+class Caller:
+    account: str  # the store
+    client: str  # the API key's id: the scope of idempotency keys, and of an agent's checkouts
+    base_url: str  # this server's configured public base URL (server.public_base_url), no trailing slash
+    agent: str | None = None  # an outside agent's credential: its platform profile; None: an account key
 
 
 # --- the sessions ----------------------------------------------------------------------------------------
@@ -1032,325 +796,3 @@ def _new_state() -> dict[str, Any]:
         "order": None,
         "agent": None,  # {key, profile}: the agent credential that started it
     }
-
-
-def _read_fulfillment(raw: Any) -> tuple[list[Address], str | None, str | None, list[dict[str, Any]]]:
-    """The shipping destinations the platform wrote, its selections (platform ids resolved to ours), and
-    messages about what could not be used."""
-    if raw is None:
-        return [], None, None, []
-    try:
-        fulfillment = FulfillmentCreateRequest.model_validate(raw)
-        notes: list[dict[str, Any]] = []
-        destinations: list[Address] = []
-        aliases: dict[str, str] = {}
-        selected = option = None
-        shipping = [m for m in fulfillment.methods or [] if m.type == "shipping"]
-        if len(shipping) != len(fulfillment.methods or []):
-            notes.append(_warning("method_unsupported", "This store only ships: other methods are ignored."))
-        for method in shipping[:1]:
-            given = (method.model_extra or {}).get("destinations") or []
-            if not isinstance(given, list):
-                raise Refusal(400, "invalid_request", "fulfillment.methods[].destinations must be a list.")
-            for raw_destination in given:
-                destination = ShippingDestinationCreateRequest.model_validate(raw_destination)
-                address = _address(destination)
-                if address is None:
-                    if not destination.id:
-                        notes.append(_error("invalid", "A destination without an address or an id."))
-                    continue
-                if not (address.line1 and address.city and address.country):
-                    text = "A shipping address needs street_address, address_locality and address_country."
-                    notes.append(_error("invalid", text, "$.fulfillment.methods[0].destinations"))
-                    continue
-                destinations.append(address)
-                if destination.id:
-                    aliases[destination.id] = address.id
-            selected = method.selected_destination_id
-            option = next((g.selected_option_id for g in method.groups or [] if g.selected_option_id), None)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise Refusal(400, "invalid_request", f"Invalid fulfillment: {where}: {first.get('msg')}") from None
-    return destinations, aliases.get(selected, selected) if selected else None, option, notes
-
-
-def _address(destination: Any) -> Address | None:
-    """A platform-written shipping address, with an id derived from its content (the same address sent
-    again is the same destination); None for a destination that only names an id."""
-    fields = {
-        "line1": (destination.street_address or "").strip(),
-        "line2": (destination.extended_address or "").strip(),
-        "city": (destination.address_locality or "").strip(),
-        "state": (destination.address_region or "").strip(),
-        "zip": (destination.postal_code or "").strip(),
-        "country": (destination.address_country or "").strip(),
-        "name": " ".join(n.strip() for n in (destination.first_name, destination.last_name) if n).strip(),
-    }
-    if not any(v for k, v in fields.items() if k != "name"):
-        return None
-    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
-    return Address(id="dest_" + digest, **fields)
-
-
-def _destination(address: Address) -> dict[str, Any]:
-    first, _, last = address.name.partition(" ")
-    optional = {
-        "extended_address": address.line2,
-        "address_region": address.state,
-        "postal_code": address.zip,
-        "first_name": first,
-        "last_name": last,
-    }
-    return {
-        "id": address.id,
-        "type": "shipping_address",
-        "street_address": address.line1,
-        "address_locality": address.city,
-        "address_country": address.country,
-    } | {k: v for k, v in optional.items() if v}
-
-
-def _offered(method: PaymentMethod, handler_id: str) -> dict[str, Any]:
-    display = {"brand": method.brand, "last_digits": method.last4}
-    offered = {"id": method.id, "handler_id": handler_id, "type": method.kind}
-    return offered | ({"display": {k: v for k, v in display.items() if v}} if any(display.values()) else {})
-
-
-def _is_url(text: str) -> bool:
-    """Whether a store's image URL is one UCP accepts (a store file may hold anything)."""
-    try:
-        return _URL.validate_python(text).scheme in ("http", "https")
-    except ValidationError:
-        return False
-
-
-def _title(name: str, options: dict[str, str]) -> str:
-    return f"{name} ({', '.join(f'{k} {v}' for k, v in options.items())})" if options else name
-
-
-def _outcome(status: str, result: dict[str, Any] | None) -> dict[str, Any]:
-    """The warning a checkout carries back to ``ready_for_complete`` when its confirmation ended unbought."""
-    if status == "declined":
-        return _warning("buyer_declined", "The buyer declined this order; nothing was bought.")
-    if status == "failed":
-        reason = (result or {}).get("error", "")
-        return _warning(
-            "order_failed", f"The order could not be placed; nothing was bought. {reason}".strip()
-        )
-    return _warning("confirmation_expired", "The buyer did not confirm in time; nothing was bought.")
-
-
-def _frozen(body: dict[str, Any], status: str) -> dict[str, Any]:
-    """The stored checkout moved to ``status``: no continue_url and no messages left to act on."""
-    moved = {k: v for k, v in body.items() if k not in ("continue_url", "messages")}
-    return moved | {"status": status}
-
-
-def _with(body: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
-    return body | {"messages": [*body.get("messages", []), message]}
-
-
-def _continue_url(base_url: str, checkout_id: str, token: str) -> str:
-    return f"{base_url}/ucp/confirm/{checkout_id}#token={token}"
-
-
-def _checked(body: dict[str, Any]) -> dict[str, Any]:
-    """``body`` validated as a UCP checkout (with fulfillment) and serialized as the SDK does."""
-    model = Checkout.model_validate(body | {"ucp": ResponseCheckoutSchema.model_validate(body["ucp"])})
-    dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return dumped
-
-
-# --- HTTP --------------------------------------------------------------------------------------------------
-
-Agent = Annotated[
-    str,
-    Header(
-        alias="UCP-Agent",
-        max_length=4096,
-        description='The platform\'s profile, RFC 8941: profile="https://platform.example/.well-known/ucp". '
-        "Its shape is checked; it is not fetched.",
-    ),
-]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="The first answer is replayed to the same key and body; another body is a 409.",
-    ),
-]
-
-
-class Token(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    token: str = Field(min_length=1, max_length=200, description="The token in the confirmation link.")
-
-
-class PersonDecision(Token):
-    decision: Literal["confirm", "decline"]
-
-
-# The SDK's ErrorResponse under its own name in /openapi.json: "ErrorResponse" is the OpenAI errors' there.
-UcpErrorResponseDoc = create_model("UcpErrorResponse", __base__=UcpErrorResponse)
-
-
-def _responses(*success: int, create: bool = False) -> dict[int | str, dict[str, Any]]:
-    docs: dict[int | str, dict[str, Any]] = {
-        400: {"model": UcpProtocolError, "description": "A malformed request or UCP-Agent header"},
-        401: {"model": UcpProtocolError, "description": "No API key, or a bad one"},
-        403: {"model": UcpProtocolError, "description": "The key's tier is not configured"},
-        409: {
-            "model": UcpErrorResponseDoc | UcpProtocolError,
-            "description": "Finished checkout (ErrorResponse); reused idempotency key or concurrent change",
-        },
-        413: {"model": OpenAiErrorResponse, "description": "The body is too large"},
-        429: {"model": UcpProtocolError, "description": "A rate limit is reached (see Retry-After)"},
-    }
-    for status in success:
-        docs[status] = {"model": Checkout, "description": "The checkout session"}
-    if create:
-        docs[200] = {"model": UcpErrorResponseDoc, "description": "Nothing could be priced: no session"}
-    else:
-        docs[404] = {"model": UcpErrorResponseDoc, "description": "No such checkout session for this key"}
-    return docs
-
-
-def register_ucp(app: FastAPI, state: ServerState) -> None:
-    """Add the UCP routes (module docstring) to ``app``."""
-    checkouts = UcpCheckouts(state)
-    router = APIRouter(prefix="/ucp", tags=["ucp"], route_class=_UcpRoute)
-
-    async def answer(
-        caller: Caller,
-        headers: dict[str, str],
-        work: Callable[[], tuple[int, dict[str, Any]]],
-        operation: str = "",
-        key: str | None = None,
-        request: Request | None = None,
-    ) -> JSONResponse:
-        """Run ``work`` in a thread; a state-changing operation once per idempotency key."""
-        if request is not None:
-            raw, path = await request.body(), request.url.path
-            status, body = await _run(lambda: checkouts.once(caller, operation, key, path, raw, work))
-        else:
-            status, body = await _run(work)
-        return JSONResponse(body, status_code=status, headers=headers)
-
-    @router.post(
-        "/checkout-sessions", status_code=201, response_model=None, responses=_responses(201, create=True)
-    )
-    async def create_checkout(
-        request: Request,
-        body: CheckoutCreateRequest,
-        ucp_agent: Agent,
-        idempotency_key: IdempotencyKey = None,
-    ) -> JSONResponse:
-        """Create a checkout session: line items by the store's item ids, priced from the catalog."""
-        caller, headers = await _caller(state, request, ucp_agent)
-        return await answer(
-            caller,
-            headers,
-            lambda: checkouts.create(caller, body, idempotency_key),
-            "create",
-            idempotency_key,
-            request,
-        )
-
-    @router.get("/checkout-sessions/{checkout_id}", response_model=None, responses=_responses(200))
-    async def get_checkout(request: Request, checkout_id: str, ucp_agent: Agent) -> JSONResponse:
-        """The checkout session now: once the person confirmed, ``completed`` with its order."""
-        caller, headers = await _caller(state, request, ucp_agent)
-        return await answer(caller, headers, lambda: checkouts.get(caller, checkout_id))
-
-    @router.put("/checkout-sessions/{checkout_id}", response_model=None, responses=_responses(200))
-    async def update_checkout(
-        request: Request,
-        checkout_id: str,
-        body: CheckoutUpdateRequest,
-        ucp_agent: Agent,
-        idempotency_key: IdempotencyKey = None,
-    ) -> JSONResponse:
-        """Replace the line items, buyer and fulfillment (send everything to keep)."""
-        caller, headers = await _caller(state, request, ucp_agent)
-        return await answer(
-            caller,
-            headers,
-            lambda: checkouts.update(caller, checkout_id, body),
-            "update",
-            idempotency_key,
-            request,
-        )
-
-    @router.post("/checkout-sessions/{checkout_id}/complete", response_model=None, responses=_responses(200))
-    async def complete_checkout(
-        request: Request,
-        checkout_id: str,
-        body: CheckoutCompleteRequest,
-        ucp_agent: Agent,
-        idempotency_key: IdempotencyKey = None,
-    ) -> JSONResponse:
-        """Propose the order to the person: ``requires_escalation`` and a ``continue_url`` for them.
-        Nothing is bought until they confirm."""
-        caller, headers = await _caller(state, request, ucp_agent)
-        return await answer(
-            caller,
-            headers,
-            lambda: checkouts.complete(caller, checkout_id, body),
-            "complete",
-            idempotency_key,
-            request,
-        )
-
-    @router.post("/checkout-sessions/{checkout_id}/cancel", response_model=None, responses=_responses(200))
-    async def cancel_checkout(
-        request: Request, checkout_id: str, ucp_agent: Agent, idempotency_key: IdempotencyKey = None
-    ) -> JSONResponse:
-        """Cancel the checkout session; a confirmation link it gave stops working."""
-        caller, headers = await _caller(state, request, ucp_agent)
-        return await answer(
-            caller, headers, lambda: checkouts.cancel(caller, checkout_id), "cancel", idempotency_key, request
-        )
-
-    app.include_router(router)
-
-    @app.get(
-        "/.well-known/ucp", tags=["ucp"], response_model=None, responses={200: {"model": BusinessProfile}}
-    )
-    async def ucp_profile() -> JSONResponse:
-        """The business profile: UCP version, the REST endpoint, capabilities and the payment handler."""
-        body = checkouts.profile(state.settings.server.base_url)
-        return JSONResponse(body, headers={"Cache-Control": "private, max-age=300"})
-
-    @app.get("/ucp/confirm/{checkout_id}", include_in_schema=False)
-    async def confirmation_page(checkout_id: str) -> HTMLResponse:
-        return HTMLResponse(_page(), headers=_PAGE_HEADERS)
-
-    @app.post("/ucp/confirm/{checkout_id}/review", include_in_schema=False)
-    async def confirmation_review(checkout_id: str, given: Token) -> JSONResponse:
-        base = state.settings.server.base_url
-        view = await _run(lambda: _as_api(lambda: checkouts.review(checkout_id, given.token, base)))
-        return JSONResponse(view, headers={"Cache-Control": "no-store"})
-
-    @app.post("/ucp/confirm/{checkout_id}", include_in_schema=False)
-    async def confirmation_decide(checkout_id: str, given: PersonDecision) -> JSONResponse:
-        base, confirm = state.settings.server.base_url, given.decision == "confirm"
-        view = await _run(lambda: _as_api(lambda: checkouts.decide(checkout_id, given.token, confirm, base)))
-        return JSONResponse(view, headers={"Cache-Control": "no-store"})
-
-
-def _as_api(work: Callable[[], T]) -> T:
-    """The page's calls answer in Ponder's error shape: an unknown checkout is the same 404 as a bad link."""
-    try:
-        return work()
-    except Refusal as refusal:
-        status = 404 if refusal.status == 404 else refusal.status
-        message = "This confirmation link is not valid." if status == 404 else refusal.content
-        raise ApiError(status, message, "not_found_error" if status == 404 else "conflict_error") from None
-
-
-def _page() -> str:
-    return (resources.files("ponder") / "web" / "confirm.html").read_text(encoding="utf-8")
