@@ -65,11 +65,13 @@ Not here: fetching or validating the agent's profile named by ``UCP-Agent`` (no 
 header is required and its shape checked), version and capability negotiation (it answers 2026-08-25, with
 checkout and fulfillment), message signatures, tax, shipping prices (one free standard option), discounts,
 identity linking (OAuth), card numbers, and terms/privacy links (Ponder has no such pages: ``links`` is
-empty). The ``ucp-sdk`` models are imported here only.
+empty).
+
+Where it lives: this package holds the HTTP side, ``router.py`` (the routes, who is asking, error mapping)
+and ``protocol.py`` (wire models, ``Refusal``); the checkout-session state machine, its table, pricing and
+documents are commerce/ucp/, which knows nothing of HTTP.
 """
 
-from ponder.server.ucp.checkouts import UcpCheckouts
-from ponder.server.ucp.document import VERSION
 from ponder.server.ucp.router import register_ucp
 
-__all__ = ["VERSION", "UcpCheckouts", "register_ucp"]
+__all__ = ["register_ucp"]

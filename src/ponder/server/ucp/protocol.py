@@ -1,5 +1,8 @@
-"""UCP's wire models on the server side: the protocol error shape, the confirmation page's bodies, and the
-documentation of each route's answers in /openapi.json."""
+"""UCP's wire models on the server side: the protocol error shape and the mapping of a checkout's refusals to
+HTTP answers (``Refusal``), the confirmation page's bodies, and the documentation of each route's answers in
+/openapi.json.
+
+Not here: the checkout documents themselves (commerce/ucp/document.py) and the routes (router.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +15,14 @@ from ucp_sdk.models.schemas.common.types.error_response import (  # type: ignore
 )
 from ucp_sdk.models.schemas.shopping.fulfillment import Checkout  # type: ignore[import-untyped]
 
+from ponder.commerce.ucp import document
+from ponder.commerce.ucp.errors import (
+    CheckoutConflict,
+    CheckoutError,
+    CheckoutFinished,
+    CheckoutNotFound,
+)
 from ponder.server.protocol import ErrorResponse as OpenAiErrorResponse
-from ponder.server.ucp import document
 
 # --- errors --------------------------------------------------------------------------------------------
 
@@ -54,6 +63,20 @@ class Refusal(Exception):
 
     def response(self) -> JSONResponse:
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+    @classmethod
+    def of(cls, err: CheckoutError) -> Refusal:
+        """A checkout's refusal as UCP answers it: an unknown checkout (404) and a finished one (409) as an
+        ``ErrorResponse``, a conflict (409, ``Retry-After`` when it is passing) and a request that cannot
+        be used (400) as ``{code, content}``."""
+        if isinstance(err, CheckoutNotFound):
+            return cls(404, "not_found", str(err), envelope=True)
+        if isinstance(err, CheckoutFinished):
+            return cls(409, err.code, str(err), envelope=True)
+        if isinstance(err, CheckoutConflict):
+            retry = {"Retry-After": str(max(1, round(err.retry_after)))} if err.retry_after else None
+            return cls(409, err.code, str(err), headers=retry)
+        return cls(400, "invalid_request", str(err))
 
 
 class Token(BaseModel):

@@ -1,4 +1,7 @@
-"""The UCP routes: who is asking, and the answers in UCP's shapes."""
+"""The UCP routes: who is asking (key, agent profile, limits), the checkout operations run in a worker
+thread, and their answers and refusals in UCP's shapes and HTTP statuses.
+
+Not here: what a checkout does (commerce/ucp/checkouts.py) and the wire models (protocol.py)."""
 
 from __future__ import annotations
 
@@ -25,11 +28,12 @@ from ucp_sdk.models.schemas.shopping.checkout_update_request import (  # type: i
     CheckoutUpdateRequest,
 )
 
+from ponder.commerce.ucp import Answer, Caller, UcpCheckouts
+from ponder.commerce.ucp.errors import CHECKOUT_ERRORS, CheckoutNotFound
 from ponder.errors import PonderError, UserError
 from ponder.server.auth import admit, authenticate
 from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.state import ServerState
-from ponder.server.ucp.checkouts import Caller, UcpCheckouts
 from ponder.server.ucp.protocol import PersonDecision, Refusal, Token, _responses
 from ponder.store.keys import check_profile_url
 
@@ -116,8 +120,11 @@ async def _caller(state: ServerState, request: Request, ucp_agent: str) -> tuple
 
 
 async def _run(work: Callable[[], T]) -> T:
+    """``work()`` in a worker thread; a checkout's refusal as UCP answers it, other errors as the server's."""
     try:
         return await asyncio.to_thread(work)
+    except CHECKOUT_ERRORS as err:
+        raise Refusal.of(err) from err
     except PonderError as err:
         raise from_ponder_error(err) from err
 
@@ -146,24 +153,25 @@ IdempotencyKey = Annotated[
 
 def register_ucp(app: FastAPI, state: ServerState) -> None:
     """Add the UCP routes (module docstring) to ``app``."""
-    checkouts = UcpCheckouts(state)
+    checkouts = UcpCheckouts(state.db, lambda: state.shop)
     router = APIRouter(prefix="/ucp", tags=["ucp"], route_class=_UcpRoute)
 
     async def answer(
         caller: Caller,
         headers: dict[str, str],
-        work: Callable[[], tuple[int, dict[str, Any]]],
+        work: Callable[[], Answer],
         operation: str = "",
         key: str | None = None,
         request: Request | None = None,
     ) -> JSONResponse:
-        """Run ``work`` in a thread; a state-changing operation once per idempotency key."""
+        """Run ``work`` in a thread; a state-changing operation once per idempotency key. A new session is
+        a 201, every other answer a 200 (a business outcome is in the document's ``messages``)."""
         if request is not None:
             raw, path = await request.body(), request.url.path
-            status, body = await _run(lambda: checkouts.once(caller, operation, key, path, raw, work))
+            answer = await _run(lambda: checkouts.once(caller, operation, key, path, raw, work))
         else:
-            status, body = await _run(work)
-        return JSONResponse(body, status_code=status, headers=headers)
+            answer = await _run(work)
+        return JSONResponse(answer.body, status_code=201 if answer.created else 200, headers=headers)
 
     @router.post(
         "/checkout-sessions", status_code=201, response_model=None, responses=_responses(201, create=True)
@@ -271,10 +279,11 @@ def _as_api(work: Callable[[], T]) -> T:
     """The page's calls answer in Ponder's error shape: an unknown checkout is the same 404 as a bad link."""
     try:
         return work()
-    except Refusal as refusal:
-        status = 404 if refusal.status == 404 else refusal.status
-        message = "This confirmation link is not valid." if status == 404 else refusal.content
-        raise ApiError(status, message, "not_found_error" if status == 404 else "conflict_error") from None
+    except CheckoutNotFound:
+        raise ApiError(404, "This confirmation link is not valid.", "not_found_error") from None
+    except CHECKOUT_ERRORS as err:
+        refusal = Refusal.of(err)
+        raise ApiError(refusal.status, refusal.content, "conflict_error") from None
 
 
 def _page() -> str:
