@@ -106,10 +106,9 @@ def create_app(
     for router in API_ROUTERS:
         app.include_router(router)
 
-    from ponder.server.ucp import register_ucp  # UCP checkout for shopping agents (loads the UCP SDK)
+    from ponder.server import ucp  # UCP checkout for shopping agents (loads the UCP SDK)
 
-    register_ucp(app, state)
-    for router in PAGE_ROUTERS:
+    for router in (*ucp.ROUTERS, *PAGE_ROUTERS):
         app.include_router(router)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -72,6 +72,8 @@ and ``protocol.py`` (wire models, ``Refusal``); the checkout-session state machi
 documents are commerce/ucp/, which knows nothing of HTTP.
 """
 
-from ponder.server.ucp.router import register_ucp
+from ponder.server.ucp.router import pages, router
 
-__all__ = ["register_ucp"]
+__all__ = ["ROUTERS"]
+
+ROUTERS = (router, pages)  # create_app includes them

@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from importlib import resources
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
@@ -33,6 +33,7 @@ from ponder.commerce.ucp.errors import CHECKOUT_ERRORS, CheckoutNotFound
 from ponder.errors import PonderError, UserError
 from ponder.server.auth import admit, authenticate
 from ponder.server.errors import ApiError, from_ponder_error
+from ponder.server.routes.depends import State
 from ponder.server.state import ServerState
 from ponder.server.ucp.protocol import PersonDecision, Refusal, Token, _responses
 from ponder.store.keys import check_profile_url
@@ -87,6 +88,25 @@ def _invalid(err: RequestValidationError) -> Refusal:
 
 # --- who is asking ---------------------------------------------------------------------------------------
 
+Agent = Annotated[
+    str,
+    Header(
+        alias="UCP-Agent",
+        max_length=4096,
+        description='The platform\'s profile, RFC 8941: profile="https://platform.example/.well-known/ucp". '
+        "Its shape is checked; it is not fetched.",
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="The first answer is replayed to the same key and body; another body is a 409.",
+    ),
+]
+
 
 def profile_url(header: str) -> str:
     """The platform profile's URL in a ``UCP-Agent`` header (an RFC 8941 dictionary), checked for shape only:
@@ -102,9 +122,9 @@ def profile_url(header: str) -> str:
         ) from None
 
 
-async def _caller(state: ServerState, request: Request, ucp_agent: str) -> tuple[Caller, dict[str, str]]:
-    """The key's account, admitted at the price of one request, as ``caller()`` in app.py does. An agent
-    credential must declare the profile it was created for."""
+async def _caller(request: Request, state: State, ucp_agent: Agent) -> tuple[Caller, dict[str, str]]:
+    """The key's account, admitted at the price of one request, as ``Caller`` in routes/depends.py. An
+    agent credential must declare the profile it was created for. Also the answer's rate-limit headers."""
     authorization = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
     if not authorization and api_key:
@@ -131,148 +151,146 @@ async def _run(work: Callable[[], T]) -> T:
 
 # --- HTTP --------------------------------------------------------------------------------------------------
 
-Agent = Annotated[
-    str,
-    Header(
-        alias="UCP-Agent",
-        max_length=4096,
-        description='The platform\'s profile, RFC 8941: profile="https://platform.example/.well-known/ucp". '
-        "Its shape is checked; it is not fetched.",
-    ),
-]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="The first answer is replayed to the same key and body; another body is a 409.",
-    ),
-]
+UcpCaller = Annotated[tuple[Caller, dict[str, str]], Depends(_caller)]
+
+router = APIRouter(prefix="/ucp", tags=["ucp"], route_class=_UcpRoute)  # the checkout API, UCP's shapes
+pages = APIRouter()  # no key: the business profile and the person's confirmation page, Ponder's shapes
 
 
-def register_ucp(app: FastAPI, state: ServerState) -> None:
-    """Add the UCP routes (module docstring) to ``app``."""
-    checkouts = UcpCheckouts(state.db, lambda: state.shop)
-    router = APIRouter(prefix="/ucp", tags=["ucp"], route_class=_UcpRoute)
+async def _answer(
+    state: ServerState,
+    caller: tuple[Caller, dict[str, str]],
+    work: Callable[[UcpCheckouts], Answer],
+    operation: str = "",
+    key: str | None = None,
+    request: Request | None = None,
+) -> JSONResponse:
+    """Run ``work`` in a thread; a state-changing operation once per idempotency key. A new session is a 201,
+    every other answer a 200 (a business outcome is in the document's ``messages``)."""
+    (who, headers), checkouts = caller, state.ucp_checkouts
+    if request is not None:
+        raw, path = await request.body(), request.url.path
+        answer = await _run(lambda: checkouts.once(who, operation, key, path, raw, lambda: work(checkouts)))
+    else:
+        answer = await _run(lambda: work(checkouts))
+    return JSONResponse(answer.body, status_code=201 if answer.created else 200, headers=headers)
 
-    async def answer(
-        caller: Caller,
-        headers: dict[str, str],
-        work: Callable[[], Answer],
-        operation: str = "",
-        key: str | None = None,
-        request: Request | None = None,
-    ) -> JSONResponse:
-        """Run ``work`` in a thread; a state-changing operation once per idempotency key. A new session is
-        a 201, every other answer a 200 (a business outcome is in the document's ``messages``)."""
-        if request is not None:
-            raw, path = await request.body(), request.url.path
-            answer = await _run(lambda: checkouts.once(caller, operation, key, path, raw, work))
-        else:
-            answer = await _run(work)
-        return JSONResponse(answer.body, status_code=201 if answer.created else 200, headers=headers)
 
-    @router.post(
-        "/checkout-sessions", status_code=201, response_model=None, responses=_responses(201, create=True)
+@router.post(
+    "/checkout-sessions", status_code=201, response_model=None, responses=_responses(201, create=True)
+)
+async def create_checkout(
+    request: Request,
+    state: State,
+    caller: UcpCaller,
+    body: CheckoutCreateRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Create a checkout session: line items by the store's item ids, priced from the catalog."""
+    return await _answer(
+        state,
+        caller,
+        lambda checkouts: checkouts.create(caller[0], body, idempotency_key),
+        "create",
+        idempotency_key,
+        request,
     )
-    async def create_checkout(
-        request: Request,
-        body: CheckoutCreateRequest,
-        ucp_agent: Agent,
-        idempotency_key: IdempotencyKey = None,
-    ) -> JSONResponse:
-        """Create a checkout session: line items by the store's item ids, priced from the catalog."""
-        caller, headers = await _caller(state, request, ucp_agent)
-        return await answer(
-            caller,
-            headers,
-            lambda: checkouts.create(caller, body, idempotency_key),
-            "create",
-            idempotency_key,
-            request,
-        )
 
-    @router.get("/checkout-sessions/{checkout_id}", response_model=None, responses=_responses(200))
-    async def get_checkout(request: Request, checkout_id: str, ucp_agent: Agent) -> JSONResponse:
-        """The checkout session now: once the person confirmed, ``completed`` with its order."""
-        caller, headers = await _caller(state, request, ucp_agent)
-        return await answer(caller, headers, lambda: checkouts.get(caller, checkout_id))
 
-    @router.put("/checkout-sessions/{checkout_id}", response_model=None, responses=_responses(200))
-    async def update_checkout(
-        request: Request,
-        checkout_id: str,
-        body: CheckoutUpdateRequest,
-        ucp_agent: Agent,
-        idempotency_key: IdempotencyKey = None,
-    ) -> JSONResponse:
-        """Replace the line items, buyer and fulfillment (send everything to keep)."""
-        caller, headers = await _caller(state, request, ucp_agent)
-        return await answer(
-            caller,
-            headers,
-            lambda: checkouts.update(caller, checkout_id, body),
-            "update",
-            idempotency_key,
-            request,
-        )
+@router.get("/checkout-sessions/{checkout_id}", response_model=None, responses=_responses(200))
+async def get_checkout(state: State, caller: UcpCaller, checkout_id: str) -> JSONResponse:
+    """The checkout session now: once the person confirmed, ``completed`` with its order."""
+    return await _answer(state, caller, lambda checkouts: checkouts.get(caller[0], checkout_id))
 
-    @router.post("/checkout-sessions/{checkout_id}/complete", response_model=None, responses=_responses(200))
-    async def complete_checkout(
-        request: Request,
-        checkout_id: str,
-        body: CheckoutCompleteRequest,
-        ucp_agent: Agent,
-        idempotency_key: IdempotencyKey = None,
-    ) -> JSONResponse:
-        """Propose the order to the person: ``requires_escalation`` and a ``continue_url`` for them.
-        Nothing is bought until they confirm."""
-        caller, headers = await _caller(state, request, ucp_agent)
-        return await answer(
-            caller,
-            headers,
-            lambda: checkouts.complete(caller, checkout_id, body),
-            "complete",
-            idempotency_key,
-            request,
-        )
 
-    @router.post("/checkout-sessions/{checkout_id}/cancel", response_model=None, responses=_responses(200))
-    async def cancel_checkout(
-        request: Request, checkout_id: str, ucp_agent: Agent, idempotency_key: IdempotencyKey = None
-    ) -> JSONResponse:
-        """Cancel the checkout session; a confirmation link it gave stops working."""
-        caller, headers = await _caller(state, request, ucp_agent)
-        return await answer(
-            caller, headers, lambda: checkouts.cancel(caller, checkout_id), "cancel", idempotency_key, request
-        )
-
-    app.include_router(router)
-
-    @app.get(
-        "/.well-known/ucp", tags=["ucp"], response_model=None, responses={200: {"model": BusinessProfile}}
+@router.put("/checkout-sessions/{checkout_id}", response_model=None, responses=_responses(200))
+async def update_checkout(
+    request: Request,
+    state: State,
+    caller: UcpCaller,
+    checkout_id: str,
+    body: CheckoutUpdateRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Replace the line items, buyer and fulfillment (send everything to keep)."""
+    return await _answer(
+        state,
+        caller,
+        lambda checkouts: checkouts.update(caller[0], checkout_id, body),
+        "update",
+        idempotency_key,
+        request,
     )
-    async def ucp_profile() -> JSONResponse:
-        """The business profile: UCP version, the REST endpoint, capabilities and the payment handler."""
-        body = checkouts.profile(state.settings.server.base_url)
-        return JSONResponse(body, headers={"Cache-Control": "private, max-age=300"})
 
-    @app.get("/ucp/confirm/{checkout_id}", include_in_schema=False)
-    async def confirmation_page(checkout_id: str) -> HTMLResponse:
-        return HTMLResponse(_page(), headers=_PAGE_HEADERS)
 
-    @app.post("/ucp/confirm/{checkout_id}/review", include_in_schema=False)
-    async def confirmation_review(checkout_id: str, given: Token) -> JSONResponse:
-        base = state.settings.server.base_url
-        view = await _run(lambda: _as_api(lambda: checkouts.review(checkout_id, given.token, base)))
-        return JSONResponse(view, headers={"Cache-Control": "no-store"})
+@router.post("/checkout-sessions/{checkout_id}/complete", response_model=None, responses=_responses(200))
+async def complete_checkout(
+    request: Request,
+    state: State,
+    caller: UcpCaller,
+    checkout_id: str,
+    body: CheckoutCompleteRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Propose the order to the person: ``requires_escalation`` and a ``continue_url`` for them.
+    Nothing is bought until they confirm."""
+    return await _answer(
+        state,
+        caller,
+        lambda checkouts: checkouts.complete(caller[0], checkout_id, body),
+        "complete",
+        idempotency_key,
+        request,
+    )
 
-    @app.post("/ucp/confirm/{checkout_id}", include_in_schema=False)
-    async def confirmation_decide(checkout_id: str, given: PersonDecision) -> JSONResponse:
-        base, confirm = state.settings.server.base_url, given.decision == "confirm"
-        view = await _run(lambda: _as_api(lambda: checkouts.decide(checkout_id, given.token, confirm, base)))
-        return JSONResponse(view, headers={"Cache-Control": "no-store"})
+
+@router.post("/checkout-sessions/{checkout_id}/cancel", response_model=None, responses=_responses(200))
+async def cancel_checkout(
+    request: Request,
+    state: State,
+    caller: UcpCaller,
+    checkout_id: str,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Cancel the checkout session; a confirmation link it gave stops working."""
+    return await _answer(
+        state,
+        caller,
+        lambda checkouts: checkouts.cancel(caller[0], checkout_id),
+        "cancel",
+        idempotency_key,
+        request,
+    )
+
+
+@pages.get("/.well-known/ucp", tags=["ucp"], response_model=None, responses={200: {"model": BusinessProfile}})
+async def ucp_profile(state: State) -> JSONResponse:
+    """The business profile: UCP version, the REST endpoint, capabilities and the payment handler."""
+    body = state.ucp_checkouts.profile(state.settings.server.base_url)
+    return JSONResponse(body, headers={"Cache-Control": "private, max-age=300"})
+
+
+@pages.get("/ucp/confirm/{checkout_id}", include_in_schema=False)
+async def confirmation_page(checkout_id: str) -> HTMLResponse:
+    return HTMLResponse(_page(), headers=_PAGE_HEADERS)
+
+
+@pages.post("/ucp/confirm/{checkout_id}/review", include_in_schema=False)
+async def confirmation_review(state: State, checkout_id: str, given: Token) -> JSONResponse:
+    base, checkouts = state.settings.server.base_url, state.ucp_checkouts
+    view = await _run(lambda: _as_api(lambda: checkouts.review(checkout_id, given.token, base)))
+    return JSONResponse(view, headers={"Cache-Control": "no-store"})
+
+
+@pages.post("/ucp/confirm/{checkout_id}", include_in_schema=False)
+async def confirmation_decide(state: State, checkout_id: str, given: PersonDecision) -> JSONResponse:
+    base, confirm, checkouts = (
+        state.settings.server.base_url,
+        given.decision == "confirm",
+        state.ucp_checkouts,
+    )
+    view = await _run(lambda: _as_api(lambda: checkouts.decide(checkout_id, given.token, confirm, base)))
+    return JSONResponse(view, headers={"Cache-Control": "no-store"})
 
 
 def _as_api(work: Callable[[], T]) -> T:
