@@ -9,6 +9,7 @@ import asyncio
 import hmac
 import re
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from importlib import resources
 from typing import Annotated, Any, TypeVar
 
@@ -122,7 +123,15 @@ def profile_url(header: str) -> str:
         ) from None
 
 
-async def _caller(request: Request, state: State, ucp_agent: Agent) -> tuple[Caller, dict[str, str]]:
+@dataclass(frozen=True)
+class Asking:
+    """Who asks a UCP route, and the rate-limit headers its answer carries."""
+
+    who: Caller
+    headers: dict[str, str]
+
+
+async def _asking(request: Request, state: State, ucp_agent: Agent) -> Asking:
     """The key's account, admitted at the price of one request, as ``Caller`` in routes/depends.py. An
     agent credential must declare the profile it was created for. Also the answer's rate-limit headers."""
     authorization = request.headers.get("authorization")
@@ -136,7 +145,7 @@ async def _caller(request: Request, state: State, ucp_agent: Agent) -> tuple[Cal
     agent = principal.agent_profile
     if agent is not None and not hmac.compare_digest(declared.encode(), agent.encode()):
         raise Refusal(403, "profile_mismatch", "This credential belongs to another platform profile.")
-    return Caller(principal.account, principal.key_id, state.settings.server.base_url, agent), headers
+    return Asking(Caller(principal.account, principal.key_id, state.settings.server.base_url, agent), headers)
 
 
 async def _run(work: Callable[[], T]) -> T:
@@ -151,7 +160,7 @@ async def _run(work: Callable[[], T]) -> T:
 
 # --- HTTP --------------------------------------------------------------------------------------------------
 
-UcpCaller = Annotated[tuple[Caller, dict[str, str]], Depends(_caller)]
+UcpCaller = Annotated[Asking, Depends(_asking)]
 
 router = APIRouter(prefix="/ucp", tags=["ucp"], route_class=_UcpRoute)  # the checkout API, UCP's shapes
 pages = APIRouter()  # no key: the business profile and the person's confirmation page, Ponder's shapes
@@ -159,7 +168,7 @@ pages = APIRouter()  # no key: the business profile and the person's confirmatio
 
 async def _answer(
     state: ServerState,
-    caller: tuple[Caller, dict[str, str]],
+    caller: Asking,
     work: Callable[[UcpCheckouts], Answer],
     operation: str = "",
     key: str | None = None,
@@ -167,7 +176,7 @@ async def _answer(
 ) -> JSONResponse:
     """Run ``work`` in a thread; a state-changing operation once per idempotency key. A new session is a 201,
     every other answer a 200 (a business outcome is in the document's ``messages``)."""
-    (who, headers), checkouts = caller, state.ucp_checkouts
+    who, headers, checkouts = caller.who, caller.headers, state.ucp_checkouts
     if request is not None:
         raw, path = await request.body(), request.url.path
         answer = await _run(lambda: checkouts.once(who, operation, key, path, raw, lambda: work(checkouts)))
@@ -190,7 +199,7 @@ async def create_checkout(
     return await _answer(
         state,
         caller,
-        lambda checkouts: checkouts.create(caller[0], body, idempotency_key),
+        lambda checkouts: checkouts.create(caller.who, body, idempotency_key),
         "create",
         idempotency_key,
         request,
@@ -200,7 +209,7 @@ async def create_checkout(
 @router.get("/checkout-sessions/{checkout_id}", response_model=None, responses=_responses(200))
 async def get_checkout(state: State, caller: UcpCaller, checkout_id: str) -> JSONResponse:
     """The checkout session now: once the person confirmed, ``completed`` with its order."""
-    return await _answer(state, caller, lambda checkouts: checkouts.get(caller[0], checkout_id))
+    return await _answer(state, caller, lambda checkouts: checkouts.get(caller.who, checkout_id))
 
 
 @router.put("/checkout-sessions/{checkout_id}", response_model=None, responses=_responses(200))
@@ -216,7 +225,7 @@ async def update_checkout(
     return await _answer(
         state,
         caller,
-        lambda checkouts: checkouts.update(caller[0], checkout_id, body),
+        lambda checkouts: checkouts.update(caller.who, checkout_id, body),
         "update",
         idempotency_key,
         request,
@@ -237,7 +246,7 @@ async def complete_checkout(
     return await _answer(
         state,
         caller,
-        lambda checkouts: checkouts.complete(caller[0], checkout_id, body),
+        lambda checkouts: checkouts.complete(caller.who, checkout_id, body),
         "complete",
         idempotency_key,
         request,
@@ -256,7 +265,7 @@ async def cancel_checkout(
     return await _answer(
         state,
         caller,
-        lambda checkouts: checkouts.cancel(caller[0], checkout_id),
+        lambda checkouts: checkouts.cancel(caller.who, checkout_id),
         "cancel",
         idempotency_key,
         request,
