@@ -2,7 +2,7 @@
 
 An account key is the store's own client (it acts for any user of the account). ``--ucp-agent PROFILE_URL``
 creates an outside shopping agent's credential instead: the UCP routes only, with that platform profile only,
-and never a customer's saved data or confirmation (server/ucp.py).
+and never a customer's saved data or confirmation (server/ucp/).
 """
 
 from __future__ import annotations

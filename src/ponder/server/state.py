@@ -21,6 +21,7 @@ from ponder.tools.base import Tool
 
 if TYPE_CHECKING:
     from ponder.commerce.shop import Shop
+    from ponder.commerce.ucp import UcpCheckouts
     from ponder.memory.embeddings import Embedder
     from ponder.memory.interests import InterestStore
     from ponder.memory.service import MemoryService
@@ -79,6 +80,13 @@ class ServerState:
         from ponder.commerce.mode import open_shop
 
         return open_shop(self.settings, self.db, self.memory.embedder)
+
+    @functools.cached_property
+    def ucp_checkouts(self) -> UcpCheckouts:
+        """The UCP checkout sessions outside shopping agents drive (server/ucp/), over the shop."""
+        from ponder.commerce.ucp import UcpCheckouts
+
+        return UcpCheckouts(self.db, lambda: self.shop)
 
     @functools.cached_property
     def interests(self) -> InterestStore:

@@ -7,7 +7,7 @@ fast (a slow password hash would be the bottleneck of the server). The clear key
 A key is of one of two kinds. An **account** key is the store's own client: it acts for any user of its
 account (the app relays its users' confirmations). A **UCP agent** credential (``kind="ucp_agent"``) is an
 outside shopping agent's: it works only on the UCP routes, only with the platform profile it was created for
-(``profile``), and it never acts as a customer (server/ucp.py). Both start with ``pk-``, so a local server
+(``profile``), and it never acts as a customer (server/ucp/). Both start with ``pk-``, so a local server
 without keys never mistakes an agent credential for no key at all.
 """
 

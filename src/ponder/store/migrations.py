@@ -310,7 +310,7 @@ def m003_commerce(db: Connection) -> None:
 
 
 def m004_ucp_checkout_sessions(db: Connection) -> None:
-    """Checkout sessions of the Universal Commerce Protocol (server/ucp.py): what a shopping agent asked
+    """Checkout sessions of the Universal Commerce Protocol (server/ucp/): what a shopping agent asked
     for, and where it stands. Completing one only proposes a pending action; the order is the person's."""
     md = sa.MetaData()
     sa.Table(

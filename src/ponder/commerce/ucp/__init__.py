@@ -1,0 +1,18 @@
+"""The commerce side of the Universal Commerce Protocol's checkout (UCP 2026-08-25): checkout sessions a
+shopping agent drives, over the shop engine. The routes, keys and HTTP answers are server/ucp/'s.
+
+    checkouts.py   UcpCheckouts: the session state machine, the person's confirmation, idempotent replays
+    sessions.py    the ``ucp_checkout_sessions`` table (optimistic versions)
+    pricing.py     a session priced now (the one price/stock check) and rendered as a UCP checkout
+    requests.py    what a platform sent: the buyer, fulfillment destinations, the payment instrument
+    document.py    UCP's names, statuses, messages and documents, checked by the ``ucp-sdk`` models
+    errors.py      the refusals, as PonderErrors carrying UCP error codes
+
+Nothing here imports the server, FastAPI or Starlette: operations answer documents (``Answer``) or raise
+PonderErrors, and server/ucp/ maps them to HTTP statuses and bodies.
+"""
+
+from ponder.commerce.ucp.checkouts import Answer, Caller, UcpCheckouts
+from ponder.commerce.ucp.document import VERSION
+
+__all__ = ["VERSION", "Answer", "Caller", "UcpCheckouts"]

@@ -1,0 +1,188 @@
+"""UCP documents as this store writes them: the version and capability names, the checkout statuses, messages,
+the ``ErrorResponse``, and the pieces of a checkout (destinations, offered instruments, line titles), each
+checked by the ``ucp-sdk`` models before it leaves.
+
+Not here: reading what a platform sent (requests.py), pricing (pricing.py), the status machine (checkouts.py).
+Nothing here knows HTTP: which status carries a document is the server's business (server/ucp/).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AnyUrl, TypeAdapter, ValidationError
+from ucp_sdk.models.schemas.common.types.error_response import (  # type: ignore[import-untyped]
+    ErrorResponse as UcpErrorResponse,
+)
+from ucp_sdk.models.schemas.profile import BusinessSchema as BusinessProfile  # type: ignore[import-untyped]
+from ucp_sdk.models.schemas.shopping.fulfillment import Checkout  # type: ignore[import-untyped]
+from ucp_sdk.models.schemas.ucp import ResponseCheckoutSchema  # type: ignore[import-untyped]
+
+from ponder.commerce.model import Address, PaymentMethod
+
+VERSION = "2026-08-25"
+SHOPPING = "dev.ucp.shopping"
+CHECKOUT = "dev.ucp.shopping.checkout"
+FULFILLMENT = "dev.ucp.shopping.fulfillment"
+HANDLER = "dev.ponder.payment_token"  # our handler: a saved method by id, or the provider's token
+SESSION_TTL_S = 6 * 3600  # the spec's default lifetime of a checkout
+MAX_LINES = 50  # as a Ponder checkout (checkout.py)
+SHIPPING_METHOD, PACKAGE, STANDARD = "shipping", "package_1", "standard"
+
+INCOMPLETE, READY, ESCALATION = "incomplete", "ready_for_complete", "requires_escalation"
+IN_PROGRESS, COMPLETED, CANCELED = "complete_in_progress", "completed", "canceled"
+FINISHED = (COMPLETED, CANCELED)
+FROZEN = (ESCALATION, IN_PROGRESS, COMPLETED, CANCELED)  # answered from the stored body, not re-priced
+
+_URL = TypeAdapter(AnyUrl)
+
+
+def handler(name: str) -> dict[str, Any]:
+    """The one payment handler: the payment provider ``name``'s tokens, or a saved method."""
+    return {
+        "id": f"ponder_{name}",
+        "version": VERSION,
+        "available_instruments": [{"type": "card"}, {"type": "gift_card"}, {"type": "paypal"}],
+        "config": {"provider": name, "environment": "TEST" if name == "test" else "PRODUCTION"},
+    }
+
+
+def profile(base_url: str, provider: str) -> dict[str, Any]:
+    """The business profile served at /.well-known/ucp."""
+    body = {
+        "ucp": {
+            "version": VERSION,
+            "services": {
+                SHOPPING: [
+                    {
+                        "version": VERSION,
+                        "spec": f"https://ucp.dev/{VERSION}/specification/overview/",
+                        "transport": "rest",
+                        "schema": f"https://ucp.dev/{VERSION}/services/shopping/rest.openapi.json",
+                        "endpoint": f"{base_url}/ucp",
+                    }
+                ]
+            },
+            "capabilities": {
+                CHECKOUT: [
+                    {
+                        "version": VERSION,
+                        "spec": f"https://ucp.dev/{VERSION}/specification/shopping/checkout/",
+                        "schema": f"https://ucp.dev/{VERSION}/schemas/shopping/checkout.json",
+                    }
+                ],
+                FULFILLMENT: [
+                    {
+                        "version": VERSION,
+                        "schema": f"https://ucp.dev/{VERSION}/schemas/shopping/fulfillment.json",
+                        "extends": CHECKOUT,
+                    }
+                ],
+            },
+            "payment_handlers": {HANDLER: [handler(provider)]},
+        }
+    }
+    dumped: dict[str, Any] = BusinessProfile.model_validate(body).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    return dumped
+
+
+def envelope(provider: str) -> dict[str, Any]:
+    return {
+        "version": VERSION,
+        "status": "success",
+        "capabilities": {
+            CHECKOUT: [{"version": VERSION}],
+            FULFILLMENT: [{"version": VERSION, "extends": CHECKOUT}],
+        },
+        "payment_handlers": {HANDLER: [handler(provider)]},
+    }
+
+
+def error_response(code: str, content: str) -> dict[str, Any]:
+    """A UCP ``ErrorResponse``: no checkout to show, one unrecoverable error."""
+    body = {
+        "ucp": {"version": VERSION, "status": "error"},
+        "messages": [error(code, content, severity="unrecoverable")],
+    }
+    dumped: dict[str, Any] = UcpErrorResponse.model_validate(body).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    return dumped
+
+
+def error(code: str, content: str, path: str | None = None, severity: str = "recoverable") -> dict[str, Any]:
+    message = {"type": "error", "code": code, "content": content, "severity": severity}
+    return message | ({"path": path} if path else {})
+
+
+def warning(code: str, content: str) -> dict[str, Any]:
+    return {"type": "warning", "code": code, "content": content}
+
+
+def destination(address: Address) -> dict[str, Any]:
+    first, _, last = address.name.partition(" ")
+    optional = {
+        "extended_address": address.line2,
+        "address_region": address.state,
+        "postal_code": address.zip,
+        "first_name": first,
+        "last_name": last,
+    }
+    return {
+        "id": address.id,
+        "type": "shipping_address",
+        "street_address": address.line1,
+        "address_locality": address.city,
+        "address_country": address.country,
+    } | {k: v for k, v in optional.items() if v}
+
+
+def offered(method: PaymentMethod, handler_id: str) -> dict[str, Any]:
+    display = {"brand": method.brand, "last_digits": method.last4}
+    offered = {"id": method.id, "handler_id": handler_id, "type": method.kind}
+    return offered | ({"display": {k: v for k, v in display.items() if v}} if any(display.values()) else {})
+
+
+def is_url(text: str) -> bool:
+    """Whether a store's image URL is one UCP accepts (a store file may hold anything)."""
+    try:
+        return _URL.validate_python(text).scheme in ("http", "https")
+    except ValidationError:
+        return False
+
+
+def title(name: str, options: dict[str, str]) -> str:
+    return f"{name} ({', '.join(f'{k} {v}' for k, v in options.items())})" if options else name
+
+
+def outcome(status: str, result: dict[str, Any] | None) -> dict[str, Any]:
+    """The warning a checkout carries back to ``ready_for_complete`` when its confirmation ended unbought."""
+    if status == "declined":
+        return warning("buyer_declined", "The buyer declined this order; nothing was bought.")
+    if status == "failed":
+        reason = (result or {}).get("error", "")
+        return warning("order_failed", f"The order could not be placed; nothing was bought. {reason}".strip())
+    return warning("confirmation_expired", "The buyer did not confirm in time; nothing was bought.")
+
+
+def frozen(body: dict[str, Any], status: str) -> dict[str, Any]:
+    """The stored checkout moved to ``status``: no continue_url and no messages left to act on."""
+    moved = {k: v for k, v in body.items() if k not in ("continue_url", "messages")}
+    return moved | {"status": status}
+
+
+def with_message(body: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+    return body | {"messages": [*body.get("messages", []), message]}
+
+
+def continue_url(base_url: str, checkout_id: str, token: str) -> str:
+    return f"{base_url}/ucp/confirm/{checkout_id}#token={token}"
+
+
+def checked(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` validated as a UCP checkout (with fulfillment) and serialized as the SDK does."""
+    model = Checkout.model_validate(body | {"ucp": ResponseCheckoutSchema.model_validate(body["ucp"])})
+    dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dumped

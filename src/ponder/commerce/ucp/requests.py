@@ -1,0 +1,144 @@
+"""Reading what a platform sent to a UCP checkout: the buyer's email as a user, the fulfillment's shipping
+destinations and selections, and the one payment instrument of a complete request.
+
+Not here: deciding what a checkout may do with them (checkouts.py), pricing (pricing.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from pydantic import ValidationError
+from ucp_sdk.models.schemas.shopping.types.fulfillment_create_request import (  # type: ignore[import-untyped]
+    FulfillmentCreateRequest,
+)
+from ucp_sdk.models.schemas.shopping.types.shipping_destination_create_request import (  # type: ignore[import-untyped]
+    ShippingDestinationCreateRequest,
+)
+
+from ponder.commerce.model import Address, PaymentMethod
+from ponder.commerce.ucp import document as doc
+from ponder.commerce.ucp.errors import InvalidCheckoutRequest
+from ponder.errors import UserError
+from ponder.memory.owner import check_name
+
+__all__ = ["Declined", "buyer_user", "read_fulfillment", "read_instrument"]
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+class Declined(Exception):
+    """The complete request's payment cannot be used: a recoverable ``payment_failed``."""
+
+    def __init__(self, content: str, path: str | None) -> None:
+        super().__init__(content)
+        self.message = doc.error("payment_failed", content, path)
+
+
+def buyer_user(email: str | None) -> str | None:
+    """The user a buyer email names, or None if it is not a usable email."""
+    user = (email or "").strip().lower()
+    if not _EMAIL.fullmatch(user):
+        return None
+    try:
+        return check_name(user, "user name")
+    except UserError:
+        return None
+
+
+def read_fulfillment(raw: Any) -> tuple[list[Address], str | None, str | None, list[dict[str, Any]]]:
+    """The shipping destinations the platform wrote, its selections (platform ids resolved to ours), and
+    messages about what could not be used."""
+    if raw is None:
+        return [], None, None, []
+    try:
+        fulfillment = FulfillmentCreateRequest.model_validate(raw)
+        notes: list[dict[str, Any]] = []
+        destinations: list[Address] = []
+        aliases: dict[str, str] = {}
+        selected = option = None
+        shipping = [m for m in fulfillment.methods or [] if m.type == "shipping"]
+        if len(shipping) != len(fulfillment.methods or []):
+            notes.append(
+                doc.warning("method_unsupported", "This store only ships: other methods are ignored.")
+            )
+        for method in shipping[:1]:
+            given = (method.model_extra or {}).get("destinations") or []
+            if not isinstance(given, list):
+                raise InvalidCheckoutRequest("fulfillment.methods[].destinations must be a list.")
+            for raw_destination in given:
+                destination = ShippingDestinationCreateRequest.model_validate(raw_destination)
+                address = _address(destination)
+                if address is None:
+                    if not destination.id:
+                        notes.append(doc.error("invalid", "A destination without an address or an id."))
+                    continue
+                if not (address.line1 and address.city and address.country):
+                    text = "A shipping address needs street_address, address_locality and address_country."
+                    notes.append(doc.error("invalid", text, "$.fulfillment.methods[0].destinations"))
+                    continue
+                destinations.append(address)
+                if destination.id:
+                    aliases[destination.id] = address.id
+            selected = method.selected_destination_id
+            option = next((g.selected_option_id for g in method.groups or [] if g.selected_option_id), None)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise InvalidCheckoutRequest(f"Invalid fulfillment: {where}: {first.get('msg')}") from None
+    return destinations, aliases.get(selected, selected) if selected else None, option, notes
+
+
+def _address(destination: Any) -> Address | None:
+    """A platform-written shipping address, with an id derived from its content (the same address sent
+    again is the same destination); None for a destination that only names an id."""
+    fields = {
+        "line1": (destination.street_address or "").strip(),
+        "line2": (destination.extended_address or "").strip(),
+        "city": (destination.address_locality or "").strip(),
+        "state": (destination.address_region or "").strip(),
+        "zip": (destination.postal_code or "").strip(),
+        "country": (destination.address_country or "").strip(),
+        "name": " ".join(n.strip() for n in (destination.first_name, destination.last_name) if n).strip(),
+    }
+    if not any(v for k, v in fields.items() if k != "name"):
+        return None
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+    return Address(id="dest_" + digest, **fields)
+
+
+def read_instrument(
+    payment: Any, handler_id: str, saved: set[str]
+) -> tuple[dict[str, Any], str | PaymentMethod]:
+    """The one instrument to pay with, as echoed (no credential), and what pays: a saved method's id (one
+    of ``saved``), or a method holding the provider token sent (not saved here)."""
+    instruments = list(payment.instruments or [])
+    chosen = [i for i in instruments if i.selected] or instruments
+    if len(chosen) != 1:
+        raise Declined("Send exactly one payment instrument.", "$.payment.instruments")
+    instrument = chosen[0]
+    if instrument.handler_id != handler_id:
+        raise Declined(f"Unknown handler_id '{instrument.handler_id}': use '{handler_id}'.", None)
+    display = instrument.display or {}
+    echo: dict[str, Any] = {"id": instrument.id, "handler_id": handler_id, "type": instrument.type}
+    if display:
+        echo["display"] = display
+    credential = instrument.credential
+    if credential is None:  # a saved method, by the id we offered
+        if instrument.id not in saved:
+            raise Declined(f"No saved payment method '{instrument.id}' for this buyer.", None)
+        return echo, str(instrument.id)
+    token = (credential.model_extra or {}).get("token")
+    if credential.type != "token" or not isinstance(token, str) or not 1 <= len(token) <= 200:
+        raise Declined("The credential must be {'type': 'token', 'token': '<provider token>'}.", None)
+    method = PaymentMethod(
+        "pm_" + hashlib.sha256(token.encode()).hexdigest()[:16],
+        "card",
+        token,
+        str(display.get("brand", ""))[:20],
+        str(display.get("last_digits", ""))[-4:],
+    )
+    return echo, method

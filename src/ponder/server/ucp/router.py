@@ -1,0 +1,317 @@
+"""The UCP routes: who is asking (key, agent profile, limits), the checkout operations run in a worker
+thread, and their answers and refusals in UCP's shapes and HTTP statuses.
+
+Not here: what a checkout does (commerce/ucp/checkouts.py) and the wire models (protocol.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from importlib import resources
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from ucp_sdk.models.schemas.profile import BusinessSchema as BusinessProfile  # type: ignore[import-untyped]
+from ucp_sdk.models.schemas.shopping.checkout_complete_request import (  # type: ignore[import-untyped]
+    CheckoutCompleteRequest,
+)
+from ucp_sdk.models.schemas.shopping.checkout_create_request import (  # type: ignore[import-untyped]
+    CheckoutCreateRequest,
+)
+from ucp_sdk.models.schemas.shopping.checkout_update_request import (  # type: ignore[import-untyped]
+    CheckoutUpdateRequest,
+)
+
+from ponder.commerce.ucp import Answer, Caller, UcpCheckouts
+from ponder.commerce.ucp.errors import CHECKOUT_ERRORS, CheckoutNotFound
+from ponder.errors import PonderError, UserError
+from ponder.server.auth import admit, authenticate
+from ponder.server.errors import ApiError, from_ponder_error
+from ponder.server.routes.depends import State
+from ponder.server.state import ServerState
+from ponder.server.ucp.protocol import PersonDecision, Refusal, Token, _responses
+from ponder.store.keys import check_profile_url
+
+_PROFILE = re.compile(r'(?:^|,)\s*profile\s*=\s*"([^"\\]*)"')
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+}
+
+T = TypeVar("T")
+
+
+class _UcpRoute(APIRoute):
+    """Every error of a UCP route leaves in UCP's shapes: a malformed request or UCP-Agent header is a 400
+    ``{code, content}`` (not the server's OpenAI-shaped 400), and so are key and rate-limit refusals."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as err:
+                return _invalid(err).response()
+            except HTTPException as err:  # FastAPI's own, e.g. a body that is not JSON
+                code = "invalid_request" if err.status_code == 400 else "http_error"
+                return Refusal(
+                    err.status_code, code, str(err.detail), headers=dict(err.headers or {})
+                ).response()
+            except ApiError as err:
+                return Refusal(err.status, err.code or err.type, err.message, headers=err.headers).response()
+            except Refusal as refusal:
+                return refusal.response()
+
+        return route
+
+
+def _invalid(err: RequestValidationError) -> Refusal:
+    first = err.errors()[0]
+    loc = [str(p) for p in first.get("loc", ())]
+    if loc[:2] == ["header", "UCP-Agent"]:
+        return Refusal(400, "invalid_profile_url", 'The UCP-Agent header is required: profile="https://…".')
+    where = ".".join(p for p in loc if p != "body")
+    return Refusal(
+        400, "invalid_request", f"Invalid request: {where + ': ' if where else ''}{first.get('msg')}"
+    )
+
+
+# --- who is asking ---------------------------------------------------------------------------------------
+
+Agent = Annotated[
+    str,
+    Header(
+        alias="UCP-Agent",
+        max_length=4096,
+        description='The platform\'s profile, RFC 8941: profile="https://platform.example/.well-known/ucp". '
+        "Its shape is checked; it is not fetched.",
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="The first answer is replayed to the same key and body; another body is a 409.",
+    ),
+]
+
+
+def profile_url(header: str) -> str:
+    """The platform profile's URL in a ``UCP-Agent`` header (an RFC 8941 dictionary), checked for shape only:
+    an absolute https URL (http on loopback, for development). It is not fetched."""
+    found = _PROFILE.search(header)
+    try:
+        return check_profile_url(found.group(1) if found else "")
+    except UserError:
+        raise Refusal(
+            400,
+            "invalid_profile_url",
+            'UCP-Agent must name the platform profile as profile="https://…" (RFC 8941 dictionary).',
+        ) from None
+
+
+@dataclass(frozen=True)
+class Asking:
+    """Who asks a UCP route, and the rate-limit headers its answer carries."""
+
+    who: Caller
+    headers: dict[str, str]
+
+
+async def _asking(request: Request, state: State, ucp_agent: Agent) -> Asking:
+    """The key's account, admitted at the price of one request, as ``Caller`` in routes/depends.py. An
+    agent credential must declare the profile it was created for. Also the answer's rate-limit headers."""
+    authorization = request.headers.get("authorization")
+    api_key = request.headers.get("x-api-key")
+    if not authorization and api_key:
+        authorization = f"Bearer {api_key}"
+    principal = await authenticate(state, authorization, agent_ok=True)
+    request.scope.setdefault("state", {})["account"] = principal.account
+    headers = await admit(state, principal, 1.0)
+    declared = profile_url(ucp_agent)
+    agent = principal.agent_profile
+    if agent is not None and not hmac.compare_digest(declared.encode(), agent.encode()):
+        raise Refusal(403, "profile_mismatch", "This credential belongs to another platform profile.")
+    return Asking(Caller(principal.account, principal.key_id, state.settings.server.base_url, agent), headers)
+
+
+async def _run(work: Callable[[], T]) -> T:
+    """``work()`` in a worker thread; a checkout's refusal as UCP answers it, other errors as the server's."""
+    try:
+        return await asyncio.to_thread(work)
+    except CHECKOUT_ERRORS as err:
+        raise Refusal.of(err) from err
+    except PonderError as err:
+        raise from_ponder_error(err) from err
+
+
+# --- HTTP --------------------------------------------------------------------------------------------------
+
+UcpCaller = Annotated[Asking, Depends(_asking)]
+
+router = APIRouter(prefix="/ucp", tags=["ucp"], route_class=_UcpRoute)  # the checkout API, UCP's shapes
+pages = APIRouter()  # no key: the business profile and the person's confirmation page, Ponder's shapes
+
+
+async def _answer(
+    state: ServerState,
+    caller: Asking,
+    work: Callable[[UcpCheckouts], Answer],
+    operation: str = "",
+    key: str | None = None,
+    request: Request | None = None,
+) -> JSONResponse:
+    """Run ``work`` in a thread; a state-changing operation once per idempotency key. A new session is a 201,
+    every other answer a 200 (a business outcome is in the document's ``messages``)."""
+    who, headers, checkouts = caller.who, caller.headers, state.ucp_checkouts
+    if request is not None:
+        raw, path = await request.body(), request.url.path
+        answer = await _run(lambda: checkouts.once(who, operation, key, path, raw, lambda: work(checkouts)))
+    else:
+        answer = await _run(lambda: work(checkouts))
+    return JSONResponse(answer.body, status_code=201 if answer.created else 200, headers=headers)
+
+
+@router.post(
+    "/checkout-sessions", status_code=201, response_model=None, responses=_responses(201, create=True)
+)
+async def create_checkout(
+    request: Request,
+    state: State,
+    caller: UcpCaller,
+    body: CheckoutCreateRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Create a checkout session: line items by the store's item ids, priced from the catalog."""
+    return await _answer(
+        state,
+        caller,
+        lambda checkouts: checkouts.create(caller.who, body, idempotency_key),
+        "create",
+        idempotency_key,
+        request,
+    )
+
+
+@router.get("/checkout-sessions/{checkout_id}", response_model=None, responses=_responses(200))
+async def get_checkout(state: State, caller: UcpCaller, checkout_id: str) -> JSONResponse:
+    """The checkout session now: once the person confirmed, ``completed`` with its order."""
+    return await _answer(state, caller, lambda checkouts: checkouts.get(caller.who, checkout_id))
+
+
+@router.put("/checkout-sessions/{checkout_id}", response_model=None, responses=_responses(200))
+async def update_checkout(
+    request: Request,
+    state: State,
+    caller: UcpCaller,
+    checkout_id: str,
+    body: CheckoutUpdateRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Replace the line items, buyer and fulfillment (send everything to keep)."""
+    return await _answer(
+        state,
+        caller,
+        lambda checkouts: checkouts.update(caller.who, checkout_id, body),
+        "update",
+        idempotency_key,
+        request,
+    )
+
+
+@router.post("/checkout-sessions/{checkout_id}/complete", response_model=None, responses=_responses(200))
+async def complete_checkout(
+    request: Request,
+    state: State,
+    caller: UcpCaller,
+    checkout_id: str,
+    body: CheckoutCompleteRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Propose the order to the person: ``requires_escalation`` and a ``continue_url`` for them.
+    Nothing is bought until they confirm."""
+    return await _answer(
+        state,
+        caller,
+        lambda checkouts: checkouts.complete(caller.who, checkout_id, body),
+        "complete",
+        idempotency_key,
+        request,
+    )
+
+
+@router.post("/checkout-sessions/{checkout_id}/cancel", response_model=None, responses=_responses(200))
+async def cancel_checkout(
+    request: Request,
+    state: State,
+    caller: UcpCaller,
+    checkout_id: str,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Cancel the checkout session; a confirmation link it gave stops working."""
+    return await _answer(
+        state,
+        caller,
+        lambda checkouts: checkouts.cancel(caller.who, checkout_id),
+        "cancel",
+        idempotency_key,
+        request,
+    )
+
+
+@pages.get("/.well-known/ucp", tags=["ucp"], response_model=None, responses={200: {"model": BusinessProfile}})
+async def ucp_profile(state: State) -> JSONResponse:
+    """The business profile: UCP version, the REST endpoint, capabilities and the payment handler."""
+    body = state.ucp_checkouts.profile(state.settings.server.base_url)
+    return JSONResponse(body, headers={"Cache-Control": "private, max-age=300"})
+
+
+@pages.get("/ucp/confirm/{checkout_id}", include_in_schema=False)
+async def confirmation_page(checkout_id: str) -> HTMLResponse:
+    return HTMLResponse(_page(), headers=_PAGE_HEADERS)
+
+
+@pages.post("/ucp/confirm/{checkout_id}/review", include_in_schema=False)
+async def confirmation_review(state: State, checkout_id: str, given: Token) -> JSONResponse:
+    base, checkouts = state.settings.server.base_url, state.ucp_checkouts
+    view = await _run(lambda: _as_api(lambda: checkouts.review(checkout_id, given.token, base)))
+    return JSONResponse(view, headers={"Cache-Control": "no-store"})
+
+
+@pages.post("/ucp/confirm/{checkout_id}", include_in_schema=False)
+async def confirmation_decide(state: State, checkout_id: str, given: PersonDecision) -> JSONResponse:
+    base, confirm, checkouts = (
+        state.settings.server.base_url,
+        given.decision == "confirm",
+        state.ucp_checkouts,
+    )
+    view = await _run(lambda: _as_api(lambda: checkouts.decide(checkout_id, given.token, confirm, base)))
+    return JSONResponse(view, headers={"Cache-Control": "no-store"})
+
+
+def _as_api(work: Callable[[], T]) -> T:
+    """The page's calls answer in Ponder's error shape: an unknown checkout is the same 404 as a bad link."""
+    try:
+        return work()
+    except CheckoutNotFound:
+        raise ApiError(404, "This confirmation link is not valid.", "not_found_error") from None
+    except CHECKOUT_ERRORS as err:
+        refusal = Refusal.of(err)
+        raise ApiError(refusal.status, refusal.content, "conflict_error") from None
+
+
+def _page() -> str:
+    return (resources.files("ponder") / "web" / "confirm.html").read_text(encoding="utf-8")
