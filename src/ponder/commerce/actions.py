@@ -30,7 +30,7 @@ bench/crash.py crash at.
 The summary is built from the store's records only (the order, its items and amounts, saved addresses
 and payment methods), each value on one line with control characters taken out. A checkout may instead
 ship to an address and pay with a provider token given for that one order (an outside shopping agent's,
-server/ucp.py): the summary labels them "given for this order only", the action keeps them (its token
+commerce/ucp/): the summary labels them "given for this order only", the action keeps them (its token
 never shown: ``to_dict`` drops it), and nothing is added to the buyer's saved addresses or methods, not
 even on confirmation: the order records the address and the charge uses the token. What the model wrote is
 kept apart: a reason it gave is the action's ``assistant_note``, for clients to show labelled as the

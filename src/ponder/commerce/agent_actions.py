@@ -1,7 +1,7 @@
 """Orders an outside shopping agent prepared, waiting for the person: their confirmation tokens, for the
 store's own surfaces only.
 
-A UCP checkout an agent started (server/ucp.py) ends in a pending action of the buyer's, whose token the
+A UCP checkout an agent started (commerce/ucp/) ends in a pending action of the buyer's, whose token the
 agent never receives: the store keeps it with the checkout session while it may be confirmed. This module
 reads those tokens for one user, so the surfaces that act for that user (``GET /v1/actions`` with the store's
 account key, which the chat page uses; ``ponder shop pending`` and ``ponder shop confirm``) can put the order

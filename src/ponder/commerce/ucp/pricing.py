@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ponder.commerce.checkout import LineItem
+from ponder.commerce.inventory import read_variants
 from ponder.commerce.model import Address, PaymentMethod
 from ponder.commerce.shop import Shop
 from ponder.commerce.ucp import document as doc
 from ponder.commerce.ucp.document import FROZEN, INCOMPLETE, PACKAGE, READY, SHIPPING_METHOD, STANDARD
 from ponder.commerce.ucp.sessions import Session
-from ponder.errors import NotFoundError
 
 __all__ = ["Evaluation", "PricedLines", "evaluate", "price_lines", "render"]
 
@@ -49,23 +49,24 @@ class PricedLines:
     messages: list[dict[str, Any]]
 
 
-# inventory: unify with commerce/inventory.py
 def price_lines(shop: Shop, account: str, lines: list[dict[str, Any]]) -> PricedLines:
     """Price ``lines`` (``{"id", "item_id", "quantity"}``) from the catalog now and check each variant's
-    availability and stock: UCP's one price/stock check."""
+    availability and stock, through the store's one price/stock reader (``inventory.read_variants``);
+    each line's problem becomes a UCP message instead of an error."""
+    with shop.db.reading() as db:
+        variants = read_variants(db, account, [line["item_id"] for line in lines])
     priced = PricedLines([], [], 0, [])
     for line in lines:
-        try:
-            view, variant = shop.catalog.variant(account, line["item_id"])
-        except NotFoundError:
+        variant = variants.get(line["item_id"])
+        if variant is None:
             text = f"No item '{line['item_id']}' in this store: left out."
             priced.messages.append(doc.error("not_found", text))
             continue
         path, quantity = f"$.line_items[{len(priced.line_items)}]", line["quantity"]
-        item: dict[str, Any] = {"id": variant.id, "title": doc.title(view.product.name, variant.options)}
+        item: dict[str, Any] = {"id": variant.variant_id, "title": doc.title(variant.name, variant.options)}
         item["price"] = variant.price
-        if doc.is_url(view.product.image_url):
-            item["image_url"] = view.product.image_url
+        if doc.is_url(variant.image_url):
+            item["image_url"] = variant.image_url
         amount = variant.price * quantity
         totals = [{"type": "subtotal", "amount": amount}, {"type": "total", "amount": amount}]
         priced.line_items.append({"id": line["id"], "item": item, "quantity": quantity, "totals": totals})
@@ -73,11 +74,11 @@ def price_lines(shop: Shop, account: str, lines: list[dict[str, Any]]) -> Priced
         if not variant.available:
             text = f"'{item['title']}' is not available."
             priced.messages.append(doc.error("item_unavailable", text, path))
-        elif variant.stock is not None and variant.stock < quantity:
-            text = f"'{item['title']}' has only {max(variant.stock, 0)} in stock."
+        elif not variant.covers(quantity):
+            text = f"'{item['title']}' has only {variant.left} in stock."
             priced.messages.append(doc.error("out_of_stock", text, path + ".quantity"))
         else:
-            priced.items.append(LineItem(variant.id, quantity))
+            priced.items.append(LineItem(variant.variant_id, quantity))
     return priced
 
 
