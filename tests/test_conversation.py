@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from ponder.cli.context import CliContext
 from ponder.cli.main import cli
 from ponder.commerce.model import Customer, Product, StoreData, Variant
+from ponder.commerce.support import SupportQueue
 from ponder.config import ServerConfig, Settings, TierConfig, load_settings
 from ponder.memory.owner import DEFAULT_USER, LOCAL_ACCOUNT, Owner
 from ponder.memory.sessions import SessionStore
@@ -130,7 +132,11 @@ def test_a_conversation_is_stored_the_same_from_the_cli_and_over_http(
     assert {"prompt_tokens", "completion_tokens", "total_time_s"} <= set(from_cli[1][4])
 
 
-def test_a_hand_off_opened_over_http_carries_the_session(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "selects",
+    [{"model": "ponder-shopping"}, {"model": "ponder-instant", "preset": "shopping"}, {"mode": "shopping"}],
+)
+def test_a_hand_off_opened_over_http_carries_the_session(tmp_path: Path, selects: dict[str, str]) -> None:
     store = StoreData(
         name="Coast",
         currency="EUR",
@@ -150,6 +156,9 @@ def test_a_hand_off_opened_over_http_carries_the_session(tmp_path: Path) -> None
         assert reply.status_code == 200, reply.text
         [ticket] = shop.support.list_tickets("acme")
     assert ticket.session_id == "help-1" and ticket.user == "ann"
+    assert (
+        reply.json()["usage"]["ponder"]["mode"] == "instant"
+    )  # the preset runs under the mode (auto: routed)
 
 
 # --- no surface shows the forced answer prefix ---
@@ -188,3 +197,25 @@ def test_the_api_shows_no_answer_prefix_streamed_or_not(tmp_path: Path) -> None:
     ]
     text = "".join(d["choices"][0]["delta"].get("content") or "" for d in deltas if d["choices"])
     assert text == "11"
+
+
+@pytest.mark.parametrize("selects", [["--mode", "instant", "--preset", "shopping"], ["--mode", "shopping"]])
+def test_the_cli_selects_the_shopping_preset_the_same_way(selects: list[str]) -> None:
+    def factory(spec: str, settings: Settings, progress: Any) -> Model:
+        return ScriptedModel(
+            [
+                ToolCallPart("c1", "hand_off_to_person", {"reason": "refund", "summary": "Wants a person."}),
+                "Ok.",
+            ]
+        )
+
+    context = CliContext(model_factory=factory, embedder=HashingEmbedder())
+    loaded = CliRunner().invoke(cli, ["shop", "load", "--demo"], obj=context)
+    assert loaded.exit_code == 0, loaded.output
+    args = ["ask", *selects, "--json", "--user", "ann", "--session", "help-2", "A person, please."]
+    result = CliRunner().invoke(cli, args, obj=context)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["preset"] == "shopping"
+    settings = load_settings()
+    [ticket] = SupportQueue(open_database(settings.database)).list_tickets(settings.commerce.account)
+    assert ticket.session_id == "help-2" and ticket.user == "ann"

@@ -273,9 +273,8 @@ class Settings(BaseSettings):
     model: str = DEFAULT_MODEL
     # auto: the router picks per turn; shopping: auto under the shopping preset (ponder.modes.registry)
     mode: ModeChoice = "auto"
-    preset: PresetName | None = (
-        None  # shopping: the store's tools and policy, under the mode (commerce/mode.py)
-    )
+    # shopping: the store's tools and policy, under the mode (ponder.commerce.mode)
+    preset: PresetName | None = None
     budget: int | None = Field(default=None, ge=1)  # reasoning tokens; per sub-agent in contemplating
     reasoning_effort: Literal["low", "medium", "high"] | None = None  # used when no budget is set
     agents: int = Field(default=4, ge=1, le=16)  # contemplating sub-agents
