@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
+from ponder import conversation
 from ponder.cli.context import CliContext
 from ponder.cli.main import cli
 from ponder.commerce.model import Customer, Product, StoreData, Variant
@@ -24,6 +25,7 @@ from ponder.memory.owner import DEFAULT_USER, LOCAL_ACCOUNT, Owner
 from ponder.memory.sessions import SessionStore
 from ponder.messages import ToolCallPart
 from ponder.models.base import Model
+from ponder.modes.router import route
 from ponder.perception import Perception
 from ponder.server import create_app
 from ponder.store import KeyStore, open_database
@@ -219,3 +221,21 @@ def test_the_cli_selects_the_shopping_preset_the_same_way(selects: list[str]) ->
     settings = load_settings()
     [ticket] = SupportQueue(open_database(settings.database)).list_tickets(settings.commerce.account)
     assert ticket.session_id == "help-2" and ticket.user == "ann"
+
+
+def test_an_auto_turn_is_routed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    picks: list[str] = []
+
+    def counted(messages: Any) -> tuple[str, str]:
+        pick = route(messages)
+        picks.append(pick[0])
+        return pick
+
+    monkeypatch.setattr(conversation, "route", counted)
+    question = "Natalia sold clips to 48 friends in April and half as many in May. How many in total?"
+    body = {"model": "ponder-auto", "messages": [{"role": "user", "content": question}]}
+    with api(tmp_path, ScriptedModel(THINKING)) as server:
+        reply = server.chat(body)
+    assert reply.status_code == 200, reply.text
+    assert picks == ["thinking"]  # priced and run from one decision
+    assert reply.json()["usage"]["ponder"]["mode"] == "thinking"
