@@ -25,7 +25,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ponder.config import Settings
 from ponder.errors import BackendError, UserError
@@ -33,7 +33,7 @@ from ponder.memory.owner import DEFAULT_USER, LOCAL_ACCOUNT, Owner
 from ponder.messages import Event, Message, PerceptionEvent, ResponseDone, TextDelta
 from ponder.models.base import Model, ModelSettings
 from ponder.modes.base import Mode
-from ponder.modes.registry import ModeName, ModeOptions, ReasoningMode, Selection, get_mode
+from ponder.modes.registry import ModeName, ModeOptions, PresetName, ReasoningMode, Selection, get_mode
 from ponder.modes.router import route
 from ponder.modes.scaffolding import AnswerPrefix, strip_answer_prefix
 from ponder.perception import has_media
@@ -48,7 +48,16 @@ if TYPE_CHECKING:
     from ponder.perception import Perception
     from ponder.tools.runner import ToolRunner
 
-__all__ = ["Conversation", "InThread", "Turn", "TurnDone", "TurnEvent", "TurnSpec", "mode_options"]
+__all__ = [
+    "Conversation",
+    "InThread",
+    "Preset",
+    "Turn",
+    "TurnDone",
+    "TurnEvent",
+    "TurnSpec",
+    "mode_options",
+]
 
 InThread = Callable[..., Awaitable[Any]]  # how blocking work runs: asyncio.to_thread, or the server's turns
 
@@ -132,12 +141,8 @@ class Conversation:
         else:
             chosen = requested
         options, proposals = spec.options, list["Proposal"]()
-        if spec.selection.preset == "shopping":
-            from ponder.commerce.mode import ShoppingPreset
-
-            if self.shop is None:
-                raise UserError("The shopping preset needs a store, and this surface has none.")
-            preset = ShoppingPreset(self.shop(), self._customer(spec))
+        if spec.selection.preset is not None:
+            preset = _PRESETS[spec.selection.preset](self, spec)
             options = preset.apply(options, proposals, spec.session_id)
             if router is not None:
                 chosen, router["reason"] = preset.bias(chosen, router["reason"])
@@ -145,9 +150,30 @@ class Conversation:
         mode = get_mode(chosen, options)
         return Turn(self, spec, mode, requested, chosen, router, proposals)
 
-    def _customer(self, spec: TurnSpec) -> Owner:
-        who = spec.owner or Owner(LOCAL_ACCOUNT, DEFAULT_USER)
-        return Owner(spec.store or who.account, who.user, who.project)
+
+class Preset(Protocol):
+    """What a preset gives a turn under any mode: tools and policy, and a bias on the router's pick."""
+
+    def apply(self, options: ModeOptions, proposals: list[Proposal], session_id: str | None) -> ModeOptions:
+        """``options`` with the preset's tools and policy; actions proposed land in ``proposals``."""
+        ...
+
+    def bias(self, mode: ReasoningMode, reason: str) -> tuple[ReasoningMode, str]:
+        """The router's pick (and why) under this preset."""
+        ...
+
+
+def _shopping(conversation: Conversation, spec: TurnSpec) -> Preset:
+    """The store's tools and policy for the turn's customer (the store: ``spec.store``, or theirs)."""
+    from ponder.commerce.mode import ShoppingPreset
+
+    if conversation.shop is None:
+        raise UserError("The shopping preset needs a store, and this surface has none.")
+    who = spec.owner or Owner(LOCAL_ACCOUNT, DEFAULT_USER)
+    return ShoppingPreset(conversation.shop(), Owner(spec.store or who.account, who.user, who.project))
+
+
+_PRESETS: dict[PresetName, Callable[[Conversation, TurnSpec], Preset]] = {"shopping": _shopping}
 
 
 @dataclass
