@@ -112,13 +112,14 @@ def mode_options(
 
 
 class Conversation:
-    """What turns share: the settings, memory, perception and the shop (each reached on first use)."""
+    """What turns share: the settings, memory, perception and the shop (each reached on first use; without
+    ``memory``, only nobody's turns run)."""
 
     def __init__(
         self,
         settings: Settings,
         *,
-        memory: Callable[[], MemoryService],
+        memory: Callable[[], MemoryService] | None = None,
         perception: Perception | None = None,
         shop: Callable[[], Shop] | None = None,
         in_thread: InThread = asyncio.to_thread,
@@ -128,6 +129,12 @@ class Conversation:
         self.perception = perception
         self.shop = shop
         self.in_thread = in_thread
+
+    def sessions(self) -> MemoryService:
+        """Sessions and memory, for a turn with an owner; a surface without them runs nobody's turns only."""
+        if self.memory is None:
+            raise UserError("This surface stores no sessions: its turns have no owner.")
+        return self.memory()
 
     def begin(self, spec: TurnSpec) -> Turn:
         """Route once, apply the preset and build the mode; a UserError (or the shop's NotFoundError) for a
@@ -202,7 +209,7 @@ class Turn:
         owner, runner = self.spec.owner, self.conversation
         if owner is not None:
             context = runner.settings.context_length - self.spec.settings.max_tokens
-            service = runner.memory()
+            service = runner.sessions()
             self.memory = await runner.in_thread(
                 service.before_turn,
                 owner,
@@ -276,7 +283,7 @@ class Turn:
             return []
         model = model or self.model
         assert model is not None
-        return await self.conversation.memory().learn(self.memory, model)
+        return await self.conversation.sessions().learn(self.memory, model)
 
     def store_stopped(self) -> None:
         """Store what the person was shown of a turn stopped midway (marked stopped). Blocking."""
@@ -284,7 +291,7 @@ class Turn:
             return
         from ponder.memory.service import reply_of
 
-        self.conversation.memory().after_turn(
+        self.conversation.sessions().after_turn(
             self.memory, reply_of(self.partial), perceived=self._heard(), stopped=True, mode=self.mode_name
         )
 
@@ -294,7 +301,7 @@ class Turn:
         from ponder.memory.service import reply_of
 
         await self.conversation.in_thread(
-            self.conversation.memory().after_turn,
+            self.conversation.sessions().after_turn,
             self.memory,
             reply_of(result.text, result.tool_calls),
             perceived=self._heard(),

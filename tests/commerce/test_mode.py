@@ -8,7 +8,6 @@ from ponder.commerce.tools import Proposal
 from ponder.config import Settings
 from ponder.conversation import Conversation, TurnSpec
 from ponder.memory.owner import Owner
-from ponder.memory.service import MemoryService
 from ponder.messages import Message, ToolCallPart
 from ponder.models.base import ModelSettings
 from ponder.modes import ModeOptions, get_mode
@@ -74,12 +73,8 @@ async def test_tool_errors_reach_the_model_as_errors(shop: Shop) -> None:
     assert proposals == []
 
 
-def _no_memory() -> MemoryService:
-    raise AssertionError("nobody's turn: memory is not opened")
-
-
 async def test_the_shopping_preset_runs_under_auto_with_the_store(shop: Shop) -> None:
-    conversation = Conversation(Settings(), memory=_no_memory, shop=lambda: shop)
+    conversation = Conversation(Settings(), shop=lambda: shop)
     options = ModeOptions(system_prompt="Answer in French.")
     turn = conversation.begin(TurnSpec([Message.user("hi")], select("shopping"), options, store="shop"))
     assert turn.mode.system_prompt is not None and turn.mode.system_prompt.endswith("Answer in French.")
@@ -95,7 +90,7 @@ def test_the_shopping_preset_runs_thinking_where_the_router_picks_contemplating(
         "A shop sells pens at $2 and pads at $5. Ann buys 3 pens and 4 pads, Bob buys 6 pens and 1 pad, "
         "Cid buys twice what Ann buys. They pay with a $100 note. How much change do they get in total?"
     )
-    conversation = Conversation(Settings(), memory=_no_memory, shop=lambda: shop)
+    conversation = Conversation(Settings(), shop=lambda: shop)
     plain = conversation.begin(TurnSpec([Message.user(question)]))
     shopping = conversation.begin(TurnSpec([Message.user(question)], select("shopping"), store="shop"))
     assert plain.mode_name == "contemplating"

@@ -9,7 +9,6 @@ import pytest
 from ponder.config import Settings
 from ponder.conversation import Conversation, Turn, TurnDone, TurnEvent, TurnSpec
 from ponder.errors import MediaError
-from ponder.memory.service import MemoryService
 from ponder.messages import AudioPart, ImagePart, Message, PerceptionEvent, TextPart
 from ponder.modes import route
 from ponder.modes.registry import select
@@ -69,10 +68,7 @@ def test_a_resent_image_is_read_once(perception: Perception) -> None:
 def _turn(perception: Perception, mode: str, messages: list[Message]) -> Turn:
     """A turn of nobody's (no session, no memory) through the conversation runner, perception a stage."""
 
-    def no_memory() -> MemoryService:
-        raise AssertionError("nobody's turn: memory is not opened")
-
-    conversation = Conversation(Settings(), memory=no_memory, perception=perception)
+    conversation = Conversation(Settings(), perception=perception)
     return conversation.begin(TurnSpec(messages, select(mode)))
 
 
