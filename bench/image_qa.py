@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ponder.config import Settings
+from ponder.conversation import Conversation, TurnSpec
 from ponder.messages import ImagePart, Message, TextPart
 from ponder.models.base import ModelSettings
 from ponder.models.registry import resolve_model
-from ponder.modes import ModeOptions, get_mode
+from ponder.modes import ModeOptions
+from ponder.modes.registry import select
 from ponder.perception import Perception
 from ponder.testing.media import font_paths, render_lines, to_format
-from ponder.turn import run_turn
 
 RESULTS = Path(__file__).parent / "results" / "image_qa.jsonl"
 ITEMS = ["Coffee", "Bagel", "Orange juice", "Croissant", "Sandwich", "Salad", "Muffin", "Green tea", "Soup"]
@@ -105,15 +106,18 @@ async def run(args: argparse.Namespace) -> int:
     settings = Settings(model=args.model, programs=False)
     model = resolve_model(args.model, settings)
     perception = Perception(settings.perception, settings.models_dir)
+    conversation = Conversation(settings, perception=perception)  # nobody's turns: nothing stored
     request = ModelSettings(max_tokens=128, temperature=0.0, seed=0)
     rows = []
     try:
         for i, case in enumerate(cases(args.n, args.seed)):
             message = Message("user", (TextPart(case.question), ImagePart(case.image, "image/png")))
             for mode_name in args.modes:
-                mode = get_mode(mode_name, ModeOptions(perception=perception, budget=args.budget))
+                spec = TurnSpec([message], select(mode_name), ModeOptions(budget=args.budget), request)
                 started = time.perf_counter()
-                result = await run_turn(mode, model, [message], request)
+                turn = conversation.begin(spec)
+                await turn.prepare(model)  # perception: OCR and image analysis (or the image kept)
+                result = await turn.complete()
                 elapsed = time.perf_counter() - started
                 ok = correct(result.text, case.answer)
                 rows.append(

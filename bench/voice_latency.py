@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 from ponder.config import PerceptionConfig, Settings
-from ponder.messages import AudioPart, Message, PerceptionEvent, TextDelta
+from ponder.conversation import Conversation, TurnSpec
+from ponder.messages import AudioPart, Message, TextDelta
 from ponder.models.base import ModelSettings
 from ponder.models.registry import resolve_model
-from ponder.modes import ModeOptions, get_mode
 from ponder.perception import Perception
 from ponder.testing.media import ESPEAK, espeak, transcode
 
@@ -47,7 +47,7 @@ async def run(args: argparse.Namespace) -> int:
     settings = Settings(model=args.model, programs=False, perception=PerceptionConfig(asr_model=args.asr))
     model = resolve_model(args.model, settings)
     perception = Perception(settings.perception, settings.models_dir)
-    mode = get_mode("auto", ModeOptions(perception=perception))
+    conversation = Conversation(settings, perception=perception)  # nobody's turns: nothing stored
     request = ModelSettings(max_tokens=64, temperature=0.0, seed=0)
     rows = []
     try:
@@ -56,12 +56,12 @@ async def run(args: argparse.Namespace) -> int:
             started = time.perf_counter()
             perceived_at = first_token_at = None
             transcript = ""
-            async for event in mode.run(
-                model, [Message("user", (AudioPart(data, "audio/" + args.format),))], request
-            ):
-                if isinstance(event, PerceptionEvent):
-                    perceived_at, transcript = time.perf_counter(), event.report["transcript"]
-                elif isinstance(event, TextDelta) and first_token_at is None:
+            heard = [Message("user", (AudioPart(data, "audio/" + args.format),))]
+            turn = conversation.begin(TurnSpec(heard, settings=request))  # auto: Instant for a voice turn
+            await turn.prepare(model)  # perception: the clip transcribed
+            perceived_at, transcript = time.perf_counter(), turn.perception[0]["transcript"]
+            async for event in turn.run():
+                if isinstance(event, TextDelta) and first_token_at is None:
                     first_token_at = time.perf_counter()
             assert perceived_at is not None and first_token_at is not None
             rows.append(

@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from ponder.errors import ConfigError
+from ponder.modes.registry import ModeChoice, PresetName
 
 __all__ = [
     "CommerceConfig",
@@ -270,8 +271,10 @@ class Settings(BaseSettings):
     # postgresql://user:password@host:5432/db for several servers; sqlite:///PATH for another file.
     database_url: str | None = None
     model: str = DEFAULT_MODEL
-    # auto: the router picks per turn; shopping: auto with the store's tools and policy (ponder.commerce)
-    mode: Literal["instant", "thinking", "contemplating", "auto", "shopping"] = "auto"
+    # auto: the router picks per turn; shopping: auto under the shopping preset (ponder.modes.registry)
+    mode: ModeChoice = "auto"
+    # shopping: the store's tools and policy, under the mode (ponder.commerce.mode)
+    preset: PresetName | None = None
     budget: int | None = Field(default=None, ge=1)  # reasoning tokens; per sub-agent in contemplating
     reasoning_effort: Literal["low", "medium", "high"] | None = None  # used when no budget is set
     agents: int = Field(default=4, ge=1, le=16)  # contemplating sub-agents

@@ -1,14 +1,17 @@
-"""The shopping mode on the scripted model: tools bound to the customer, proposals it cannot confirm."""
+"""The shopping preset on the scripted model: tools bound to the customer, proposals it cannot confirm."""
 
 from __future__ import annotations
 
 from ponder.commerce.mode import shopping_options
 from ponder.commerce.shop import Shop
 from ponder.commerce.tools import Proposal
+from ponder.config import Settings
+from ponder.conversation import Conversation, TurnSpec
 from ponder.memory.owner import Owner
 from ponder.messages import Message, ToolCallPart
 from ponder.models.base import ModelSettings
 from ponder.modes import ModeOptions, get_mode
+from ponder.modes.registry import select
 from ponder.testing import ScriptedModel
 from ponder.turn import run_turn
 
@@ -70,11 +73,26 @@ async def test_tool_errors_reach_the_model_as_errors(shop: Shop) -> None:
     assert proposals == []
 
 
-async def test_the_shopping_mode_is_auto_with_the_store(shop: Shop) -> None:
-    options = shopping_options(shop, ANN, ModeOptions(system_prompt="Answer in French."), [])
-    assert options.system_prompt is not None and options.system_prompt.endswith("Answer in French.")
-    mode = get_mode("shopping", options)
-    model = ScriptedModel(["Bonjour."])
-    result = await run_turn(mode, model, [Message.user("hi")], ModelSettings())
-    assert result.text == "Bonjour." and result.mode == "shopping"
+async def test_the_shopping_preset_runs_under_auto_with_the_store(shop: Shop) -> None:
+    conversation = Conversation(Settings(), shop=lambda: shop)
+    options = ModeOptions(system_prompt="Answer in French.")
+    turn = conversation.begin(TurnSpec([Message.user("hi")], select("shopping"), options, store="shop"))
+    assert turn.mode.system_prompt is not None and turn.mode.system_prompt.endswith("Answer in French.")
+    assert "Coast" in turn.mode.system_prompt and turn.mode.tools is not None
+    await turn.prepare(ScriptedModel(["Bonjour."]))
+    result = await turn.complete()
+    assert result.text == "Bonjour." and result.mode == "auto" and result.details["preset"] == "shopping"
     assert result.details["router"]["mode"] in ("instant", "thinking", "contemplating")
+
+
+def test_the_shopping_preset_runs_thinking_where_the_router_picks_contemplating(shop: Shop) -> None:
+    question = (
+        "A shop sells pens at $2 and pads at $5. Ann buys 3 pens and 4 pads, Bob buys 6 pens and 1 pad, "
+        "Cid buys twice what Ann buys. They pay with a $100 note. How much change do they get in total?"
+    )
+    conversation = Conversation(Settings(), shop=lambda: shop)
+    plain = conversation.begin(TurnSpec([Message.user(question)]))
+    shopping = conversation.begin(TurnSpec([Message.user(question)], select("shopping"), store="shop"))
+    assert plain.mode_name == "contemplating"
+    assert shopping.mode_name == "thinking" and shopping.mode.name == "thinking"
+    assert shopping.router is not None and "shopping" in shopping.router["reason"]

@@ -2,8 +2,9 @@ import pytest
 
 from ponder.errors import UserError
 from ponder.messages import AudioPart, Message
-from ponder.modes import MODE_NAMES, ModeOptions, get_mode, route
+from ponder.modes import MODE_CHOICES, MODE_NAMES, ModeOptions, get_mode, route
 from ponder.modes.budgets import reasoning_budget
+from ponder.modes.registry import select
 
 
 @pytest.mark.parametrize(
@@ -31,8 +32,11 @@ def test_a_voice_turn_prefers_instant() -> None:
 
 def test_unknown_mode_names_the_allowed_ones() -> None:
     with pytest.raises(UserError, match="Allowed modes: instant, thinking, contemplating, auto, shopping"):
+        select("pondering")
+    with pytest.raises(UserError, match="Allowed modes: instant, thinking, contemplating, auto"):
         get_mode("pondering")
-    assert set(MODE_NAMES) == {"instant", "thinking", "contemplating", "auto", "shopping"}
+    assert set(MODE_NAMES) == {"instant", "thinking", "contemplating", "auto"}
+    assert set(MODE_CHOICES) == {*MODE_NAMES, "shopping"}  # shopping: a preset, still a --mode choice
 
 
 @pytest.mark.parametrize("agents", [0, -1, 1000])

@@ -1,4 +1,4 @@
-"""Perception over whole conversations, and the mode wrapper that runs it before any reasoning mode."""
+"""Perception over whole conversations, and as the stage of a turn that runs before any reasoning mode."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ from collections.abc import Callable
 
 import pytest
 
+from ponder.config import Settings
+from ponder.conversation import Conversation, Turn, TurnDone, TurnEvent, TurnSpec
 from ponder.errors import MediaError
-from ponder.messages import AudioPart, ImagePart, Message, PerceptionEvent, ResponseDone, TextPart
-from ponder.models.base import ModelSettings
-from ponder.modes import ModeOptions, get_mode, route
+from ponder.messages import AudioPart, ImagePart, Message, PerceptionEvent, TextPart
+from ponder.modes import route
+from ponder.modes.registry import select
 from ponder.perception import Perception
 from ponder.testing import ScriptedModel
 from ponder.testing.media import render_lines, to_format
-from ponder.turn import run_turn
 
 
 def _receipt() -> bytes:
@@ -64,14 +65,24 @@ def test_a_resent_image_is_read_once(perception: Perception) -> None:
     assert 'image="image 2"' in perceived[2].text
 
 
-async def test_perceiving_mode_feeds_the_model_text_and_reports_the_path(perception: Perception) -> None:
+def _turn(perception: Perception, mode: str, messages: list[Message]) -> Turn:
+    """A turn of nobody's (no session, no memory) through the conversation runner, perception a stage."""
+
+    conversation = Conversation(Settings(), perception=perception)
+    return conversation.begin(TurnSpec(messages, select(mode)))
+
+
+async def test_perception_is_a_stage_that_feeds_the_model_text_and_reports_the_path(
+    perception: Perception,
+) -> None:
     model = ScriptedModel(["The total is 5.75."])
-    mode = get_mode("instant", ModeOptions(perception=perception))
-    events = []
     messages = [Message("user", (TextPart("Total?"), ImagePart(_receipt(), "image/png")))]
-    result = await run_turn(mode, model, messages, ModelSettings(), events.append)
+    turn = _turn(perception, "instant", messages)
+    await turn.prepare(model)
+    events: list[TurnEvent] = []
+    result = await turn.complete(events.append)
     assert isinstance(events[0], PerceptionEvent)
-    assert isinstance(events[-1], ResponseDone)
+    assert isinstance(events[-1], TurnDone)
     seen = model.calls[0].messages[-1]
     assert all(isinstance(p, TextPart) for p in seen.parts)
     assert "TOTAL" in seen.text
@@ -81,16 +92,16 @@ async def test_perceiving_mode_feeds_the_model_text_and_reports_the_path(percept
 
 async def test_auto_routes_an_image_only_turn_to_instant(perception: Perception) -> None:
     model = ScriptedModel(["A receipt."])
-    mode = get_mode("auto", ModeOptions(perception=perception))
-    result = await run_turn(
-        mode, model, [Message("user", (ImagePart(_receipt(), "image/png"),))], ModelSettings()
-    )
+    turn = _turn(perception, "auto", [Message("user", (ImagePart(_receipt(), "image/png"),))])
+    await turn.prepare(model)
+    result = await turn.complete()
     assert result.details["router"]["mode"] == "instant"
     assert result.mode == "auto"
 
 
 async def test_text_only_turns_skip_perception(perception: Perception) -> None:
     model = ScriptedModel(["4"])
-    mode = get_mode("instant", ModeOptions(perception=perception))
-    result = await run_turn(mode, model, [Message.user("2+2?")], ModelSettings())
+    turn = _turn(perception, "instant", [Message.user("2+2?")])
+    await turn.prepare(model)
+    result = await turn.complete()
     assert "perception" not in result.details

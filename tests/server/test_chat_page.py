@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from tests.server.conftest import CHROMIUM, CHROMIUM_FLAGS
 
+from ponder.modes.registry import MODE_CHOICES
 from ponder.testing import ScriptedModel
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -51,6 +52,24 @@ def test_chat_page_streams_answers_with_reasoning_and_figures(start_server, brow
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat-page.png"), full_page=True)
     model.assert_all_used()
+
+
+def test_the_mode_list_comes_from_the_server(start_server, browser) -> None:
+    server = start_server(ScriptedModel())
+    page = open_page(server, browser, mode="auto")
+    page.wait_for_selector("#mode option[value=shopping]", state="attached", timeout=15_000)
+    offered = page.eval_on_selector_all("#mode option", "options => options.map((o) => o.value)")
+    assert sorted(offered) == sorted(MODE_CHOICES)  # the registry's choices, none kept in the page
+
+
+def test_the_page_never_shows_the_forced_answer_prefix(start_server, browser) -> None:
+    model = ScriptedModel(["First, recall the capital.", ["Ans", "wer: ", "Paris."]])
+    server = start_server(model)
+    page = open_page(server, browser, mode="thinking")
+    page.fill("#input", "What is the capital of France?")
+    page.click("#send")
+    page.wait_for_selector(".msg.assistant .stats:has-text('thinking')", timeout=15_000)
+    assert page.inner_text(".msg.assistant .answer") == "Paris."
 
 
 def test_the_conversation_is_a_session_that_a_reload_shows_again(start_server, browser) -> None:

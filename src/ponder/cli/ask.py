@@ -74,27 +74,24 @@ def ask(
     owner = owner_of(options)
     session_id = options["session_id"] or new_session_id()
     with TerminalSession(
-        obj,
-        settings,
-        stream=not as_json,
-        show_thinking=options["show_thinking"],
-        owner=owner,
-        session_id=session_id,
+        obj, settings, stream=not as_json, show_thinking=options["show_thinking"]
     ) as session:
+        request = model_settings(settings, options["stop"])
         try:
-            result, memory = session.memory_turn(
-                owner, session_id, [message], model_settings(settings, options["stop"])
-            )
+            turn = session.run([message], request, owner=owner, session_id=session_id)
         except KeyboardInterrupt:
             print_stopped()
             raise click.exceptions.Exit(130) from None
+        result = turn.result
+        assert result is not None
         if as_json:
-            session.learn(memory)
-            result.details["memory"] = memory.report()
+            session.learn(turn)
+            if turn.memory is not None:
+                result.details["memory"] = turn.memory.report()
             if session.proposals:  # for the person's client to confirm (POST-style: ponder shop confirm)
                 result.details["pending_actions"] = session.settle_proposals(ask=False)
             session.print_result(result, as_json=True, stats=stats)
             return
         session.print_result(result, as_json=False, stats=stats)
         session.settle_proposals(ask=sys.stdin.isatty())
-        print_learned(session.learn(memory))
+        print_learned(session.learn(turn))

@@ -18,6 +18,7 @@ from ponder.errors import BackendError, UserError
 from ponder.memory.owner import DEFAULT_USER, Owner
 from ponder.memory.sessions import new_session_id
 from ponder.messages import Message
+from ponder.modes.registry import Selection
 
 from .context import CliContext
 from .media import user_message
@@ -51,16 +52,11 @@ def chat(obj: CliContext, /, stats: bool, **options: Any) -> None:
     request = model_settings(settings, options["stop"])
     owner = owner_of(options)
     session_id = options["session_id"] or new_session_id()
-    with TerminalSession(
-        obj,
-        settings,
-        stream=True,
-        show_thinking=options["show_thinking"],
-        owner=owner,
-        session_id=session_id,
-    ) as session:
+    with TerminalSession(obj, settings, stream=True, show_thinking=options["show_thinking"]) as session:
         err_console.print(
-            f"ponder chat · {settings.model} · {settings.mode}. {_HELP}", style="dim", markup=False
+            f"ponder chat · {settings.model} · {_shown(session.selection)}. {_HELP}",
+            style="dim",
+            markup=False,
         )
         _announce(session, owner, session_id)
         while True:
@@ -86,17 +82,18 @@ def chat(obj: CliContext, /, stats: bool, **options: Any) -> None:
                 print_error(str(err))
                 continue
             try:
-                result, memory = session.memory_turn(owner, session_id, [message], request)
+                turn = session.run([message], request, owner=owner, session_id=session_id)
             except KeyboardInterrupt:
                 print_stopped()  # the partial answer was stored
                 continue
             except (UserError, BackendError) as err:  # this turn failed (nothing stored); the chat goes on
                 print_error(str(err))
                 continue
-            session.print_result(result, as_json=False, stats=stats)
+            assert turn.result is not None
+            session.print_result(turn.result, as_json=False, stats=stats)
             try:
                 session.settle_proposals(ask=True)
-                print_learned(session.learn(memory))
+                print_learned(session.learn(turn))
             except KeyboardInterrupt:
                 continue
             except (UserError, BackendError) as err:
@@ -114,6 +111,13 @@ def _announce(session: TerminalSession, owner: Owner, session_id: str) -> None:
         style="dim",
         markup=False,
     )
+
+
+def _shown(selection: Selection) -> str:
+    """The mode as the banner names it: ``auto``, or ``thinking · shopping`` under a preset."""
+    if selection.preset is None:
+        return selection.mode
+    return selection.preset if selection.mode == "auto" else f"{selection.mode} · {selection.preset}"
 
 
 def _message(line: str) -> Message:

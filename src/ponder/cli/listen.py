@@ -53,10 +53,10 @@ def listen(
         obj, settings, stream=not as_json, show_thinking=options["show_thinking"]
     ) as session:
         try:
-            result = session.turn(
-                [Message("user", (AudioPart(wav, "audio/wav"),))], model_settings(settings, options["stop"])
-            )
+            heard = [Message("user", (AudioPart(wav, "audio/wav"),))]
+            turn = session.run(heard, model_settings(settings, options["stop"]))  # nobody's: not stored
         except KeyboardInterrupt:
             print_stopped()
             raise click.exceptions.Exit(130) from None
-        session.print_result(result, as_json=as_json, stats=stats)
+        assert turn.result is not None
+        session.print_result(turn.result, as_json=as_json, stats=stats)

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from ponder.config import Settings
 from ponder.memory.owner import DEFAULT_USER, LOCAL_ACCOUNT, Owner
 from ponder.models.base import ModelSettings
-from ponder.modes import MODE_NAMES, ModeOptions
 from ponder.modes.budgets import EFFORT_BUDGETS, MAX_AGENTS
-from ponder.modes.programs import ProgramSandbox
-from ponder.tools.runner import ToolRunner
-
-if TYPE_CHECKING:
-    from ponder.perception import Perception
+from ponder.modes.registry import MODE_CHOICES, PRESET_NAMES
 
 __all__ = [
     "generation_options",
     "memory_options",
-    "mode_options",
     "model_settings",
     "owner_of",
     "settings_flags",
@@ -37,8 +31,15 @@ _OPTIONS = [
     click.option(
         "--mode",
         default=None,
-        type=click.Choice(MODE_NAMES),
-        help="Reasoning mode (default: auto, which picks one per turn and says why).",
+        type=click.Choice(MODE_CHOICES),
+        help="Reasoning mode (default: auto, which picks one per turn and says why); shopping: auto under "
+        "the shopping preset.",
+    ),
+    click.option(
+        "--preset",
+        default=None,
+        type=click.Choice(PRESET_NAMES),
+        help="Run the mode under a preset: shopping (the store's tools and policy).",
     ),
     click.option(
         "--budget",
@@ -146,22 +147,4 @@ def model_settings(settings: Settings, stop: tuple[str, ...] = ()) -> ModelSetti
         temperature=settings.temperature,
         seed=settings.seed,
         stop=tuple(stop),
-    )
-
-
-def mode_options(
-    settings: Settings,
-    tools: ToolRunner | None = None,
-    sandbox: ProgramSandbox | None = None,
-    perception: Perception | None = None,
-) -> ModeOptions:
-    return ModeOptions(
-        system_prompt=settings.system_prompt,
-        budget=settings.budget,
-        effort=settings.reasoning_effort,
-        agents=settings.agents,
-        adaptive=settings.adaptive,
-        tools=tools,
-        sandbox=sandbox,
-        perception=perception,
     )

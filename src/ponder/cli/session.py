@@ -1,24 +1,30 @@
 """Running turns from the terminal: streaming answers to stdout, and Ctrl-C that stops decoding at once.
 
+A turn is the conversation runner's (``ponder.conversation``: session, recall, perception, routing, the
+mode and its preset, storing, learning); ``TerminalSession`` holds what the terminal keeps across turns (the
+model, the tools and the program sandbox, the database) and only translates the runner's events into
+rendering, its pending actions into prompts, and Ctrl-C into a stopped turn.
+
 Each turn runs on a long-lived ``asyncio.Runner``: on Ctrl-C the runner cancels the turn's task, the
 cancellation travels down to the model (the embedded engine stops between tokens, or inside llama.cpp
-during the prompt), and ``KeyboardInterrupt`` comes back here once the engine has stopped.
+during the prompt), and ``KeyboardInterrupt`` comes back here once the engine has stopped; the runner's turn
+then stores what the person was shown, marked stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ponder.config import Settings
+from ponder.conversation import Conversation, Turn, TurnEvent, TurnSpec, mode_options
 from ponder.errors import PaymentProviderError, SandboxUnavailableError, UserError
 from ponder.memory.owner import Owner
 from ponder.messages import (
     AgentEvent,
-    Event,
     Message,
     PerceptionEvent,
     ReasoningDelta,
@@ -27,21 +33,20 @@ from ponder.messages import (
     ToolResultEvent,
 )
 from ponder.models.base import Model, ModelSettings
-from ponder.modes import ModeOptions, get_mode
+from ponder.modes.registry import Selection, select
 from ponder.tools.loading import load_toolsets
 from ponder.tools.runner import ToolRunner
 from ponder.tools.toolset import Toolset
-from ponder.turn import TurnResult, run_turn
+from ponder.turn import TurnResult
 
 if TYPE_CHECKING:
     from ponder.commerce.shop import Shop
     from ponder.commerce.tools import Proposal
     from ponder.memory.memories import Change
-    from ponder.memory.service import MemoryService, TurnMemory
+    from ponder.memory.service import MemoryService
     from ponder.sandbox.lazy import LazySandbox
 
 from .context import CliContext
-from .options import mode_options
 from .render import (
     AssemblyProgress,
     err_console,
@@ -59,11 +64,21 @@ from .sanitize import ControlFilter, plain
 __all__ = ["TerminalSession"]
 
 
-def _program_sandbox(settings: Settings) -> LazySandbox | None:
+T = TypeVar("T")
+
+
+async def _inline(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """The terminal's blocking work (its database) runs where the turn runs: one person, one turn."""
+    return work(*args, **kwargs)
+
+
+def _program_sandbox(settings: Settings, selection: Selection) -> LazySandbox | None:
     """The session's one jail pool, shared by Contemplating's program agents and the python tool (None where
     programs are off or the mode runs none). It starts with the first program, so auto turns routed
-    elsewhere never wait for it."""
-    if not settings.programs or settings.mode not in ("contemplating", "auto"):
+    elsewhere never wait for it. A preset's turns (shopping: never Contemplating) run none."""
+    if not settings.programs or selection.preset is not None:
+        return None
+    if selection.mode not in ("contemplating", "auto"):
         return None
     from ponder.sandbox.lazy import LazySandbox
 
@@ -77,31 +92,25 @@ def _programs_off(err: SandboxUnavailableError) -> None:
 
 
 class TerminalSession:
-    """One model and one mode, used for one or more turns; a context manager."""
+    """One model, one mode (or auto) and its preset, used for one or more turns; a context manager."""
 
     def __init__(
-        self,
-        obj: CliContext,
-        settings: Settings,
-        *,
-        stream: bool,
-        show_thinking: bool = False,
-        owner: Owner | None = None,
-        session_id: str | None = None,
+        self, obj: CliContext, settings: Settings, *, stream: bool, show_thinking: bool = False
     ) -> None:
         self.settings = settings
         self.stream = stream
         self.show_thinking = show_thinking
+        self.selection = select(settings.mode, settings.preset)
         self._runner = asyncio.Runner()
         self.toolsets: list[Toolset] = []
         self.sandbox: LazySandbox | None = None
-        self.proposals: list[Proposal] = []  # shopping: actions proposed in the current turn
+        self.proposals: list[Proposal] = []  # a preset's actions proposed in the current turn
         self._shop: Shop | None = None
         self._obj = obj
         self._memory: MemoryService | None = None
         try:
-            self.sandbox = _program_sandbox(settings)
-            if self.sandbox is not None and settings.mode == "contemplating":
+            self.sandbox = _program_sandbox(settings, self.selection)
+            if self.sandbox is not None and self.selection.mode == "contemplating":
                 try:  # every turn runs program agents: start now (without a jail, agents reason in words)
                     self._runner.run(self.sandbox.start())
                 except SandboxUnavailableError:  # on_unavailable said why
@@ -114,14 +123,16 @@ class TerminalSession:
             raise
         from ponder.perception import Perception  # engines load on the first image or clip, not here
 
-        perception = obj.perception or Perception(settings.perception, settings.models_dir)
-        options = mode_options(settings, tools, self.sandbox, perception)
-        if settings.mode == "shopping":
-            options = self._shopping(options, owner, session_id)
-        self.mode = get_mode(settings.mode, options)
+        self.options = mode_options(settings, tools=tools, sandbox=self.sandbox)
+        self.conversation = Conversation(
+            settings,
+            memory=lambda: self.memory,
+            perception=obj.perception or Perception(settings.perception, settings.models_dir),
+            shop=lambda: self.shop,
+            in_thread=_inline,
+        )
         self._progress = AssemblyProgress()
         self.model: Model = obj.model_factory(settings.model, settings, self._progress)
-        self.partial = ""  # the text streamed so far in the current turn
         self._answer_filter = ControlFilter()  # per stream: a sequence may be split across deltas
         self._reasoning_filter = ControlFilter()
         self._thinking_shown = False  # reasoning was printed and the answer has not started yet
@@ -163,13 +174,41 @@ class TerminalSession:
             self._shop = open_shop(self.settings, self.memory.db, self._obj.embedder or E5Embedder())
         return self._shop
 
-    def _shopping(self, options: ModeOptions, owner: Owner | None, session_id: str | None) -> ModeOptions:
-        from ponder.commerce.mode import shopping_options
-        from ponder.memory.owner import Owner
+    def run(
+        self,
+        messages: Sequence[Message],
+        model_settings: ModelSettings,
+        *,
+        owner: Owner | None = None,
+        session_id: str | None = None,
+    ) -> Turn:
+        """Run one turn through the conversation runner (stored in ``session_id`` for ``owner``; no owner:
+        nobody's turn, nothing stored). On Ctrl-C what was shown is stored (marked stopped), then
+        KeyboardInterrupt propagates once the engine has stopped."""
+        spec = TurnSpec(
+            messages,
+            self.selection,
+            self.options,
+            model_settings,
+            owner=owner,
+            session_id=session_id,
+            store=self.settings.commerce.account,
+        )
+        self._answer_filter.reset()
+        self._reasoning_filter.reset()
+        turn = self.conversation.begin(spec)
+        self.proposals = turn.proposals
+        try:
+            self._runner.run(turn.prepare(self.model))
+            self._runner.run(turn.complete(self._on_event))
+        except KeyboardInterrupt:
+            turn.store_stopped()
+            raise
+        return turn
 
-        who = owner or Owner(self.settings.commerce.account)
-        customer = Owner(self.settings.commerce.account, who.user, who.project)
-        return shopping_options(self.shop, customer, options, self.proposals, session_id)
+    def learn(self, turn: Turn) -> list[Change]:
+        """Remember the durable facts the user stated in the turn (one model call when there may be some)."""
+        return self._runner.run(turn.learn())
 
     def settle_proposals(self, *, ask: bool) -> list[dict[str, object]]:
         """Put the turn's proposed actions before the person: a yes/no prompt each (``ask``), or the command
@@ -212,40 +251,6 @@ class TerminalSession:
         self.proposals.clear()
         return settled
 
-    def memory_turn(
-        self, owner: Owner, session_id: str, new: Sequence[Message], model_settings: ModelSettings
-    ) -> tuple[TurnResult, TurnMemory]:
-        """A turn in a stored session: history and recalled memories in, the turn stored when it succeeds.
-
-        On Ctrl-C the partial answer is stored (marked stopped) before KeyboardInterrupt propagates.
-        """
-        from ponder.memory.service import perceived, reply_of
-
-        context = self.settings.context_length - model_settings.max_tokens
-        memory = self.memory.before_turn(owner, session_id, new, max(context, 0))
-        try:
-            result = self.turn(memory.messages, model_settings)
-        except KeyboardInterrupt:
-            if self.partial:
-                self.memory.after_turn(memory, reply_of(self.partial), stopped=True)
-            raise
-        reports = result.details.get("perception", [])
-        self.memory.after_turn(
-            memory,
-            reply_of(result.text, result.tool_calls),
-            perceived=perceived(memory.new, reports),
-            mode=result.mode,
-            model=result.model,
-            usage=result.to_dict()["usage"],
-        )
-        result.details["memory"] = memory.report()
-        return result, memory
-
-    def learn(self, memory: TurnMemory) -> list[Change]:
-        """Remember the durable facts the user stated in the turn (one model call when there may be some)."""
-        changes = self._runner.run(self.memory.learn(memory, self.model))
-        return changes
-
     def _close_toolsets(self) -> None:
         if self.sandbox is not None:
             with contextlib.suppress(Exception, KeyboardInterrupt):
@@ -254,13 +259,12 @@ class TerminalSession:
             with contextlib.suppress(Exception, KeyboardInterrupt):
                 self._runner.run(toolset.aclose())
 
-    def _on_event(self, event: Event) -> None:
+    def _on_event(self, event: TurnEvent) -> None:
         self._progress.close()
         if isinstance(event, TextDelta):
             if self._thinking_shown:  # the reasoning is over: the answer starts on its own line
                 err_console.out("")
                 self._thinking_shown = False
-            self.partial += event.text
             if self.stream:
                 write_stdout(self._answer_filter.feed(event.text))
         elif isinstance(event, ReasoningDelta):
@@ -277,14 +281,6 @@ class TerminalSession:
                 err_console.out("")
                 self._thinking_shown = False
             print_tool_event(event)
-
-    def turn(self, messages: Sequence[Message], model_settings: ModelSettings) -> TurnResult:
-        """Run a turn; KeyboardInterrupt propagates after the engine has stopped."""
-        self.partial = ""
-        self._answer_filter.reset()
-        self._reasoning_filter.reset()
-        coro = run_turn(self.mode, self.model, messages, model_settings, self._on_event)
-        return self._runner.run(coro)
 
     def print_result(self, result: TurnResult, *, as_json: bool, stats: bool) -> None:
         if as_json:

@@ -1,9 +1,17 @@
-"""The shopping mode: auto's reasoning modes with the store's tools, its policy, and the customer bound in.
+"""The shopping preset: the store's tools, its policy and the customer bound in, under any mode.
 
-``shopping_options`` turns a turn's ``ModeOptions`` into the shopping mode's: the commerce toolset for
-``owner`` (added to any other tools), and the system prompt with the store's name and policy
-(prompts/shopping.txt) before any system prompt given. Pending actions the model proposes during the turn
-land in ``proposals``, for the CLI, the server or the web page to put before the person.
+``ShoppingPreset`` is what the conversation runner (``ponder.conversation``) applies when a turn selects
+shopping (``--mode shopping`` / ``--preset shopping``, ``mode: shopping``, ``preset: shopping`` or the model
+``ponder-shopping``; the mode name is an alias of auto under this preset):
+
+* tools and policy: ``shopping_options`` turns the turn's ``ModeOptions`` into the preset's: the commerce
+  toolset for the customer, its hand-off tickets carrying the turn's session (added to any other tools), and
+  the system prompt with the store's name and policy (prompts/shopping.txt) before any system prompt given;
+* routing bias: under auto, a turn the router sends to Contemplating runs in Thinking instead, so the
+  store's consequential tools are never called by several sub-agents at once.
+
+Pending actions the model proposes during the turn land in ``proposals``, for the surface to put before the
+person. It also opens the shop (``open_shop``) and its payment provider.
 """
 
 from __future__ import annotations
@@ -24,10 +32,10 @@ from ponder.tools.runner import ToolRunner
 if TYPE_CHECKING:
     from ponder.config import Settings
     from ponder.memory.embeddings import Embedder
-    from ponder.modes import ModeOptions
+    from ponder.modes.registry import ModeOptions, ReasoningMode
     from ponder.store.database import Database
 
-__all__ = ["load_provider", "open_shop", "shopping_options"]
+__all__ = ["ShoppingPreset", "load_provider", "open_shop", "shopping_options"]
 
 
 def load_provider(settings: Settings) -> PaymentProvider:
@@ -68,3 +76,23 @@ def shopping_options(
     prompt = load_prompt("shopping").format(store=info["name"], policy=info["policy"] or "(none given)")
     system = prompt if not options.system_prompt else f"{prompt}\n\n{options.system_prompt}"
     return dataclasses.replace(options, tools=ToolRunner(tools), system_prompt=system)
+
+
+class ShoppingPreset:
+    """Shopping for ``customer`` (``customer.account`` is the store) under whatever mode the turn runs."""
+
+    name = "shopping"
+
+    def __init__(self, shop: Shop, customer: Owner) -> None:
+        self.shop = shop
+        self.customer = customer
+
+    def apply(self, options: ModeOptions, proposals: list[Proposal], session_id: str | None) -> ModeOptions:
+        """``options`` with the store's tools and policy; actions proposed land in ``proposals``."""
+        return shopping_options(self.shop, self.customer, options, proposals, session_id)
+
+    def bias(self, mode: ReasoningMode, reason: str) -> tuple[ReasoningMode, str]:
+        """The router's pick for a shopping turn: Thinking where it picked Contemplating."""
+        if mode == "contemplating":
+            return "thinking", f"{reason}; shopping: one agent calls the store's tools, so Thinking"
+        return mode, reason

@@ -23,11 +23,11 @@ from ponder.memory.memories import Change, Memory, MemoryStore
 from ponder.memory.owner import Owner
 from ponder.memory.sessions import Resumed, SessionStore
 from ponder.memory.users import UserStore
-from ponder.messages import AudioPart, ImagePart, Message, Part, TextPart, ToolCallPart
+from ponder.messages import Message, Part, TextPart, ToolCallPart
 from ponder.models.base import Model
 from ponder.store.database import Database
 
-__all__ = ["MemoryService", "TurnMemory", "perceived", "reply_of"]
+__all__ = ["MemoryService", "TurnMemory", "reply_of"]
 
 
 @dataclass
@@ -166,31 +166,3 @@ def reply_of(text: str, tool_calls: Sequence[ToolCallPart] = ()) -> Message:
     """The assistant message a turn ended with, as a client would send it back."""
     parts: list[Part] = [TextPart(text)] if text or not tool_calls else []
     return Message("assistant", (*parts, *tool_calls))
-
-
-def perceived(messages: Sequence[Message], reports: Sequence[dict[str, Any]]) -> list[Message] | None:
-    """``messages`` with each image or audio part replaced by what perception reported of it (in order);
-    None when they hold no media. For storing a turn whose perception ran inside the mode (the CLI)."""
-    if not any(isinstance(p, ImagePart | AudioPart) for m in messages for p in m.parts):
-        return None
-    queue = list(reports)
-    out: list[Message] = []
-    for message in messages:
-        parts: list[Part] = []
-        for part in message.parts:
-            if isinstance(part, ImagePart | AudioPart) and queue:
-                parts.append(_as_text(queue.pop(0)))
-            else:
-                parts.append(part)
-        out.append(Message(message.role, tuple(parts)))
-    return out
-
-
-def _as_text(report: dict[str, Any]) -> TextPart:
-    if report.get("kind") == "audio":
-        return TextPart(str(report.get("transcript", "")), origin="audio")
-    lines = [str(line) for line in report.get("text", [])]
-    if report.get("path") == "native":
-        return TextPart("[an image, given to the model as it is]", origin="image")
-    read = " / ".join(lines) if lines else "no text"
-    return TextPart(f"[an image; text read by OCR: {read}]", origin="image")

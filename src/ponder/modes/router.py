@@ -4,7 +4,9 @@ The router reads only the request (no model call, microseconds): a voice turn or
 wants the fastest answer; a short factual question needs no reasoning; a word problem with numbers gains
 from reasoning, and a long multi-step one from several independent attempts and a vote; an open question
 that asks for explanation or analysis gains from reasoning. The choice and its reason go into the result
-(``details["router"]``). An explicit ``--mode`` bypasses the router.
+(``details["router"]``). An explicit ``--mode`` bypasses the router. The conversation runner
+(``ponder.conversation``) calls ``route`` once per auto turn, and the turn's price comes from that pick;
+``AutoMode`` runs the same pick as a mode, for code that runs modes without the runner.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ponder.messages import AudioPart, Event, ImagePart, Message, ResponseDone, TextPart
 from ponder.models.base import Model, ModelSettings
 from ponder.modes.base import Mode
+
+if TYPE_CHECKING:
+    from ponder.modes.registry import ReasoningMode
 
 __all__ = ["AutoMode", "route"]
 
@@ -37,7 +43,7 @@ _REASON = re.compile(
 )
 
 
-def route(messages: Sequence[Message]) -> tuple[str, str]:
+def route(messages: Sequence[Message]) -> tuple[ReasoningMode, str]:
     """(mode, reason) for the last user message."""
     last = messages[-1] if messages else Message.user("")
     if any(isinstance(p, AudioPart) or (isinstance(p, TextPart) and p.origin == "audio") for p in last.parts):
@@ -67,10 +73,9 @@ def route(messages: Sequence[Message]) -> tuple[str, str]:
 class AutoMode(Mode):
     name = "auto"
 
-    def __init__(self, modes: dict[str, Mode], name: str = "auto") -> None:
+    def __init__(self, modes: dict[str, Mode]) -> None:
         super().__init__(None)
         self.modes = modes  # name -> configured mode the router may pick
-        self.name = name  # "shopping": the same router, over modes given the store's tools
 
     async def run(
         self, model: Model, messages: Sequence[Message], settings: ModelSettings

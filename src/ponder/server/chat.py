@@ -6,8 +6,11 @@ still cost one request of the key's limit), the limits priced by mode and sub-ag
 perception, then the turn, under the server's timeout (504). What the model generated counts toward the
 key's day, times its mode's price, however the turn ended (finished, failed, timed out, cancelled, or its
 stream closed early), and so does perception's work; what the day has left caps what the turn may generate.
-A turn that succeeds is stored in its session before the response is sent; what the user stated about
-themselves is learned after it, in the background.
+The turn itself (session, recall, perception, routing once, the mode and its preset, storing, learning) is
+the conversation runner's (``ponder.conversation``); this module only translates: the request into a
+``TurnSpec``, the runner's events into a completion or SSE chunks. A turn that succeeds is stored in its
+session before the response is sent; what the user stated about themselves is learned after it, in the
+background.
 
 Nothing that blocks runs on the event loop: the key's lookup, the limits, parsing the body and building the
 turn, memory and perception run in worker threads (large requests' one at a time), so one heavy request
@@ -17,31 +20,30 @@ does not hold up the others; a database that stays busy answers 503 with Retry-A
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jsonschema
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ponder.commerce.tools import Proposal
 from ponder.config import TierConfig
+from ponder.conversation import Conversation, Turn, TurnDone, TurnSpec, mode_options
 from ponder.errors import MediaError, NoSpeechError, PonderError, UserError
 from ponder.memory.owner import DEFAULT_USER, Owner
-from ponder.memory.service import TurnMemory, reply_of
 from ponder.memory.sessions import check_session_id
 from ponder.messages import (
     AgentEvent,
-    Message,
+    PerceptionEvent,
     ReasoningDelta,
-    ResponseDone,
     TextDelta,
     ToolCallEvent,
     ToolResultEvent,
@@ -49,10 +51,7 @@ from ponder.messages import (
 from ponder.models.base import Model, ModelSettings
 from ponder.models.metered import MeteredModel
 from ponder.models.openai_compat import wire_tool_calls
-from ponder.modes import MODE_NAMES, ModeOptions, get_mode
-from ponder.modes.base import Mode
-from ponder.modes.router import route
-from ponder.perception import has_media
+from ponder.modes.registry import MODE_CHOICES, PRESET_NAMES, Selection, select
 from ponder.server.auth import Principal, admission, admit, authenticate
 from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.protocol import ChatCompletionRequest
@@ -63,12 +62,15 @@ from ponder.server.translate import FINISH_REASONS, mode_ran, to_messages, usage
 from ponder.sharing import LARGE_REQUEST_BYTES, large_work
 from ponder.tools.base import Tool
 from ponder.tools.runner import ToolRunner
-from ponder.turn import TurnResult, run_turn
+from ponder.turn import TurnResult
+
+if TYPE_CHECKING:
+    from ponder.commerce.tools import Proposal
 
 __all__ = ["MODE_MODELS", "chat_completions", "validation_message"]
 
 log = logging.getLogger("ponder.server")
-MODE_MODELS = {f"ponder-{name}": name for name in MODE_NAMES}  # model id -> mode, on the default model
+MODE_MODELS = {f"ponder-{name}": name for name in MODE_CHOICES}  # model id -> mode (or preset), default model
 T = TypeVar("T")
 
 
@@ -76,79 +78,71 @@ T = TypeVar("T")
 class PreparedTurn:
     request: ChatCompletionRequest
     principal: Principal
-    mode: Mode
-    priced_mode: str  # the mode the request is priced as (auto: the router's pick)
+    turn: Turn  # the runner's turn: its mode (routed once), preset, and then its memory and perception
     model_spec: str
-    messages: list[Message]
-    settings: ModelSettings
-    perception: list[dict[str, Any]] = field(default_factory=list)  # what perception did, per part
-    session_id: str | None = None  # X-Ponder-Session or session_id
-    memory: TurnMemory | None = None  # what memory prepared (history, recalled facts); set by _recall
-    proposals: list[Proposal] = field(default_factory=list)  # shopping: actions awaiting the person
     meter: MeteredModel | None = None  # the model, counting what the turn spends; set once admitted
     charged: bool = False  # the turn's tokens were taken from the key's day
-    body_bytes: int = 0  # the request's size: a large one's work in threads takes turns with the others'
 
 
 async def chat_completions(state: ServerState, request: Request) -> Response:
     principal = await authenticate(state, request.headers.get("authorization"))
     request.scope["state"]["account"] = principal.account
     body = await request.body()
+    header = request.headers.get("x-ponder-session")
     try:
-        turn = await _in_thread(state, len(body), prepare, state, principal, body)
-        turn.body_bytes = len(body)
-        turn.session_id = _session_id(turn.request, request.headers.get("x-ponder-session"))
+        prepared = await _in_thread(state, len(body), prepare, state, principal, body, header)
     except ApiError:
         await admit(state, principal, 1.0)  # a failed request still counts (and a 429 wins over the 400)
         raise
-    price = principal.tier.price(turn.priced_mode, turn.request.agents or state.settings.agents)
+    turn = prepared.turn
+    price = principal.tier.price(turn.mode_name, prepared.request.agents or state.settings.agents)
     admitted = await admission(state, principal, price)
     headers, key_id = admitted.headers, principal.key_id
-    rate = principal.tier.token_price(turn.priced_mode)
+    rate = principal.tier.token_price(turn.mode_name)
     left = admitted.tokens_left
     allowance = None if left is None or rate <= 0 else int(left // rate)  # tokens the turn may still spend
-    if turn.request.stream:
+    if prepared.request.stream:
         state.take_slot(key_id)
         try:  # before the stream starts, so that a broken image or clip gets its own status code
-            turn.meter = MeteredModel(_model(state, turn), allowance)
-            await _recall(state, turn)
-            await _perceive(state, turn)
+            prepared.meter = MeteredModel(_model(state, prepared), allowance)
+            await _start(state, prepared, prepared.meter)
         except BaseException:
             state.release_slot(key_id)
-            await _charge(state, turn, rate)
+            await _charge(state, prepared, rate)
             raise
         return EventStream(
-            _stream(state, turn, rate), headers=headers, on_close=lambda: _stream_closed(state, turn, rate)
+            _stream(state, prepared, rate),
+            headers=headers,
+            on_close=lambda: _stream_closed(state, prepared, rate),
         )
     result: TurnResult | None = None
     async with state.turn_slot(key_id):
         try:
-            turn.meter = MeteredModel(_model(state, turn), allowance)
-            await _recall(state, turn)
-            await _perceive(state, turn)
-            result = await run_until_disconnect(
-                request, _timed(state, run_turn(turn.mode, turn.meter, turn.messages, turn.settings))
-            )
-            result = _with_perception(turn, result)
-            await _remember(state, turn, result)
+            prepared.meter = MeteredModel(_model(state, prepared), allowance)
+            await _start(state, prepared, prepared.meter)
+            result = await run_until_disconnect(request, _timed(state, turn.complete()))
+            _learn_later(state, prepared)
         except ClientGone:
-            state.metrics.turns.labels(turn.priced_mode, "cancelled").inc()
+            state.metrics.turns.labels(turn.mode_name, "cancelled").inc()
             return Response(status_code=499)
         except PonderError as err:
-            state.metrics.turns.labels(turn.priced_mode, "failed").inc()
+            state.metrics.turns.labels(turn.mode_name, "failed").inc()
             raise from_ponder_error(err) from err
         finally:
-            await _charge(state, turn, rate, result)
+            await _charge(state, prepared, rate, result)
     assert result is not None
     _account(state, result)
-    completion = _completion(turn, result)
+    completion = _completion(prepared, result)
     if turn.proposals:
-        completion["ponder"] = {"pending_actions": _pending(turn)}
+        completion["ponder"] = {"pending_actions": _pending(turn.proposals)}
     return JSONResponse(completion, headers=headers)
 
 
-def prepare(state: ServerState, principal: Principal, body: bytes) -> PreparedTurn:
-    """Parse and check the request, and build its mode; every problem is an ApiError (400/404/413).
+def prepare(
+    state: ServerState, principal: Principal, body: bytes, session_header: str | None
+) -> PreparedTurn:
+    """Parse and check the request, and begin its turn (routed, its preset applied, its mode built); every
+    problem is an ApiError (400/404/413).
 
     Blocking (a large body takes a while to scan and parse, a shopping turn reads its store): run it in a
     worker thread."""
@@ -160,32 +154,14 @@ def prepare(state: ServerState, principal: Principal, body: bytes) -> PreparedTu
         message, param = validation_message(err)
         raise ApiError(400, message, param=param) from None
     check_shape(request, caps)
-    spec, mode_name = _target(state, request)
+    spec, selection = _target(state, request)
     messages = to_messages(request.messages)
     if messages[-1].role not in ("user", "tool"):
         raise ApiError(400, "The last message must be from the user (or a tool result).", param="messages")
     principal = replace(principal, user=request.user)
-    runner = _tools(state, request)
+    session_id = _session_id(request, session_header)  # before the preset: its hand-off tickets carry it
+    owner = _owner(principal, request)
     s = state.settings
-    proposals: list[Proposal] = []
-    try:
-        options = ModeOptions(
-            system_prompt=s.system_prompt,
-            budget=request.budget or s.budget,
-            effort=request.reasoning_effort or s.reasoning_effort,
-            agents=request.agents or s.agents,
-            adaptive=s.adaptive,
-            tools=runner,
-            sandbox=state.sandbox,
-        )
-        if mode_name == "shopping":
-            from ponder.commerce.mode import shopping_options
-
-            customer = Owner(principal.account, request.user or DEFAULT_USER)
-            options = shopping_options(state.shop, customer, options, proposals)
-        mode = get_mode(mode_name, options)
-    except UserError as err:
-        raise from_ponder_error(err) from None
     stop = request.stop if isinstance(request.stop, list) else [request.stop] if request.stop else []
     settings = ModelSettings(
         max_tokens=request.max_completion_tokens or request.max_tokens or s.max_tokens,
@@ -195,8 +171,36 @@ def prepare(state: ServerState, principal: Principal, body: bytes) -> PreparedTu
         stop=tuple(stop),
         tool_choice="auto" if request.tool_choice in (None, "auto", "none") else "required",
     )
-    priced = route(messages)[0] if mode_name in ("auto", "shopping") else mode_name
-    return PreparedTurn(request, principal, mode, priced, spec, messages, settings, proposals=proposals)
+    options = mode_options(
+        s,
+        budget=request.budget,
+        effort=request.reasoning_effort,
+        agents=request.agents,
+        tools=_tools(state, request),
+        sandbox=state.sandbox,
+    )
+    conversation = Conversation(
+        s,
+        memory=lambda: state.memory,
+        perception=state.perception,
+        shop=lambda: state.shop,
+        in_thread=functools.partial(_in_thread, state, len(body)),
+    )
+    turn_spec = TurnSpec(
+        messages,
+        selection,
+        options,
+        settings,
+        owner=owner,
+        session_id=session_id,
+        memory=request.memory is not False,
+        scope=principal.account,
+    )
+    try:
+        turn = conversation.begin(turn_spec)
+    except PonderError as err:
+        raise from_ponder_error(err) from None
+    return PreparedTurn(request, principal, turn, spec)
 
 
 async def _in_thread(state: ServerState, size: int, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -214,9 +218,19 @@ async def _in_thread(state: ServerState, size: int, work: Callable[..., T], *arg
         return await asyncio.to_thread(large)
 
 
-def _target(state: ServerState, request: ChatCompletionRequest) -> tuple[str, str]:
-    """(model spec, mode) that ``model`` and ``mode`` name together."""
+def _target(state: ServerState, request: ChatCompletionRequest) -> tuple[str, Selection]:
+    """(model spec, selection) that ``model``, ``mode`` and ``preset`` name together."""
     fixed = MODE_MODELS.get(request.model)
+    if fixed in PRESET_NAMES:  # ponder-shopping: the preset, under the mode asked for (or auto)
+        if request.preset is not None and request.preset != fixed:
+            raise ApiError(
+                400,
+                f"model '{request.model}' is the {fixed} preset, but preset '{request.preset}' was asked "
+                "for.",
+                param="preset",
+            )
+        under = None if request.mode == fixed else request.mode
+        return state.settings.model, _select(under, fixed, "auto")
     if fixed is not None:
         if request.mode is not None and request.mode != fixed:
             raise ApiError(
@@ -225,7 +239,7 @@ def _target(state: ServerState, request: ChatCompletionRequest) -> tuple[str, st
                 f"drop one, or use model '{state.settings.model}' with a mode.",
                 param="mode",
             )
-        return state.settings.model, fixed
+        return state.settings.model, _select(fixed, request.preset)
     if request.model != state.settings.model and request.model not in state.settings.models:
         known = [*MODE_MODELS, state.settings.model, *sorted(state.settings.models)]
         raise ApiError(
@@ -234,8 +248,15 @@ def _target(state: ServerState, request: ChatCompletionRequest) -> tuple[str, st
             code="model_not_found",
             param="model",
         )
-    mode = request.mode or ("thinking" if request.reasoning_effort else state.settings.mode)
-    return request.model, mode
+    mode = request.mode or ("thinking" if request.reasoning_effort else None)
+    return request.model, _select(mode, request.preset, state.settings.mode)
+
+
+def _select(mode: str | None, preset: str | None, default: str = "auto") -> Selection:
+    try:
+        return select(mode, preset, default)
+    except UserError as err:
+        raise ApiError(400, str(err), param="mode") from None
 
 
 def _tools(state: ServerState, request: ChatCompletionRequest) -> ToolRunner | None:
@@ -290,87 +311,40 @@ def _session_id(request: ChatCompletionRequest, header: str | None) -> str | Non
     return session_id
 
 
-async def _recall(state: ServerState, turn: PreparedTurn) -> None:
-    """Resume the session and recall what is known about the user; the turn then runs on that."""
-    request = turn.request
+def _owner(principal: Principal, request: ChatCompletionRequest) -> Owner:
+    """Whose turn it is: the key's account, the request's user (default ``me``) and project."""
     try:
-        owner = Owner(turn.principal.account, request.user or DEFAULT_USER, request.project or "")
+        return Owner(principal.account, request.user or DEFAULT_USER, request.project or "")
     except UserError as err:
         raise ApiError(400, str(err), param="project" if request.project else "user") from None
-    context = state.settings.context_length - turn.settings.max_tokens
+
+
+async def _start(state: ServerState, prepared: PreparedTurn, model: Model) -> None:
+    """The turn's session, recall and perception (the runner's ``prepare``); errors are ApiErrors."""
+    turn = prepared.turn
     try:
-        turn.memory = await _in_thread(
-            state,
-            turn.body_bytes,
-            state.memory.before_turn,
-            owner,
-            turn.session_id,
-            turn.messages,
-            max(context, 0),
-            enabled=request.memory is not False,
-        )
-    except PonderError as err:
-        raise from_ponder_error(err) from err
-    turn.messages = turn.memory.messages
-
-
-async def _remember(state: ServerState, turn: PreparedTurn, result: TurnResult) -> None:
-    """Store the turn in its session, report what memory did, and learn from it after the response."""
-    memory = turn.memory
-    if memory is None:
-        return
-    count = len(memory.new)
-    heard = turn.messages[len(turn.messages) - count :] if turn.perception and count else None
-    await _in_thread(
-        state,
-        turn.body_bytes,
-        state.memory.after_turn,
-        memory,
-        reply_of(result.text, result.tool_calls),
-        perceived=heard,
-        mode=mode_ran(result),
-        model=result.model,
-        usage={
-            "prompt_tokens": result.usage.prompt_tokens,
-            "completion_tokens": result.usage.completion_tokens,
-        },
-    )
-    result.details["memory"] = memory.report()
-    if memory.enabled and state.settings.memory.extract:
-        state.in_background(_learn(state, turn))
-
-
-async def _learn(state: ServerState, turn: PreparedTurn) -> None:
-    assert turn.memory is not None
-    try:
-        await state.memory.learn(turn.memory, _model(state, turn))
-    except Exception:  # learning is best effort: the answer was delivered; the log has why it failed
-        log.exception("learning from a turn failed")
-
-
-async def _perceive(state: ServerState, turn: PreparedTurn) -> None:
-    """Images and audio to text (or images kept for a vision model), in place; errors are ApiErrors."""
-    if state.perception is None or not has_media(turn.messages):
-        return
-    model = _model(state, turn)
-    started = time.perf_counter()
-    try:
-        turn.messages, turn.perception = await state.perception.perceive(
-            turn.messages, native_images=model.accepts_images, scope=turn.principal.account
-        )
+        await turn.prepare(model)
     except NoSpeechError as err:
         raise ApiError(400, str(err), code="no_speech", param="messages") from None
     except MediaError as err:
         raise ApiError(400, str(err), code="invalid_media", param="messages") from None
     except PonderError as err:
         raise from_ponder_error(err) from err
-    state.metrics.perception_seconds.observe(time.perf_counter() - started)
+    if turn.perception:
+        state.metrics.perception_seconds.observe(turn.perception_s)
 
 
-def _with_perception(turn: PreparedTurn, result: TurnResult) -> TurnResult:
-    if not turn.perception:
-        return result
-    return replace(result, details={**result.details, "perception": turn.perception})
+def _learn_later(state: ServerState, prepared: PreparedTurn) -> None:
+    """Learn from the stored turn after the response, in the background (best effort)."""
+    if prepared.turn.learns:
+        state.in_background(_learn(state, prepared))
+
+
+async def _learn(state: ServerState, prepared: PreparedTurn) -> None:
+    try:
+        await prepared.turn.learn(_model(state, prepared))  # not metered: the key does not pay for it
+    except Exception:  # learning is best effort: the answer was delivered; the log has why it failed
+        log.exception("learning from a turn failed")
 
 
 def _model(state: ServerState, turn: PreparedTurn) -> Model:
@@ -405,7 +379,7 @@ async def _charge(
         generated = result.usage.prompt_tokens + result.usage.completion_tokens
     else:
         generated = turn.meter.tokens if turn.meter is not None else 0
-    tokens = round(generated * rate) + perception_tokens(turn.principal.tier, turn.perception)
+    tokens = round(generated * rate) + perception_tokens(turn.principal.tier, turn.turn.perception)
     await state.limiter.charge_tokens(turn.principal.key_id, tokens)
 
 
@@ -466,8 +440,8 @@ def _completion(turn: PreparedTurn, result: TurnResult) -> dict[str, Any]:
     }
 
 
-async def _stream(state: ServerState, turn: PreparedTurn, rate: float) -> AsyncIterator[str]:
-    chunk_id, created, model_id = f"chatcmpl-{os.urandom(16).hex()}", int(time.time()), turn.request.model
+async def _stream(state: ServerState, prepared: PreparedTurn, rate: float) -> AsyncIterator[str]:
+    chunk_id, created, model_id = f"chatcmpl-{os.urandom(16).hex()}", int(time.time()), prepared.request.model
 
     def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
         choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
@@ -481,31 +455,30 @@ async def _stream(state: ServerState, turn: PreparedTurn, rate: float) -> AsyncI
         }
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-    progress = bool(turn.request.progress)
-    include_usage = bool(turn.request.stream_options and turn.request.stream_options.include_usage)
+    request, turn = prepared.request, prepared.turn
+    progress = bool(request.progress)
+    include_usage = bool(request.stream_options and request.stream_options.include_usage)
     yield chunk({"role": "assistant", "content": ""})
-    if progress:
-        for report in turn.perception:
-            yield chunk(None, ponder={"type": "perception", "report": report})
     try:
         async with asyncio.timeout(state.settings.server.turn_timeout_s):
-            assert turn.meter is not None
-            async for event in turn.mode.run(turn.meter, turn.messages, turn.settings):
+            async for event in turn.run():
                 if isinstance(event, TextDelta):
                     yield chunk({"content": event.text})
                 elif isinstance(event, ReasoningDelta):
                     yield chunk({"reasoning_content": event.text})
+                elif isinstance(event, PerceptionEvent) and progress:
+                    yield chunk(None, ponder={"type": "perception", "report": event.report})
                 elif isinstance(event, AgentEvent | ToolCallEvent | ToolResultEvent) and progress:
                     yield chunk(None, ponder=_progress(event))
-                elif isinstance(event, ResponseDone):
-                    result = _with_perception(turn, TurnResult.from_response(event.response, turn.mode.name))
-                    await _remember(state, turn, result)
-                    await _charge(state, turn, rate, result)
+                elif isinstance(event, TurnDone):  # stored in its session already
+                    result = event.result
+                    _learn_later(state, prepared)
+                    await _charge(state, prepared, rate, result)
                     _account(state, result)
                     if result.tool_calls:
                         calls = [{"index": i, **c} for i, c in enumerate(wire_tool_calls(result.tool_calls))]
                         yield chunk({"tool_calls": calls})
-                    for action in _pending(turn):  # for the person's client; the model never saw these
+                    for action in _pending(event.pending):  # for the person's client; never the model's
                         yield chunk(None, ponder={"type": "pending_action", "action": action})
                     yield chunk({}, FINISH_REASONS[result.finish_reason])
                     if include_usage:
@@ -518,16 +491,16 @@ async def _stream(state: ServerState, turn: PreparedTurn, rate: float) -> AsyncI
     except ApiError as err:
         yield f"data: {json.dumps(err.body())}\n\n"
     except PonderError as err:
-        state.metrics.turns.labels(turn.priced_mode, "failed").inc()
+        state.metrics.turns.labels(turn.mode_name, "failed").inc()
         yield f"data: {json.dumps(from_ponder_error(err).body())}\n\n"
 
 
-def _pending(turn: PreparedTurn) -> list[dict[str, Any]]:
+def _pending(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
     """The turn's proposed actions as the API client gets them: with the token that confirms each (POST
     /v1/actions/{id}/confirm), which only this response carries."""
     return [
         p.action.to_dict() | {"token": p.token, "confirm_url": f"/v1/actions/{p.action.id}/confirm"}
-        for p in turn.proposals
+        for p in proposals
     ]
 
 

@@ -1,7 +1,8 @@
 """The OpenAI chat-completions wire format, as pydantic models: what clients send and what they get back.
 
 Request models are strict (an unknown field is a 400 naming it, as OpenAI does), so a typo in a client is not
-silently ignored. Ponder's own request fields are ``mode``, ``agents``, ``budget`` and ``progress``.
+silently ignored. Ponder's own request fields are ``mode``, ``preset``, ``agents``, ``budget`` and
+``progress``; the mode names come from the mode registry (``ponder.modes.registry``).
 Response models document the API (``/openapi.json``); the handlers build the same shapes as dicts, which is
 faster than validating what the server itself produced.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ponder.modes.registry import ModeChoice, PresetName
 
 __all__ = [
     "AssistantMessage",
@@ -130,8 +133,8 @@ class StreamOptions(_Strict):
 class ChatCompletionRequest(_Strict):
     model: str = Field(
         description="A mode on the default model (ponder-instant, ponder-thinking, ponder-contemplating, "
-        "ponder-auto, ponder-shopping) or a model from GET /v1/models (then `mode` or `reasoning_effort` "
-        "picks the mode)."
+        "ponder-auto; ponder-shopping: the shopping preset, under `mode` or auto) or a model from GET "
+        "/v1/models (then `mode` or `reasoning_effort` picks the mode)."
     )
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool | None = False
@@ -149,7 +152,12 @@ class ChatCompletionRequest(_Strict):
     user: str | None = Field(default=None, max_length=256, description="The end user, within your account.")
     n: int | None = Field(default=None, ge=1, le=1, description="Only 1 is supported.")
     # Ponder's own fields
-    mode: Literal["instant", "thinking", "contemplating", "auto", "shopping"] | None = None
+    mode: ModeChoice | None = Field(
+        default=None, description="A reasoning mode; shopping: auto under the shopping preset."
+    )
+    preset: PresetName | None = Field(
+        default=None, description="Run the mode under a preset: shopping (the store's tools and policy)."
+    )
     agents: int | None = Field(default=None, ge=1, le=16, description="Contemplating's sub-agents.")
     budget: int | None = Field(default=None, ge=1, description="Reasoning tokens (per sub-agent).")
     progress: bool | None = Field(

@@ -14,9 +14,26 @@ let controller = null;       // aborts the running request (Stop)
 let recorder = null;
 
 keyInput.value = localStorage.getItem("ponder.key") || "";
-keyInput.addEventListener("change", () => { localStorage.setItem("ponder.key", keyInput.value.trim()); restore(); agentOrders(); });
-modeSelect.value = localStorage.getItem("ponder.mode") || "auto";
+keyInput.addEventListener("change", () => { localStorage.setItem("ponder.key", keyInput.value.trim()); loadModes(); restore(); agentOrders(); });
 modeSelect.addEventListener("change", () => localStorage.setItem("ponder.mode", modeSelect.value));
+
+// The modes (and presets, such as shopping) the server offers: its ponder-* models (GET /v1/models), so the
+// page never keeps a list of its own. Until they arrive (or without the key a server needs): Auto only.
+async function loadModes() {
+  const response = await fetch("/v1/models", { headers: authHeaders() }).catch(() => null);
+  if (!response || !response.ok) return;
+  const names = (await response.json()).data
+    .filter((card) => card.ponder && card.ponder.kind === "mode")
+    .map((card) => card.ponder.mode);
+  if (!names.includes("auto")) return;
+  const chosen = localStorage.getItem("ponder.mode") || modeSelect.value;
+  modeSelect.replaceChildren(...names.map((name) => {
+    const option = el("option", "", name.charAt(0).toUpperCase() + name.slice(1));
+    option.value = name;
+    return option;
+  }));
+  modeSelect.value = names.includes(chosen) ? chosen : "auto";
+}
 
 function newSessionId() {
   const bytes = crypto.getRandomValues(new Uint8Array(12));  // (randomUUID needs https off localhost)
@@ -326,5 +343,6 @@ $("composer").addEventListener("submit", (e) => { e.preventDefault(); send(); })
 input.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send(); } });
 $("stop").addEventListener("click", () => { if (controller) controller.abort(); });
 $("clear").addEventListener("click", () => { history.length = 0; log.textContent = ""; sessionId = newSessionId(); });
+loadModes();
 restore();
 agentOrders();
