@@ -57,9 +57,16 @@ def _stage_calls(path: Path) -> list[tuple[int, str]]:
         elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
             if node.attr in STAGE_METHODS:
                 uses.append((node.lineno, STAGE_METHODS[node.attr]))
-            elif node.attr == "learn" and "memory" in ast.unparse(node.value):  # MemoryService.learn
+            elif node.attr == "learn" and _is_memory(node.value):  # MemoryService.learn
                 uses.append((node.lineno, "post-turn learning"))
     return uses
+
+
+def _is_memory(receiver: ast.expr) -> bool:
+    """Whether ``receiver.learn`` is memory's (a ``MemoryService``: ``memory``, ``state.memory``,
+    ``conversation.sessions()``), not a turn's or a surface's own ``learn``."""
+    text = ast.unparse(receiver)
+    return "memory" in text or text.endswith("sessions()")
 
 
 def _modules() -> list[tuple[str, Path]]:
