@@ -92,6 +92,9 @@ class ActionRunner:
         return self.get(owner, action_id)
 
     def run(self, owner: Owner, row: Any) -> PendingAction:
+        """Carry out a confirmed action (``row``: as read when it was confirmed, or by the sweeper) and
+        record how it ended: done (``on_done`` told), or failed on a final answer, which is raised; a
+        ``ConflictError`` with ``retry_after`` leaves it confirmed."""
         action = to_action(row)
         try:
             result = self._carry_out(owner, action)
