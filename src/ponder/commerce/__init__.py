@@ -12,9 +12,11 @@ mode's tools.
 - inventory.py: the one place that prices lines and checks stock, takes and gives back stock, and debits
   and credits gift cards
 - payments.py: the PaymentProvider port and the test provider
-- actions.py: pending actions, confirmed by the person with a token the model never sees, and the sweeper
-  that finishes one whose confirmation died mid-way (a job, store/jobs.py); crashpoints.py: the named steps
-  tests and bench/crash.py crash at
+- actions.py: pending actions (ActionDesk), proposed by the model and confirmed by the person with a token
+  the model never sees, over action_records.py (PendingAction and its row), action_summaries.py (the text
+  the person reads) and action_runs.py (carrying a confirmed action out, and the sweeper that finishes one
+  whose confirmation died mid-way: a job, store/jobs.py); crashpoints.py: the named steps tests and
+  bench/crash.py crash at
 - support.py: hand-off to a person; recommend.py: recommendations blending interests and co-purchases,
   over taste.py (a person's taste for categories and attribute values) and collaborative.py (interactions,
   popularity, the ALS collaborative filter)
