@@ -179,29 +179,25 @@ class SessionStore:
     def transcript(self, owner: Owner, session_id: str) -> list[StoredMessage]:
         """Every stored message, branches included, in the order stored."""
         with self.db.reading() as db:
-            rows = db.execute(
-                sql(
-                    "SELECT * FROM messages WHERE account = :account AND user_id = :user "
-                    "AND session_id = :id ORDER BY seq"
-                ),
-                owner.params(id=session_id),
-            ).mappings()
-            return [_stored(row) for row in rows]
+            return _transcript(db, owner, session_id)
 
     def history(self, owner: Owner, session_id: str) -> list[StoredMessage]:
         """The active conversation: the transcript with each branch replacing what it branched from."""
-        active: list[StoredMessage] = []
-        for stored in self.transcript(owner, session_id):
-            branch_at = stored.meta.get("branch_at")
-            if isinstance(branch_at, int):
-                del active[branch_at:]
-            active.append(stored)
-        return active
+        return _active(self.transcript(owner, session_id))
 
     def resume(self, owner: Owner, session_id: str | None, incoming: Sequence[Message]) -> Resumed:
-        """Open (or create) the session and match the client's messages (system ones left out) to it."""
-        session = self.open(owner, session_id)
-        stored = self.history(owner, session.id)
+        """Open (or create) the session and match the client's messages (system ones left out) to it.
+
+        A session that exists is read in one read transaction (its row and its messages); only a new one
+        is written (the user and the session created)."""
+        found = None
+        if session_id is not None:
+            check_session_id(session_id)
+            with self.db.reading() as db:
+                row = _session_rows(db, owner, "AND s.id = :id", "", {"id": session_id}).first()
+                if row is not None:
+                    found = _info(row), _active(_transcript(db, owner, session_id))
+        session, stored = found or (self.open(owner, session_id), [])
         sent = [m for m in incoming if m.role != "system"]
         prints = [fingerprint(m) for m in breathing(sent)]
         shared = 0
@@ -284,6 +280,28 @@ class SessionStore:
                 args | {"now": now, "title": _title(title)},
             )
         return turn
+
+
+def _transcript(db: Connection, owner: Owner, session_id: str) -> list[StoredMessage]:
+    rows = db.execute(
+        sql(
+            "SELECT * FROM messages WHERE account = :account AND user_id = :user "
+            "AND session_id = :id ORDER BY seq"
+        ),
+        owner.params(id=session_id),
+    ).mappings()
+    return [_stored(row) for row in rows]
+
+
+def _active(transcript: list[StoredMessage]) -> list[StoredMessage]:
+    """The transcript with each branch replacing what it branched from."""
+    active: list[StoredMessage] = []
+    for stored in transcript:
+        branch_at = stored.meta.get("branch_at")
+        if isinstance(branch_at, int):
+            del active[branch_at:]
+        active.append(stored)
+    return active
 
 
 def _session_rows(db: Connection, owner: Owner, where: str, tail: str, args: dict[str, Any]) -> Any:
