@@ -18,7 +18,7 @@ from typing import Any
 from ponder.config import MemoryConfig
 from ponder.memory.context import fit_history, recall_note
 from ponder.memory.embeddings import E5Embedder, Embedder
-from ponder.memory.extraction import extract, outside_words, user_words
+from ponder.memory.extraction import extract_stated, outside_words, statements, user_words
 from ponder.memory.memories import Change, Memory, MemoryStore
 from ponder.memory.owner import Owner
 from ponder.memory.sessions import Resumed, SessionStore
@@ -151,13 +151,21 @@ class MemoryService:
             return []
         said = turn.said or turn.new
         session, number = turn.session_id, turn.turn
-        # Off the loop (a turn may hold thousands of messages): gathering the words, storing the facts.
-        mine, outside = await asyncio.to_thread(lambda: (user_words(said), outside_words(said)))
+        # Off the loop (a turn may hold thousands of messages): gathering the words, storing the facts. A
+        # turn that states nothing about the user (most) ends after one hop: no model call, no write.
+        mine, outside = await asyncio.to_thread(
+            lambda: (statements(user_words(said)), statements(outside_words(said)))
+        )
+        if not (mine or outside):
+            return []
         remember = functools.partial(self.memories.remember, turn.owner, session=session, turn=number)
-        own = await extract(model, mine)
-        learned = await asyncio.to_thread(remember, own, "conversation")
-        claimed = await extract(model, outside)  # tool results, text in images: untrusted
-        learned += await asyncio.to_thread(remember, claimed, "tool")
+        learned: list[Change] = []
+        own = await extract_stated(model, mine)
+        if own:
+            learned += await asyncio.to_thread(remember, own, "conversation")
+        claimed = await extract_stated(model, outside)  # tool results, text in images: untrusted
+        if claimed:
+            learned += await asyncio.to_thread(remember, claimed, "tool")
         turn.learned = learned
         return learned
 
