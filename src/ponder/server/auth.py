@@ -39,8 +39,14 @@ class Principal:
 
 
 async def authenticate(state: ServerState, authorization: str | None, *, agent_ok: bool = False) -> Principal:
-    """The key's principal (its lookup runs in a worker thread); a UCP agent credential only where
+    """The key's principal (``identify``, in a worker thread); a UCP agent credential only where
     ``agent_ok`` (the UCP routes)."""
+    return await asyncio.to_thread(identify, state, authorization, agent_ok=agent_ok)
+
+
+def identify(state: ServerState, authorization: str | None, *, agent_ok: bool = False) -> Principal:
+    """``authenticate``, blocking (the key is looked up in the database): for a worker thread that goes on
+    with the request's other blocking work (the chat route's parsing)."""
     server = state.settings.server
     if server.allow_local_without_key and not _ponder_key(authorization):
         # OpenAI clients insist on sending some key: in local mode, one that is not a Ponder key is no key.
@@ -54,7 +60,7 @@ async def authenticate(state: ServerState, authorization: str | None, *, agent_o
     scheme, _, secret = authorization.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise _unauthorized("The Authorization header must be 'Bearer <API key>'.")
-    key = await asyncio.to_thread(state.keys.authenticate, secret.strip())
+    key = state.keys.authenticate(secret.strip())
     if key is None:
         raise _unauthorized("The API key is not valid, or it was revoked.")
     if key.is_agent and not agent_ok:

@@ -52,7 +52,7 @@ from ponder.models.base import Model, ModelSettings
 from ponder.models.metered import MeteredModel
 from ponder.models.openai_compat import wire_tool_calls
 from ponder.modes.registry import MODE_CHOICES, PRESET_NAMES, Selection, select
-from ponder.server.auth import Principal, admission, admit, authenticate
+from ponder.server.auth import Principal, admission, admit, identify
 from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.protocol import ChatCompletionRequest
 from ponder.server.shape import check_shape, scan_body
@@ -85,15 +85,24 @@ class PreparedTurn:
 
 
 async def chat_completions(state: ServerState, request: Request) -> Response:
-    principal = await authenticate(state, request.headers.get("authorization"))
-    request.scope["state"]["account"] = principal.account
     body = await request.body()
     header = request.headers.get("x-ponder-session")
+    known: list[Principal] = []
+
+    def begin() -> PreparedTurn:  # one trip to a worker thread: the key's lookup, then the request's
+        principal = identify(state, request.headers.get("authorization"))
+        known.append(principal)
+        return prepare(state, principal, body, header)
+
     try:
-        prepared = await _in_thread(state, len(body), prepare, state, principal, body, header)
+        prepared = await _in_thread(state, len(body), begin)
     except ApiError:
-        await admit(state, principal, 1.0)  # a failed request still counts (and a 429 wins over the 400)
+        if known:  # a failed request still counts (and a 429 wins over the 400)
+            request.scope["state"]["account"] = known[0].account
+            await admit(state, known[0], 1.0)
         raise
+    principal = prepared.principal
+    request.scope["state"]["account"] = principal.account
     turn = prepared.turn
     price = principal.tier.price(turn.mode_name, prepared.request.agents or state.settings.agents)
     admitted = await admission(state, principal, price)
