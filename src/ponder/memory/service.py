@@ -29,6 +29,8 @@ from ponder.store.database import Database
 
 __all__ = ["MemoryService", "TurnMemory", "reply_of"]
 
+INLINE_CHARS = 1_000  # a turn this short is read for facts on the event loop (at most about 60 µs)
+
 
 @dataclass
 class TurnMemory:
@@ -151,11 +153,15 @@ class MemoryService:
             return []
         said = turn.said or turn.new
         session, number = turn.session_id, turn.turn
-        # Off the loop (a turn may hold thousands of messages): gathering the words, storing the facts. A
-        # turn that states nothing about the user (most) ends after one hop: no model call, no write.
-        mine, outside = await asyncio.to_thread(
-            lambda: (statements(user_words(said)), statements(outside_words(said)))
-        )
+
+        # Gathering the words: off the loop for a long turn (it may hold thousands of messages), at once for a
+        # short one (tens of microseconds). A turn that states nothing about the user (most) ends here: no
+        # model call, no write.
+        def gather() -> tuple[str, str]:
+            return statements(user_words(said)), statements(outside_words(said))
+
+        short = sum(len(p.text) for m in said for p in m.parts if isinstance(p, TextPart)) <= INLINE_CHARS
+        mine, outside = gather() if short else await asyncio.to_thread(gather)
         if not (mine or outside):
             return []
         remember = functools.partial(self.memories.remember, turn.owner, session=session, turn=number)

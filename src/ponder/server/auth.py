@@ -22,6 +22,7 @@ from ponder.config import TierConfig
 from ponder.server.errors import ApiError
 from ponder.server.state import ServerState
 from ponder.store.keys import KEY_PREFIX
+from ponder.store.limits import Decision, RateLimiter
 
 __all__ = ["LOCAL_ACCOUNT", "Admission", "Principal", "admission", "admit", "authenticate"]
 
@@ -119,6 +120,28 @@ async def admission(state: ServerState, principal: Principal, cost: float) -> Ad
     """``admit``, also saying how many tokens the key's day has left (a turn's generation is capped by it)."""
     tier = principal.tier
     decision = await state.limiter.admit(principal.key_id, tier.requests_per_minute, cost)
+    headers = _requests_headers(state, principal, cost, decision)
+    left, reset = await state.limiter.tokens_left(principal.key_id, tier.tokens_per_day)
+    return _tokens_admission(state, principal, headers, left, reset)
+
+
+def admission_now(state: ServerState, principal: Principal, cost: float) -> Admission | None:
+    """``admission``, blocking, where the limiter answers in the calling thread (the database's); None
+    where it does not (Redis): then call ``admission``."""
+    limiter = state.limiter
+    if not isinstance(limiter, RateLimiter):
+        return None
+    tier = principal.tier
+    decision = limiter.admit_now(principal.key_id, tier.requests_per_minute, cost)
+    headers = _requests_headers(state, principal, cost, decision)
+    left, reset = limiter.tokens_left_now(principal.key_id, tier.tokens_per_day)
+    return _tokens_admission(state, principal, headers, left, reset)
+
+
+def _requests_headers(
+    state: ServerState, principal: Principal, cost: float, decision: Decision
+) -> dict[str, str]:
+    """The rate-limit headers of the minute's decision; a 429 if it refused."""
     headers: dict[str, str] = {}
     if decision.limit is not None:
         headers["x-ratelimit-limit-requests"] = str(decision.limit)
@@ -135,7 +158,14 @@ async def admission(state: ServerState, principal: Principal, cost: float) -> Ad
             "rate_limit_exceeded",
             headers=headers,
         )
-    left, reset = await state.limiter.tokens_left(principal.key_id, tier.tokens_per_day)
+    return headers
+
+
+def _tokens_admission(
+    state: ServerState, principal: Principal, headers: dict[str, str], left: int | None, reset: float
+) -> Admission:
+    """The admission with the day's tokens in its headers; a 429 if they are spent."""
+    tier = principal.tier
     if left is not None:
         headers["x-ratelimit-limit-tokens"] = str(tier.tokens_per_day)
         headers["x-ratelimit-remaining-tokens"] = str(left)

@@ -101,6 +101,20 @@ class RateLimiter:
         now = time.time() if now is None else now
         return await asyncio.to_thread(self._admit, key_id, per_minute, cost, now)
 
+    def admit_now(self, key_id: str, per_minute: int | None, cost: float) -> Decision:
+        """``admit``, blocking: for a worker thread that does the request's other blocking work too."""
+        if per_minute is None:
+            return Decision(True, None, 0, 0.0, 0.0)
+        return self._admit(key_id, per_minute, cost, time.time())
+
+    def tokens_left_now(self, key_id: str, per_day: int | None) -> tuple[int | None, float]:
+        """``tokens_left``, blocking."""
+        day, reset = day_of(time.time())
+        if per_day is None:
+            return None, reset
+        used = self._tokens_used(key_id, day) + self._owed.get((key_id, day), 0)
+        return max(0, per_day - used), reset
+
     def _admit(self, key_id: str, per_minute: int, cost: float, now: float) -> Decision:
         with self.db.transaction(lock="rate:" + key_id) as db:
             tat = db.execute(sql("SELECT tat FROM rate_state WHERE key_id = :k"), {"k": key_id}).scalar()
