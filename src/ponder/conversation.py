@@ -7,7 +7,8 @@ behind it) describes a turn as a ``TurnSpec`` and hands it here; none runs a ste
                                and the mode the turn is priced as; the preset (shopping: the store's tools,
                                policy and its session) applied; the mode built
     Turn.prepare(model)        identity and session (resumed or new), recall (history fitted, facts about the
-                               user), then perception: images and audio as text, or images kept for a
+                               user; ``Turn.resume``, which a surface may run earlier in a worker thread of
+                               its own), then perception: images and audio as text, or images kept for a
                                vision model
     Turn.run()                 the mode's events, its ``Answer:`` scaffolding kept out of the text; then the
                                turn stored in its session (the same rows whichever surface ran it); then
@@ -201,24 +202,30 @@ class Turn:
     perception_s: float = 0.0
     partial: str = ""  # the text the person has been shown so far
     result: TurnResult | None = None
+    resumed: bool = False  # ``resume`` ran
 
-    async def prepare(self, model: Model) -> None:
-        """Resume the session and recall (for an owner), then perceive the media; the turn then runs."""
-        self.model = model
+    def resume(self) -> None:
+        """Resume the session and recall (for an owner): blocking, for a surface that runs it in a worker
+        thread of its own with other blocking work (``prepare`` runs it otherwise). Once only."""
+        if self.resumed:
+            return
+        self.resumed = True
         self.messages = list(self.spec.messages)
         owner, runner = self.spec.owner, self.conversation
         if owner is not None:
             context = runner.settings.context_length - self.spec.settings.max_tokens
-            service = runner.sessions()
-            self.memory = await runner.in_thread(
-                service.before_turn,
-                owner,
-                self.spec.session_id,
-                self.messages,
-                max(context, 0),
-                enabled=self.spec.memory,
+            self.memory = runner.sessions().before_turn(
+                owner, self.spec.session_id, self.messages, max(context, 0), enabled=self.spec.memory
             )
             self.messages = self.memory.messages
+
+    async def prepare(self, model: Model) -> None:
+        """Resume the session and recall (``resume``, unless the surface did), then perceive the media; the
+        turn then runs."""
+        self.model = model
+        runner = self.conversation
+        if not self.resumed:
+            await runner.in_thread(self.resume)
         perception = runner.perception
         if perception is not None and has_media(self.messages):
             started = time.perf_counter()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy
 
 from ponder.errors import UserError
 from ponder.memory.owner import Owner
@@ -116,3 +117,40 @@ def test_bad_ids(store: SessionStore) -> None:
         store.open(ALICE, "../etc")
     with pytest.raises(UnknownSessionError):
         store.record(ALICE, "never-opened", [u("x")])
+
+
+def _turn(store: SessionStore, session: str, words: str) -> None:
+    resumed = store.resume(ALICE, session, [Message.user(words)])
+    store.record(ALICE, session, [*resumed.new, Message.assistant(f"re: {words}")])
+
+
+def test_a_resumed_session_is_what_a_fresh_read_finds(database_url: str) -> None:
+    db = open_database(database_url)
+    kept, fresh = SessionStore(db), SessionStore(db)
+    turn_one = Message("user", (TextPart("Look"), AudioPart(b"RIFF", "wav")))
+    resumed = kept.resume(ALICE, "s", [turn_one])
+    kept.record(ALICE, "s", [*resumed.new, Message.assistant("Heard.")], meta=[{"a": 1}, {"mode": "instant"}])
+    for words in ("one", "two"):
+        _turn(kept, "s", words)
+    statements: list[str] = []
+    sqlalchemy.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    again = kept.resume(ALICE, "s", [Message.user("three")])
+    assert not [s for s in statements if "FROM messages WHERE" in s and "ORDER BY seq" in s]  # kept, not read
+    assert again.history == fresh.resume(ALICE, "s", [Message.user("three")]).history
+    assert [m.meta for m in kept.history(ALICE, "s")] == [m.meta for m in fresh.history(ALICE, "s")]
+
+
+def test_a_session_written_elsewhere_or_made_again_is_read_afresh(database_url: str) -> None:
+    db = open_database(database_url)
+    here, elsewhere = SessionStore(db), SessionStore(db)  # two processes, each with what it keeps
+    _turn(here, "s", "one")
+    _turn(elsewhere, "s", "two")
+    assert texts(here.resume(ALICE, "s", [u("three")]).history) == [
+        "u:one",
+        "a:re: one",
+        "u:two",
+        "a:re: two",
+    ]
+    elsewhere.delete(ALICE, "s")
+    _turn(elsewhere, "s", "anew")
+    assert texts(here.resume(ALICE, "s", [u("x")]).history) == ["u:anew", "a:re: anew"]

@@ -312,3 +312,14 @@ def test_pages_and_answers_say_they_must_not_be_framed(start_server) -> None:
         api = httpx.get(server.url + "/healthz")
         assert api.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
         assert api.headers["x-frame-options"] == "DENY"
+
+
+def test_a_refused_request_opens_no_session(start_server) -> None:
+    from ponder.memory.owner import Owner
+
+    server = start_server(ScriptedModel(default="ok"))
+    key = server.keys["free"]  # 5 requests a minute
+    codes = [post(server, key, {**ASK, "session_id": f"s{i}"}).status_code for i in range(7)]
+    assert codes == [200] * 5 + [429] * 2
+    sessions = server.app.state.ponder.memory.sessions.list_sessions(Owner("acme", "me"))
+    assert sorted(s.id for s in sessions) == [f"s{i}" for i in range(5)]  # the refused ones opened none

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from ponder.store import open_database
 from ponder.store.limits import Limiter, RateLimiter, gcra
@@ -89,3 +91,44 @@ async def test_redis_down_refuses_with_a_clear_error() -> None:
         await store.admit("k", 10, 1)
     await store.aclose()
     assert time.time() > 0
+
+
+async def test_charges_are_gathered_and_written_in_one_transaction_that_others_then_see(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "p.db"
+    here, there = RateLimiter(open_database(path)), RateLimiter(open_database(path))
+    k = key()
+    for _ in range(5):
+        await here.charge_tokens(k, 10)
+    assert (await here.tokens_left(k, 100))[0] == 50  # counted here at once
+    commits: list[object] = []
+    sqlalchemy.event.listen(here.db.engine, "commit", commits.append)
+    await here.flush()
+    assert len(commits) == 1  # five charges, one write
+    assert (await there.tokens_left(k, 100))[0] == 50
+    await here.charge_tokens(k, 7)
+    await here.aclose()  # closing writes what is still owed
+    assert (await there.tokens_left(k, 100))[0] == 43
+
+
+async def test_owed_charges_are_written_soon_by_themselves(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    here, there = RateLimiter(open_database(path)), RateLimiter(open_database(path))
+    k = key()
+    await here.charge_tokens(k, 30)
+    assert (await there.tokens_left(k, 100))[0] == 100  # not written yet
+    assert here._writing is not None
+    await asyncio.wait_for(here._writing, 10)  # falls due after CHARGE_EVERY_S
+    assert (await there.tokens_left(k, 100))[0] == 70
+
+
+async def test_a_failed_write_keeps_the_charges_owed(tmp_path: Path) -> None:
+    limiter = RateLimiter(open_database(tmp_path / "p.db"))
+    k = key()
+    await limiter.charge_tokens(k, 25)
+    with limiter.db.transaction() as db:
+        db.execute(sqlalchemy.text("ALTER TABLE token_usage RENAME TO gone"))
+    with pytest.raises(sqlalchemy.exc.OperationalError, match="token_usage"):
+        await limiter.flush()
+    assert sum(limiter._owed.values()) == 25  # still owed, to be written once the database takes it

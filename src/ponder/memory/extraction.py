@@ -126,7 +126,12 @@ def _newest(texts_newest_first: Iterable[str], max_chars: int) -> str:
 
 async def extract(model: Model, text: str) -> list[Candidate]:
     """The facts about the user that ``text`` states (an empty list when it states none)."""
-    text = await asyncio.to_thread(statements, text)  # regexes over what may be a long conversation
+    stated = await asyncio.to_thread(statements, text)  # regexes over what may be a long conversation
+    return await extract_stated(model, stated)
+
+
+async def extract_stated(model: Model, text: str) -> list[Candidate]:
+    """``extract`` of what ``statements`` kept of a text: no model call when it kept nothing."""
     if not text:
         return []
     prompt = [

@@ -18,7 +18,7 @@ from typing import Any
 from ponder.config import MemoryConfig
 from ponder.memory.context import fit_history, recall_note
 from ponder.memory.embeddings import E5Embedder, Embedder
-from ponder.memory.extraction import extract, outside_words, user_words
+from ponder.memory.extraction import extract_stated, outside_words, statements, user_words
 from ponder.memory.memories import Change, Memory, MemoryStore
 from ponder.memory.owner import Owner
 from ponder.memory.sessions import Resumed, SessionStore
@@ -28,6 +28,8 @@ from ponder.models.base import Model
 from ponder.store.database import Database
 
 __all__ = ["MemoryService", "TurnMemory", "reply_of"]
+
+INLINE_CHARS = 1_000  # a turn this short is read for facts on the event loop (at most about 60 µs)
 
 
 @dataclass
@@ -151,13 +153,25 @@ class MemoryService:
             return []
         said = turn.said or turn.new
         session, number = turn.session_id, turn.turn
-        # Off the loop (a turn may hold thousands of messages): gathering the words, storing the facts.
-        mine, outside = await asyncio.to_thread(lambda: (user_words(said), outside_words(said)))
+
+        # Gathering the words: off the loop for a long turn (it may hold thousands of messages), at once for a
+        # short one (tens of microseconds). A turn that states nothing about the user (most) ends here: no
+        # model call, no write.
+        def gather() -> tuple[str, str]:
+            return statements(user_words(said)), statements(outside_words(said))
+
+        short = sum(len(p.text) for m in said for p in m.parts if isinstance(p, TextPart)) <= INLINE_CHARS
+        mine, outside = gather() if short else await asyncio.to_thread(gather)
+        if not (mine or outside):
+            return []
         remember = functools.partial(self.memories.remember, turn.owner, session=session, turn=number)
-        own = await extract(model, mine)
-        learned = await asyncio.to_thread(remember, own, "conversation")
-        claimed = await extract(model, outside)  # tool results, text in images: untrusted
-        learned += await asyncio.to_thread(remember, claimed, "tool")
+        learned: list[Change] = []
+        own = await extract_stated(model, mine)
+        if own:
+            learned += await asyncio.to_thread(remember, own, "conversation")
+        claimed = await extract_stated(model, outside)  # tool results, text in images: untrusted
+        if claimed:
+            learned += await asyncio.to_thread(remember, claimed, "tool")
         turn.learned = learned
         return learned
 

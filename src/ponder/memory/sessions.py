@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +49,7 @@ __all__ = [
 ]
 
 TITLE_CHARS = 60
+CACHED_SESSIONS = 1024  # sessions whose decoded messages a process keeps (SessionStore.transcripts)
 
 
 class UnknownSessionError(NotFoundError):
@@ -121,6 +124,7 @@ class SessionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.users = UserStore(db)
+        self.transcripts = _Transcripts()  # the decoded messages of the sessions this process used last
 
     # --- sessions ---------------------------------------------------------------------------------------
 
@@ -179,29 +183,30 @@ class SessionStore:
     def transcript(self, owner: Owner, session_id: str) -> list[StoredMessage]:
         """Every stored message, branches included, in the order stored."""
         with self.db.reading() as db:
-            rows = db.execute(
-                sql(
-                    "SELECT * FROM messages WHERE account = :account AND user_id = :user "
-                    "AND session_id = :id ORDER BY seq"
-                ),
-                owner.params(id=session_id),
-            ).mappings()
-            return [_stored(row) for row in rows]
+            return _transcript(db, owner, session_id)
 
     def history(self, owner: Owner, session_id: str) -> list[StoredMessage]:
         """The active conversation: the transcript with each branch replacing what it branched from."""
-        active: list[StoredMessage] = []
-        for stored in self.transcript(owner, session_id):
-            branch_at = stored.meta.get("branch_at")
-            if isinstance(branch_at, int):
-                del active[branch_at:]
-            active.append(stored)
-        return active
+        return _active(self.transcript(owner, session_id))
 
     def resume(self, owner: Owner, session_id: str | None, incoming: Sequence[Message]) -> Resumed:
-        """Open (or create) the session and match the client's messages (system ones left out) to it."""
-        session = self.open(owner, session_id)
-        stored = self.history(owner, session.id)
+        """Open (or create) the session and match the client's messages (system ones left out) to it.
+
+        A session that exists is read in one read transaction (its row and its messages); only a new one
+        is written (the user and the session created)."""
+        found = None
+        if session_id is not None:
+            check_session_id(session_id)
+            with self.db.reading() as db:
+                row = _session_rows(db, owner, "AND s.id = :id", "", {"id": session_id}).first()
+                if row is not None:
+                    info = _info(row)
+                    transcript = self.transcripts.get(owner, info)
+                    if transcript is None:
+                        transcript = _transcript(db, owner, session_id)
+                        self.transcripts.keep(owner, info, transcript)
+                    found = info, _active(transcript)
+        session, stored = found or (self.open(owner, session_id), [])
         sent = [m for m in incoming if m.role != "system"]
         prints = [fingerprint(m) for m in breathing(sent)]
         shared = 0
@@ -274,6 +279,18 @@ class SessionStore:
                     for offset, (role, content, print_, meta) in enumerate(encoded)
                 ],
             )
+            written = [
+                StoredMessage(
+                    seq + offset,
+                    turn,
+                    message_from_row(role, content, json.loads(meta)["parts"]),
+                    print_,
+                    {k: v for k, v in json.loads(meta).items() if k != "parts"},
+                    now,
+                )
+                for offset, (role, content, print_, meta) in enumerate(encoded)
+            ]
+            self.transcripts.extend(owner, session_id, seq, now, written)
             title = next((m.text for m, _, _ in rows if m.role == "user" and m.text.strip()), "")
             db.execute(
                 sql(
@@ -284,6 +301,77 @@ class SessionStore:
                 args | {"now": now, "title": _title(title)},
             )
         return turn
+
+
+class _Transcripts:
+    """The decoded messages of the sessions this process resumed or wrote last (``CACHED_SESSIONS``), so
+    that a turn does not read and decode its whole session again. An entry is used only while the session's
+    row still says what it said when the entry was made (created, last written, how many messages): a write
+    from another process, a deletion or a session made again under the same id all read it afresh."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[str, str, str], tuple[_Stamp, list[StoredMessage]]] = OrderedDict()
+
+    def get(self, owner: Owner, info: SessionInfo) -> list[StoredMessage] | None:
+        key = (owner.account, owner.user, info.id)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != _stamp(info):
+                return None
+            self._entries.move_to_end(key)
+            return list(entry[1])
+
+    def keep(self, owner: Owner, info: SessionInfo, transcript: list[StoredMessage]) -> None:
+        self._put((owner.account, owner.user, info.id), _stamp(info), list(transcript))
+
+    def extend(
+        self, owner: Owner, session_id: str, count: int, updated_at: float, written: list[StoredMessage]
+    ) -> None:
+        """Messages just written after the session's first ``count`` (in the writing transaction): kept on
+        its entry if that entry held exactly those ``count``."""
+        key = (owner.account, owner.user, session_id)
+        with self._lock:
+            entry = self._entries.pop(key, None)
+        if entry is None or entry[0][2] != count or len(entry[1]) != count:
+            return
+        self._put(key, (entry[0][0], updated_at, count + len(written)), [*entry[1], *written])
+
+    def _put(self, key: tuple[str, str, str], stamp: _Stamp, transcript: list[StoredMessage]) -> None:
+        with self._lock:
+            self._entries[key] = (stamp, transcript)
+            self._entries.move_to_end(key)
+            while len(self._entries) > CACHED_SESSIONS:
+                self._entries.popitem(last=False)
+
+
+_Stamp = tuple[float, float, int]  # a session's created_at, updated_at and message count
+
+
+def _stamp(info: SessionInfo) -> _Stamp:
+    return (info.created_at, info.updated_at, info.messages)
+
+
+def _transcript(db: Connection, owner: Owner, session_id: str) -> list[StoredMessage]:
+    rows = db.execute(
+        sql(
+            "SELECT * FROM messages WHERE account = :account AND user_id = :user "
+            "AND session_id = :id ORDER BY seq"
+        ),
+        owner.params(id=session_id),
+    ).mappings()
+    return [_stored(row) for row in rows]
+
+
+def _active(transcript: list[StoredMessage]) -> list[StoredMessage]:
+    """The transcript with each branch replacing what it branched from."""
+    active: list[StoredMessage] = []
+    for stored in transcript:
+        branch_at = stored.meta.get("branch_at")
+        if isinstance(branch_at, int):
+            del active[branch_at:]
+        active.append(stored)
+    return active
 
 
 def _session_rows(db: Connection, owner: Owner, where: str, tail: str, args: dict[str, Any]) -> Any:

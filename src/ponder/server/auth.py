@@ -22,6 +22,7 @@ from ponder.config import TierConfig
 from ponder.server.errors import ApiError
 from ponder.server.state import ServerState
 from ponder.store.keys import KEY_PREFIX
+from ponder.store.limits import Decision, RateLimiter
 
 __all__ = ["LOCAL_ACCOUNT", "Admission", "Principal", "admission", "admit", "authenticate"]
 
@@ -39,8 +40,14 @@ class Principal:
 
 
 async def authenticate(state: ServerState, authorization: str | None, *, agent_ok: bool = False) -> Principal:
-    """The key's principal (its lookup runs in a worker thread); a UCP agent credential only where
+    """The key's principal (``identify``, in a worker thread); a UCP agent credential only where
     ``agent_ok`` (the UCP routes)."""
+    return await asyncio.to_thread(identify, state, authorization, agent_ok=agent_ok)
+
+
+def identify(state: ServerState, authorization: str | None, *, agent_ok: bool = False) -> Principal:
+    """``authenticate``, blocking (the key is looked up in the database): for a worker thread that goes on
+    with the request's other blocking work (the chat route's parsing)."""
     server = state.settings.server
     if server.allow_local_without_key and not _ponder_key(authorization):
         # OpenAI clients insist on sending some key: in local mode, one that is not a Ponder key is no key.
@@ -54,7 +61,7 @@ async def authenticate(state: ServerState, authorization: str | None, *, agent_o
     scheme, _, secret = authorization.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise _unauthorized("The Authorization header must be 'Bearer <API key>'.")
-    key = await asyncio.to_thread(state.keys.authenticate, secret.strip())
+    key = state.keys.authenticate(secret.strip())
     if key is None:
         raise _unauthorized("The API key is not valid, or it was revoked.")
     if key.is_agent and not agent_ok:
@@ -113,6 +120,28 @@ async def admission(state: ServerState, principal: Principal, cost: float) -> Ad
     """``admit``, also saying how many tokens the key's day has left (a turn's generation is capped by it)."""
     tier = principal.tier
     decision = await state.limiter.admit(principal.key_id, tier.requests_per_minute, cost)
+    headers = _requests_headers(state, principal, cost, decision)
+    left, reset = await state.limiter.tokens_left(principal.key_id, tier.tokens_per_day)
+    return _tokens_admission(state, principal, headers, left, reset)
+
+
+def admission_now(state: ServerState, principal: Principal, cost: float) -> Admission | None:
+    """``admission``, blocking, where the limiter answers in the calling thread (the database's); None
+    where it does not (Redis): then call ``admission``."""
+    limiter = state.limiter
+    if not isinstance(limiter, RateLimiter):
+        return None
+    tier = principal.tier
+    decision = limiter.admit_now(principal.key_id, tier.requests_per_minute, cost)
+    headers = _requests_headers(state, principal, cost, decision)
+    left, reset = limiter.tokens_left_now(principal.key_id, tier.tokens_per_day)
+    return _tokens_admission(state, principal, headers, left, reset)
+
+
+def _requests_headers(
+    state: ServerState, principal: Principal, cost: float, decision: Decision
+) -> dict[str, str]:
+    """The rate-limit headers of the minute's decision; a 429 if it refused."""
     headers: dict[str, str] = {}
     if decision.limit is not None:
         headers["x-ratelimit-limit-requests"] = str(decision.limit)
@@ -129,7 +158,14 @@ async def admission(state: ServerState, principal: Principal, cost: float) -> Ad
             "rate_limit_exceeded",
             headers=headers,
         )
-    left, reset = await state.limiter.tokens_left(principal.key_id, tier.tokens_per_day)
+    return headers
+
+
+def _tokens_admission(
+    state: ServerState, principal: Principal, headers: dict[str, str], left: int | None, reset: float
+) -> Admission:
+    """The admission with the day's tokens in its headers; a 429 if they are spent."""
+    tier = principal.tier
     if left is not None:
         headers["x-ratelimit-limit-tokens"] = str(tier.tokens_per_day)
         headers["x-ratelimit-remaining-tokens"] = str(left)

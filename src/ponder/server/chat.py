@@ -52,7 +52,7 @@ from ponder.models.base import Model, ModelSettings
 from ponder.models.metered import MeteredModel
 from ponder.models.openai_compat import wire_tool_calls
 from ponder.modes.registry import MODE_CHOICES, PRESET_NAMES, Selection, select
-from ponder.server.auth import Principal, admission, admit, authenticate
+from ponder.server.auth import Admission, Principal, admission, admission_now, admit, identify
 from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.protocol import ChatCompletionRequest
 from ponder.server.shape import check_shape, scan_body
@@ -60,6 +60,7 @@ from ponder.server.state import ServerState
 from ponder.server.streaming import ClientGone, EventStream, run_until_disconnect
 from ponder.server.translate import FINISH_REASONS, mode_ran, to_messages, usage_out
 from ponder.sharing import LARGE_REQUEST_BYTES, large_work
+from ponder.store.limits import RateLimiter
 from ponder.tools.base import Tool
 from ponder.tools.runner import ToolRunner
 from ponder.turn import TurnResult
@@ -84,19 +85,47 @@ class PreparedTurn:
     charged: bool = False  # the turn's tokens were taken from the key's day
 
 
+@dataclass
+class _Begun:
+    """How far a chat request's blocking start got (``chat_completions.begin``)."""
+
+    principal: Principal | None = None  # the key's, once looked up
+    counted: bool = False  # the limiter answered (a 429 too): the request is counted
+    admitted: Admission | None = None  # admitted in the worker thread (the database's limiter)
+
+
 async def chat_completions(state: ServerState, request: Request) -> Response:
-    principal = await authenticate(state, request.headers.get("authorization"))
-    request.scope["state"]["account"] = principal.account
     body = await request.body()
     header = request.headers.get("x-ponder-session")
+    begun = _Begun()
+
+    def begin() -> PreparedTurn:
+        """One trip to a worker thread for the request's blocking work: the key's lookup, parsing and the
+        turn's begin (routing, preset); then, where the limiter answers here, admission and the session
+        and recall (``Turn.resume``)."""
+        begun.principal = identify(state, request.headers.get("authorization"))
+        prepared = prepare(state, begun.principal, body, header)
+        begun.counted = isinstance(state.limiter, RateLimiter)
+        begun.admitted = admission_now(state, begun.principal, _price(state, prepared))
+        if begun.admitted is not None:
+            try:
+                prepared.turn.resume()
+            except PonderError as err:
+                raise from_ponder_error(err) from err
+        return prepared
+
     try:
-        prepared = await _in_thread(state, len(body), prepare, state, principal, body, header)
+        prepared = await _in_thread(state, len(body), begin)
     except ApiError:
-        await admit(state, principal, 1.0)  # a failed request still counts (and a 429 wins over the 400)
+        if begun.principal is not None:
+            request.scope["state"]["account"] = begun.principal.account
+            if not begun.counted:  # a failed request still counts (and a 429 wins over the 400)
+                await admit(state, begun.principal, 1.0)
         raise
+    principal = prepared.principal
+    request.scope["state"]["account"] = principal.account
     turn = prepared.turn
-    price = principal.tier.price(turn.mode_name, prepared.request.agents or state.settings.agents)
-    admitted = await admission(state, principal, price)
+    admitted = begun.admitted or await admission(state, principal, _price(state, prepared))
     headers, key_id = admitted.headers, principal.key_id
     rate = principal.tier.token_price(turn.mode_name)
     left = admitted.tokens_left
@@ -136,6 +165,12 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
     if turn.proposals:
         completion["ponder"] = {"pending_actions": _pending(turn.proposals)}
     return JSONResponse(completion, headers=headers)
+
+
+def _price(state: ServerState, prepared: PreparedTurn) -> float:
+    """What the turn costs of the key's requests per minute: its mode's price (routed once)."""
+    agents = prepared.request.agents or state.settings.agents
+    return prepared.principal.tier.price(prepared.turn.mode_name, agents)
 
 
 def prepare(

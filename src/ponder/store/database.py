@@ -21,6 +21,7 @@ This module knows nothing of what the tables mean: the schema is ``migrations.py
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -31,6 +32,8 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -55,8 +58,12 @@ MIGRATION_LOCK = 0x504F4E4445  # "PONDE": the advisory lock PostgreSQL servers t
 Dialect = Literal["sqlite", "postgresql"]
 
 
+@functools.lru_cache(maxsize=2048)
 def sql(statement: str) -> sa.TextClause:
-    """A SQL statement with ``:named`` parameters, the same for both dialects."""
+    """A SQL statement with ``:named`` parameters, the same for both dialects.
+
+    Built once per text and shared (a clause is immutable; building one parses its parameters, and
+    SQLAlchemy keys its cache of compiled statements on it): a store's call costs no parsing."""
     return sa.text(statement)
 
 
@@ -234,15 +241,16 @@ def _sqlite(location: str, busy_timeout_s: float) -> Database:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise ConfigError(f"Cannot create the data directory {path.parent}: {err}") from None
+    registry.register("sqlite.ponder", __name__, "PonderSQLiteDialect")
     engine = sa.create_engine(
-        "sqlite+pysqlite://" + ("" if path is None else f"/{path}"),
+        "sqlite+ponder://" + ("" if path is None else f"/{path}"),
         connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
         **({"poolclass": StaticPool} if memory else {}),
     )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
-        # The driver's own transaction handling is off: SQLAlchemy's begin (below) says BEGIN itself.
+        # The driver's own transaction handling is off: the dialect says BEGIN itself (PonderSQLiteDialect).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {round(busy_timeout_s * 1000)}")
@@ -252,11 +260,20 @@ def _sqlite(location: str, busy_timeout_s: float) -> Database:
         cursor.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten, not left in free pages
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.info.get("immediate") else "BEGIN")
-
     return Database(engine, "sqlite", path, shared=memory, busy_timeout_s=busy_timeout_s)
+
+
+class PonderSQLiteDialect(SQLiteDialect_pysqlite):
+    """pysqlite, saying ``BEGIN`` itself (the driver's own transaction handling is off, see ``_sqlite``):
+    ``BEGIN IMMEDIATE`` for a write transaction (``connection.info["immediate"]``), so read-then-write is
+    atomic across processes. Sent on the driver's connection here rather than from a "begin" event: an
+    event listener makes SQLAlchemy dispatch events around every statement of every connection."""
+
+    supports_statement_cache = True
+
+    def do_begin(self, dbapi_connection: Any) -> None:
+        immediate = dbapi_connection.info.get("immediate")
+        dbapi_connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _postgresql(url: sa.URL, busy_timeout_s: float) -> Database:

@@ -16,13 +16,17 @@ under the heaviest requests). Processes sharing the one file still share the oth
 so there the limiter uses the database itself.
 
 Tokens per day are a counter per key and UTC day: a request is refused once the day's tokens are spent, and
-a finished request adds what it used (failed and cancelled ones too, for what they used).
+a finished request adds what it used (failed and cancelled ones too, for what they used). The database
+limiter gathers what requests spend and writes it every ``CHARGE_EVERY_S`` (50 ms) in one transaction, off
+the requests' path: this process counts what it has not written yet at once, other processes sharing the
+database see it within that time, and a process killed outright loses at most that much of its charges.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -34,6 +38,9 @@ from ponder.store.database import Database, open_database, sql
 __all__ = ["Decision", "Limiter", "RateLimiter", "day_of", "gcra", "open_rate_limiter"]
 
 WINDOW_S = 60.0
+CHARGE_EVERY_S = 0.05  # how long the database limiter gathers token charges before writing them
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,8 @@ class RateLimiter:
     def __init__(self, db: Database, *, owns_db: bool = False) -> None:
         self.db = db
         self.owns_db = owns_db  # opened for the limiter alone (open_rate_limiter): closed with it
+        self._owed: dict[tuple[str, str], int] = {}  # (key, day) -> tokens charged, not written yet
+        self._writing: asyncio.Task[None] | None = None  # the write of what is owed, once it falls due
 
     async def admit(
         self, key_id: str, per_minute: int | None, cost: float, now: float | None = None
@@ -91,6 +100,20 @@ class RateLimiter:
             return Decision(True, None, 0, 0.0, 0.0)
         now = time.time() if now is None else now
         return await asyncio.to_thread(self._admit, key_id, per_minute, cost, now)
+
+    def admit_now(self, key_id: str, per_minute: int | None, cost: float) -> Decision:
+        """``admit``, blocking: for a worker thread that does the request's other blocking work too."""
+        if per_minute is None:
+            return Decision(True, None, 0, 0.0, 0.0)
+        return self._admit(key_id, per_minute, cost, time.time())
+
+    def tokens_left_now(self, key_id: str, per_day: int | None) -> tuple[int | None, float]:
+        """``tokens_left``, blocking."""
+        day, reset = day_of(time.time())
+        if per_day is None:
+            return None, reset
+        used = self._tokens_used(key_id, day) + self._owed.get((key_id, day), 0)
+        return max(0, per_day - used), reset
 
     def _admit(self, key_id: str, per_minute: int, cost: float, now: float) -> Decision:
         with self.db.transaction(lock="rate:" + key_id) as db:
@@ -115,7 +138,7 @@ class RateLimiter:
         if per_day is None:
             return None, reset
         used = await asyncio.to_thread(self._tokens_used, key_id, day)
-        return max(0, per_day - used), reset
+        return max(0, per_day - used - self._owed.get((key_id, day), 0)), reset
 
     def _tokens_used(self, key_id: str, day: str) -> int:
         with self.db.reading() as db:
@@ -126,23 +149,54 @@ class RateLimiter:
         return 0 if tokens is None else int(tokens)
 
     async def charge_tokens(self, key_id: str, tokens: int, now: float | None = None) -> None:
+        """Add ``tokens`` to the key's day: counted here at once, written with the others within
+        ``CHARGE_EVERY_S``."""
         if tokens <= 0:
             return
         day, _ = day_of(time.time() if now is None else now)
-        await asyncio.to_thread(self._charge, key_id, day, tokens)
+        self._owed[key_id, day] = self._owed.get((key_id, day), 0) + tokens
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.get_running_loop().create_task(self._write_soon())
 
-    def _charge(self, key_id: str, day: str, tokens: int) -> None:
+    async def flush(self) -> None:
+        """Write every charge owed now, in one transaction (kept owed, to be retried, if it fails)."""
+        owed, self._owed = self._owed, {}
+        if not owed:
+            return
+        try:
+            await asyncio.to_thread(self._charge, owed)
+        except BaseException:
+            for key, tokens in owed.items():
+                self._owed[key] = self._owed.get(key, 0) + tokens
+            raise
+
+    async def _write_soon(self) -> None:
+        await asyncio.sleep(CHARGE_EVERY_S)
+        while self._owed:
+            try:
+                await self.flush()
+            except Exception:  # the database is busy or down: the charges stay owed and are tried again
+                log.warning("writing token charges failed; retrying", exc_info=True)
+                await asyncio.sleep(1.0)
+
+    def _charge(self, owed: dict[tuple[str, str], int]) -> None:
         with self.db.transaction() as db:
-            db.execute(
-                sql(
-                    "INSERT INTO token_usage (key_id, day, tokens) VALUES (:k, :day, :tokens) "
-                    "ON CONFLICT (key_id, day) DO UPDATE SET tokens = token_usage.tokens + excluded.tokens"
-                ),
-                {"k": key_id, "day": day, "tokens": tokens},
-            )
+            for (key_id, day), tokens in owed.items():
+                db.execute(
+                    sql(
+                        "INSERT INTO token_usage (key_id, day, tokens) VALUES (:k, :day, :tokens) "
+                        "ON CONFLICT (key_id, day) DO UPDATE SET tokens = token_usage.tokens + "
+                        "excluded.tokens"
+                    ),
+                    {"k": key_id, "day": day, "tokens": tokens},
+                )
 
     async def aclose(self) -> None:
-        """Close the limiter's own database; one the caller gave belongs to the caller."""
+        """Write what is owed, then close the limiter's own database (one the caller gave belongs to the
+        caller)."""
+        if self._writing is not None and not self._writing.done():
+            self._writing.cancel()
+        await self.flush()
         if self.owns_db:
             self.db.close()
 
