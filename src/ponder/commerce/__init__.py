@@ -1,8 +1,9 @@
-"""Commerce: a store's catalog, customers, carts, orders, payments and recommendations, and the shopping
-mode's tools.
+"""Commerce: a store's catalog, customers, carts, orders, payments and recommendations, the shopping
+preset and its tools, and UCP checkouts.
 
 - model.py: StoreData and its parts, the plain shape every store format loads into
-- formats/: store files: Ponder's JSON/JSONL store format and the tau2-bench retail db.json; the demo store
+- formats/: store files: Ponder's JSON/JSONL store format and the tau2-bench retail db.json; demo/: the demo
+  store (store.json)
 - catalog.py: importing a store, products and variants, semantic search with filters
 - customers.py: customers (the account's users), addresses, payment methods
 - carts.py, checkout.py (once per idempotency key; idempotency.py)
@@ -15,12 +16,16 @@ mode's tools.
 - actions.py: pending actions (ActionDesk), proposed by the model and confirmed by the person with a token
   the model never sees, over action_records.py (PendingAction and its row), action_summaries.py (the text
   the person reads) and action_runs.py (carrying a confirmed action out, and the sweeper that finishes one
-  whose confirmation died mid-way: a job, store/jobs.py); crashpoints.py: the named steps tests and
+  whose confirmation died mid-way: a job, store/jobs.py); agent_actions.py: the tokens of orders an
+  outside agent prepared, for the store's own surfaces; crashpoints.py: the named steps tests and
   bench/crash.py crash at
 - support.py: hand-off to a person; recommend.py: recommendations blending interests and co-purchases,
   over taste.py (a person's taste for categories and attribute values) and collaborative.py (interactions,
-  popularity, the ALS collaborative filter)
-- tools/, mode.py: the shopping mode's toolset (ShoppingTools) and options; shop.py: the parts wired together
+  popularity, the ALS collaborative filter); recommendations.py: that blend fed from the store's tables
+- mode.py: ShoppingPreset, the shopping preset any mode runs under (tools, policy prompt, routing bias);
+  tools/: its toolset (ShoppingTools); shop.py: the parts wired together (Shop)
+- ucp/: the Universal Commerce Protocol's checkout sessions (the state machine, its table, pricing and
+  documents); their routes are server/ucp/
 
 Commerce speaks no HTTP: it returns domain values (OrderView, PendingAction) and raises PonderErrors;
 ponder.server maps them to statuses and wire shapes (tests/test_commerce_layering.py keeps it so).

@@ -5,6 +5,7 @@
 - analysis.py: analyse: size, dominant colours, regions of text and of other content
 - visual.py: visual_context: all of that written for a text model, labelled as extracted
 - audio.py: decode_audio: WAV/FLAC/OGG/MP3/M4A/WebM via PyAV, to 16 kHz mono
+- vad.py: is anyone speaking? Silero VAD, asked before any recogniser
 - asr.py: Transcriber, WhisperTranscriber (faster-whisper, Whisper base from PyPI packages)
 - moonshine.py: MoonshineTranscriber (Moonshine tiny, the fast English recogniser for voice turns)
 - microphone.py: record (sounddevice), to_wav

@@ -1,4 +1,10 @@
-"""Prompt templates, kept as data files beside this module and read with importlib.resources."""
+"""Prompt templates, kept as data files beside this module and read with importlib.resources.
+
+``load_prompt(name)`` reads ``<name>.txt``: instant, thinking, thinking_budget and thinking_compress (the
+modes), contemplating_angles, contemplating_program and synthesize (Contemplating's planner, program agents
+and merge), tools (tool use), shopping (the shopping preset's policy) and memory_extract (post-turn
+learning).
+"""
 
 from __future__ import annotations
 

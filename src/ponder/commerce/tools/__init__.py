@@ -1,4 +1,4 @@
-"""The commerce toolset: what the shopping mode's model may call, for one customer of one store.
+"""The commerce toolset: what the model may call under the shopping preset, for one customer of one store.
 
 ``ShoppingTools`` is one customer's tools in one conversation: its public methods listed in ``TOOLS`` are
 the tools, and ``toolset()`` hands them to the runner bound to that customer, in the order the model reads

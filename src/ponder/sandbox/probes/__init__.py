@@ -5,6 +5,12 @@ outside the writable place, raw disks), the network (TCP, UDP, unix sockets to h
 processes and privilege (kill, ptrace, capabilities, namespaces, mount), risky kernel interfaces (bpf,
 io_uring, keyrings, userfaultfd, perf events) and resources (fork, thread and memory bombs, a CPU
 loop, a disk fill, descriptor exhaustion, an output flood). ``run_probe`` runs one in a fresh jail.
+
+    base.py        Probe (a program and the host's verdict), Observation, ProbeResult
+    host.py        ProbeHost: the bait the host sets out, and what it sees of a live jail
+    runner.py      run_probe: one probe in a fresh jail, judged from the host
+    invariants.py  what must hold for every process of a jail at any moment, read from /proc
+    files.py, network.py, processes.py, kernel.py, resources.py   the probes, by what they reach for
 """
 
 from __future__ import annotations

@@ -67,9 +67,13 @@ checkout and fulfillment), message signatures, tax, shipping prices (one free st
 identity linking (OAuth), card numbers, and terms/privacy links (Ponder has no such pages: ``links`` is
 empty).
 
-Where it lives: this package holds the HTTP side, ``router.py`` (the routes, who is asking, error mapping)
-and ``protocol.py`` (wire models, ``Refusal``); the checkout-session state machine, its table, pricing and
+Where it lives: this package holds the HTTP side; the checkout-session state machine, its table, pricing and
 documents are commerce/ucp/, which knows nothing of HTTP.
+
+    router.py     the routes: who is asking (key, agent profile, limits), the checkout operations run in a
+                  worker thread, their answers and refusals in UCP's shapes and HTTP statuses
+    protocol.py   the wire models: the protocol error shape, ``Refusal`` (a checkout's refusal as an HTTP
+                  answer), the confirmation page's bodies, each route's documented answers
 """
 
 from ponder.server.ucp.router import pages, router

@@ -5,6 +5,12 @@ As a client: ``McpToolset`` offers the tools of an MCP server configured under `
 definition hash (approvals.py). As a server: ``build_server`` and ``serve_stdio``/``serve_http`` offer
 Ponder toolsets to MCP clients (``ponder mcp serve``).
 
+    toolset.py     McpToolset: one configured server's tools as ``NAME.tool``; configured_toolsets
+    connection.py  McpConnection: one live session with a server, over stdio or streamable HTTP
+    approvals.py   ApprovalStore: tool definitions approved by hash, so a server cannot change them unseen
+    content.py     a tool result as the text a model reads
+    server.py      Ponder's toolsets served over MCP (``ponder mcp serve``)
+
 Importing this package imports the MCP SDK (about a second): import it where MCP is used, not at startup.
 """
 
