@@ -254,19 +254,22 @@ class SessionStore:
             content, parts = message_to_row(message)
             encoded.append((message.role, content, print_, json.dumps(extra | {"parts": parts})))
         with self.db.transaction(lock=f"session:{owner.account}:{owner.user}:{session_id}") as db:
-            found = db.execute(
-                sql("SELECT 1 FROM sessions WHERE account = :account AND user_id = :user AND id = :id"), args
-            ).first()
-            if found is None:
+            last = (
+                db.execute(
+                    sql(
+                        "SELECT (SELECT COUNT(*) FROM sessions WHERE account = :account AND user_id = :user "
+                        "AND id = :id) AS found, COALESCE(MAX(seq), -1) AS seq, "
+                        "COALESCE(MAX(turn), -1) AS turn FROM messages WHERE account = :account "
+                        "AND user_id = :user AND session_id = :id"
+                    ),
+                    args,
+                )
+                .mappings()
+                .one()
+            )
+            if not last["found"]:
                 raise UnknownSessionError(f"No session '{session_id}' for user '{owner.user}'.")
-            last = db.execute(
-                sql(
-                    "SELECT COALESCE(MAX(seq), -1), COALESCE(MAX(turn), -1) FROM messages "
-                    "WHERE account = :account AND user_id = :user AND session_id = :id"
-                ),
-                args,
-            ).one()
-            seq, turn = int(last[0]) + 1, int(last[1]) + 1
+            seq, turn = int(last["seq"]) + 1, int(last["turn"]) + 1
             execute_many(
                 db,
                 "INSERT INTO messages (account, user_id, session_id, seq, turn, role, content, "
