@@ -73,6 +73,10 @@ def test_a_proposed_order_comes_back_to_the_client_and_is_confirmed_once(start_s
         timeout=30,
     ).json()["data"]
     assert [a["id"] for a in listed] == [action["id"]] and "token" not in listed[0]
+    assert action["object"] == listed[0]["object"] == "pending_action"  # the wire label, added by the server
+    assert (
+        "object" not in server.app.state.ponder.shop.actions.get(Owner("acme", "ann"), action["id"]).to_dict()
+    )
     wrong = post(server, f"/actions/{action['id']}/confirm", {"token": "x" * 43, "user": "ann"})
     assert wrong.status_code == 400
     done = post(server, f"/actions/{action['id']}/confirm", {"token": action["token"], "user": "ann"})

@@ -75,8 +75,8 @@ class PendingAction:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        """The action as plain data (its token never in it); the API adds its wire label."""
         return {
-            "object": "pending_action",
             "id": self.id,
             "kind": self.kind,
             "target": self.target,

@@ -34,7 +34,7 @@ class Ticket:
     closed_at: float | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"object": "support_ticket"} | self.__dict__
+        return dict(self.__dict__)
 
 
 class SupportQueue:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ponder.commerce.actions import PendingAction
 from ponder.commerce.agent_actions import agent_proposals
 from ponder.commerce.shop import Shop
 from ponder.memory.owner import Owner
@@ -34,12 +35,17 @@ class Decision(BaseModel):
     user: str | None = Field(default=None, description="The customer (default: the account's local user).")
 
 
+def action_json(action: PendingAction) -> dict[str, Any]:
+    """A pending action on the wire: its data, labelled as the API labels its objects."""
+    return {"object": "pending_action"} | action.to_dict()
+
+
 async def list_actions(shop: Shop, owner: Owner, everything: bool) -> dict[str, Any]:
     found = await _run(lambda: shop.actions.list_actions(owner, pending_only=not everything))
     held = await _run(lambda: agent_proposals(shop.db, owner)) if found else {}
     data = []
     for action in found:
-        shown = action.to_dict()
+        shown = action_json(action)
         proposal = held.get(action.id) if action.status == "pending" else None
         if proposal is not None:  # an agent's order: the token is for the person's own client
             shown |= {"token": proposal.token, "origin": proposal.origin()}
@@ -52,4 +58,4 @@ async def decide(shop: Shop, owner: Owner, action_id: str, token: str, *, confir
         done = await _run(lambda: shop.actions.confirm(owner, action_id, token))
     else:
         done = await _run(lambda: shop.actions.decline(owner, action_id, token))
-    return done.to_dict()
+    return action_json(done)

@@ -52,6 +52,7 @@ from ponder.models.base import Model, ModelSettings
 from ponder.models.metered import MeteredModel
 from ponder.models.openai_compat import wire_tool_calls
 from ponder.modes.registry import MODE_CHOICES, PRESET_NAMES, Selection, select
+from ponder.server.actions import action_json
 from ponder.server.auth import Admission, Principal, admission, admission_now, admit, identify
 from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.protocol import ChatCompletionRequest
@@ -534,7 +535,7 @@ def _pending(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
     """The turn's proposed actions as the API client gets them: with the token that confirms each (POST
     /v1/actions/{id}/confirm), which only this response carries."""
     return [
-        p.action.to_dict() | {"token": p.token, "confirm_url": f"/v1/actions/{p.action.id}/confirm"}
+        action_json(p.action) | {"token": p.token, "confirm_url": f"/v1/actions/{p.action.id}/confirm"}
         for p in proposals
     ]
 
