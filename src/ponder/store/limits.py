@@ -96,24 +96,17 @@ class RateLimiter:
         self, key_id: str, per_minute: int | None, cost: float, now: float | None = None
     ) -> Decision:
         """Take ``cost`` requests from the key's minute, or refuse and say when to retry."""
-        if per_minute is None:
-            return Decision(True, None, 0, 0.0, 0.0)
-        now = time.time() if now is None else now
-        return await asyncio.to_thread(self._admit, key_id, per_minute, cost, now)
+        if per_minute is None:  # no limit: nothing to read
+            return self.admit_now(key_id, per_minute, cost, now)
+        return await asyncio.to_thread(self.admit_now, key_id, per_minute, cost, now)
 
-    def admit_now(self, key_id: str, per_minute: int | None, cost: float) -> Decision:
+    def admit_now(
+        self, key_id: str, per_minute: int | None, cost: float, now: float | None = None
+    ) -> Decision:
         """``admit``, blocking: for a worker thread that does the request's other blocking work too."""
         if per_minute is None:
             return Decision(True, None, 0, 0.0, 0.0)
-        return self._admit(key_id, per_minute, cost, time.time())
-
-    def tokens_left_now(self, key_id: str, per_day: int | None) -> tuple[int | None, float]:
-        """``tokens_left``, blocking."""
-        day, reset = day_of(time.time())
-        if per_day is None:
-            return None, reset
-        used = self._tokens_used(key_id, day) + self._owed.get((key_id, day), 0)
-        return max(0, per_day - used), reset
+        return self._admit(key_id, per_minute, cost, time.time() if now is None else now)
 
     def _admit(self, key_id: str, per_minute: int, cost: float, now: float) -> Decision:
         with self.db.transaction(lock="rate:" + key_id) as db:
@@ -133,12 +126,19 @@ class RateLimiter:
         self, key_id: str, per_day: int | None, now: float | None = None
     ) -> tuple[int | None, float]:
         """(tokens left today or None for no limit, seconds until the day resets)."""
-        now = time.time() if now is None else now
-        day, reset = day_of(now)
+        if per_day is None:  # no limit: nothing to read
+            return self.tokens_left_now(key_id, per_day, now)
+        return await asyncio.to_thread(self.tokens_left_now, key_id, per_day, now)
+
+    def tokens_left_now(
+        self, key_id: str, per_day: int | None, now: float | None = None
+    ) -> tuple[int | None, float]:
+        """``tokens_left``, blocking; what this process charged and has not written yet counts too."""
+        day, reset = day_of(time.time() if now is None else now)
         if per_day is None:
             return None, reset
-        used = await asyncio.to_thread(self._tokens_used, key_id, day)
-        return max(0, per_day - used - self._owed.get((key_id, day), 0)), reset
+        used = self._tokens_used(key_id, day) + self._owed.get((key_id, day), 0)
+        return max(0, per_day - used), reset
 
     def _tokens_used(self, key_id: str, day: str) -> int:
         with self.db.reading() as db:
