@@ -61,7 +61,6 @@ from ponder.server.state import ServerState
 from ponder.server.streaming import ClientGone, EventStream, run_until_disconnect
 from ponder.server.translate import FINISH_REASONS, mode_ran, to_messages, usage_out
 from ponder.sharing import LARGE_REQUEST_BYTES, large_work
-from ponder.store.limits import RateLimiter
 from ponder.tools.base import Tool
 from ponder.tools.runner import ToolRunner
 from ponder.turn import TurnResult
@@ -91,7 +90,7 @@ class _Begun:
     """How far a chat request's blocking start got (``chat_completions.begin``)."""
 
     principal: Principal | None = None  # the key's, once looked up
-    counted: bool = False  # the limiter answered (a 429 too): the request is counted
+    counted: bool = False  # parsed: what fails after that is the limiter's answer (a 429) or comes after it
     admitted: Admission | None = None  # admitted in the worker thread (the database's limiter)
 
 
@@ -106,7 +105,7 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
         and recall (``Turn.resume``)."""
         begun.principal = identify(state, request.headers.get("authorization"))
         prepared = prepare(state, begun.principal, body, header)
-        begun.counted = isinstance(state.limiter, RateLimiter)
+        begun.counted = True
         begun.admitted = admission_now(state, begun.principal, _price(state, prepared))
         if begun.admitted is not None:
             try:
