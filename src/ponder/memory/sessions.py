@@ -24,7 +24,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -270,30 +270,19 @@ class SessionStore:
             if not last["found"]:
                 raise UnknownSessionError(f"No session '{session_id}' for user '{owner.user}'.")
             seq, turn = int(last["seq"]) + 1, int(last["turn"]) + 1
+            inserted = [
+                args
+                | {"seq": seq + offset, "turn": turn, "role": role, "content": content}
+                | {"fingerprint": print_, "meta": meta, "created_at": now}
+                for offset, (role, content, print_, meta) in enumerate(encoded)
+            ]
             execute_many(
                 db,
                 "INSERT INTO messages (account, user_id, session_id, seq, turn, role, content, "
                 "fingerprint, meta, created_at) VALUES (:account, :user, :id, :seq, :turn, :role, "
-                ":content, :fingerprint, :meta, :now)",
-                [
-                    args
-                    | {"seq": seq + offset, "turn": turn, "role": role, "content": content}
-                    | {"fingerprint": print_, "meta": meta, "now": now}
-                    for offset, (role, content, print_, meta) in enumerate(encoded)
-                ],
+                ":content, :fingerprint, :meta, :created_at)",
+                inserted,
             )
-            written = [
-                StoredMessage(
-                    seq + offset,
-                    turn,
-                    message_from_row(role, content, json.loads(meta)["parts"]),
-                    print_,
-                    {k: v for k, v in json.loads(meta).items() if k != "parts"},
-                    now,
-                )
-                for offset, (role, content, print_, meta) in enumerate(encoded)
-            ]
-            self.transcripts.extend(owner, session_id, seq, now, written)
             title = next((m.text for m, _, _ in rows if m.role == "user" and m.text.strip()), "")
             db.execute(
                 sql(
@@ -303,6 +292,8 @@ class SessionStore:
                 ),
                 args | {"now": now, "title": _title(title)},
             )
+        # Committed: the messages join this process's copy of the session, read back as they were stored.
+        self.transcripts.extend(owner, session_id, seq, now, [_stored(row) for row in inserted])
         return turn
 
 
@@ -401,7 +392,7 @@ def _info(row: RowMapping) -> SessionInfo:
     )
 
 
-def _stored(row: RowMapping) -> StoredMessage:
+def _stored(row: RowMapping | Mapping[str, Any]) -> StoredMessage:
     meta = json.loads(row["meta"])
     parts = meta.pop("parts", None)
     return StoredMessage(
