@@ -209,7 +209,6 @@ class Turn:
         thread of its own with other blocking work (``prepare`` runs it otherwise). Once only."""
         if self.resumed:
             return
-        self.resumed = True
         self.messages = list(self.spec.messages)
         owner, runner = self.spec.owner, self.conversation
         if owner is not None:
@@ -218,6 +217,7 @@ class Turn:
                 owner, self.spec.session_id, self.messages, max(context, 0), enabled=self.spec.memory
             )
             self.messages = self.memory.messages
+        self.resumed = True
 
     async def prepare(self, model: Model) -> None:
         """Resume the session and recall (``resume``, unless the surface did), then perceive the media; the
