@@ -20,7 +20,7 @@ from typing import Any, Literal, get_args
 from ponder.commerce.action_summaries import assistant_note
 from ponder.errors import NotFoundError
 from ponder.memory.owner import Owner
-from ponder.store.database import sql
+from ponder.store.database import Database, sql
 
 __all__ = [
     "ACTION_KINDS",
@@ -31,6 +31,7 @@ __all__ = [
     "UnknownActionError",
     "job_key",
     "lock_name",
+    "read_action",
     "read_row",
     "set_status",
     "to_action",
@@ -106,6 +107,12 @@ def _shown(arguments: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(method, dict):
         return arguments
     return arguments | {"payment_method": {k: v for k, v in method.items() if k != "token"}}
+
+
+def read_action(db: Database, owner: Owner, action_id: str) -> PendingAction:
+    """The user's action ``action_id`` as it stands (its own read); ``UnknownActionError`` if none."""
+    with db.reading() as connection:
+        return to_action(read_row(connection, owner, action_id))
 
 
 def read_row(db: Any, owner: Owner, action_id: str) -> Any:

@@ -29,6 +29,7 @@ from ponder.commerce.action_records import (
     PendingAction,
     job_key,
     lock_name,
+    read_action,
     read_row,
     set_status,
     to_action,
@@ -69,8 +70,7 @@ class ActionRunner:
         self.on_done = on_done  # told of every action carried out (Shop records interest signals)
 
     def get(self, owner: Owner, action_id: str) -> PendingAction:
-        with self.db.reading() as db:
-            return to_action(read_row(db, owner, action_id))
+        return read_action(self.db, owner, action_id)
 
     def settle(self, owner: Owner, action_id: str) -> PendingAction:
         """The sweeper's work (``SETTLE_ACTION`` jobs): an action confirmed but never finished (its request

@@ -45,6 +45,7 @@ from ponder.commerce.action_records import (
     UnknownActionError,
     job_key,
     lock_name,
+    read_action,
     read_row,
     set_status,
     to_action,
@@ -329,9 +330,7 @@ class ActionDesk:
     # --- deciding ---------------------------------------------------------------------------------------
 
     def get(self, owner: Owner, action_id: str) -> PendingAction:
-        with self.db.reading() as db:
-            row = read_row(db, owner, action_id)
-        return to_action(row)
+        return read_action(self.db, owner, action_id)
 
     def list_actions(self, owner: Owner, *, pending_only: bool = True) -> list[PendingAction]:
         with self.db.reading() as db:
