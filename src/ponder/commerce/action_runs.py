@@ -174,12 +174,13 @@ class ActionRunner:
 
     def _release(self, owner: Owner, action: PendingAction, why: str) -> None:
         """An item change retried after its price difference got no answer, refused now: the charge the
-        first attempt may have made is refunded (``OrderBook.release_unanswered_charge``). A provider still
-        not answering raises, and the action stays confirmed, to be retried."""
+        first attempt may have made is refunded (``ItemChanges.release_unanswered_charge``, the order
+        book's item changes). A provider still not answering raises, and the action stays confirmed, to be
+        retried."""
         if action.kind not in ("modify_items", "exchange_items"):
             return  # a checkout's retry finishes under its key (above); cancels and returns charge nothing
         args = action.arguments
-        self.orders.release_unanswered_charge(
+        self.orders.changes.release_unanswered_charge(
             owner,
             action.target,
             "modify" if action.kind == "modify_items" else "exchange",

@@ -63,7 +63,7 @@ from ponder.commerce.order_records import (
 )
 from ponder.commerce.payments import PaymentProvider
 from ponder.commerce.refunds import Refund, book_refund, send_refunds, unsent_refunds
-from ponder.commerce.swaps import MODIFIED_NOTE, ItemChanges, Swap, SwapKind
+from ponder.commerce.swaps import MODIFIED_NOTE, ItemChanges, Swap
 from ponder.errors import ConflictError, UserError
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
@@ -310,23 +310,6 @@ class OrderBook:
             unsent = unsent_refunds(db, owner.account, order_id)
         self._send(owner, order_id, unsent)
         return self.get(owner, order_id)
-
-    def release_unanswered_charge(
-        self,
-        owner: Owner,
-        order_id: str,
-        kind: SwapKind,
-        version: str,
-        request_key: str,
-        amount: int,
-        method_id: str,
-        why: str,
-    ) -> None:
-        """An item change retried after its price difference got no answer, refused now: the charge it may
-        have made is refunded (``ItemChanges.release_unanswered_charge`` says how)."""
-        self.changes.release_unanswered_charge(
-            owner, order_id, kind, version, request_key, amount, method_id, why
-        )
 
     def _send(self, owner: Owner, order_id: str, refunds: list[Refund]) -> None:
         send_refunds(self.db, self.provider, owner, order_id, refunds)
