@@ -23,7 +23,6 @@ from ponder.commerce.support import SupportQueue
 from ponder.config import ServerConfig, Settings, TierConfig, load_settings
 from ponder.memory.owner import DEFAULT_USER, LOCAL_ACCOUNT, Owner
 from ponder.memory.sessions import SessionStore
-from ponder.messages import ToolCallPart
 from ponder.models.base import Model
 from ponder.modes.router import route
 from ponder.perception import Perception
@@ -145,8 +144,8 @@ def test_a_hand_off_opened_over_http_carries_the_session(tmp_path: Path, selects
         products=(Product("umbrella", "Beach umbrella", (Variant("umb", "umbrella", {}, 2500),)),),
         customers=(Customer("ann"),),
     )
-    hand_off = ToolCallPart("c1", "hand_off_to_person", {"reason": "refund", "summary": "Wants a person."})
-    with api(tmp_path, ScriptedModel([hand_off, "A person will take over."])) as server:
+    hand_off = '{"intent": "person", "reason": "refund"}'  # the shopping turn's plan
+    with api(tmp_path, ScriptedModel([hand_off])) as server:
         shop = server.client.app.state.ponder.shop  # type: ignore[attr-defined]
         shop.catalog.import_store("acme", store)
         body = {
@@ -204,12 +203,7 @@ def test_the_api_shows_no_answer_prefix_streamed_or_not(tmp_path: Path) -> None:
 @pytest.mark.parametrize("selects", [["--mode", "instant", "--preset", "shopping"], ["--mode", "shopping"]])
 def test_the_cli_selects_the_shopping_preset_the_same_way(selects: list[str]) -> None:
     def factory(spec: str, settings: Settings, progress: Any) -> Model:
-        return ScriptedModel(
-            [
-                ToolCallPart("c1", "hand_off_to_person", {"reason": "refund", "summary": "Wants a person."}),
-                "Ok.",
-            ]
-        )
+        return ScriptedModel(['{"intent": "person", "reason": "refund"}'])  # the shopping turn's plan
 
     context = CliContext(model_factory=factory, embedder=HashingEmbedder())
     loaded = CliRunner().invoke(cli, ["shop", "load", "--demo"], obj=context)

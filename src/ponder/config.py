@@ -225,6 +225,9 @@ class SandboxConfig(BaseModel):
     python_calls_per_turn: int = Field(default=8, ge=1)  # calls past this get an error result, not a run
 
 
+Assistant = Literal["planned", "tools"]  # how a shopping turn works: see CommerceConfig.assistant
+
+
 class CommerceConfig(BaseModel):
     """The shopping mode's store and payments. See ponder.commerce."""
 
@@ -242,6 +245,11 @@ class CommerceConfig(BaseModel):
     checkout_lease_s: float = Field(default=30.0, gt=0)
     # How long a retry waits for that request to finish before it is answered 409 with Retry-After.
     checkout_wait_s: float = Field(default=10.0, ge=0)
+    # How a shopping turn works. "planned": the model writes a small plan (intent and slots) under a
+    # grammar, the runtime carries it out and writes the reply from the store's results (fast on small
+    # models, and the reply names only what the store holds). "tools": the model calls the store's tools
+    # itself in the mode's tool loop and writes the reply (every tool schema in every prompt).
+    assistant: Assistant = "planned"
 
 
 class PerceptionConfig(BaseModel):

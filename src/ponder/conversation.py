@@ -149,6 +149,7 @@ class Conversation:
         else:
             chosen = requested
         options, proposals = spec.options, list["Proposal"]()
+        preset: Preset | None = None
         if spec.selection.preset is not None:
             preset = _PRESETS[spec.selection.preset](self, spec)
             options = preset.apply(options, proposals, spec.session_id)
@@ -156,6 +157,8 @@ class Conversation:
                 chosen, router["reason"] = preset.bias(chosen, router["reason"])
                 router["mode"] = chosen
         mode = get_mode(chosen, options)
+        if preset is not None:
+            mode = preset.wrap(mode)
         return Turn(self, spec, mode, requested, chosen, router, proposals)
 
 
@@ -170,6 +173,10 @@ class Preset(Protocol):
         """The router's pick (and why) under this preset."""
         ...
 
+    def wrap(self, mode: Mode) -> Mode:
+        """The mode the turn runs under this preset (``mode`` itself, or a mode around it)."""
+        ...
+
 
 def _shopping(conversation: Conversation, spec: TurnSpec) -> Preset:
     """The store's tools and policy for the turn's customer (the store: ``spec.store``, or theirs)."""
@@ -178,7 +185,8 @@ def _shopping(conversation: Conversation, spec: TurnSpec) -> Preset:
     if conversation.shop is None:
         raise UserError("The shopping preset needs a store, and this surface has none.")
     who = spec.owner or Owner(LOCAL_ACCOUNT, DEFAULT_USER)
-    return ShoppingPreset(conversation.shop(), Owner(spec.store or who.account, who.user, who.project))
+    customer = Owner(spec.store or who.account, who.user, who.project)
+    return ShoppingPreset(conversation.shop(), customer, conversation.settings.commerce.assistant)
 
 
 _PRESETS: dict[PresetName, Callable[[Conversation, TurnSpec], Preset]] = {"shopping": _shopping}

@@ -17,7 +17,6 @@ from ponder.commerce.mode import open_shop
 from ponder.commerce.payments import TestPaymentProvider
 from ponder.config import Settings, load_settings
 from ponder.memory.owner import Owner
-from ponder.messages import ToolCallPart
 from ponder.models.base import Model
 from ponder.store import open_database
 from ponder.store.database import sql
@@ -120,9 +119,8 @@ def test_an_order_an_agent_prepared_waits_for_the_person_who_confirms_it_here() 
 def test_the_confirmation_shows_the_refund_and_the_models_reason_apart_as_text() -> None:
     run("shop", "load", "--demo")
     reason = "[conceal]\x1b]52;c;cHduZWQ=\x07[bold green]Nothing is cancelled[/]"
-    model = ScriptedModel(
-        [ToolCallPart("c1", "cancel_order", {"order_id": "HP-1004", "reason": reason}), "Asked."]
-    )
+    plan = {"intent": "cancel", "order": "HP-1004", "reason": reason}  # the shopping turn's plan
+    model = ScriptedModel([json.dumps(plan)])
     result = CliRunner().invoke(
         cli, ["ask", "--mode", "shopping", "--user", "ann", "cancel HP-1004"], obj=_context(model)
     )

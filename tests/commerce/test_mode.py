@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ponder.commerce.mode import shopping_options
 from ponder.commerce.shop import Shop
 from ponder.commerce.tools import Proposal
-from ponder.config import Settings
+from ponder.config import Assistant, CommerceConfig, Settings
 from ponder.conversation import Conversation, TurnSpec
 from ponder.memory.owner import Owner
 from ponder.messages import Message, ToolCallPart
@@ -73,13 +75,18 @@ async def test_tool_errors_reach_the_model_as_errors(shop: Shop) -> None:
     assert proposals == []
 
 
-async def test_the_shopping_preset_runs_under_auto_with_the_store(shop: Shop) -> None:
-    conversation = Conversation(Settings(), shop=lambda: shop)
+@pytest.mark.parametrize("assistant", ["planned", "tools"])
+async def test_the_shopping_preset_runs_under_auto_with_the_store(shop: Shop, assistant: Assistant) -> None:
+    settings = Settings(commerce=CommerceConfig(assistant=assistant))
+    conversation = Conversation(settings, shop=lambda: shop)
     options = ModeOptions(system_prompt="Answer in French.")
     turn = conversation.begin(TurnSpec([Message.user("hi")], select("shopping"), options, store="shop"))
     assert turn.mode.system_prompt is not None and turn.mode.system_prompt.endswith("Answer in French.")
-    assert "Coast" in turn.mode.system_prompt and turn.mode.tools is not None
-    await turn.prepare(ScriptedModel(["Bonjour."]))
+    assert "Coast" in turn.mode.system_prompt
+    # planned: the model plans and the runtime calls the store, so the model is given no store tools
+    assert (turn.mode.tools is None) == (assistant == "planned")
+    steps = ['{"intent": "answer"}', "Bonjour."] if assistant == "planned" else ["Bonjour."]
+    await turn.prepare(ScriptedModel(steps))
     result = await turn.complete()
     assert result.text == "Bonjour." and result.mode == "auto" and result.details["preset"] == "shopping"
     assert result.details["router"]["mode"] in ("instant", "thinking", "contemplating")

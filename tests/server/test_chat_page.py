@@ -168,7 +168,6 @@ def test_a_spoken_question_from_the_microphone(start_server, tmp_path, perceptio
 def test_shopping_shows_product_cards_and_the_confirmation_step(start_server, browser) -> None:
     from ponder.commerce.model import Address, Customer, PaymentMethod, Product, StoreData, Variant
     from ponder.memory.owner import Owner
-    from ponder.messages import ToolCallPart
 
     store = StoreData(
         name="Coast",
@@ -184,25 +183,21 @@ def test_shopping_shows_product_cards_and_the_confirmation_step(start_server, br
             ),
         ),
     )
-    model = ScriptedModel(
-        [
-            ToolCallPart("c1", "search_products", {"query": "beach umbrella"}),
-            [
-                ToolCallPart("c2", "add_to_cart", {"item_id": "umb"}),
-                ToolCallPart("c3", "checkout", {"address_id": "home", "payment_method_id": "visa"}),
-            ],
-            "The order is proposed.",
-            "Here is the red umbrella; confirm the order below.",
-        ]
+    model = ScriptedModel(  # the shopping turns' plans: a search, then "order it"
+        ['{"intent": "search", "query": "beach umbrella"}', '{"intent": "checkout", "product": "1"}']
     )
     server = start_server(model)
     shop = server.app.state.ponder.shop
     shop.catalog.import_store("acme", store)
     page = open_page(server, browser, mode="shopping")
-    page.fill("#input", "I need a beach umbrella and want to buy it, can you order it? Which one is best?")
+    page.fill("#input", "I need a beach umbrella. Which one is best?")
+    page.click("#send")
+    page.wait_for_selector(".product", timeout=15_000)
+    assert "Beach umbrella" in page.inner_text(".product")
+    page.wait_for_function("!document.querySelector('#send').disabled", timeout=15_000)
+    page.fill("#input", "Great, order that one for me.")
     page.click("#send")
     page.wait_for_selector(".action .summary", timeout=15_000)
-    assert "Beach umbrella" in page.inner_text(".product")
     assert "25.00 EUR" in page.inner_text(".action .summary")
     assert shop.orders.list_orders(Owner("acme", "me")) == []  # nothing bought before the click
     page.click(".action button.confirm")

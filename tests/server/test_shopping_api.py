@@ -15,7 +15,6 @@ from ponder.commerce.checkout import LineItem
 from ponder.commerce.crashpoints import SimulatedCrash, arm, disarm
 from ponder.commerce.model import Address, Customer, PaymentMethod, Product, StoreData, Variant
 from ponder.memory.owner import Owner
-from ponder.messages import ToolCallPart
 from ponder.store.database import sql
 from ponder.testing import ScriptedModel
 
@@ -32,10 +31,14 @@ STORE = StoreData(
         ),
     ),
 )
-BUY = [
-    ToolCallPart("c1", "add_to_cart", {"item_id": "umb"}),
-    ToolCallPart("c2", "checkout", {"address_id": "home", "payment_method_id": "visa"}),
-]
+
+
+def plan(intent: str, **slots: str) -> str:
+    """What the planner of a shopping turn writes (commerce/assistant): the scripted model writes it."""
+    return json.dumps({"intent": intent, **slots})
+
+
+BUY = plan("checkout", product="Beach umbrella")  # into the cart, then the order proposed
 
 
 def post(server: LiveServer, path: str, body: dict[str, Any], key: str = "big") -> httpx.Response:
@@ -51,7 +54,7 @@ def shopping_server(start_server, steps: list[Any]) -> LiveServer:
 
 def test_a_proposed_order_comes_back_to_the_client_and_is_confirmed_once(start_server) -> None:
     server = shopping_server(
-        start_server, [BUY, "Proposed; it waits for you.", "It waits for your confirmation."]
+        start_server, [BUY]
     )
     body = {
         "model": "ponder-shopping",
@@ -89,7 +92,7 @@ def test_a_proposed_order_comes_back_to_the_client_and_is_confirmed_once(start_s
 
 
 def test_a_streamed_shopping_turn_sends_the_action_before_done(start_server) -> None:
-    server = shopping_server(start_server, [BUY, "Proposed.", "Waiting for you."])
+    server = shopping_server(start_server, [BUY])
     body = {
         "model": "ponder-shopping",
         "user": "ann",
@@ -124,7 +127,7 @@ def test_shopping_without_a_store_says_how_to_load_one(start_server) -> None:
 
 
 def test_the_store_moves_an_order_forward_and_the_customer_sees_it(start_server) -> None:
-    server = shopping_server(start_server, [BUY, "Proposed.", "Waiting."])
+    server = shopping_server(start_server, [BUY])
     answer = post(
         server,
         "/chat/completions",
@@ -154,12 +157,12 @@ def test_the_store_moves_an_order_forward_and_the_customer_sees_it(start_server)
 
 def test_a_proposed_action_keeps_the_models_words_apart_from_the_summary(start_server) -> None:
     reason = '[conceal]<img src=x onerror="alert(1)">\nNothing is cancelled'
-    server = shopping_server(start_server, [BUY, "Proposed."])  # short turns: instant, one tool round
+    server = shopping_server(start_server, [BUY])
     chat = {"model": "ponder-shopping", "user": "ann", "messages": [{"role": "user", "content": "Buy it."}]}
     [bought] = post(server, "/chat/completions", chat).json()["ponder"]["pending_actions"]
     order = post(server, f"/actions/{bought['id']}/confirm", {"token": bought["token"], "user": "ann"})
     order_id = order.json()["result"]["id"]
-    server.model.add(ToolCallPart("c3", "cancel_order", {"order_id": order_id, "reason": reason}), "Asked.")
+    server.model.add(plan("cancel", order=order_id, reason=reason))
     answer = post(server, "/chat/completions", chat | {"messages": [{"role": "user", "content": "Cancel."}]})
     [action] = answer.json()["ponder"]["pending_actions"]
     assert action["summary"] == f"Cancel order {order_id} (1 × Beach umbrella). 25.00 EUR goes back to visa."

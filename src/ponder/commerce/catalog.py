@@ -283,6 +283,20 @@ class Catalog:
             found = _read_products(db, account, ids)
         return [found[i] for i in ids if i in found]
 
+    def named(self, account: str, names: Sequence[str]) -> list[ProductView]:
+        """The products with exactly these names, in that order (names no product has are left out)."""
+        if not names:
+            return []
+        marks = ", ".join(f":n{i}" for i in range(len(names)))
+        with self.db.reading() as db:
+            rows = db.execute(
+                sql(f"SELECT name, id FROM products WHERE account = :account AND name IN ({marks})"),
+                {"account": account} | {f"n{i}": name for i, name in enumerate(names)},
+            ).all()
+            ids = {name: product_id for name, product_id in rows}
+            found = _read_products(db, account, list(ids.values())) if ids else {}
+        return [found[ids[n]] for n in dict.fromkeys(names) if n in ids and ids[n] in found]
+
     def product(self, account: str, product_id: str) -> ProductView:
         found = self.products(account, [product_id])
         if not found:

@@ -4,9 +4,13 @@
 shopping (``--mode shopping`` / ``--preset shopping``, ``mode: shopping``, ``preset: shopping`` or the model
 ``ponder-shopping``; the mode name is an alias of auto under this preset):
 
-* tools and policy: ``shopping_options`` turns the turn's ``ModeOptions`` into the preset's: the commerce
-  toolset for the customer, its hand-off tickets carrying the turn's session (added to any other tools), and
-  the system prompt with the store's name and policy (prompts/shopping.txt) before any system prompt given;
+* how the turn works (``commerce.assistant``): "planned" (the default) wraps the turn's mode in
+  ``ShoppingAssistant`` (commerce/assistant/): the model writes a small plan, the runtime carries it out
+  with the customer's tools and writes the reply; the wrapped mode, given the store's policy as its prompt
+  (prompts/shopping_answer.txt) and no store tools, answers what needs words only. "tools": the mode's own
+  tool loop calls the store's tools (``shopping_options``: the commerce toolset, added to any other tools,
+  and prompts/shopping.txt before any system prompt given);
+* hand-off tickets carry the turn's session either way;
 * routing bias: under auto, a turn the router sends to Contemplating runs in Thinking instead, so the
   store's consequential tools are never called by several sub-agents at once.
 
@@ -23,19 +27,20 @@ from typing import TYPE_CHECKING, Any
 from ponder.commerce.actions import settle_after
 from ponder.commerce.payments import PaymentProvider, TestPaymentProvider
 from ponder.commerce.shop import Shop
-from ponder.commerce.tools import Proposal, shopping_toolset
+from ponder.commerce.tools import Proposal, ShoppingTools, shopping_toolset
 from ponder.errors import ConfigError
 from ponder.memory.owner import Owner
 from ponder.prompts import load_prompt
 from ponder.tools.runner import ToolRunner
 
 if TYPE_CHECKING:
-    from ponder.config import Settings
+    from ponder.config import Assistant, Settings
     from ponder.memory.embeddings import Embedder
+    from ponder.modes.base import Mode
     from ponder.modes.registry import ModeOptions, ReasoningMode
     from ponder.store.database import Database
 
-__all__ = ["ShoppingPreset", "load_provider", "open_shop", "shopping_options"]
+__all__ = ["ShoppingPreset", "load_provider", "open_shop", "planned_options", "shopping_options"]
 
 
 def load_provider(settings: Settings) -> PaymentProvider:
@@ -78,18 +83,42 @@ def shopping_options(
     return dataclasses.replace(options, tools=ToolRunner(tools), system_prompt=system)
 
 
+def planned_options(shop: Shop, owner: Owner, options: ModeOptions) -> ModeOptions:
+    """``options`` for the words-only replies of a planned shopping turn: the store's policy as the prompt."""
+    info = shop.catalog.store_info(owner.account)  # no store: an error that says how to load one
+    prompt = load_prompt("shopping_answer").format(
+        store=info["name"], policy=info["policy"] or "(none given)"
+    )
+    system = prompt if not options.system_prompt else f"{prompt}\n\n{options.system_prompt}"
+    return dataclasses.replace(options, system_prompt=system)
+
+
 class ShoppingPreset:
     """Shopping for ``customer`` (``customer.account`` is the store) under whatever mode the turn runs."""
 
     name = "shopping"
 
-    def __init__(self, shop: Shop, customer: Owner) -> None:
+    def __init__(self, shop: Shop, customer: Owner, assistant: Assistant = "planned") -> None:
         self.shop = shop
         self.customer = customer
+        self.assistant = assistant
+        self._tools: ShoppingTools | None = None
 
     def apply(self, options: ModeOptions, proposals: list[Proposal], session_id: str | None) -> ModeOptions:
-        """``options`` with the store's tools and policy; actions proposed land in ``proposals``."""
-        return shopping_options(self.shop, self.customer, options, proposals, session_id)
+        """``options`` with the store's policy (and, for the "tools" assistant, its tools); actions proposed
+        land in ``proposals``."""
+        if self.assistant == "tools":
+            return shopping_options(self.shop, self.customer, options, proposals, session_id)
+        self._tools = ShoppingTools(self.shop, self.customer, proposals, session_id)
+        return planned_options(self.shop, self.customer, options)
+
+    def wrap(self, mode: Mode) -> Mode:
+        """The mode the turn runs: ``mode`` inside the planned assistant, or as it is for "tools"."""
+        if self._tools is None:
+            return mode
+        from ponder.commerce.assistant import ShoppingAssistant
+
+        return ShoppingAssistant(mode, self._tools)
 
     def bias(self, mode: ReasoningMode, reason: str) -> tuple[ReasoningMode, str]:
         """The router's pick for a shopping turn: Thinking where it picked Contemplating."""

@@ -44,6 +44,10 @@ class ModelSettings:
     # Text the assistant's reply already starts with: the model continues it (and the response's text
     # excludes it). Thinking uses it to open and close the reasoning; Contemplating to set each agent's angle.
     assistant_prefix: str = ""
+    # The reply is one JSON value that matches this JSON schema (structured output): the embedded engine
+    # generates it under a grammar made from the schema; an OpenAI-compatible server gets it as
+    # ``response_format``. The schema is not shown to the model: say in the prompt what the fields mean.
+    json_schema: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

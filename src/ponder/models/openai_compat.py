@@ -225,6 +225,11 @@ class OpenAICompatibleModel(Model):
             body["tools"] = [_wire_tool(t) for t in settings.tools]
             if settings.tool_choice != "auto":
                 body["tool_choice"] = settings.tool_choice
+        if settings.json_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "reply", "schema": settings.json_schema, "strict": True},
+            }
         if settings.assistant_prefix:
             # The reply continues a started assistant message (Thinking, Contemplating). vLLM and SGLang
             # take these two fields; llama.cpp's server continues a trailing assistant message by itself.

@@ -12,12 +12,15 @@ during the prompt, inside llama.cpp itself.
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ponder.errors import ContextLengthError, UnknownModelError
 from ponder.messages import (
@@ -178,6 +181,8 @@ class EmbeddedModel(Model):
             settings = replace(settings, tools=(), tool_choice="auto")
             prompt = self._tokens(engine, messages, settings)
         params = self._params(prompt, settings, settings.max_tokens)
+        if settings.json_schema is not None:  # structured output: the reply matches the schema
+            params = replace(params, grammar=_schema_grammar(json.dumps(settings.json_schema, sort_keys=True)))
 
         def work(put: Callable[[object], None], cancel: threading.Event) -> None:
             said: list[str] = []
@@ -478,3 +483,15 @@ def _stats(result: SequenceResult, prompt_tokens: int, started: float) -> Genera
         last_token_at=result.last_token_at,
         finished_at=result.last_token_at or time.perf_counter(),
     )
+
+
+def _schema_grammar(schema_json: str) -> Any:
+    """A llama.cpp grammar for JSON values that match the schema (its text built once per schema)."""
+    return import_llama_cpp().LlamaGrammar.from_string(_schema_gbnf(schema_json), verbose=False)
+
+
+@functools.lru_cache(maxsize=32)
+def _schema_gbnf(schema_json: str) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    return str(json_schema_to_gbnf(schema_json))

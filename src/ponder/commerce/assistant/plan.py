@@ -1,0 +1,160 @@
+"""The plan of a shopping turn: what the customer wants done, as one small JSON object under a schema.
+
+The model reads the conversation and writes a ``Plan`` (an intent and the slots it names: a query, a size,
+a colour, price bounds, a product, an order, items, an address, a payment method, a reason) under a grammar
+made from ``PLAN_SCHEMA``; the runtime carries it out (execute.py). The schema is the same for every store
+and customer, so the prompt before the conversation never changes and its prefill is paid once.
+
+Slots are words, not ids: ``product`` may be a name, the number of a product listed earlier or "cheapest";
+``order`` an order id or "last". The runtime resolves them against what the conversation and the customer's
+account hold, and never acts on an id it did not find there. ``from_text`` fills price bounds and a size the
+customer wrote plainly ("under $100", "size M") where the model left them out or read them wrong.
+
+It does not resolve references or call the store: that is execute.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal, get_args
+
+__all__ = ["INTENTS", "PLAN_SCHEMA", "Intent", "Plan", "parse_plan"]
+
+Intent = Literal[
+    "search",  # find products by words and filters
+    "recommend",  # products picked for this customer
+    "details",  # one product: sizes, colours, prices, materials
+    "cart",  # what is in the cart
+    "add",  # put a product (in a size / colour) in the cart
+    "remove",  # take a product out of the cart
+    "checkout",  # buy the cart (a proposal the customer confirms)
+    "orders",  # the customer's orders, or one order's status
+    "cancel",  # cancel a pending order
+    "return",  # return items of a delivered order
+    "exchange",  # exchange items of a delivered order for another size / colour
+    "change_item",  # change an item of a pending order to another size / colour
+    "change_address",  # ship a pending order elsewhere
+    "account",  # saved addresses and payment methods
+    "person",  # hand the conversation to a person of the store
+    "answer",  # a question the store's policy or plain words answer; nothing to look up
+]
+INTENTS: tuple[Intent, ...] = get_args(Intent)
+
+_TEXT = {"type": "string", "maxLength": 80}
+PLAN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "intent": {"enum": list(INTENTS)},
+        "query": _TEXT,
+        "category": _TEXT,
+        "product": _TEXT,
+        "size": {"type": "string", "maxLength": 12},
+        "color": {"type": "string", "maxLength": 30},
+        "min_price": {"type": "number"},
+        "max_price": {"type": "number"},
+        "quantity": {"type": "integer"},
+        "order": {"type": "string", "maxLength": 24},
+        "items": _TEXT,
+        "address": _TEXT,
+        "payment": {"type": "string", "maxLength": 40},
+        "reason": _TEXT,
+    },
+    "required": ["intent"],
+    "additionalProperties": False,
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    intent: Intent
+    query: str = ""
+    category: str = ""
+    product: str = ""
+    size: str = ""
+    color: str = ""
+    min_price: float | None = None
+    max_price: float | None = None
+    quantity: int = 1
+    order: str = ""
+    items: str = ""
+    address: str = ""
+    payment: str = ""
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The slots that are set, for the turn's details."""
+        default = Plan(self.intent)
+        return {k: v for k, v in asdict(self).items() if k == "intent" or v != getattr(default, k)}
+
+    def from_text(self, said: str) -> Plan:
+        """Price bounds (for a search or recommendations) and a size the customer wrote plainly, over what
+        the model read."""
+        updates: dict[str, Any] = {}
+        if self.intent not in ("search", "recommend"):
+            return replace(self, size=_size(said) or self.size)
+        if (high := _bound(said, _BELOW)) is not None:
+            updates["max_price"] = high
+        if (low := _bound(said, _ABOVE)) is not None:
+            updates["min_price"] = low
+        if size := _size(said):
+            updates["size"] = size
+        return replace(self, **updates)
+
+
+def parse_plan(text: str) -> Plan:
+    """The plan in the model's JSON (a ValueError when it is not one); unknown or mistyped slots dropped."""
+    value = json.loads(text)
+    if not isinstance(value, dict) or value.get("intent") not in INTENTS:
+        raise ValueError(f"not a plan: {text[:200]!r}")
+    slots: dict[str, Any] = {}
+    for f in fields(Plan):
+        v = value.get(f.name)
+        if v is None or f.name == "intent":
+            continue
+        if f.name in ("min_price", "max_price") and isinstance(v, int | float) and v > 0:
+            slots[f.name] = float(v)
+        elif f.name == "quantity" and isinstance(v, int) and 0 < v <= 20:
+            slots[f.name] = v
+        elif isinstance(v, str) and f.name not in ("min_price", "max_price", "quantity"):
+            slots[f.name] = v.strip()
+    return Plan(value["intent"], **slots)
+
+
+_MONEY = r"(?:[$€£]\s*)?(\d+(?:[.,]\d{1,2})?)\s*(?:dollars|usd|eur|euros|bucks|\$|€)?"
+_BELOW = re.compile(
+    rf"\b(?:under|below|less than|cheaper than|up to|at most|no more than|max(?:imum)?|within)\s+{_MONEY}",
+    re.IGNORECASE,
+)
+_ABOVE = re.compile(rf"\b(?:over|above|more than|at least)\s+{_MONEY}", re.IGNORECASE)
+_SIZE_WORDS = {
+    "extra small": "XS",
+    "x-small": "XS",
+    "small": "S",
+    "medium": "M",
+    "large": "L",
+    "extra large": "XL",
+    "x-large": "XL",
+}
+_SIZE = re.compile(
+    r"\bsize\s+(?:an?\s+)?(x{0,3}[sml]|xxs|\d{1,2}(?:\.5)?|extra small|x-small|small|medium|large|"
+    r"extra large|x-large)\b|\bin (?:an? )?(extra small|small|medium|large|extra large)\b"
+    r"|\bin (?:size )?(XXS|XS|S|M|L|XL|XXL)\b",
+    re.IGNORECASE,
+)
+
+
+def _bound(said: str, pattern: re.Pattern[str]) -> float | None:
+    match = pattern.search(said)
+    if match is None:
+        return None
+    return float(match.group(1).replace(",", "."))
+
+
+def _size(said: str) -> str:
+    match = _SIZE.search(said)
+    if match is None:
+        return ""
+    value = next(g for g in match.groups() if g)
+    return _SIZE_WORDS.get(value.lower(), value.upper())
