@@ -182,7 +182,8 @@ class EmbeddedModel(Model):
             prompt = self._tokens(engine, messages, settings)
         params = self._params(prompt, settings, settings.max_tokens)
         if settings.json_schema is not None:  # structured output: the reply matches the schema
-            params = replace(params, grammar=_schema_grammar(json.dumps(settings.json_schema, sort_keys=True)))
+            schema = json.dumps(settings.json_schema, sort_keys=True)
+            params = replace(params, grammar=_schema_grammar(schema))
 
         def work(put: Callable[[object], None], cancel: threading.Event) -> None:
             said: list[str] = []
