@@ -53,9 +53,7 @@ def shopping_server(start_server, steps: list[Any]) -> LiveServer:
 
 
 def test_a_proposed_order_comes_back_to_the_client_and_is_confirmed_once(start_server) -> None:
-    server = shopping_server(
-        start_server, [BUY]
-    )
+    server = shopping_server(start_server, [BUY])
     body = {
         "model": "ponder-shopping",
         "mode": "thinking",
