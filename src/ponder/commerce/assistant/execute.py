@@ -32,7 +32,7 @@ from ponder.commerce.action_records import PendingAction
 from ponder.commerce.assistant import reply
 from ponder.commerce.assistant.plan import Plan
 from ponder.commerce.assistant.table import CartLine, Table, options_text
-from ponder.commerce.catalog import ProductView
+from ponder.commerce.catalog import ProductView, product_text
 from ponder.commerce.model import Address, PaymentMethod, Variant
 from ponder.commerce.order_records import OrderLine, OrderView
 from ponder.commerce.tools import ShoppingTools
@@ -43,7 +43,11 @@ __all__ = ["Executor"]
 
 SEARCH_RESULTS = 5
 RECOMMENDATIONS = 3
-_ORDER_ID = re.compile(r"(?<![\w-])#?([A-Za-z]{1,6}-?\d{2,}|\d{3,})(?![\w-])")
+# An order id in the customer's words: after "#" or "order", or letters, a dash and digits ("HP-1004").
+_ORDER_ID = re.compile(
+    r"(?:#|\border(?: number| no\.?| id)?\s*#?)([A-Za-z]{0,6}-?\d+)\b|(?<![\w-])([A-Za-z]{1,6}-\d+)(?![\w-])",
+    re.IGNORECASE,
+)
 _ORDINALS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3,
     "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
@@ -103,6 +107,8 @@ class Executor:
         self.calls: list[tuple[ToolCallPart, ToolResultPart]] = []  # the store's tools called, in order
 
     def run(self, plan: Plan) -> str | None:
+        if plan.intent == "answer" and (plan.product or plan.query) and _ASKS_STOCK.search(self.said):
+            plan = replace(plan, intent="search")  # "do you sell X?" is answered from the catalog
         handler = getattr(self, f"_{plan.intent}")
         try:
             text: str | None = handler(plan)
@@ -121,15 +127,19 @@ class Executor:
             min_price=plan.min_price,
             size=plan.size or None,
             color=plan.color or None,
-            limit=SEARCH_RESULTS,
+            limit=_count(self.said) or SEARCH_RESULTS,
         )
         wanted = _filters(self.table, plan)
-        if not found:
-            return f"I found nothing in stock for “{query}”{wanted}. Other words or fewer filters may help."
+        listed = _relevant(self._listed(found), query)
+        if not listed:
+            return (
+                f"I found nothing in stock at {self.table.store} for “{query}”{wanted}. "
+                "Other words or fewer filters may help."
+            )
         lines = [f"Here is what I found for “{query}”{wanted}:"]
         lines += [
             reply.product_line(self.table, i, product, variants)
-            for i, (product, variants) in enumerate(self._listed(found), 1)
+            for i, (product, variants) in enumerate(listed, 1)
         ]
         lines.append("Tell me which one you like (and your size), and I can add it to your cart.")
         return "\n".join(lines)
@@ -140,7 +150,7 @@ class Executor:
             request=plan.query or self.said,
             max_price=plan.max_price,
             size=plan.size or None,
-            limit=RECOMMENDATIONS,
+            limit=_count(self.said) or RECOMMENDATIONS,
         )
         if not found:
             return f"I have nothing in stock to recommend{_filters(self.table, plan)} right now."
@@ -423,7 +433,7 @@ class Executor:
         "not found" when they wrote an id that is not one of theirs."""
         mine = {_digits(o["id"]): o for o in self.table.orders}
         found: list[OrderView] = []
-        for token in _ORDER_ID.findall(self.said):
+        for token in (a or b for a, b in _ORDER_ID.findall(self.said)):
             order = mine.get(_digits(token))
             if order is None:
                 return f"I can't find an order {token} in your account." + self._orders_hint()
@@ -439,8 +449,8 @@ class Executor:
         if named:
             return named[0]
         eligible = [o for o in self.table.orders if o["status"] in states]
-        if _LAST.search(self.said) and self.table.orders:
-            return self.table.orders[0]
+        if _LAST.search(f"{plan.order} {self.said}") and self.table.orders:
+            return (eligible or self.table.orders)[0]  # newest first
         if len(eligible) == 1:
             return eligible[0]
         if not eligible:
@@ -467,7 +477,7 @@ class Executor:
         if best:
             return [i for s, i in scored if s == best][: None if every else 1]
         return f"Which item of order {order['id']}?\n" + "\n".join(
-            f"{i['seq']}. {i['name']} ({', '.join(i['options'].values())})" for i in open_lines
+            f"- {i['name']} ({', '.join(i['options'].values())})" for i in open_lines
         )
 
     def _address(self, words: str, default: bool = True) -> Address | None:
@@ -513,6 +523,56 @@ class Executor:
             product, variant = self.shop.catalog.variant(self.owner.account, line.variant_id)
             lines.append(CartLine(product, variant, line.quantity))
         return replace(self.table, cart=lines)
+
+
+_ASKS_STOCK = re.compile(
+    r"\b(do|does|did) (you|the store|they)( \w+)? (sell|have|carry|stock|make)\b|\b(got|have) any\b",
+    re.IGNORECASE,
+)
+
+
+def _relevant(
+    listed: list[tuple[ProductView, list[Variant]]], query: str
+) -> list[tuple[ProductView, list[Variant]]]:
+    """The products a search found that share a word with the query, most shared words first (the
+    catalog's search is by meaning, and always finds its nearest products, even for what the store does not
+    sell); all of them, in their order, when the query has no word to compare."""
+    wanted = {_stem(w) for w in _words(query)}
+    if not wanted:
+        return listed
+    scored = [
+        (len(wanted & {_stem(w) for w in _words(product_text(product.product))}), i, item)
+        for i, item in enumerate(listed)
+        for product in (item[0],)
+    ]
+    return [item for score, _, item in sorted(scored, key=lambda s: (-s[0], s[1])) if score]
+
+
+def _stem(word: str) -> str:
+    """A plural's singular, roughly ("dresses", "boots", "accessories"), to compare words."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+_COUNT = re.compile(
+    r"\b(one|two|three|four|five|[1-5])\s+(?:\w+\s+)?(?:products|ideas|items|options|things|suggestions|pieces)",
+    re.IGNORECASE,
+)
+_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+
+
+def _count(said: str) -> int | None:
+    """How many products the customer asked for ("two ideas", "3 options"), if they said."""
+    match = _COUNT.search(said)
+    if match is None:
+        return None
+    word = match.group(1).lower()
+    return _NUMBERS.get(word) or int(word)
 
 
 def _cents(amount: float | None) -> int | None:

@@ -78,7 +78,8 @@ class ShoppingAssistant(Mode):
             planned = await model.request(_planning(history, said), _PLANNING)
         finally:
             table = await reading
-        plan = _plan(planned.message.text).from_text(said)
+        before = "\n".join(m.text for m in history if m.role == "user")
+        plan = _plan(planned.message.text).from_text(said, before)
         executor = Executor(self.shopping, table, said)
         text = await asyncio.to_thread(executor.run, plan)
         details = {"plan": plan.to_dict(), "tools": [_logged(c, r) for c, r in executor.calls]}

@@ -88,18 +88,24 @@ class Plan:
         default = Plan(self.intent)
         return {k: v for k, v in asdict(self).items() if k == "intent" or v != getattr(default, k)}
 
-    def from_text(self, said: str) -> Plan:
-        """Price bounds (for a search or recommendations) and a size the customer wrote plainly, over what
-        the model read."""
-        updates: dict[str, Any] = {}
-        if self.intent not in ("search", "recommend"):
-            return replace(self, size=_size(said) or self.size)
-        if (high := _bound(said, _BELOW)) is not None:
-            updates["max_price"] = high
-        if (low := _bound(said, _ABOVE)) is not None:
-            updates["min_price"] = low
-        if size := _size(said):
-            updates["size"] = size
+    def from_text(self, said: str, before: str = "") -> Plan:
+        """The plan checked against the customer's own words: ``said`` now, ``before`` in earlier messages.
+
+        A size, colour or price bound the customer never wrote is dropped (a small model fills slots with
+        guesses: "M", "N/A"); price bounds (for a search or recommendations) and a size written plainly in
+        ``said`` are taken over what the model read."""
+        words = f"{before}\n{said}"
+        updates: dict[str, Any] = {
+            "size": _size(said) or (self.size if _mentioned_size(self.size, words) else ""),
+            "color": self.color if _mentioned(self.color, words) else "",
+        }
+        for bound, pattern in (("max_price", _BELOW), ("min_price", _ABOVE)):
+            value = getattr(self, bound)
+            if self.intent in ("search", "recommend") and (plain := _bound(said, pattern)) is not None:
+                value = plain
+            elif value is not None and not _number_in(value, words):
+                value = None
+            updates[bound] = value
         return replace(self, **updates)
 
 
@@ -158,3 +164,25 @@ def _size(said: str) -> str:
         return ""
     value = next(g for g in match.groups() if g)
     return _SIZE_WORDS.get(value.lower(), value.upper())
+
+
+def _mentioned(value: str, text: str) -> bool:
+    """Whether the customer wrote ``value`` (each of its words)."""
+    words = re.findall(r"[a-z0-9]+", value.lower())
+    said = set(re.findall(r"[a-z0-9]+", text.lower()))
+    return bool(words) and all(w in said for w in words)
+
+
+def _mentioned_size(size: str, text: str) -> bool:
+    if not size:
+        return False
+    if _mentioned(size, text):
+        return True
+    named = {v: k for k, v in _SIZE_WORDS.items()}.get(size.upper())
+    return named is not None and _mentioned(named, text)
+
+
+def _number_in(value: float, text: str) -> bool:
+    """Whether the customer wrote this amount."""
+    numbers = {float(n.replace(",", ".")) for n in re.findall(r"\d+(?:[.,]\d{1,2})?", text)}
+    return value in numbers

@@ -93,13 +93,23 @@ def order_line(order: OrderView) -> str:
     return f"- Order {order['id']}: {order['status']}, {money(order['total'], order['currency'])} ({items})"
 
 
+_STATUS = {
+    "pending": "not shipped yet: it can still be cancelled, or changed (items, address)",
+    "processed": "being packed or on its way: it can no longer be cancelled or changed",
+    "delivered": "delivered: items can be returned or exchanged within the store's return window",
+    "cancelled": "cancelled",
+    "return requested": "a return was requested",
+    "exchange requested": "an exchange was requested",
+}
+
+
 def order_text(order: OrderView) -> str:
-    lines = [f"Order {order['id']}: {order['status']}."]
+    lines = [f"Order {order['id']}: {order['status']} ({_STATUS.get(order['status'], order['status'])})."]
     for item in order["items"]:
         options = ", ".join(f"{k} {v}" for k, v in item["options"].items())
         state = f" ({item['state']})" if item["state"] not in ("ordered", "") else ""
         lines.append(
-            f"{item['seq']}. {item['name']}{f' ({options})' if options else ''} x{item['quantity']}: "
+            f"- {item['name']}{f' ({options})' if options else ''} x{item['quantity']}: "
             f"{money(item['price'] * item['quantity'], order['currency'])}{state}"
         )
     lines.append(f"Total: {money(order['total'], order['currency'])}")
