@@ -88,7 +88,7 @@ class GenerationStats:
     last_token_at: float | None
     finished_at: float
     restored_tokens: int = 0  # prompt tokens whose KV was loaded from the prefix store
-    evaluated_tokens: int = 0  # prompt tokens llama.cpp evaluated for this call (its own counters)
+    evaluated_tokens: int = 0  # prompt tokens llama.cpp evaluated for this call (counted at each decode)
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,7 @@ class LlamaEngine:
         self._llama_cpp: Any = None
         self._batch: BatchDecoder | None = None
         self._abort: AbortSwitch | None = None
+        self._evaluated = 0  # tokens decoded in this context so far, prompts and answers
 
     # --- loading (on the worker thread) ---------------------------------------------------------------
 
@@ -152,6 +153,21 @@ class LlamaEngine:
         if not os.environ.get("PONDER_DEBUG"):
             logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)
         self._abort = AbortSwitch(llama_cpp, self._llm._ctx.ctx)
+        self._count_decodes(self._llm._ctx)
+
+    def _count_decodes(self, context: Any) -> None:
+        """Count the tokens every decode of ``context`` evaluates (``GenerationStats.evaluated_tokens``).
+
+        Both the prompt (in ``Llama.eval``) and the prefix (``_bring_prefix``) go through
+        ``LlamaContext.decode``; llama.cpp's own counters (``llama_perf_context``) report a count of 0 as 1.
+        """
+        decode = context.decode
+
+        def counted(batch: Any) -> None:
+            decode(batch)
+            self._evaluated += int(batch.n_tokens())
+
+        context.decode = counted
 
     def identity(self) -> dict[str, str | int]:
         """What a stored prefix state must have been saved under to fit this engine's KV cache."""
@@ -193,7 +209,7 @@ class LlamaEngine:
         threads = self._adapt_threads(None)
         llm.set_seed(params.seed if params.seed is not None else random.randrange(2**31))
         cached = _common_prefix(llm.input_ids[: llm.n_tokens], prompt)
-        decoded_before = self._decoded()
+        decoded_before = self._evaluated
         evaluated = 0
         restored = 0
         vocab = llm._model.vocab
@@ -229,7 +245,7 @@ class LlamaEngine:
                 now = time.perf_counter()
                 if first_at is None:
                     first_at = now
-                    evaluated = self._decoded() - decoded_before
+                    evaluated = self._evaluated - decoded_before
                     abort.disarm()
                 last_at = now
                 if is_eog(vocab, token):
@@ -273,7 +289,7 @@ class LlamaEngine:
             last_token_at=last_at,
             finished_at=time.perf_counter(),
             restored_tokens=restored,
-            evaluated_tokens=evaluated or self._decoded() - decoded_before,
+            evaluated_tokens=evaluated or self._evaluated - decoded_before,
         )
 
     # --- prefix states (on the worker thread) ---------------------------------------------------------
@@ -350,11 +366,6 @@ class LlamaEngine:
         llm.n_tokens = len(prefix)
         llm._requires_eval = True  # no logits yet: generate() evaluates at least one token after it
         return True
-
-    def _decoded(self) -> int:
-        """Tokens llama.cpp has evaluated in this context so far (prompt and generated)."""
-        perf = self._llama_cpp.llama_perf_context(self.llm._ctx.ctx)
-        return int(perf.n_p_eval) + int(perf.n_eval)
 
     def _adapt_threads(self, current: int | None) -> int:
         """Give llama.cpp as many threads as there are idle cores now (changed only when it differs)."""

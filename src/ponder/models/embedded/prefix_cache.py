@@ -191,6 +191,8 @@ def _read(file: io.BufferedReader, identity: Identity, tokens: Sequence[int]) ->
     if not 0 < length <= _MAX_HEADER:
         raise ValueError("bad header length")
     header = json.loads(file.read(length))
+    if not isinstance(header, dict):
+        raise ValueError("bad header")
     if header.get("identity") != dict(identity):
         raise ValueError("saved by another model or engine setting")
     if header.get("tokens") != list(tokens):
