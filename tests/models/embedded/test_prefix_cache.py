@@ -3,6 +3,7 @@ engine's tests restore real llama.cpp states)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -57,6 +58,19 @@ def test_a_damaged_file_is_a_miss_and_is_removed(store: PrefixStore, damage: obj
     store.save(IDENTITY, PREFIX, STATE)
     path = store.path_for(IDENTITY, PREFIX)
     path.write_bytes(damage(path.read_bytes()))
+    assert store.load(IDENTITY, PREFIX) is None
+    assert not path.exists()
+
+
+def test_a_header_claiming_a_huge_state_is_a_miss_without_allocating_it(store: PrefixStore) -> None:
+    store.save(IDENTITY, PREFIX, STATE)
+    path = store.path_for(IDENTITY, PREFIX)
+    data = path.read_bytes()
+    length = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 8], "little")
+    header = json.loads(data[len(MAGIC) + 8 : len(MAGIC) + 8 + length])
+    header["size"] = 1 << 50  # a petabyte: allocating it would fail, or worse
+    encoded = json.dumps(header).encode()
+    path.write_bytes(MAGIC + len(encoded).to_bytes(8, "little") + encoded + STATE)
     assert store.load(IDENTITY, PREFIX) is None
     assert not path.exists()
 

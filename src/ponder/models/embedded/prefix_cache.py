@@ -198,8 +198,8 @@ def _read(file: io.BufferedReader, identity: Identity, tokens: Sequence[int]) ->
     if header.get("tokens") != list(tokens):
         raise ValueError("its tokens differ from the prompt's prefix")
     size = header.get("size")
-    if not isinstance(size, int) or size <= 0:
-        raise ValueError("bad state size")
+    if not isinstance(size, int) or size != os.fstat(file.fileno()).st_size - file.tell() or size <= 0:
+        raise ValueError("the state's size is not what the header says")  # checked before allocating it
     data = bytearray(size)
     if file.readinto(data) != size or file.read(1):
         raise ValueError("truncated or overlong")
