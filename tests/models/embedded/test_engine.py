@@ -196,3 +196,25 @@ def test_a_prefix_below_the_threshold_is_not_stored(
     store.flush(timeout=60)
     assert engine.last_prefix is None
     assert not store.directory.exists() or not list(store.directory.iterdir())
+
+
+def test_a_cancelled_prefix_stores_nothing_and_leaves_the_engine_usable(
+    fresh: Callable[[PrefixStore | None], LlamaEngine], tmp_path: Path
+) -> None:
+    store = PrefixStore(tmp_path / "cache")
+    engine = fresh(store)
+    prefix = engine.tokenize(SYSTEM, add_bos=False)
+    prompt = prefix + engine.tokenize(QUESTION, add_bos=False)
+    params = GenerationParams(**{**GREEDY.__dict__, "prefix_tokens": len(prefix)})
+    cancel = threading.Event()
+    cancel.set()  # llama.cpp's abort callback stops the prefix's evaluation at its first graph node
+    pieces: list[str] = []
+    stats = on_engine(engine, engine.generate, prompt, params, cancel, pieces.append)
+    assert stats.finish_reason == "cancelled" and pieces == []
+    store.flush(timeout=60)
+    assert not store.directory.exists() or not list(store.directory.glob("*.kv"))
+
+    answer, _, _ = ask(engine)
+    assert engine.last_prefix is not None and engine.last_prefix.source == "evaluated"
+    uncached, _, _ = ask(fresh(None))
+    assert answer == uncached
