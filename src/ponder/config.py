@@ -38,6 +38,7 @@ __all__ = [
     "ConfiguredModel",
     "McpServerConfig",
     "PerceptionConfig",
+    "PrefixCacheConfig",
     "SandboxConfig",
     "ServerConfig",
     "Settings",
@@ -271,6 +272,21 @@ class PerceptionConfig(BaseModel):
     language: str | None = None  # spoken language (ISO 639-1), or None (auto: English; whisper: detect)
 
 
+class PrefixCacheConfig(BaseModel):
+    """The embedded engine's prompt-prefix states on disk: the KV of a system turn (a store's policy and
+    tools), so the first request of a fresh process does not evaluate it again. See
+    ponder.models.embedded.prefix_cache."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    directory: Path | None = None  # None: DATA_DIR/prefix-cache
+    # Least recently used states are removed past this. One state is about 28 KB a token on the 1.5B model
+    # (85 MB for a 3,000-token system turn), 12 KB on the 0.5B.
+    max_mb: int = Field(default=512, ge=1)
+    min_tokens: int = Field(default=256, ge=1)  # shorter system turns are evaluated each time instead
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PONDER_", extra="forbid", env_nested_delimiter="__")
 
@@ -293,6 +309,7 @@ class Settings(BaseSettings):
     seed: int | None = None
     context_length: int = Field(default=4096, ge=256)
     threads: int | None = Field(default=None, ge=1)  # None: adapt to idle cores at each request
+    prefix_cache: PrefixCacheConfig = Field(default_factory=PrefixCacheConfig)
     system_prompt: str | None = None
     request_timeout_s: float = Field(default=600.0, gt=0)
     models: dict[str, ConfiguredModel] = Field(default_factory=dict)
@@ -331,6 +348,10 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def prefix_cache_dir(self) -> Path:
+        return self.prefix_cache.directory or self.data_dir / "prefix-cache"
 
     @property
     def database_path(self) -> Path:

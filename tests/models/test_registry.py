@@ -80,3 +80,23 @@ def test_a_configured_vision_model_takes_images_itself() -> None:
     assert resolve_model("eyes", settings).accepts_images
     assert not resolve_model("blind", settings).accepts_images
     assert not resolve_model("embedded:smollm2-135m", settings).accepts_images
+
+
+def test_embedded_models_keep_prefix_states_under_the_data_dir_unless_turned_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    settings = load_settings()
+    model = resolve_model("embedded:smollm2-135m", settings)
+    assert isinstance(model, EmbeddedModel) and model.prefixes is not None
+    assert model.prefixes.directory == settings.data_dir / "prefix-cache"
+    assert model.prefixes.max_bytes == 512 << 20 and model.prefixes.min_tokens == 256
+
+    monkeypatch.setenv("PONDER_PREFIX_CACHE__DIRECTORY", str(tmp_path / "kv"))
+    monkeypatch.setenv("PONDER_PREFIX_CACHE__MAX_MB", "64")
+    model = resolve_model("embedded:smollm2-135m", load_settings())
+    assert isinstance(model, EmbeddedModel) and model.prefixes is not None
+    assert model.prefixes.directory == tmp_path / "kv" and model.prefixes.max_bytes == 64 << 20
+
+    monkeypatch.setenv("PONDER_PREFIX_CACHE__ENABLED", "false")
+    model = resolve_model("embedded:smollm2-135m", load_settings())
+    assert isinstance(model, EmbeddedModel) and model.prefixes is None

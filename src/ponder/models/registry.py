@@ -20,6 +20,7 @@ from ponder.config import ConfiguredModel, Settings
 from ponder.errors import PonderError, UnknownModelError
 from ponder.models.base import Model, ModelInfo
 from ponder.models.embedded.catalog import CATALOG, find_embedded
+from ponder.models.embedded.prefix_cache import PrefixStore
 from ponder.models.embedded.weights import ProgressCallback, is_ready, missing_parts
 from ponder.models.openai_compat import OpenAICompatibleModel
 
@@ -48,6 +49,7 @@ def resolve_model(spec: str, settings: Settings, *, progress: ProgressCallback |
             context_length=settings.context_length,
             threads=settings.threads,
             progress=progress,
+            prefixes=_prefix_store(settings),
         )
     if backend == "gguf":
         from ponder.models.embedded.backend import EmbeddedModel
@@ -60,6 +62,7 @@ def resolve_model(spec: str, settings: Settings, *, progress: ProgressCallback |
             models_dir=settings.models_dir,
             context_length=settings.context_length,
             threads=settings.threads,
+            prefixes=_prefix_store(settings),
         )
     if backend == "scripted":
         from ponder.testing import ScriptedModel
@@ -78,6 +81,14 @@ def resolve_model(spec: str, settings: Settings, *, progress: ProgressCallback |
             spec, api_key=api_key, timeout_s=settings.request_timeout_s, vision=vision
         )
     raise UnknownModelError(_unknown(spec, settings))
+
+
+def _prefix_store(settings: Settings) -> PrefixStore | None:
+    """The embedded engine's prefix states on disk, as configured (None: turned off)."""
+    config = settings.prefix_cache
+    if not config.enabled:
+        return None
+    return PrefixStore(settings.prefix_cache_dir, max_bytes=config.max_mb << 20, min_tokens=config.min_tokens)
 
 
 def _unknown(spec: str, settings: Settings) -> str:

@@ -7,6 +7,10 @@ The engine loads lazily on the first request (or ``await model.load()``), on the
 the event loop never blocks on llama.cpp. Streaming bridges the engine thread to asyncio through a queue;
 cancelling the consuming task sets the generation's cancel event, which the engine checks per token and,
 during the prompt, inside llama.cpp itself.
+
+With a ``PrefixStore`` (prefix_cache.py), a prompt that opens with a system message names its rendered
+system turn (tools included) as the stable prefix whose KV state is kept on disk, so a fresh process does
+not evaluate it again; ``warm`` stores one ahead of the first request.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ponder.errors import ContextLengthError, UnknownModelError
+from ponder.errors import ContextLengthError, UnknownModelError, UserError
 from ponder.messages import (
     Event,
     Message,
@@ -38,7 +42,14 @@ from ponder.messages import (
 from ponder.models.base import Branch, BranchEvent, Model, ModelSettings
 from ponder.models.embedded.batch import SequenceRequest, SequenceResult
 from ponder.models.embedded.catalog import EmbeddedModelSpec
-from ponder.models.embedded.engine import GenerationParams, GenerationStats, LlamaEngine, import_llama_cpp
+from ponder.models.embedded.engine import (
+    GenerationParams,
+    GenerationStats,
+    LlamaEngine,
+    PrefixReport,
+    import_llama_cpp,
+)
+from ponder.models.embedded.prefix_cache import PrefixStore
 from ponder.models.embedded.template import ChatTemplate
 from ponder.models.embedded.threads import ThreadAdvisor
 from ponder.models.embedded.tool_calls import (
@@ -70,6 +81,7 @@ class EmbeddedModel(Model):
         context_length: int = 4096,
         threads: int | None = None,
         progress: ProgressCallback | None = None,
+        prefixes: PrefixStore | None = None,
     ) -> None:
         if (spec is None) == (path is None):
             raise ValueError("EmbeddedModel takes exactly one of spec= or path=")
@@ -77,6 +89,7 @@ class EmbeddedModel(Model):
         self._path = path
         self._models_dir = models_dir
         self._progress = progress
+        self.prefixes = prefixes  # system turns' KV states on disk; None: not kept
         limit = spec.train_context if spec else context_length
         self.context_length = min(context_length, limit)
         self._advisor = ThreadAdvisor(fixed=threads)
@@ -104,12 +117,26 @@ class EmbeddedModel(Model):
         async with self._load_lock:
             if self._engine is None:
                 path = await asyncio.to_thread(self.weights_path)
-                engine = LlamaEngine(path, context_length=self.context_length, advisor=self._advisor)
+                engine = LlamaEngine(
+                    path,
+                    context_length=self.context_length,
+                    advisor=self._advisor,
+                    prefixes=self.prefixes,
+                    weights_id=await asyncio.to_thread(self._weights_id, path),
+                )
                 loop = asyncio.get_running_loop()
                 await loop.run_in_executor(engine.executor, engine.load)
                 self._template = await loop.run_in_executor(engine.executor, self._make_template, engine)
                 self._engine = engine
             return self._engine
+
+    def _weights_id(self, path: Path) -> str:
+        """What names these weights in a stored prefix state: the catalog's sha256 (checked on load), or for
+        a file the user brings, its path, size and modification time (hashing gigabytes would cost more)."""
+        if self.spec is not None:
+            return self.spec.sha256
+        stat = path.stat()
+        return f"file:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
 
     def _make_template(self, engine: LlamaEngine) -> ChatTemplate:
         meta = engine.metadata()
@@ -129,10 +156,49 @@ class EmbeddedModel(Model):
         """The prompt: the conversation through the chat template, then the assistant prefix."""
         assert self._template is not None
         text = self._template.render(messages, tools=settings.tools) + settings.assistant_prefix
+        return self._tokenize(engine, text)
+
+    def _tokenize(self, engine: LlamaEngine, text: str) -> list[int]:
+        assert self._template is not None
         add_bos = self._add_bos and not (
             self._template.bos_token and text.startswith(self._template.bos_token)
         )
         return engine.tokenize(text, add_bos=add_bos)
+
+    def _stable_prefix(
+        self, engine: LlamaEngine, messages: Sequence[Message], settings: ModelSettings, prompt: list[int]
+    ) -> int:
+        """How many of ``prompt``'s first tokens are its rendered system turn, tools included: what every
+        conversation under that system prompt shares. 0 without a prefix store or a leading system message,
+        or when the system turn alone does not render (and tokenize) as the prompt's exact beginning."""
+        if engine.prefixes is None:
+            return 0
+        tokens = self._system_turn(engine, messages, settings)
+        return len(tokens) if tokens and prompt[: len(tokens)] == tokens else 0
+
+    def _system_turn(
+        self, engine: LlamaEngine, messages: Sequence[Message], settings: ModelSettings
+    ) -> list[int] | None:
+        """The tokens of the leading system message rendered alone (with the tools), or None."""
+        if not messages or messages[0].role != "system":
+            return None
+        assert self._template is not None
+        try:
+            text = self._template.render(messages[:1], tools=settings.tools, add_generation_prompt=False)
+        except UserError:
+            return None
+        return self._tokenize(engine, text)
+
+    async def warm(self, messages: Sequence[Message], settings: ModelSettings) -> PrefixReport | None:
+        """Evaluate the system turn of ``messages`` (with ``settings.tools``) and keep its state on disk, so
+        that the first request under it starts from there (``ponder serve`` could call this at start).
+        None when ``messages`` do not open with a system message."""
+        engine = await self.load()
+        tokens = self._system_turn(engine, messages, settings)
+        if not tokens:
+            return None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(engine.executor, engine.warm, tokens)
 
     def _check_context(self, prompt_len: int, max_tokens: int) -> int:
         """The answer budget that fits; raises when the prompt leaves no room for an answer."""
@@ -148,14 +214,18 @@ class EmbeddedModel(Model):
             )
         return min(max_tokens, room)
 
-    def _params(self, prompt: Sequence[int], settings: ModelSettings, max_tokens: int) -> GenerationParams:
-        """Sampling as ``settings`` say, the answer budget that fits after ``prompt``, and its stops."""
+    def _params(
+        self, prompt: Sequence[int], settings: ModelSettings, max_tokens: int, prefix: int = 0
+    ) -> GenerationParams:
+        """Sampling as ``settings`` say, the answer budget that fits after ``prompt``, and its stops;
+        ``prefix``: the prompt's stable prefix (see ``_stable_prefix``)."""
         return GenerationParams(
             max_tokens=self._check_context(len(prompt), max_tokens),
             temperature=settings.temperature,
             top_p=settings.top_p,
             seed=settings.seed,
             stop=_stops(settings),
+            prefix_tokens=prefix,
         )
 
     # --- generation -------------------------------------------------------------------------------------
@@ -180,7 +250,8 @@ class EmbeddedModel(Model):
             # room for the answer, the answer matters more.
             settings = replace(settings, tools=(), tool_choice="auto")
             prompt = self._tokens(engine, messages, settings)
-        params = self._params(prompt, settings, settings.max_tokens)
+        prefix = self._stable_prefix(engine, messages, settings, prompt)
+        params = self._params(prompt, settings, settings.max_tokens, prefix)
         if settings.json_schema is not None:  # structured output: the reply matches the schema
             schema = json.dumps(settings.json_schema, sort_keys=True)
             params = replace(params, grammar=_schema_grammar(schema))
@@ -193,7 +264,7 @@ class EmbeddedModel(Model):
                 put(TextDelta(piece))
 
             if settings.tools and settings.tool_choice == "required":  # the call at once, under the grammar
-                forced = self._call_tools(engine, messages, settings, "", cancel)
+                forced = self._call_tools(engine, messages, settings, "", cancel, prefix)
                 put(replace(forced.stats, completion_tokens=0))  # its tokens are counted as the calls'
                 put(forced)
                 return
@@ -296,8 +367,10 @@ class EmbeddedModel(Model):
         settings: ModelSettings,
         text: str,
         cancel: threading.Event,
+        prefix: int = 0,
     ) -> _Calls:
-        """The model opened a tool call after ``text``: generate the call(s) under the tools' grammar."""
+        """The model opened a tool call after ``text``: generate the call(s) under the tools' grammar
+        (``prefix``: the prompt's stable prefix, when this is the turn's first generation)."""
         opened = replace(settings, assistant_prefix=f"{settings.assistant_prefix}{text}{CALL_OPEN}\n")
         prompt = self._tokens(engine, messages, opened)
         grammar = import_llama_cpp().LlamaGrammar.from_string(
@@ -309,6 +382,7 @@ class EmbeddedModel(Model):
             top_p=settings.top_p,
             seed=settings.seed,
             grammar=grammar,
+            prefix_tokens=prefix,
         )
         pieces: list[str] = []
         stats = engine.generate(prompt, params, cancel, pieces.append)
@@ -411,6 +485,8 @@ class EmbeddedModel(Model):
         if self._engine is not None:
             engine, self._engine = self._engine, None
             await asyncio.to_thread(engine.close)
+        if self.prefixes is not None:
+            await asyncio.to_thread(self.prefixes.close)
         self._advisor.close()
 
 

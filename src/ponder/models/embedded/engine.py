@@ -11,12 +11,20 @@ callback and can be cancelled at any moment through a ``threading.Event``:
 Each generation asks the ``ThreadAdvisor`` how many cores are idle and sets llama.cpp's thread count to
 match, at the start and again every few dozen tokens. The KV cache is reused across calls for the longest
 common prompt prefix (a chat that grows turn by turn only evaluates the new turn).
+
+A prompt may name a stable prefix (``GenerationParams.prefix_tokens``: the backend gives the rendered
+system turn). With a ``PrefixStore`` (prefix_cache.py), when the KV in memory does not cover that prefix, its
+state is loaded from disk if stored there, or else evaluated first and its state written there (the copy
+out of llama.cpp on this thread, the file on the store's writer thread), then the rest is evaluated. So the
+first request of a fresh process evaluates only what follows the system turn. ``warm`` does the same for a
+prefix alone. The batched decoder (batch.py, its own context) does not use the store.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import ctypes
 import logging
 import os
 import random
@@ -31,12 +39,15 @@ from typing import Any
 from ponder.errors import BackendError, RuntimeMissingError
 from ponder.models.embedded.abort import AbortSwitch
 from ponder.models.embedded.batch import BatchDecoder
+from ponder.models.embedded.prefix_cache import PrefixStore
 from ponder.models.embedded.stops import StopMatcher
 from ponder.models.embedded.threads import ThreadAdvisor
 
-__all__ = ["GenerationParams", "GenerationStats", "LlamaEngine", "import_llama_cpp"]
+__all__ = ["GenerationParams", "GenerationStats", "LlamaEngine", "PrefixReport", "import_llama_cpp"]
 
 _READVISE_EVERY = 32  # tokens between two looks at how busy the other cores are
+
+log = logging.getLogger(__name__)
 
 
 def import_llama_cpp() -> Any:
@@ -61,6 +72,7 @@ class GenerationParams:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     grammar: Any = None  # a llama_cpp.LlamaGrammar, for constrained output
+    prefix_tokens: int = 0  # the prompt's first N tokens are stable across requests: worth keeping on disk
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,19 @@ class GenerationStats:
     first_token_at: float | None
     last_token_at: float | None
     finished_at: float
+    restored_tokens: int = 0  # prompt tokens whose KV was loaded from the prefix store
+    evaluated_tokens: int = 0  # prompt tokens llama.cpp evaluated for this call (counted at each decode)
+
+
+@dataclass(frozen=True)
+class PrefixReport:
+    """What bringing a prefix's KV into the context took (``LlamaEngine.warm``, and each generation)."""
+
+    source: str  # "memory" (already there), "disk" (restored) or "evaluated" (and stored, unless too big)
+    tokens: int
+    seconds: float  # to restore it, or to evaluate it
+    state_bytes: int = 0  # the sequence state, read or written
+    copy_seconds: float = 0.0  # copying the state out of llama.cpp (on the engine thread), when evaluated
 
 
 class LlamaEngine:
@@ -85,16 +110,23 @@ class LlamaEngine:
         context_length: int,
         advisor: ThreadAdvisor,
         n_batch: int = 512,
+        prefixes: PrefixStore | None = None,
+        weights_id: str | None = None,
     ) -> None:
         self.path = path
         self.context_length = context_length
         self.advisor = advisor
         self.n_batch = n_batch
+        # Prefix states on disk, for weights known by ``weights_id`` (their sha256); either None: not used.
+        self.prefixes = prefixes if weights_id is not None else None
+        self.weights_id = weights_id
+        self.last_prefix: PrefixReport | None = None  # how the last generation got its stable prefix, if any
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ponder-llama")
         self._llm: Any = None
         self._llama_cpp: Any = None
         self._batch: BatchDecoder | None = None
         self._abort: AbortSwitch | None = None
+        self._evaluated = 0  # tokens decoded in this context so far, prompts and answers
 
     # --- loading (on the worker thread) ---------------------------------------------------------------
 
@@ -121,6 +153,31 @@ class LlamaEngine:
         if not os.environ.get("PONDER_DEBUG"):
             logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)
         self._abort = AbortSwitch(llama_cpp, self._llm._ctx.ctx)
+        self._count_decodes(self._llm._ctx)
+
+    def _count_decodes(self, context: Any) -> None:
+        """Count the tokens every decode of ``context`` evaluates (``GenerationStats.evaluated_tokens``).
+
+        Both the prompt (in ``Llama.eval``) and the prefix (``_bring_prefix``) go through
+        ``LlamaContext.decode``; llama.cpp's own counters (``llama_perf_context``) report a count of 0 as 1.
+        """
+        decode = context.decode
+
+        def counted(batch: Any) -> None:
+            decode(batch)
+            self._evaluated += int(batch.n_tokens())
+
+        context.decode = counted
+
+    def identity(self) -> dict[str, str | int]:
+        """What a stored prefix state must have been saved under to fit this engine's KV cache."""
+        return {
+            "format": 1,
+            "weights": self.weights_id or "",
+            "llama_cpp": str(getattr(self._llama_cpp, "__version__", "")),
+            "n_ctx": int(self.llm.n_ctx()),
+            "n_batch": self.n_batch,  # the prefix is evaluated in batches of this size: the same numbers
+        }
 
     @property
     def llm(self) -> Any:
@@ -152,6 +209,9 @@ class LlamaEngine:
         threads = self._adapt_threads(None)
         llm.set_seed(params.seed if params.seed is not None else random.randrange(2**31))
         cached = _common_prefix(llm.input_ids[: llm.n_tokens], prompt)
+        decoded_before = self._evaluated
+        evaluated = 0
+        restored = 0
         vocab = llm._model.vocab
         is_eog = self._llama_cpp.llama_vocab_is_eog
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -165,20 +225,27 @@ class LlamaEngine:
         abort = self._abort
         assert abort is not None
         abort.arm(cancel)
-        tokens = llm.generate(
-            prompt,
-            top_k=params.top_k,
-            top_p=params.top_p,
-            min_p=params.min_p,
-            temp=params.temperature,
-            repeat_penalty=1.0,
-            grammar=params.grammar,
-        )
+        tokens = None
+        self.last_prefix = None
         try:
+            if self._keeps_prefix(prompt, params.prefix_tokens):
+                report = self.last_prefix = self._bring_prefix(prompt[: params.prefix_tokens])
+                if report.source == "disk":
+                    restored, cached = report.tokens, 0
+            tokens = llm.generate(
+                prompt,
+                top_k=params.top_k,
+                top_p=params.top_p,
+                min_p=params.min_p,
+                temp=params.temperature,
+                repeat_penalty=1.0,
+                grammar=params.grammar,
+            )
             for token in tokens:
                 now = time.perf_counter()
                 if first_at is None:
                     first_at = now
+                    evaluated = self._evaluated - decoded_before
                     abort.disarm()
                 last_at = now
                 if is_eog(vocab, token):
@@ -203,7 +270,8 @@ class LlamaEngine:
                 raise BackendError(f"llama.cpp failed while generating: {err}") from None
             finish = "cancelled"
         finally:
-            tokens.close()
+            if tokens is not None:
+                tokens.close()
             abort.disarm()
         if finish != "cancelled":
             tail = stopper.flush() + decoder.decode(b"", final=True)
@@ -220,7 +288,84 @@ class LlamaEngine:
             first_token_at=first_at,
             last_token_at=last_at,
             finished_at=time.perf_counter(),
+            restored_tokens=restored,
+            evaluated_tokens=evaluated or self._evaluated - decoded_before,
         )
+
+    # --- prefix states (on the worker thread) ---------------------------------------------------------
+
+    def warm(self, prefix: Sequence[int], cancel: threading.Event | None = None) -> PrefixReport:
+        """Bring ``prefix``'s KV into the context (from memory, from disk, or evaluated) and, with a prefix
+        store, make sure its state is on disk (waits for the file). Worker thread only."""
+        abort = self._abort
+        assert abort is not None
+        self._adapt_threads(None)
+        abort.arm(cancel or threading.Event())
+        try:
+            report = self._bring_prefix(prefix)
+        except RuntimeError as err:
+            raise BackendError(f"llama.cpp failed while evaluating a prefix: {err}") from None
+        finally:
+            abort.disarm()
+        if self.prefixes is not None:
+            self.prefixes.flush()
+        return report
+
+    def _keeps_prefix(self, prompt: Sequence[int], prefix_tokens: int) -> bool:
+        """Whether ``prompt``'s first ``prefix_tokens`` go through the prefix store."""
+        store = self.prefixes
+        return store is not None and store.min_tokens <= prefix_tokens < len(prompt)
+
+    def _bring_prefix(self, prefix: Sequence[int]) -> PrefixReport:
+        """Make the context hold ``prefix``'s KV: kept if memory has it, else restored from the store, else
+        evaluated (on top of what memory has of it) and its state handed to the store's writer."""
+        llm = self.llm
+        store = self.prefixes
+        started = time.perf_counter()
+        cached = _common_prefix(llm.input_ids[: llm.n_tokens], prefix)
+        if cached == len(prefix):
+            return PrefixReport("memory", len(prefix), 0.0)
+        identity = self.identity()
+        state = store.load(identity, prefix) if store is not None else None
+        if state is not None:
+            if self._set_state(prefix, state):
+                return PrefixReport("disk", len(prefix), time.perf_counter() - started, len(state))
+            assert store is not None
+            log.warning("llama.cpp refused a stored prefix state: removed, evaluating the prefix")
+            store.discard(store.path_for(identity, prefix))
+            cached = 0
+        llm.n_tokens = cached  # eval() first drops the KV cells past this
+        llm.eval(prefix[cached:])
+        evaluated = time.perf_counter()
+        if store is None:
+            return PrefixReport("evaluated", len(prefix), evaluated - started)
+        data = self._get_state()
+        copied = time.perf_counter()
+        if data is not None:
+            store.save_later(identity, prefix, data)
+        size = len(data) if data is not None else 0
+        return PrefixReport("evaluated", len(prefix), evaluated - started, size, copied - evaluated)
+
+    def _get_state(self) -> memoryview | None:
+        """A copy of sequence 0's state (its KV cells), or None if llama.cpp gives none."""
+        lib, ctx = self._llama_cpp, self.llm._ctx.ctx
+        size = int(lib.llama_state_seq_get_size(ctx, 0))
+        data = bytearray(size)
+        written = int(lib.llama_state_seq_get_data(ctx, (ctypes.c_uint8 * size).from_buffer(data), size, 0))
+        return memoryview(data)[:written] if written else None
+
+    def _set_state(self, prefix: Sequence[int], state: bytearray) -> bool:
+        """Restore sequence 0 from ``state`` as the KV of ``prefix``; on failure the context is left empty."""
+        llm = self.llm
+        buffer = (ctypes.c_uint8 * len(state)).from_buffer(state)
+        if not self._llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, buffer, len(state), 0):
+            llm.n_tokens = 0
+            llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+            return False
+        llm.input_ids[: len(prefix)] = prefix
+        llm.n_tokens = len(prefix)
+        llm._requires_eval = True  # no logits yet: generate() evaluates at least one token after it
+        return True
 
     def _adapt_threads(self, current: int | None) -> int:
         """Give llama.cpp as many threads as there are idle cores now (changed only when it differs)."""
@@ -244,6 +389,8 @@ class LlamaEngine:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
+        if self.prefixes is not None:
+            self.prefixes.flush()
         if self._batch is not None:
             self._batch.close()
             self._batch = None
