@@ -285,6 +285,10 @@ class PrefixCacheConfig(BaseModel):
     # (85 MB for a 3,000-token system turn), 12 KB on the 0.5B.
     max_mb: int = Field(default=512, ge=1)
     min_tokens: int = Field(default=256, ge=1)  # shorter system turns are evaluated each time instead
+    # Conversations' KV states kept in memory when another prompt pushes them out of the context (post-turn
+    # learning, another customer's turn), so their next turn does not evaluate its prompt again; 0: none.
+    # See ponder.models.embedded.kv_states.
+    memory_mb: int = Field(default=256, ge=0)
 
 
 class Settings(BaseSettings):

@@ -50,6 +50,7 @@ def resolve_model(spec: str, settings: Settings, *, progress: ProgressCallback |
             threads=settings.threads,
             progress=progress,
             prefixes=_prefix_store(settings),
+            kv_memory_bytes=settings.prefix_cache.memory_mb << 20 if settings.prefix_cache.enabled else 0,
         )
     if backend == "gguf":
         from ponder.models.embedded.backend import EmbeddedModel
@@ -63,6 +64,7 @@ def resolve_model(spec: str, settings: Settings, *, progress: ProgressCallback |
             context_length=settings.context_length,
             threads=settings.threads,
             prefixes=_prefix_store(settings),
+            kv_memory_bytes=settings.prefix_cache.memory_mb << 20 if settings.prefix_cache.enabled else 0,
         )
     if backend == "scripted":
         from ponder.testing import ScriptedModel

@@ -49,6 +49,7 @@ from ponder.models.embedded.engine import (
     PrefixReport,
     import_llama_cpp,
 )
+from ponder.models.embedded.kv_states import KvStates
 from ponder.models.embedded.prefix_cache import PrefixStore
 from ponder.models.embedded.template import ChatTemplate
 from ponder.models.embedded.threads import ThreadAdvisor
@@ -82,6 +83,7 @@ class EmbeddedModel(Model):
         threads: int | None = None,
         progress: ProgressCallback | None = None,
         prefixes: PrefixStore | None = None,
+        kv_memory_bytes: int = 0,
     ) -> None:
         if (spec is None) == (path is None):
             raise ValueError("EmbeddedModel takes exactly one of spec= or path=")
@@ -90,6 +92,7 @@ class EmbeddedModel(Model):
         self._models_dir = models_dir
         self._progress = progress
         self.prefixes = prefixes  # system turns' KV states on disk; None: not kept
+        self.kv_memory_bytes = kv_memory_bytes  # conversations' KV states kept in memory (0: none)
         limit = spec.train_context if spec else context_length
         self.context_length = min(context_length, limit)
         self._advisor = ThreadAdvisor(fixed=threads)
@@ -123,6 +126,7 @@ class EmbeddedModel(Model):
                     advisor=self._advisor,
                     prefixes=self.prefixes,
                     weights_id=await asyncio.to_thread(self._weights_id, path),
+                    states=KvStates(self.kv_memory_bytes) if self.kv_memory_bytes else None,
                 )
                 loop = asyncio.get_running_loop()
                 await loop.run_in_executor(engine.executor, engine.load)

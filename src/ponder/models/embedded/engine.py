@@ -18,6 +18,9 @@ state is loaded from disk if stored there, or else evaluated first and its state
 out of llama.cpp on this thread, the file on the store's writer thread), then the rest is evaluated. So the
 first request of a fresh process evaluates only what follows the system turn. ``warm`` does the same for a
 prefix alone. The batched decoder (batch.py, its own context) does not use the store.
+
+With ``KvStates`` (kv_states.py), a prompt that would push a conversation's KV out of the context first keeps
+a copy of it in memory, and a later prompt of that conversation restores it and evaluates only what is new.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from typing import Any
 from ponder.errors import BackendError, RuntimeMissingError
 from ponder.models.embedded.abort import AbortSwitch
 from ponder.models.embedded.batch import BatchDecoder
+from ponder.models.embedded.kv_states import MIN_GAIN, KvStates
 from ponder.models.embedded.prefix_cache import PrefixStore
 from ponder.models.embedded.stops import StopMatcher
 from ponder.models.embedded.threads import ThreadAdvisor
@@ -112,6 +116,7 @@ class LlamaEngine:
         n_batch: int = 512,
         prefixes: PrefixStore | None = None,
         weights_id: str | None = None,
+        states: KvStates | None = None,
     ) -> None:
         self.path = path
         self.context_length = context_length
@@ -120,6 +125,7 @@ class LlamaEngine:
         # Prefix states on disk, for weights known by ``weights_id`` (their sha256); either None: not used.
         self.prefixes = prefixes if weights_id is not None else None
         self.weights_id = weights_id
+        self.states = states  # conversations' KV states the context had to let go of, in memory
         self.last_prefix: PrefixReport | None = None  # how the last generation got its stable prefix, if any
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ponder-llama")
         self._llm: Any = None
@@ -228,6 +234,8 @@ class LlamaEngine:
         tokens = None
         self.last_prefix = None
         try:
+            if (switched := self._switch(prompt, cached)) is not None:
+                restored, cached = switched, 0
             if self._keeps_prefix(prompt, params.prefix_tokens):
                 report = self.last_prefix = self._bring_prefix(prompt[: params.prefix_tokens])
                 if report.source == "disk":
@@ -291,6 +299,30 @@ class LlamaEngine:
             restored_tokens=restored,
             evaluated_tokens=evaluated or self._evaluated - decoded_before,
         )
+
+    # --- conversations' states in memory (on the worker thread) -----------------------------------------
+
+    def _switch(self, prompt: Sequence[int], cached: int) -> int | None:
+        """Before ``prompt`` overwrites the context: keep what it would push out (when that is worth it),
+        and bring back a kept state that covers more of ``prompt`` than the context does. The number of
+        prompt tokens restored, or None when the context stays as it is."""
+        states = self.states
+        if states is None:
+            return None
+        llm = self.llm
+        held = int(llm.n_tokens)
+        if held - cached >= MIN_GAIN:
+            data = self._get_state()
+            if data is not None:
+                states.keep(llm.input_ids[:held].tolist(), bytearray(data))
+        found = states.best(prompt, cached)
+        if found is None:
+            return None
+        state, shared = found
+        if not self._set_state(state.tokens, state.data):
+            log.warning("llama.cpp refused a conversation's kept state: evaluating its prompt")
+            return None
+        return shared
 
     # --- prefix states (on the worker thread) ---------------------------------------------------------
 
