@@ -52,7 +52,7 @@ _MONEY = re.compile(
     rf"(?P<sym>[$€£])\s?(?P<a>{_NUMBER})"
     rf"|\b(?:USD|EUR|GBP)\s?(?P<b>{_NUMBER})"
     rf"|(?<![\w.])(?P<c>{_NUMBER})\s?(?:USD|EUR|GBP|dollars?|euros?|bucks)\b"
-    r"|(?<![\w.$€£])(?P<d>\d+\.\d{2})(?![\d.])(?!\s?(?:%|kg|g\b|l\b|L\b|ml|oz|qt|mm|cm|m\b|in\b|inch|star|/))",
+    r"|(?<![\w.$€£])(?P<d>\d+\.\d{2})(?!\d|\.\d)(?!\s?(?:%|kg|g\b|l\b|L\b|ml|oz|qt|mm|cm|m\b|in\b|inch|star|/))",
     re.IGNORECASE,
 )
 _SLUG = re.compile(r"(?<![\w-])[a-z0-9]+(?:-[a-z0-9]+){2,}(?![\w-])")
@@ -350,7 +350,8 @@ def _row_matches(row: tuple[str, int], spec: Mapping[str, Any], facts: StoreFact
     if "variant" in spec:
         return bool(variant_id == spec["variant"])
     variant = facts.variants.get(variant_id)
-    if variant is None or variant.product_id != spec["product"]:
+    products = [spec["product"]] if isinstance(spec["product"], str) else spec["product"]  # one of these
+    if variant is None or variant.product_id not in products:
         return False
     return _options_match(variant.options, spec.get("options", {}))
 
