@@ -62,6 +62,7 @@ _LEADING = {
     "each", "new", "other", "great", "yes", "sure", "here", "i", "we", "you", "it", "its", "and", "or",
 }  # fmt: skip
 _PARENS = re.compile(r"\s*\([^)]*\)")
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
 def cents(text: str) -> int:
@@ -141,10 +142,14 @@ class StoreReader:
         return facts
 
     def invented_names(self, text: str) -> list[str]:
-        """Title Case phrases ending in a product word of the store that are no part of a product's name."""
-        out = []
-        for run in _title_runs(text):
-            words = list(run)
+        """Phrases that name a product the store does not have: a Title Case run, or a bold (``**...**``)
+        phrase, ending in a word that ends the store's product names, that is no part of a product's name.
+        A Title Case run takes up to three lower-case words after it when they reach such a word ("Halo 43
+        Waterproof hiking boots")."""
+        out: list[str] = []
+        candidates = _title_runs(text, self.heads) + [_WORD.findall(b) for b in _BOLD.findall(text)]
+        for run in candidates:
+            words = [w.rstrip(".") for w in run]
             while words and words[0].lower() in _LEADING:
                 words.pop(0)
             if len(words) < 2:
@@ -154,8 +159,9 @@ class StoreReader:
                 continue
             phrase = _norm(" ".join(words))
             singular = _norm(" ".join([*words[:-1], _singular(words[-1], self.heads)]))
-            if not any(phrase in name or singular in name for name in self.names):
-                out.append(" ".join(words))
+            shown = " ".join(words)
+            if not any(phrase in name or singular in name for name in self.names) and shown not in out:
+                out.append(shown)
         return out
 
 
@@ -167,21 +173,24 @@ def _singular(word: str, heads: set[str]) -> str:
     return w
 
 
-def _title_runs(text: str) -> list[list[str]]:
-    """Runs of consecutive capitalised words (or numbers inside a run), split at punctuation."""
+def _title_runs(text: str, heads: set[str]) -> list[list[str]]:
+    """Runs of consecutive capitalised words (or numbers inside a run), split at punctuation; a run takes up
+    to three lower-case words after it when one of them is in ``heads``."""
     runs: list[list[str]] = []
     for piece in re.split(r"[,;:!?()\[\]\"*_`\n]|\.\s|\s[-–—]\s", text):
-        current: list[str] = []
-        for word in _WORD.findall(piece):
-            word = word.rstrip(".")
-            if word[:1].isupper() or (current and word[:1].isdigit()):
-                current.append(word)
-            else:
-                if current:
-                    runs.append(current)
-                current = []
-        if current:
-            runs.append(current)
+        words = [w.rstrip(".") for w in _WORD.findall(piece)]
+        n = 0
+        while n < len(words):
+            if not words[n][:1].isupper():
+                n += 1
+                continue
+            end = n + 1
+            while end < len(words) and (words[end][:1].isupper() or words[end][:1].isdigit()):
+                end += 1
+            tail = [re.sub(r"[^a-z0-9]", "", w.lower()) for w in words[end : end + 3]]
+            reach = max((i + 1 for i, w in enumerate(tail) if w in heads), default=0)
+            runs.append(words[n : end + reach])
+            n = end + reach
     return runs
 
 

@@ -154,6 +154,9 @@ def test_names_of_the_store_are_found_and_invented_ones_counted(facts: StoreFact
     )
     assert seen.products == ["riviera-linen-shirt"]
     assert seen.invented_names == ["Coastal Breeze Linen Shirt"]
+    # in bold, or a Title Case run that ends in lower case on a product word, as small models write them
+    seen = reader.read("1. **Halo 43 Waterproof linen shirt**\n2. Our Halo Breeze linen shirts, $68.")
+    assert seen.invented_names == ["Halo 43 Waterproof linen shirt", "Halo Breeze linen shirts"]
     # a part of a real name, at the start of a sentence or after "The", is no invention
     assert reader.read("Linen Shirt: yes. The Linen Shirts we have are light.").invented_names == []
 
