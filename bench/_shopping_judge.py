@@ -257,7 +257,8 @@ def invented(reply: ReplyFacts, facts: StoreFacts, user: str, allowed: set[int],
             out.ids.append(oid)
         elif order.user != user:
             out.ids.append(f"{oid} (another customer's)")
-    out.ids.extend(reply.unknown_ids)
+    own = facts.saved.get(user, set())  # their address and payment method ids are no inventions
+    out.ids.extend(i for i in reply.unknown_ids if i not in own)
     return out
 
 

@@ -76,6 +76,7 @@ class StoreFacts:
     categories: dict[str, tuple[str, str | None]]  # id -> (name, parent)
     orders: dict[str, OrderFacts]
     balances: dict[str, list[int]] = field(default_factory=dict)  # user -> gift card balances, cents
+    saved: dict[str, set[str]] = field(default_factory=dict)  # user -> their address and payment method ids
 
     def ancestors(self, category: str) -> list[str]:
         """The category and its parents, nearest first."""
@@ -121,6 +122,13 @@ def store_facts(db: Database, account: str) -> StoreFacts:
         orders_rows = c.execute(
             sql("SELECT id, user_id, status, total FROM orders WHERE account = :account"), p
         ).all()
+        saved_rows = c.execute(
+            sql(
+                "SELECT user_id, id FROM addresses WHERE account = :account "
+                "UNION ALL SELECT user_id, id FROM payment_methods WHERE account = :account"
+            ),
+            p,
+        ).all()
         gift = c.execute(
             sql(
                 "SELECT user_id, balance FROM payment_methods WHERE account = :account "
@@ -145,7 +153,10 @@ def store_facts(db: Database, account: str) -> StoreFacts:
     balances: dict[str, list[int]] = {}
     for user, balance in gift:
         balances.setdefault(user, []).append(int(balance))
-    return StoreFacts(currency, products, variants, categories, orders, balances)
+    saved: dict[str, set[str]] = {}
+    for user, sid in saved_rows:
+        saved.setdefault(user, set()).add(sid)
+    return StoreFacts(currency, products, variants, categories, orders, balances, saved)
 
 
 def _chain(categories: dict[str, tuple[str, str | None]], category: str) -> list[str]:

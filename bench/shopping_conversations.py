@@ -301,6 +301,9 @@ def run(args: argparse.Namespace) -> int:
                 with httpx.Client(base_url=served.url, timeout=timeout) as client:
                     for n, conversation in enumerate(batch):
                         record = run_conversation(client, served, db, conversation, fresh_process=n == 0)
+                        if served.process.poll() is not None:  # not the conversation's fault: not judged
+                            print(f"ponder serve died:\n{served.log.read_text()[-3000:]}", file=sys.stderr)
+                            return 1
                         doc["conversations"][record["id"]] = record
                         if n == 0 and record["turns"][0]["first_token_s"] is not None:
                             doc["fresh_process_first_token_s"].append(record["turns"][0]["first_token_s"])
@@ -339,7 +342,11 @@ def pct(values: list[float], q: float) -> float | None:
 
 def row(name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     turns = [t for r in records for t in r["turns"]]
-    firsts = [r["turns"][0]["first_token_s"] for r in records if r["turns"][0]["first_token_s"] is not None]
+    firsts = [  # a fresh process's first turn is reported apart
+        t["first_token_s"]
+        for t in (r["turns"][0] for r in records)
+        if t["first_token_s"] is not None and not t.get("fresh_process")
+    ]
     later = [t["first_token_s"] for r in records for t in r["turns"][1:] if t["first_token_s"] is not None]
     prompts = [t["prompt_tokens"] for t in turns if t.get("prompt_tokens") is not None]
     return {
@@ -394,6 +401,12 @@ def table(records: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+LEGEND = """ok%: task success; inv: invented ids and prices; names: invented product names; w/o tok: actions
+without the person's token; ft1: first token of a conversation's first turn (a fresh process's apart,
+below), ftN: of its later turns (warm), in s; turn p95 in s; prompt: mean prompt tokens per turn (the
+largest model call of the turn)."""
+
+
 def report(doc: dict[str, Any], has_fresh: bool) -> None:
     records = list(doc["conversations"].values())
     held, rest = [r for r in records if r["fresh"]], [r for r in records if not r["fresh"]]
@@ -401,9 +414,7 @@ def report(doc: dict[str, Any], has_fresh: bool) -> None:
         f"\n{doc['model']} on {doc['store']}"
         + (f", assistant {doc['assistant']}" if doc["assistant"] else "")
     )
-    print("ok%: task success; inv: invented ids and prices; names: invented product names; w/o tok: actions")
-    print("without the person's token; ft1: first token of a conversation's first turn, ftN: of later turns")
-    print("(warm), in s; turn p95 in s; prompt: mean prompt tokens per turn (the largest call of the turn).")
+    print(LEGEND)
     if rest:
         print("\nwritten conversations:")
         print("\n".join(table(rest)))
@@ -444,7 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.report:
         path = args.results or results_path(args.model, args.store, args.assistant)
-        report(json.loads(path.read_text()), has_fresh=False)
+        name = args.store if args.store in STORES else Path(args.store).stem
+        report(json.loads(path.read_text()), has_fresh=(DATA / f"{name}_fresh.json").is_file())
         return 0
     return run(args)
 

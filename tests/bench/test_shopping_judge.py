@@ -172,6 +172,11 @@ def test_ids_and_order_ids_are_read_and_those_not_real_or_not_theirs_are_invente
     assert seen.order_ids == ["HP-1001", "HP-1003", "HP-2000"]
     found = invented(seen, facts, "ann", {0}, said="")
     assert found.ids == ["HP-1003 (another customer's)", "HP-2000", "riviera-linen-shirt-xl"]
+    # nor are the customer's saved addresses and payment methods (ids of another customer's are)
+    facts.saved["ann"] |= {"card-ann-4242"}
+    facts.saved["bob"] = {"card-bob-1111"}
+    named = reader.read("Pay with card-ann-4242 or card-bob-1111?")
+    assert invented(named, facts, "ann", {0}, said="").ids == ["card-bob-1111"]
     # the customer's own words, said back, are not inventions
     assert invented(seen, facts, "ann", {0}, said="where is hp-2000 and HP-1003?").ids == [
         "riviera-linen-shirt-xl"
