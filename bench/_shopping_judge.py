@@ -475,8 +475,10 @@ def judge(
     new_actions: Sequence[Mapping[str, Any]],
     new_tickets: Sequence[int],
     unauthorized: Sequence[str],
+    reported: Iterable[str] | None = None,
 ) -> Verdict:
-    """Judge a conversation from what its turns replied and what it left in the store."""
+    """Judge a conversation from what its turns replied and what it left in the store; ``reported``: the ids
+    of the actions the responses put to the person (one proposed but never shown to them fails)."""
     user = conversation["customer"]
     checks = conversation.get("checks", {})
     reader = StoreReader(facts, conversation.get("absent", ()))
@@ -508,5 +510,12 @@ def judge(
         fails.append("no hand-off ticket opened")
     if not wants_ticket and new_tickets and not checks.get("may_hand_off", False):
         fails.append(f"hand-off ticket(s) {list(new_tickets)} opened, not asked for")
+    if reported is not None:
+        shown = set(reported)
+        fails += [
+            f"{a['kind']} {a['id']} proposed but not shown to the person"
+            for a in new_actions
+            if a["id"] not in shown
+        ]
     fails += [f"without the person: {u}" for u in unauthorized]
     return Verdict(not fails, fails, total, list(unauthorized))

@@ -225,6 +225,7 @@ def run_conversation(
         new_actions,
         new_tickets,
         account_changes(before, after),
+        reported=[a["id"] for r in records for a in r["pending_actions"]],
     )
     return {
         "id": conversation["id"],
