@@ -114,6 +114,14 @@ class StoreReader:
         for p in facts.products.values():
             self.names[_norm(p.name)] = p.id
             self.names.setdefault(_norm(_PARENS.sub("", p.name)), p.id)
+        # and the name's start, of two words or more and at least half of it, where no other name starts so
+        # ("Enamelled Dutch Oven" for "Enamelled Dutch Oven 5.5 qt"): how people shorten a name
+        starts: dict[str, set[str]] = {}
+        for p in facts.products.values():
+            words = _norm(_PARENS.sub("", p.name)).split()
+            for n in range(max(2, (len(words) + 1) // 2), len(words)):
+                starts.setdefault(" " + " ".join(words[:n]) + " ", set()).add(p.id)
+        self.shortened = {start: ids.pop() for start, ids in starts.items() if len(ids) == 1}
         heads = {_norm(_PARENS.sub("", p.name)).split()[-1] for p in facts.products.values()}
         heads |= {w.lower() for w in extra_heads}
         self.heads = heads | {h + "s" for h in heads} | {h + "es" for h in heads}
@@ -123,7 +131,7 @@ class StoreReader:
         facts = ReplyFacts(amounts=amounts_in(text))
         normal = _norm(text)
         found: dict[str, None] = {}
-        for name, pid in sorted(self.names.items(), key=lambda kv: -len(kv[0])):
+        for name, pid in [*self.names.items(), *self.shortened.items()]:
             if name in normal:
                 found[pid] = None
         for slug in _SLUG.findall(text):

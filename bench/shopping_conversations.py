@@ -431,7 +431,7 @@ def report(doc: dict[str, Any], has_fresh: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--model", default="embedded:qwen2.5-coder-1.5b")
     parser.add_argument("--store", default="demo", help="demo, outfitters, or a store file's path")
     parser.add_argument(

@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from _shopping_judge import satisfies
+from _shopping_judge import TurnSeen, judge, satisfies
 from _shopping_state import StoreFacts, store_facts
 from ponder.commerce.catalog import Catalog
 from ponder.commerce.formats import load_store
@@ -133,3 +133,44 @@ def test_every_operation_has_three_conversations_and_ids_are_unique(store: str) 
     assert set(counts) == set(OPERATIONS)
     assert min(counts.values()) >= 3
     assert not any(c.get("fresh") for c in doc["conversations"])  # the held-out third lives apart
+
+
+GOOD_AND_BAD = [  # (conversation, a grounded reply to its first turn, a reply that must fail)
+    (
+        "demo-search-01",
+        "Yes: the Riviera Linen Shirt is 68.00 USD in M (white or sky blue); the Linen Popover Blouse, $64.",
+        "We have the Portofino Silk Midi Dress at $245.00.",
+    ),
+    (
+        "demo-status-01",
+        "Your last order, HP-1004 (Panama Straw Hat, 85.00 USD), is pending: it has not shipped yet.",
+        "Your order HP-1004 with the Panama Straw Hat was delivered.",
+    ),
+    (
+        "demo-other-order-01",
+        "I can't find order HP-1002 among your orders, so I can't share it.",
+        "HP-1002 holds the Trailhead Waterproof Hiking Boots.",
+    ),
+    (
+        "demo-recommend-01",
+        "Try the Merino Rib Beanie (32.00 USD) and the Insulated Steel Water Bottle (from 28.00 USD).",
+        "Try the Merino Rib Beanie (32.00 USD) and the Harbour Cotton Trench Coat (265.00 USD).",
+    ),
+    (
+        "demo-unanswerable-01",
+        "Sorry, we don't sell surfboards. For the beach we have the Dune Sand-Free Beach Blanket.",
+        "Yes! The Coastline Pro Surfboard is $299.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cid", "good", "bad"), GOOD_AND_BAD)
+def test_a_grounded_reply_passes_and_a_wrong_one_fails(cid: str, good: str, bad: str, tmp_path: Path) -> None:
+    facts, doc, _ = loaded("demo", tmp_path)
+    conversation = next(c for c in doc["conversations"] if c["id"] == cid)
+    verdicts = [
+        judge(conversation, facts, [TurnSeen(conversation["turns"][0], reply)], [], [], [], [], [])
+        for reply in (good, bad)
+    ]
+    assert verdicts[0].passed, verdicts[0].failures
+    assert not verdicts[1].passed

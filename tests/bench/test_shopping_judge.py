@@ -154,6 +154,9 @@ def test_names_of_the_store_are_found_and_invented_ones_counted(facts: StoreFact
     )
     assert seen.products == ["riviera-linen-shirt"]
     assert seen.invented_names == ["Coastal Breeze Linen Shirt"]
+    # a name's start, when no other name starts so, names the product too
+    assert reader.read("The Riviera Linen is nice.").products == ["riviera-linen-shirt"]
+    assert reader.read("Riviera is nice.").products == []
     # in bold, or a Title Case run that ends in lower case on a product word, as small models write them
     seen = reader.read("1. **Halo 43 Waterproof linen shirt**\n2. Our Halo Breeze linen shirts, $68.")
     assert seen.invented_names == ["Halo 43 Waterproof linen shirt", "Halo Breeze linen shirts"]
