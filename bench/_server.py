@@ -26,6 +26,7 @@ class Served:
     process: subprocess.Popen[bytes]
     log: Path
     others: dict[str, str]  # account -> a key of it, for the accounts asked for besides "bench"
+    database: str = ""  # the server's database: its URL, or the path of its SQLite file
 
 
 def free_port() -> int:
@@ -45,11 +46,13 @@ def serve(
     accounts: Sequence[str] = (),
     source: Path | None = None,
     database_url: str | None = None,
+    config_extra: str = "",
 ) -> Iterator[Served]:
     """``ponder serve`` on a free loopback port with one key of a tier allowing ``per_minute`` requests
     (account "bench", and one for each of ``accounts``); ``source``: run Ponder from that src/ directory
     instead (another checkout, for a before/after comparison); ``database_url``: that database instead of
-    a SQLite file in the data directory."""
+    a SQLite file in the data directory; ``config_extra``: TOML appended to the generated config.toml (after
+    its ``[server.tiers.bench]`` table, so it starts with a table of its own)."""
     with tempfile.TemporaryDirectory(prefix="ponder-bench-") as tmp:
         home = Path(tmp)
         config = home / "config.toml"
@@ -57,10 +60,11 @@ def serve(
         config.write_text(
             f'model = "{model}"\nprograms = false\n{database}[server]\nmax_concurrent_turns = {concurrency}\n'
             f"max_turns_per_key = {concurrency}\n"  # one key here: it may use every slot
-            f"[server.tiers.bench]\nrequests_per_minute = {per_minute}\n"
+            f"[server.tiers.bench]\nrequests_per_minute = {per_minute}\n{config_extra}"
         )
         env = {**os.environ, "PONDER_CONFIG": str(config), "XDG_DATA_HOME": str(home / "data")}
-        db = open_database(database_url or home / "data" / "ponder" / "ponder.db")
+        target = database_url or str(home / "data" / "ponder" / "ponder.db")
+        db = open_database(target)
         key = KeyStore(db).create("bench", "bench")[1]
         others = {account: KeyStore(db).create(account, "bench")[1] for account in accounts}
         db.close()
@@ -85,7 +89,7 @@ def serve(
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError(f"ponder serve did not start:\n{log.read_text()[-2000:]}")
                 time.sleep(0.1)
-            yield Served(url, key, process, log, others)
+            yield Served(url, key, process, log, others, target)
         finally:
             if process.poll() is None:
                 process.terminate()
