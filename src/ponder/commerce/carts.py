@@ -64,7 +64,7 @@ class CartStore:
             else:
                 row = (
                     db.execute(
-                        sql("SELECT available FROM variants WHERE account = :account AND id = :id"),
+                        sql("SELECT available, stock FROM variants WHERE account = :account AND id = :id"),
                         {"account": owner.account, "id": variant_id},
                     )
                     .mappings()
@@ -74,6 +74,9 @@ class CartStore:
                     raise NotFoundError(f"No item '{variant_id}' in this store.")
                 if not row["available"]:
                     raise UserError(f"Item '{variant_id}' is not available.")
+                if row["stock"] is not None and quantity > row["stock"]:
+                    left = f"only {row['stock']} left" if row["stock"] > 0 else "sold out"
+                    raise UserError(f"Item '{variant_id}' is {left}: the cart cannot hold {quantity}.")
                 others = db.execute(
                     sql(
                         "SELECT COUNT(*) FROM cart_items WHERE account = :account AND user_id = :user "

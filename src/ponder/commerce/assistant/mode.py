@@ -80,7 +80,7 @@ class ShoppingAssistant(Mode):
             table = await reading
         before = "\n".join(m.text for m in history if m.role == "user")
         plan = _plan(planned.message.text).from_text(said, before)
-        executor = Executor(self.shopping, table, said)
+        executor = Executor(self.shopping, table, said, [m.text for m in history if m.role == "user"])
         text = await asyncio.to_thread(executor.run, plan)
         details = {"plan": plan.to_dict(), "tools": [_logged(c, r) for c, r in executor.calls]}
         for call, result in executor.calls:

@@ -29,6 +29,7 @@ Intent = Literal[
     "cart",  # what is in the cart
     "add",  # put a product (in a size / colour) in the cart
     "remove",  # take a product out of the cart
+    "update_cart",  # change the size, colour or quantity of something in the cart
     "checkout",  # buy the cart (a proposal the customer confirms)
     "orders",  # the customer's orders, or one order's status
     "cancel",  # cancel a pending order
@@ -39,8 +40,9 @@ Intent = Literal[
     "account",  # saved addresses and payment methods
     "person",  # hand the conversation to a person of the store
     "answer",  # a question the store's policy or plain words answer; nothing to look up
+    "which",  # the runtime's own: which of the products shown fit the size or colour asked (intents.py)
 ]
-INTENTS: tuple[Intent, ...] = get_args(Intent)
+INTENTS: tuple[Intent, ...] = tuple(i for i in get_args(Intent) if i != "which")  # what the model may plan
 
 _TEXT = {"type": "string", "maxLength": 80}
 PLAN_SCHEMA: dict[str, Any] = {
@@ -99,12 +101,13 @@ class Plan:
             "size": _size(said) or (self.size if _mentioned_size(self.size, words) else ""),
             "color": self.color if _mentioned(self.color, words) else "",
         }
-        for bound, pattern in (("max_price", _BELOW), ("min_price", _ABOVE)):
+        plain = {"max_price": _bound(said, _BELOW), "min_price": _bound(said, _ABOVE)}
+        for bound, other in (("max_price", "min_price"), ("min_price", "max_price")):
             value = getattr(self, bound)
-            if self.intent in ("search", "recommend") and (plain := _bound(said, pattern)) is not None:
-                value = plain
-            elif value is not None and not _number_in(value, words):
-                value = None
+            if self.intent in ("search", "recommend") and plain[bound] is not None:
+                value = plain[bound]
+            elif value is not None and (not _number_in(value, words) or value == plain[other]):
+                value = None  # never written, or written as the other bound ("nothing over 150")
             updates[bound] = value
         return replace(self, **updates)
 
@@ -112,7 +115,7 @@ class Plan:
 def parse_plan(text: str) -> Plan:
     """The plan in the model's JSON (a ValueError when it is not one); unknown or mistyped slots dropped."""
     value = json.loads(text)
-    if not isinstance(value, dict) or value.get("intent") not in INTENTS:
+    if not isinstance(value, dict) or value.get("intent") not in INTENTS:  # "which" is not the model's
         raise ValueError(f"not a plan: {text[:200]!r}")
     slots: dict[str, Any] = {}
     for f in fields(Plan):
@@ -130,10 +133,13 @@ def parse_plan(text: str) -> Plan:
 
 _MONEY = r"(?:[$€£]\s*)?(\d+(?:[.,]\d{1,2})?)\s*(?:dollars|usd|eur|euros|bucks|\$|€)?"
 _BELOW = re.compile(
-    rf"\b(?:under|below|less than|cheaper than|up to|at most|no more than|max(?:imum)?|within)\s+{_MONEY}",
+    rf"\b(?:under|below|less than|cheaper than|up to|at most|no more than|max(?:imum)?|within"
+    rf"|(?:nothing|not|none|no) (?:over|above|more than))\s+{_MONEY}",
     re.IGNORECASE,
 )
-_ABOVE = re.compile(rf"\b(?:over|above|more than|at least)\s+{_MONEY}", re.IGNORECASE)
+_ABOVE = re.compile(
+    rf"(?<!nothing )(?<!not )(?<!none )(?<!no )\b(?:over|above|more than|at least)\s+{_MONEY}", re.IGNORECASE
+)
 _SIZE_WORDS = {
     "extra small": "XS",
     "x-small": "XS",
@@ -174,8 +180,19 @@ def _mentioned(value: str, text: str) -> bool:
 
 
 def _mentioned_size(size: str, text: str) -> bool:
+    """Whether the customer wrote ``size`` as a size: a number only after "size", "in", "a", or before a
+    unit ("40 sets" is not a size)."""
     if not size:
         return False
+    if re.fullmatch(r"\d+(?:\.\d)?", size):
+        number = re.escape(size)
+        return bool(
+            re.search(
+                rf"\b(?:size|sizes|in|an?|eu|us|uk)\s+{number}\b|\b{number}\s*(?:-|\s)?(?:inch|in|cm|eu)\b",
+                text,
+                re.I,
+            )
+        )
     if _mentioned(size, text):
         return True
     named = {v: k for k, v in _SIZE_WORDS.items()}.get(size.upper())

@@ -1,0 +1,56 @@
+"""The intent the customer's own words make plain, where a small model's plan says otherwise.
+
+The planner is a 1.5B model: it reads "check out please" as a look at the cart, "empty my cart" as a change
+to an order, and "which of those come in L?" as a request to add one. ``corrected`` keeps the plan's slots
+and changes only its intent, and only on words that leave no doubt: an explicit checkout, the cart named
+with a verb that changes it, a question about products shown, a question whether the store sells
+something, an order swap that fits the order's state (a pending order's items are changed, a delivered
+order's exchanged).
+
+It reads the table, never the store, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from ponder.commerce.assistant.plan import Plan
+from ponder.commerce.assistant.table import Table
+
+__all__ = ["corrected"]
+
+_CHECKOUT = re.compile(
+    r"\b(check ?out|place (?:the|my) order|complete (?:the|my) (?:purchase|order)"
+    r"|pay for (?:it|them|my cart))\b",
+    re.IGNORECASE,
+)
+_CART = re.compile(r"\b(cart|basket|bag)\b", re.IGNORECASE)
+_CART_EMPTY = re.compile(r"\b(empty|clear|remove|delete|take out|drop|get rid of)\b", re.IGNORECASE)
+_CART_CHANGE = re.compile(r"\b(change|switch|swap|make|update|instead|rather|increase|decrease)\b", re.I)
+_ASKS_STOCK = re.compile(
+    r"\b(do|does|did) (you|the store|they)( \w+)? (sell|have|carry|stock|make)\b|\b(got|have) any\b",
+    re.IGNORECASE,
+)
+_QUESTION = re.compile(r"^\s*(which|what|do|does|are|is|can i get|could i get|any)\b.*\?\s*$", re.I | re.S)
+_ADD_VERB = re.compile(r"\b(add|put|buy|order|take|grab|want|i'?ll have|get me)\b", re.IGNORECASE)
+_ORDER_CHANGES = ("cancel", "return", "exchange", "change_item", "change_address")
+
+
+def corrected(plan: Plan, said: str, table: Table) -> Plan:
+    """``plan`` with the intent ``said`` makes plain."""
+    intent = plan.intent
+    if _CHECKOUT.search(said) and intent not in ("cancel", "answer", "person"):
+        intent = "checkout"
+    elif _CART.search(said) and (intent in _ORDER_CHANGES or intent in ("cart", "add", "answer")):
+        if _CART_EMPTY.search(said) and table.cart:
+            intent = "remove"
+        elif _CART_CHANGE.search(said) and table.cart and intent != "add":
+            intent = "update_cart"
+        elif intent in _ORDER_CHANGES:
+            intent = "cart"
+    elif intent == "add" and table.shown and _QUESTION.match(said) and not _ADD_VERB.search(said):
+        intent = "which"  # "which of those come in L?": the products shown, filtered
+    elif intent == "answer" and (plan.product or plan.query) and _ASKS_STOCK.search(said):
+        intent = "search"  # "do you sell X?" is answered from the catalog
+    return replace(plan, intent=intent) if intent != plan.intent else plan
