@@ -619,3 +619,32 @@ async def test_namespaced_tool_names_go_out_in_openais_alphabet_and_come_back_as
     assert sent[0]["tools"][0]["function"]["name"] == "files__read"
     assert sent[0]["messages"][-1]["tool_calls"][0]["function"]["name"] == "files__read"
     assert response.message.tool_calls == [ToolCallPart("c1", "files.read", {"p": "a"})]
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_a_json_schema_goes_as_openais_response_format_then_as_json_object_if_refused(
+    streaming: bool,
+) -> None:
+    """OpenAI, vLLM and llama.cpp's server take ``json_schema``; llama-cpp-python's server refuses it (422)
+    and takes ``json_object`` with a ``schema``: the model asks the other way once, and from then on."""
+    schema = {"type": "object", "properties": {"intent": {"enum": ["search"]}}, "required": ["intent"]}
+    seen: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append(body["response_format"])
+        if body["response_format"]["type"] == "json_schema":
+            return httpx.Response(422, json={"detail": [{"loc": ["body", "response_format", "type"]}]})
+        return _reply({"role": "assistant", "content": '{"intent": "search"}'})
+
+    model = _mock(handler)
+    settings = ModelSettings(json_schema=schema)
+    for _ in range(2):
+        if streaming:
+            events = await _collect(model.stream(HELLO, settings))
+            text = "".join(e.text for e in events if isinstance(e, TextDelta))
+        else:
+            text = (await model.request(HELLO, settings)).message.text
+        assert json.loads(text) == {"intent": "search"}
+    assert [f["type"] for f in seen] == ["json_schema", "json_object", "json_object"]
+    assert seen[0]["json_schema"]["schema"] == schema and seen[1]["schema"] == schema

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
@@ -50,7 +50,7 @@ from ponder.messages import (
     ToolResultPart,
     Usage,
 )
-from ponder.models.base import Model, ModelSettings
+from ponder.models.base import Model, ModelSettings, replay
 
 __all__ = ["OpenAICompatibleModel", "to_openai_messages", "wire_name"]
 
@@ -91,6 +91,8 @@ class OpenAICompatibleModel(Model):
         self._base_url = base_url.rstrip("/")
         self._model = model
         self._api_key = api_key
+        # How a JSON schema is asked for: OpenAI's shape first; json_object once a server refused it.
+        self._schema_style: Literal["json_schema", "json_object"] = "json_schema"
         self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, _CONNECT_TIMEOUT_S))
         self._client = client
         self._owns_client = client is None  # an injected client belongs to the caller: never closed here
@@ -133,6 +135,8 @@ class OpenAICompatibleModel(Model):
                 headers=self._headers(),
                 timeout=self._timeout,
             )
+        if self._other_schema_style(response, settings):
+            return await self.request(messages, settings)
         self._raise_for_status(response)
         try:
             body = response.json()
@@ -140,7 +144,22 @@ class OpenAICompatibleModel(Model):
             raise self._not_openai(f"the body is not JSON: {_excerpt(response.text)}") from None
         return _named_back(self._parse_response(body, time.perf_counter() - started), settings)
 
+    def _other_schema_style(self, response: httpx.Response, settings: ModelSettings) -> bool:
+        """Whether a request with a JSON schema was refused for its ``response_format`` shape, and the
+        other shape is still to try: OpenAI's ``json_schema`` (vLLM, llama.cpp's server), or
+        ``json_object`` with a ``schema`` (llama-cpp-python's server)."""
+        if settings.json_schema is None or response.status_code not in (400, 422):
+            return False
+        if self._schema_style != "json_schema" or "response_format" not in response.text:
+            return False
+        self._schema_style = "json_object"
+        return True
+
     async def stream(self, messages: Sequence[Message], settings: ModelSettings) -> AsyncIterator[Event]:
+        if settings.json_schema is not None:  # structured output comes whole (its shape may need a retry)
+            for event in replay(await self.request(messages, settings)):
+                yield event
+            return
         started = time.perf_counter()
         state = _StreamState(started)
         body = self._body(messages, settings, stream=True)
@@ -225,11 +244,13 @@ class OpenAICompatibleModel(Model):
             body["tools"] = [_wire_tool(t) for t in settings.tools]
             if settings.tool_choice != "auto":
                 body["tool_choice"] = settings.tool_choice
-        if settings.json_schema is not None:
+        if settings.json_schema is not None and self._schema_style == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "reply", "schema": settings.json_schema, "strict": True},
             }
+        elif settings.json_schema is not None:
+            body["response_format"] = {"type": "json_object", "schema": settings.json_schema}
         if settings.assistant_prefix:
             # The reply continues a started assistant message (Thinking, Contemplating). vLLM and SGLang
             # take these two fields; llama.cpp's server continues a trailing assistant message by itself.
