@@ -134,3 +134,17 @@ async def test_reasoning_modes_run_through_an_openai_compatible_server(server: s
     agents = contemplated.details["agents"]
     assert len(agents) == 3 and all(a["status"] in ("finished", "halted") for a in agents)
     assert contemplated.text.strip()
+
+
+async def test_a_json_schema_answer_against_llama_cpp_server(server: str) -> None:
+    """llama-cpp-python's server takes a schema as ``json_object`` (it refuses OpenAI's ``json_schema``):
+    the answer matches the schema all the same, as a shopping turn's plan must."""
+    from ponder.commerce.assistant.plan import PLAN_SCHEMA, parse_plan
+
+    model = OpenAICompatibleModel(server, "smol")
+    try:
+        settings = ModelSettings(max_tokens=64, temperature=0.0, json_schema=PLAN_SCHEMA)
+        response = await model.request([Message.user("Find me a red scarf under 30 dollars.")], settings)
+    finally:
+        await model.aclose()
+    parse_plan(response.message.text)  # a plan, whatever the small model picked

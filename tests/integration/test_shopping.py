@@ -48,3 +48,23 @@ async def test_a_shopping_question_searches_the_catalog(qwen_small: EmbeddedMode
         o for o in shop.orders.list_orders(Owner("local", "ann")) if o["history"][0]["note"] == "imported"
     ]  # no order placed by the turn
     assert shop.provider.charges() == []  # type: ignore[attr-defined]
+
+
+async def test_a_planned_shopping_turn_on_the_embedded_model(qwen_small: EmbeddedModel, tmp_path) -> None:
+    """The default assistant: the model's plan parses under the grammar and the store carries it out."""
+    from ponder.config import Settings
+    from ponder.conversation import Conversation, TurnDone, TurnSpec
+    from ponder.modes.registry import select
+
+    shop = Shop(open_database(tmp_path / "p.db"), HashingEmbedder(), TestPaymentProvider())
+    shop.catalog.import_store("local", load_store(demo_store_path()))
+    conversation = Conversation(Settings(), shop=lambda: shop)
+    said = [Message.user("Do you have a linen shirt in size M under 100 dollars?")]
+    turn = conversation.begin(TurnSpec(said, select("shopping"), owner=Owner("local", "ann"), memory=False))
+    turn.messages, turn.model = list(said), qwen_small
+    events = [e async for e in turn.run()]
+    done = events[-1]
+    assert isinstance(done, TurnDone) and done.result.details["plan"]["intent"] in ("search", "recommend")
+    assert done.result.details["plan"].get("max_price") == 100.0  # written plainly: taken from the words
+    assert any(isinstance(e, ToolCallEvent) for e in events) and "**" in done.result.text
+    assert shop.provider.charges() == []  # type: ignore[attr-defined]

@@ -147,8 +147,8 @@ class OpenAICompatibleModel(Model):
     def _other_schema_style(self, response: httpx.Response, settings: ModelSettings) -> bool:
         """Whether a request with a JSON schema was refused for its ``response_format`` shape, and the
         other shape is still to try: OpenAI's ``json_schema`` (vLLM, llama.cpp's server), or
-        ``json_object`` with a ``schema`` (llama-cpp-python's server)."""
-        if settings.json_schema is None or response.status_code not in (400, 422):
+        ``json_object`` with a ``schema`` (llama-cpp-python's server, which answers 500 to the first)."""
+        if settings.json_schema is None or response.status_code not in (400, 422, 500):
             return False
         if self._schema_style != "json_schema" or "response_format" not in response.text:
             return False
