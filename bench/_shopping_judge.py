@@ -168,7 +168,13 @@ class StoreReader:
             phrase = _norm(" ".join(words))
             singular = _norm(" ".join([*words[:-1], _singular(words[-1], self.heads)]))
             shown = " ".join(words)
-            if not any(phrase in name or singular in name for name in self.names) and shown not in out:
+            # a real name, or one with words before it that are no part of it ("USD Marina Floral Midi
+            # Sundress" in "89.00 USD Marina Floral Midi Sundress")
+            real = any(
+                phrase in name or singular in name or (name.strip().count(" ") >= 2 and phrase.endswith(name))
+                for name in self.names
+            )
+            if not real and shown not in out:
                 out.append(shown)
         return out
 
@@ -185,7 +191,7 @@ def _title_runs(text: str, heads: set[str]) -> list[list[str]]:
     """Runs of consecutive capitalised words (or numbers inside a run), split at punctuation; a run takes up
     to three lower-case words after it when one of them is in ``heads``."""
     runs: list[list[str]] = []
-    for piece in re.split(r"[,;:!?()\[\]\"*_`\n]|\.\s|\s[-–—]\s", text):
+    for piece in re.split(r"[,;:!?()\[\]\"*_`\n→]|\.\s|\s[-–—]\s", text):
         words = [w.rstrip(".") for w in _WORD.findall(piece)]
         n = 0
         while n < len(words):

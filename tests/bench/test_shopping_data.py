@@ -32,12 +32,18 @@ STORES = ["demo", "outfitters"]
 
 
 def loaded(store: str, tmp_path: Path) -> tuple[StoreFacts, dict[str, Any], dict[str, Any]]:
+    """The store's facts, the conversations, and the customers (each with ``ships_to``: order id -> the
+    first line of the address it ships to)."""
     doc = json.loads((BENCH / "data" / "shopping" / f"{store}_conversations.json").read_text())
     data = with_overlay(load_store(store_path(store)), doc["overlay"])
     db = open_database(tmp_path / "ponder.db")
     Catalog(db, HashingEmbedder()).import_store(ACCOUNT, data)
     customers = {c.user_id: c for c in data.customers}
+    SHIPS_TO.update({o.id: o.address.line1 if o.address else "" for o in data.orders})
     return store_facts(db, ACCOUNT), doc, customers
+
+
+SHIPS_TO: dict[str, str] = {}  # order id -> the first line of its address, filled by ``loaded``
 
 
 def expected_amount(action: dict[str, Any], facts: StoreFacts) -> int:
@@ -85,6 +91,9 @@ def problems(conversation: dict[str, Any], facts: StoreFacts, customers: dict[st
             for old, new in action.get("swaps", []):
                 if old not in ordered or (isinstance(new, str) and new not in facts.variants):
                     out.append(f"{cid}: swap {old} -> {new} does not fit {order.id}")
+        line1 = action.get("address", {}).get("line1")
+        if line1 and SHIPS_TO.get(action.get("target", "")) == line1:
+            out.append(f"{cid}: {action['target']} already ships to {line1}: the store refuses that change")
         address = action.get("address_id")
         if address and address not in {a.id for a in customers[user].addresses}:
             out.append(f"{cid}: {user} has no address {address}")

@@ -162,6 +162,8 @@ def test_names_of_the_store_are_found_and_invented_ones_counted(facts: StoreFact
     assert seen.invented_names == ["Halo 43 Waterproof linen shirt", "Halo Breeze linen shirts"]
     # a part of a real name, at the start of a sentence or after "The", is no invention
     assert reader.read("Linen Shirt: yes. The Linen Shirts we have are light.").invented_names == []
+    # a real name of three words or more, after words that are no part of it (a currency, an arrow)
+    assert reader.read("1 × Shirt at 68.00 USD Riviera Linen Shirt, 68.00 USD").invented_names == []
 
 
 def test_ids_and_order_ids_are_read_and_those_not_real_or_not_theirs_are_invented(facts: StoreFacts) -> None:
