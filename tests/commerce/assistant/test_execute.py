@@ -140,3 +140,20 @@ def test_a_plan_for_words_only_leaves_the_reply_to_the_mode(shop: Shop) -> None:
 def _proposed_order(shop: Shop) -> tuple[str, str]:
     action, token = shop.actions.propose_checkout(ANN, address_id="home", payment_method_id="visa")
     return action.id, token
+
+
+def test_options_are_read_from_the_customers_words_and_a_sold_out_one_is_not_replaced(shop: Shop) -> None:
+    shown = Message.assistant("1. **Linen shirt** — 45.00 EUR; sizes M")
+    text, _, _ = carry_out(shop, Plan("add", product="1").from_text("in L please"), "in L please", [shown])
+    assert cart(shop) == [] and text is not None and "sold out in L" in text  # not another size instead
+
+
+def test_a_bigger_size_of_an_ordered_item_is_the_next_size_up(shop: Shop) -> None:
+    with shop.db.transaction() as db:
+        from ponder.store.database import sql
+
+        db.execute(sql("UPDATE variants SET stock = 3 WHERE id = 'shirt-l'"))
+    plan = Plan("exchange", items="linen shirt")
+    _, proposals, _ = carry_out(shop, plan, "the linen shirt is too small, I need the bigger size")
+    [proposal] = proposals
+    assert proposal.action.kind == "exchange_items" and "size L" in proposal.action.summary

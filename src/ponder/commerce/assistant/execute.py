@@ -34,6 +34,7 @@ from ponder.messages import ToolCallPart, ToolResultPart
 __all__ = ["Executor"]
 
 SEARCH_RESULTS = 5
+SEARCH_POOL = 10  # products a search reads, before those sharing the query's words are kept
 RECOMMENDATIONS = 3
 CLOSEST = 3  # products shown when nothing matches the words of a search
 
@@ -65,28 +66,50 @@ class Executor:
 
     def _search(self, plan: Plan) -> str:
         query = plan.query or plan.product or self.said
+        found = self._found(plan, query, with_options=True)
+        wanted = _filters(self.table, plan)
+        if not found and (plan.size or plan.color):
+            plain = [item for item in self._found(plan, query, with_options=False) if item[2] >= 2]
+            if plain:  # the product is here, not in that size or colour
+                lines = [f"Not in stock{wanted}. What is in stock:"]
+                lines += [reply.product_line(self.table, i, p, v) for i, (p, v, _) in enumerate(plain, 1)]
+                return "\n".join(lines)
+        if not found:
+            return f"Nothing in stock at {self.table.store} matches that{wanted}. Other words may help."
+        best = max(score for _, _, score in found)
+        if best == 0 and len(words(query)) <= 3:  # a thing the store does not sell, by name
+            lines = [f"{self.table.store} has nothing by that name{wanted}. The closest things in stock:"]
+            lines += [
+                reply.product_line(self.table, i, p, v) for i, (p, v, _) in enumerate(found[:CLOSEST], 1)
+            ]
+            return "\n".join(lines)
+        lines = [f"Here is what I found{wanted}:"]
+        lines += [reply.product_line(self.table, i, p, v) for i, (p, v, _) in enumerate(found, 1)]
+        lines.append("Tell me which one you like (and your size), and I can add it to your cart.")
+        return "\n".join(lines)
+
+    def _found(
+        self, plan: Plan, query: str, *, with_options: bool
+    ) -> list[tuple[ProductView, list[Variant], int]]:
+        """What a search finds, with the words each shares with the query. Where some share two words or
+        more, only those that share the most (the catalog's search is by meaning and always finds its
+        nearest products); otherwise those sharing one first, then the nearest by meaning."""
         found = self._call(
             "search_products",
             query=query,
             max_price=plan.max_price,
             min_price=plan.min_price,
-            size=plan.size or None,
-            color=plan.color or None,
-            limit=_count(self.said) or SEARCH_RESULTS,
+            size=(plan.size or None) if with_options else None,
+            color=(plan.color or None) if with_options else None,
+            limit=SEARCH_POOL,
         )
-        wanted = _filters(self.table, plan)
-        listed = self._listed(found)
-        relevant = _relevant(listed, query)
-        if not listed:
-            return f"Nothing in stock at {self.table.store} matches that{wanted}. Other words may help."
-        if not relevant:
-            lines = [f"{self.table.store} has nothing by that name{wanted}. The closest things in stock:"]
-            lines += [reply.product_line(self.table, i, p, v) for i, (p, v) in enumerate(listed[:CLOSEST], 1)]
-            return "\n".join(lines)
-        lines = [f"Here is what I found{wanted}:"]
-        lines += [reply.product_line(self.table, i, p, v) for i, (p, v) in enumerate(relevant, 1)]
-        lines.append("Tell me which one you like (and your size), and I can add it to your cart.")
-        return "\n".join(lines)
+        scored = _scored(self._listed(found), query)
+        best = max((score for _, _, score in scored), default=0)
+        if best >= 2:
+            scored = [item for item in scored if item[2] == best]
+        else:
+            scored.sort(key=lambda item: -item[2])  # stable: the catalog's order within a score
+        return scored[: _count(self.said) or SEARCH_RESULTS]
 
     def _which(self, plan: Plan) -> str:
         """Which of the products shown come in the size or colour asked."""
@@ -379,18 +402,12 @@ class Executor:
         self.table = self.find.table = replace(self.table, cart=lines)
 
 
-def _relevant(
+def _scored(
     listed: list[tuple[ProductView, list[Variant]]], query: str
-) -> list[tuple[ProductView, list[Variant]]]:
-    """The products a search found that share the most words with the query (the catalog's search is by
-    meaning, and always finds its nearest products, even for what the store does not sell); none when none
-    shares a word; all of them, in their order, when the query has no word to compare."""
+) -> list[tuple[ProductView, list[Variant], int]]:
+    """The products with the number of the query's words (singular or plural) their text shares."""
     wanted = {_stem(w) for w in words(query)}
-    if not wanted:
-        return listed
-    scored = [(len(wanted & {_stem(w) for w in words(product_text(p.product))}), (p, v)) for p, v in listed]
-    best = max((score for score, _ in scored), default=0)
-    return [item for score, item in scored if score == best] if best else []
+    return [(p, v, len(wanted & {_stem(w) for w in words(product_text(p.product))})) for p, v in listed]
 
 
 def _stem(word: str) -> str:

@@ -35,22 +35,48 @@ _ASKS_STOCK = re.compile(
 _QUESTION = re.compile(r"^\s*(which|what|do|does|are|is|can i get|could i get|any)\b.*\?\s*$", re.I | re.S)
 _ADD_VERB = re.compile(r"\b(add|put|buy|order|take|grab|want|i'?ll have|get me)\b", re.IGNORECASE)
 _ORDER_CHANGES = ("cancel", "return", "exchange", "change_item", "change_address")
+_CART_INTENTS = ("cart", "add", "remove", "update_cart", "answer")
+_ORDER = re.compile(r"\b(order|ordered|[A-Za-z]{1,6}-\d+)\b", re.IGNORECASE)
+_SHOWN = re.compile(r"\b(those|these|them|they|any of|one of)\b", re.IGNORECASE)
+_PERSON = re.compile(
+    r"\b(talk|speak|chat|pass|transfer|connect|hand|put) (?:me )?(?:to|with|through to|over to|on to)\b"
+    r".{0,30}"
+    r"\b(person|human|someone|somebody|agent|representative|manager|staff|team|people|supervisor)\b"
+    r"|\b(real|live|actual) (person|human|agent)\b",
+    re.IGNORECASE,
+)
+_SHIP_TO = re.compile(r"\b(ship|send|deliver|redirect)\b.{0,40}\bto\b", re.IGNORECASE)
 
 
 def corrected(plan: Plan, said: str, table: Table) -> Plan:
     """``plan`` with the intent ``said`` makes plain."""
     intent = plan.intent
-    if _CHECKOUT.search(said) and intent not in ("cancel", "answer", "person"):
+    cart, order = _CART.search(said), _ORDER.search(said)
+    if _PERSON.search(said):
+        intent = "person"
+    elif _CHECKOUT.search(said) and intent not in ("cancel", "answer", "person"):
         intent = "checkout"
-    elif _CART.search(said) and (intent in _ORDER_CHANGES or intent in ("cart", "add", "answer")):
+    elif cart and (intent in _ORDER_CHANGES or intent in _CART_INTENTS):
         if _CART_EMPTY.search(said) and table.cart:
             intent = "remove"
         elif _CART_CHANGE.search(said) and table.cart and intent != "add":
             intent = "update_cart"
         elif intent in _ORDER_CHANGES:
             intent = "cart"
-    elif intent == "add" and table.shown and _QUESTION.match(said) and not _ADD_VERB.search(said):
+    elif (
+        order
+        and _SHIP_TO.search(said)
+        and intent in ("checkout", "add", "update_cart", "change_item", "orders")
+    ):
+        intent = "change_address"  # "ship my order to ...": the order's address, not a new purchase
+    elif order and intent == "update_cart":
+        intent = "change_item"  # an item of an order, not of the cart
+    elif intent in ("add", "search", "recommend", "details") and table.shown and _asks_about_shown(said):
         intent = "which"  # "which of those come in L?": the products shown, filtered
     elif intent == "answer" and (plan.product or plan.query) and _ASKS_STOCK.search(said):
         intent = "search"  # "do you sell X?" is answered from the catalog
     return replace(plan, intent=intent) if intent != plan.intent else plan
+
+
+def _asks_about_shown(said: str) -> bool:
+    return bool(_QUESTION.match(said) and _SHOWN.search(said) and not _ADD_VERB.search(said))

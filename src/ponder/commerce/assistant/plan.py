@@ -97,9 +97,12 @@ class Plan:
         guesses: "M", "N/A"); price bounds (for a search or recommendations) and a size written plainly in
         ``said`` are taken over what the model read."""
         words = f"{before}\n{said}"
+        size, color = self.size, self.color
+        if size and not _SIZE_LIKE.fullmatch(size.strip()):  # "sea glass" or "daypack" is no size
+            size, color = "", color or size
         updates: dict[str, Any] = {
-            "size": _size(said) or (self.size if _mentioned_size(self.size, words) else ""),
-            "color": self.color if _mentioned(self.color, words) else "",
+            "size": _size(said) or (size if _mentioned_size(size, words) else ""),
+            "color": color if _mentioned(color, words) else "",
         }
         plain = {"max_price": _bound(said, _BELOW), "min_price": _bound(said, _ABOVE)}
         for bound, other in (("max_price", "min_price"), ("min_price", "max_price")):
@@ -140,6 +143,12 @@ _BELOW = re.compile(
 _ABOVE = re.compile(
     rf"(?<!nothing )(?<!not )(?<!none )(?<!no )\b(?:over|above|more than|at least)\s+{_MONEY}", re.IGNORECASE
 )
+# What a size looks like: a letter size, a number (with a unit), or two of them ("S/M", "10-inch", "30L")
+_SIZE_LIKE = re.compile(
+    r"(?:x{0,3}[sml]|xxs|one size|\d+(?:\.\d+)?\s*(?:-?\s*(?:inch|in|cm|mm|l|ml|eu|us|uk))?)"
+    r"(?:\s*/\s*(?:x{0,3}[sml]|\d+(?:\.\d+)?))?",
+    re.IGNORECASE,
+)
 _SIZE_WORDS = {
     "extra small": "XS",
     "x-small": "XS",
@@ -150,9 +159,9 @@ _SIZE_WORDS = {
     "x-large": "XL",
 }
 _SIZE = re.compile(
-    r"\bsize\s+(?:an?\s+)?(x{0,3}[sml]|xxs|\d{1,2}(?:\.5)?|extra small|x-small|small|medium|large|"
-    r"extra large|x-large)\b|\bin (?:an? )?(extra small|small|medium|large|extra large)\b"
-    r"|\bin (?:size )?(XXS|XS|S|M|L|XL|XXL)\b",
+    r"\bsize\s+(?:an?\s+)?(x{0,3}[sml]/x{0,3}[sml]|x{0,3}[sml]|xxs|\d{1,2}(?:\.5)?|extra small|x-small|small"
+    r"|medium|large|extra large|x-large)\b(?!/)|\bin (?:an? )?(extra small|small|medium|large|extra large)\b"
+    r"|\bin (?:size )?(X{0,3}[SML]/X{0,3}[SML]|XXS|XS|S|M|L|XL|XXL)\b(?!/)",
     re.IGNORECASE,
 )
 

@@ -155,7 +155,7 @@ class Resolver:
             )
             if best is not None:
                 return best
-        for text in (plan.product, plan.query, self.said):
+        for text in (plan.product, plan.query, self.said, *reversed(self.before[-1:])):
             if found := self._search_named(text):
                 return found
         if len(shown) == 1 and not plan.product:
@@ -220,8 +220,9 @@ class Resolver:
         if not stock:
             return f"**{name}** is sold out at the moment."
         wanted = self.wanted(product, plan)
-        if keep is not None and "size" in keep and "size" not in wanted:
-            moved = self._moved_size(product, keep["size"])
+        if keep is not None and all(keep.get(k) == x for k, x in wanted.items()):  # nothing new asked
+            wanted = {}
+            moved = self._moved_size(product, keep["size"]) if "size" in keep else None
             if moved is not None:
                 wanted["size"] = moved
         if keep is not None and not wanted:

@@ -1,0 +1,40 @@
+"""The intent the customer's words make plain, over a small model's plan."""
+
+from __future__ import annotations
+
+import pytest
+
+from ponder.commerce.assistant.intents import corrected
+from ponder.commerce.assistant.plan import Intent, Plan
+from ponder.commerce.assistant.table import Table, read_table
+from ponder.commerce.shop import Shop
+from ponder.messages import Message
+
+from ..conftest import ANN
+
+
+@pytest.mark.parametrize(
+    ("planned", "said", "cart", "shown", "intent"),
+    [
+        ("cart", "Great, check out please.", True, False, "checkout"),
+        ("change_item", "Empty my cart, I changed my mind.", True, False, "remove"),
+        ("update_cart", "Clear my basket please", True, False, "remove"),
+        ("change_item", "Make the shirt in my cart a size L instead", True, False, "update_cart"),
+        ("update_cart", "On order #W1, change the shirt to L", False, False, "change_item"),
+        ("checkout", "Can you ship order #W1 to 7 Quay Lane, Lisbon?", False, False, "change_address"),
+        ("add", "Which of those come in a large?", False, True, "which"),
+        ("add", "Put one of those in my cart", False, True, "add"),
+        ("add", "Please pass me to someone on your team", False, False, "person"),
+        ("answer", "Do you sell surfboards?", False, False, "search"),
+        ("answer", "How long do returns take?", False, False, "answer"),
+    ],
+)
+def test_plain_words_decide_the_intent(
+    shop: Shop, planned: Intent, said: str, cart: bool, shown: bool, intent: Intent
+) -> None:
+    if cart:
+        shop.carts.add(ANN, "shirt-m")
+    history = [Message.assistant("1. **Linen shirt** — 45.00 EUR")] if shown else []
+    table: Table = read_table(shop, ANN, history)
+    plan = Plan(planned, product="surfboards" if planned == "answer" and "sell" in said else "")
+    assert corrected(plan, said, table).intent == intent
