@@ -91,9 +91,9 @@ class Executor:
     def _found(
         self, plan: Plan, query: str, *, with_options: bool
     ) -> list[tuple[ProductView, list[Variant], int]]:
-        """What a search finds, with the words each shares with the query. Where some share two words or
-        more, only those that share the most (the catalog's search is by meaning and always finds its
-        nearest products); otherwise those sharing one first, then the nearest by meaning."""
+        """What a search finds, with the words each shares with the query (the catalog's search is by
+        meaning and always finds its nearest products): those sharing the most words, when some share two or
+        more; those sharing one, when that is the most; all of them, in the catalog's order, when none does."""
         found = self._call(
             "search_products",
             query=query,
@@ -107,8 +107,8 @@ class Executor:
         best = max((score for _, _, score in scored), default=0)
         if best >= 2:
             scored = [item for item in scored if item[2] == best]
-        else:
-            scored.sort(key=lambda item: -item[2])  # stable: the catalog's order within a score
+        elif best == 1:
+            scored = [item for item in scored if item[2]]
         return scored[: _count(self.said) or SEARCH_RESULTS]
 
     def _which(self, plan: Plan) -> str:

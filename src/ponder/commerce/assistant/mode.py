@@ -29,7 +29,7 @@ from typing import Any
 
 from ponder.commerce.assistant.execute import Executor
 from ponder.commerce.assistant.plan import PLAN_SCHEMA, Plan, parse_plan
-from ponder.commerce.assistant.table import read_table
+from ponder.commerce.assistant.table import read_table, shown_names
 from ponder.commerce.tools import ShoppingTools
 from ponder.messages import (
     Event,
@@ -51,7 +51,7 @@ __all__ = ["ShoppingAssistant"]
 
 PLAN_TOKENS = 96  # a plan is about 10 to 40 tokens
 WINDOW = 6  # the planner reads the conversation's recent messages, from a start that moves by this many
-HISTORY_CHARS = 400  # of each
+HISTORY_CHARS = 300  # of each
 
 
 class ShoppingAssistant(Mode):
@@ -137,5 +137,15 @@ def _planning(history: Sequence[Message], said: str) -> list[Message]:
 
 
 def _short(message: Message) -> Message:
-    text = message.text if len(message.text) <= HISTORY_CHARS else message.text[:HISTORY_CHARS] + " ..."
+    """A message as the planner reads it: the customer's words, or the gist of a reply (its first line and
+    the products it named, by number): what "the second one" or "that order" can refer to, in few tokens."""
+    text = message.text
+    if message.role == "assistant":
+        lines = text.splitlines()
+        named = shown_names([message])
+        text = lines[0] if lines else ""
+        if named:
+            text += " " + "; ".join(f"{i}. {name}" for i, name in enumerate(named, 1))
+    if len(text) > HISTORY_CHARS:
+        text = text[:HISTORY_CHARS] + " ..."
     return Message.user(text) if message.role == "user" else Message.assistant(text)

@@ -80,7 +80,7 @@ _STREET = frozenset(
     ]
 )
 _ADDRESS_WORDS = {"office": "work", "job": "work", "workplace": "work", "house": "home", "place": "home"}
-_NEW_ADDRESS = re.compile(r"\b\d+[A-Za-z]?\s+[A-Za-z][^,.?!;]*(?:,\s*[^,.?!;]+){1,4}")
+_NEW_ADDRESS = re.compile(r"(?<![\w-])\d+[A-Za-z]?\s+[A-Za-z][^,.?!;]*(?:,\s*[^,.?!;]+){1,4}")
 _STOP = frozenset(
     [
         "a",
