@@ -92,8 +92,9 @@ class Executor:
         self, plan: Plan, query: str, *, with_options: bool
     ) -> list[tuple[ProductView, list[Variant], int]]:
         """What a search finds, with the words each shares with the query (the catalog's search is by
-        meaning and always finds its nearest products): those sharing the most words, when some share two or
-        more; those sharing one, when that is the most; all of them, in the catalog's order, when none does."""
+        meaning and always finds its nearest products): those sharing the most words, when some share two
+        or more; those sharing one, when that is the most; all of them, in the catalog's order, when none
+        does."""
         found = self._call(
             "search_products",
             query=query,
