@@ -23,7 +23,7 @@ from ponder.commerce.action_records import PendingAction
 from ponder.commerce.assistant import reply
 from ponder.commerce.assistant.intents import corrected
 from ponder.commerce.assistant.plan import Plan
-from ponder.commerce.assistant.resolve import Resolver, words
+from ponder.commerce.assistant.resolve import Resolver, stem, words
 from ponder.commerce.assistant.table import CartLine, Table, options_text
 from ponder.commerce.catalog import ProductView, product_text
 from ponder.commerce.model import Variant
@@ -66,13 +66,16 @@ class Executor:
 
     def _search(self, plan: Plan) -> str:
         query = plan.query or plan.product or self.said
-        found = self._found(plan, query, with_options=True)
         wanted = _filters(self.table, plan)
-        if not found and (plan.size or plan.color):
-            plain = [item for item in self._found(plan, query, with_options=False) if item[2] >= 2]
-            if plain:  # the product is here, not in that size or colour
+        found = self._found(plan, query, with_options=True) if plan.size or plan.color else []
+        if not found:  # the options as each product has them ("king" for "king size"), or none asked
+            found = self._found(plan, query, with_options=False)
+            fits = [(p, self.find.fitting(v, self.find.wanted(p, plan)), n) for p, v, n in found]
+            if any(v for _, v, _ in fits):
+                found = [item for item in fits if item[1]]
+            elif found and (plan.size or plan.color) and found[0][2] >= 2:  # that product, not in that option
                 lines = [f"Not in stock{wanted}. What is in stock:"]
-                lines += [reply.product_line(self.table, i, p, v) for i, (p, v, _) in enumerate(plain, 1)]
+                lines += [reply.product_line(self.table, i, p, v) for i, (p, v, _) in enumerate(found, 1)]
                 return "\n".join(lines)
         if not found:
             return f"Nothing in stock at {self.table.store} matches that{wanted}. Other words may help."
@@ -113,13 +116,25 @@ class Executor:
         return scored[: _count(self.said) or SEARCH_RESULTS]
 
     def _which(self, plan: Plan) -> str:
-        """Which of the products shown come in the size or colour asked."""
-        fits = [(p, self.find.fitting(p.in_stock(), self.find.wanted(p, plan))) for p in self.table.shown]
-        asked = ", ".join(x for x in (plan.size, plan.color) if x)
+        """Which of the products shown come in the options or the price asked."""
+        low = -1 if plan.min_price is None else round(plan.min_price * 100)
+        high = 1 << 60 if plan.max_price is None else round(plan.max_price * 100)
+        fits = [
+            (
+                p,
+                [
+                    v
+                    for v in self.find.fitting(p.in_stock(), self.find.wanted(p, plan))
+                    if low <= v.price <= high
+                ],
+            )
+            for p in self.table.shown
+        ]
+        asked = _filters(self.table, plan)
         fits = [(p, v) for p, v in fits if v]
         if not fits:
-            return f"None of them is in stock{f' in {asked}' if asked else ''}."
-        lines = [f"In stock{f' in {asked}' if asked else ''}:"]
+            return f"None of them is in stock{asked}."
+        lines = [f"In stock{asked}:"]
         lines += [reply.product_line(self.table, i, p, v) for i, (p, v) in enumerate(fits, 1)]
         return "\n".join(lines)
 
@@ -268,6 +283,9 @@ class Executor:
             return named
         if named:
             return "\n\n".join(reply.order_text(o) for o in named)
+        by_items = self.find.orders_with_items(plan)
+        if by_items:
+            return "\n\n".join(reply.order_text(o) for o in by_items)
         if re.search(r"\b(last|latest|most recent|newest|recent)\b", self.said, re.I) and self.table.orders:
             return reply.order_text(self.table.orders[0])
         if not self.table.orders:
@@ -407,19 +425,8 @@ def _scored(
     listed: list[tuple[ProductView, list[Variant]]], query: str
 ) -> list[tuple[ProductView, list[Variant], int]]:
     """The products with the number of the query's words (singular or plural) their text shares."""
-    wanted = {_stem(w) for w in words(query)}
-    return [(p, v, len(wanted & {_stem(w) for w in words(product_text(p.product))})) for p, v in listed]
-
-
-def _stem(word: str) -> str:
-    """A plural's singular, roughly ("dresses", "boots", "accessories"), to compare words."""
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith(("sses", "xes", "ches", "shes")):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
-        return word[:-1]
-    return word
+    wanted = {stem(w) for w in words(query)}
+    return [(p, v, len(wanted & {stem(w) for w in words(product_text(p.product))})) for p, v in listed]
 
 
 _COUNT = re.compile(

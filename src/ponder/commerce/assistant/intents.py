@@ -42,9 +42,15 @@ _PERSON = re.compile(
     r"\b(talk|speak|chat|pass|transfer|connect|hand|put) (?:me )?(?:to|with|through to|over to|on to)\b"
     r".{0,30}"
     r"\b(person|human|someone|somebody|agent|representative|manager|staff|team|people|supervisor)\b"
-    r"|\b(real|live|actual) (person|human|agent)\b",
+    r"|\b(real|live|actual) (person|human|agent)\b"
+    r"|\b(get|need|want|find) (?:me )?(?:a |an |some )?"
+    r"(person|human|agent|representative|manager|supervisor)\b",
     re.IGNORECASE,
 )
+_WHERE = re.compile(
+    r"\b(where(?:'s| is| are)|has it shipped|have they shipped|did it ship|status of|track(?:ing)?)\b", re.I
+)
+_ORDERED = re.compile(r"\b(ordered|my order|my orders|bought|purchase[sd]?|delivery|shipment)\b", re.I)
 _SHIP_TO = re.compile(r"\b(ship|send|deliver|redirect)\b.{0,40}\bto\b", re.IGNORECASE)
 
 

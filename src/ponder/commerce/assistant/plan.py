@@ -98,13 +98,21 @@ class Plan:
         ``said`` are taken over what the model read."""
         words = f"{before}\n{said}"
         size, color = self.size, self.color
-        if size and not _SIZE_LIKE.fullmatch(size.strip()):  # "sea glass" or "daypack" is no size
-            size, color = "", color or size
+        if size and not _SIZE_LIKE.fullmatch(size.strip()) and size.lower() not in _SIZE_WORDS:
+            size, color = "", color or size  # "sea glass" or "daypack" is no size
+        if color.lower().strip() in _SIZE_WORDS and not size:
+            size, color = color, ""  # "large" is a size
+        if re.search(r"\d", color) and re.search(
+            r"[$€£]|\b(between|under|over|dollars?|usd|eur)\b", color, re.I
+        ):
+            color = ""  # a price read as a colour
         updates: dict[str, Any] = {
             "size": _size(said) or (size if _mentioned_size(size, words) else ""),
             "color": color if _mentioned(color, words) else "",
         }
         plain = {"max_price": _bound(said, _BELOW), "min_price": _bound(said, _ABOVE)}
+        if between := _BETWEEN.search(said):
+            plain = {"min_price": _amount(between.group(1)), "max_price": _amount(between.group(2))}
         for bound, other in (("max_price", "min_price"), ("min_price", "max_price")):
             value = getattr(self, bound)
             if self.intent in ("search", "recommend") and plain[bound] is not None:
@@ -149,6 +157,7 @@ _SIZE_LIKE = re.compile(
     r"(?:\s*/\s*(?:x{0,3}[sml]|\d+(?:\.\d+)?))?",
     re.IGNORECASE,
 )
+_BETWEEN = re.compile(rf"\b(?:between|from)\s+{_MONEY}\s*(?:and|to|-)\s*{_MONEY}", re.IGNORECASE)
 _SIZE_WORDS = {
     "extra small": "XS",
     "x-small": "XS",
@@ -160,7 +169,8 @@ _SIZE_WORDS = {
 }
 _SIZE = re.compile(
     r"\bsize\s+(?:an?\s+)?(x{0,3}[sml]/x{0,3}[sml]|x{0,3}[sml]|xxs|\d{1,2}(?:\.5)?|extra small|x-small|small"
-    r"|medium|large|extra large|x-large)\b(?!/)|\bin (?:an? )?(extra small|small|medium|large|extra large)\b"
+    r"|medium|large|extra large|x-large)\b(?!/)"
+    r"|\b(?:in|to|for) (?:an? |the )?(extra small|small|medium|large|extra large)\b"
     r"|\bin (?:size )?(X{0,3}[SML]/X{0,3}[SML]|XXS|XS|S|M|L|XL|XXL)\b(?!/)",
     re.IGNORECASE,
 )
@@ -168,9 +178,11 @@ _SIZE = re.compile(
 
 def _bound(said: str, pattern: re.Pattern[str]) -> float | None:
     match = pattern.search(said)
-    if match is None:
-        return None
-    return float(match.group(1).replace(",", "."))
+    return None if match is None else _amount(match.group(1))
+
+
+def _amount(text: str) -> float:
+    return float(text.replace(",", "."))
 
 
 def _size(said: str) -> str:

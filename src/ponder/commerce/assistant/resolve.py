@@ -58,7 +58,8 @@ _NUMBER_WORDS = {
 _QUANTITY = re.compile(
     r"\b(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
     r"(?:more\s+)?(?:pairs?|sets?|units?|pieces?|packs?|boxes?|of (?:them|those|these|it)|copies)\b"
-    r"|\bx\s?(\d{1,2})\b|\bquantity (?:of |to )?(\d{1,2})\b|\b(\d{1,2}) (?:in total|total)\b",
+    r"|\bx\s?(\d{1,2})\b|\bquantity (?:of |to )?(\d{1,2})\b|\b(\d{1,2}) (?:in total|total)\b"
+    r"|\bmake (?:it|that|them) (\d{1,2}|two|three|four|five|six)\b(?![\s-]*(?:inch|in\b|cm|mm|l\b|ml|lit))",
     re.IGNORECASE,
 )
 _STREET = frozenset(
@@ -119,8 +120,19 @@ _STOP = frozenset(
 
 
 def words(text: str) -> set[str]:
-    """The content words of ``text``, lower case."""
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP and len(w) > 1}
+    """The content words of ``text``, lower case, plurals made singular ("skillets" is "skillet")."""
+    return {stem(w) for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP and len(w) > 1}
+
+
+def stem(word: str) -> str:
+    """A plural's singular, roughly ("dresses", "boots", "accessories"), to compare words."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
+    return word
 
 
 class Resolver:
@@ -179,8 +191,10 @@ class Resolver:
 
     # --- options and items -------------------------------------------------------------------------------
 
-    def wanted(self, product: ProductView, plan: Plan) -> dict[str, str]:
-        """The options asked for, as the product's own values: {"size": "L/XL", "color": "navy"}."""
+    def wanted(self, product: ProductView, plan: Plan, keep: dict[str, str] | None = None) -> dict[str, str]:
+        """The options asked for, as the product's own values: {"size": "L/XL", "color": "navy"}. Where the
+        customer wrote several values of one option ("my 10 inch ... for the 12 inch"), the one that is not
+        ``keep``'s (the item being swapped)."""
         values: dict[str, list[str]] = {}
         for v in product.product.variants:
             for name, value in v.options.items():
@@ -196,17 +210,22 @@ class Resolver:
                     wanted[name] = match
                     break
         for text in (self.said, *reversed(self.before[-2:])):
-            found = {
-                name: value
+            written = {
+                name: [
+                    o
+                    for o in sorted(options, key=len, reverse=True)
+                    if len(o) > 1 and _written_value(o, text)
+                ]
                 for name, options in values.items()
-                if name not in wanted
-                for value in sorted(options, key=len, reverse=True)
-                if len(value) > 1 and _written_value(value, text)
             }
-            if found:
-                for name, value in found.items():
-                    wanted.setdefault(name, value)
-                break
+            written = {name: found for name, found in written.items() if found}
+            if not written:
+                continue
+            for name, found in written.items():
+                other = [o for o in found if keep is None or o != keep.get(name)]
+                if name not in wanted or (keep is not None and wanted[name] == keep.get(name) and other):
+                    wanted[name] = (other or found)[0]
+            break
         return wanted
 
     def fitting(self, variants: Sequence[Variant], wanted: dict[str, str]) -> list[Variant]:
@@ -219,7 +238,7 @@ class Resolver:
         stock = product.in_stock()
         if not stock:
             return f"**{name}** is sold out at the moment."
-        wanted = self.wanted(product, plan)
+        wanted = self.wanted(product, plan, keep)
         if keep is not None and all(keep.get(k) == x for k, x in wanted.items()):  # nothing new asked
             wanted = {}
             moved = self._moved_size(product, keep["size"]) if "size" in keep else None
@@ -300,6 +319,11 @@ class Resolver:
             return f"You have no {' or '.join(states)} order I could {verb}." + self.orders_hint()
         return f"Which order would you like to {verb}?\n" + "\n".join(reply.order_line(o) for o in eligible)
 
+    def orders_with_items(self, plan: Plan) -> list[OrderView]:
+        """The customer's orders holding items the customer named in this message ("my mugs")."""
+        wanted = words(f"{plan.items} {plan.product} {plan.query} {self.said}")
+        return [o for o in self.table.orders if any(wanted & words(i["name"]) for i in o["items"])]
+
     def _by_items(self, plan: Plan, orders: Sequence[OrderView]) -> OrderView | None:
         """The one order whose items the customer named (now, or in their last message)."""
         for text in (f"{plan.items} {plan.product} {self.said}", *reversed(self.before[-1:])):
@@ -338,10 +362,14 @@ class Resolver:
         """A saved address the plan or the customer named (by id, or words of it); the first one when
         ``default`` and none was named."""
         for text in (named, self.said):
-            wanted = {_ADDRESS_WORDS.get(w, w) for w in words(text)} - _STREET
-            for a in self.table.addresses:
-                if a.id.lower() in wanted or wanted & words(f"{a.line1} {a.line2}"):
-                    return a
+            said = words(text) - _STREET
+            for wanted in (
+                said,
+                {_ADDRESS_WORDS.get(w, w) for w in said},
+            ):  # "office": an "office", or "work"
+                for a in self.table.addresses:
+                    if a.id.lower() in wanted or wanted & words(f"{a.line1} {a.line2}"):
+                        return a
         return self.table.addresses[0] if default and self.table.addresses else None
 
     def new_address(self) -> dict[str, str] | None:
@@ -367,8 +395,8 @@ class Resolver:
 
 
 def _value_matches(asked: str, value: str) -> bool:
-    """Whether the customer's ``asked`` ("L", "10 inch", "sea glass") names the option ``value``."""
-    a, v = _norm(asked), _norm(value)
+    """Whether the customer's ``asked`` ("L", "large", "10 inch", "sea glass") names the option ``value``."""
+    a, v = _norm(_SIZE_NAMES.get(asked.lower().strip(), asked)), _norm(value)
     if not a or not v:
         return False
     if a == v:
@@ -391,6 +419,9 @@ def _written_value(value: str, text: str) -> bool:
     return bool(re.search(rf"(?<![\w/]){pattern}(?![\w/])", text.lower()))
 
 
+_SIZE_NAMES = {
+    "extra small": "XS", "small": "S", "medium": "M", "large": "L", "extra large": "XL", "x-large": "XL",
+}  # fmt: skip
 _SIZE_ORDER = ["xxs", "xs", "s", "s/m", "m", "m/l", "l", "l/xl", "xl", "xxl", "xxxl"]
 
 
