@@ -157,3 +157,8 @@ def test_a_bigger_size_of_an_ordered_item_is_the_next_size_up(shop: Shop) -> Non
     _, proposals, _ = carry_out(shop, plan, "the linen shirt is too small, I need the bigger size")
     [proposal] = proposals
     assert proposal.action.kind == "exchange_items" and "size L" in proposal.action.summary
+
+
+def test_an_order_is_found_by_the_items_the_customer_names(shop: Shop) -> None:
+    text, _, _ = carry_out(shop, Plan("orders"), "where are the espadrilles I ordered?")
+    assert text is not None and text.startswith("Order #W1: delivered")

@@ -27,6 +27,8 @@ from ..conftest import ANN
         ("add", "Please pass me to someone on your team", False, False, "person"),
         ("answer", "Do you sell surfboards?", False, False, "search"),
         ("answer", "How long do returns take?", False, False, "answer"),
+        ("search", "Where are the espadrilles I ordered?", False, False, "orders"),
+        ("return", "My refund is stuck for weeks, please get a person to look at it", False, False, "person"),
     ],
 )
 def test_plain_words_decide_the_intent(

@@ -47,3 +47,10 @@ def test_what_the_customer_wrote_earlier_grounds_a_slot() -> None:
     assert plan.from_text("the navy blue one please", before="I wear a large") == plan
     # a price bound of a search is read from the message itself; an earlier amount grounds the model's
     assert Plan("search", max_price=60.0).from_text("and in wool?", before="under 60").max_price == 60.0
+
+
+def test_a_price_range_a_size_word_and_a_price_read_as_a_colour() -> None:
+    plan = Plan("search", query="tents", color="between 200$").from_text("tents between 200 and 300 dollars?")
+    assert plan == Plan("search", query="tents", min_price=200.0, max_price=300.0)
+    assert Plan("update_cart", color="large").from_text("make it a large instead").size == "L"
+    assert Plan("search", size="sea glass").from_text("the speaker in sea glass").color == "sea glass"

@@ -69,6 +69,8 @@ def corrected(plan: Plan, said: str, table: Table) -> Plan:
             intent = "update_cart"
         elif intent in _ORDER_CHANGES:
             intent = "cart"
+    elif _WHERE.search(said) and _ORDERED.search(said) and intent in ("search", "details", "answer", "cart"):
+        intent = "orders"  # "where are the mugs I ordered?"
     elif (
         order
         and _SHIP_TO.search(said)

@@ -106,8 +106,9 @@ class Plan:
             r"[$€£]|\b(between|under|over|dollars?|usd|eur)\b", color, re.I
         ):
             color = ""  # a price read as a colour
+        size = _SIZE_WORDS.get(size.lower().strip(), size) if _mentioned_size(size, words) else ""
         updates: dict[str, Any] = {
-            "size": _size(said) or (size if _mentioned_size(size, words) else ""),
+            "size": _size(said) or size,
             "color": color if _mentioned(color, words) else "",
         }
         plain = {"max_price": _bound(said, _BELOW), "min_price": _bound(said, _ABOVE)}
