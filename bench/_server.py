@@ -79,7 +79,7 @@ def serve(
             process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 180  # the server loads and warms its model first
             while True:
                 try:
                     if httpx.get(url + "/healthz", timeout=1).status_code == 200:

@@ -153,6 +153,9 @@ class ServerConfig(BaseModel):
     local_tier: str = "unlimited"
     tiers: dict[str, TierConfig] = Field(default_factory=_default_tiers)
     max_concurrent_turns: int = Field(default=8, ge=1)  # more at once get 503
+    # Load the default model before reporting ready, with the shopping planner's fixed prompt evaluated
+    # (or restored from the prefix cache): the first request of a fresh server does not pay for either.
+    warm: bool = True
     # Turns one key may run at once, so that one key cannot take every slot (more get 429); None: half of
     # max_concurrent_turns, rounded up.
     max_turns_per_key: int | None = Field(default=None, ge=1)

@@ -21,6 +21,7 @@ from fastapi.openapi.utils import get_openapi
 
 from ponder import __version__
 from ponder.config import Settings
+from ponder.models.base import ModelSettings
 from ponder.models.registry import resolve_model
 from ponder.server.chat import MODE_MODELS
 from ponder.server.guard import BrowserGuard
@@ -41,6 +42,28 @@ if TYPE_CHECKING:
     from ponder.perception import Perception
 
 __all__ = ["create_app"]
+
+
+async def _warm(state: ServerState) -> None:
+    """The default model loaded, and the fixed prompt of a planned shopping turn in its KV state (a model
+    that keeps prompt states: the embedded engine); a failure is logged, and the first request loads it."""
+    settings = state.settings
+    try:
+        model = state.model(settings.model)
+        warm = getattr(model, "warm", None)
+        if warm is None or settings.commerce.assistant != "planned":
+            return
+        from ponder.commerce.assistant.mode import planner_prefix
+
+        started = time.perf_counter()
+        report = await warm(planner_prefix(), ModelSettings())
+        if report is not None:
+            log.info(
+                "shopping planner prompt ready (%s, %.1f s)", report.source, time.perf_counter() - started
+            )
+    except Exception as err:  # the server still starts; the first request loads the model instead
+        log.warning("could not warm the model %s: %s", settings.model, err)
+
 
 log = logging.getLogger("ponder.server")
 
@@ -82,6 +105,8 @@ def create_app(
             state.toolsets = load_toolsets(settings.tools, settings, sandbox=state.sandbox)
             if state.toolsets:
                 state.server_tools = list((await ToolRunner.from_toolsets(state.toolsets)).tools.values())
+            if settings.server.warm:
+                await _warm(state)
             stop = asyncio.Event()
             with sharing_the_interpreter(asyncio.get_running_loop()):  # once what the server keeps is loaded
                 state.in_background(_jobs(state).serve(stop))  # the sweeper, and later background work

@@ -122,6 +122,11 @@ def _plan(text: str) -> Plan:
 _PLANNING = ModelSettings(max_tokens=PLAN_TOKENS, temperature=0.0, json_schema=PLAN_SCHEMA)
 
 
+def planner_prefix() -> list[Message]:
+    """The fixed start of every planning prompt (what ``ponder serve`` evaluates before it is ready)."""
+    return [Message.system(load_prompt("shopping_plan"))]
+
+
 def _planning(history: Sequence[Message], said: str) -> list[Message]:
     """What the planner reads: the fixed instructions, the conversation's recent turns, the new message.
 
@@ -130,7 +135,7 @@ def _planning(history: Sequence[Message], said: str) -> list[Message]:
     said_before = [m for m in history if m.role in ("user", "assistant") and m.text]
     start = max(len(said_before) - 2, 0) // WINDOW * WINDOW
     return [
-        Message.system(load_prompt("shopping_plan")),
+        *planner_prefix(),
         *(_short(m) for m in said_before[start:]),
         Message.user(said),
     ]
