@@ -7,8 +7,11 @@ resolves what the plan refers to, calls the store and writes the reply from what
 
 - plan.py: ``Plan``, the intents, ``PLAN_SCHEMA``, and the slots read from the customer's own words
 - table.py: what the turn can refer to (products shown last, cart, orders, addresses, payment methods)
-- execute.py: ``Executor``, one method per intent: resolve, call the store (proposals only, for anything
-  that spends money or changes an order), write the reply
+- intents.py: the intent the customer's words make plain, where the model's plan says otherwise
+- resolve.py: ``Resolver``: what a plan refers to (a product, its options, an order and its items, an
+  address, a payment method, a quantity), found in the table and the customer's words, or a question
+- execute.py: ``Executor``, one method per intent: resolve, call the store's tools (proposals only, for
+  anything that spends money or changes an order), write the reply
 - reply.py: the wording of each kind of fact (product lines, the cart, an order, a proposal)
 - mode.py: ``ShoppingAssistant``, the mode that runs the three steps around the turn's own mode
 
