@@ -41,6 +41,20 @@ def test_the_planner_prompt_is_warmed_before_the_server_is_ready(tmp_path: Path)
         assert client.get("/healthz").status_code == 200
 
 
+def test_each_stores_policy_prompt_is_warmed_too(tmp_path: Path) -> None:
+    from ponder.commerce.model import StoreData
+
+    model = WarmingModel()
+    with serve(tmp_path, model) as client:
+        client.app.state.ponder.shop.catalog.import_store(
+            "acme", StoreData(name="Coast", policy="No refunds.")
+        )  # type: ignore[attr-defined]
+    again = WarmingModel()
+    with serve(tmp_path, again):
+        [policy, planner] = again.warmed
+        assert "Coast" in policy[0].text and "No refunds." in policy[0].text and planner == planner_prefix()
+
+
 def test_warming_is_skipped_when_turned_off_or_not_planned_and_a_failure_is_only_logged(
     tmp_path: Path,
 ) -> None:

@@ -258,6 +258,11 @@ class Catalog:
 
     # --- reading -------------------------------------------------------------------------------------------
 
+    def stores(self) -> list[str]:
+        """The accounts that have a store."""
+        with self.db.reading() as db:
+            return [row[0] for row in db.execute(sql("SELECT account FROM stores ORDER BY account"))]
+
     def store_info(self, account: str) -> dict[str, Any]:
         with self.db.reading() as db:
             row = (

@@ -40,7 +40,14 @@ if TYPE_CHECKING:
     from ponder.modes.registry import ModeOptions, ReasoningMode
     from ponder.store.database import Database
 
-__all__ = ["ShoppingPreset", "load_provider", "open_shop", "planned_options", "shopping_options"]
+__all__ = [
+    "ShoppingPreset",
+    "answer_prompt",
+    "load_provider",
+    "open_shop",
+    "planned_options",
+    "shopping_options",
+]
 
 
 def load_provider(settings: Settings) -> PaymentProvider:
@@ -85,12 +92,18 @@ def shopping_options(
 
 def planned_options(shop: Shop, owner: Owner, options: ModeOptions) -> ModeOptions:
     """``options`` for the words-only replies of a planned shopping turn: the store's policy as the prompt."""
-    info = shop.catalog.store_info(owner.account)  # no store: an error that says how to load one
+    return dataclasses.replace(
+        options, system_prompt=answer_prompt(shop, owner.account, options.system_prompt)
+    )
+
+
+def answer_prompt(shop: Shop, account: str, system_prompt: str | None = None) -> str:
+    """The system prompt of a planned shopping turn's words-only replies in the store of ``account``."""
+    info = shop.catalog.store_info(account)  # no store: an error that says how to load one
     prompt = load_prompt("shopping_answer").format(
         store=info["name"], policy=info["policy"] or "(none given)"
     )
-    system = prompt if not options.system_prompt else f"{prompt}\n\n{options.system_prompt}"
-    return dataclasses.replace(options, system_prompt=system)
+    return prompt if not system_prompt else f"{prompt}\n\n{system_prompt}"
 
 
 class ShoppingPreset:

@@ -21,6 +21,7 @@ from fastapi.openapi.utils import get_openapi
 
 from ponder import __version__
 from ponder.config import Settings
+from ponder.messages import Message
 from ponder.models.base import ModelSettings
 from ponder.models.registry import resolve_model
 from ponder.server.chat import MODE_MODELS
@@ -44,9 +45,14 @@ if TYPE_CHECKING:
 __all__ = ["create_app"]
 
 
+WARMED_STORES = 4  # stores whose policy prompt is warmed at start, at most
+
+
 async def _warm(state: ServerState) -> None:
-    """The default model loaded, and the fixed prompt of a planned shopping turn in its KV state (a model
-    that keeps prompt states: the embedded engine); a failure is logged, and the first request loads it."""
+    """The default model loaded, and the fixed prompts of planned shopping turns in its KV states (a model
+    that keeps prompt states: the embedded engine): the policy prompt of the first few stores, then the
+    planner's (last, so that it stays in memory); a failure is logged, and the first request loads the
+    model instead."""
     settings = state.settings
     try:
         model = state.model(settings.model)
@@ -54,14 +60,21 @@ async def _warm(state: ServerState) -> None:
         if warm is None or settings.commerce.assistant != "planned":
             return
         from ponder.commerce.assistant.mode import planner_prefix
+        from ponder.commerce.mode import answer_prompt
 
-        started = time.perf_counter()
-        report = await warm(planner_prefix(), ModelSettings())
-        if report is not None:
-            log.info(
-                "shopping planner prompt ready (%s, %.1f s)", report.source, time.perf_counter() - started
-            )
-    except Exception as err:  # the server still starts; the first request loads the model instead
+        shop = state.shop
+        prompts = []
+        for account in (await asyncio.to_thread(shop.catalog.stores))[:WARMED_STORES]:
+            prompt = await asyncio.to_thread(answer_prompt, shop, account, settings.system_prompt)
+            prompts.append([Message.system(prompt)])
+        prompts.append(planner_prefix())
+        for messages in prompts:
+            started = time.perf_counter()
+            report = await warm(messages, ModelSettings())
+            if report is not None:
+                seconds = time.perf_counter() - started
+                log.info("prompt state ready: %d tokens, %s, %.1f s", report.tokens, report.source, seconds)
+    except Exception as err:  # the server still starts
         log.warning("could not warm the model %s: %s", settings.model, err)
 
 
