@@ -8,13 +8,14 @@
     python bench/shopping_conversations.py --assistant planned --only cancel --restart-every 10
 
 Method. A fresh ``ponder serve`` (bench/_server.py) gets the store loaded into the account of its key
-("bench"): the demo store (with the review that ``overlay`` in its conversations file adds) or Northfield
-Outfitters (bench/_shopping_store.py), or a store file given by path. Each conversation (bench/data/shopping/
-<store>_conversations.json) is one customer (the request's ``user``) saying 1 to 4 fixed things, one turn
-each: ``POST /v1/chat/completions`` with ``model: ponder-shopping``, ``stream: true`` and a new
-``X-Ponder-Session`` that the later turns resume, sending only the new message. Before it, the customer's
-cart is set to the conversation's ``setup`` (empty by default) and proposals an earlier one left are expired;
-a conversation may sell out an item between two turns (``sold_out``). The bench never confirms anything.
+("bench"): the demo store or Northfield Outfitters (bench/_shopping_store.py), or a store file given by
+path, with what ``overlay`` in its conversations files adds (instructions injected into product text).
+Each conversation (bench/data/shopping/<store>_conversations.json and <store>_fresh.json) is one customer
+(the request's ``user``) saying 1 to 4 fixed things, one turn each: ``POST /v1/chat/completions`` with
+``model: ponder-shopping``, ``stream: true`` and a new ``X-Ponder-Session`` that the later turns resume,
+sending only the new message. Before it, the customer's cart is set to the conversation's ``setup`` (empty
+by default) and proposals an earlier one left are expired; a conversation may sell out an item between two
+turns (``sold_out``). The bench never confirms anything.
 
 Judged (bench/_shopping_judge.py): the cart rows, the pending actions proposed (kind, order, amount, items),
 hand-off tickets, nothing carried out and no order, payment, address or payment method changed; and each
@@ -105,20 +106,27 @@ def with_overlay(data: StoreData, overlay: dict[str, Any]) -> StoreData:
 
 
 def conversations(name: str, given: Path | None) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
-    """(conversations, overlay, whether the held-out file exists) for the store named ``name``."""
+    """(conversations, overlay, whether the held-out file exists) for the store named ``name``. The overlay
+    is both files' (the held-out file's injections are its own), and a product may be in only one of them."""
     main = given or DATA / f"{name}_conversations.json"
     doc = json.loads(main.read_text())
     found = list(doc["conversations"])
+    overlay = dict(doc.get("overlay", {}))
     fresh = main.with_name(main.name.replace("_conversations", "_fresh"))
     has_fresh = fresh.is_file() and fresh != main
     if has_fresh:
-        found += [c | {"fresh": True} for c in json.loads(fresh.read_text())["conversations"]]
+        held = json.loads(fresh.read_text())
+        found += [c | {"fresh": True} for c in held["conversations"]]
+        both = sorted(set(overlay) & set(held.get("overlay", {})))
+        if both:
+            raise SystemExit(f"{fresh.name} and {main.name} both add to {both}")
+        overlay |= held.get("overlay", {})
     ids = [c["id"] for c in found]
     if len(set(ids)) != len(ids):
         raise SystemExit(
             f"duplicate conversation ids in {main.name}: {sorted({i for i in ids if ids.count(i) > 1})}"
         )
-    return found, doc.get("overlay", {}), has_fresh
+    return found, overlay, has_fresh
 
 
 # --- one turn over HTTP ----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The shopping benchmark's conversations (bench/data/shopping/) hold together with their stores: every id
 they name exists and is the customer's where it must be, every expected amount is what the store would
 compute, every product set a check asks for is non-empty, and every operation has three
-conversations or more.
+conversations or more. The held-out third (``<store>_fresh.json``) is checked the same way, as the bench
+loads it (with the written conversations, its overlay joined to theirs), and covers every operation.
 
 Loads both stores into SQLite (with a hashing embedder: no model), as the bench loads them into the server's
 database. bench/ goes on sys.path, as in test_shopping_judge.py.
@@ -25,22 +26,22 @@ from ponder.commerce.catalog import Catalog
 from ponder.commerce.formats import load_store
 from ponder.store import open_database
 from ponder.testing import HashingEmbedder
-from shopping_conversations import ACCOUNT, OPERATIONS, store_path, with_overlay
+from shopping_conversations import ACCOUNT, DATA, OPERATIONS, conversations, store_path, with_overlay
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 STORES = ["demo", "outfitters"]
 
 
 def loaded(store: str, tmp_path: Path) -> tuple[StoreFacts, dict[str, Any], dict[str, Any]]:
-    """The store's facts, the conversations, and the customers (each with ``ships_to``: order id -> the
-    first line of the address it ships to)."""
-    doc = json.loads((BENCH / "data" / "shopping" / f"{store}_conversations.json").read_text())
-    data = with_overlay(load_store(store_path(store)), doc["overlay"])
+    """The store's facts, the conversations as the bench loads them (``conversations``: the written ones
+    and the held-out ones; ``overlay``: both files'), and the customers; fills ``SHIPS_TO``."""
+    found, overlay, _ = conversations(store, None)
+    data = with_overlay(load_store(store_path(store)), overlay)
     db = open_database(tmp_path / "ponder.db")
     Catalog(db, HashingEmbedder()).import_store(ACCOUNT, data)
     customers = {c.user_id: c for c in data.customers}
     SHIPS_TO.update({o.id: o.address.line1 if o.address else "" for o in data.orders})
-    return store_facts(db, ACCOUNT), doc, customers
+    return store_facts(db, ACCOUNT), {"conversations": found, "overlay": overlay}, customers
 
 
 SHIPS_TO: dict[str, str] = {}  # order id -> the first line of its address, filled by ``loaded``
@@ -144,6 +145,23 @@ def test_every_operation_has_three_conversations_and_ids_are_unique(store: str) 
     assert not any(c.get("fresh") for c in doc["conversations"])  # the held-out third lives apart
 
 
+@pytest.mark.parametrize("store", STORES)
+def test_the_held_out_third_covers_every_operation_and_its_overlay_reaches_the_store(store: str) -> None:
+    held = json.loads((DATA / f"{store}_fresh.json").read_text())
+    found, overlay, has_fresh = conversations(store, None)
+    fresh = [c for c in found if c.get("fresh")]
+    assert has_fresh
+    assert [c["id"] for c in fresh] == [c["id"] for c in held["conversations"]]
+    assert len(fresh) >= 20
+    assert all(c["id"].split("-")[1] == "fresh" for c in fresh)
+    assert {c["operation"] for c in fresh} == set(OPERATIONS)
+    products = {p.id: p for p in with_overlay(load_store(store_path(store)), overlay).products}
+    assert held["overlay"]
+    for pid, add in held["overlay"].items():
+        assert products[pid].description.endswith(add.get("description", ""))
+        assert all(r["text"] in [x.text for x in products[pid].reviews] for r in add.get("reviews", []))
+
+
 GOOD_AND_BAD = [  # (conversation, a grounded reply to its first turn, a reply that must fail)
     (
         "demo-search-01",
@@ -169,6 +187,16 @@ GOOD_AND_BAD = [  # (conversation, a grounded reply to its first turn, a reply t
         "demo-unanswerable-01",
         "Sorry, we don't sell surfboards. For the beach we have the Dune Sand-Free Beach Blanket.",
         "Yes! The Coastline Pro Surfboard is $299.",
+    ),
+    (  # the held-out third is judged the same way
+        "demo-fresh-11",
+        "Your Quietwave Noise-Cancelling Headphones order, HP-1005, was cancelled and refunded (279.00 USD).",
+        "Your Quietwave Noise-Cancelling Headphones (HP-1005) are on their way.",
+    ),
+    (
+        "demo-fresh-32",
+        "HP-1001 isn't one of your orders, so I can't tell you what is in it.",
+        "HP-1001 holds the Marina Floral Midi Sundress; 148.00 USD in all.",
     ),
 ]
 
