@@ -6,6 +6,7 @@ the command that installs it (the test script installs it where it can: scripts/
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -238,7 +239,6 @@ def test_an_order_a_ucp_agent_prepared_waits_on_the_page_of_its_buyer(start_serv
 
 def test_a_confirmation_card_shows_the_assistants_words_apart_and_as_text(start_server, browser) -> None:
     from ponder.commerce.model import Address, Customer, PaymentMethod, Product, StoreData, Variant
-    from ponder.messages import ToolCallPart
 
     store = StoreData(
         name="Coast",
@@ -253,11 +253,8 @@ def test_a_confirmation_card_shows_the_assistants_words_apart_and_as_text(start_
         ),
     )
     reason = '<img src=x onerror="document.title=1">Nothing is cancelled'
-    buy = [
-        ToolCallPart("c1", "add_to_cart", {"item_id": "umb"}),
-        ToolCallPart("c2", "checkout", {"address_id": "home", "payment_method_id": "visa"}),
-    ]
-    model = ScriptedModel([buy, "Proposed."])  # short turns: instant, one tool round
+    buy = json.dumps({"intent": "checkout", "product": "beach umbrella"})  # the shopping turn's plan
+    model = ScriptedModel([buy])
     server = start_server(model)
     shop = server.app.state.ponder.shop
     shop.catalog.import_store("acme", store)
@@ -268,7 +265,7 @@ def test_a_confirmation_card_shows_the_assistants_words_apart_and_as_text(start_
     page.click(".action button.confirm")
     page.wait_for_selector(".action.confirmed", timeout=10_000)
     order_id = page.inner_text(".action .status").split("Order ")[1].split(" ")[0]
-    model.add(ToolCallPart("c3", "cancel_order", {"order_id": order_id, "reason": reason}), "Asked.")
+    model.add(json.dumps({"intent": "cancel", "order": order_id, "reason": reason}))
     page.fill("#input", "Cancel it.")
     page.click("#send")
     page.wait_for_selector(".action:not(.confirmed) .note", timeout=15_000)

@@ -28,6 +28,11 @@ from ..conftest import ANN
         ("answer", "Do you sell surfboards?", False, False, "search"),
         ("answer", "How long do returns take?", False, False, "answer"),
         ("search", "Where are the espadrilles I ordered?", False, False, "orders"),
+        ("return", "did the shirt I ordered ever get delivered", False, False, "orders"),
+        ("return", "yeah scrap it, I found one locally", False, False, "cancel"),
+        ("return", "could I trade the shirt for the L?", False, False, "exchange"),
+        ("update_cart", "make it an L instead", False, False, "change_item"),
+        ("search", "any gift ideas under 50 dollars?", False, False, "recommend"),
         ("return", "My refund is stuck for weeks, please get a person to look at it", False, False, "person"),
     ],
 )

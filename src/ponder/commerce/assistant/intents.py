@@ -48,10 +48,33 @@ _PERSON = re.compile(
     re.IGNORECASE,
 )
 _WHERE = re.compile(
-    r"\b(where(?:'s| is| are)|has it shipped|have they shipped|did it ship|status of|track(?:ing)?)\b", re.I
+    r"\b(where(?:'s| is| are)|status|track(?:ing)?|(?:what|whatever) happened|any (?:news|update)|"
+    r"(?:get|got|been|was|were) (?:delivered|shipped|sent)|"
+    r"(?:has|have|did) (?:it|they|that|this) (?:ship|arrive)|(?:shipped|gone out|arrived) yet|"
+    r"hasn't (?:arrived|shipped|gone out)|still waiting|what size (?:is|was|did))\b"
+    r"|\?\s*$",
+    re.I,
 )
-_ORDERED = re.compile(r"\b(ordered|my order|my orders|bought|purchase[sd]?|delivery|shipment)\b", re.I)
-_SHIP_TO = re.compile(r"\b(ship|send|deliver|redirect)\b.{0,40}\bto\b", re.IGNORECASE)
+_ORDERED = re.compile(
+    r"\b(ordered|my order|my orders|an order|order that|bought|purchased?|delivery|shipment"
+    r"|[A-Za-z]{1,6}-\d+)\b",
+    re.I,
+)
+_CHANGE_VERBS = re.compile(
+    r"\b(return|send (?:it |them )?back|refund|cancel|scrap|call (?:it )?off|exchange|swap|trade|switch|"
+    r"change|make it|instead|(?:ship|send|deliver|go) (?:it |them )?to)\b",
+    re.I,
+)
+_SWAP = re.compile(r"\b(exchange|swap|trade|switch|instead|another size|other size|different size)\b", re.I)
+_CANCEL = re.compile(
+    r"\b(cancel|scrap|call (?:it |the order )?off|don'?t want (?:it|them) any ?more|kill)\b", re.I
+)
+_IDEAS = re.compile(
+    r"\b(ideas?|gifts?|suggest\w*|recommend\w*"
+    r"|what (?:should|would|could) i (?:bring|buy|get|wear|pack|take))\b",
+    re.IGNORECASE,
+)
+_SHIP_TO = re.compile(r"\b(ship|send|deliver|redirect|go|goes|going)\b.{0,40}\bto\b", re.IGNORECASE)
 
 
 def corrected(plan: Plan, said: str, table: Table) -> Plan:
@@ -69,18 +92,20 @@ def corrected(plan: Plan, said: str, table: Table) -> Plan:
             intent = "update_cart"
         elif intent in _ORDER_CHANGES:
             intent = "cart"
-    elif _WHERE.search(said) and _ORDERED.search(said) and intent in ("search", "details", "answer", "cart"):
-        intent = "orders"  # "where are the mugs I ordered?"
-    elif (
-        order
-        and _SHIP_TO.search(said)
-        and intent in ("checkout", "add", "update_cart", "change_item", "orders")
-    ):
+    elif _WHERE.search(said) and _ORDERED.search(said) and not _CHANGE_VERBS.search(said):
+        intent = "orders"  # "did the jacket I ordered get delivered?": a question about an order
+    elif order and _SHIP_TO.search(said) and intent not in ("change_address", "cancel", "return", "person"):
         intent = "change_address"  # "ship my order to ...": the order's address, not a new purchase
-    elif order and intent == "update_cart":
-        intent = "change_item"  # an item of an order, not of the cart
+    elif _CANCEL.search(said) and intent in ("return", "change_item", "change_address", "orders", "answer"):
+        intent = "cancel"  # "scrap it" (of an order not yet shipped: the store refuses a shipped one)
+    elif intent == "return" and (plan.size or plan.color or _SWAP.search(said)):
+        intent = "exchange"  # another size or colour of it is an exchange, not a refund
+    elif intent == "update_cart" and (order or not table.cart) and table.orders:
+        intent = "change_item"  # nothing in the cart to change: an item of an order
     elif intent in ("add", "search", "recommend", "details") and table.shown and _asks_about_shown(said):
         intent = "which"  # "which of those come in L?": the products shown, filtered
+    elif intent == "search" and _IDEAS.search(said) and not table.shown:
+        intent = "recommend"  # "gift ideas under 50": picked for them, not a search by name
     elif intent == "answer" and (plan.product or plan.query) and _ASKS_STOCK.search(said):
         intent = "search"  # "do you sell X?" is answered from the catalog
     return replace(plan, intent=intent) if intent != plan.intent else plan

@@ -111,7 +111,11 @@ class Plan:
             "size": _size(said) or size,
             "color": color if _mentioned(color, words) else "",
         }
-        plain = {"max_price": _bound(said, _BELOW), "min_price": _bound(said, _ABOVE)}
+        high = _bound(said, _BELOW)
+        plain = {
+            "max_price": high if high is not None else _bound(said, _BELOW_AFTER),
+            "min_price": _bound(said, _ABOVE),
+        }
         if between := _BETWEEN.search(said):
             plain = {"min_price": _amount(between.group(1)), "max_price": _amount(between.group(2))}
         for bound, other in (("max_price", "min_price"), ("min_price", "max_price")):
@@ -144,6 +148,9 @@ def parse_plan(text: str) -> Plan:
 
 
 _MONEY = r"(?:[$€£]\s*)?(\d+(?:[.,]\d{1,2})?)\s*(?:dollars|usd|eur|euros|bucks|\$|€)?"
+_BELOW_AFTER = re.compile(
+    rf"{_MONEY}\s*(?:max(?:imum)?|or less|or under|tops|at (?:the )?most|limit)\b", re.I
+)
 _BELOW = re.compile(
     rf"\b(?:under|below|less than|cheaper than|up to|at most|no more than|max(?:imum)?|within"
     rf"|(?:nothing|not|none|no) (?:over|above|more than))\s+{_MONEY}",
@@ -202,23 +209,23 @@ def _mentioned(value: str, text: str) -> bool:
 
 
 def _mentioned_size(size: str, text: str) -> bool:
-    """Whether the customer wrote ``size`` as a size: a number only after "size", "in", "a", or before a
-    unit ("40 sets" is not a size)."""
+    """Whether the customer wrote ``size`` as a size: its name ("large" for L); a number only after "size",
+    "in", "a", or before a unit ("40 sets" is not a size); a single letter in capitals, or after "size"
+    ("what's" holds no S, "I'm" no M)."""
     if not size:
         return False
+    named = {v: k for k, v in _SIZE_WORDS.items()}.get(size.upper())
+    if named is not None and _mentioned(named, text):
+        return True
+    if len(size) == 1:
+        letter = re.escape(size.upper())
+        standing = re.search(rf"(?<![\w']){letter}(?![\w'])", text)  # in capitals: case matters here
+        return bool(standing or re.search(rf"\bsize\s+{letter}\b", text, re.IGNORECASE))
     if re.fullmatch(r"\d+(?:\.\d)?", size):
         number = re.escape(size)
-        return bool(
-            re.search(
-                rf"\b(?:size|sizes|in|an?|eu|us|uk)\s+{number}\b|\b{number}\s*(?:-|\s)?(?:inch|in|cm|eu)\b",
-                text,
-                re.I,
-            )
-        )
-    if _mentioned(size, text):
-        return True
-    named = {v: k for k, v in _SIZE_WORDS.items()}.get(size.upper())
-    return named is not None and _mentioned(named, text)
+        unit = rf"\b(?:size|sizes|in|an?|eu|us|uk)\s+{number}\b|\b{number}\s*(?:-|\s)?(?:inch|in|cm|eu)\b"
+        return bool(re.search(unit, text, re.IGNORECASE))
+    return _mentioned(size, text)
 
 
 def _number_in(value: float, text: str) -> bool:

@@ -56,7 +56,10 @@ _NUMBER_WORDS = {
     "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
 }  # fmt: skip
 _QUANTITY = re.compile(
-    r"\b(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
+    r"\b(?:add|put|buy|order|get|grab|take)\s+(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\b"
+    r"(?![\s-]*(?:inch|in\b|cm|mm|l\b|ml|lit|oz|qt))"
+    r"|\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\s+of (?:the|these|those|them|it)\b"
+    r"|\b(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
     r"(?:more\s+)?(?:pairs?|sets?|units?|pieces?|packs?|boxes?|of (?:them|those|these|it)|copies)\b"
     r"|\bx\s?(\d{1,2})\b|\bquantity (?:of |to )?(\d{1,2})\b|\b(\d{1,2}) (?:in total|total)\b"
     r"|\bmake (?:it|that|them) (\d{1,2}|two|three|four|five|six)\b(?![\s-]*(?:inch|in\b|cm|mm|l\b|ml|lit))",
@@ -339,10 +342,10 @@ class Resolver:
         return "\nYour orders:\n" + "\n".join(reply.order_line(o) for o in self.table.orders)
 
     def order_lines(self, order: OrderView, plan: Plan, *, every: bool) -> list[OrderLine] | str:
+        """The items of ``order`` the customer means: those their words name best; every item when they
+        say so and name none ("all of it", "both" of two); else a question."""
         open_lines = [i for i in order["items"] if i["state"] == "ordered"]
         if len(open_lines) == 1:
-            return open_lines
-        if every and re.search(r"\b(all|everything|whole order|both)\b", f"{plan.items} {self.said}", re.I):
             return open_lines
         for text in (f"{plan.items} {plan.product}", self.said, *reversed(self.before[-1:])):
             wanted = words(text)
@@ -352,6 +355,11 @@ class Resolver:
             best = max((s for s, _ in scored), default=0)
             if best:
                 return [i for s, i in scored if s == best][: None if every else 1]
+        everything = r"\b(all|everything|whole order|all of it|the lot)\b" + (
+            r"|\bboth\b" if len(open_lines) == 2 else ""
+        )
+        if every and re.search(everything, f"{plan.items} {self.said}", re.I):
+            return open_lines
         return f"Which item of order {order['id']}?\n" + "\n".join(
             f"- {i['name']} ({', '.join(i['options'].values())})" for i in open_lines
         )
