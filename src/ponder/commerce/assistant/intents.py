@@ -74,7 +74,7 @@ _IDEAS = re.compile(
     r"|what (?:should|would|could) i (?:bring|buy|get|wear|pack|take))\b",
     re.IGNORECASE,
 )
-_SHIP_TO = re.compile(r"\b(ship|send|deliver|redirect|go|goes|going)\b.{0,40}\bto\b", re.IGNORECASE)
+_SHIP_TO = re.compile(r"\b(ship|send|deliver|redirect|go|goes)\b.{0,40}\bto\b", re.IGNORECASE)
 
 
 def corrected(plan: Plan, said: str, table: Table) -> Plan:
@@ -92,10 +92,10 @@ def corrected(plan: Plan, said: str, table: Table) -> Plan:
             intent = "update_cart"
         elif intent in _ORDER_CHANGES:
             intent = "cart"
-    elif _WHERE.search(said) and _ORDERED.search(said) and not _CHANGE_VERBS.search(said):
-        intent = "orders"  # "did the jacket I ordered get delivered?": a question about an order
     elif order and _SHIP_TO.search(said) and intent not in ("change_address", "cancel", "return", "person"):
         intent = "change_address"  # "ship my order to ...": the order's address, not a new purchase
+    elif _WHERE.search(said) and _ORDERED.search(said) and not _CHANGE_VERBS.search(said):
+        intent = "orders"  # "did the jacket I ordered get delivered?": a question about an order
     elif _CANCEL.search(said) and intent in ("return", "change_item", "change_address", "orders", "answer"):
         intent = "cancel"  # "scrap it" (of an order not yet shipped: the store refuses a shipped one)
     elif intent == "return" and (plan.size or plan.color or _SWAP.search(said)):
