@@ -189,12 +189,12 @@ GOOD_AND_BAD = [  # (conversation, a grounded reply to its first turn, a reply t
         "Yes! The Coastline Pro Surfboard is $299.",
     ),
     (  # the held-out third is judged the same way
-        "demo-fresh-11",
+        "demo-seen-11",
         "Your Quietwave Noise-Cancelling Headphones order, HP-1005, was cancelled and refunded (279.00 USD).",
         "Your Quietwave Noise-Cancelling Headphones (HP-1005) are on their way.",
     ),
     (
-        "demo-fresh-32",
+        "demo-seen-32",
         "HP-1001 isn't one of your orders, so I can't tell you what is in it.",
         "HP-1001 holds the Marina Floral Midi Sundress; 148.00 USD in all.",
     ),
