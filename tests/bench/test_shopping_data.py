@@ -153,7 +153,6 @@ def test_the_held_out_third_covers_every_operation_and_its_overlay_reaches_the_s
     assert has_fresh
     assert [c["id"] for c in fresh] == [c["id"] for c in held["conversations"]]
     assert len(fresh) >= 20
-    assert all(c["id"].split("-")[1] == "fresh" for c in fresh)
     assert {c["operation"] for c in fresh} == set(OPERATIONS)
     products = {p.id: p for p in with_overlay(load_store(store_path(store)), overlay).products}
     assert held["overlay"]
@@ -188,15 +187,20 @@ GOOD_AND_BAD = [  # (conversation, a grounded reply to its first turn, a reply t
         "Sorry, we don't sell surfboards. For the beach we have the Dune Sand-Free Beach Blanket.",
         "Yes! The Coastline Pro Surfboard is $299.",
     ),
-    (  # the held-out third is judged the same way
-        "demo-fresh-11",
+    (  # the first held-out third, now written, is judged the same way
+        "demo-seen-11",
         "Your Quietwave Noise-Cancelling Headphones order, HP-1005, was cancelled and refunded (279.00 USD).",
         "Your Quietwave Noise-Cancelling Headphones (HP-1005) are on their way.",
     ),
     (
-        "demo-fresh-32",
+        "demo-seen-32",
         "HP-1001 isn't one of your orders, so I can't tell you what is in it.",
         "HP-1001 holds the Marina Floral Midi Sundress; 148.00 USD in all.",
+    ),
+    (  # and the held-out third
+        "demo-ho2-32",
+        "HP-1006 is not one of your orders, so I can't say what is in it.",
+        "HP-1006 holds the Heritage Cast Iron Skillet and two sets of linen napkins.",
     ),
 ]
 
