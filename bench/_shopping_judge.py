@@ -61,6 +61,8 @@ _LEADING = {
     "the", "our", "this", "that", "these", "those", "your", "my", "a", "an", "some", "any", "both", "all",
     "each", "new", "other", "great", "yes", "sure", "here", "i", "we", "you", "it", "its", "and", "or",
 }  # fmt: skip
+# a currency code after an amount starts no name
+_CURRENCIES = {"USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY"}
 _PARENS = re.compile(r"\s*\([^)]*\)")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
@@ -156,10 +158,15 @@ class StoreReader:
         Waterproof hiking boots")."""
         out: list[str] = []
         candidates = _title_runs(text, self.heads) + [_WORD.findall(b) for b in _BOLD.findall(text)]
-        for run in candidates:
+        titled = len(candidates) - len(_BOLD.findall(text))
+        for n, run in enumerate(candidates):
             words = [w.rstrip(".") for w in run]
             while words and words[0].lower() in _LEADING:
                 words.pop(0)
+            if n < titled and words and words[0] in _CURRENCIES:  # "299.00 USD for the camera only"
+                words.pop(0)
+                if words and not words[0][:1].isupper():
+                    continue
             if len(words) < 2:
                 continue
             last = re.sub(r"[^a-z0-9]", "", words[-1].lower())

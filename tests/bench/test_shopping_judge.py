@@ -164,6 +164,8 @@ def test_names_of_the_store_are_found_and_invented_ones_counted(facts: StoreFact
     assert reader.read("Linen Shirt: yes. The Linen Shirts we have are light.").invented_names == []
     # a real name of three words or more, after words that are no part of it (a currency, an arrow)
     assert reader.read("1 × Shirt at 68.00 USD Riviera Linen Shirt, 68.00 USD").invented_names == []
+    assert reader.read("It costs 68.00 USD for the shirt only.").invented_names == []  # a currency
+    assert reader.read("It costs 68.00 USD Breeze Linen Shirt.").invented_names == ["Breeze Linen Shirt"]
 
 
 def test_ids_and_order_ids_are_read_and_those_not_real_or_not_theirs_are_invented(facts: StoreFacts) -> None:
