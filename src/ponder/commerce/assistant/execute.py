@@ -23,8 +23,8 @@ from ponder.commerce.action_records import PendingAction
 from ponder.commerce.assistant import reply
 from ponder.commerce.assistant.intents import corrected
 from ponder.commerce.assistant.plan import Plan
-from ponder.commerce.assistant.resolve import Resolver, stem, words
-from ponder.commerce.assistant.table import CartLine, Table, options_text
+from ponder.commerce.assistant.resolve import Resolver, words
+from ponder.commerce.assistant.table import CartLine, Table, options_text, read_cart
 from ponder.commerce.catalog import ProductView, product_text
 from ponder.commerce.model import Variant
 from ponder.commerce.tools import ShoppingTools
@@ -414,19 +414,15 @@ class Executor:
 
     def _reread(self) -> None:
         """The table (and the resolver's) with the cart as it is now."""
-        lines = []
-        for line in self.shop.carts.lines(self.owner):
-            product, variant = self.shop.catalog.variant(self.owner.account, line.variant_id)
-            lines.append(CartLine(product, variant, line.quantity))
-        self.table = self.find.table = replace(self.table, cart=lines)
+        self.table = self.find.table = replace(self.table, cart=read_cart(self.shop, self.owner))
 
 
 def _scored(
     listed: list[tuple[ProductView, list[Variant]]], query: str
 ) -> list[tuple[ProductView, list[Variant], int]]:
     """The products with the number of the query's words (singular or plural) their text shares."""
-    wanted = {stem(w) for w in words(query)}
-    return [(p, v, len(wanted & {stem(w) for w in words(product_text(p.product))})) for p, v in listed]
+    wanted = words(query)  # singular already
+    return [(p, v, len(wanted & words(product_text(p.product)))) for p, v in listed]
 
 
 _COUNT = re.compile(

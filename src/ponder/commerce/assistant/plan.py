@@ -20,7 +20,7 @@ import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal, get_args
 
-__all__ = ["INTENTS", "PLAN_SCHEMA", "Intent", "Plan", "parse_plan"]
+__all__ = ["INTENTS", "PLAN_SCHEMA", "SIZE_WORDS", "Intent", "Plan", "parse_plan"]
 
 Intent = Literal[
     "search",  # find products by words and filters
@@ -98,15 +98,15 @@ class Plan:
         ``said`` are taken over what the model read."""
         words = f"{before}\n{said}"
         size, color = self.size, self.color
-        if size and not _SIZE_LIKE.fullmatch(size.strip()) and size.lower() not in _SIZE_WORDS:
+        if size and not _SIZE_LIKE.fullmatch(size.strip()) and size.lower() not in SIZE_WORDS:
             size, color = "", color or size  # "sea glass" or "daypack" is no size
-        if color.lower().strip() in _SIZE_WORDS and not size:
+        if color.lower().strip() in SIZE_WORDS and not size:
             size, color = color, ""  # "large" is a size
         if re.search(r"\d", color) and re.search(
             r"[$€£]|\b(between|under|over|dollars?|usd|eur)\b", color, re.I
         ):
             color = ""  # a price read as a colour
-        size = _SIZE_WORDS.get(size.lower().strip(), size) if _mentioned_size(size, words) else ""
+        size = SIZE_WORDS.get(size.lower().strip(), size) if _mentioned_size(size, words) else ""
         updates: dict[str, Any] = {
             "size": _size(said) or size,
             "color": color if _mentioned(color, words) else "",
@@ -166,7 +166,7 @@ _SIZE_LIKE = re.compile(
     re.IGNORECASE,
 )
 _BETWEEN = re.compile(rf"\b(?:between|from)\s+{_MONEY}\s*(?:and|to|-)\s*{_MONEY}", re.IGNORECASE)
-_SIZE_WORDS = {
+SIZE_WORDS = {
     "extra small": "XS",
     "x-small": "XS",
     "small": "S",
@@ -198,7 +198,7 @@ def _size(said: str) -> str:
     if match is None:
         return ""
     value = next(g for g in match.groups() if g)
-    return _SIZE_WORDS.get(value.lower(), value.upper())
+    return SIZE_WORDS.get(value.lower(), value.upper())
 
 
 def _mentioned(value: str, text: str) -> bool:
@@ -214,7 +214,7 @@ def _mentioned_size(size: str, text: str) -> bool:
     ("what's" holds no S, "I'm" no M)."""
     if not size:
         return False
-    named = {v: k for k, v in _SIZE_WORDS.items()}.get(size.upper())
+    named = {v: k for k, v in SIZE_WORDS.items()}.get(size.upper())
     if named is not None and _mentioned(named, text):
         return True
     if len(size) == 1:

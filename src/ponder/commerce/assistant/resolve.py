@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 
 from ponder.commerce.assistant import reply
-from ponder.commerce.assistant.plan import Plan
+from ponder.commerce.assistant.plan import SIZE_WORDS, Plan
 from ponder.commerce.assistant.table import Table
 from ponder.commerce.catalog import ProductView
 from ponder.commerce.model import Address, PaymentMethod, Variant
@@ -404,7 +404,7 @@ class Resolver:
 
 def _value_matches(asked: str, value: str) -> bool:
     """Whether the customer's ``asked`` ("L", "large", "10 inch", "sea glass") names the option ``value``."""
-    a, v = _norm(_SIZE_NAMES.get(asked.lower().strip(), asked)), _norm(value)
+    a, v = _norm(SIZE_WORDS.get(asked.lower().strip(), asked)), _norm(value)
     if not a or not v:
         return False
     if a == v:
@@ -427,9 +427,6 @@ def _written_value(value: str, text: str) -> bool:
     return bool(re.search(rf"(?<![\w/]){pattern}(?![\w/])", text.lower()))
 
 
-_SIZE_NAMES = {
-    "extra small": "XS", "small": "S", "medium": "M", "large": "L", "extra large": "XL", "x-large": "XL",
-}  # fmt: skip
 _SIZE_ORDER = ["xxs", "xs", "s", "s/m", "m", "m/l", "l", "l/xl", "xl", "xxl", "xxxl"]
 
 

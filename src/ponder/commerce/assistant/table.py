@@ -23,7 +23,7 @@ from ponder.commerce.shop import Shop
 from ponder.memory.owner import Owner
 from ponder.messages import Message
 
-__all__ = ["CartLine", "Table", "options_text", "read_table", "shown_names"]
+__all__ = ["CartLine", "Table", "options_text", "read_cart", "read_table", "shown_names"]
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 MAX_SHOWN = 10
@@ -58,20 +58,25 @@ def read_table(shop: Shop, owner: Owner, history: Sequence[Message]) -> Table:
     """The table for ``owner``'s turn, ``history`` being the conversation before the new message."""
     info = shop.catalog.store_info(owner.account)
     names = shown_names(history)
-    cart = []
-    for line in shop.carts.lines(owner):
-        product, variant = shop.catalog.variant(owner.account, line.variant_id)
-        cart.append(CartLine(product, variant, line.quantity))
     return Table(
         store=info["name"],
         currency=info["currency"],
         policy=info["policy"] or "",
         shown=shop.catalog.named(owner.account, names) if names else [],
-        cart=cart,
+        cart=read_cart(shop, owner),
         orders=shop.orders.list_orders(owner),
         addresses=shop.customers.addresses(owner),
         methods=shop.customers.payment_methods(owner),
     )
+
+
+def read_cart(shop: Shop, owner: Owner) -> list[CartLine]:
+    """``owner``'s cart as it is now, each line with its product and item."""
+    lines = []
+    for line in shop.carts.lines(owner):
+        product, variant = shop.catalog.variant(owner.account, line.variant_id)
+        lines.append(CartLine(product, variant, line.quantity))
+    return lines
 
 
 def shown_names(history: Sequence[Message]) -> list[str]:

@@ -42,7 +42,7 @@ from typing import Any
 from ponder.errors import BackendError, RuntimeMissingError
 from ponder.models.embedded.abort import AbortSwitch
 from ponder.models.embedded.batch import BatchDecoder
-from ponder.models.embedded.kv_states import MIN_GAIN, KvStates
+from ponder.models.embedded.kv_states import MIN_GAIN, KvStates, common_prefix
 from ponder.models.embedded.prefix_cache import PrefixStore
 from ponder.models.embedded.stops import StopMatcher
 from ponder.models.embedded.threads import ThreadAdvisor
@@ -214,7 +214,7 @@ class LlamaEngine:
         started = time.perf_counter()
         threads = self._adapt_threads(None)
         llm.set_seed(params.seed if params.seed is not None else random.randrange(2**31))
-        cached = _common_prefix(llm.input_ids[: llm.n_tokens], prompt)
+        cached = common_prefix(llm.input_ids[: llm.n_tokens], prompt)
         decoded_before = self._evaluated
         evaluated = 0
         restored = 0
@@ -354,7 +354,7 @@ class LlamaEngine:
         llm = self.llm
         store = self.prefixes
         started = time.perf_counter()
-        cached = _common_prefix(llm.input_ids[: llm.n_tokens], prefix)
+        cached = common_prefix(llm.input_ids[: llm.n_tokens], prefix)
         if cached == len(prefix):
             return PrefixReport("memory", len(prefix), 0.0)
         identity = self.identity()
@@ -430,12 +430,3 @@ class LlamaEngine:
             with contextlib.suppress(Exception):
                 self._llm.close()
             self._llm = None
-
-
-def _common_prefix(cached: Sequence[int], prompt: Sequence[int]) -> int:
-    n = 0
-    for a, b in zip(cached, prompt, strict=False):
-        if a != b:
-            break
-        n += 1
-    return n

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["KvStates", "SavedState"]
+__all__ = ["KvStates", "SavedState", "common_prefix"]
 
 DEFAULT_MAX_BYTES = 256 << 20
 MIN_GAIN = 64  # tokens: a state is kept, or restored, only when it saves at least this much prefill
@@ -58,7 +58,7 @@ class KvStates:
         ``MIN_GAIN`` tokens more than ``covered`` (what the context already holds of the prompt)."""
         found: tuple[SavedState, int] | None = None
         for state in self._states.values():
-            shared = _shared(state.tokens, prompt)
+            shared = common_prefix(state.tokens, prompt)
             if shared >= covered + MIN_GAIN and (found is None or shared > found[1]):
                 found = (state, shared)
         if found is not None:
@@ -69,9 +69,11 @@ class KvStates:
         self._bytes -= len(self._states.pop(key).data)
 
 
-def _shared(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many tokens ``a`` and ``b`` share from their start."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
