@@ -115,6 +115,17 @@ def test_with_a_request_the_blend_orders_what_a_search_finds(
     assert shop.recommendations.recommend(ANN, k=1)[0].product.id == "lantern"  # no request: the crowd's pick
 
 
+def test_a_gift_for_someone_else_is_not_picked_by_the_customers_own_interests(shop: Shop) -> None:
+    _campers(shop)
+    shop.recommendations.record(ANN, "view", shop.catalog.products(STORE, ["linen-shirt", "oxford-shirt"]))
+    shop.recommendations.record(ANN, "purchase", shop.catalog.products(STORE, ["tent"]))
+    mine = shop.recommendations.recommend(ANN, k=3)
+    assert any("your interest" in " ".join(r.recommendation.reasons) for r in mine)
+    gift = shop.recommendations.recommend(ANN, k=3, personal=False)
+    assert not any("your" in " ".join(r.recommendation.reasons).lower() for r in gift)
+    assert "tent" in {r.product.id for r in gift}  # what they bought themselves may be a gift
+
+
 def test_constraints_are_hard(shop: Shop) -> None:
     _campers(shop)
     found = shop.recommendations.recommend(ANN, "shirt", max_price=5000, size="L", k=10)

@@ -99,16 +99,19 @@ class StoreRecommendations:
         in_stock_only: bool = True,
         exclude: Iterable[str] = (),
         k: int = 5,
+        personal: bool = True,
     ) -> list[Recommended]:
-        """The ``k`` best products for ``owner.user`` now, best first, each with its reasons."""
+        """The ``k`` best products for ``owner.user`` now, best first, each with its reasons. Not
+        ``personal`` (a gift for someone else): the request and what shoppers buy, without this person's
+        interests and purchases."""
         if not 1 <= k <= MAX_K:
             raise UserError(f"k must be between 1 and {MAX_K} (got {k}).")
         if max_price is not None and max_price < 0:
             raise UserError(f"max_price must not be negative (got {max_price}).")
         model = self._model(owner.account)
-        profile = self._profile(owner)
-        history, bought = self._history(owner, model)
-        collaborative = model.collaborative.user(owner.user, history)
+        profile = self._profile(owner) if personal else None
+        history, bought = self._history(owner, model) if personal else (None, frozenset[str]())
+        collaborative = model.collaborative.user(owner.user if personal else "", history if personal else {})
         text = (request or "").strip()
         asked = Request(text, self.catalog.query_vector(text)) if text else None
         excluded = frozenset(exclude) | bought

@@ -126,6 +126,21 @@ def test_an_address_the_customer_did_not_write_is_never_used(shop: Shop) -> None
     assert proposal.action.kind == "change_address" and "7 Quay Lane" in proposal.action.summary
 
 
+def test_a_new_address_written_with_its_state_and_zip_after_the_city_is_read_as_fields(shop: Shop) -> None:
+    shop.carts.add(ANN, "umb", 1)
+    shop.actions.confirm(ANN, *_proposed_order(shop))
+    written = "please deliver my order to 9 Birch Road, Bangor ME 04401"
+    _, proposals, _ = carry_out(shop, Plan("change_address"), written)
+    [proposal] = proposals
+    address = proposal.action.arguments["address"]
+    assert (address["line1"], address["city"], address["state"], address["zip"]) == (
+        "9 Birch Road",
+        "Bangor",
+        "ME",
+        "04401",
+    )
+
+
 def test_a_person_is_asked_to_take_over_with_the_conversation(shop: Shop) -> None:
     text, _, _ = carry_out(shop, Plan("person", reason="refund"), "I want a human")
     [ticket] = shop.support.list_tickets("shop")
@@ -162,3 +177,10 @@ def test_a_bigger_size_of_an_ordered_item_is_the_next_size_up(shop: Shop) -> Non
 def test_an_order_is_found_by_the_items_the_customer_names(shop: Shop) -> None:
     text, _, _ = carry_out(shop, Plan("orders"), "where are the espadrilles I ordered?")
     assert text is not None and text.startswith("Order #W1: delivered")
+
+
+def test_recommendations_for_someone_else_are_not_picked_by_the_customers_own_interests(shop: Shop) -> None:
+    for said, gift in (("a gift for my brother who surfs", True), ("something for me to wear", False)):
+        _, _, executor = carry_out(shop, Plan("recommend", query="surf"), said)
+        [(call, _)] = executor.calls
+        assert call.name == "recommend_products" and call.arguments["for_someone_else"] is gift

@@ -45,3 +45,35 @@ def test_plain_words_decide_the_intent(
     table: Table = read_table(shop, ANN, history)
     plan = Plan(planned, product="surfboards" if planned == "answer" and "sell" in said else "")
     assert corrected(plan, said, table).intent == intent
+
+
+@pytest.mark.parametrize(
+    ("planned", "said", "before", "intent"),
+    [
+        # a complaint about something bought is not a request to change the order: its order is shown
+        ("return", "the espadrilles I got rub my heels", "", "orders"),
+        ("exchange", "my linen shirt feels tight across the shoulders", "", "orders"),
+        ("return", "my old sandals finally gave up", "", "answer"),  # nothing of the store's
+        ("cancel", "the linen shirt I ordered is lovely", "", "orders"),
+        # how a change went is a question about the order, not a new change
+        ("return", "hi, has my refund for the espadrilles come through?", "", "orders"),
+        # another size of something bought, in the customer's words, now or over two messages
+        ("search", "the shirt I bought is a bit snug, could I get an L in its place?", "", "exchange"),
+        ("orders", "I'd like the L rather than the M", "my linen shirt arrived yesterday", "exchange"),
+        (
+            "exchange",
+            "honestly I'd prefer my money back rather than a swap",
+            "my espadrilles are narrow",
+            "return",
+        ),
+        ("return", "ok, then a swap for a 41 please", "the espadrilles I got are too narrow", "exchange"),
+        ("orders", "could you call the whole order off?", "", "cancel"),
+        ("add", "can #W1 come to my sister's place instead?", "", "change_address"),
+        ("change_address", "that's the one", "please send my order to 7 Quay Lane, Lisbon", "change_address"),
+    ],
+)
+def test_a_change_of_an_order_needs_the_customer_to_ask_for_it(
+    shop: Shop, planned: Intent, said: str, before: str, intent: Intent
+) -> None:
+    table: Table = read_table(shop, ANN, [])
+    assert corrected(Plan(planned), said, table, before).intent == intent

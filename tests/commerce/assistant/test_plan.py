@@ -54,3 +54,15 @@ def test_a_price_range_a_size_word_and_a_price_read_as_a_colour() -> None:
     assert plan == Plan("search", query="tents", min_price=200.0, max_price=300.0)
     assert Plan("update_cart", color="large").from_text("make it a large instead").size == "L"
     assert Plan("search", size="sea glass").from_text("the speaker in sea glass").color == "sea glass"
+
+
+def test_a_size_word_counts_only_as_a_size() -> None:
+    for said in ("is the tote small enough for a plane?", "this brand runs small", "a large pan for paella"):
+        assert Plan("search", query="tote", size="S").from_text(said).size == "", said
+    assert Plan("add", size="M").from_text("a medium, please").size == "M"
+    assert Plan("add", size="L").from_text("large or extra large would do").size == "L"
+
+
+def test_a_size_read_as_a_colour_is_a_size() -> None:
+    plan = Plan("search", query="slippers", color="EU 41").from_text("felt slippers, EU 41")
+    assert (plan.size, plan.color) == ("41", "")

@@ -49,11 +49,12 @@ class Executor:
         self.owner = tools.owner
         self.table = table
         self.said = said
+        self.before = list(before)
         self.find = Resolver(tools.shop, tools.owner, table, said, before)
         self.calls: list[tuple[ToolCallPart, ToolResultPart]] = []  # the store's tools called, in order
 
     def run(self, plan: Plan) -> str | None:
-        plan = corrected(plan, self.said, self.table)
+        plan = corrected(plan, self.said, self.table, self.before[-1] if self.before else "")
         self.plan = plan
         handler = getattr(self, f"_{plan.intent}")
         try:
@@ -145,6 +146,7 @@ class Executor:
             max_price=plan.max_price,
             size=plan.size or None,
             limit=_count(self.said) or RECOMMENDATIONS,
+            for_someone_else=bool(_FOR_SOMEONE_ELSE.search(self.said)),
         )
         if not found:
             return f"I have nothing in stock to recommend{_filters(self.table, plan)} right now."
@@ -427,6 +429,12 @@ def _scored(
 
 _COUNT = re.compile(
     r"\b(one|two|three|four|five|[1-5])\s+(?:\w+\s+)?(?:products|ideas|items|options|things|suggestions|pieces)",
+    re.IGNORECASE,
+)
+_FOR_SOMEONE_ELSE = re.compile(  # "a gift for my dad", "something for a friend who cooks"
+    r"\b(gifts?|presents?)\b|\bfor (?:my|a|an|our|his|her|their) (?:\w+ ){0,2}?(?:friend|mom|mum|mother|dad"
+    r"|father|wife|husband|partner|sister|brother|son|daughter|kids?|child|children|boss|colleague"
+    r"|co-?worker|niece|nephew|aunt|uncle|grand\w+|girlfriend|boyfriend|neighbou?r|cousin|teacher|host)s?\b",
     re.IGNORECASE,
 )
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}

@@ -100,8 +100,9 @@ class Plan:
         size, color = self.size, self.color
         if size and not _SIZE_LIKE.fullmatch(size.strip()) and size.lower() not in SIZE_WORDS:
             size, color = "", color or size  # "sea glass" or "daypack" is no size
-        if color.lower().strip() in SIZE_WORDS and not size:
-            size, color = color, ""  # "large" is a size
+        if (color.lower().strip() in SIZE_WORDS or _SIZE_LIKE.fullmatch(color.strip())) and not size:
+            size, color = color, ""  # "large" or "EU 41" is a size
+        size = _REGION.sub("", size.strip())  # "EU 41" is 41
         if re.search(r"\d", color) and re.search(
             r"[$€£]|\b(between|under|over|dollars?|usd|eur)\b", color, re.I
         ):
@@ -161,7 +162,8 @@ _ABOVE = re.compile(
 )
 # What a size looks like: a letter size, a number (with a unit), or two of them ("S/M", "10-inch", "30L")
 _SIZE_LIKE = re.compile(
-    r"(?:x{0,3}[sml]|xxs|one size|\d+(?:\.\d+)?\s*(?:-?\s*(?:inch|in|cm|mm|l|ml|eu|us|uk))?)"
+    r"(?:x{0,3}[sml]|xxs|one size|(?:eu|us|uk)\s*\d+(?:\.5)?"
+    r"|\d+(?:\.\d+)?\s*(?:-?\s*(?:inch|in|cm|mm|l|ml|eu|us|uk))?)"
     r"(?:\s*/\s*(?:x{0,3}[sml]|\d+(?:\.\d+)?))?",
     re.IGNORECASE,
 )
@@ -215,7 +217,7 @@ def _mentioned_size(size: str, text: str) -> bool:
     if not size:
         return False
     named = {v: k for k, v in SIZE_WORDS.items()}.get(size.upper())
-    if named is not None and _mentioned(named, text):
+    if named is not None and _size_word_used(named, text):
         return True
     if len(size) == 1:
         letter = re.escape(size.upper())
@@ -226,6 +228,24 @@ def _mentioned_size(size: str, text: str) -> bool:
         unit = rf"\b(?:size|sizes|in|an?|eu|us|uk)\s+{number}\b|\b{number}\s*(?:-|\s)?(?:inch|in|cm|eu)\b"
         return bool(re.search(unit, text, re.IGNORECASE))
     return _mentioned(size, text)
+
+
+def _size_word_used(word: str, text: str) -> bool:
+    """Whether ``text`` uses the size word ("small") as a size: "a small, please", "small or medium",
+    "size small"; not about fit or a thing ("runs small", "too small", "small enough", "a small bag")."""
+    for match in re.finditer(rf"\b{re.escape(word)}\b", text, re.IGNORECASE):
+        before, after = text[: match.start()].lower(), text[match.end() :].lower()
+        if re.search(r"\bsize\s+$", before):
+            return True
+        if re.search(r"\b(too|runs?|running|a bit|a little|very|so|quite|really|rather|bit)\s+$", before):
+            continue
+        if re.match(rf"[^\S\n]*(?:$|\n|[,.;:!?)]|(?:{_AFTER_SIZE})\b)", after):
+            return True
+    return False
+
+
+_AFTER_SIZE = "one|ones|size|in|please|instead|or|and|for me|would|should|will|is|fits?|then|but|if|thanks"
+_REGION = re.compile(r"^(?:eu|us|uk)\s*(?=\d)", re.IGNORECASE)
 
 
 def _number_in(value: float, text: str) -> bool:

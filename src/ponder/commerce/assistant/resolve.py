@@ -323,9 +323,14 @@ class Resolver:
         return f"Which order would you like to {verb}?\n" + "\n".join(reply.order_line(o) for o in eligible)
 
     def orders_with_items(self, plan: Plan) -> list[OrderView]:
-        """The customer's orders holding items the customer named in this message ("my mugs")."""
-        wanted = words(f"{plan.items} {plan.product} {plan.query} {self.said}")
-        return [o for o in self.table.orders if any(wanted & words(i["name"]) for i in o["items"])]
+        """The customer's orders holding items the customer named in this message ("my mugs"), else in
+        their previous one ("I'm still waiting on a parka" then "has it left the warehouse?")."""
+        for text in (f"{plan.items} {plan.product} {plan.query} {self.said}", *reversed(self.before[-1:])):
+            wanted = words(text)
+            found = [o for o in self.table.orders if any(wanted & words(i["name"]) for i in o["items"])]
+            if found:
+                return found
+        return []
 
     def _by_items(self, plan: Plan, orders: Sequence[OrderView]) -> OrderView | None:
         """The one order whose items the customer named (now, or in their last message)."""
@@ -471,6 +476,11 @@ def _address_fields(text: str) -> dict[str, str] | None:
     if len(parts) < 2 or not re.match(r"\d", parts[0]):
         return None
     fields = {"line1": parts[0], "city": parts[1], "country": "US"}
+    city_state = re.fullmatch(r"(.+?)\s+([A-Z]{2})(?:\s+(\d{4,6}(?:-\d{4})?))?", parts[1])
+    if city_state:  # "Burlington VT 05408"
+        fields["city"], fields["state"] = city_state.group(1), city_state.group(2)
+        if city_state.group(3):
+            fields["zip"] = city_state.group(3)
     for part in parts[2:]:
         state_zip = re.fullmatch(r"([A-Za-z]{2})?\s*(\d{4,6}(?:-\d{4})?)?", part)
         if state_zip and state_zip.group(2):

@@ -75,6 +75,7 @@ class BrowsingTools(CustomerTools):
             size: A size option value, such as "M" or "42".
             color: A color option value.
             limit: How many products to return (1-10).
+            for_someone_else: True for another person (a gift): picked without this customer's interests.
         """
         options = {k: v for k, v in (("size", size), ("color", color)) if v}
         hits = self.shop.catalog.search(
@@ -96,7 +97,12 @@ class BrowsingTools(CustomerTools):
             log.warning("could not record a %s for %s", kind, self.owner, exc_info=True)
 
     def recommend_products(
-        self, request: str = "", max_price: float | None = None, size: str | None = None, limit: int = 5
+        self,
+        request: str = "",
+        max_price: float | None = None,
+        size: str | None = None,
+        limit: int = 5,
+        for_someone_else: bool = False,
     ) -> list[dict[str, Any]]:
         """Products picked for this customer: what they ask for now, blended with their interests, what
         they bought, and what shoppers with similar tastes liked; not what they bought or have in the cart.
@@ -107,6 +113,7 @@ class BrowsingTools(CustomerTools):
             max_price: Highest price, in the store's currency.
             size: The customer's size, such as "M" or "42", for products that come in sizes.
             limit: How many products to return (1-10).
+            for_someone_else: True for another person (a gift): picked without this customer's interests.
         """
         in_cart = [
             self.shop.catalog.variant(self.account, line.variant_id)[0].id
@@ -119,6 +126,7 @@ class BrowsingTools(CustomerTools):
             size=size,
             exclude=in_cart,
             k=max(1, min(limit, MAX_RESULTS)),
+            personal=not for_someone_else,
         )
         out = []
         for r in found:
