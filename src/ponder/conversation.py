@@ -10,9 +10,11 @@ behind it) describes a turn as a ``TurnSpec`` and hands it here; none runs a ste
                                user; ``Turn.resume``, which a surface may run earlier in a worker thread of
                                its own), then perception: images and audio as text, or images kept for a
                                vision model
-    Turn.run()                 the mode's events, its ``Answer:`` scaffolding kept out of the text; then the
-                               turn stored in its session (the same rows whichever surface ran it); then
-                               ``TurnDone`` with the result and the actions waiting for the person
+    Turn.run()                 the mode's events, its ``Answer:`` scaffolding kept out of the text; a
+                               structured output's schema told to the model, generated under and checked
+                               (models/structured.py); then the turn stored in its session (the same rows
+                               whichever surface ran it); then ``TurnDone`` with the result and the actions
+                               waiting for the person
     Turn.learn()               post-turn learning: the durable facts the user stated (the surface says when:
                                the CLI at once, the server after the response)
 
@@ -31,8 +33,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ponder.config import Settings
 from ponder.errors import BackendError, UserError
 from ponder.memory.owner import DEFAULT_USER, LOCAL_ACCOUNT, Owner
-from ponder.messages import Event, Message, PerceptionEvent, ResponseDone, TextDelta
+from ponder.messages import Event, Message, PerceptionEvent, ResponseDone, TextDelta, TextPart
 from ponder.models.base import Model, ModelSettings
+from ponder.models.structured import OutputSchema, check
 from ponder.modes.base import Mode
 from ponder.modes.registry import ModeName, ModeOptions, PresetName, ReasoningMode, Selection, get_mode
 from ponder.modes.router import route
@@ -78,6 +81,7 @@ class TurnSpec:
     memory: bool = True  # recall and learning (the turn is stored all the same)
     store: str | None = None  # the account whose store a shopping turn shops in (default: the owner's)
     scope: str = ""  # perception's cache scope (the server's account)
+    output: OutputSchema | None = None  # structured output: the reply is JSON under this schema
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,8 @@ class Conversation:
         """Route once, apply the preset and build the mode; a UserError (or the shop's NotFoundError) for a
         turn that cannot run. Blocking when a preset reads its store: run it in a worker thread."""
         requested = spec.selection.mode
+        if spec.output is not None and spec.selection.preset is not None:
+            raise UserError(f"Structured output is not available under the {spec.selection.preset} preset.")
         router: dict[str, str] | None = None
         chosen: ReasoningMode
         if requested == "auto":
@@ -249,7 +255,11 @@ class Turn:
             yield PerceptionEvent(report)
         shown = AnswerPrefix()
         response = None
-        async for event in self.mode.run(self.model, self.messages, self.spec.settings):
+        messages, settings, output = self.messages, self.spec.settings, self.spec.output
+        if output is not None:
+            messages = _told(messages, output)
+            settings = replace(settings, json_schema=output.schema)
+        async for event in self.mode.run(self.model, messages, settings):
             if isinstance(event, TextDelta):
                 text = shown.feed(event.text)
                 if text:
@@ -266,6 +276,8 @@ class Turn:
             self.partial += tail
             yield TextDelta(tail)
         result = TurnResult.from_response(response, self.requested)
+        if output is not None and (problem := check(result.text, output.schema)) is not None:
+            raise BackendError(f"{self.model.name} did not give structured output: {problem}")
         details = dict(result.details)
         if self.router is not None:
             details["router"] = self.router
@@ -333,3 +345,14 @@ class Turn:
         if not self.perception or not count:
             return None
         return self.messages[len(self.messages) - count :]
+
+
+def _told(messages: list[Message], output: OutputSchema) -> list[Message]:
+    """``messages`` with the structured output's instruction after the last user message's text (the
+    system prompt stays the mode's or the client's; what is stored stays as the person wrote it)."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].role == "user":
+            last = messages[i]
+            told = replace(last, parts=(*last.parts, TextPart(f"\n\n{output.instruction()}")))
+            return [*messages[:i], told, *messages[i + 1 :]]
+    return messages

@@ -174,3 +174,25 @@ async def test_a_failing_program_does_not_vote() -> None:
     program = result.details["agents"][0]
     assert program["answer"] is None and result.details["vote"]["counts"] == {"72": 1}
     assert result.text == "Answer: 72"
+
+
+async def test_structured_answers_are_voted_on_as_parsed_values() -> None:
+    schema = {"type": "object", "properties": {"total": {"type": "number"}}, "required": ["total"]}
+    drafts = [
+        '24 * 3</think>\n{"total": 72}',
+        'three dollars each</think>\n{ "total" : 72.0 }',
+        '</think>\n{"total": 70}',
+        "I am not sure.",
+    ]
+    model = ScriptedModel(drafts)
+    result = await run_turn(ContemplatingMode(agents=4), model, QUESTION, ModelSettings(json_schema=schema))
+    assert all(c.settings.json_schema is None for c in model.calls)  # the agents reason freely
+    assert result.details["vote"]["counts"] == {'{"total":72}': 2, '{"total":70}': 1}
+    assert result.text == '{"total":72}'
+
+
+async def test_structured_drafts_without_a_winner_are_synthesised_under_the_schema() -> None:
+    schema = {"type": "object", "properties": {"total": {"type": "integer"}}, "required": ["total"]}
+    model = ScriptedModel(["maybe 72", "maybe 70", '{"total": 72}'])
+    result = await run_turn(ContemplatingMode(agents=2), model, QUESTION, ModelSettings(json_schema=schema))
+    assert model.calls[2].settings.json_schema == schema and result.text == '{"total": 72}'

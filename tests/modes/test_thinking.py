@@ -65,3 +65,12 @@ async def test_two_empty_answers_are_an_error_not_an_empty_reply() -> None:
     model = ScriptedModel(["thought", "", ""])
     with pytest.raises(BackendError, match="empty answer"):
         await run_turn(ThinkingMode(budget=10), model, QUESTION, ModelSettings())
+
+
+async def test_a_structured_answer_follows_free_reasoning() -> None:
+    schema = {"type": "object", "properties": {"product": {"type": "integer"}}, "required": ["product"]}
+    model = ScriptedModel(["6 sevens are 42.", '{"product": 42}'])
+    result = await run_turn(ThinkingMode(budget=50), model, QUESTION, ModelSettings(json_schema=schema))
+    reasoning, answer = (c.settings for c in model.calls)
+    assert reasoning.json_schema is None and answer.json_schema == schema
+    assert result.text == '{"product": 42}' and result.reasoning == "6 sevens are 42."

@@ -313,3 +313,61 @@ def test_perception_is_priced_by_image_size_and_audio_length() -> None:
     assert perception_tokens(tier, [{**photo, "cached": True}, {**photo, "path": "native"}]) == 0
     free = TierConfig(tokens_per_megapixel=0, tokens_per_audio_second=0)
     assert perception_tokens(free, [photo, clip]) == 0
+
+
+def test_structured_output_through_the_sdks_parse(start_server) -> None:
+    from pydantic import BaseModel
+
+    class Capital(BaseModel):
+        country: str
+        city: str
+
+    server = start_server(ScriptedModel(['{"country": "France", "city": "Paris"}']))
+    reply = client(server).beta.chat.completions.parse(
+        model="ponder-instant",
+        messages=[{"role": "user", "content": "Capital of France?"}],
+        response_format=Capital,
+    )
+    assert reply.choices[0].message.parsed == Capital(country="France", city="Paris")
+    [call] = server.model.calls
+    assert call.settings.json_schema is not None and call.settings.json_schema["required"] == [
+        "country",
+        "city",
+    ]
+    told = call.messages[-1].text
+    assert told.startswith("Capital of France?") and '"city"' in told  # the schema is told to the model
+
+
+def test_json_object_and_a_reply_that_breaks_the_schema(start_server) -> None:
+    server = start_server(ScriptedModel(['{"a": 1}', "not json"]))
+    body = {"model": "ponder-instant", "messages": [{"role": "user", "content": "q"}]}
+    reply = client(server).chat.completions.create(**body, response_format={"type": "json_object"})
+    assert json.loads(reply.choices[0].message.content or "") == {"a": 1}
+    assert server.model.calls[0].settings.json_schema == {"type": "object"}
+    with pytest.raises(openai.APIStatusError, match="did not give structured output: the reply is not JSON"):
+        client(server).chat.completions.create(**body, response_format={"type": "json_object"})
+
+
+@pytest.mark.parametrize(
+    ("response_format", "needle"),
+    [
+        (
+            {"type": "json_schema", "json_schema": {"name": "x", "schema": {"not": {"type": "string"}}}},
+            "cannot enforce this schema: 'not' at #",
+        ),
+        (
+            {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": 5}}},
+            "Not a valid JSON schema",
+        ),
+        ({"type": "xml"}, "response_format"),
+    ],
+)
+def test_a_schema_that_cannot_be_enforced_is_a_400_naming_why(start_server, response_format, needle) -> None:
+    server = start_server(ScriptedModel([]))
+    with pytest.raises(openai.BadRequestError, match=needle) as caught:
+        client(server).chat.completions.create(
+            model="ponder-instant",
+            messages=[{"role": "user", "content": "q"}],
+            response_format=response_format,
+        )
+    assert caught.value.body["param"] == "response_format"  # type: ignore[index]

@@ -49,8 +49,10 @@ class Acting:
         if self.runner is None or not self.runner.tools or self.rounds >= MAX_TOOL_ROUNDS:
             return self.final(settings)
         # A required call is the first pass's: once tools have answered, the model may answer in words.
+        # A pass that may call tools is not held to a structured output's schema (a call is no JSON reply):
+        # the mode answers under the schema in a pass of its own (``final``).
         choice = settings.tool_choice if self.rounds == 0 else "auto"
-        return replace(settings, tools=self.runner.definitions(), tool_choice=choice)
+        return replace(settings, tools=self.runner.definitions(), tool_choice=choice, json_schema=None)
 
     def final(self, settings: ModelSettings) -> ModelSettings:
         """``settings`` for an answer in words: the tools stay in the prompt, whose prefix (and the model's

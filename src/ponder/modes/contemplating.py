@@ -23,6 +23,9 @@
   agent's solution is the reply: voting, not rewriting; a tie goes to the answer given first, so the first
   agent's. Otherwise one more pass writes a synthesis of the
   drafts. A failed agent is reported and the merge goes on with the others.
+* **Structured output.** Agents reason freely; the vote is on the JSON values their answers hold (parsed and
+  validated against the schema, compared with keys sorted), and the winning value is the reply. Without a
+  winner the synthesis pass writes it, under the schema.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from ponder.messages import (
     Usage,
 )
 from ponder.models.base import Branch, Model, ModelSettings
+from ponder.models.structured import canonical, parsed
 from ponder.modes.acting import Acting, sum_usage
 from ponder.modes.answers import Vote, final_answer, vote
 from ponder.modes.base import Mode, with_system
@@ -227,6 +231,7 @@ class ContemplatingMode(Mode):
                 seed=seed,
                 stop=(FENCE_END,),
                 assistant_prefix=OPEN + plan.angle,
+                json_schema=None,
             )
             return Branch(program)
         return Branch(
@@ -238,6 +243,7 @@ class ContemplatingMode(Mode):
                 temperature=temperature,
                 seed=seed,
                 assistant_prefix=OPEN + (f"{plan.angle}\n" if plan.angle else ""),
+                json_schema=None,  # agents reason freely; their JSON answers are parsed and voted on
             ),
         )
 
@@ -342,11 +348,16 @@ class ContemplatingMode(Mode):
         if not answered:
             errors = "; ".join(a.error for a in agents if a.error)
             raise BackendError(f"Every sub-agent failed: {errors or 'no answers'}")
+        schema = settings.json_schema
+        if schema is not None:  # structured output: the vote is on the JSON values each agent gave
+            for agent in agents:
+                value = parsed(reply_of(agent.text), schema) if agent.response is not None else None
+                agent.answer = None if value is None else canonical(value)
         outcome = vote([a.answer for a in agents], len(agents))
         synthesis: ModelResponse | None = None
         if outcome.winner is not None:
             winner = next(a for a in agents if a.answer == outcome.winner)
-            text = reply_of(winner.text)
+            text = outcome.winner if schema is not None else reply_of(winner.text)
             yield TextDelta(text)
         else:
             drafts = "\n\n".join(f"Draft {i + 1}:\n{reply_of(a.text)}" for i, a in enumerate(answered))

@@ -10,7 +10,8 @@ second:
 2. **Answer.** If the budget ran out, the reasoning is closed for the model (thought compression: a short
    "time is up" line, then ``</think>``) and the answer is forced; otherwise the model's own closing stands.
    The answer has its own token allowance (``max_tokens``), so the budget can never starve it, and a reply
-   that still comes back empty is retried once with the answer started for it.
+   that still comes back empty is retried once with the answer started for it. A structured output's
+   schema holds the answer pass only (it then calls no tools); the reasoning stays free.
 
 Reasoning tokens are counted apart from answer tokens. The reasoning step holds the tool loop (call,
 observe, continue): a pass that ends in tool calls runs them (acting.py), appends the calls and results to
@@ -86,7 +87,9 @@ class ThinkingMode(Mode):
                 return
             compressed = passes[-1].finish_reason == "length"
             prefix = close_reasoning(passes[-1].message.text, compressed)
-            answer_settings = replace(acting.settings(settings), assistant_prefix=prefix)
+            # the answer may call tools, unless it must be the structured output's JSON
+            answering = acting.final(settings) if settings.json_schema else acting.settings(settings)
+            answer_settings = replace(answering, assistant_prefix=prefix)
             answer: ModelResponse | None = None
             async for event in model.stream([*conversation, *acting.history], answer_settings):
                 if isinstance(event, ResponseDone):
@@ -134,6 +137,7 @@ class ThinkingMode(Mode):
                 max_tokens=self.budget - spent,
                 stop=(CLOSE, *settings.stop),
                 assistant_prefix=OPEN,
+                json_schema=None,  # reasoning is free; the answer alone is held to a schema
             )
             current: ModelResponse | None = None
             async for event in model.stream([*conversation, *acting.history], reasoning_settings):

@@ -51,11 +51,12 @@ from ponder.messages import (
 from ponder.models.base import Model, ModelSettings
 from ponder.models.metered import MeteredModel
 from ponder.models.openai_compat import wire_tool_calls
+from ponder.models.structured import ANY_OBJECT, OutputSchema
 from ponder.modes.registry import MODE_CHOICES, PRESET_NAMES, Selection, select
 from ponder.server.actions import action_json
 from ponder.server.auth import Admission, Principal, admission, admission_now, admit, identify
 from ponder.server.errors import ApiError, from_ponder_error
-from ponder.server.protocol import ChatCompletionRequest
+from ponder.server.protocol import ChatCompletionRequest, ResponseFormat
 from ponder.server.shape import check_shape, scan_body
 from ponder.server.state import ServerState
 from ponder.server.streaming import ClientGone, EventStream, run_until_disconnect
@@ -230,6 +231,7 @@ def prepare(
         session_id=session_id,
         memory=request.memory is not False,
         scope=principal.account,
+        output=_output(request.response_format),
     )
     try:
         turn = conversation.begin(turn_spec)
@@ -285,6 +287,19 @@ def _target(state: ServerState, request: ChatCompletionRequest) -> tuple[str, Se
         )
     mode = request.mode or ("thinking" if request.reasoning_effort else None)
     return request.model, _select(mode, request.preset, state.settings.mode)
+
+
+def _output(response_format: ResponseFormat | None) -> OutputSchema | None:
+    """The structured output ``response_format`` asks for; a 400 naming what cannot be enforced."""
+    if response_format is None or response_format.type == "text":
+        return None
+    try:
+        if response_format.type == "json_object":
+            return OutputSchema.of(None)
+        spec = response_format.json_schema
+        return OutputSchema.of(spec.schema_ or ANY_OBJECT, spec.name, spec.strict)
+    except UserError as err:
+        raise ApiError(400, str(err), param="response_format") from None
 
 
 def _select(mode: str | None, preset: str | None, default: str = "auto") -> Selection:

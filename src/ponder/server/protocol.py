@@ -130,6 +130,29 @@ class StreamOptions(_Strict):
     include_usage: bool | None = None
 
 
+class TextFormat(_Strict):
+    type: Literal["text"]
+
+
+class JsonObjectFormat(_Strict):
+    type: Literal["json_object"]
+
+
+class JsonSchemaSpec(_Strict):
+    name: str = Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class JsonSchemaFormat(_Strict):
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaSpec
+
+
+ResponseFormat = Annotated[TextFormat | JsonObjectFormat | JsonSchemaFormat, Field(discriminator="type")]
+
+
 class ChatCompletionRequest(_Strict):
     model: str = Field(
         description="A mode on the default model (ponder-instant, ponder-thinking, ponder-contemplating, "
@@ -151,6 +174,11 @@ class ChatCompletionRequest(_Strict):
     reasoning_effort: Literal["low", "medium", "high"] | None = None
     user: str | None = Field(default=None, max_length=256, description="The end user, within your account.")
     n: int | None = Field(default=None, ge=1, le=1, description="Only 1 is supported.")
+    response_format: ResponseFormat | None = Field(
+        default=None,
+        description="json_object: the reply is one JSON object; json_schema: one JSON value matching the "
+        "schema (generated under a grammar on the embedded engine, so it always parses and validates).",
+    )
     # Ponder's own fields
     mode: ModeChoice | None = Field(
         default=None, description="A reasoning mode; shopping: auto under the shopping preset."

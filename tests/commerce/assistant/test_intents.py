@@ -57,6 +57,7 @@ def test_plain_words_decide_the_intent(
         ("cancel", "the linen shirt I ordered is lovely", "", "orders"),
         # how a change went is a question about the order, not a new change
         ("return", "hi, has my refund for the espadrilles come through?", "", "orders"),
+        ("return", "what's happening with the espadrilles I returned?", "", "orders"),
         # another size of something bought, in the customer's words, now or over two messages
         ("search", "the shirt I bought is a bit snug, could I get an L in its place?", "", "exchange"),
         ("orders", "I'd like the L rather than the M", "my linen shirt arrived yesterday", "exchange"),

@@ -73,7 +73,8 @@ _ORDERED = re.compile(
 )
 # Words that claim something as the customer's own: "my", "I bought", "you sent", "from you"
 _OWNED = re.compile(
-    r"\b(my|our|mine|i (?:just |recently )?(?:got|bought|ordered|received|purchased)|you (?:sent|shipped)"
+    r"\b(my|our|mine|i (?:just |recently )?(?:got|bought|ordered|received|purchased|sent|returned|exchanged)"
+    r"|you (?:sent|shipped)"
     r"|from (?:you|your store)|arrived|came)\b",
     re.I,
 )
