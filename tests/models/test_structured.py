@@ -24,7 +24,7 @@ PERSON = {
         ({"type": "object", "properties": {"a": {"$ref": "https://example.com/a.json"}}}, "remote reference"),
         (
             {
-                "$defs": {"node": {"type": "object", "properties": {"kids": {"items": {"$ref": "#/$defs/node"}}}}},
+                "$defs": {"node": {"properties": {"kids": {"items": {"$ref": "#/$defs/node"}}}}},
                 "$ref": "#/$defs/node",
             },
             "recursive reference",
@@ -48,7 +48,7 @@ def test_what_the_grammar_enforces_is_accepted() -> None:
             "either": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
         },
         "required": ["items"],
-        "$defs": {"item": {"type": "object", "properties": {"sku": {"type": "string", "pattern": "^[A-Z]+$"}}}},
+        "$defs": {"item": {"properties": {"sku": {"type": "string", "pattern": "^[A-Z]+$"}}}},
     }
     for schema in (PERSON, nested, ANY_OBJECT, {"enum": ["x"], "description": "not: a keyword here"}):
         assert OutputSchema.of(schema).schema == schema
