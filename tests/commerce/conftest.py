@@ -8,6 +8,7 @@ from ponder.commerce.catalog import Catalog
 from ponder.commerce.checkout import Checkout
 from ponder.commerce.idempotency import IdempotencyKeys
 from ponder.commerce.model import (
+    Category,
     Address,
     Customer,
     Order,
@@ -38,6 +39,11 @@ def store_data(provider: TestPaymentProvider) -> StoreData:
     return StoreData(
         name="Coast",
         currency="EUR",
+        categories=(
+            Category("clothing", "Clothing"),
+            Category("shirts", "Shirts & Tops", parent="clothing"),
+            Category("shoes", "Shoes", parent="clothing"),
+        ),
         products=(
             Product(
                 "linen-shirt",

@@ -280,6 +280,16 @@ class Catalog:
             )
         return {"name": row["name"], "currency": row["currency"], "policy": row["policy"]}
 
+    def category_names(self, account: str) -> dict[str, str]:
+        """The store's categories: id -> name, a sub-category's with its parent's ("Clothing: Shirts &
+        Tops"), as a shopper would call them."""
+        with self.db.reading() as db:
+            rows = db.execute(
+                sql("SELECT id, name, parent FROM categories WHERE account = :account"), {"account": account}
+            ).all()
+        names = {r.id: r.name for r in rows}
+        return {r.id: f"{names[r.parent]}: {r.name}" if r.parent in names else r.name for r in rows}
+
     def products(self, account: str, ids: Sequence[str]) -> list[ProductView]:
         """The products with these ids, in that order (unknown ids are left out)."""
         if not ids:

@@ -13,7 +13,7 @@ from ponder.commerce.tools import Proposal, ShoppingTools
 from ponder.memory.owner import Owner
 from ponder.messages import Message
 
-from ..conftest import ANN, BOB
+from ..conftest import ANN, BOB, SHOP
 
 
 def carry_out(
@@ -184,3 +184,13 @@ def test_recommendations_for_someone_else_are_not_picked_by_the_customers_own_in
         _, _, executor = carry_out(shop, Plan("recommend", query="surf"), said)
         [(call, _)] = executor.calls
         assert call.name == "recommend_products" and call.arguments["for_someone_else"] is gift
+
+
+def test_a_search_reads_the_words_of_a_products_category_too(shop: Shop) -> None:
+    text, _, _ = carry_out(shop, Plan("search", query="tops"), "any tops for summer?")
+    assert text is not None and shown_names([Message.assistant(text)]) == ["Linen shirt"]
+    assert shop.catalog.category_names(SHOP) == {
+        "clothing": "Clothing",
+        "shirts": "Clothing: Shirts & Tops",
+        "shoes": "Clothing: Shoes",
+    }

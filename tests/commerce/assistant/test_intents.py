@@ -70,6 +70,12 @@ def test_plain_words_decide_the_intent(
         ("return", "ok, then a swap for a 41 please", "the espadrilles I got are too narrow", "exchange"),
         ("orders", "could you call the whole order off?", "", "cancel"),
         ("add", "can #W1 come to my sister's place instead?", "", "change_address"),
+        (
+            "return",
+            "the order that's headed to my office should come to 7 Quay Lane, Lisbon",
+            "",
+            "change_address",
+        ),
         ("change_address", "that's the one", "please send my order to 7 Quay Lane, Lisbon", "change_address"),
     ],
 )

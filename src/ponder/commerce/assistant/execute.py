@@ -108,7 +108,7 @@ class Executor:
             color=(plan.color or None) if with_options else None,
             limit=SEARCH_POOL,
         )
-        scored = _scored(self._listed(found), query)
+        scored = _scored(self._listed(found), query, self.table.categories)
         best = max((score for _, _, score in scored), default=0)
         if best >= 2:
             scored = [item for item in scored if item[2] == best]
@@ -420,11 +420,15 @@ class Executor:
 
 
 def _scored(
-    listed: list[tuple[ProductView, list[Variant]]], query: str
+    listed: list[tuple[ProductView, list[Variant]]], query: str, categories: dict[str, str]
 ) -> list[tuple[ProductView, list[Variant], int]]:
-    """The products with the number of the query's words (singular or plural) their text shares."""
+    """The products with the number of the query's words (singular or plural) their text shares, their
+    category's name included ("tops" are in "Shirts & Tops")."""
     wanted = words(query)  # singular already
-    return [(p, v, len(wanted & words(product_text(p.product)))) for p, v in listed]
+    return [
+        (p, v, len(wanted & words(product_text(p.product, categories.get(p.product.category, "")))))
+        for p, v in listed
+    ]
 
 
 _COUNT = re.compile(

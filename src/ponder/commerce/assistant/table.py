@@ -46,6 +46,7 @@ class Table:
     orders: list[OrderView]  # newest first
     addresses: list[Address]
     methods: list[PaymentMethod]
+    categories: dict[str, str]  # the store's categories: id -> name ("Clothing: Shirts & Tops")
 
     def money(self, cents: int) -> str:
         return money(cents, self.currency)
@@ -67,6 +68,7 @@ def read_table(shop: Shop, owner: Owner, history: Sequence[Message]) -> Table:
         orders=shop.orders.list_orders(owner),
         addresses=shop.customers.addresses(owner),
         methods=shop.customers.payment_methods(owner),
+        categories=shop.catalog.category_names(owner.account),
     )
 
 
