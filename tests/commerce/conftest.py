@@ -8,8 +8,8 @@ from ponder.commerce.catalog import Catalog
 from ponder.commerce.checkout import Checkout
 from ponder.commerce.idempotency import IdempotencyKeys
 from ponder.commerce.model import (
-    Category,
     Address,
+    Category,
     Customer,
     Order,
     OrderItem,
