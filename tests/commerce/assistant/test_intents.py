@@ -69,6 +69,7 @@ def test_plain_words_decide_the_intent(
         ),
         ("return", "ok, then a swap for a 41 please", "the espadrilles I got are too narrow", "exchange"),
         ("orders", "could you call the whole order off?", "", "cancel"),
+        ("update_cart", "the shirt I ordered was meant to be an L, not an M", "", "exchange"),
         ("add", "can #W1 come to my sister's place instead?", "", "change_address"),
         (
             "return",

@@ -97,7 +97,8 @@ _CANCEL = re.compile(
 _RETURN = re.compile(r"\b(return|refund|money back|(?:send|take|give|ship) (?:\w+ ){0,3}back)\b", re.I)
 _SWAP = re.compile(
     r"\b(exchange|swap|trade|switch|instead|in (?:its|their) place|replace\w*"
-    r"|(?:another|other|different) (?:size|colou?r|one)|(?:size|go) (?:up|down)|bigger|smaller|larger)\b",
+    r"|(?:another|other|different) (?:size|colou?r|one)|(?:size|go) (?:up|down)|bigger|smaller|larger"
+    r"|(?:should|supposed to|meant to) (?:be|have been)|by mistake|wrong (?:size|colou?r|one))\b",
     re.I,
 )
 _SHIP_TO = re.compile(
