@@ -41,7 +41,7 @@ from ponder.server.chat import validation_message
 from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.shape import scan_body
 from ponder.server.state import ServerState
-from ponder.sharing import LARGE_REQUEST_BYTES, large_work
+from ponder.sharing import LARGE_REQUEST_BYTES, breathing, large_work
 
 __all__ = [
     "EMBEDDING_MODEL",
@@ -223,9 +223,9 @@ def _embed(embedder: Embedder, texts: Sequence[str], fmt: str) -> _Embedded:
     tokens = _count_tokens(embedder, texts)
     if fmt == "base64":
         little = vectors.astype("<f4", copy=False)
-        items = ['"' + base64.b64encode(row.tobytes()).decode("ascii") + '"' for row in little]
+        items = ['"' + base64.b64encode(row.tobytes()).decode("ascii") + '"' for row in breathing(little)]
     else:  # each float32's shortest decimal form: it reads back as the same float32
-        items = ["[" + ",".join(map(str, row)) + "]" for row in vectors]
+        items = ["[" + ",".join(map(str, row)) + "]" for row in breathing(vectors)]
     data = ",".join(
         f'{{"object":"embedding","index":{index},"embedding":{item}}}' for index, item in enumerate(items)
     )

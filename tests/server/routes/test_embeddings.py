@@ -31,7 +31,10 @@ def post(server: LiveServer, body: dict, key: str | None = None) -> httpx.Respon
 
 def test_float_vectors_in_order_with_usage(start_server) -> None:
     server = start_server()
+    embedder = server.app.state.ponder.memory.embedder
+    before = embedder.calls
     reply = client(server).embeddings.create(model=EMBEDDING_MODEL, input=TEXTS, encoding_format="float")
+    assert embedder.calls == before + 1  # the batch in one call of the embedder
     assert reply.object == "list" and reply.model == EMBEDDING_MODEL
     assert [d.index for d in reply.data] == [0, 1, 2]
     got = np.array([d.embedding for d in reply.data], np.float32)
@@ -105,6 +108,19 @@ def test_too_many_inputs_and_too_many_characters_are_400(start_server) -> None:
     assert r.status_code == 400 and r.json()["error"]["code"] == "input_too_large"
     assert "2,048" in r.json()["error"]["message"]
     assert post(server, {"model": EMBEDDING_MODEL, "input": ["x" * 1000, "y" * 1000]}).status_code == 200
+
+
+def test_a_batch_larger_than_the_small_body_limit_is_served(start_server) -> None:
+    server = start_server()
+    texts = [f"text number {i} " + "word " * 200 for i in range(300)]  # about 320 KB of JSON
+    body = {"model": EMBEDDING_MODEL, "input": texts, "encoding_format": "base64"}
+    assert len(str(body)) > server.settings.server.max_small_body_bytes
+    r = post(server, body)
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert [d["index"] for d in data] == list(range(300))
+    last = np.frombuffer(base64.b64decode(data[-1]["embedding"]), dtype="<f4")
+    assert np.array_equal(last, HashingEmbedder().query(texts[-1:])[0])
 
 
 def test_an_unknown_model_is_404_naming_the_model(start_server) -> None:
