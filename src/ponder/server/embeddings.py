@@ -153,6 +153,9 @@ def _parse(state: ServerState, body: bytes) -> tuple[list[str], str]:
     try:
         request = EmbeddingRequest.model_validate_json(body)
     except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        if first["loc"][:1] == ("input",) and first["type"] != "missing":  # not each member of the union
+            raise ApiError(400, "input must be a text or an array of texts.", param="input") from None
         message, param = validation_message(err)
         raise ApiError(400, message, param=param) from None
     if request.model != EMBEDDING_MODEL:

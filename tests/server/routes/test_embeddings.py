@@ -86,9 +86,12 @@ def test_dimensions_384_is_accepted_and_512_refused(start_server) -> None:
         ({"model": EMBEDDING_MODEL, "input": ["a", ""]}, "input", "input[1]"),
         ({"model": EMBEDDING_MODEL, "input": [[1, 2, 3]]}, "input", "token ids"),
         ({"model": EMBEDDING_MODEL, "input": [1, 2, 3]}, "input", "token ids"),
+        ({"model": EMBEDDING_MODEL, "input": ["a", 1]}, "input", "a text or an array of texts"),
+        ({"model": EMBEDDING_MODEL, "input": 5}, "input", "a text or an array of texts"),
         ({"model": EMBEDDING_MODEL, "input": "x", "input_type": "query"}, "input_type", "Unrecognized"),
         ({"model": EMBEDDING_MODEL, "input": "x", "encoding_format": "int8"}, "encoding_format", "float"),
         ({"input": "x"}, "model", "model"),
+        ({"model": EMBEDDING_MODEL}, "input", "Field required"),
     ],
 )
 def test_bad_requests_are_400_naming_the_field(start_server, body: dict, param: str, words: str) -> None:
