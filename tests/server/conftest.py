@@ -1,6 +1,7 @@
 """A real ``ponder serve`` app on a loopback port (uvicorn in a thread), with a scripted model and keys.
 
-Memory uses the hashing embedder here (fast, deterministic); tests of recall quality use E5.
+Memory uses the hashing embedder here (fast, deterministic) unless a test gives another; tests of recall
+quality use E5.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 import uvicorn
 
 from ponder.config import MemoryConfig, ServerConfig, Settings, TierConfig
+from ponder.memory.embeddings import Embedder
 from ponder.perception import Perception
 from ponder.server import create_app
 from ponder.store import KeyStore, open_database
@@ -97,6 +99,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         perception: Perception | None = None,
         memory: MemoryConfig | None = None,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
+        embedder: Embedder | None = None,
         **server_options: Any,
     ) -> LiveServer:
         settings = _settings(tmp_path / f"data{len(servers)}", **server_options)
@@ -111,7 +114,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
             model_factory=lambda spec, s: scripted,
             db=db,
             perception=perception,
-            embedder=HashingEmbedder(),
+            embedder=embedder or HashingEmbedder(),
         )
         config = uvicorn.Config(
             app, host="127.0.0.1", port=settings.server.port, log_config=None, access_log=False

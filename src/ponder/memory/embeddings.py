@@ -2,7 +2,9 @@
 
 The model file is checked against the sha256 kept here before the engine loads it. ``query`` embeds what is
 searched for, ``passage`` what is stored (E5 was trained with those two prefixes); both return
-L2-normalised float32 rows, so a dot product is the cosine similarity.
+L2-normalised float32 rows, so a dot product is the cosine similarity. ``count_tokens`` says how many tokens
+the model reads for some texts (the server's embeddings usage); it is not part of ``Embedder``, so an
+embedder plugged in need not have it.
 """
 
 from __future__ import annotations
@@ -67,13 +69,18 @@ class E5Embedder:
 
         return E5(model_path=str(path))
 
+    def _engine(self) -> Any:
+        """The loaded engine; call with the lock held."""
+        if self._model is None:
+            self._model = self._load()
+        return self._model
+
     def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
         with self._lock:
-            if self._model is None:
-                self._model = self._load()
+            engine = self._engine()
             if not texts:
                 return np.zeros((0, self.dim), np.float32)
-            rows = self._model.encode(list(texts), is_query)
+            rows = engine.encode(list(texts), is_query)
         return np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dim)
 
     def query(self, texts: Sequence[str]) -> np.ndarray:
@@ -81,3 +88,10 @@ class E5Embedder:
 
     def passage(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, False)
+
+    def count_tokens(self, texts: Sequence[str], is_query: bool = True) -> int:
+        """Tokens the model reads for ``texts`` embedded as queries (or passages): the prefix and the two
+        special tokens of each text included, a long text's every window too."""
+        with self._lock:
+            engine = self._engine()
+            return sum(int(engine.token_count(text, is_query)) for text in texts)

@@ -4,12 +4,12 @@ Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task and a 
 streaming cancellation. The request id comes from a sane ``X-Request-Id`` header or is made here; it is sent
 back in ``X-Request-Id``, put in ``scope["state"]`` for the handlers, and written in the log line.
 
-Only the routes that take media or imports (chat, transcriptions, interest events) get ``max_body_bytes``;
-every other route's JSON is small, and FastAPI parses it on the event loop before the handler runs, so its
-body is held to ``max_small_body_bytes``. A body over the limit is refused with 413 whether it says its
-length (refused before it is read) or comes chunked (refused once the limit is passed while reading).
-``BodyTooLarge`` is an HTTP exception, so the routes whose body FastAPI parses, which turn any other error
-while reading into a 400, let it through.
+Only the routes that take media, imports or batches (chat, transcriptions, embeddings, interest events) get
+``max_body_bytes``; every other route's JSON is small, and FastAPI parses it on the event loop before the
+handler runs, so its body is held to ``max_small_body_bytes``. A body over the limit is refused with 413
+whether it says its length (refused before it is read) or comes chunked (refused once the limit is passed
+while reading). ``BodyTooLarge`` is an HTTP exception, so the routes whose body FastAPI parses, which turn
+any other error while reading into a 400, let it through.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _ROUTES = {
     "/v1/chat/completions",
     "/v1/audio/transcriptions",
+    "/v1/embeddings",
     "/v1/models",
     "/healthz",
     "/metrics",
@@ -43,7 +44,12 @@ _ROUTES = {
 }
 
 
-_LARGE_BODY_ROUTES = {"/v1/chat/completions", "/v1/audio/transcriptions", "/v1/interests/events"}
+_LARGE_BODY_ROUTES = {
+    "/v1/chat/completions",
+    "/v1/audio/transcriptions",
+    "/v1/embeddings",
+    "/v1/interests/events",
+}
 _ROUTE_PREFIXES = ("/v1/sessions", "/v1/memories", "/v1/interests", "/v1/users")
 
 

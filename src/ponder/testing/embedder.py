@@ -41,3 +41,7 @@ class HashingEmbedder:
 
     def passage(self, texts: Sequence[str]) -> np.ndarray:
         return self.query(texts)
+
+    def count_tokens(self, texts: Sequence[str], is_query: bool = True) -> int:
+        """Its words, and two special tokens a text (as E5 counts ``<s>`` and ``</s>``)."""
+        return sum(len(_WORD.findall(text.lower())) + 2 for text in texts)

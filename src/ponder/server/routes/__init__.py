@@ -4,6 +4,7 @@
                    (the admitted API key), and the documented error answers
     chat.py        POST /v1/chat/completions (the turn: server/chat.py)
     audio.py       POST /v1/audio/transcriptions (server/transcriptions.py)
+    embeddings.py  POST /v1/embeddings (server/embeddings.py)
     models.py      GET /v1/models
     memory.py      /v1/sessions, /v1/memories, DELETE /v1/users/{user}
     commerce.py    /v1/actions, /v1/orders (the UCP routes for outside agents: server/ucp/)
@@ -16,13 +17,14 @@ below them, commerce/, memory/ and the runner).
 
 from fastapi import APIRouter
 
-from ponder.server.routes import audio, chat, commerce, health, interests, memory, models
+from ponder.server.routes import audio, chat, commerce, embeddings, health, interests, memory, models
 
 __all__ = ["API_ROUTERS", "PAGE_ROUTERS"]
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     chat.router,
     audio.router,
+    embeddings.router,
     models.router,
     memory.router,
     commerce.router,
