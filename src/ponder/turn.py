@@ -24,9 +24,11 @@ class TurnResult:
     finish_reason: str
     details: dict[str, Any]
     tool_calls: tuple[ToolCallPart, ...] = ()  # calls the turn ended with, for the API client to run
+    logprobs: tuple[dict[str, Any], ...] = ()  # the answer's tokens with their log probabilities, if asked
 
     @classmethod
     def from_response(cls, response: ModelResponse, mode: str) -> TurnResult:
+        details = {k: v for k, v in response.details.items() if k != "logprobs"}
         return cls(
             text=response.message.text,
             reasoning=response.message.reasoning,
@@ -34,8 +36,9 @@ class TurnResult:
             model=response.model,
             mode=mode,
             finish_reason=response.finish_reason,
-            details=response.details,
+            details=details,
             tool_calls=tuple(response.message.tool_calls),
+            logprobs=tuple(response.details.get("logprobs") or ()),
         )
 
     def to_dict(self, *, reasoning: bool = False) -> dict[str, Any]:

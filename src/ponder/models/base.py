@@ -48,6 +48,13 @@ class ModelSettings:
     # generates it under a grammar made from the schema; an OpenAI-compatible server gets it as
     # ``response_format``. The schema is not shown to the model: say in the prompt what the fields mean.
     json_schema: dict[str, Any] | None = None
+    # Sampling as OpenAI's fields say: penalties on tokens already generated (by count, or once present),
+    # a bias added to the logits of given token ids (-100 bans, 100 forces), and the log probabilities of
+    # the tokens chosen with the ``logprobs`` most likely at each step (None: none; 0: the chosen token's).
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    logit_bias: tuple[tuple[int, float], ...] = ()
+    logprobs: int | None = None
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,15 @@ class OpenAICompatibleModel(Model):
         }
         if settings.seed is not None:
             body["seed"] = settings.seed
+        if settings.frequency_penalty:
+            body["frequency_penalty"] = settings.frequency_penalty
+        if settings.presence_penalty:
+            body["presence_penalty"] = settings.presence_penalty
+        if settings.logit_bias:
+            body["logit_bias"] = {str(token): bias for token, bias in settings.logit_bias}
+        if settings.logprobs is not None:
+            body["logprobs"] = True
+            body["top_logprobs"] = settings.logprobs
         if settings.stop:
             body["stop"] = list(settings.stop)
         if settings.tools:
@@ -346,7 +355,10 @@ class OpenAICompatibleModel(Model):
             total_time_s=total_time_s,
         )
         msg = Message("assistant", tuple(parts))
-        return ModelResponse(msg, usage, self.name, _finish_reason(finish, bool(msg.tool_calls)))
+        logprobs = choice.get("logprobs")
+        content = logprobs.get("content") if isinstance(logprobs, dict) else None
+        details = {"logprobs": content} if isinstance(content, list) and content else {}
+        return ModelResponse(msg, usage, self.name, _finish_reason(finish, bool(msg.tool_calls)), details)
 
     def _decode_chunk(self, data: str) -> dict[str, Any]:
         try:
@@ -383,7 +395,8 @@ class OpenAICompatibleModel(Model):
             usage.reasoning_tokens = state.reasoning_chunks
         message = Message("assistant", tuple(parts))
         finish = _finish_reason(state.finish_reason, bool(message.tool_calls))
-        return ModelResponse(message, usage, self.name, finish)
+        details = {"logprobs": state.logprobs} if state.logprobs else {}
+        return ModelResponse(message, usage, self.name, finish, details)
 
     def _decode_arguments(self, name: str, arguments: Any, finish: str | None) -> dict[str, Any]:
         if isinstance(arguments, dict):  # a few servers send an object instead of a JSON string
@@ -417,6 +430,7 @@ class _StreamState:
     calls: dict[int, tuple[str, str, list[str]]] = field(default_factory=dict)  # index -> (id, name, args)
     finish_reason: str | None = None
     usage: tuple[int, int, int] | None = None  # (prompt, completion, reasoning) from the usage chunk
+    logprobs: list[dict[str, Any]] = field(default_factory=list)  # the tokens' log probabilities, if sent
     chunks: int = 0  # chunks that carried generated output
     reasoning_chunks: int = 0
     first_at: float | None = None
@@ -444,6 +458,9 @@ class _StreamState:
         if isinstance(content, str) and content:
             self.text.append(content)
             events.append(TextDelta(content))
+        logprobs = choice.get("logprobs")
+        if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
+            self.logprobs += logprobs["content"]
         fragments = delta.get("tool_calls") or []
         for position, fragment in enumerate(fragments):
             if isinstance(fragment, dict):

@@ -190,6 +190,7 @@ def prepare(
         message, param = validation_message(err)
         raise ApiError(400, message, param=param) from None
     check_shape(request, caps)
+    _unsupported(request)
     spec, selection = _target(state, request)
     messages = to_messages(request.messages)
     if messages[-1].role not in ("user", "tool"):
@@ -206,6 +207,10 @@ def prepare(
         seed=request.seed if request.seed is not None else s.seed,
         stop=tuple(stop),
         tool_choice="auto" if request.tool_choice in (None, "auto", "none") else "required",
+        frequency_penalty=request.frequency_penalty or 0.0,
+        presence_penalty=request.presence_penalty or 0.0,
+        logit_bias=_logit_bias(request.logit_bias),
+        logprobs=_logprobs(request),
     )
     options = mode_options(
         s,
@@ -287,6 +292,41 @@ def _target(state: ServerState, request: ChatCompletionRequest) -> tuple[str, Se
         )
     mode = request.mode or ("thinking" if request.reasoning_effort else None)
     return request.model, _select(mode, request.preset, state.settings.mode)
+
+
+def _logit_bias(bias: dict[str, float] | None) -> tuple[tuple[int, float], ...]:
+    """OpenAI's ``logit_bias`` as (token id, bias) pairs; a 400 for a key that is no token id."""
+    pairs = []
+    for token, value in (bias or {}).items():
+        if not token.isdigit() or not -100 <= value <= 100:
+            message = (
+                f"logit_bias maps token ids (digits) to values from -100 to 100; got {token!r}: {value}."
+            )
+            raise ApiError(400, message, param="logit_bias")
+        pairs.append((int(token), float(value)))
+    if len(pairs) > 300:
+        raise ApiError(400, "logit_bias may hold at most 300 tokens.", param="logit_bias")
+    return tuple(pairs)
+
+
+def _logprobs(request: ChatCompletionRequest) -> int | None:
+    """How many alternatives per token the reply's log probabilities carry (None: no log probabilities)."""
+    if request.top_logprobs is not None and not request.logprobs:
+        raise ApiError(400, "top_logprobs needs logprobs: true.", param="top_logprobs")
+    return (request.top_logprobs or 0) if request.logprobs else None
+
+
+def _unsupported(request: ChatCompletionRequest) -> None:
+    """A 400 naming a standard field asking for what Ponder does not do."""
+    if request.modalities is not None and any(m != "text" for m in request.modalities):
+        raise ApiError(400, "Only text output is supported: modalities must be ['text'].", param="modalities")
+    if request.audio is not None:
+        raise ApiError(
+            400, "Audio output is not supported (audio input is: input_audio parts).", param="audio"
+        )
+    if request.web_search_options is not None:
+        message = "Web search is not supported; give the model a search tool (tools, or an MCP server)."
+        raise ApiError(400, message, param="web_search_options")
 
 
 def _output(response_format: ResponseFormat | None) -> OutputSchema | None:
@@ -483,18 +523,31 @@ def _completion(turn: PreparedTurn, result: TurnResult) -> dict[str, Any]:
                 "index": 0,
                 "message": message,
                 "finish_reason": FINISH_REASONS[result.finish_reason],
-                "logprobs": None,
+                "logprobs": _choice_logprobs(turn.request, result),
             }
         ],
         "usage": usage_out(result),
+        "service_tier": "default",
     }
+
+
+def _choice_logprobs(request: ChatCompletionRequest, result: TurnResult) -> dict[str, Any] | None:
+    """The answer's log probabilities when asked for (``content`` null when the model gave none: a mode
+    that merged several passes, or a server that sends none)."""
+    if not request.logprobs:
+        return None
+    return {"content": list(result.logprobs) or None, "refusal": None}
 
 
 async def _stream(state: ServerState, prepared: PreparedTurn, rate: float) -> AsyncIterator[str]:
     chunk_id, created, model_id = f"chatcmpl-{os.urandom(16).hex()}", int(time.time()), prepared.request.model
 
-    def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
+    def chunk(
+        delta: dict[str, Any] | None, finish: str | None = None, logprobs: Any = None, **extra: Any
+    ) -> str:
         choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+        if logprobs is not None:
+            choices[0]["logprobs"] = logprobs
         body = {
             "id": chunk_id,
             "object": "chat.completion.chunk",
@@ -530,7 +583,8 @@ async def _stream(state: ServerState, prepared: PreparedTurn, rate: float) -> As
                         yield chunk({"tool_calls": calls})
                     for action in _pending(event.pending):  # for the person's client; never the model's
                         yield chunk(None, ponder={"type": "pending_action", "action": action})
-                    yield chunk({}, FINISH_REASONS[result.finish_reason])
+                    logprobs = _choice_logprobs(request, result)
+                    yield chunk({}, FINISH_REASONS[result.finish_reason], logprobs)
                     if include_usage:
                         yield chunk(None, usage=usage_out(result))
                     yield "data: [DONE]\n\n"

@@ -38,7 +38,10 @@ class TextContent(_Strict):
 
 
 class ImageUrl(_Strict):
-    url: str = Field(description="A data URI (data:image/png;base64,...); remote URLs are not fetched.")
+    url: str = Field(
+        description="A data URI (data:image/png;base64,...), or an http(s) URL the server fetches (public "
+        "addresses only by default: [server] image_urls)."
+    )
     detail: Literal["auto", "low", "high"] | None = None
 
 
@@ -174,6 +177,45 @@ class ChatCompletionRequest(_Strict):
     reasoning_effort: Literal["low", "medium", "high"] | None = None
     user: str | None = Field(default=None, max_length=256, description="The end user, within your account.")
     n: int | None = Field(default=None, ge=1, le=1, description="Only 1 is supported.")
+    frequency_penalty: float | None = Field(
+        default=None, ge=-2.0, le=2.0, description="Lowers a token's logit by this times its count so far."
+    )
+    presence_penalty: float | None = Field(
+        default=None, ge=-2.0, le=2.0, description="Lowers a token's logit by this once it has appeared."
+    )
+    logit_bias: dict[str, float] | None = Field(
+        default=None,
+        description="Token id (as a string, in the model's own vocabulary) -> a bias from -100 to 100 added "
+        "to its logit: -100 bans the token, 100 all but forces it.",
+    )
+    logprobs: bool | None = Field(
+        default=None,
+        description="Return each answer token's log probability (real values from the embedded engine, "
+        "passed through from an OpenAI-compatible one). Streaming: on the chunk that finishes the answer.",
+    )
+    top_logprobs: int | None = Field(
+        default=None, ge=0, le=20, description="With logprobs: the most likely tokens at each step, up to 20."
+    )
+    metadata: dict[str, str] | None = Field(
+        default=None, description="Accepted for OpenAI clients; Ponder keeps no per-request metadata."
+    )
+    store: bool | None = Field(
+        default=None,
+        description="Accepted for OpenAI clients; a turn is stored when it has a session (session_id).",
+    )
+    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = Field(
+        default=None, description="Accepted; every request is served the same way (answered as 'default')."
+    )
+    prediction: dict[str, Any] | None = Field(
+        default=None, description="Predicted output: accepted, and not used to speed up decoding."
+    )
+    modalities: list[str] | None = Field(
+        default=None, description="Only ['text']: audio output is not supported (a 400 says so)."
+    )
+    audio: dict[str, Any] | None = Field(default=None, description="Audio output is not supported (a 400).")
+    web_search_options: dict[str, Any] | None = Field(
+        default=None, description="Web search is not supported (a 400); give the model an MCP tool instead."
+    )
     response_format: ResponseFormat | None = Field(
         default=None,
         description="json_object: the reply is one JSON object; json_schema: one JSON value matching the "
@@ -237,11 +279,26 @@ class ResponseMessage(BaseModel):
     tool_calls: list[ResponseToolCall] | None = None
 
 
+class TopLogprob(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None
+
+
+class TokenLogprob(TopLogprob):
+    top_logprobs: list[TopLogprob]
+
+
+class ChoiceLogprobs(BaseModel):
+    content: list[TokenLogprob] | None
+    refusal: None = None
+
+
 class Choice(BaseModel):
     index: int
     message: ResponseMessage
     finish_reason: Literal["stop", "length", "tool_calls"]
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletion(BaseModel):
@@ -264,6 +321,7 @@ class ChunkChoice(BaseModel):
     index: int
     delta: ChunkDelta
     finish_reason: Literal["stop", "length", "tool_calls"] | None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletionChunk(BaseModel):

@@ -230,6 +230,10 @@ class EmbeddedModel(Model):
             seed=settings.seed,
             stop=_stops(settings),
             prefix_tokens=prefix,
+            frequency_penalty=settings.frequency_penalty,
+            presence_penalty=settings.presence_penalty,
+            logit_bias=settings.logit_bias,
+            logprobs=settings.logprobs,
         )
 
     # --- generation -------------------------------------------------------------------------------------
@@ -483,7 +487,8 @@ class EmbeddedModel(Model):
         if calls is not None:
             parts += calls.calls
             finish = "tool_calls" if calls.calls else calls.stats.finish_reason
-        return ModelResponse(Message("assistant", tuple(parts)), usage, self.name, finish)  # type: ignore[arg-type]
+        details = {"logprobs": list(stats.logprobs)} if stats.logprobs else {}
+        return ModelResponse(Message("assistant", tuple(parts)), usage, self.name, finish, details)  # type: ignore[arg-type]
 
     async def aclose(self) -> None:
         if self._engine is not None:

@@ -29,6 +29,7 @@ import codecs
 import contextlib
 import ctypes
 import logging
+import math
 import os
 import random
 import threading
@@ -38,6 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ponder.errors import BackendError, RuntimeMissingError
 from ponder.models.embedded.abort import AbortSwitch
@@ -77,6 +80,10 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     grammar: Any = None  # a llama_cpp.LlamaGrammar, for constrained output
     prefix_tokens: int = 0  # the prompt's first N tokens are stable across requests: worth keeping on disk
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias added to its logit)
+    logprobs: int | None = None  # None: none kept; N: each chosen token's and the N likeliest
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,7 @@ class GenerationStats:
     finished_at: float
     restored_tokens: int = 0  # prompt tokens whose KV was loaded from the prefix store
     evaluated_tokens: int = 0  # prompt tokens llama.cpp evaluated for this call (counted at each decode)
+    logprobs: tuple[dict[str, Any], ...] = ()  # per token generated, when asked: OpenAI's shape
 
 
 @dataclass(frozen=True)
@@ -233,6 +241,7 @@ class LlamaEngine:
         abort.arm(cancel)
         tokens = None
         self.last_prefix = None
+        scoring = _Scoring(params, llm.n_vocab())
         try:
             if (switched := self._switch(prompt, cached)) is not None:
                 restored, cached = switched, 0
@@ -247,9 +256,14 @@ class LlamaEngine:
                 min_p=params.min_p,
                 temp=params.temperature,
                 repeat_penalty=1.0,
+                frequency_penalty=params.frequency_penalty,
+                presence_penalty=params.presence_penalty,
+                logits_processor=scoring.processors(),
                 grammar=params.grammar,
             )
             for token in tokens:
+                if params.logprobs is not None:
+                    scoring.chose(token, lambda t: llm.detokenize([t]))
                 now = time.perf_counter()
                 if first_at is None:
                     first_at = now
@@ -298,6 +312,7 @@ class LlamaEngine:
             finished_at=time.perf_counter(),
             restored_tokens=restored,
             evaluated_tokens=evaluated or self._evaluated - decoded_before,
+            logprobs=tuple(scoring.chosen),
         )
 
     # --- conversations' states in memory (on the worker thread) -----------------------------------------
@@ -430,3 +445,56 @@ class LlamaEngine:
             with contextlib.suppress(Exception):
                 self._llm.close()
             self._llm = None
+
+
+class _Scoring:
+    """The logits processors of one generation: a request's ``logit_bias``, and, when log probabilities
+    were asked for, a look at the model's own distribution at each step (before the bias and sampling)."""
+
+    def __init__(self, params: GenerationParams, vocabulary: int) -> None:
+        self.params = params
+        self.vocabulary = vocabulary
+        self.bias = [(t, b) for t, b in params.logit_bias if 0 <= t < vocabulary]
+        self.last: np.ndarray | None = None
+        self.chosen: list[dict[str, Any]] = []
+
+    def processors(self) -> list[Callable[[Any, Any], Any]] | None:
+        found: list[Callable[[Any, Any], Any]] = []
+        if self.params.logprobs is not None:
+            found.append(self._look)
+        if self.bias:
+            found.append(self._biased)
+        return found or None
+
+    def _look(self, _ids: Any, scores: Any) -> Any:
+        if len(scores) == self.vocabulary:  # the first sampler: every token, in id order
+            self.last = np.array(scores, dtype=np.float32, copy=True)
+        return scores
+
+    def _biased(self, _ids: Any, scores: Any) -> Any:
+        if len(scores) == self.vocabulary:
+            for token, bias in self.bias:
+                scores[token] += bias
+        return scores
+
+    def chose(self, token: int, piece: Callable[[int], bytes]) -> None:
+        """Record ``token``'s log probability and the likeliest alternatives, from the step's logits."""
+        if self.last is None:
+            return
+        logits = self.last.astype(np.float64)
+        top = logits.max()
+        logsum = top + math.log(float(np.exp(logits - top).sum()))
+        n = self.params.logprobs or 0
+        best = np.argpartition(-logits, n)[:n] if n else np.empty(0, np.int64)
+        best = best[np.argsort(-logits[best])]
+        self.chosen.append(
+            {
+                **_token_entry(piece(token), float(logits[token] - logsum)),
+                "top_logprobs": [_token_entry(piece(int(t)), float(logits[t] - logsum)) for t in best],
+            }
+        )
+        self.last = None
+
+
+def _token_entry(raw: bytes, logprob: float) -> dict[str, Any]:
+    return {"token": raw.decode("utf-8", errors="replace"), "logprob": logprob, "bytes": list(raw)}
