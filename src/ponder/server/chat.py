@@ -55,6 +55,7 @@ from ponder.modes.registry import MODE_CHOICES, PRESET_NAMES, Selection, select
 from ponder.server.actions import action_json
 from ponder.server.auth import Admission, Principal, admission, admission_now, admit, identify
 from ponder.server.errors import ApiError, from_ponder_error
+from ponder.server.image_fetch import inline_image_urls
 from ponder.server.protocol import ChatCompletionRequest
 from ponder.server.shape import check_shape, scan_body
 from ponder.server.state import ServerState
@@ -99,12 +100,16 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
     header = request.headers.get("x-ponder-session")
     begun = _Begun()
 
-    def begin() -> PreparedTurn:
-        """One trip to a worker thread for the request's blocking work: the key's lookup, parsing and the
-        turn's begin (routing, preset); then, where the limiter answers here, admission and the session
-        and recall (``Turn.resume``)."""
+    def parse() -> ChatCompletionRequest:
+        """A first trip to a worker thread: the key's lookup, then the body parsed and checked."""
         begun.principal = identify(state, request.headers.get("authorization"))
-        prepared = prepare(state, begun.principal, body, header)
+        return parse_request(state, body)
+
+    def begin(parsed: ChatCompletionRequest) -> PreparedTurn:
+        """A second trip, once its image URLs are fetched: the turn's begin (routing, preset); then, where
+        the limiter answers here, admission and the session and recall (``Turn.resume``)."""
+        assert begun.principal is not None
+        prepared = prepare(state, begun.principal, parsed, len(body), header)
         begun.counted = True
         begun.admitted = admission_now(state, begun.principal, _price(state, prepared))
         if begun.admitted is not None:
@@ -115,7 +120,9 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
         return prepared
 
     try:
-        prepared = await _in_thread(state, len(body), begin)
+        parsed = await _in_thread(state, len(body), parse)
+        parsed.messages = await inline_image_urls(parsed.messages, state.image_fetcher)
+        prepared = await _in_thread(state, len(body), begin, parsed)
     except ApiError:
         if begun.principal is not None:
             request.scope["state"]["account"] = begun.principal.account
@@ -173,14 +180,10 @@ def _price(state: ServerState, prepared: PreparedTurn) -> float:
     return prepared.principal.tier.price(prepared.turn.mode_name, agents)
 
 
-def prepare(
-    state: ServerState, principal: Principal, body: bytes, session_header: str | None
-) -> PreparedTurn:
-    """Parse and check the request, and begin its turn (routed, its preset applied, its mode built); every
-    problem is an ApiError (400/404/413).
+def parse_request(state: ServerState, body: bytes) -> ChatCompletionRequest:
+    """Parse and check the request's body; every problem is an ApiError (400/413).
 
-    Blocking (a large body takes a while to scan and parse, a shopping turn reads its store): run it in a
-    worker thread."""
+    Blocking (a large body takes a while to scan and parse): run it in a worker thread."""
     caps = state.settings.server
     scan_body(body, caps)
     try:
@@ -189,6 +192,20 @@ def prepare(
         message, param = validation_message(err)
         raise ApiError(400, message, param=param) from None
     check_shape(request, caps)
+    return request
+
+
+def prepare(
+    state: ServerState,
+    principal: Principal,
+    request: ChatCompletionRequest,
+    size: int,
+    session_header: str | None,
+) -> PreparedTurn:
+    """Begin the parsed request's turn (routed, its preset applied, its mode built); every problem is an
+    ApiError (400/404). ``size`` is the body's, in bytes.
+
+    Blocking (a shopping turn reads its store): run it in a worker thread."""
     spec, selection = _target(state, request)
     messages = to_messages(request.messages)
     if messages[-1].role not in ("user", "tool"):
@@ -219,7 +236,7 @@ def prepare(
         memory=lambda: state.memory,
         perception=state.perception,
         shop=lambda: state.shop,
-        in_thread=functools.partial(_in_thread, state, len(body)),
+        in_thread=functools.partial(_in_thread, state, size),
     )
     turn_spec = TurnSpec(
         messages,
