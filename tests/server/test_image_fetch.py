@@ -9,7 +9,10 @@ the network (it records where each connection was meant to go).
 from __future__ import annotations
 
 import base64
+import contextlib
+import datetime
 import ipaddress
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -114,20 +117,30 @@ class _Handler(BaseHTTPRequestHandler):
             self.images.stream_ended.set()
 
 
-@pytest.fixture
-def images() -> Iterator[ImageServer]:
+@contextlib.contextmanager
+def _serving(tls: ssl.SSLContext | None = None) -> Iterator[ImageServer]:
     handler = type("Handler", (_Handler,), {})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     state = ImageServer(server.server_address[1])
     handler.images = state
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
-    yield state
-    state.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(10)
+    try:
+        yield state
+    finally:
+        state.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+@pytest.fixture
+def images() -> Iterator[ImageServer]:
+    with _serving() as state:
+        yield state
 
 
 class StubResolver:
@@ -297,6 +310,54 @@ async def test_a_malformed_url_is_refused(url: str, reason: str) -> None:
     f = ImageFetcher(ServerConfig(), resolver=StubResolver(PUBLIC_NAMES))
     with pytest.raises(ImageUrlError, match=reason):
         await fetch(f, url)
+
+
+def _certificate(name: str) -> tuple[bytes, bytes]:
+    """A self-signed certificate for ``name`` and its key, both PEM."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+async def test_https_verifies_the_url_host_and_sends_it_as_sni(tmp_path: Any) -> None:
+    cert, key = _certificate("cdn.example.com")
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    names: list[str | None] = []
+    server_tls.sni_callback = lambda sock, name, context: names.append(name)
+    with _serving(server_tls) as tls_images:
+        network = LoopbackNetwork(tls_images.port)
+        resolver = StubResolver({"cdn.example.com": "93.184.216.34", "other.example.com": "93.184.216.35"})
+        trusting = ssl.create_default_context(cadata=cert.decode())
+        f = ImageFetcher(ServerConfig(), resolver=resolver, network=network, ssl_context=trusting)
+        assert await fetch(f, f"https://cdn.example.com:{tls_images.port}/sign.png") == PNG
+        assert network.connects == ["93.184.216.34"] and names == ["cdn.example.com"]
+        assert tls_images.hosts == [f"cdn.example.com:{tls_images.port}"]
+        with pytest.raises(ImageUrlError, match="could not be fetched"):  # its certificate names another host
+            await fetch(f, f"https://other.example.com:{tls_images.port}/sign.png")
+        assert tls_images.hits["/sign.png"] == 1
 
 
 # --- messages ----------------------------------------------------------------------------------------

@@ -74,9 +74,9 @@ def is_image_url(url: str) -> bool:
 
 
 class ImageFetcher:
-    """Fetches image URLs under one server's policy. The resolver and the network under the guard are
-    injectable (tests use a stub resolver, and a network that delivers every connection to a loopback
-    server); the TLS context is built once, on first use."""
+    """Fetches image URLs under one server's policy. The resolver, the network under the guard and the TLS
+    context are injectable (tests use a stub resolver, a network that delivers every connection to a
+    loopback server, and a context that trusts its certificate)."""
 
     def __init__(
         self,
@@ -84,6 +84,7 @@ class ImageFetcher:
         *,
         resolver: Resolver = system_resolver,
         network: httpcore.AsyncNetworkBackend | None = None,
+        ssl_context: ssl.SSLContext | None = None,
         max_bytes: int = MAX_MEDIA_BYTES,
     ) -> None:
         self.policy = config.image_urls
@@ -92,7 +93,7 @@ class ImageFetcher:
         self.max_bytes = max_bytes
         self.resolver = resolver
         self.network = network
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = ssl_context  # None: the system's trust store (certifi's), built on first use
 
     @property
     def enabled(self) -> bool:
