@@ -1,7 +1,8 @@
 """``POST /v1/chat/completions``: one turn of a reasoning mode, answered whole or streamed as SSE.
 
 The order of checks is the contract: the key (401), the body (400, or 413 past the caps on its shape: both
-still cost one request of the key's limit), the limits priced by mode and sub-agents (429), a free turn slot
+still cost one request of the key's limit), its ``http(s)`` image URLs fetched (``image_fetch``; 400 for
+one that cannot be used), the limits priced by mode and sub-agents (429), a free turn slot
 (503, or 429 past the key's share), memory (the session's history and the facts recalled about the user),
 perception, then the turn, under the server's timeout (504). What the model generated counts toward the
 key's day, times its mode's price, however the turn ended (finished, failed, timed out, cancelled, or its
