@@ -262,6 +262,13 @@ async def test_an_oversized_image_is_dropped_mid_stream(images: ImageServer) -> 
     assert images.streamed[0] < BIG_STREAM  # the client hung up long before the end
 
 
+async def test_the_images_of_one_request_together_are_capped_at_its_body_limit(images: ImageServer) -> None:
+    urls = [images.url("/sign.png"), images.url("/also.png")]
+    assert len(await fetcher(max_body_bytes=2 * len(PNG)).fetch_all(urls)) == 2
+    with pytest.raises(ImageUrlError, match="images together are larger than"):
+        await fetcher(max_body_bytes=2 * len(PNG) - 1).fetch_all(urls)
+
+
 async def test_a_declared_length_over_the_cap_is_refused_before_reading(images: ImageServer) -> None:
     with pytest.raises(ImageUrlError, match="larger than 10 MiB"):
         await fetch(fetcher(), images.url("/declared-big.png"))
@@ -402,14 +409,14 @@ async def test_with_image_urls_off_messages_are_left_for_translation_to_refuse(i
 # --- the chat route ----------------------------------------------------------------------------------
 
 
-def _ask(server: LiveServer, url: str) -> openai.types.chat.ChatCompletion:
+def _ask(server: LiveServer, url: str, stream: bool = False) -> Any:
     client = openai.OpenAI(base_url=server.base_url, api_key=server.keys["big"], max_retries=0)
     content: Any = [
         {"type": "text", "text": "What does it say?"},
         {"type": "image_url", "image_url": {"url": url}},
     ]
     return client.chat.completions.create(
-        model="ponder-instant", messages=[{"role": "user", "content": content}]
+        model="ponder-instant", messages=[{"role": "user", "content": content}], stream=stream
     )
 
 
@@ -423,10 +430,20 @@ def test_the_chat_route_fetches_an_image_url_end_to_end(start_server, images: Im
     assert (part.kind, part.data, part.media_type) == ("image", PNG, "image/png")
 
 
-def test_the_chat_route_refuses_a_loopback_url_by_default(start_server, images: ImageServer) -> None:
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_chat_route_refuses_a_loopback_url_by_default(
+    start_server, images: ImageServer, stream: bool
+) -> None:
     server = start_server(ScriptedModel(["unused"], vision=True))
-    with pytest.raises(openai.BadRequestError) as info:
-        _ask(server, images.url("/sign.png"))
+    with pytest.raises(openai.BadRequestError) as info:  # a 400 before any stream starts
+        _ask(server, images.url("/sign.png"), stream)
     assert info.value.code == "invalid_image_url" and info.value.param == "messages[0].content[1]"
     assert "not public" in info.value.message
     assert images.hits["/sign.png"] == 0 and server.model.calls == []
+
+
+def test_a_streamed_turn_answers_about_a_fetched_image(start_server, images: ImageServer) -> None:
+    server = start_server(ScriptedModel(["It says HELLO."], vision=True), image_urls="any")
+    chunks = list(_ask(server, images.url("/sign.png"), stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "It says HELLO."
+    assert server.model.calls[0].messages[-1].parts[1].data == PNG

@@ -7,7 +7,8 @@ anything but a data URI). A fetch is a GET that must answer 200 with an image ty
 WebP, GIF) whose first bytes agree with it, no larger than ``MAX_MEDIA_BYTES`` (the body is streamed and
 dropped at the cap), within ``image_url_timeout_s`` from the first lookup to the last byte, following at most
 ``MAX_REDIRECTS`` redirects, each to an ``http(s)`` URL and each connection checked again. One request
-carries at most ``max_image_urls`` distinct URLs; they are fetched at once, each once.
+carries at most ``max_image_urls`` distinct URLs; they are fetched at once, each once, and together bring in
+no more than ``max_body_bytes`` (what the request's body could have carried inline).
 
 A URL that cannot be used is a 400 (``invalid_image_url``) naming the part and the reason (an address that
 is not public, too large, the wrong type, too slow, the HTTP status): never the fetched body, never the
@@ -87,6 +88,8 @@ class ImageFetcher:
         ssl_context: ssl.SSLContext | None = None,
         max_bytes: int = MAX_MEDIA_BYTES,
     ) -> None:
+        # One request's images together weigh no more than its body could have carried inline.
+        self.max_total_bytes = config.max_body_bytes
         self.policy = config.image_urls
         self.timeout_s = config.image_url_timeout_s
         self.max_urls = config.max_image_urls
@@ -119,11 +122,12 @@ class ImageFetcher:
         if not distinct:
             return {}
         found: dict[str, FetchedImage] = {}
+        budget = _Budget(self.max_total_bytes)
         async with self.client() as client:
 
             async def one(url: str) -> None:
                 try:
-                    found[url] = await self.fetch(client, url)
+                    found[url] = await self.fetch(client, url, budget)
                 except ImageUrlError as err:
                     err.url = url
                     raise
@@ -139,11 +143,12 @@ class ImageFetcher:
                 raise
         return found
 
-    async def fetch(self, client: httpx.AsyncClient, url: str) -> FetchedImage:
-        """One image, following redirects; every problem is an ``ImageUrlError``."""
+    async def fetch(self, client: httpx.AsyncClient, url: str, budget: _Budget | None = None) -> FetchedImage:
+        """One image, following redirects, its bytes also taken from ``budget`` (the batch's); every problem
+        is an ``ImageUrlError``."""
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await self._follow(client, url)
+                return await self._follow(client, url, budget or _Budget(self.max_total_bytes))
         except TimeoutError:
             raise ImageUrlError(f"fetching it took longer than {self.timeout_s:g} s") from None
         except (AddressRefusedError, UnresolvableHostError) as err:
@@ -157,7 +162,7 @@ class ImageFetcher:
         except OSError as err:  # what the network layers below did not wrap
             raise ImageUrlError(f"it could not be fetched ({type(err).__name__})") from None
 
-    async def _follow(self, client: httpx.AsyncClient, url: str) -> FetchedImage:
+    async def _follow(self, client: httpx.AsyncClient, url: str, budget: _Budget) -> FetchedImage:
         target = _checked_url(httpx.URL(url))
         for _ in range(MAX_REDIRECTS + 1):
             async with client.stream("GET", target) as response:
@@ -167,10 +172,10 @@ class ImageFetcher:
                         raise ImageUrlError(f"it answered HTTP {response.status_code} without a Location")
                     target = _checked_url(target.join(location), redirect=True)
                     continue
-                return await self._image(response)
+                return await self._image(response, budget)
         raise ImageUrlError(f"it redirected more than {MAX_REDIRECTS} times")
 
-    async def _image(self, response: httpx.Response) -> FetchedImage:
+    async def _image(self, response: httpx.Response, budget: _Budget) -> FetchedImage:
         if response.status_code != 200:
             raise ImageUrlError(f"it answered HTTP {response.status_code}")
         declared = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -191,6 +196,7 @@ class ImageFetcher:
             size += len(chunk)
             if size > self.max_bytes:
                 raise ImageUrlError(f"it is {cap}")
+            budget.take(len(chunk))
             chunks.append(chunk)
         data = b"".join(chunks)
         if not data:
@@ -199,6 +205,18 @@ class ImageFetcher:
         if sniffed != declared:
             raise ImageUrlError(f"it was sent as {declared}, but its bytes are {sniffed or 'not an image'}")
         return FetchedImage(data, declared)
+
+
+class _Budget:
+    """The bytes one request's image URLs may still bring in, together."""
+
+    def __init__(self, total: int) -> None:
+        self.total = self.left = total
+
+    def take(self, size: int) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise ImageUrlError(f"the request's images together are larger than {_size(self.total)}")
 
 
 def _size(n: int) -> str:
