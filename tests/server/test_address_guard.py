@@ -6,7 +6,10 @@ address must be "reached", a recording network backend stands in for the network
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
+import threading
 from typing import Any
 
 import httpcore
@@ -16,9 +19,9 @@ from ponder.server.address_guard import (
     AddressRefusedError,
     GuardedBackend,
     IPAddress,
+    SystemResolver,
     UnresolvableHostError,
     is_public,
-    system_resolver,
 )
 
 NOT_PUBLIC = [
@@ -160,8 +163,28 @@ async def test_an_unknown_name_and_unix_sockets_are_refused() -> None:
 )
 async def test_numeric_host_tricks_resolve_to_the_address_they_stand_for(host: str, address: str) -> None:
     # The system resolver parses numeric forms itself (no DNS query); the guard judges what it returns.
-    assert await system_resolver(host, 80) == [ipaddress.ip_address(address)]
+    assert await SystemResolver()(host, 80) == [ipaddress.ip_address(address)]
     network = RecordingNetwork()
     with pytest.raises(AddressRefusedError):
         await GuardedBackend(inner=network).connect_tcp(host, 80)
     assert network.connects == []
+
+
+async def test_hanging_lookups_wait_in_threads_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+
+    def name_server_that_never_answers(*args: Any, **kwargs: Any) -> Any:
+        release.wait(30)
+        raise socket.gaierror("no answer")
+
+    monkeypatch.setattr(socket, "getaddrinfo", name_server_that_never_answers)
+    resolver = SystemResolver(threads=2)
+    # More hanging lookups than the default executor has threads (at most 32): none of them takes one.
+    lookups = [asyncio.create_task(resolver(f"slow{i}.example.com", 80)) for i in range(40)]
+    try:
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), 10) == "free"
+    finally:
+        release.set()
+    for lookup in lookups:
+        with pytest.raises(UnresolvableHostError):
+            await lookup

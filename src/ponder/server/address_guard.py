@@ -21,10 +21,12 @@ the address reached.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpcore
@@ -35,10 +37,10 @@ __all__ = [
     "GuardedBackend",
     "IPAddress",
     "Resolver",
+    "SystemResolver",
     "UnresolvableHostError",
     "guarded_transport",
     "is_public",
-    "system_resolver",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -73,37 +75,48 @@ def is_public(ip: IPAddress) -> bool:
     )
 
 
-async def system_resolver(host: str, port: int) -> list[IPAddress]:
-    """The host's addresses from the system resolver (``getaddrinfo``: numeric forms such as ``2130706433``
-    are parsed there as the C library does), without duplicates, in the resolver's order."""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+class SystemResolver:
+    """The system resolver (``getaddrinfo``: numeric forms such as ``2130706433`` are parsed there as the C
+    library does) in threads of its own: a lookup that hangs (a name server that never answers) waits there,
+    never in the worker threads the server's other requests need; at most ``threads`` lookups run at once,
+    the others queue. Answers come without duplicates, in the resolver's order."""
+
+    def __init__(self, threads: int = 4) -> None:
+        self.threads = threads
+        self._pool: ThreadPoolExecutor | None = None  # made on the first lookup
+
+    async def __call__(self, host: str, port: int) -> list[IPAddress]:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="ponder-dns")
+        lookup = functools.partial(
+            socket.getaddrinfo, host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
         )
-    except (socket.gaierror, UnicodeError) as err:
-        raise UnresolvableHostError(f"its host could not be resolved ({err})") from None
-    found: list[IPAddress] = []
-    for _family, _type, _proto, _name, sockaddr in infos:
-        ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
-        if ip not in found:
-            found.append(ip)
-    return found
+        try:
+            infos = await asyncio.get_running_loop().run_in_executor(self._pool, lookup)
+        except (socket.gaierror, UnicodeError) as err:
+            raise UnresolvableHostError(f"its host could not be resolved ({err})") from None
+        found: list[IPAddress] = []
+        for _family, _type, _proto, _name, sockaddr in infos:
+            ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+            if ip not in found:
+                found.append(ip)
+        return found
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend, connecting only to addresses the resolver gave and the guard accepted.
 
-    With ``public_only`` false every resolved address is accepted (a server on a trusted network), and the
-    connection still goes to the address resolved here."""
+    ``resolver`` defaults to a ``SystemResolver``. With ``public_only`` false every resolved address is
+    accepted (a server on a trusted network), and the connection still goes to the address resolved here."""
 
     def __init__(
         self,
-        resolver: Resolver = system_resolver,
+        resolver: Resolver | None = None,
         *,
         public_only: bool = True,
         inner: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
-        self.resolver = resolver
+        self.resolver = resolver or SystemResolver()
         self.public_only = public_only
         self.inner = inner or httpcore.AnyIOBackend()
 

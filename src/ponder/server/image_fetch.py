@@ -32,9 +32,9 @@ from ponder.server.address_guard import (
     AddressRefusedError,
     GuardedBackend,
     Resolver,
+    SystemResolver,
     UnresolvableHostError,
     guarded_transport,
-    system_resolver,
 )
 from ponder.server.errors import ApiError
 from ponder.server.protocol import ChatMessage, ImageContent, ImageUrl, UserContentPart, UserMessage
@@ -83,7 +83,7 @@ class ImageFetcher:
         self,
         config: ServerConfig,
         *,
-        resolver: Resolver = system_resolver,
+        resolver: Resolver | None = None,
         network: httpcore.AsyncNetworkBackend | None = None,
         ssl_context: ssl.SSLContext | None = None,
         max_bytes: int = MAX_MEDIA_BYTES,
@@ -94,7 +94,7 @@ class ImageFetcher:
         self.timeout_s = config.image_url_timeout_s
         self.max_urls = config.max_image_urls
         self.max_bytes = max_bytes
-        self.resolver = resolver
+        self.resolver = resolver or SystemResolver()  # one per server: its lookups in threads of their own
         self.network = network
         self._ssl = ssl_context  # None: the system's trust store (certifi's), built on first use
 
