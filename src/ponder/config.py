@@ -172,6 +172,13 @@ class ServerConfig(BaseModel):
     max_request_chars: int = Field(default=1024 * 1024, ge=1024)
     # JSON strings, containers and commas in one body: what bounds the cost of parsing it.
     max_json_values: int = Field(default=256 * 1024, ge=1024)
+    # http(s) image URLs in chat messages (ponder.server.image_fetch): "public" fetches them from public
+    # addresses only (never loopback, private, link-local, multicast or reserved ones, checked on the address
+    # connected to), "any" from any address (a server on a trusted network), "off" refuses them (data URIs
+    # only). A fetch takes at most image_url_timeout_s, redirects included, and 10 MiB.
+    image_urls: Literal["off", "public", "any"] = "public"
+    image_url_timeout_s: float = Field(default=10.0, gt=0)
+    max_image_urls: int = Field(default=8, ge=1)  # distinct URLs in one request (beyond: 400)
     turn_timeout_s: float = Field(default=600.0, gt=0)  # a turn that runs longer gets 504
     graceful_shutdown_s: float = Field(default=60.0, gt=0)  # SIGTERM: how long in-flight requests get
     # Rate limits in Redis (redis://host:6379/0), shared by several servers; unset: in the database.

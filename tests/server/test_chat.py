@@ -200,7 +200,7 @@ def test_malformed_json_is_400(start_server) -> None:
 
 
 def test_broken_media_parts_are_refused_with_the_reason(start_server, perception) -> None:
-    server = start_server(perception=perception)
+    server = start_server(perception=perception, image_urls="off")  # remote URLs: data URIs only
     c = client(server)
     png = "data:image/png;base64,iVBORw0KGgo="  # the PNG signature and nothing else
     content = [{"type": "text", "text": "what is this"}, {"type": "image_url", "image_url": {"url": png}}]

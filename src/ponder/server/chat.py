@@ -1,7 +1,8 @@
 """``POST /v1/chat/completions``: one turn of a reasoning mode, answered whole or streamed as SSE.
 
 The order of checks is the contract: the key (401), the body (400, or 413 past the caps on its shape: both
-still cost one request of the key's limit), the limits priced by mode and sub-agents (429), a free turn slot
+still cost one request of the key's limit), its ``http(s)`` image URLs fetched (``image_fetch``; 400 for
+one that cannot be used), the limits priced by mode and sub-agents (429), a free turn slot
 (503, or 429 past the key's share), memory (the session's history and the facts recalled about the user),
 perception, then the turn, under the server's timeout (504). What the model generated counts toward the
 key's day, times its mode's price, however the turn ended (finished, failed, timed out, cancelled, or its
@@ -56,6 +57,7 @@ from ponder.modes.registry import MODE_CHOICES, PRESET_NAMES, Selection, select
 from ponder.server.actions import action_json
 from ponder.server.auth import Admission, Principal, admission, admission_now, admit, identify
 from ponder.server.errors import ApiError, from_ponder_error
+from ponder.server.image_fetch import inline_image_urls
 from ponder.server.protocol import ChatCompletionRequest, ResponseFormat
 from ponder.server.shape import check_shape, scan_body
 from ponder.server.state import ServerState
@@ -100,12 +102,16 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
     header = request.headers.get("x-ponder-session")
     begun = _Begun()
 
-    def begin() -> PreparedTurn:
-        """One trip to a worker thread for the request's blocking work: the key's lookup, parsing and the
-        turn's begin (routing, preset); then, where the limiter answers here, admission and the session
-        and recall (``Turn.resume``)."""
+    def parse() -> ChatCompletionRequest:
+        """A first trip to a worker thread: the key's lookup, then the body parsed and checked."""
         begun.principal = identify(state, request.headers.get("authorization"))
-        prepared = prepare(state, begun.principal, body, header)
+        return parse_request(state, body)
+
+    def begin(parsed: ChatCompletionRequest) -> PreparedTurn:
+        """A second trip, once its image URLs are fetched: the turn's begin (routing, preset); then, where
+        the limiter answers here, admission and the session and recall (``Turn.resume``)."""
+        assert begun.principal is not None
+        prepared = prepare(state, begun.principal, parsed, len(body), header)
         begun.counted = True
         begun.admitted = admission_now(state, begun.principal, _price(state, prepared))
         if begun.admitted is not None:
@@ -116,7 +122,9 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
         return prepared
 
     try:
-        prepared = await _in_thread(state, len(body), begin)
+        parsed = await _in_thread(state, len(body), parse)
+        parsed.messages = await inline_image_urls(parsed.messages, state.image_fetcher)
+        prepared = await _in_thread(state, len(body), begin, parsed)
     except ApiError:
         if begun.principal is not None:
             request.scope["state"]["account"] = begun.principal.account
@@ -174,14 +182,10 @@ def _price(state: ServerState, prepared: PreparedTurn) -> float:
     return prepared.principal.tier.price(prepared.turn.mode_name, agents)
 
 
-def prepare(
-    state: ServerState, principal: Principal, body: bytes, session_header: str | None
-) -> PreparedTurn:
-    """Parse and check the request, and begin its turn (routed, its preset applied, its mode built); every
-    problem is an ApiError (400/404/413).
+def parse_request(state: ServerState, body: bytes) -> ChatCompletionRequest:
+    """Parse and check the request's body; every problem is an ApiError (400/413).
 
-    Blocking (a large body takes a while to scan and parse, a shopping turn reads its store): run it in a
-    worker thread."""
+    Blocking (a large body takes a while to scan and parse): run it in a worker thread."""
     caps = state.settings.server
     scan_body(body, caps)
     try:
@@ -191,6 +195,20 @@ def prepare(
         raise ApiError(400, message, param=param) from None
     check_shape(request, caps)
     _unsupported(request)
+    return request
+
+
+def prepare(
+    state: ServerState,
+    principal: Principal,
+    request: ChatCompletionRequest,
+    size: int,
+    session_header: str | None,
+) -> PreparedTurn:
+    """Begin the parsed request's turn (routed, its preset applied, its mode built); every problem is an
+    ApiError (400/404). ``size`` is the body's, in bytes.
+
+    Blocking (a shopping turn reads its store): run it in a worker thread."""
     spec, selection = _target(state, request)
     messages = to_messages(request.messages)
     if messages[-1].role not in ("user", "tool"):
@@ -225,7 +243,7 @@ def prepare(
         memory=lambda: state.memory,
         perception=state.perception,
         shop=lambda: state.shop,
-        in_thread=functools.partial(_in_thread, state, len(body)),
+        in_thread=functools.partial(_in_thread, state, size),
     )
     turn_spec = TurnSpec(
         messages,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ponder.memory.service import MemoryService
     from ponder.perception import Perception
     from ponder.sandbox.lazy import LazySandbox
+    from ponder.server.image_fetch import ImageFetcher
     from ponder.tools.toolset import Toolset
 
 __all__ = ["ModelFactory", "ServerState"]
@@ -73,6 +74,13 @@ class ServerState:
         if self.embedder is None:
             self.embedder = E5Embedder()
         return MemoryService(self.db, self.settings.memory, self.embedder)
+
+    @functools.cached_property
+    def image_fetcher(self) -> ImageFetcher:
+        """Fetches the http(s) image URLs of chat messages, under ``[server] image_urls``."""
+        from ponder.server.image_fetch import ImageFetcher
+
+        return ImageFetcher(self.settings.server)
 
     @functools.cached_property
     def shop(self) -> Shop:

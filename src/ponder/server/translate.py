@@ -1,6 +1,7 @@
 """From the OpenAI wire format to Ponder's messages, and from a turn's result back to the wire format.
 
-Inbound, every part is checked here: images must be base64 data URIs of an image type, audio base64 in one
+Inbound, every part is checked here: images must be base64 data URIs of an image type (the surface fetched
+``http(s)`` image URLs into data URIs before, with ``ponder.server.image_fetch``), audio base64 in one
 of the containers perception reads, both under the size limit (perception then checks the bytes); a tool
 message must answer a tool call made earlier in the conversation.
 Outbound, only the calls the API client runs itself leave the server as ``tool_calls``; the calls Ponder runs
@@ -37,11 +38,11 @@ from ponder.server.protocol import (
 from ponder.sharing import breathing
 from ponder.turn import TurnResult
 
-__all__ = ["FINISH_REASONS", "mode_ran", "to_messages", "usage_out"]
+__all__ = ["FINISH_REASONS", "IMAGE_TYPES", "MAX_MEDIA_BYTES", "mode_ran", "to_messages", "usage_out"]
 
 MAX_MEDIA_BYTES = 10 * 1024 * 1024  # one image or audio clip, decoded
 _DATA_URI = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[\w.+-]+=[\w.+-]+)*;base64,(?P<data>.*)$", re.S)
-_IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
 _AUDIO_TYPES = {
     "wav": "audio/wav",
     "mp3": "audio/mpeg",
@@ -117,13 +118,13 @@ def _user_part(part: TextContent | ImageContent | AudioContent, where: str) -> P
         if match is None:
             raise ApiError(
                 400,
-                f"{where}: image_url must be a base64 data URI (data:image/png;base64,...); Ponder does not "
-                "fetch remote URLs.",
+                f"{where}: image_url must be a base64 data URI (data:image/png;base64,...) or, where the "
+                "server fetches image URLs ([server] image_urls), an http(s) URL.",
                 param=where,
             )
         media_type = match["type"].lower()
-        if media_type not in _IMAGE_TYPES:
-            allowed = ", ".join(sorted(_IMAGE_TYPES))
+        if media_type not in IMAGE_TYPES:
+            allowed = ", ".join(sorted(IMAGE_TYPES))
             raise ApiError(
                 400, f"{where}: unsupported image type {media_type}; allowed: {allowed}.", param=where
             )
