@@ -102,3 +102,26 @@ async def test_gguf_spec_loads_a_file_the_user_brings(smollm_path: Path) -> None
 async def test_gguf_spec_with_a_missing_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(UnknownModelError, match="No GGUF file"):
         resolve_model(f"gguf:{tmp_path / 'nope.gguf'}", load_settings())
+
+
+async def test_a_logit_bias_bans_a_token_and_log_probabilities_are_the_models(smollm: EmbeddedModel) -> None:
+    ask = [Message.user("Name a colour.")]
+    seen = await smollm.request(ask, ModelSettings(max_tokens=4, temperature=0, logprobs=2))
+    first = seen.details["logprobs"][0]
+    assert first["top_logprobs"][0]["token"] == first["token"]  # greedy: the likeliest token was chosen
+    engine = smollm._engine
+    assert engine is not None
+    [token] = engine.llm.tokenize(first["token"].encode(), add_bos=False, special=False)
+    banned = await smollm.request(
+        ask, ModelSettings(max_tokens=4, temperature=0, logit_bias=((token, -100.0),))
+    )
+    assert not banned.message.text.startswith(first["token"].strip())
+    assert "logprobs" not in banned.details  # none asked for
+    penalised = await smollm.request(
+        [Message.user("Say 'la' ten times.")],
+        ModelSettings(max_tokens=20, temperature=0, frequency_penalty=2.0, presence_penalty=2.0),
+    )
+    plain = await smollm.request(
+        [Message.user("Say 'la' ten times.")], ModelSettings(max_tokens=20, temperature=0)
+    )
+    assert penalised.message.text.count("la") < plain.message.text.count("la")

@@ -101,3 +101,26 @@ def test_image_and_voice_parts_on_the_embedded_model(server: str) -> None:
     wav = espeak("How many days are in a week?")
     text = client.audio.transcriptions.create(model="whisper-1", file=("q.wav", io.BytesIO(wav)))
     assert "week" in text.text.lower()
+
+
+def test_log_probabilities_and_sampling_fields_through_the_server(server: str) -> None:
+    client = openai.OpenAI(base_url=server + "/v1", api_key="unused", max_retries=0)
+    ask = [{"role": "user", "content": "Name a colour."}]
+    common = {"model": "ponder-instant", "messages": ask, "max_tokens": 8, "temperature": 0}
+    reply = client.chat.completions.create(**common, logprobs=True, top_logprobs=3)
+    tokens = reply.choices[0].logprobs.content  # type: ignore[union-attr]
+    assert (
+        tokens
+        and "".join(t.token for t in tokens).strip() == (reply.choices[0].message.content or "").strip()
+    )
+    for t in tokens:
+        assert t.logprob <= 0 and len(t.top_logprobs) == 3
+        alternatives = [a.logprob for a in t.top_logprobs]
+        assert alternatives == sorted(alternatives, reverse=True) and t.logprob <= alternatives[0] + 1e-6
+    streamed = list(client.chat.completions.create(**common, logprobs=True, stream=True))
+    finishing = [c.choices[0].logprobs for c in streamed if c.choices and c.choices[0].finish_reason]
+    assert finishing and finishing[0] and finishing[0].content  # type: ignore[union-attr]
+    neutral = client.chat.completions.create(**common, logprobs=True, logit_bias={"0": 0})  # a bias of 0
+    assert neutral.choices[0].logprobs.content[0].token == tokens[0].token  # type: ignore[union-attr]
+    penalised = client.chat.completions.create(**common, frequency_penalty=2.0, presence_penalty=2.0)
+    assert penalised.choices[0].message.content

@@ -371,3 +371,51 @@ def test_a_schema_that_cannot_be_enforced_is_a_400_naming_why(start_server, resp
             response_format=response_format,
         )
     assert caught.value.body["param"] == "response_format"  # type: ignore[index]
+
+
+def test_standard_sampling_fields_reach_the_model(start_server) -> None:
+    server = start_server(ScriptedModel(["a", "b"]))
+    reply = client(server).chat.completions.create(
+        model="ponder-instant",
+        messages=[{"role": "user", "content": "q"}],
+        frequency_penalty=0.5,
+        presence_penalty=-0.25,
+        logit_bias={"42": -100, "7": 5},
+        logprobs=True,
+        top_logprobs=4,
+        metadata={"ticket": "T-1"},
+        store=False,
+        service_tier="auto",
+        extra_body={"prediction": {"type": "content", "content": "a"}},
+    )
+    settings = server.model.calls[0].settings
+    assert (settings.frequency_penalty, settings.presence_penalty) == (0.5, -0.25)
+    assert settings.logit_bias == ((42, -100.0), (7, 5.0)) and settings.logprobs == 4
+    assert reply.service_tier == "default"
+    assert reply.choices[0].logprobs is not None and reply.choices[0].logprobs.content is None  # none given
+    plain = client(server).chat.completions.create(
+        model="ponder-instant", messages=[{"role": "user", "content": "q"}]
+    )
+    assert plain.choices[0].logprobs is None and server.model.calls[1].settings.logprobs is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"top_logprobs": 2}, "top_logprobs"),
+        ({"logit_bias": {"the": 5}}, "logit_bias"),
+        ({"logit_bias": {"5": 500}}, "logit_bias"),
+        ({"modalities": ["text", "audio"]}, "modalities"),
+        ({"audio": {"voice": "alloy", "format": "wav"}}, "audio"),
+        ({"web_search_options": {}}, "web_search_options"),
+    ],
+)
+def test_what_ponder_does_not_do_is_a_400_naming_the_field(start_server, extra: dict, param: str) -> None:
+    server = start_server(ScriptedModel([]))
+    body = {"model": "ponder-instant", "messages": [{"role": "user", "content": "q"}], **extra}
+    response = httpx.post(
+        server.base_url + "/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {server.keys['big']}"},
+    )
+    assert response.status_code == 400 and response.json()["error"]["param"] == param
