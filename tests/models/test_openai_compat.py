@@ -648,3 +648,40 @@ async def test_a_json_schema_goes_as_openais_response_format_then_as_json_object
         assert json.loads(text) == {"intent": "search"}
     assert [f["type"] for f in seen] == ["json_schema", "json_object", "json_object"]
     assert seen[0]["json_schema"]["schema"] == schema and seen[1]["schema"] == schema
+
+
+async def test_sampling_fields_go_out_and_log_probabilities_come_back() -> None:
+    sent: list[dict[str, Any]] = []
+    token = {"token": "Hi", "logprob": -0.1, "bytes": [72, 105], "top_logprobs": []}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent.append(body)
+        if body.get("stream"):
+            chunks = [
+                {"choices": [{"index": 0, "delta": {"content": "Hi"}, "logprobs": {"content": [token]}}]},
+                {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+            ]
+            return _sse(*(json.dumps(c) for c in chunks), "[DONE]")
+        reply = _reply({"role": "assistant", "content": "Hi"}, "stop")
+        data = json.loads(reply.content)
+        data["choices"][0]["logprobs"] = {"content": [token]}
+        return httpx.Response(200, json=data)
+
+    model = _mock(answer)
+    settings = ModelSettings(
+        frequency_penalty=0.5, presence_penalty=0.2, logit_bias=((7, -100.0),), logprobs=2
+    )
+    response = await model.request(HELLO, settings)
+    done = (await _collect(model.stream(HELLO, settings)))[-1]
+    assert isinstance(done, ResponseDone)
+    for body in sent:
+        assert (body["frequency_penalty"], body["presence_penalty"], body["logit_bias"]) == (
+            0.5,
+            0.2,
+            {"7": -100.0},
+        )
+        assert (body["logprobs"], body["top_logprobs"]) == (True, 2)
+    assert response.details["logprobs"] == [token] == done.response.details["logprobs"]
+    await model.request(HELLO, ModelSettings())
+    assert "logprobs" not in sent[-1] and "frequency_penalty" not in sent[-1] and "logit_bias" not in sent[-1]
