@@ -103,6 +103,7 @@ def mode_options(
     agents: int | None = None,
     tools: ToolRunner | None = None,
     sandbox: ProgramSandbox | None = None,
+    samples: int = 1,
 ) -> ModeOptions:
     """The modes' options: the settings, with what one request asks for instead."""
     return ModeOptions(
@@ -113,6 +114,7 @@ def mode_options(
         adaptive=settings.adaptive,
         tools=tools,
         sandbox=sandbox,
+        samples=samples,
     )
 
 
@@ -147,9 +149,16 @@ class Conversation:
         requested = spec.selection.mode
         if spec.output is not None and spec.selection.preset is not None:
             raise UserError(f"Structured output is not available under the {spec.selection.preset} preset.")
+        if spec.options.samples > 1 and (spec.output is not None or spec.selection.preset is not None):
+            raise UserError("Several answers (n > 1) come without structured output and without a preset.")
         router: dict[str, str] | None = None
         chosen: ReasoningMode
-        if requested == "auto":
+        if requested == "auto" and spec.options.samples > 1:
+            chosen, router = (
+                "instant",
+                {"mode": "instant", "reason": "several answers (n) are sampled in Instant"},
+            )
+        elif requested == "auto":
             chosen, reason = route(spec.messages)
             router = {"mode": chosen, "reason": reason}
         else:

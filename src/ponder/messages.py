@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeAlias
 __all__ = [
     "AgentEvent",
     "AudioPart",
+    "ChoiceDelta",
     "Event",
     "FinishReason",
     "ImagePart",
@@ -213,6 +214,16 @@ class AgentEvent:
 
 
 @dataclass(frozen=True)
+class ChoiceDelta:
+    """Text of an extra answer of a turn that asked for several (``n``): choice ``index`` (1 and up; the
+    first answer streams as ``TextDelta``)."""
+
+    index: int
+    text: str
+    kind: Literal["choice_delta"] = "choice_delta"
+
+
+@dataclass(frozen=True)
 class PerceptionEvent:
     """Perception has read one image or audio part of the turn, before the model runs.
 
@@ -233,5 +244,12 @@ class ResponseDone:
 
 
 Event: TypeAlias = (
-    TextDelta | ReasoningDelta | ToolCallEvent | ToolResultEvent | AgentEvent | PerceptionEvent | ResponseDone
+    TextDelta
+    | ReasoningDelta
+    | ToolCallEvent
+    | ToolResultEvent
+    | AgentEvent
+    | ChoiceDelta
+    | PerceptionEvent
+    | ResponseDone
 )

@@ -419,3 +419,44 @@ def test_what_ponder_does_not_do_is_a_400_naming_the_field(start_server, extra: 
         headers={"Authorization": f"Bearer {server.keys['big']}"},
     )
     assert response.status_code == 400 and response.json()["error"]["param"] == param
+
+
+def test_several_answers_come_back_as_choices(start_server) -> None:
+    server = start_server(ScriptedModel(["one", "two", "three", ["fo", "ur"], "five", "six"]))
+    ask = {"model": "ponder-auto", "messages": [{"role": "user", "content": "a word?"}], "temperature": 1.0}
+    reply = client(server).chat.completions.create(**ask, n=3, seed=7)
+    assert [c.index for c in reply.choices] == [0, 1, 2]
+    assert sorted(c.message.content or "" for c in reply.choices) == ["one", "three", "two"]
+    assert sorted(call.settings.seed for call in server.model.calls) == [7, 8, 9]  # one seed per answer
+    assert (reply.usage.model_extra or {})["ponder"][
+        "mode"
+    ] == "instant"  # auto: several answers are Instant's
+    chunks = list(client(server).chat.completions.create(**ask, n=3, stream=True))
+    texts: dict[int, str] = {}
+    finished = set()
+    for c in chunks:
+        for choice in c.choices:
+            texts[choice.index] = texts.get(choice.index, "") + (choice.delta.content or "")
+            if choice.finish_reason:
+                finished.add(choice.index)
+    assert sorted(texts.values()) == ["five", "four", "six"] and finished == {0, 1, 2}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"model": "ponder-thinking"},
+        {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]},
+        {"response_format": {"type": "json_object"}},
+        {"n": 9},
+    ],
+)
+def test_several_answers_where_they_cannot_be_sampled_is_a_400(start_server, extra: dict) -> None:
+    server = start_server(ScriptedModel([]))
+    body = {"model": "ponder-instant", "messages": [{"role": "user", "content": "q"}], "n": 2, **extra}
+    response = httpx.post(
+        server.base_url + "/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {server.keys['big']}"},
+    )
+    assert response.status_code == 400, response.text

@@ -19,6 +19,7 @@ from ponder.modes.base import Mode
 from ponder.modes.contemplating import ContemplatingMode
 from ponder.modes.instant import InstantMode
 from ponder.modes.router import AutoMode
+from ponder.modes.samples import MAX_SAMPLES, SamplesMode
 from ponder.modes.thinking import ThinkingMode
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ class ModeOptions:
     adaptive: bool = True  # contemplating: a first pair of agents, the rest only if they disagree
     tools: ToolRunner | None = None  # what the model may call; None: no tools
     sandbox: ProgramSandbox | None = None  # contemplating: program agents run their code here
+    samples: int = 1  # answers to the turn (OpenAI's n): more than 1 only in Instant, without tools
 
 
 @dataclass(frozen=True)
@@ -94,14 +96,25 @@ def select(mode: str | None, preset: str | None = None, default: str = "auto") -
 
 
 def _instant(o: ModeOptions) -> Mode:
+    if o.samples > 1:
+        if o.tools is not None and o.tools.tools:
+            raise UserError("Several answers (n > 1) cannot call tools: leave out tools, or ask for one.")
+        return SamplesMode(o.system_prompt, samples=min(o.samples, MAX_SAMPLES))
     return InstantMode(o.system_prompt, tools=o.tools)
 
 
+def _one_answer(o: ModeOptions, mode: str) -> None:
+    if o.samples > 1:
+        raise UserError(f"Several answers (n > 1) are sampled in the Instant mode, not in {mode}.")
+
+
 def _thinking(o: ModeOptions) -> Mode:
+    _one_answer(o, "thinking")
     return ThinkingMode(o.system_prompt, budget=o.budget, effort=o.effort, tools=o.tools)
 
 
 def _contemplating(o: ModeOptions) -> Mode:
+    _one_answer(o, "contemplating")
     return ContemplatingMode(
         o.system_prompt,
         agents=o.agents,
@@ -114,6 +127,8 @@ def _contemplating(o: ModeOptions) -> Mode:
 
 
 def _auto(o: ModeOptions) -> Mode:
+    if o.samples > 1:  # several answers are Instant's, whatever the router would pick
+        return _instant(o)
     return AutoMode({name: _BUILDERS[name](o) for name in REASONING_MODES})
 
 

@@ -43,6 +43,7 @@ from ponder.memory.owner import DEFAULT_USER, Owner
 from ponder.memory.sessions import check_session_id
 from ponder.messages import (
     AgentEvent,
+    ChoiceDelta,
     PerceptionEvent,
     ReasoningDelta,
     TextDelta,
@@ -237,6 +238,7 @@ def prepare(
         agents=request.agents,
         tools=_tools(state, request),
         sandbox=state.sandbox,
+        samples=request.n or 1,
     )
     conversation = Conversation(
         s,
@@ -531,6 +533,15 @@ def _completion(turn: PreparedTurn, result: TurnResult) -> dict[str, Any]:
         message["reasoning_content"] = result.reasoning
     if result.tool_calls:
         message["tool_calls"] = wire_tool_calls(result.tool_calls)
+    others = [
+        {
+            "index": c["index"],
+            "message": {"role": "assistant", "content": c["text"] or None},
+            "finish_reason": FINISH_REASONS[c["finish_reason"]],
+            "logprobs": None,
+        }
+        for c in result.details.get("choices", ())
+    ]
     return {
         "id": f"chatcmpl-{os.urandom(16).hex()}",
         "object": "chat.completion",
@@ -542,7 +553,8 @@ def _completion(turn: PreparedTurn, result: TurnResult) -> dict[str, Any]:
                 "message": message,
                 "finish_reason": FINISH_REASONS[result.finish_reason],
                 "logprobs": _choice_logprobs(turn.request, result),
-            }
+            },
+            *others,
         ],
         "usage": usage_out(result),
         "service_tier": "default",
@@ -561,9 +573,13 @@ async def _stream(state: ServerState, prepared: PreparedTurn, rate: float) -> As
     chunk_id, created, model_id = f"chatcmpl-{os.urandom(16).hex()}", int(time.time()), prepared.request.model
 
     def chunk(
-        delta: dict[str, Any] | None, finish: str | None = None, logprobs: Any = None, **extra: Any
+        delta: dict[str, Any] | None,
+        finish: str | None = None,
+        logprobs: Any = None,
+        index: int = 0,
+        **extra: Any,
     ) -> str:
-        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+        choices = [] if delta is None else [{"index": index, "delta": delta, "finish_reason": finish}]
         if logprobs is not None:
             choices[0]["logprobs"] = logprobs
         body = {
@@ -579,12 +595,15 @@ async def _stream(state: ServerState, prepared: PreparedTurn, rate: float) -> As
     request, turn = prepared.request, prepared.turn
     progress = bool(request.progress)
     include_usage = bool(request.stream_options and request.stream_options.include_usage)
-    yield chunk({"role": "assistant", "content": ""})
+    for index in range(request.n or 1):
+        yield chunk({"role": "assistant", "content": ""}, index=index)
     try:
         async with asyncio.timeout(state.settings.server.turn_timeout_s):
             async for event in turn.run():
                 if isinstance(event, TextDelta):
                     yield chunk({"content": event.text})
+                elif isinstance(event, ChoiceDelta):
+                    yield chunk({"content": event.text}, index=event.index)
                 elif isinstance(event, ReasoningDelta):
                     yield chunk({"reasoning_content": event.text})
                 elif isinstance(event, PerceptionEvent) and progress:
@@ -603,6 +622,8 @@ async def _stream(state: ServerState, prepared: PreparedTurn, rate: float) -> As
                         yield chunk(None, ponder={"type": "pending_action", "action": action})
                     logprobs = _choice_logprobs(request, result)
                     yield chunk({}, FINISH_REASONS[result.finish_reason], logprobs)
+                    for other in result.details.get("choices", ()):
+                        yield chunk({}, FINISH_REASONS[other["finish_reason"]], index=other["index"])
                     if include_usage:
                         yield chunk(None, usage=usage_out(result))
                     yield "data: [DONE]\n\n"

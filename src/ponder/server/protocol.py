@@ -176,7 +176,13 @@ class ChatCompletionRequest(_Strict):
     stop: str | list[str] | None = None
     reasoning_effort: Literal["low", "medium", "high"] | None = None
     user: str | None = Field(default=None, max_length=256, description="The end user, within your account.")
-    n: int | None = Field(default=None, ge=1, le=1, description="Only 1 is supported.")
+    n: int | None = Field(
+        default=None,
+        ge=1,
+        le=8,
+        description="Answers to sample (up to 8): in the Instant mode (auto picks it), without tools, "
+        "structured output or a preset; on the embedded engine the rows of one batch over the shared prompt.",
+    )
     frequency_penalty: float | None = Field(
         default=None, ge=-2.0, le=2.0, description="Lowers a token's logit by this times its count so far."
     )
