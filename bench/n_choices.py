@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     rate_together = statistics.median(t / s for t, s in together)
     rate_apart = statistics.median(t / s for t, s in apart)
     print(
-        f"\n{args.model}, n={args.n}, at most {args.max_tokens} tokens an answer, {args.trials} trials (medians)"
+        f"\n{args.model}, n={args.n}, up to {args.max_tokens} tokens an answer, {args.trials} trials, medians"
     )
     print(f"one request with n={args.n}:    {rate_together:6.1f} completion tokens/s")
     print(f"{args.n} requests in a row:     {rate_apart:6.1f} completion tokens/s")
