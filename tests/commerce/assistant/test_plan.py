@@ -58,7 +58,8 @@ def test_a_price_range_a_size_word_and_a_price_read_as_a_colour() -> None:
 
 def test_a_size_word_counts_only_as_a_size() -> None:
     for said in ("is the tote small enough for a plane?", "this brand runs small", "a large pan for paella"):
-        assert Plan("search", query="tote", size="S").from_text(said).size == "", said
+        for size in ("S", "small", "L", "large"):
+            assert Plan("search", query="tote", size=size).from_text(said).size == "", (said, size)
     assert Plan("add", size="M").from_text("a medium, please").size == "M"
     assert Plan("add", size="L").from_text("large or extra large would do").size == "L"
 

@@ -216,6 +216,8 @@ def _mentioned_size(size: str, text: str) -> bool:
     ("what's" holds no S, "I'm" no M)."""
     if not size:
         return False
+    if size.lower() in SIZE_WORDS:  # the model wrote the word ("small")
+        return _size_word_used(size.lower(), text)
     named = {v: k for k, v in SIZE_WORDS.items()}.get(size.upper())
     if named is not None and _size_word_used(named, text):
         return True
