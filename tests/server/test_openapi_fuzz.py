@@ -5,6 +5,7 @@ The full run (1,000 cases per endpoint) is bench/server_fuzz.py; CI runs a small
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,17 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from ponder.config import ServerConfig, Settings, TierConfig
+from ponder.models.base import ModelSettings
 from ponder.server import create_app
 from ponder.store import KeyStore, open_database
-from ponder.testing import ScriptedModel
+from ponder.testing import ScriptedModel, example_of
+
+
+def _answer(_messages: object, settings: ModelSettings) -> str:
+    """Words, or a JSON value of the schema asked for (structured output)."""
+    if settings.json_schema is None:
+        return "The answer is 42."
+    return json.dumps(example_of(settings.json_schema))
 
 
 def _app(tmp: Path):
@@ -26,7 +35,7 @@ def _app(tmp: Path):
     )
     db = open_database(s.database_path)
     key = KeyStore(db).create("fuzz", "big")[1]
-    model = ScriptedModel(default="The answer is 42.", record=False)
+    model = ScriptedModel(default=_answer, record=False)
     return create_app(s, model_factory=lambda spec, settings: model, db=db), key
 
 
