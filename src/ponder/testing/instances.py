@@ -40,7 +40,9 @@ def example_of(schema: Any, root: Any = None, depth: int = 0) -> Any:
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), kind[0] if kind else None)
     if kind == "object" or (kind is None and "properties" in schema):
-        properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        properties = schema.get("properties")
+        if not isinstance(properties, dict):
+            return {}
         return {name: example_of(sub, root, depth + 1) for name, sub in properties.items()}
     if kind == "array":
         count = schema.get("minItems", 0) if isinstance(schema.get("minItems"), int) else 0
