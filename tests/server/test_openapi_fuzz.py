@@ -53,7 +53,10 @@ def test_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> None:
     case.call_and_validate(
         headers={"Authorization": f"Bearer {KEY}"},
         checks=[no_server_error_but_the_fakes_output],
-        excluded_checks=[schemathesis.checks.positive_data_acceptance, schemathesis.checks.not_a_server_error],
+        excluded_checks=[
+            schemathesis.checks.positive_data_acceptance,
+            schemathesis.checks.not_a_server_error,
+        ],
     )
 
 

@@ -326,3 +326,34 @@ def test_usage_is_charged_to_the_keys_day(start_server) -> None:
     with pytest.raises(openai.RateLimitError):  # the day's 10 tokens are spent
         c.responses.create(model="ponder-instant", input="again")
     assert isinstance(server.model.calls[0].messages[-1].parts[0], TextPart)
+
+
+def test_the_agents_sdks_default_model_runs_a_tool_then_answers_with_its_output_type(start_server) -> None:
+    agents = pytest.importorskip("agents")
+
+    class Forecast(BaseModel):
+        city: str
+        sky: str
+
+    @agents.function_tool
+    def weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    script = [ToolCallPart("call_1", "weather", {"city": "Paris"}), '{"city": "Paris", "sky": "sunny"}']
+    server = start_server(ScriptedModel(script))
+    agents.set_tracing_disabled(True)
+    sdk = openai.AsyncOpenAI(base_url=server.base_url, api_key=server.keys["big"], max_retries=0)
+    model = agents.OpenAIResponsesModel(model="ponder-instant", openai_client=sdk)
+    agent = agents.Agent(
+        name="forecaster", instructions="Use the tool.", model=model, tools=[weather], output_type=Forecast
+    )
+    result = agents.Runner.run_sync(agent, "Weather in Paris?")
+    assert result.final_output == Forecast(city="Paris", sky="sunny")
+    last = server.model.calls[-1]
+    assert last.messages[0].role == "system" and "Use the tool." in last.messages[0].text
+    assert last.messages[-1].parts == (ToolResultPart("call_1", "weather", "sunny in Paris"),)
+    asked = next(m for m in last.messages if m.role == "user")
+    assert (
+        asked.text.startswith("Weather in Paris?") and '"sky"' in asked.text
+    )  # text.format reached the turn
