@@ -357,3 +357,50 @@ def test_the_agents_sdks_default_model_runs_a_tool_then_answers_with_its_output_
     assert (
         asked.text.startswith("Weather in Paris?") and '"sky"' in asked.text
     )  # text.format reached the turn
+
+
+def test_an_input_image_reaches_a_vision_model_and_a_loopback_url_is_refused(start_server) -> None:
+    import base64
+
+    from ponder.testing.media import render_lines, to_format
+
+    png = to_format(render_lines(["HELLO"], size=24), "PNG")
+    server = start_server(ScriptedModel(["It says HELLO."], vision=True))
+    uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    content = [{"type": "input_text", "text": "What does it say?"}, {"type": "input_image", "image_url": uri}]
+    c = client(server)
+    response = c.responses.create(model="ponder-instant", input=[{"role": "user", "content": content}])
+    assert response.output_text == "It says HELLO."
+    part = server.model.calls[0].messages[-1].parts[1]
+    assert (part.kind, part.data, part.media_type) == ("image", png, "image/png")
+    content[1] = {"type": "input_image", "image_url": "http://127.0.0.1:9/sign.png"}  # fetched: not public
+    with pytest.raises(openai.BadRequestError) as info:
+        c.responses.create(model="ponder-instant", input=[{"role": "user", "content": content}])
+    assert info.value.code == "invalid_image_url" and "not public" in info.value.message
+    audio = [{"type": "input_audio", "input_audio": {"data": "not base64!", "format": "wav"}}]
+    with pytest.raises(openai.BadRequestError) as info:  # audio parts reach chat's translation
+        c.responses.create(model="ponder-instant", input=[{"role": "user", "content": audio}])
+    assert "base64" in info.value.message and info.value.param == "input"
+    assert len(server.model.calls) == 1
+
+
+def test_a_client_that_goes_away_cancels_the_turn_and_frees_its_slot(start_server) -> None:
+    import time
+
+    server = start_server(ScriptedModel([["word "] * 100, ["word "] * 100], delay_s=0.1))  # 10 s each
+    state = server.app.state.ponder
+    headers = {"Authorization": f"Bearer {server.keys['big']}"}
+    body = {"model": "ponder-instant", "input": "q"}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(server.base_url + "/responses", json=body, headers=headers, timeout=0.5)
+    with httpx.stream(
+        "POST", server.base_url + "/responses", json=body | {"stream": True}, headers=headers
+    ) as r:
+        for line in r.iter_lines():
+            if "response.output_text.delta" in line:
+                break  # closes the stream mid-answer
+    deadline = time.monotonic() + 3
+    while state.turns_in_flight and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert state.turns_in_flight == 0
+    assert 'ponder_turns_total{mode="instant",outcome="cancelled"} 1.0' in state.metrics.render().decode()
