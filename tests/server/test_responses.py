@@ -131,6 +131,10 @@ def test_function_calls_then_their_outputs_continue_the_previous_response(start_
         model="ponder-instant", previous_response_id=first.id, input=outputs, tools=[WEATHER]
     )
     assert final.output_text == "Sunny in both." and final.previous_response_id == first.id
+    bad = {"role": "user", "content": [{"type": "input_image", "image_url": "data:text/plain;base64,eA=="}]}
+    with pytest.raises(openai.BadRequestError) as info:  # named where the client put it
+        c.responses.create(model="ponder-instant", previous_response_id=first.id, input=[*outputs, bad])
+    assert info.value.param == "input[2].content[0]" and "input[2].content[0]" in info.value.message
     sent = server.model.calls[-1].messages
     assert [m.role for m in sent if m.role != "system"] == ["user", "assistant", "tool", "tool"]
     assert sent[-1].parts == (ToolResultPart("call_2", "weather", "sunny"),)
@@ -284,7 +288,11 @@ def test_assistant_items_sent_back_and_reasoning_items_dropped(start_server) -> 
         ),
         ({"background": True}, "Background", "background"),
         ({"tool_choice": {"type": "web_search_preview"}}, "web_search_preview", "tool_choice"),
-        ({"input": [{"type": "function_call_output", "call_id": "nope", "output": "x"}]}, "nope", "input"),
+        (
+            {"input": [{"type": "function_call_output", "call_id": "nope", "output": "x"}]},
+            "nope",
+            "input[0].tool_call_id",
+        ),
     ],
 )
 def test_unsupported_requests_are_400s_naming_what(start_server, body, needle, param) -> None:
@@ -377,10 +385,11 @@ def test_an_input_image_reaches_a_vision_model_and_a_loopback_url_is_refused(sta
     with pytest.raises(openai.BadRequestError) as info:
         c.responses.create(model="ponder-instant", input=[{"role": "user", "content": content}])
     assert info.value.code == "invalid_image_url" and "not public" in info.value.message
+    assert info.value.param == "input[0].content[1]" and "input[0].content[1]" in info.value.message
     audio = [{"type": "input_audio", "input_audio": {"data": "not base64!", "format": "wav"}}]
     with pytest.raises(openai.BadRequestError) as info:  # audio parts reach chat's translation
         c.responses.create(model="ponder-instant", input=[{"role": "user", "content": audio}])
-    assert "base64" in info.value.message and info.value.param == "input"
+    assert "base64" in info.value.message and info.value.param == "input[0].content[0]"
     assert len(server.model.calls) == 1
 
 

@@ -94,11 +94,14 @@ class _Prepared:
 async def create_response(state: ServerState, request: Request) -> Response:
     body = await request.body()
     begun = Begun()
+    places: list[str] = []  # where in the request each chat message came from
 
     def parse() -> tuple[ResponsesRequest, list[Any]]:
         begun.principal = identify(state, request.headers.get("authorization"))
         parsed = parse_request(state, body)
-        return parsed, to_wire(parsed)
+        wire, where = to_wire(parsed)
+        places.extend(where)
+        return parsed, wire
 
     def begin(parsed: ResponsesRequest, wire: list[Any]) -> _Prepared:
         assert begun.principal is not None
@@ -121,7 +124,7 @@ async def create_response(state: ServerState, request: Request) -> Response:
             request.scope["state"]["account"] = begun.principal.account
             if not begun.counted:  # a failed request still counts (and a 429 wins over the 400)
                 await admit(state, begun.principal, 1.0)
-        raise client_param(err) from None
+        raise client_param(err, places) from None
     chat = prepared.turn
     principal, turn = chat.principal, chat.turn
     request.scope["state"]["account"] = principal.account

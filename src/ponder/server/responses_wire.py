@@ -17,6 +17,7 @@ the chat messages this module makes).
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -86,12 +87,24 @@ _PARAMS = {
 }
 
 
+_MESSAGE_AT = re.compile(r"messages\[(\d+)\]")  # a chat message named in an error
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{os.urandom(16).hex()}"
 
 
-def client_param(err: ApiError) -> ApiError:
-    """``err`` with its parameter named as the Responses request names it."""
+def client_param(err: ApiError, places: Sequence[str] = ()) -> ApiError:
+    """``err`` with its parameter named as the Responses request names it; ``places``: where each chat
+    message came from (``to_wire``), for an error about ``messages[k]``."""
+
+    def place(found: re.Match[str]) -> str:
+        k = int(found[1])
+        return places[k] if k < len(places) else found[0]
+
+    if places:
+        err.message = _MESSAGE_AT.sub(place, err.message)
+        err.param = None if err.param is None else _MESSAGE_AT.sub(place, err.param)
     if err.param is not None:
         head = err.param.split("[", 1)[0].split(".", 1)[0]
         if head in _PARAMS:
@@ -99,18 +112,19 @@ def client_param(err: ApiError) -> ApiError:
     return err
 
 
-def to_wire(request: ResponsesRequest) -> list[ChatMessage]:
+def to_wire(request: ResponsesRequest) -> tuple[list[ChatMessage], list[str]]:
     """The request's instructions and input as chat messages (consecutive function calls in one assistant
-    message, as chat has parallel calls); a 400 for what cannot be said in them."""
+    message, as chat has parallel calls), and where in the request each came from; a 400 for what cannot be
+    said in them."""
     out: list[ChatMessage] = []
+    places: list[str] = []
     if request.instructions:
         out.append(SystemMessage(role="system", content=request.instructions))
-    items = (
-        [InputMessage(role="user", content=request.input)]
-        if isinstance(request.input, str)
-        else request.input
-    )
-    for index, item in enumerate(items):
+        places.append("instructions")
+    if isinstance(request.input, str):
+        out.append(UserMessage(role="user", content=request.input))
+        places.append("input")
+    for index, item in enumerate(() if isinstance(request.input, str) else request.input):
         where = f"input[{index}]"
         if isinstance(item, InputMessage):
             out.append(_message(item, where))
@@ -123,12 +137,14 @@ def to_wire(request: ResponsesRequest) -> list[ChatMessage]:
             last = out[-1] if out else None
             if isinstance(last, AssistantMessage) and (last.tool_calls or not last.content):
                 last.tool_calls = [*(last.tool_calls or []), call]
-            else:
-                out.append(AssistantMessage(role="assistant", tool_calls=[call]))
+                continue
+            out.append(AssistantMessage(role="assistant", tool_calls=[call]))
         elif isinstance(item, FunctionCallOutputItem):
             text = item.output if isinstance(item.output, str) else _text(item.output, f"{where}.output")
             out.append(ToolMessage(role="tool", content=text, tool_call_id=item.call_id))
-        elif not isinstance(item, ReasoningItem):  # earlier reasoning is not sent back to the model
+        elif isinstance(item, ReasoningItem):  # earlier reasoning is not sent back to the model
+            continue
+        else:
             raise ApiError(
                 400,
                 f"{where}: items of type '{item.type}' are not supported: send messages, function_call and "
@@ -136,9 +152,10 @@ def to_wire(request: ResponsesRequest) -> list[ChatMessage]:
                 code="unsupported_item",
                 param=where,
             )
+        places.append(where)
     if not out or all(isinstance(m, SystemMessage) for m in out):
         raise ApiError(400, "The input holds no message to answer.", param="input")
-    return out
+    return out, places
 
 
 def _message(item: InputMessage, where: str) -> ChatMessage:
@@ -280,7 +297,16 @@ def to_messages_after(wire: list[ChatMessage], calls: dict[str, str]) -> list[Me
     ]
     # The calls are put before their outputs so that translation finds what each output answers, then taken
     # out again: they are the previous turn's, in its session (or its history) already.
-    return to_messages([AssistantMessage(role="assistant", tool_calls=earlier), *wire])[1:]
+    try:
+        return to_messages([AssistantMessage(role="assistant", tool_calls=earlier), *wire])[1:]
+    except ApiError as err:  # about messages[k + 1]: wire's messages[k]
+        err.message = _MESSAGE_AT.sub(_before, err.message)
+        err.param = None if err.param is None else _MESSAGE_AT.sub(_before, err.param)
+        raise
+
+
+def _before(found: re.Match[str]) -> str:
+    return f"messages[{int(found[1]) - 1}]"
 
 
 def input_items(request: ResponsesRequest) -> list[dict[str, Any]]:
