@@ -35,7 +35,7 @@ from ponder.memory.owner import DEFAULT_USER, Owner
 from ponder.memory.sessions import new_session_id
 from ponder.messages import Message, ReasoningDelta, TextDelta
 from ponder.models.metered import MeteredModel
-from ponder.server.auth import admission, admission_now, admit, identify
+from ponder.server.auth import Principal, admission, admission_now, admit, identify
 from ponder.server.chat import (
     Begun,
     PreparedTurn,
@@ -163,7 +163,10 @@ async def create_response(state: ServerState, request: Request) -> Response:
     assert result is not None
     account_usage(state, result)
     response = response_object(prepared.echo, status_of(result), output_of(result), result)
-    await _keep(state, prepared, response, result)
+    try:
+        await _keep(state, prepared, response, result)
+    except PonderError as err:  # a database that stays busy: 503 with Retry-After
+        raise from_ponder_error(err) from err
     if turn.proposals:
         response["ponder"] = {"pending_actions": pending_actions(turn.proposals)}
     return JSONResponse(response, headers=headers)
@@ -180,7 +183,7 @@ def parse_request(state: ServerState, body: bytes) -> ResponsesRequest:
 
 
 def _prepare(
-    state: ServerState, principal: Any, request: ResponsesRequest, wire: list[Any], size: int
+    state: ServerState, principal: Principal, request: ResponsesRequest, wire: list[Any], size: int
 ) -> _Prepared:
     """The chat turn the request stands for, on the history of ``previous_response_id`` (blocking)."""
     try:
