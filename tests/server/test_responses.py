@@ -333,7 +333,34 @@ def test_usage_is_charged_to_the_keys_day(start_server) -> None:
     c.responses.create(model="ponder-instant", input="hi")
     with pytest.raises(openai.RateLimitError):  # the day's 10 tokens are spent
         c.responses.create(model="ponder-instant", input="again")
-    assert isinstance(server.model.calls[0].messages[-1].parts[0], TextPart)
+
+
+def test_a_named_tool_choice_offers_that_tool_and_effort_picks_thinking_on_a_configured_model(
+    start_server,
+) -> None:
+    server = start_server(
+        ScriptedModel([ToolCallPart("call_1", "weather", {"city": "Oslo"}), "Cold.", "Warm."])
+    )
+    other = {**WEATHER, "name": "clock"}
+    c = client(server)
+    c.responses.create(
+        model="ponder-instant",
+        input="?",
+        tools=[WEATHER, other],
+        tool_choice={"type": "function", "name": "weather"},
+    )
+    settings = server.model.calls[0].settings
+    assert settings.tool_choice == "required" and [t["function"]["name"] for t in settings.tools] == [
+        "weather"
+    ]
+    thought = c.responses.create(
+        model="scripted:default",
+        input="Hot or cold?",
+        reasoning={"effort": "high"},
+        extra_body={"budget": 64},
+    )
+    assert (thought.usage.model_extra or {})["ponder"]["mode"] == "thinking"
+    assert thought.reasoning is not None and thought.reasoning.effort == "high"
 
 
 def test_the_agents_sdks_default_model_runs_a_tool_then_answers_with_its_output_type(start_server) -> None:
