@@ -23,6 +23,7 @@ from ponder.commerce.support import SupportQueue
 from ponder.config import ServerConfig, Settings, TierConfig, load_settings
 from ponder.memory.owner import DEFAULT_USER, LOCAL_ACCOUNT, Owner
 from ponder.memory.sessions import SessionStore
+from ponder.messages import ToolCallPart
 from ponder.models.base import Model
 from ponder.modes.router import route
 from ponder.perception import Perception
@@ -233,3 +234,21 @@ def test_an_auto_turn_is_routed_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert reply.status_code == 200, reply.text
     assert picks == ["thinking"]  # priced and run from one decision
     assert reply.json()["usage"]["ponder"]["mode"] == "thinking"
+
+
+def test_a_structured_output_turn_may_end_with_a_call_for_the_client(tmp_path: Path) -> None:
+    # The schema binds the answer; a turn that ends calling the client's tool has none yet (the Agents SDK
+    # sends tools and its output_type together). Before: a 502, "did not give structured output".
+    model = ScriptedModel([ToolCallPart("call_1", "weather", {"city": "Paris"})])
+    tool = {"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}
+    body = {
+        "model": "ponder-instant",
+        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "tools": [tool],
+        "response_format": {"type": "json_object"},
+    }
+    with api(tmp_path, model) as server:
+        reply = server.chat(body)
+    assert reply.status_code == 200, reply.text
+    choice = reply.json()["choices"][0]
+    assert choice["finish_reason"] == "tool_calls" and choice["message"]["tool_calls"][0]["id"] == "call_1"

@@ -285,7 +285,8 @@ class Turn:
             self.partial += tail
             yield TextDelta(tail)
         result = TurnResult.from_response(response, self.requested)
-        if output is not None and (problem := check(result.text, output.schema)) is not None:
+        answered = not result.tool_calls  # a turn that ends calling the client's tools has no answer yet
+        if output is not None and answered and (problem := check(result.text, output.schema)) is not None:
             raise BackendError(f"{self.model.name} did not give structured output: {problem}")
         details = dict(result.details)
         if self.router is not None:

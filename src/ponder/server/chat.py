@@ -44,6 +44,7 @@ from ponder.memory.sessions import check_session_id
 from ponder.messages import (
     AgentEvent,
     ChoiceDelta,
+    Message,
     PerceptionEvent,
     ReasoningDelta,
     TextDelta,
@@ -72,7 +73,24 @@ from ponder.turn import TurnResult
 if TYPE_CHECKING:
     from ponder.commerce.tools import Proposal
 
-__all__ = ["MODE_MODELS", "chat_completions", "validation_message"]
+__all__ = [
+    "MODE_MODELS",
+    "Begun",
+    "PreparedTurn",
+    "account_usage",
+    "charge",
+    "chat_completions",
+    "in_thread",
+    "learn_later",
+    "pending_actions",
+    "prepare",
+    "start_turn",
+    "stream_closed",
+    "timed",
+    "turn_model",
+    "turn_price",
+    "validation_message",
+]
 
 log = logging.getLogger("ponder.server")
 MODE_MODELS = {f"ponder-{name}": name for name in MODE_CHOICES}  # model id -> mode (or preset), default model
@@ -90,7 +108,7 @@ class PreparedTurn:
 
 
 @dataclass
-class _Begun:
+class Begun:
     """How far a chat request's blocking start got (``chat_completions.begin``)."""
 
     principal: Principal | None = None  # the key's, once looked up
@@ -101,7 +119,7 @@ class _Begun:
 async def chat_completions(state: ServerState, request: Request) -> Response:
     body = await request.body()
     header = request.headers.get("x-ponder-session")
-    begun = _Begun()
+    begun = Begun()
 
     def parse() -> ChatCompletionRequest:
         """A first trip to a worker thread: the key's lookup, then the body parsed and checked."""
@@ -114,7 +132,7 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
         assert begun.principal is not None
         prepared = prepare(state, begun.principal, parsed, len(body), header)
         begun.counted = True
-        begun.admitted = admission_now(state, begun.principal, _price(state, prepared))
+        begun.admitted = admission_now(state, begun.principal, turn_price(state, prepared))
         if begun.admitted is not None:
             try:
                 prepared.turn.resume()
@@ -123,9 +141,9 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
         return prepared
 
     try:
-        parsed = await _in_thread(state, len(body), parse)
+        parsed = await in_thread(state, len(body), parse)
         parsed.messages = await inline_image_urls(parsed.messages, state.image_fetcher)
-        prepared = await _in_thread(state, len(body), begin, parsed)
+        prepared = await in_thread(state, len(body), begin, parsed)
     except ApiError:
         if begun.principal is not None:
             request.scope["state"]["account"] = begun.principal.account
@@ -135,7 +153,7 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
     principal = prepared.principal
     request.scope["state"]["account"] = principal.account
     turn = prepared.turn
-    admitted = begun.admitted or await admission(state, principal, _price(state, prepared))
+    admitted = begun.admitted or await admission(state, principal, turn_price(state, prepared))
     headers, key_id = admitted.headers, principal.key_id
     rate = principal.tier.token_price(turn.mode_name)
     left = admitted.tokens_left
@@ -143,24 +161,24 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
     if prepared.request.stream:
         state.take_slot(key_id)
         try:  # before the stream starts, so that a broken image or clip gets its own status code
-            prepared.meter = MeteredModel(_model(state, prepared), allowance)
-            await _start(state, prepared, prepared.meter)
+            prepared.meter = MeteredModel(turn_model(state, prepared), allowance)
+            await start_turn(state, prepared, prepared.meter)
         except BaseException:
             state.release_slot(key_id)
-            await _charge(state, prepared, rate)
+            await charge(state, prepared, rate)
             raise
         return EventStream(
             _stream(state, prepared, rate),
             headers=headers,
-            on_close=lambda: _stream_closed(state, prepared, rate),
+            on_close=lambda: stream_closed(state, prepared, rate),
         )
     result: TurnResult | None = None
     async with state.turn_slot(key_id):
         try:
-            prepared.meter = MeteredModel(_model(state, prepared), allowance)
-            await _start(state, prepared, prepared.meter)
-            result = await run_until_disconnect(request, _timed(state, turn.complete()))
-            _learn_later(state, prepared)
+            prepared.meter = MeteredModel(turn_model(state, prepared), allowance)
+            await start_turn(state, prepared, prepared.meter)
+            result = await run_until_disconnect(request, timed(state, turn.complete()))
+            learn_later(state, prepared)
         except ClientGone:
             state.metrics.turns.labels(turn.mode_name, "cancelled").inc()
             return Response(status_code=499)
@@ -168,16 +186,16 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
             state.metrics.turns.labels(turn.mode_name, "failed").inc()
             raise from_ponder_error(err) from err
         finally:
-            await _charge(state, prepared, rate, result)
+            await charge(state, prepared, rate, result)
     assert result is not None
-    _account(state, result)
+    account_usage(state, result)
     completion = _completion(prepared, result)
     if turn.proposals:
-        completion["ponder"] = {"pending_actions": _pending(turn.proposals)}
+        completion["ponder"] = {"pending_actions": pending_actions(turn.proposals)}
     return JSONResponse(completion, headers=headers)
 
 
-def _price(state: ServerState, prepared: PreparedTurn) -> float:
+def turn_price(state: ServerState, prepared: PreparedTurn) -> float:
     """What the turn costs of the key's requests per minute: its mode's price (routed once)."""
     agents = prepared.request.agents or state.settings.agents
     return prepared.principal.tier.price(prepared.turn.mode_name, agents)
@@ -205,13 +223,15 @@ def prepare(
     request: ChatCompletionRequest,
     size: int,
     session_header: str | None,
+    messages: list[Message] | None = None,
 ) -> PreparedTurn:
     """Begin the parsed request's turn (routed, its preset applied, its mode built); every problem is an
-    ApiError (400/404). ``size`` is the body's, in bytes.
+    ApiError (400/404). ``size`` is the body's, in bytes; ``messages``: the turn's, where the caller
+    translated them itself (the Responses API), else ``request.messages`` translated.
 
     Blocking (a shopping turn reads its store): run it in a worker thread."""
     spec, selection = _target(state, request)
-    messages = to_messages(request.messages)
+    messages = to_messages(request.messages) if messages is None else messages
     if messages[-1].role not in ("user", "tool"):
         raise ApiError(400, "The last message must be from the user (or a tool result).", param="messages")
     principal = replace(principal, user=request.user)
@@ -245,7 +265,7 @@ def prepare(
         memory=lambda: state.memory,
         perception=state.perception,
         shop=lambda: state.shop,
-        in_thread=functools.partial(_in_thread, state, size),
+        in_thread=functools.partial(in_thread, state, size),
     )
     turn_spec = TurnSpec(
         messages,
@@ -265,7 +285,7 @@ def prepare(
     return PreparedTurn(request, principal, turn, spec)
 
 
-async def _in_thread(state: ServerState, size: int, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def in_thread(state: ServerState, size: int, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``work`` in a worker thread. Threads share one interpreter, so the work of large requests (parsing,
     storing thousands of messages) gains nothing from running at once: it takes turns, and leaves the
     interpreter to the event loop and to small requests in between."""
@@ -429,7 +449,7 @@ def _owner(principal: Principal, request: ChatCompletionRequest) -> Owner:
         raise ApiError(400, str(err), param="project" if request.project else "user") from None
 
 
-async def _start(state: ServerState, prepared: PreparedTurn, model: Model) -> None:
+async def start_turn(state: ServerState, prepared: PreparedTurn, model: Model) -> None:
     """The turn's session, recall and perception (the runner's ``prepare``); errors are ApiErrors."""
     turn = prepared.turn
     try:
@@ -444,7 +464,7 @@ async def _start(state: ServerState, prepared: PreparedTurn, model: Model) -> No
         state.metrics.perception_seconds.observe(turn.perception_s)
 
 
-def _learn_later(state: ServerState, prepared: PreparedTurn) -> None:
+def learn_later(state: ServerState, prepared: PreparedTurn) -> None:
     """Learn from the stored turn after the response, in the background (best effort)."""
     if prepared.turn.learns:
         state.in_background(_learn(state, prepared))
@@ -452,19 +472,19 @@ def _learn_later(state: ServerState, prepared: PreparedTurn) -> None:
 
 async def _learn(state: ServerState, prepared: PreparedTurn) -> None:
     try:
-        await prepared.turn.learn(_model(state, prepared))  # not metered: the key does not pay for it
+        await prepared.turn.learn(turn_model(state, prepared))  # not metered: the key does not pay for it
     except Exception:  # learning is best effort: the answer was delivered; the log has why it failed
         log.exception("learning from a turn failed")
 
 
-def _model(state: ServerState, turn: PreparedTurn) -> Model:
+def turn_model(state: ServerState, turn: PreparedTurn) -> Model:
     try:
         return state.model(turn.model_spec)
     except PonderError as err:
         raise from_ponder_error(err) from err
 
 
-async def _timed(state: ServerState, work: Any) -> TurnResult:
+async def timed(state: ServerState, work: Any) -> TurnResult:
     limit = state.settings.server.turn_timeout_s
     try:
         async with asyncio.timeout(limit):
@@ -476,7 +496,7 @@ async def _timed(state: ServerState, work: Any) -> TurnResult:
         ) from None
 
 
-async def _charge(
+async def charge(
     state: ServerState, turn: PreparedTurn, rate: float, result: TurnResult | None = None
 ) -> None:
     """Take what the turn spent from the key's day, once: its model tokens times the mode's token price (a
@@ -508,14 +528,14 @@ def perception_tokens(tier: TierConfig, reports: list[dict[str, Any]]) -> int:
     return math.ceil(cost)
 
 
-def _stream_closed(state: ServerState, turn: PreparedTurn, rate: float) -> None:
+def stream_closed(state: ServerState, turn: PreparedTurn, rate: float) -> None:
     """The stream is over, finished or not: free the slot, and charge a turn that did not get to it."""
     state.release_slot(turn.principal.key_id)
     if not turn.charged:  # closed early: the charge runs on its own, out of the cancelled stream
-        state.in_background(_charge(state, turn, rate))
+        state.in_background(charge(state, turn, rate))
 
 
-def _account(state: ServerState, result: TurnResult) -> None:
+def account_usage(state: ServerState, result: TurnResult) -> None:
     usage = result.usage
     m = state.metrics
     mode = mode_ran(result)
@@ -612,13 +632,15 @@ async def _stream(state: ServerState, prepared: PreparedTurn, rate: float) -> As
                     yield chunk(None, ponder=_progress(event))
                 elif isinstance(event, TurnDone):  # stored in its session already
                     result = event.result
-                    _learn_later(state, prepared)
-                    await _charge(state, prepared, rate, result)
-                    _account(state, result)
+                    learn_later(state, prepared)
+                    await charge(state, prepared, rate, result)
+                    account_usage(state, result)
                     if result.tool_calls:
                         calls = [{"index": i, **c} for i, c in enumerate(wire_tool_calls(result.tool_calls))]
                         yield chunk({"tool_calls": calls})
-                    for action in _pending(event.pending):  # for the person's client; never the model's
+                    for action in pending_actions(
+                        event.pending
+                    ):  # for the person's client; never the model's
                         yield chunk(None, ponder={"type": "pending_action", "action": action})
                     logprobs = _choice_logprobs(request, result)
                     yield chunk({}, FINISH_REASONS[result.finish_reason], logprobs)
@@ -638,7 +660,7 @@ async def _stream(state: ServerState, prepared: PreparedTurn, rate: float) -> As
         yield f"data: {json.dumps(from_ponder_error(err).body())}\n\n"
 
 
-def _pending(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
+def pending_actions(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
     """The turn's proposed actions as the API client gets them: with the token that confirms each (POST
     /v1/actions/{id}/confirm), which only this response carries."""
     return [

@@ -396,6 +396,26 @@ def m006_jobs_and_domain_outcomes(db: Connection) -> None:
         )
 
 
+def m007_responses(db: Connection) -> None:
+    """The stored responses of the Responses API (``POST /v1/responses`` with ``store``): each is one turn
+    of one of the user's sessions, which ``previous_response_id`` continues (store/responses.py)."""
+    md = sa.MetaData()
+    sa.Table(
+        "responses",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("id", Text, primary_key=True),  # "resp_" + 32 hex: found by id within the account
+        sa.Column("user_id", Text, nullable=False),  # whose session holds its turn
+        sa.Column("session_id", Text, nullable=False),
+        sa.Column("turn", Int, nullable=False),  # its turn's number in that session
+        sa.Column("body", Text, nullable=False),  # the response object, as JSON
+        sa.Column("input", Text, nullable=False),  # its input items, as JSON
+        sa.Column("created_at", Float, nullable=False),
+        sa.Index("responses_by_session", "account", "user_id", "session_id", "turn"),
+    )
+    md.create_all(db)
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -407,4 +427,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m004_ucp_checkout_sessions,
     m005_agent_credentials,
     m006_jobs_and_domain_outcomes,
+    m007_responses,
 ]

@@ -3,6 +3,7 @@
     depends.py     the FastAPI dependencies every group shares: ``State`` (the server's), ``Caller``
                    (the admitted API key), and the documented error answers
     chat.py        POST /v1/chat/completions (the turn: server/chat.py)
+    responses.py   /v1/responses: create, retrieve, delete, input items (server/responses.py)
     audio.py       POST /v1/audio/transcriptions (server/transcriptions.py)
     embeddings.py  POST /v1/embeddings (server/embeddings.py)
     models.py      GET /v1/models
@@ -17,12 +18,23 @@ below them, commerce/, memory/ and the runner).
 
 from fastapi import APIRouter
 
-from ponder.server.routes import audio, chat, commerce, embeddings, health, interests, memory, models
+from ponder.server.routes import (
+    audio,
+    chat,
+    commerce,
+    embeddings,
+    health,
+    interests,
+    memory,
+    models,
+    responses,
+)
 
 __all__ = ["API_ROUTERS", "PAGE_ROUTERS"]
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     chat.router,
+    responses.router,
     audio.router,
     embeddings.router,
     models.router,
