@@ -69,6 +69,11 @@ def test_plain_words_decide_the_intent(
         ),
         ("return", "ok, then a swap for a 41 please", "the espadrilles I got are too narrow", "exchange"),
         ("orders", "could you call the whole order off?", "", "cancel"),
+        # the verbs in any form: "swapped", "delivered", "going back"
+        ("orders", "could the shirt I bought be swapped for an L?", "", "exchange"),
+        ("update_cart", "could my order be delivered to 7 Quay Lane, Lisbon instead?", "", "change_address"),
+        ("return", "both pairs of espadrilles I got are going back, unworn", "", "return"),
+        ("return", "the espadrilles I got are the wrong size, I want my money back", "", "return"),
         ("update_cart", "the shirt I ordered was meant to be an L, not an M", "", "exchange"),
         ("add", "can #W1 come to my sister's place instead?", "", "change_address"),
         (

@@ -90,20 +90,27 @@ _ASKING = re.compile(
     re.I,
 )
 _CANCEL = re.compile(
-    r"\b(cancel|scrap|call (?:\w+ ){0,3}off|don'?t (?:want|need) (?:it|them|\w+ \w+) (?:any ?more|after all)"
+    r"\b(cancel(?:s|led|ed|ling|ing)?|scrap(?:s|ped)?|call (?:\w+ ){0,3}off"
+    r"|don'?t (?:want|need) (?:it|them|\w+ \w+) (?:any ?more|after all)"
     r"|no longer (?:want|need)|kill|stop (?:the|my|that) order)\b",
     re.I,
 )
-_RETURN = re.compile(r"\b(return|refund|money back|(?:send|take|give|ship) (?:\w+ ){0,3}back)\b", re.I)
+_RETURN = re.compile(
+    r"\b(return(?:s|ing)?|refund|money back"  # not "returned", "sent back": how an earlier one went
+    r"|(?:send|sending|take|taking|give|ship|shipping|going|go|goes) (?:\w+ ){0,3}back)\b",
+    re.I,
+)
 _SWAP = re.compile(
-    r"\b(exchange|swap|trade|switch|instead|in (?:its|their) place|replace\w*"
+    r"\b(exchang(?:e|es|ed|ing)|swap(?:s|ped|ping)?|trad(?:e|es|ed|ing)|switch(?:es|ed|ing)?|instead"
+    r"|in (?:its|their) place|replace\w*"
     r"|(?:another|other|different) (?:size|colou?r|one)|(?:size|go) (?:up|down)|bigger|smaller|larger"
-    r"|(?:should|supposed to|meant to) (?:be|have been)|by mistake|wrong (?:size|colou?r|one))\b",
+    r"|(?:should|supposed to|meant to) (?:be|have been)|by mistake)\b",
     re.I,
 )
 _SHIP_TO = re.compile(
-    r"\b(ship|send|deliver|redirect|route|forward|go|goes|come|arrive)\b"
-    r".{0,40}\b(?:to|there|elsewhere|somewhere else)\b"
+    r"\b(ship(?:s|ped|ping)?|send|sent|deliver(?:s|ed|ing)?|redirect(?:s|ed)?|route[ds]?|forward(?:s|ed)?"
+    r"|go|goes|going|come|comes|arrive[ds]?)\b"
+    r".{0,40}\b(?:to|there|elsewhere|somewhere else|home)\b"
     r"|\b(?:change|update|new|different|correct|fix) (?:the |my |its |their )?"
     r"(?:shipping |delivery )?address\b",
     re.IGNORECASE,
