@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -125,3 +126,17 @@ async def test_a_logit_bias_bans_a_token_and_log_probabilities_are_the_models(sm
         [Message.user("Say 'la' ten times.")], ModelSettings(max_tokens=20, temperature=0)
     )
     assert penalised.message.text.count("la") < plain.message.text.count("la")
+
+
+async def test_a_structured_answer_keeps_the_schemas_order_of_properties(smollm: EmbeddedModel) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string", "maxLength": 12}, "age": {"type": "integer"}},
+        "required": ["name", "age"],
+        "additionalProperties": False,
+    }
+    reply = await smollm.request(
+        [Message.user("Maria is 34. Reply in JSON.")],
+        ModelSettings(max_tokens=40, temperature=0, json_schema=schema),
+    )
+    assert list(json.loads(reply.message.text)) == ["name", "age"]

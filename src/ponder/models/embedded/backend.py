@@ -261,7 +261,7 @@ class EmbeddedModel(Model):
         prefix = self._stable_prefix(engine, messages, settings, prompt)
         params = self._params(prompt, settings, settings.max_tokens, prefix)
         if settings.json_schema is not None:  # structured output: the reply matches the schema
-            schema = json.dumps(settings.json_schema, sort_keys=True)
+            schema = json.dumps(settings.json_schema)  # its properties in the schema's order, as written
             params = replace(params, grammar=_schema_grammar(schema))
 
         def work(put: Callable[[object], None], cancel: threading.Event) -> None:
