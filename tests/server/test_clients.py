@@ -86,6 +86,15 @@ def schema_properties(settings: ModelSettings) -> set[str]:
     return set(settings.json_schema.get("properties", {}))
 
 
+SAMPLING = {"temperature": 0.2, "top_p": 0.9, "frequency_penalty": 0.5, "presence_penalty": 0.25}
+
+
+def assert_sampled_as_asked(settings: ModelSettings) -> None:
+    """The sampling fields a library sent reached the model (the values of ``SAMPLING``)."""
+    got = {name: getattr(settings, name) for name in SAMPLING}
+    assert got == pytest.approx(SAMPLING)
+
+
 def call_offered_tool(arguments: dict[str, Any]) -> Any:
     """A step that calls the one tool the client offered (its name is the library's choice)."""
 
@@ -182,6 +191,17 @@ def test_openai_parse_with_a_pydantic_model(start_server) -> None:
     assert schema_properties(server.model.calls[-1].settings) == {"name", "population", "landmarks"}
 
 
+def test_openai_streamed_parse(start_server) -> None:
+    server = start_server(ScriptedModel([[PARIS_JSON[:10], PARIS_JSON[10:]]]))
+    with openai_client(server).chat.completions.stream(
+        model=MODEL, messages=[{"role": "user", "content": "Paris?"}], response_format=City
+    ) as stream:
+        kinds = {event.type for event in stream}
+        final = stream.get_final_completion()
+    assert "content.delta" in kinds and "content.done" in kinds
+    assert final.choices[0].message.parsed == PARIS
+
+
 @TOOL_CALL_UNDER_A_FORMAT
 def test_openai_tool_call_while_a_response_format_is_set(start_server) -> None:
     server = start_server(ScriptedModel([WEATHER_CALL]))
@@ -205,6 +225,77 @@ def test_openai_json_object(start_server) -> None:
     )
     assert json.loads(reply.choices[0].message.content or "") == {"ok": True}
     assert server.model.calls[-1].settings.json_schema is not None
+
+
+# A value for every field of the SDK's chat-completions request, as a client would send it. Left out: the
+# fields this test sends itself (model, messages), and those Ponder refuses by design with a 400 that names
+# them (audio output, web search).
+REFUSED_BY_DESIGN = {"model", "messages", "audio", "modalities", "web_search_options"}
+UNRECOGNIZED = pytest.mark.xfail(
+    strict=True, raises=openai.BadRequestError, reason="refused: 'Unrecognized request argument supplied'"
+)
+EVERY_FIELD = [
+    pytest.param("frequency_penalty", 0.5),
+    pytest.param("presence_penalty", 0.5),
+    pytest.param("logit_bias", {"42": -100}),
+    pytest.param("logprobs", True),
+    pytest.param("max_completion_tokens", 32),
+    pytest.param("max_tokens", 32),
+    pytest.param("metadata", {"team": "docs"}),
+    pytest.param("n", 1),
+    pytest.param("parallel_tool_calls", True),
+    pytest.param("prediction", {"type": "content", "content": "Paris."}),
+    pytest.param("reasoning_effort", "low"),
+    pytest.param("response_format", {"type": "text"}),
+    pytest.param("seed", 7),
+    pytest.param("service_tier", "auto"),
+    pytest.param("stop", ["END"]),
+    pytest.param("store", False),
+    pytest.param("stream_options", None),
+    pytest.param("temperature", 0.2),
+    pytest.param("tool_choice", "none"),
+    pytest.param("tools", [WEATHER_TOOL]),
+    pytest.param("top_logprobs", None),
+    pytest.param("top_p", 0.9),
+    pytest.param("user", "user-1"),
+    # Standard fields of today's API that Ponder does not know yet (for the lead).
+    pytest.param("prompt_cache_key", "docs-v1", marks=UNRECOGNIZED),
+    pytest.param("prompt_cache_retention", "24h", marks=UNRECOGNIZED),
+    pytest.param("prompt_cache_options", {"mode": "implicit"}, marks=UNRECOGNIZED),
+    pytest.param("safety_identifier", "user-1-hash", marks=UNRECOGNIZED),
+    pytest.param("verbosity", "low", marks=UNRECOGNIZED),
+    pytest.param("moderation", {"model": "omni-moderation-latest"}, marks=UNRECOGNIZED),
+    # The deprecated function-calling fields that tools replaced.
+    pytest.param("functions", [WEATHER_TOOL["function"]], marks=UNRECOGNIZED),
+    pytest.param("function_call", "auto", marks=UNRECOGNIZED),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), EVERY_FIELD)
+def test_openai_every_chat_completions_field_is_accepted(start_server, field: str, value: Any) -> None:
+    server = start_server(ScriptedModel(["Paris."]))
+    reply = openai_client(server).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Capital of France?"}], **{field: value}
+    )
+    assert reply.choices[0].message.content == "Paris."
+
+
+@pytest.mark.parametrize("effort", ["none", "minimal", "xhigh", "max"])
+@pytest.mark.xfail(strict=True, raises=openai.BadRequestError, reason="only low, medium and high are known")
+def test_openai_every_reasoning_effort_is_accepted(start_server, effort: str) -> None:
+    server = start_server(ScriptedModel(default="Paris."))
+    reply = openai_client(server).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Capital of France?"}], reasoning_effort=effort
+    )
+    assert reply.choices[0].message.content == "Paris."
+
+
+def test_every_field_of_the_sdk_has_a_case_above() -> None:
+    """A field a newer SDK sends gets a case in ``EVERY_FIELD`` (accepted, or an xfail naming it)."""
+    from openai.types.chat.completion_create_params import CompletionCreateParamsBase
+
+    covered = {case.values[0] for case in EVERY_FIELD} | REFUSED_BY_DESIGN
+    assert set(CompletionCreateParamsBase.__annotations__) - covered == set()
 
 
 def test_openai_embeddings_float_and_base64(start_server) -> None:
@@ -280,6 +371,23 @@ async def test_agents_chat_completions_model_with_a_tool(start_server) -> None:
     assert result.final_output == "Sunny."
     assert tool_results(server) == ["sunny in Paris"]  # the SDK ran the tool and sent its result
     assert offered_tools(server.model.calls[0].settings) == ["get_weather"]
+
+
+async def test_agents_chat_completions_model_settings_reach_the_model(start_server) -> None:
+    from agents import ModelSettings as AgentSettings
+    from agents import Runner
+
+    server = start_server(ScriptedModel(["Paris."]))
+    agent = _agent(_chat_model(server), tools=False, output=False)
+    agent.model_settings = AgentSettings(
+        **SAMPLING, max_tokens=64, metadata={"team": "docs"}, store=False, include_usage=True, top_logprobs=2
+    )
+    result = await Runner.run(agent, "Capital of France?")
+    assert result.final_output == "Paris."
+    assert result.context_wrapper.usage.output_tokens > 0
+    (call,) = server.model.calls
+    assert_sampled_as_asked(call.settings)
+    assert call.settings.logprobs == 2
 
 
 async def test_agents_chat_completions_model_with_an_output_type(start_server) -> None:
@@ -374,13 +482,38 @@ def test_langchain_invoke_and_stream(start_server) -> None:
     assert "".join(str(c.content) for c in chunks) == "Paris."
 
 
+def test_langchain_sampling_fields_reach_the_model(start_server) -> None:
+    from langchain_openai import ChatOpenAI
+
+    server = start_server(ScriptedModel(["Paris."]))
+    llm = ChatOpenAI(
+        model=MODEL,
+        base_url=server.base_url,
+        api_key=server.keys["big"],
+        max_retries=0,
+        **SAMPLING,
+        seed=7,
+        stop=["END"],
+        max_tokens=64,
+        logprobs=True,
+        top_logprobs=2,
+    )
+    assert llm.invoke("Capital of France?").content == "Paris."
+    (call,) = server.model.calls
+    assert_sampled_as_asked(call.settings)
+    assert (call.settings.seed, call.settings.logprobs) == (7, 2)
+    assert "END" in call.settings.stop
+
+
 def test_langchain_bind_tools_returns_the_tool_call(start_server) -> None:
     from langchain_core.tools import tool
 
     server = start_server(ScriptedModel([WEATHER_CALL]))
-    message = _chat_openai(server).bind_tools([tool(get_weather)]).invoke("Weather in Paris?")
+    llm = _chat_openai(server).bind_tools([tool(get_weather)], tool_choice="get_weather")
+    message = llm.invoke("Weather in Paris?")
     assert [(c["name"], c["args"]) for c in message.tool_calls] == [("get_weather", {"city": "Paris"})]
-    assert offered_tools(server.model.calls[-1].settings) == ["get_weather"]
+    settings = server.model.calls[-1].settings
+    assert offered_tools(settings) == ["get_weather"] and settings.tool_choice == "required"
 
 
 def test_langchain_structured_output_json_schema(start_server) -> None:
@@ -388,6 +521,19 @@ def test_langchain_structured_output_json_schema(start_server) -> None:
     llm = _chat_openai(server).with_structured_output(City, method="json_schema")
     assert llm.invoke("Tell me about Paris.") == PARIS
     assert schema_properties(server.model.calls[-1].settings) == {"name", "population", "landmarks"}
+
+
+def test_langchain_structured_output_json_mode(start_server) -> None:
+    server = start_server(ScriptedModel([PARIS_JSON]))
+    llm = _chat_openai(server).with_structured_output(City, method="json_mode")
+    assert llm.invoke("Tell me about Paris, in JSON.") == PARIS
+    assert server.model.calls[-1].settings.json_schema == {"type": "object"}  # json_object: any object
+
+
+def test_langchain_structured_output_streamed(start_server) -> None:
+    server = start_server(ScriptedModel([[PARIS_JSON[:10], PARIS_JSON[10:]]]))
+    llm = _chat_openai(server).with_structured_output(City, method="json_schema")
+    assert list(llm.stream("Tell me about Paris."))[-1] == PARIS
 
 
 def test_langchain_structured_output_function_calling(start_server) -> None:
@@ -434,6 +580,20 @@ async def test_pydantic_ai_text_output_with_a_tool(start_server) -> None:
     assert tool_results(server) == ["sunny in Paris"]
 
 
+async def test_pydantic_ai_streamed_text_with_its_settings(start_server) -> None:
+    from pydantic_ai import Agent
+
+    server = start_server(ScriptedModel([["Par", "is."]]))
+    agent = Agent(_pydantic_ai_model(server))
+    settings = {**SAMPLING, "seed": 7, "max_tokens": 64, "stop_sequences": ["END"]}
+    async with agent.run_stream("Capital of France?", model_settings=settings) as run:
+        text = [chunk async for chunk in run.stream_text(delta=True)]
+    assert "".join(text) == "Paris."
+    (call,) = server.model.calls
+    assert_sampled_as_asked(call.settings)
+    assert call.settings.seed == 7 and "END" in call.settings.stop
+
+
 async def test_pydantic_ai_structured_output_through_its_output_tool(start_server) -> None:
     from pydantic_ai import Agent
 
@@ -473,3 +633,15 @@ def test_litellm_completion_plain_and_structured(start_server, litellm) -> None:
     structured = litellm.completion(messages=messages, response_format=City, **options)
     assert City.model_validate_json(structured.choices[0].message.content) == PARIS
     assert schema_properties(server.model.calls[-1].settings) == {"name", "population", "landmarks"}
+
+
+def test_litellm_stream_and_tools(start_server, litellm) -> None:
+    server = start_server(ScriptedModel([["Par", "is."], WEATHER_CALL]))
+    options = {"model": f"openai/{MODEL}", "api_base": server.base_url, "api_key": server.keys["big"]}
+    messages = [{"role": "user", "content": "Capital of France?"}]
+    chunks = list(litellm.completion(messages=messages, stream=True, **SAMPLING, **options))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Paris."
+    assert_sampled_as_asked(server.model.calls[0].settings)
+    reply = litellm.completion(messages=messages, tools=[WEATHER_TOOL], **options)
+    (call,) = reply.choices[0].message.tool_calls
+    assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
