@@ -39,9 +39,13 @@ def _chat_openai(server: LiveServer) -> Any:
 def test_langchain_invoke_and_stream(start_server) -> None:
     server = start_server(ScriptedModel(["Paris.", ["Par", "is."]]))
     llm = _chat_openai(server)
-    assert llm.invoke("Capital of France?").content == "Paris."
-    chunks = list(llm.stream("Capital of France?"))
+    message = llm.invoke("Capital of France?")
+    assert message.content == "Paris."
+    assert message.usage_metadata is not None and message.usage_metadata["output_tokens"] > 0
+    chunks = list(llm.stream("Capital of France?", stream_usage=True))
     assert "".join(str(c.content) for c in chunks) == "Paris."
+    usage = [c.usage_metadata for c in chunks if c.usage_metadata]
+    assert usage and usage[-1]["total_tokens"] > 0
 
 
 def test_langchain_sampling_fields_reach_the_model(start_server) -> None:

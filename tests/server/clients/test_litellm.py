@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
+from ponder.server.embeddings import EMBEDDING_MODEL
 from ponder.testing import ScriptedModel
 
+from ..conftest import LiveServer
 from .conftest import (
+    DIMENSIONS,
     MODEL,
     PARIS,
     PARIS_JSON,
@@ -34,9 +37,15 @@ def litellm(monkeypatch: pytest.MonkeyPatch) -> Any:
     return litellm
 
 
+def _options(server: LiveServer, model: str = MODEL) -> dict[str, Any]:
+    """Ponder as an OpenAI-compatible provider; no retries (none hides an error)."""
+    key = server.keys["big"]
+    return {"model": f"openai/{model}", "api_base": server.base_url, "api_key": key, "max_retries": 0}
+
+
 def test_litellm_completion_plain_and_structured(start_server, litellm) -> None:
     server = start_server(ScriptedModel(["Paris.", PARIS_JSON]))
-    options = {"model": f"openai/{MODEL}", "api_base": server.base_url, "api_key": server.keys["big"]}
+    options = _options(server)
     messages = [{"role": "user", "content": "Capital of France?"}]
     reply = litellm.completion(messages=messages, **options)
     assert reply.choices[0].message.content == "Paris."
@@ -47,7 +56,7 @@ def test_litellm_completion_plain_and_structured(start_server, litellm) -> None:
 
 def test_litellm_stream_and_tools(start_server, litellm) -> None:
     server = start_server(ScriptedModel([["Par", "is."], WEATHER_CALL]))
-    options = {"model": f"openai/{MODEL}", "api_base": server.base_url, "api_key": server.keys["big"]}
+    options = _options(server)
     messages = [{"role": "user", "content": "Capital of France?"}]
     chunks = list(litellm.completion(messages=messages, stream=True, **SAMPLING, **options))
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Paris."
@@ -55,3 +64,10 @@ def test_litellm_stream_and_tools(start_server, litellm) -> None:
     reply = litellm.completion(messages=messages, tools=[WEATHER_TOOL], **options)
     (call,) = reply.choices[0].message.tool_calls
     assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
+
+
+def test_litellm_embedding(start_server, litellm) -> None:
+    server = start_server()
+    texts = ["red running shoes", "a blue wool sweater"]
+    reply = litellm.embedding(input=texts, **_options(server, EMBEDDING_MODEL))
+    assert [len(item["embedding"]) for item in reply.data] == [DIMENSIONS, DIMENSIONS]

@@ -91,6 +91,16 @@ def test_openai_streamed_parse(start_server) -> None:
     assert final.choices[0].message.parsed == PARIS
 
 
+def test_openai_a_schema_structured_output_cannot_enforce_is_a_400_naming_it(start_server) -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "not": {"required": ["a"]}}
+    with pytest.raises(openai.BadRequestError, match="'not'"):
+        openai_client(start_server()).chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "?"}],
+            response_format={"type": "json_schema", "json_schema": {"name": "odd", "schema": schema}},
+        )
+
+
 @TOOL_CALL_UNDER_A_FORMAT
 def test_openai_tool_call_while_a_response_format_is_set(start_server) -> None:
     server = start_server(ScriptedModel([WEATHER_CALL]))
