@@ -1,5 +1,6 @@
 """LangChain's ``ChatOpenAI`` and ``OpenAIEmbeddings`` against ``ponder serve``: invoke, stream,
-``bind_tools``, ``with_structured_output`` (json_schema, json_mode and function_calling) and embeddings.
+``bind_tools``, ``with_structured_output`` (json_schema, json_mode and function_calling) and embeddings;
+the same on its Responses API mode (``use_responses_api``, skipped while the server has none).
 """
 
 from __future__ import annotations
@@ -123,3 +124,22 @@ def test_langchain_embeddings(start_server) -> None:
     documents = embeddings.embed_documents(["red running shoes", "a blue wool sweater"])
     assert [len(v) for v in documents] == [DIMENSIONS, DIMENSIONS]
     assert len(embeddings.embed_query("shoes")) == DIMENSIONS
+
+
+def test_langchain_on_the_responses_api(responses_server) -> None:
+    from langchain_core.tools import tool
+    from langchain_openai import ChatOpenAI
+
+    server = responses_server(ScriptedModel(["Paris.", WEATHER_CALL, PARIS_JSON]))
+    llm = ChatOpenAI(
+        model=MODEL,
+        base_url=server.base_url,
+        api_key=server.keys["big"],
+        max_retries=0,
+        use_responses_api=True,
+    )
+    assert llm.invoke("Capital of France?").text == "Paris."
+    message = llm.bind_tools([tool(get_weather)]).invoke("Weather in Paris?")
+    assert [(c["name"], c["args"]) for c in message.tool_calls] == [("get_weather", {"city": "Paris"})]
+    assert llm.with_structured_output(City, method="json_schema").invoke("Paris?") == PARIS
+    assert schema_properties(server.model.calls[-1].settings) == {"name", "population", "landmarks"}

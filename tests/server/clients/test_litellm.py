@@ -1,4 +1,5 @@
-"""LiteLLM against ``ponder serve``, as an ``openai/`` model: plain, streamed, tools, ``response_format``."""
+"""LiteLLM against ``ponder serve``, as an ``openai/`` model: plain, streamed, tools, ``response_format``,
+embeddings, and ``litellm.responses`` (skipped while the server has no Responses API)."""
 
 from __future__ import annotations
 
@@ -71,3 +72,10 @@ def test_litellm_embedding(start_server, litellm) -> None:
     texts = ["red running shoes", "a blue wool sweater"]
     reply = litellm.embedding(input=texts, **_options(server, EMBEDDING_MODEL))
     assert [len(item["embedding"]) for item in reply.data] == [DIMENSIONS, DIMENSIONS]
+
+
+def test_litellm_responses(responses_server, litellm) -> None:
+    server = responses_server(ScriptedModel(["Paris."]))
+    reply = litellm.responses(input="Capital of France?", **_options(server))
+    texts = [c.text for item in reply.output if item.type == "message" for c in item.content]
+    assert texts == ["Paris."]

@@ -1,5 +1,6 @@
 """pydantic-ai (``pydantic-ai-slim[openai]``) against ``ponder serve``: an agent on ``OpenAIChatModel`` with
-text output, a tool, streaming, and structured output (through its output tool, and native).
+text output, a tool, streaming, and structured output (through its output tool, and native); and on
+``OpenAIResponsesModel`` (skipped while the server has no Responses API).
 """
 
 from __future__ import annotations
@@ -90,3 +91,18 @@ async def test_pydantic_ai_native_structured_output_with_a_tool(start_server) ->
     result = await agent.run("Tell me about Paris and its weather.")
     assert result.output == PARIS
     assert tool_results(server) == ["sunny in Paris"]
+
+
+async def test_pydantic_ai_on_the_responses_api(responses_server) -> None:
+    from pydantic_ai import Agent, NativeOutput
+    from pydantic_ai.models.openai import OpenAIResponsesModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    server = responses_server(ScriptedModel([WEATHER_CALL, "Sunny.", PARIS_JSON]))
+    provider = OpenAIProvider(openai_client=async_openai_client(server))
+    model = OpenAIResponsesModel(MODEL, provider=provider)
+    result = await Agent(model, tools=[get_weather]).run("Weather in Paris?")
+    assert result.output == "Sunny."
+    assert tool_results(server) == ["sunny in Paris"]
+    structured = await Agent(model, output_type=NativeOutput(City)).run("Tell me about Paris.")
+    assert structured.output == PARIS
