@@ -47,6 +47,11 @@ PARIS = City(name="Paris", population=2_100_000, landmarks=["Eiffel Tower", "Lou
 PARIS_JSON = PARIS.model_dump_json()
 
 
+# Thinking mode on the scripted model: its reasoning pass, then its answer.
+THINKING = "ponder-thinking"
+THOUGHT, ANSWER = "Two and two make four.", "4"
+
+
 def get_weather(city: str) -> str:
     """The weather in a city."""
     return f"sunny in {city}"

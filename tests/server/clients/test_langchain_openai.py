@@ -14,11 +14,14 @@ from ponder.testing import ScriptedModel
 
 from ..conftest import LiveServer
 from .conftest import (
+    ANSWER,
     DIMENSIONS,
     MODEL,
     PARIS,
     PARIS_JSON,
     SAMPLING,
+    THINKING,
+    THOUGHT,
     WEATHER_CALL,
     City,
     assert_sampled_as_asked,
@@ -143,3 +146,12 @@ def test_langchain_on_the_responses_api(responses_server) -> None:
     assert [(c["name"], c["args"]) for c in message.tool_calls] == [("get_weather", {"city": "Paris"})]
     assert llm.with_structured_output(City, method="json_schema").invoke("Paris?") == PARIS
     assert schema_properties(server.model.calls[-1].settings) == {"name", "population", "landmarks"}
+
+
+def test_langchain_gets_thinking_modes_answer_alone(start_server) -> None:
+    from langchain_openai import ChatOpenAI
+
+    server = start_server(ScriptedModel([THOUGHT, ANSWER, THOUGHT, ANSWER]))
+    llm = ChatOpenAI(model=THINKING, base_url=server.base_url, api_key=server.keys["big"], max_retries=0)
+    assert llm.invoke("2+2?").content == ANSWER  # the reasoning stays out of the content
+    assert "".join(str(c.content) for c in llm.stream("2+2?")) == ANSWER

@@ -13,11 +13,14 @@ from ponder.testing import ScriptedModel
 
 from ..conftest import LiveServer
 from .conftest import (
+    ANSWER,
     DIMENSIONS,
     MODEL,
     PARIS,
     PARIS_JSON,
     SAMPLING,
+    THINKING,
+    THOUGHT,
     WEATHER_CALL,
     WEATHER_TOOL,
     City,
@@ -79,3 +82,10 @@ def test_litellm_responses(responses_server, litellm) -> None:
     reply = litellm.responses(input="Capital of France?", **_options(server))
     texts = [c.text for item in reply.output if item.type == "message" for c in item.content]
     assert texts == ["Paris."]
+
+
+def test_litellm_reads_thinking_modes_reasoning(start_server, litellm) -> None:
+    server = start_server(ScriptedModel([THOUGHT, ANSWER]))
+    reply = litellm.completion(messages=[{"role": "user", "content": "2+2?"}], **_options(server, THINKING))
+    message = reply.choices[0].message
+    assert (message.content, message.reasoning_content) == (ANSWER, THOUGHT)

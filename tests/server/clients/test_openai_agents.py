@@ -13,10 +13,13 @@ from ponder.testing import ScriptedModel
 
 from ..conftest import LiveServer
 from .conftest import (
+    ANSWER,
     MODEL,
     PARIS,
     PARIS_JSON,
     SAMPLING,
+    THINKING,
+    THOUGHT,
     TOOL_CALL_UNDER_A_FORMAT,
     WEATHER_CALL,
     City,
@@ -105,6 +108,23 @@ async def test_agents_chat_completions_model_with_a_tool_and_an_output_type(star
     result = await Runner.run(_agent(_chat_model(server)), "Tell me about Paris and its weather.")
     assert result.final_output == PARIS
     assert tool_results(server) == ["sunny in Paris"]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_agents_chat_completions_model_reads_thinking_modes_reasoning(start_server, streamed) -> None:
+    from agents import OpenAIChatCompletionsModel, Runner
+
+    server = start_server(ScriptedModel([THOUGHT, ANSWER]))
+    model = OpenAIChatCompletionsModel(model=THINKING, openai_client=async_openai_client(server))
+    agent = _agent(model, tools=False, output=False)
+    if streamed:
+        result = Runner.run_streamed(agent, "2+2?")
+        async for _ in result.stream_events():
+            pass
+    else:
+        result = await Runner.run(agent, "2+2?")
+    assert result.final_output == ANSWER
+    assert [item.type for item in result.new_items] == ["reasoning_item", "message_output_item"]
 
 
 def _responses_model(server: LiveServer) -> Any:

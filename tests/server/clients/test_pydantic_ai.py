@@ -14,10 +14,13 @@ from ponder.testing import ScriptedModel
 
 from ..conftest import LiveServer
 from .conftest import (
+    ANSWER,
     MODEL,
     PARIS,
     PARIS_JSON,
     SAMPLING,
+    THINKING,
+    THOUGHT,
     TOOL_CALL_UNDER_A_FORMAT,
     WEATHER_CALL,
     City,
@@ -106,3 +109,17 @@ async def test_pydantic_ai_on_the_responses_api(responses_server) -> None:
     assert tool_results(server) == ["sunny in Paris"]
     structured = await Agent(model, output_type=NativeOutput(City)).run("Tell me about Paris.")
     assert structured.output == PARIS
+
+
+async def test_pydantic_ai_reads_thinking_modes_reasoning_as_a_thinking_part(start_server) -> None:
+    from pydantic_ai import Agent
+    from pydantic_ai.messages import ThinkingPart
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    server = start_server(ScriptedModel([THOUGHT, ANSWER]))
+    model = OpenAIChatModel(THINKING, provider=OpenAIProvider(openai_client=async_openai_client(server)))
+    result = await Agent(model).run("2+2?")
+    assert result.output == ANSWER
+    thoughts = [p.content for m in result.all_messages() for p in m.parts if isinstance(p, ThinkingPart)]
+    assert thoughts == [THOUGHT]
