@@ -67,16 +67,6 @@ WEATHER_TOOL = {
 }
 WEATHER_CALL = ToolCallPart("call_1", "get_weather", {"city": "Paris"})
 
-# A request with tools and a response format whose reply is a tool call: OpenAI applies the format to the
-# final answer only, and the Agents SDK sends both on every request of an agent with tools and an
-# output_type. Ponder checks the reply of a tool round against the schema too (a 502, "did not give
-# structured output: the reply is not JSON").
-TOOL_CALL_UNDER_A_FORMAT = pytest.mark.xfail(
-    strict=True,
-    raises=openai.InternalServerError,
-    reason="a tool call under response_format is refused as not JSON (the lead's fix)",
-)
-
 
 def offered_tools(settings: ModelSettings) -> list[str]:
     return [t["function"]["name"] for t in settings.tools]

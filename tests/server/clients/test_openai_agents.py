@@ -20,7 +20,6 @@ from .conftest import (
     SAMPLING,
     THINKING,
     THOUGHT,
-    TOOL_CALL_UNDER_A_FORMAT,
     WEATHER_CALL,
     City,
     assert_sampled_as_asked,
@@ -100,7 +99,6 @@ async def test_agents_chat_completions_model_streamed_with_a_tool(start_server) 
     assert tool_results(server) == ["sunny in Paris"]
 
 
-@TOOL_CALL_UNDER_A_FORMAT
 async def test_agents_chat_completions_model_with_a_tool_and_an_output_type(start_server) -> None:
     from agents import Runner
 
@@ -162,7 +160,6 @@ async def test_agents_default_responses_model_streamed(responses_server) -> None
     assert tool_results(server) == ["sunny in Paris"]
 
 
-@TOOL_CALL_UNDER_A_FORMAT
 async def test_agents_default_responses_model_with_a_tool_and_an_output_type(responses_server) -> None:
     from agents import Runner
 

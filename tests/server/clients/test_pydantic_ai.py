@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic_ai.exceptions import ModelHTTPError
 
 from ponder.testing import ScriptedModel
 
@@ -21,7 +20,6 @@ from .conftest import (
     SAMPLING,
     THINKING,
     THOUGHT,
-    TOOL_CALL_UNDER_A_FORMAT,
     WEATHER_CALL,
     City,
     assert_sampled_as_asked,
@@ -85,7 +83,6 @@ async def test_pydantic_ai_native_structured_output(start_server) -> None:
     assert schema_properties(server.model.calls[-1].settings) == {"name", "population", "landmarks"}
 
 
-@pytest.mark.xfail(strict=True, raises=ModelHTTPError, reason=TOOL_CALL_UNDER_A_FORMAT.kwargs["reason"])
 async def test_pydantic_ai_native_structured_output_with_a_tool(start_server) -> None:
     from pydantic_ai import Agent, NativeOutput
 
