@@ -460,3 +460,15 @@ def test_several_answers_where_they_cannot_be_sampled_is_a_400(start_server, ext
         headers={"Authorization": f"Bearer {server.keys['big']}"},
     )
     assert response.status_code == 400, response.text
+
+
+def test_every_reasoning_effort_picks_a_mode_on_a_configured_model(start_server) -> None:
+    server = start_server(ScriptedModel(default="Paris."))
+    for effort, mode in (("none", "instant"), ("minimal", "thinking"), ("max", "thinking")):
+        reply = client(server).chat.completions.create(
+            model=server.settings.model,
+            messages=[{"role": "user", "content": "Capital of France?"}],
+            reasoning_effort=effort,  # type: ignore[arg-type]
+            extra_body={"budget": None},
+        )
+        assert (reply.usage.model_extra or {})["ponder"]["mode"] == mode, effort

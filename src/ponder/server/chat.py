@@ -254,7 +254,7 @@ def prepare(
     options = mode_options(
         s,
         budget=request.budget,
-        effort=request.reasoning_effort,
+        effort=_effort(request.reasoning_effort),
         agents=request.agents,
         tools=_tools(state, request),
         sandbox=state.sandbox,
@@ -330,8 +330,14 @@ def _target(state: ServerState, request: ChatCompletionRequest) -> tuple[str, Se
             code="model_not_found",
             param="model",
         )
-    mode = request.mode or ("thinking" if request.reasoning_effort else None)
+    effort = request.reasoning_effort
+    mode = request.mode or ("instant" if effort == "none" else "thinking" if effort else None)
     return request.model, _select(mode, request.preset, state.settings.mode)
+
+
+def _effort(effort: str | None) -> str | None:
+    """OpenAI's reasoning efforts as Thinking's three budgets (none: no Thinking at all)."""
+    return {"none": None, "minimal": "low", "xhigh": "high", "max": "high"}.get(effort or "", effort)
 
 
 def _logit_bias(bias: dict[str, float] | None) -> tuple[tuple[int, float], ...]:

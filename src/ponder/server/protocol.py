@@ -174,7 +174,11 @@ class ChatCompletionRequest(_Strict):
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     seed: int | None = None
     stop: str | list[str] | None = None
-    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = Field(
+        default=None,
+        description="On a model from /v1/models: Thinking with the low, medium or high budget (minimal: low; "
+        "xhigh and max: high); none: Instant, no reasoning.",
+    )
     user: str | None = Field(default=None, max_length=256, description="The end user, within your account.")
     n: int | None = Field(
         default=None,
@@ -219,6 +223,19 @@ class ChatCompletionRequest(_Strict):
         default=None, description="Only ['text']: audio output is not supported (a 400 says so)."
     )
     audio: dict[str, Any] | None = Field(default=None, description="Audio output is not supported (a 400).")
+    prompt_cache_key: str | None = Field(
+        default=None, max_length=256, description="Accepted: Ponder keeps every prompt's prefix by itself."
+    )
+    prompt_cache_retention: str | None = Field(default=None, description="Accepted, as prompt_cache_key.")
+    prompt_cache_options: dict[str, Any] | None = Field(
+        default=None, description="Accepted, as prompt_cache_key."
+    )
+    safety_identifier: str | None = Field(
+        default=None, max_length=256, description="Accepted; `user` names the end user within your account."
+    )
+    verbosity: Literal["low", "medium", "high"] | None = Field(
+        default=None, description="Accepted; say how long an answer should be in the messages."
+    )
     web_search_options: dict[str, Any] | None = Field(
         default=None, description="Web search is not supported (a 400); give the model an MCP tool instead."
     )
