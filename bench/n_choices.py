@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
             "messages": [{"role": "user", "content": PROMPT}],
             "max_tokens": args.max_tokens,
             "temperature": 0.8,
+            "extra_body": {"memory": False},  # the same prompt every time: no facts recalled or learned
         }
-        client.chat.completions.create(**ask, max_tokens=4)  # the model loaded, the prompt's prefix cached
+        client.chat.completions.create(**{**ask, "max_tokens": 4})  # the model loaded, the prefix cached
         for trial in range(args.trials):
             order = (_together, _apart) if trial % 2 == 0 else (_apart, _together)
             for run in order:
