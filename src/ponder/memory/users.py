@@ -18,6 +18,7 @@ __all__ = ["KEPT_TABLES", "PERSONAL_TABLES", "UnknownUserError", "UserStore"]
 # orders are the store's accounting record and stay, without their delivery address (``forget``).
 PERSONAL_TABLES = (
     "messages",
+    "responses",  # the Responses API's stored responses: the user's input and the turn's output
     "sessions",
     "memories",
     "interest_events",

@@ -80,6 +80,7 @@ __all__ = [
     "account_usage",
     "charge",
     "chat_completions",
+    "complete_turn",
     "in_thread",
     "learn_later",
     "pending_actions",
@@ -172,8 +173,23 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
             headers=headers,
             on_close=lambda: stream_closed(state, prepared, rate),
         )
+    result = await complete_turn(state, request, prepared, rate, allowance)
+    if isinstance(result, Response):
+        return result
+    completion = _completion(prepared, result)
+    if turn.proposals:
+        completion["ponder"] = {"pending_actions": pending_actions(turn.proposals)}
+    return JSONResponse(completion, headers=headers)
+
+
+async def complete_turn(
+    state: ServerState, request: Request, prepared: PreparedTurn, rate: float, allowance: int | None
+) -> TurnResult | Response:
+    """A turn not streamed, run to its end in one of the key's slots, charged and accounted: its result, or
+    a 499 when the client went away (the turn is then cancelled)."""
+    turn = prepared.turn
     result: TurnResult | None = None
-    async with state.turn_slot(key_id):
+    async with state.turn_slot(prepared.principal.key_id):
         try:
             prepared.meter = MeteredModel(turn_model(state, prepared), allowance)
             await start_turn(state, prepared, prepared.meter)
@@ -189,10 +205,7 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
             await charge(state, prepared, rate, result)
     assert result is not None
     account_usage(state, result)
-    completion = _completion(prepared, result)
-    if turn.proposals:
-        completion["ponder"] = {"pending_actions": pending_actions(turn.proposals)}
-    return JSONResponse(completion, headers=headers)
+    return result
 
 
 def turn_price(state: ServerState, prepared: PreparedTurn) -> float:

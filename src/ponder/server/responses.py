@@ -41,13 +41,13 @@ from ponder.server.chat import (
     PreparedTurn,
     account_usage,
     charge,
+    complete_turn,
     in_thread,
     learn_later,
     pending_actions,
     prepare,
     start_turn,
     stream_closed,
-    timed,
     turn_model,
     turn_price,
     validation_message,
@@ -72,7 +72,7 @@ from ponder.server.responses_wire import (
 )
 from ponder.server.shape import check_shape, scan_body
 from ponder.server.state import ServerState
-from ponder.server.streaming import ClientGone, EventStream, run_until_disconnect
+from ponder.server.streaming import EventStream
 from ponder.store.responses import ResponseStore, StoredResponse
 from ponder.turn import TurnResult
 
@@ -145,23 +145,9 @@ async def create_response(state: ServerState, request: Request) -> Response:
         return EventStream(
             _stream(state, prepared, rate), headers=headers, on_close=lambda: stream_closed(state, chat, rate)
         )
-    result: TurnResult | None = None
-    async with state.turn_slot(key_id):
-        try:
-            chat.meter = MeteredModel(turn_model(state, chat), allowance)
-            await start_turn(state, chat, chat.meter)
-            result = await run_until_disconnect(request, timed(state, turn.complete()))
-            learn_later(state, chat)
-        except ClientGone:
-            state.metrics.turns.labels(turn.mode_name, "cancelled").inc()
-            return Response(status_code=499)
-        except PonderError as err:
-            state.metrics.turns.labels(turn.mode_name, "failed").inc()
-            raise from_ponder_error(err) from err
-        finally:
-            await charge(state, chat, rate, result)
-    assert result is not None
-    account_usage(state, result)
+    result = await complete_turn(state, request, chat, rate, allowance)
+    if isinstance(result, Response):
+        return result
     response = response_object(prepared.echo, status_of(result), output_of(result), result)
     try:
         await _keep(state, prepared, response, result)
