@@ -158,7 +158,7 @@ def _intent(plan: Plan, said: str, table: Table, before: str) -> Intent:
             return "update_cart"
         return "cart" if intent in _ORDER_CHANGES else intent
     ship_to = _SHIP_TO.search(said) and not _RETURN.search(said)
-    if ship_to and (order or bought) and intent not in ("change_address", "cancel", "person"):
+    if ship_to and (order or bought) and intent not in ("change_address", "cancel", "person", "checkout"):
         return "change_address"  # "ship my order to ...": the order's address, not a new purchase
     status = _WHERE.search(said) or (_STATUS_QUESTION.match(said) and not _ASKING.search(said))
     if (
