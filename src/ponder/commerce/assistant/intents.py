@@ -47,6 +47,7 @@ _ADD_VERB = re.compile(r"\b(add|put|buy|order|take|grab|want|i'?ll have|get me)\
 _ORDER_CHANGES = ("cancel", "return", "exchange", "change_item", "change_address")
 _CART_INTENTS = ("cart", "add", "remove", "update_cart", "answer")
 _ORDER = re.compile(r"\b(order|ordered|[A-Za-z]{1,6}-\d+)\b|#[A-Za-z]{0,6}-?\d+\b", re.IGNORECASE)
+_ORDER_ID = re.compile(r"(?<![\w-])[A-Za-z]{1,6}-\d+\b|#[A-Za-z]{0,6}-?\d+\b")
 _SHOWN = re.compile(r"\b(those|these|them|they|any of|one of)\b", re.IGNORECASE)
 _PERSON = re.compile(
     r"\b(talk|speak|chat|pass|transfer|connect|hand|put) (?:me )?(?:to|with|through to|over to|on to)\b"
@@ -158,7 +159,13 @@ def _intent(plan: Plan, said: str, table: Table, before: str) -> Intent:
             return "update_cart"
         return "cart" if intent in _ORDER_CHANGES else intent
     ship_to = _SHIP_TO.search(said) and not _RETURN.search(said)
-    if ship_to and (order or bought) and intent not in ("change_address", "cancel", "person", "checkout"):
+    new_order = intent == "checkout" and not _ORDER_ID.search(said)  # "place it and ship it home"
+    if (
+        ship_to
+        and (order or bought)
+        and not new_order
+        and intent not in ("change_address", "cancel", "person")
+    ):
         return "change_address"  # "ship my order to ...": the order's address, not a new purchase
     status = _WHERE.search(said) or (_STATUS_QUESTION.match(said) and not _ASKING.search(said))
     if (
