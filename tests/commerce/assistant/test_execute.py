@@ -7,7 +7,10 @@ import re
 
 from ponder.commerce.assistant.execute import Executor
 from ponder.commerce.assistant.plan import Plan
+from ponder.commerce.assistant.resolve import Resolver
 from ponder.commerce.assistant.table import read_table, shown_names
+from ponder.commerce.catalog import ProductView
+from ponder.commerce.model import Product, Variant
 from ponder.commerce.shop import Shop
 from ponder.commerce.tools import Proposal, ShoppingTools
 from ponder.memory.owner import Owner
@@ -194,3 +197,21 @@ def test_a_search_reads_the_words_of_a_products_category_too(shop: Shop) -> None
         "shirts": "Clothing: Shirts & Tops",
         "shoes": "Clothing: Shoes",
     }
+
+
+def test_an_option_written_a_message_earlier_still_counts_beside_one_written_now(shop: Shop) -> None:
+    slipper = ProductView(
+        Product(
+            "slipper",
+            "Wool slipper",
+            tuple(
+                Variant(f"s-{size}-{color}", "slipper", {"size": size, "color": color}, 5000, stock=3)
+                for size in ("40", "41")
+                for color in ("oat", "grey")
+            ),
+        )
+    )
+    find = Resolver(
+        shop, ANN, read_table(shop, ANN, []), "the oat ones, I'll take those", ["slippers, EU 41"]
+    )
+    assert find.wanted(slipper, Plan("add", product="1")) == {"color": "oat", "size": "41"}

@@ -72,6 +72,8 @@ def test_plain_words_decide_the_intent(
         # the verbs in any form: "swapped", "delivered", "going back"
         ("orders", "could the shirt I bought be swapped for an L?", "", "exchange"),
         ("checkout", "go ahead with the order, ship it home", "", "checkout"),  # a new order's address
+        ("change_item", "my shirt hasn't shipped yet, can you change it from M to L?", "", "change_item"),
+        ("change_item", "my espadrilles haven't shipped, change them from 40 to 41", "", "change_item"),
         ("update_cart", "could my order be delivered to 7 Quay Lane, Lisbon instead?", "", "change_address"),
         ("return", "both pairs of espadrilles I got are going back, unworn", "", "return"),
         ("return", "the espadrilles I got are the wrong size, I want my money back", "", "return"),

@@ -87,9 +87,12 @@ _STATUS_QUESTION = re.compile(
 )
 _ASKING = re.compile(
     r"\b(can|could|would|will) (?:you|i|we|it|they|that|this|[A-Za-z]{1,6}-\d+)\b|\b(please|want|wanna|"
-    r"like|need|rather|prefer|let's|go ahead)\b",
+    r"like|need|rather|prefer|let's|go ahead)\b"
+    r"|(?:^|[,.;:!?]\s*|\band\s+|\bso\s+)(?:just\s+)?(?:change|cancel|return|swap|exchange|switch|send|ship|make)"
+    r"\b",  # an imperative: "..., change them to 41"
     re.I,
 )
+_FROM_TO = re.compile(r"\bfrom\s+[\w/-]+\s+to\b", re.I)  # "from 40 to 41": a size, not a place
 _CANCEL = re.compile(
     r"\b(cancel(?:s|led|ed|ling|ing)?|scrap(?:s|ped)?|call (?:\w+ ){0,3}off"
     r"|don'?t (?:want|need) (?:it|them|\w+ \w+) (?:any ?more|after all)"
@@ -111,7 +114,7 @@ _SWAP = re.compile(
 _SHIP_TO = re.compile(
     r"\b(ship(?:s|ped|ping)?|send|sent|deliver(?:s|ed|ing)?|redirect(?:s|ed)?|route[ds]?|forward(?:s|ed)?"
     r"|go|goes|going|come|comes|arrive[ds]?)\b"
-    r".{0,40}\b(?:to|there|elsewhere|somewhere else|home)\b"
+    r".{0,40}\b(?:to|there|elsewhere|somewhere else|home)\b(?!\s*\d+\s*(?:[?.!,]|$))"  # not "from 40 to 41"
     r"|\b(?:change|update|new|different|correct|fix) (?:the |my |its |their )?"
     r"(?:shipping |delivery )?address\b",
     re.IGNORECASE,
@@ -158,7 +161,7 @@ def _intent(plan: Plan, said: str, table: Table, before: str) -> Intent:
         if _CART_CHANGE.search(said) and table.cart and intent != "add":
             return "update_cart"
         return "cart" if intent in _ORDER_CHANGES else intent
-    ship_to = _SHIP_TO.search(said) and not _RETURN.search(said)
+    ship_to = _SHIP_TO.search(said) and not _RETURN.search(said) and not _FROM_TO.search(said)
     new_order = intent == "checkout" and not _ORDER_ID.search(said)  # "place it and ship it home"
     if (
         ship_to

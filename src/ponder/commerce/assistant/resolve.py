@@ -212,6 +212,7 @@ class Resolver:
                 if match is not None and name not in wanted:
                     wanted[name] = match
                     break
+        read: set[str] = set()  # options the customer's newer words already named
         for text in (self.said, *reversed(self.before[-2:])):
             written = {
                 name: [
@@ -220,15 +221,14 @@ class Resolver:
                     if len(o) > 1 and _written_value(o, text)
                 ]
                 for name, options in values.items()
+                if name not in read
             }
             written = {name: found for name, found in written.items() if found}
-            if not written:
-                continue
-            for name, found in written.items():
+            for name, found in written.items():  # "the oat ones" now, "EU 41" a message before
                 other = [o for o in found if keep is None or o != keep.get(name)]
                 if name not in wanted or (keep is not None and wanted[name] == keep.get(name) and other):
                     wanted[name] = (other or found)[0]
-            break
+            read |= set(written)
         return wanted
 
     def fitting(self, variants: Sequence[Variant], wanted: dict[str, str]) -> list[Variant]:
