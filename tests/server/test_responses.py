@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from ponder.messages import Message, ModelResponse, TextPart, ToolCallPart, ToolResultPart, Usage
+from ponder.models.base import ModelSettings
 from ponder.testing import ScriptedModel
 
 from .conftest import LiveServer
@@ -440,3 +441,30 @@ def test_a_client_that_goes_away_cancels_the_turn_and_frees_its_slot(start_serve
         time.sleep(0.02)
     assert state.turns_in_flight == 0
     assert 'ponder_turns_total{mode="instant",outcome="cancelled"} 1.0' in state.metrics.render().decode()
+
+
+def test_include_logprobs_brings_the_answers_log_probabilities(start_server) -> None:
+    token = {"token": "Paris.", "logprob": -0.25, "bytes": list(b"Paris."), "top_logprobs": []}
+
+    def answer(_messages: object, settings: ModelSettings) -> ModelResponse:
+        details = {"logprobs": [token]} if settings.logprobs is not None else {}
+        return ModelResponse(
+            Message.assistant("Paris."), Usage(completion_tokens=1), "scripted", "stop", details
+        )
+
+    server = start_server(ScriptedModel(default=answer))
+    ask = {"model": "ponder-instant", "input": "Capital of France?"}
+    response = client(server).responses.create(
+        **ask, include=["message.output_text.logprobs"], top_logprobs=2
+    )
+    assert server.model.calls[-1].settings.logprobs == 2
+    [part] = response.output[0].content  # type: ignore[union-attr]
+    assert [(t.token, t.logprob) for t in part.logprobs] == [("Paris.", -0.25)]  # type: ignore[union-attr]
+    events = list(
+        client(server).responses.create(**ask, include=["message.output_text.logprobs"], stream=True)
+    )
+    done = next(e for e in events if e.type == "response.output_text.done")
+    assert [t.token for t in done.logprobs] == ["Paris."]  # type: ignore[union-attr]
+    plain = client(server).responses.create(**ask)
+    assert server.model.calls[-1].settings.logprobs is None
+    assert plain.output[0].content[0].logprobs == []  # type: ignore[union-attr]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -349,12 +349,20 @@ class _Open:
             event("response.content_part.added", **self.at, content_index=0, part=part),
         ]
 
-    def close_message(self, event: Any, output: list[dict[str, Any]], text: str, status: str) -> list[str]:
+    def close_message(
+        self,
+        event: Any,
+        output: list[dict[str, Any]],
+        text: str,
+        status: str,
+        logprobs: Sequence[dict[str, Any]] = (),
+    ) -> list[str]:
         self.done = True
-        item = message_item(self.id, text, status)
+        item = message_item(self.id, text, status, logprobs)
         output.append(item)
+        logged = list(logprobs)
         return [
-            event("response.output_text.done", **self.at, content_index=0, text=text, logprobs=[]),
+            event("response.output_text.done", **self.at, content_index=0, text=text, logprobs=logged),
             event("response.content_part.done", **self.at, content_index=0, part=item["content"][0]),
             event("response.output_item.done", output_index=self.index, item=item),
         ]
@@ -375,7 +383,7 @@ def _finish(
         message = _Open(new_id("msg"), len(out))
         chunks += message.open_message(event)
     if message is not None:
-        chunks += message.close_message(event, out, result.text, status_of(result))
+        chunks += message.close_message(event, out, result.text, status_of(result), result.logprobs)
     for call in output_of(result):
         if call["type"] != "function_call":
             continue

@@ -224,7 +224,17 @@ class ResponsesRequest(_Strict):
     truncation: Literal["auto", "disabled"] | None = Field(
         default=None, description="Accepted: a long history is always fitted to the context (as sessions do)."
     )
-    include: list[str] | None = Field(default=None, description="Accepted; nothing extra is included.")
+    include: list[str] | None = Field(
+        default=None,
+        description="message.output_text.logprobs: the answer's tokens with their log probabilities (as "
+        "chat's logprobs); other values are accepted and include nothing more.",
+    )
+    top_logprobs: int | None = Field(
+        default=None,
+        ge=0,
+        le=20,
+        description="With include message.output_text.logprobs: alternatives a token.",
+    )
     service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
     safety_identifier: str | None = Field(default=None, max_length=256, description="Accepted; unused.")
     prompt_cache_key: str | None = Field(default=None, max_length=256, description="Accepted; unused.")

@@ -213,6 +213,9 @@ def _user_part(part: ContentPart, where: str) -> TextContent | ImageContent | Au
     )
 
 
+LOGPROBS = "message.output_text.logprobs"  # what ``include`` names to get the answer's log probabilities
+
+
 def to_chat_request(
     request: ResponsesRequest, wire: list[ChatMessage], session_id: str | None
 ) -> ChatCompletionRequest:
@@ -230,6 +233,8 @@ def to_chat_request(
         "temperature": request.temperature,
         "top_p": request.top_p,
         "reasoning_effort": "low" if effort == "minimal" else effort,
+        "logprobs": True if LOGPROBS in (request.include or ()) else None,
+        "top_logprobs": request.top_logprobs if LOGPROBS in (request.include or ()) else None,
         "user": request.user,
         "response_format": _response_format(request),
         "mode": request.mode,
@@ -400,11 +405,13 @@ def reasoning_item(item_id: str, text: str | None) -> dict[str, Any]:
     return {"id": item_id, "type": "reasoning", "summary": summary}
 
 
-def message_item(item_id: str, text: str | None, status: str = "completed") -> dict[str, Any]:
-    """``text`` None: the item as it opens in a stream, before its content."""
-    content = (
-        [] if text is None else [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
-    )
+def message_item(
+    item_id: str, text: str | None, status: str = "completed", logprobs: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """``text`` None: the item as it opens in a stream, before its content. ``logprobs``: the answer's
+    tokens, when ``include`` asked for ``message.output_text.logprobs``."""
+    part = {"type": "output_text", "text": text, "annotations": [], "logprobs": list(logprobs)}
+    content = [] if text is None else [part]
     return {"id": item_id, "type": "message", "role": "assistant", "status": status, "content": content}
 
 
@@ -438,5 +445,5 @@ def output_of(result: TurnResult) -> list[dict[str, Any]]:
     if result.reasoning:
         items.append(reasoning_item(new_id("rs"), result.reasoning))
     if result.text or not result.tool_calls:
-        items.append(message_item(new_id("msg"), result.text, status_of(result)))
+        items.append(message_item(new_id("msg"), result.text, status_of(result), result.logprobs))
     return [*items, *function_call_items(result)]
