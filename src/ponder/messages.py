@@ -31,6 +31,7 @@ __all__ = [
     "Role",
     "TextDelta",
     "TextPart",
+    "TokenLogprobs",
     "ToolCallEvent",
     "ToolCallPart",
     "ToolResultEvent",
@@ -214,6 +215,15 @@ class AgentEvent:
 
 
 @dataclass(frozen=True)
+class TokenLogprobs:
+    """The log probabilities of answer tokens just generated, when a request asked for them (OpenAI's
+    ``logprobs``): OpenAI's entries (token, logprob, bytes, top_logprobs), in order."""
+
+    entries: tuple[dict[str, Any], ...]
+    kind: Literal["token_logprobs"] = "token_logprobs"
+
+
+@dataclass(frozen=True)
 class ChoiceDelta:
     """Text of an extra answer of a turn that asked for several (``n``): choice ``index`` (1 and up; the
     first answer streams as ``TextDelta``)."""
@@ -250,6 +260,7 @@ Event: TypeAlias = (
     | ToolResultEvent
     | AgentEvent
     | ChoiceDelta
+    | TokenLogprobs
     | PerceptionEvent
     | ResponseDone
 )

@@ -118,8 +118,10 @@ def test_log_probabilities_and_sampling_fields_through_the_server(server: str) -
         alternatives = [a.logprob for a in t.top_logprobs]
         assert alternatives == sorted(alternatives, reverse=True) and t.logprob <= alternatives[0] + 1e-6
     streamed = list(client.chat.completions.create(**common, logprobs=True, stream=True))
-    finishing = [c.choices[0].logprobs for c in streamed if c.choices and c.choices[0].finish_reason]
-    assert finishing and finishing[0] and finishing[0].content  # type: ignore[union-attr]
+    pieces = [c.choices[0].logprobs for c in streamed if c.choices and c.choices[0].logprobs]
+    assert len(pieces) > 1  # token by token, as they are generated
+    text = "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+    assert "".join(t.token for p in pieces for t in p.content or []) == text  # type: ignore[union-attr]
     neutral = client.chat.completions.create(**common, logprobs=True, logit_bias={"0": 0})  # a bias of 0
     assert neutral.choices[0].logprobs.content[0].token == tokens[0].token  # type: ignore[union-attr]
     penalised = client.chat.completions.create(**common, frequency_penalty=2.0, presence_penalty=2.0)

@@ -35,6 +35,7 @@ from ponder.messages import (
     ResponseDone,
     TextDelta,
     TextPart,
+    TokenLogprobs,
     Usage,
 )
 from ponder.models.base import Model, ModelSettings
@@ -94,7 +95,7 @@ class ThinkingMode(Mode):
             async for event in model.stream([*conversation, *acting.history], answer_settings):
                 if isinstance(event, ResponseDone):
                     answer = event.response
-                else:
+                elif not isinstance(event, TokenLogprobs):
                     yield event
             assert answer is not None
             if not acting.wants_tools(answer):
@@ -145,7 +146,7 @@ class ThinkingMode(Mode):
                     yield ReasoningDelta(event.text)
                 elif isinstance(event, ResponseDone):
                     current = event.response
-                else:
+                elif not isinstance(event, TokenLogprobs):  # log probabilities are an Instant answer's
                     yield event  # tool calls
             assert current is not None
             passes.append(current)

@@ -48,6 +48,7 @@ from ponder.messages import (
     PerceptionEvent,
     ReasoningDelta,
     TextDelta,
+    TokenLogprobs,
     ToolCallEvent,
     ToolResultEvent,
 )
@@ -636,11 +637,15 @@ async def _stream(state: ServerState, prepared: PreparedTurn, rate: float) -> As
     include_usage = bool(request.stream_options and request.stream_options.include_usage)
     for index in range(request.n or 1):
         yield chunk({"role": "assistant", "content": ""}, index=index)
+    streamed_logprobs = False  # the answer's log probabilities went out with its chunks
     try:
         async with asyncio.timeout(state.settings.server.turn_timeout_s):
             async for event in turn.run():
                 if isinstance(event, TextDelta):
                     yield chunk({"content": event.text})
+                elif isinstance(event, TokenLogprobs) and request.logprobs:
+                    streamed_logprobs = True
+                    yield chunk({"content": ""}, logprobs={"content": list(event.entries), "refusal": None})
                 elif isinstance(event, ChoiceDelta):
                     yield chunk({"content": event.text}, index=event.index)
                 elif isinstance(event, ReasoningDelta):
@@ -661,7 +666,7 @@ async def _stream(state: ServerState, prepared: PreparedTurn, rate: float) -> As
                         event.pending
                     ):  # for the person's client; never the model's
                         yield chunk(None, ponder={"type": "pending_action", "action": action})
-                    logprobs = _choice_logprobs(request, result)
+                    logprobs = None if streamed_logprobs else _choice_logprobs(request, result)
                     yield chunk({}, FINISH_REASONS[result.finish_reason], logprobs)
                     for other in result.details.get("choices", ()):
                         yield chunk({}, FINISH_REASONS[other["finish_reason"]], index=other["index"])

@@ -201,7 +201,8 @@ class ChatCompletionRequest(_Strict):
     logprobs: bool | None = Field(
         default=None,
         description="Return each answer token's log probability (real values from the embedded engine, "
-        "passed through from an OpenAI-compatible one). Streaming: on the chunk that finishes the answer.",
+        "passed through from an OpenAI-compatible one). Streaming: token by token (an OpenAI-compatible "
+        "server's: on the chunk that finishes the answer).",
     )
     top_logprobs: int | None = Field(
         default=None, ge=0, le=20, description="With logprobs: the most likely tokens at each step, up to 20."

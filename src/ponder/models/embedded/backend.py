@@ -35,6 +35,7 @@ from ponder.messages import (
     ResponseDone,
     TextDelta,
     TextPart,
+    TokenLogprobs,
     ToolCallEvent,
     ToolCallPart,
     Usage,
@@ -276,7 +277,8 @@ class EmbeddedModel(Model):
                 put(replace(forced.stats, completion_tokens=0))  # its tokens are counted as the calls'
                 put(forced)
                 return
-            stats = engine.generate(prompt, params, cancel, emit)
+            logged = (lambda entry: put(TokenLogprobs((entry,)))) if settings.logprobs is not None else None
+            stats = engine.generate(prompt, params, cancel, emit, logged)
             if settings.tools and settings.tool_choice == "none":
                 put(self._words_only(engine, messages, settings, said, stats, cancel, emit))
                 return
@@ -291,6 +293,8 @@ class EmbeddedModel(Model):
         async for item in _on_engine_thread(engine, work):
             if isinstance(item, TextDelta):
                 pieces.append(item.text)
+                yield item
+            elif isinstance(item, TokenLogprobs):
                 yield item
             elif isinstance(item, _Calls):
                 calls = item

@@ -216,8 +216,10 @@ class LlamaEngine:
         params: GenerationParams,
         cancel: threading.Event,
         emit: Callable[[str], None],
+        on_logprob: Callable[[dict[str, Any]], None] | None = None,
     ) -> GenerationStats:
-        """Generate from ``prompt`` tokens, calling ``emit`` with each piece of text. Worker thread only."""
+        """Generate from ``prompt`` tokens, calling ``emit`` with each piece of text (and ``on_logprob`` with
+        each token's log probabilities, when ``params.logprobs`` asks for them). Worker thread only."""
         llm = self.llm
         started = time.perf_counter()
         threads = self._adapt_threads(None)
@@ -262,8 +264,10 @@ class LlamaEngine:
                 grammar=params.grammar,
             )
             for token in tokens:
-                if params.logprobs is not None:
+                if params.logprobs is not None and not is_eog(vocab, token):
                     scoring.chose(token, lambda t: llm.detokenize([t]))
+                    if on_logprob is not None and scoring.chosen:
+                        on_logprob(scoring.chosen[-1])
                 now = time.perf_counter()
                 if first_at is None:
                     first_at = now
