@@ -12,6 +12,9 @@ preset and its tools, and UCP checkouts.
   their price difference) and refunds.py (the charges-and-refunds ledger)
 - inventory.py: the one place that prices lines and checks stock, takes and gives back stock, and debits
   and credits gift cards
+- pricing.py: a cart priced with discount codes (in order, rounded down), free-shipping promotions and
+  shipping options by destination country, as one pure function (price_cart); store_pricing.py: those
+  rules in the store's tables, and a cart priced at the store's current prices (StorePricing)
 - payments.py: the PaymentProvider port and the test provider
 - actions.py: pending actions (ActionDesk), proposed by the model and confirmed by the person with a token
   the model never sees, over action_records.py (PendingAction and its row), action_summaries.py (the text

@@ -193,7 +193,8 @@ class Catalog:
     def import_store(
         self, account: str, store: StoreData, *, progress: Callable[[int, int], None] | None = None
     ) -> ImportSummary:
-        """Replace the account's catalog with ``store``'s, and add its customers and orders; whole or absent.
+        """Replace the account's catalog (and its discount codes, shipping options and promotions) with
+        ``store``'s, and add its customers and orders; whole or absent.
 
         An imported order the account did not have yet (and not cancelled) is also its customer's purchase
         of each product in it, in their interest events at the order's time: what recommendations learn
@@ -211,6 +212,7 @@ class Catalog:
             if progress is not None:
                 progress(min(start + EMBED_BATCH, len(texts)), len(texts))
         from ponder.commerce.customers import write_customers, write_orders
+        from ponder.commerce.store_pricing import write_pricing_rules
 
         now = time.time()
         with self.db.transaction(lock=f"store:{account}") as db:
@@ -242,6 +244,7 @@ class Catalog:
                     ],
                 )
             write_products(db, account, store.products, vectors, now)
+            write_pricing_rules(db, account, store)
             customers = write_customers(db, account, store.customers, now)
             new_orders = _new_orders(db, account, store.orders)
             orders = write_orders(db, account, store.orders, store.currency, now)

@@ -17,6 +17,8 @@ __all__ = [
     "Address",
     "Category",
     "Customer",
+    "DiscountCode",
+    "DiscountKind",
     "Order",
     "OrderItem",
     "OrderStatus",
@@ -24,7 +26,9 @@ __all__ = [
     "PaymentMethod",
     "PaymentRecord",
     "Product",
+    "Promotion",
     "Review",
+    "ShippingOption",
     "StoreData",
     "Variant",
 ]
@@ -34,6 +38,7 @@ OrderStatus = Literal[
 ]
 ORDER_STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
 PaymentKind = Literal["charge", "refund"]  # a row of an order's payments
+DiscountKind = Literal["percentage", "fixed_amount"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,41 @@ class Order:
 
 
 @dataclass(frozen=True)
+class DiscountCode:
+    """A code a buyer may give: a percentage or a fixed amount off the items subtotal (pricing.py)."""
+
+    code: str  # matched case-insensitively
+    kind: DiscountKind
+    value: int  # percentage: whole percent, 1-100; fixed_amount: minor units
+    title: str = ""  # what the buyer sees ("" : made from the code and value)
+    min_subtotal: int | None = None  # minor units: the items subtotal, before any discount, must reach it
+    expires_at: float | None = None  # seconds since 1970: not valid from then on
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class ShippingOption:
+    """A way to ship, at one price, to the countries listed, or to the rest of the world (none listed)."""
+
+    id: str
+    title: str
+    price: int  # minor units
+    countries: tuple[str, ...] = ()  # ISO 3166-1 alpha-2 codes, upper case; () : the rest of the world
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """An automatic promotion, applied without a code. Only free shipping so far: the shipping options
+    named (all, if none are) cost nothing once the items, after discounts, reach ``min_subtotal``."""
+
+    id: str
+    kind: Literal["free_shipping"]
+    title: str
+    min_subtotal: int = 0  # minor units
+    shipping_options: tuple[str, ...] = ()  # ShippingOption ids; () : every option
+
+
+@dataclass(frozen=True)
 class StoreData:
     """A whole store, as loaded from a file."""
 
@@ -152,3 +192,6 @@ class StoreData:
     customers: tuple[Customer, ...] = ()
     orders: tuple[Order, ...] = ()
     policy: str = ""  # the store's policy, in words, for the shopping mode
+    discount_codes: tuple[DiscountCode, ...] = ()
+    shipping_options: tuple[ShippingOption, ...] = ()
+    promotions: tuple[Promotion, ...] = ()

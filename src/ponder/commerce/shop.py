@@ -18,6 +18,7 @@ from ponder.commerce.customers import CustomerStore
 from ponder.commerce.order_records import OrderView
 from ponder.commerce.payments import PaymentProvider
 from ponder.commerce.recommendations import StoreRecommendations
+from ponder.commerce.store_pricing import StorePricing
 from ponder.commerce.support import SupportQueue
 from ponder.memory.embeddings import Embedder
 from ponder.memory.interests import InterestStore, Kind
@@ -37,6 +38,7 @@ class Shop:
         self.customers = CustomerStore(db)
         self.carts = CartStore(db)
         self.checkout = Checkout(db, provider)
+        self.pricing = StorePricing(db)
         self.orders = self.checkout.orders
         self.actions = ActionDesk(db, self.checkout, self.orders, self.carts, on_done=self._signal)
         self.support = SupportQueue(db)

@@ -416,6 +416,47 @@ def m007_responses(db: Connection) -> None:
     md.create_all(db)
 
 
+def m008_pricing_rules(db: Connection) -> None:
+    """A store's discount codes, shipping options and automatic promotions (commerce/store_pricing.py),
+    replaced whole by each import; ``seq`` keeps the store file's order."""
+    md = sa.MetaData()
+    sa.Table(
+        "discount_codes",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("code", Text, primary_key=True),  # as the store spells it; matched ignoring case
+        sa.Column("seq", Int, nullable=False),
+        sa.Column("kind", Text, nullable=False),  # percentage, fixed_amount
+        sa.Column("value", Int, nullable=False),  # whole percent, or minor units
+        sa.Column("title", Text, nullable=False, server_default=""),
+        sa.Column("min_subtotal", Int),  # minor units; NULL: none
+        sa.Column("expires_at", Float),  # NULL: never
+        sa.Column("active", sa.Boolean, nullable=False),
+    )
+    sa.Table(
+        "shipping_options",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("id", Text, primary_key=True),
+        sa.Column("seq", Int, nullable=False),
+        sa.Column("title", Text, nullable=False),
+        sa.Column("price", Int, nullable=False),  # minor units
+        sa.Column("countries", Text, nullable=False, server_default="[]"),  # JSON: ["FR", ...]; []: the rest
+    )
+    sa.Table(
+        "promotions",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("id", Text, primary_key=True),
+        sa.Column("seq", Int, nullable=False),
+        sa.Column("kind", Text, nullable=False),  # free_shipping
+        sa.Column("title", Text, nullable=False),
+        sa.Column("min_subtotal", Int, nullable=False, server_default="0"),
+        sa.Column("shipping_options", Text, nullable=False, server_default="[]"),  # JSON: ids; []: all
+    )
+    md.create_all(db)
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -428,4 +469,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m005_agent_credentials,
     m006_jobs_and_domain_outcomes,
     m007_responses,
+    m008_pricing_rules,
 ]

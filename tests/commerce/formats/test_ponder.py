@@ -70,6 +70,67 @@ def test_round_trip_keeps_an_order_item_that_differs_from_the_catalog(tmp_path: 
     assert load_store(dump_ponder(store, tmp_path / "out.json")) == store
 
 
+PRICING_RULES: Doc = {
+    "discount_codes": [
+        {"code": "WELCOME10", "kind": "percentage", "value": 10, "title": "Welcome, 10% off"},
+        {
+            "code": "SPRING5",
+            "kind": "fixed_amount",
+            "value": 500,
+            "min_subtotal": 3000,
+            "expires_at": "2026-06-01T00:00:00+00:00",
+        },
+        {"code": "OLD", "kind": "percentage", "value": 50, "active": False},
+    ],
+    "shipping_options": [
+        {"id": "eu", "title": "EU standard", "price": 490, "countries": ["FR", "DE"]},
+        {"id": "world", "title": "Worldwide", "price": 1990},
+    ],
+    "promotions": [
+        {
+            "id": "free-eu",
+            "kind": "free_shipping",
+            "title": "Free EU shipping",
+            "min_subtotal": 5000,
+            "shipping_options": ["eu"],
+        }
+    ],
+}
+
+
+def test_discount_codes_shipping_options_and_promotions_load_and_round_trip(tmp_path: Path) -> None:
+    store = load_store(write(tmp_path / "in.json", ponder_doc() | PRICING_RULES))
+    assert [
+        (c.code, c.kind, c.value, c.min_subtotal, c.expires_at, c.active) for c in store.discount_codes
+    ] == [
+        ("WELCOME10", "percentage", 10, None, None, True),
+        ("SPRING5", "fixed_amount", 500, 3000, 1780272000.0, True),
+        ("OLD", "percentage", 50, None, None, False),
+    ]
+    assert [(o.id, o.price, o.countries) for o in store.shipping_options] == [
+        ("eu", 490, ("FR", "DE")),
+        ("world", 1990, ()),
+    ]
+    (promotion,) = store.promotions
+    assert (promotion.kind, promotion.min_subtotal, promotion.shipping_options) == (
+        "free_shipping",
+        5000,
+        ("eu",),
+    )
+    written = dump_ponder(store, tmp_path / "out.json")
+    doc = json.loads(written.read_text(encoding="utf-8"))
+    assert [c["code"] for c in doc["discount_codes"]] == ["WELCOME10", "SPRING5", "OLD"]
+    assert doc["shipping_options"][1] == {"id": "world", "title": "Worldwide", "price": 1990}
+    assert load_store(written) == store
+
+
+def test_an_older_store_file_without_pricing_rules_loads_with_none(tmp_path: Path) -> None:
+    store = load_store(write(tmp_path / "store.json", ponder_doc()))
+    assert (store.discount_codes, store.shipping_options, store.promotions) == ((), (), ())
+    doc = json.loads(dump_ponder(store, tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert not {"discount_codes", "shipping_options", "promotions"} & doc.keys()
+
+
 def test_dump_refuses_a_products_file_elsewhere(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="file name"):
         dump_ponder(StoreData(name="x"), tmp_path / "store.json", products_file="../p.jsonl")
@@ -255,6 +316,47 @@ PONDER_CASES: list[tuple[str, Callable[[Doc], None], str]] = [
         "products[0].name: Value error, a name is one line",
     ),
     ("missing name", lambda d: d.pop("name"), "name: Field required"),
+    (
+        "a percentage over 100",
+        lambda d: d.update(discount_codes=[{"code": "ALL", "kind": "percentage", "value": 150}]),
+        "discount_codes[0].value: a percentage is at most 100, not 150",
+    ),
+    (
+        "a code given twice in another case",
+        lambda d: d.update(
+            discount_codes=[
+                {"code": "SAVE", "kind": "fixed_amount", "value": 100},
+                {"code": "save", "kind": "fixed_amount", "value": 200},
+            ]
+        ),
+        "discount_codes[1].code: duplicate code 'save' (codes ignore case)",
+    ),
+    (
+        "an unknown kind of code",
+        lambda d: d.update(discount_codes=[{"code": "X", "kind": "bogo", "value": 1}]),
+        "discount_codes[0].kind: Input should be 'percentage' or 'fixed_amount'",
+    ),
+    (
+        "an expiry without a timezone",
+        lambda d: d.update(
+            discount_codes=[
+                {"code": "X", "kind": "percentage", "value": 5, "expires_at": "2026-01-01T00:00:00"}
+            ]
+        ),
+        "discount_codes[0].expires_at: '2026-01-01T00:00:00' has no timezone",
+    ),
+    (
+        "a country in lower case",
+        lambda d: d.update(shipping_options=[{"id": "s", "title": "S", "price": 1, "countries": ["fr"]}]),
+        "shipping_options[0].countries[0]: String should match pattern",
+    ),
+    (
+        "a promotion of an unknown shipping option",
+        lambda d: d.update(
+            promotions=[{"id": "p", "kind": "free_shipping", "title": "Free", "shipping_options": ["nope"]}]
+        ),
+        "promotions[0].shipping_options[0]: unknown shipping option 'nope'",
+    ),
 ]
 
 

@@ -12,13 +12,22 @@ The format is the model as JSON, money in integer cents, lists in file order::
                     ...}], "payment_methods"?: [{"id", "kind", "token"?, "brand"?, "last4"?, "balance"?}]}],
      "orders": [{"id", "user_id", "status", "items": [{"variant_id", "price", "quantity"?, "product_id"?,
                  "name"?, "options"?}], "address"? | "address_id"?, "payments"?: [{"kind", "amount",
-                 "method_id"}], "created_at"?}]}
+                 "method_id"}], "created_at"?}],
+     "discount_codes"?: [{"code", "kind": "percentage" | "fixed_amount", "value", "title"?,
+                          "min_subtotal"?, "expires_at"?, "active"?}],
+     "shipping_options"?: [{"id", "title", "price", "countries"?: ["FR", ...]}],
+     "promotions"?: [{"id", "kind": "free_shipping", "title", "min_subtotal"?, "shipping_options"?}]}
 
 A big catalog goes in a JSONL file named by ``products_file`` (beside store.json, one product per
 line) instead of ``products``. A variant sits under its product and may repeat its ``product_id``; an
 order item's ``product_id``, ``name`` and ``options`` default to its variant's product, name and options
 (what the item was when sold, when they differ); an order's ``address_id`` names one of its customer's
-addresses; ``created_at`` is seconds since 1970 or an ISO 8601 time with a timezone. Unknown fields are
+addresses; ``created_at`` is seconds since 1970 or an ISO 8601 time with a timezone. A discount code's
+``value`` is a whole percent (1-100) or an amount in cents, and codes are unique ignoring case; its
+``expires_at`` is a time like ``created_at``. A shipping option lists upper-case ISO country codes, or none
+for the rest of the world; a promotion's ``shipping_options`` name options (none: all). A store file
+without these three (older ones) loads with none: nothing is discounted and no shipping is quoted
+(pricing.py says how they price a cart). Unknown fields are
 refused: a typo is an error, not a silently missing value. ``dump_ponder`` writes every field that is not
 its default, so loading what it wrote gives an equal ``StoreData``.
 """
@@ -38,6 +47,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ponder.commerce.formats.checks import (
+    MAX_CENTS,
     Cents,
     Id,
     Name,
@@ -61,13 +71,16 @@ from ponder.commerce.model import (
     Address,
     Category,
     Customer,
+    DiscountCode,
     Order,
     OrderItem,
     OrderStatus,
     PaymentMethod,
     PaymentRecord,
     Product,
+    Promotion,
     Review,
+    ShippingOption,
     StoreData,
     Variant,
 )
@@ -216,6 +229,31 @@ class _POrder(_Strict):
     created_at: Any = None  # seconds since 1970 or ISO 8601 with a timezone: checked by _timestamp
 
 
+class _PDiscountCode(_Strict):
+    code: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S+$")]
+    kind: Literal["percentage", "fixed_amount"]
+    value: Annotated[int, Field(ge=1, le=MAX_CENTS)]  # percent (1-100: checked by the builder) or cents
+    title: Name = ""
+    min_subtotal: Cents | None = None
+    expires_at: Any = None  # like an order's created_at: checked by _timestamp
+    active: bool = True
+
+
+class _PShippingOption(_Strict):
+    id: Id
+    title: Name
+    price: Cents
+    countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] = []
+
+
+class _PPromotion(_Strict):
+    id: Id
+    kind: Literal["free_shipping"]
+    title: Name
+    min_subtotal: Cents = 0
+    shipping_options: list[str] = []
+
+
 class _PStore(_Strict):
     format: str
     version: int
@@ -227,6 +265,9 @@ class _PStore(_Strict):
     products_file: str | None = None
     customers: list[_PCustomer] = []
     orders: list[_POrder] = []
+    discount_codes: list[_PDiscountCode] = []
+    shipping_options: list[_PShippingOption] = []
+    promotions: list[_PPromotion] = []
 
 
 # --- building the model: what pydantic cannot check ------------------------------------------------------
@@ -310,6 +351,7 @@ class _PonderBuilder:
         built = self.products(products, {c.id for c in categories})
         customers = self.customers(doc.customers)
         orders = self.orders(doc.orders, {c.user_id: c for c in customers})
+        shipping = self.shipping_options(doc.shipping_options)
         return StoreData(
             name=doc.name,
             currency=doc.currency,
@@ -318,6 +360,48 @@ class _PonderBuilder:
             customers=customers,
             orders=orders,
             policy=doc.policy,
+            discount_codes=self.discount_codes(doc.discount_codes),
+            shipping_options=shipping,
+            promotions=self.promotions(doc.promotions, {o.id for o in shipping}),
+        )
+
+    def discount_codes(self, given: Sequence[_PDiscountCode]) -> tuple[DiscountCode, ...]:
+        for i, code in duplicates([c.code.casefold() for c in given]):
+            self.note(f"discount_codes[{i}].code", f"duplicate code {code!r} (codes ignore case)")
+        out: list[DiscountCode] = []
+        for i, c in enumerate(given):
+            if c.kind == "percentage" and c.value > 100:
+                self.note(f"discount_codes[{i}].value", f"a percentage is at most 100, not {c.value}")
+            try:
+                expires_at = _timestamp(c.expires_at)
+            except ValueError as err:
+                self.note(f"discount_codes[{i}].expires_at", str(err))
+                expires_at = None
+            out.append(DiscountCode(**c.model_dump(exclude={"expires_at"}), expires_at=expires_at))
+        return tuple(out)
+
+    def shipping_options(self, given: Sequence[_PShippingOption]) -> tuple[ShippingOption, ...]:
+        for i, oid in duplicates([o.id for o in given]):
+            self.note(f"shipping_options[{i}].id", f"duplicate shipping option id {oid!r}")
+        for i, o in enumerate(given):
+            for j, country in duplicates(o.countries):
+                self.note(f"shipping_options[{i}].countries[{j}]", f"{country!r} is listed twice")
+        return tuple(
+            ShippingOption(**o.model_dump(exclude={"countries"}), countries=tuple(o.countries)) for o in given
+        )
+
+    def promotions(self, given: Sequence[_PPromotion], options: set[str]) -> tuple[Promotion, ...]:
+        for i, pid in duplicates([p.id for p in given]):
+            self.note(f"promotions[{i}].id", f"duplicate promotion id {pid!r}")
+        for i, p in enumerate(given):
+            for j, oid in enumerate(p.shipping_options):
+                if oid not in options:
+                    self.note(f"promotions[{i}].shipping_options[{j}]", f"unknown shipping option {oid!r}")
+        return tuple(
+            Promotion(
+                **p.model_dump(exclude={"shipping_options"}), shipping_options=tuple(p.shipping_options)
+            )
+            for p in given
         )
 
     def categories(self, given: Sequence[_PCategory]) -> tuple[Category, ...]:
