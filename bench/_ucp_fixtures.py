@@ -11,12 +11,20 @@ is the smallest general converter, by column name only (no id, product or file c
   postal_code, country): a customer per row, user id = email lower-cased (as the UCP layer names its buyer),
   with their addresses.
 
+- ``discounts.csv`` (code, type percentage|fixed_amount, value, description): the store's
+  ``discount_codes``;
+- ``shipping_rates.csv`` (id, country_code or ``default``, service_level, price, title): its
+  ``shipping_options`` (``default``: no ``countries``, the rest of the world). Ponder's options have no
+  service level: where UCP's rule is "a country's rate replaces the default of the same service level",
+  Ponder offers only the country's options when there are any (commerce/pricing.py), so a US buyer is
+  offered express only, not the default standard rate as well. The engine needs service levels for this;
+- ``promotions.csv`` (id, type free_shipping, min_subtotal, eligible_item_ids): ``promotions`` of kind
+  free_shipping over ``min_subtotal``; a promotion limited to some items (``eligible_item_ids``) has no
+  place in Ponder's promotions yet and is left out (``skipped`` names it).
+
 Not converted, because Ponder's store format has nowhere to put them (what a real importer in src/ needs,
 issue 20 "merchant concepts"):
 
-- ``discounts.csv`` (code, type percentage|fixed_amount, value, description): store-level discount codes;
-- ``promotions.csv`` (id, type free_shipping, min_subtotal, eligible_item_ids as a JSON list): promotions;
-- ``shipping_rates.csv`` (id, country_code or ``default``, service_level, price, title): rates by country;
 - ``payment_instruments.csv`` (id, type, brand, last_digits, token, handler_id): instruments bound to a
   payment handler id, and tied to no customer (Ponder's saved methods belong to a customer);
 - an importer for this CSV folder format itself (``load_store`` telling it apart by ``products.csv``).
@@ -31,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-NOT_CONVERTED = ("discounts.csv", "promotions.csv", "shipping_rates.csv", "payment_instruments.csv")
+NOT_CONVERTED = ("payment_instruments.csv",)
 
 
 @dataclass
@@ -73,6 +81,30 @@ def convert(folder: Path, *, name: str | None = None, currency: str = "USD") -> 
         if r["id"] in addresses:
             customer["addresses"] = addresses[r["id"]]
         customers.append(customer)
+    skipped = [n for n in NOT_CONVERTED if (folder / n).is_file()]
+    codes = [
+        {"code": r["code"], "kind": r["type"], "value": int(r["value"])}
+        | ({"title": r["description"]} if r.get("description") else {})
+        for r in _rows(folder, "discounts.csv")
+    ]
+    options = [
+        {"id": r["id"], "title": r["title"] or r["id"], "price": int(r["price"])}
+        | ({} if r["country_code"].lower() == "default" else {"countries": [r["country_code"].upper()]})
+        for r in _rows(folder, "shipping_rates.csv")
+    ]
+    promotions = []
+    for r in _rows(folder, "promotions.csv"):
+        if r["type"] != "free_shipping" or r.get("eligible_item_ids", "").strip() not in ("", "[]"):
+            skipped.append(f"promotions.csv: {r['id']} (limited to some items)")
+            continue
+        promotion: dict[str, Any] = {
+            "id": r["id"],
+            "kind": "free_shipping",
+            "title": r.get("description") or r["id"],
+        }
+        if r.get("min_subtotal"):
+            promotion["min_subtotal"] = int(r["min_subtotal"])
+        promotions.append(promotion)
     store = {
         "format": "ponder-store",
         "version": 1,
@@ -82,5 +114,8 @@ def convert(folder: Path, *, name: str | None = None, currency: str = "USD") -> 
         "products": products,
         "customers": customers,
         "orders": [],
+        "discount_codes": codes,
+        "shipping_options": options,
+        "promotions": promotions,
     }
-    return Converted(store, [n for n in NOT_CONVERTED if (folder / n).is_file()])
+    return Converted(store, skipped)

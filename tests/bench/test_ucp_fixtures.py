@@ -61,6 +61,32 @@ def test_products_stock_customers_and_addresses_load_through_ponders_import(tmp_
         "",
         "GB",
     )
-    assert converted.skipped == [
-        "discounts.csv"
-    ]  # what Ponder's store file cannot hold is reported, not lost
+    assert converted.skipped == []
+
+
+def test_discounts_rates_and_promotions_become_the_stores_pricing_rules(tmp_path: Path) -> None:
+    write(tmp_path, "products.csv", "id,title,price,image_url\nmug,Blue Mug,1250,\n")
+    codes = "code,type,value,description\nTEN,percentage,10,Ten off\nFIVE,fixed_amount,500,\n"
+    write(tmp_path, "discounts.csv", codes)
+    rates = (
+        "id,country_code,service_level,price,title\nstd,default,standard,400,Std\nfast,GB,express,900,Fast\n"
+    )
+    write(tmp_path, "shipping_rates.csv", rates)
+    promos = "id,type,min_subtotal,eligible_item_ids,description\np1,free_shipping,5000,,Over 50\n"
+    promos += 'p2,free_shipping,,"[""mug""]",Mugs\n'
+    write(tmp_path, "promotions.csv", promos)
+    write(tmp_path, "payment_instruments.csv", "id,type,brand,last_digits,token,handler_id\n")
+    converted = convert(tmp_path)
+    file = tmp_path / "store.json"
+    file.write_text(json.dumps(converted.store))
+
+    store = load_store(file)
+
+    assert [(c.code, c.kind, c.value) for c in store.discount_codes] == [
+        ("TEN", "percentage", 10),
+        ("FIVE", "fixed_amount", 500),
+    ]
+    options = [(o.id, o.price, tuple(o.countries)) for o in store.shipping_options]
+    assert options == [("std", 400, ()), ("fast", 900, ("GB",))]
+    assert [(p.id, p.min_subtotal) for p in store.promotions] == [("p1", 5000)]
+    assert converted.skipped == ["payment_instruments.csv", "promotions.csv: p2 (limited to some items)"]
