@@ -14,10 +14,8 @@ is the smallest general converter, by column name only (no id, product or file c
 - ``discounts.csv`` (code, type percentage|fixed_amount, value, description): the store's
   ``discount_codes``;
 - ``shipping_rates.csv`` (id, country_code or ``default``, service_level, price, title): its
-  ``shipping_options`` (``default``: no ``countries``, the rest of the world). Ponder's options have no
-  service level: where UCP's rule is "a country's rate replaces the default of the same service level",
-  Ponder offers only the country's options when there are any (commerce/pricing.py), so a US buyer is
-  offered express only, not the default standard rate as well. The engine needs service levels for this;
+  ``shipping_options`` (``default``: no ``countries``, the rest of the world) with their service level: a
+  country's rate replaces the default rate of the same level (commerce/pricing.py);
 - ``promotions.csv`` (id, type free_shipping, min_subtotal, eligible_item_ids): ``promotions`` of kind
   free_shipping over ``min_subtotal``; a promotion limited to some items (``eligible_item_ids``) has no
   place in Ponder's promotions yet and is left out (``skipped`` names it).
@@ -90,6 +88,7 @@ def convert(folder: Path, *, name: str | None = None, currency: str = "USD") -> 
     options = [
         {"id": r["id"], "title": r["title"] or r["id"], "price": int(r["price"])}
         | ({} if r["country_code"].lower() == "default" else {"countries": [r["country_code"].upper()]})
+        | ({"service_level": r["service_level"].lower()} if r.get("service_level") else {})
         for r in _rows(folder, "shipping_rates.csv")
     ]
     promotions = []

@@ -86,7 +86,7 @@ def test_discounts_rates_and_promotions_become_the_stores_pricing_rules(tmp_path
         ("TEN", "percentage", 10),
         ("FIVE", "fixed_amount", 500),
     ]
-    options = [(o.id, o.price, tuple(o.countries)) for o in store.shipping_options]
-    assert options == [("std", 400, ()), ("fast", 900, ("GB",))]
+    options = [(o.id, o.price, tuple(o.countries), o.service_level) for o in store.shipping_options]
+    assert options == [("std", 400, (), "standard"), ("fast", 900, ("GB",), "express")]
     assert [(p.id, p.min_subtotal) for p in store.promotions] == [("p1", 5000)]
     assert converted.skipped == ["payment_instruments.csv", "promotions.csv: p2 (limited to some items)"]

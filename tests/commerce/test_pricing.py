@@ -152,3 +152,17 @@ def test_an_option_that_does_not_ship_there_is_refused() -> None:
         price_cart([PriceLine("a", 1000)], [], "US", SHIPPING_RULES, now=NOW, shipping_option="eu-standard")
     with pytest.raises(UserError, match="does not ship"):
         price_cart([PriceLine("a", 1000)], [], None, SHIPPING_RULES, now=NOW, shipping_option="world")
+
+
+def test_a_countrys_option_replaces_the_rest_of_worlds_of_its_service_level_only() -> None:
+    rules = PricingRules(
+        shipping_options=(
+            ShippingOption("std", "Standard", 500, service_level="standard"),
+            ShippingOption("exp-us", "Express (US)", 1500, ("US",), service_level="express"),
+            ShippingOption("exp-intl", "International express", 2500, service_level="express"),
+        )
+    )
+    us = price_cart([PriceLine("a", 1000)], [], "US", rules, now=NOW)
+    assert [q.id for q in us.shipping_options] == ["std", "exp-us"]
+    fr = price_cart([PriceLine("a", 1000)], [], "FR", rules, now=NOW)
+    assert [q.id for q in fr.shipping_options] == ["std", "exp-intl"]

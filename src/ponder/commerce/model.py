@@ -161,12 +161,15 @@ class DiscountCode:
 
 @dataclass(frozen=True)
 class ShippingOption:
-    """A way to ship, at one price, to the countries listed, or to the rest of the world (none listed)."""
+    """A way to ship, at one price, to the countries listed, or to the rest of the world (none listed). For a
+    country that has options of its own, they replace the rest-of-world options of the same service level
+    (UCP's rates: "express" to the US replaces the default express, and the default standard stays)."""
 
     id: str
     title: str
     price: int  # minor units
     countries: tuple[str, ...] = ()  # ISO 3166-1 alpha-2 codes, upper case; () : the rest of the world
+    service_level: str = ""  # "standard", "express", ...; "": one level shared by every option without one
 
 
 @dataclass(frozen=True)

@@ -192,11 +192,15 @@ def price_cart(
 
 def shipping_quotes(destination: str, items: int, rules: PricingRules) -> tuple[ShippingQuote, ...]:
     """The options that ship to the ``destination`` country, priced for ``items`` (what the items cost
-    after discounts): those listing it, else the rest-of-world ones; free where a promotion says so."""
+    after discounts): those listing it, and the rest-of-world ones of the service levels it has none of;
+    free where a promotion says so. In the store's order."""
     country = destination.strip().upper()
-    options = [o for o in rules.shipping_options if country in o.countries]
-    if not options:
-        options = [o for o in rules.shipping_options if not o.countries]
+    levels = {o.service_level for o in rules.shipping_options if country in o.countries}
+    options = [
+        o
+        for o in rules.shipping_options
+        if country in o.countries or (not o.countries and o.service_level not in levels)
+    ]
     quotes: list[ShippingQuote] = []
     for option in options:
         free = next(

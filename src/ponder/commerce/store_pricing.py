@@ -56,8 +56,8 @@ def write_pricing_rules(db: Connection, account: str, store: StoreData) -> None:
     if store.shipping_options:
         db.execute(
             sql(
-                "INSERT INTO shipping_options (account, id, seq, title, price, countries) "
-                "VALUES (:account, :id, :seq, :title, :price, :countries)"
+                "INSERT INTO shipping_options (account, id, seq, title, price, countries, service_level) "
+                "VALUES (:account, :id, :seq, :title, :price, :countries, :level)"
             ),
             [
                 {
@@ -67,6 +67,7 @@ def write_pricing_rules(db: Connection, account: str, store: StoreData) -> None:
                     "title": o.title,
                     "price": o.price,
                     "countries": json.dumps(list(o.countries)),
+                    "level": o.service_level,
                 }
                 for i, o in enumerate(store.shipping_options)
             ],
@@ -103,7 +104,10 @@ def read_pricing_rules(db: Connection, account: str) -> PricingRules:
         args,
     ).all()
     options = db.execute(
-        sql("SELECT id, title, price, countries FROM shipping_options WHERE account = :account ORDER BY seq"),
+        sql(
+            "SELECT id, title, price, countries, service_level FROM shipping_options "
+            "WHERE account = :account ORDER BY seq"
+        ),
         args,
     ).all()
     promotions = db.execute(
@@ -127,7 +131,8 @@ def read_pricing_rules(db: Connection, account: str) -> PricingRules:
             for r in codes
         ),
         shipping_options=tuple(
-            ShippingOption(r.id, r.title, int(r.price), tuple(json.loads(r.countries))) for r in options
+            ShippingOption(r.id, r.title, int(r.price), tuple(json.loads(r.countries)), r.service_level)
+            for r in options
         ),
         promotions=tuple(
             Promotion(r.id, r.kind, r.title, int(r.min_subtotal), tuple(json.loads(r.shipping_options)))

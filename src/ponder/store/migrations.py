@@ -442,6 +442,7 @@ def m008_pricing_rules(db: Connection) -> None:
         sa.Column("title", Text, nullable=False),
         sa.Column("price", Int, nullable=False),  # minor units
         sa.Column("countries", Text, nullable=False, server_default="[]"),  # JSON: ["FR", ...]; []: the rest
+        sa.Column("service_level", Text, nullable=False, server_default=""),
     )
     sa.Table(
         "promotions",

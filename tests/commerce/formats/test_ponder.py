@@ -83,7 +83,13 @@ PRICING_RULES: Doc = {
         {"code": "OLD", "kind": "percentage", "value": 50, "active": False},
     ],
     "shipping_options": [
-        {"id": "eu", "title": "EU standard", "price": 490, "countries": ["FR", "DE"]},
+        {
+            "id": "eu",
+            "title": "EU standard",
+            "price": 490,
+            "countries": ["FR", "DE"],
+            "service_level": "standard",
+        },
         {"id": "world", "title": "Worldwide", "price": 1990},
     ],
     "promotions": [
@@ -107,9 +113,9 @@ def test_discount_codes_shipping_options_and_promotions_load_and_round_trip(tmp_
         ("SPRING5", "fixed_amount", 500, 3000, 1780272000.0, True),
         ("OLD", "percentage", 50, None, None, False),
     ]
-    assert [(o.id, o.price, o.countries) for o in store.shipping_options] == [
-        ("eu", 490, ("FR", "DE")),
-        ("world", 1990, ()),
+    assert [(o.id, o.price, o.countries, o.service_level) for o in store.shipping_options] == [
+        ("eu", 490, ("FR", "DE"), "standard"),
+        ("world", 1990, (), ""),
     ]
     (promotion,) = store.promotions
     assert (promotion.kind, promotion.min_subtotal, promotion.shipping_options) == (

@@ -15,7 +15,7 @@ The format is the model as JSON, money in integer cents, lists in file order::
                  "method_id"}], "created_at"?}],
      "discount_codes"?: [{"code", "kind": "percentage" | "fixed_amount", "value", "title"?,
                           "min_subtotal"?, "expires_at"?, "active"?}],
-     "shipping_options"?: [{"id", "title", "price", "countries"?: ["FR", ...]}],
+     "shipping_options"?: [{"id", "title", "price", "countries"?: ["FR", ...], "service_level"?}],
      "promotions"?: [{"id", "kind": "free_shipping", "title", "min_subtotal"?, "shipping_options"?}]}
 
 A big catalog goes in a JSONL file named by ``products_file`` (beside store.json, one product per
@@ -244,6 +244,7 @@ class _PShippingOption(_Strict):
     title: Name
     price: Cents
     countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] = []
+    service_level: str = Field(default="", max_length=40, pattern=r"^[a-z0-9_-]*$")
 
 
 class _PPromotion(_Strict):
