@@ -79,13 +79,16 @@ __all__ = [
     "Begun",
     "PreparedTurn",
     "account_usage",
+    "admit_turn",
     "charge",
     "chat_completions",
     "complete_turn",
+    "count_refused",
     "in_thread",
     "learn_later",
     "pending_actions",
     "prepare",
+    "start_streamed",
     "start_turn",
     "stream_closed",
     "timed",
@@ -147,28 +150,12 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
         parsed.messages = await inline_image_urls(parsed.messages, state.image_fetcher)
         prepared = await in_thread(state, len(body), begin, parsed)
     except ApiError:
-        if begun.principal is not None:
-            request.scope["state"]["account"] = begun.principal.account
-            if not begun.counted:  # a failed request still counts (and a 429 wins over the 400)
-                await admit(state, begun.principal, 1.0)
+        await count_refused(state, request, begun)
         raise
-    principal = prepared.principal
-    request.scope["state"]["account"] = principal.account
     turn = prepared.turn
-    admitted = begun.admitted or await admission(state, principal, turn_price(state, prepared))
-    headers, key_id = admitted.headers, principal.key_id
-    rate = principal.tier.token_price(turn.mode_name)
-    left = admitted.tokens_left
-    allowance = None if left is None or rate <= 0 else int(left // rate)  # tokens the turn may still spend
+    headers, rate, allowance = await admit_turn(state, request, prepared, begun)
     if prepared.request.stream:
-        state.take_slot(key_id)
-        try:  # before the stream starts, so that a broken image or clip gets its own status code
-            prepared.meter = MeteredModel(turn_model(state, prepared), allowance)
-            await start_turn(state, prepared, prepared.meter)
-        except BaseException:
-            state.release_slot(key_id)
-            await charge(state, prepared, rate)
-            raise
+        await start_streamed(state, prepared, rate, allowance)
         return EventStream(
             _stream(state, prepared, rate),
             headers=headers,
@@ -181,6 +168,45 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
     if turn.proposals:
         completion["ponder"] = {"pending_actions": pending_actions(turn.proposals)}
     return JSONResponse(completion, headers=headers)
+
+
+async def count_refused(state: ServerState, request: Request, begun: Begun) -> None:
+    """A request refused before its turn began still counts against its key (and a 429 wins over the 400)."""
+    if begun.principal is not None:
+        request.scope["state"]["account"] = begun.principal.account
+        if not begun.counted:
+            await admit(state, begun.principal, 1.0)
+
+
+async def admit_turn(
+    state: ServerState, request: Request, prepared: PreparedTurn, begun: Begun
+) -> tuple[dict[str, str], float, int | None]:
+    """The turn admitted by its key's limits (where the worker thread did not already): the response's
+    rate-limit headers, the key's price per token for the turn's mode, and the tokens the turn may still
+    spend (None: no daily limit)."""
+    principal = prepared.principal
+    request.scope["state"]["account"] = principal.account
+    admitted = begun.admitted or await admission(state, principal, turn_price(state, prepared))
+    rate = principal.tier.token_price(prepared.turn.mode_name)
+    left = admitted.tokens_left
+    allowance = None if left is None or rate <= 0 else int(left // rate)
+    return admitted.headers, rate, allowance
+
+
+async def start_streamed(
+    state: ServerState, prepared: PreparedTurn, rate: float, allowance: int | None
+) -> None:
+    """A streamed turn started in one of the key's slots, before the stream does, so that a broken image
+    or clip gets its own status code; the slot is given back and the turn charged if it fails."""
+    key_id = prepared.principal.key_id
+    state.take_slot(key_id)
+    try:
+        prepared.meter = MeteredModel(turn_model(state, prepared), allowance)
+        await start_turn(state, prepared, prepared.meter)
+    except BaseException:
+        state.release_slot(key_id)
+        await charge(state, prepared, rate)
+        raise
 
 
 async def complete_turn(

@@ -34,21 +34,21 @@ from ponder.errors import PonderError, UserError
 from ponder.memory.owner import DEFAULT_USER, Owner
 from ponder.memory.sessions import new_session_id
 from ponder.messages import Message, ReasoningDelta, TextDelta
-from ponder.models.metered import MeteredModel
-from ponder.server.auth import Principal, admission, admission_now, admit, identify
+from ponder.server.auth import Principal, admission_now, identify
 from ponder.server.chat import (
     Begun,
     PreparedTurn,
     account_usage,
+    admit_turn,
     charge,
     complete_turn,
+    count_refused,
     in_thread,
     learn_later,
     pending_actions,
     prepare,
-    start_turn,
+    start_streamed,
     stream_closed,
-    turn_model,
     turn_price,
     validation_message,
 )
@@ -120,28 +120,13 @@ async def create_response(state: ServerState, request: Request) -> Response:
         wire = await inline_image_urls(wire, state.image_fetcher)
         prepared = await in_thread(state, len(body), begin, parsed, wire)
     except ApiError as err:
-        if begun.principal is not None:
-            request.scope["state"]["account"] = begun.principal.account
-            if not begun.counted:  # a failed request still counts (and a 429 wins over the 400)
-                await admit(state, begun.principal, 1.0)
+        await count_refused(state, request, begun)
         raise client_param(err, places) from None
     chat = prepared.turn
-    principal, turn = chat.principal, chat.turn
-    request.scope["state"]["account"] = principal.account
-    admitted = begun.admitted or await admission(state, principal, turn_price(state, chat))
-    headers, key_id = admitted.headers, principal.key_id
-    rate = principal.tier.token_price(turn.mode_name)
-    left = admitted.tokens_left
-    allowance = None if left is None or rate <= 0 else int(left // rate)
+    turn = chat.turn
+    headers, rate, allowance = await admit_turn(state, request, chat, begun)
     if parsed.stream:
-        state.take_slot(key_id)
-        try:  # before the stream starts, so that a broken image or clip gets its own status code
-            chat.meter = MeteredModel(turn_model(state, chat), allowance)
-            await start_turn(state, chat, chat.meter)
-        except BaseException:
-            state.release_slot(key_id)
-            await charge(state, chat, rate)
-            raise
+        await start_streamed(state, chat, rate, allowance)
         return EventStream(
             _stream(state, prepared, rate), headers=headers, on_close=lambda: stream_closed(state, chat, rate)
         )
