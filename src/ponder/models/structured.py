@@ -29,7 +29,7 @@ from jsonschema.exceptions import SchemaError
 
 from ponder.errors import UserError
 
-__all__ = ["ANY_OBJECT", "OutputSchema", "canonical", "check", "parsed", "unsupported"]
+__all__ = ["ANY_OBJECT", "OutputSchema", "canonical", "check", "parsed", "resolve_ref", "unsupported"]
 
 ANY_OBJECT: dict[str, Any] = {"type": "object"}  # json_object: any JSON object
 MAX_SCHEMA_BYTES = 64 * 1024
@@ -153,7 +153,8 @@ def _nodes(schema: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
             yield from _nodes(value, f"{path}/{i}")
 
 
-def _resolve(schema: dict[str, Any], ref: str) -> Any:
+def resolve_ref(schema: Any, ref: str) -> Any:
+    """What a local reference (``#/$defs/item``) points at in ``schema``; None where nothing is."""
     node: Any = schema
     for part in ref.lstrip("#").strip("/").split("/") if ref not in ("#", "#/") else []:
         part = part.replace("~1", "/").replace("~0", "~")
@@ -168,7 +169,7 @@ def _recursive(schema: dict[str, Any], ref: str, seen: set[str]) -> bool:
     cannot build it)."""
     if ref in seen:
         return True
-    target = _resolve(schema, ref)
+    target = resolve_ref(schema, ref)
     if target is None:
         return False
     inner = {n.get("$ref") for _, n in _nodes(target, ref) if isinstance(n.get("$ref"), str)}

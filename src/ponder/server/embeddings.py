@@ -23,11 +23,10 @@ them) in a worker thread, and the response rendered there too: nothing heavy run
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -37,11 +36,11 @@ from starlette.responses import Response
 from ponder.errors import PonderError
 from ponder.memory.embeddings import Embedder
 from ponder.server.auth import admit, authenticate
-from ponder.server.chat import validation_message
+from ponder.server.chat import in_thread, validation_message
 from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.shape import scan_body
 from ponder.server.state import ServerState
-from ponder.sharing import LARGE_REQUEST_BYTES, breathing, large_work
+from ponder.sharing import breathing
 
 __all__ = [
     "EMBEDDING_MODEL",
@@ -55,7 +54,6 @@ __all__ = [
 EMBEDDING_MODEL = "multilingual-e5-small"  # the id clients name for the server's embedding model
 MAX_INPUTS = 2048  # inputs in one request, as OpenAI allows
 PRICE_NAME = "embeddings"  # its price in a tier's ``prices`` (requests per call, and per token of the day)
-T = TypeVar("T")
 
 
 class EmbeddingRequest(BaseModel):
@@ -114,7 +112,7 @@ async def create_embeddings(state: ServerState, request: Request) -> Response:
     request.scope["state"]["account"] = principal.account
     price = principal.tier.price(PRICE_NAME)
     try:
-        parsed = await _in_thread(state, len(body), _parse, state, body)
+        parsed = await in_thread(state, len(body), _parse, state, body)
     except ApiError:
         await admit(state, principal, price)  # a failed request still counts (and a 429 wins over the 400)
         raise
@@ -123,7 +121,7 @@ async def create_embeddings(state: ServerState, request: Request) -> Response:
     async with state.turn_slot(principal.key_id):
         try:
             embedder = state.memory.embedder
-            done = await _in_thread(state, len(body), _embed, embedder, texts, fmt)
+            done = await in_thread(state, len(body), _embed, embedder, texts, fmt)
         except PonderError as err:
             raise from_ponder_error(err) from err
     await state.limiter.charge_tokens(
@@ -131,19 +129,6 @@ async def create_embeddings(state: ServerState, request: Request) -> Response:
     )
     state.metrics.tokens.labels("embedding").inc(done.tokens)
     return Response(done.body, media_type="application/json", headers=headers)
-
-
-async def _in_thread(state: ServerState, size: int, work: Callable[..., T], *args: Any) -> T:
-    """``work`` in a worker thread; a large request's one at a time, breathing for small ones (as chat)."""
-    if size <= LARGE_REQUEST_BYTES:
-        return await asyncio.to_thread(work, *args)
-
-    def large() -> T:
-        with large_work():
-            return work(*args)
-
-    async with state.large_requests:
-        return await asyncio.to_thread(large)
 
 
 def _parse(state: ServerState, body: bytes) -> tuple[list[str], str]:

@@ -232,7 +232,7 @@ def to_chat_request(
         "max_completion_tokens": request.max_output_tokens,
         "temperature": request.temperature,
         "top_p": request.top_p,
-        "reasoning_effort": "low" if effort == "minimal" else effort,
+        "reasoning_effort": effort,  # chat maps minimal to low
         "logprobs": True if LOGPROBS in (request.include or ()) else None,
         "top_logprobs": request.top_logprobs if LOGPROBS in (request.include or ()) else None,
         "user": request.user,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ponder.models.structured import resolve_ref
+
 __all__ = ["example_of"]
 
 
@@ -21,7 +23,7 @@ def example_of(schema: Any, root: Any = None, depth: int = 0) -> Any:
     if not isinstance(schema, dict) or depth > 20:
         return None
     if "$ref" in schema and isinstance(schema["$ref"], str) and schema["$ref"].startswith("#"):
-        return example_of(_resolve(root, schema["$ref"]), root, depth + 1)
+        return example_of(resolve_ref(root, schema["$ref"]), root, depth + 1)
     if "const" in schema:
         return schema["const"]
     if isinstance(schema.get("enum"), list) and schema["enum"]:
@@ -61,12 +63,3 @@ def example_of(schema: Any, root: Any = None, depth: int = 0) -> Any:
     if kind == "null":
         return None
     return {}
-
-
-def _resolve(root: Any, ref: str) -> Any:
-    node = root
-    for part in ref.lstrip("#").strip("/").split("/") if ref not in ("#", "#/") else []:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part.replace("~1", "/").replace("~0", "~"))
-    return node
