@@ -119,8 +119,9 @@ _SHIP_TO = re.compile(
     r"(?:shipping |delivery )?address\b",
     re.IGNORECASE,
 )
+_CHANGE = re.compile(r"\b(change|make it)\b", re.I)
 _CHANGE_VERBS = re.compile(
-    rf"{_CANCEL.pattern}|{_RETURN.pattern}|{_SWAP.pattern}|\b(change|make it)\b"
+    rf"{_CANCEL.pattern}|{_RETURN.pattern}|{_SWAP.pattern}|{_CHANGE.pattern}"
     r"|\b(?:ship|send|deliver|go|come) (?:it |them )?(?:to|there)\b",
     re.I,
 )
@@ -180,7 +181,7 @@ def _intent(plan: Plan, said: str, table: Table, before: str) -> Intent:
     if _CANCEL.search(said) and intent in ("return", "change_item", "change_address", "orders", "answer"):
         return "cancel"  # "scrap it" (of an order not yet shipped: the store refuses a shipped one)
     if (
-        intent in _ORDER_CHANGES[1:4]
+        intent in ("return", "exchange", "change_item")
         and _RETURN.search(wanted)
         and not (_swap(said) or plan.size or plan.color)
     ):
@@ -212,9 +213,7 @@ def _asked_for(intent: Intent, plan: Plan, said: str, before: str) -> bool:
             return True
         if intent == "return" and _RETURN.search(wanted):
             return True
-        if intent in ("exchange", "change_item") and (
-            _swap(text) or re.search(r"\b(change|make it)\b", wanted, re.I)
-        ):
+        if intent in ("exchange", "change_item") and (_swap(text) or _CHANGE.search(wanted)):
             return True
         if intent == "change_address" and (_SHIP_TO.search(text) or _STREET_ADDRESS.search(text)):
             return True
@@ -235,9 +234,9 @@ def _wanted_part(said: str) -> str:
     return _NOT_WANTED.sub("", said)
 
 
-def _bought(said: str, table: Table | None) -> list[OrderView]:
+def _bought(said: str, table: Table) -> list[OrderView]:
     """The customer's orders holding an item ``said`` names as theirs ("my kettle", "the boots I got")."""
-    if table is None or not said or not _OWNED.search(said):
+    if not said or not _OWNED.search(said):
         return []
     named = words(said)
     return [o for o in table.orders if any(named & _item_words(i["name"]) for i in o["items"])]
