@@ -100,6 +100,9 @@ FIXTURES = "test_data/flower_shop"
 # Tests that fetch outside URLs (see the docstring): labelled in the report, run and counted all the same.
 NEEDS_NETWORK = ("protocol_test.py::__main__.ProtocolTest.test_discovery_urls",)
 ACCOUNT = "bench"  # the account of bench/_server.py's key
+# The suite's agent sends no credential: the store is open to agents ([ucp] open_account), in the bench's
+# account and tier (bench/_server.py's), as a merchant taking any shopping agent would configure it.
+OPEN_STORE = f'[ucp]\nopen_account = "{ACCOUNT}"\nopen_tier = "bench"\n'
 
 
 @dataclass
@@ -213,7 +216,7 @@ def main() -> int:
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="ucp-store-") as tmp,
-        serve(args.model, log_level="warning") as served,
+        serve(args.model, log_level="warning", config_extra=OPEN_STORE) as served,
     ):
         store_file = Path(tmp) / "store.json"
         store_file.write_text(json.dumps(converted.store))

@@ -263,6 +263,25 @@ class CommerceConfig(BaseModel):
     assistant: Assistant = "planned"
 
 
+class UcpConfig(BaseModel):
+    """The Universal Commerce Protocol API that outside shopping agents use (ponder.server.ucp)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The UCP version a platform that declares none is answered in (UCP-Agent: ..., version="YYYY-MM-DD"
+    # declares one), and the shape of /.well-known/ucp for such a platform: "2026-01-11", the released
+    # protocol, or "2026-08-25", the later draft. Both are spoken either way (ponder.commerce.ucp.versions).
+    default_version: Literal["2026-01-11", "2026-08-25"] = "2026-01-11"
+    # A store open to any shopping agent: UCP calls without a key or agent credential shop in this account's
+    # store, each agent identified by the profile its UCP-Agent header names (its checkouts are its own; the
+    # profile is not a secret, so a checkout is then guarded by its unguessable id). Completing still never
+    # buys without the person. Unset: every UCP call needs a key (`ponder keys create [--ucp-agent URL]`).
+    open_account: str | None = None
+    # The limits of those calls (a tier of [server.tiers]), counted per client address, not per profile (a
+    # profile URL costs nothing to change).
+    open_tier: str = "free"
+
+
 class PerceptionConfig(BaseModel):
     """Images and audio in: what is accepted, and how large. See ponder.perception."""
 
@@ -342,6 +361,7 @@ class Settings(BaseSettings):
     perception: PerceptionConfig = Field(default_factory=PerceptionConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     commerce: CommerceConfig = Field(default_factory=CommerceConfig)
+    ucp: UcpConfig = Field(default_factory=UcpConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
     @classmethod

@@ -86,7 +86,7 @@ def test_an_order_an_agent_prepared_waits_for_the_person_who_confirms_it_here() 
     app = create_app(
         settings, model_factory=lambda spec, s: ScriptedModel(), db=db, embedder=HashingEmbedder()
     )
-    headers = {"Authorization": f"Bearer {agent}", "UCP-Agent": f'profile="{PROFILE}"'}
+    headers = {"Authorization": f"Bearer {agent}", "UCP-Agent": f'profile="{PROFILE}", version="2026-08-25"'}
     with TestClient(app) as client:
         app.state.ponder.shop.catalog.import_store("local", STORE)
         body = {

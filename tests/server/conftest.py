@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from ponder.config import MemoryConfig, ServerConfig, Settings, TierConfig
+from ponder.config import MemoryConfig, ServerConfig, Settings, TierConfig, UcpConfig
 from ponder.memory.embeddings import Embedder
 from ponder.perception import Perception
 from ponder.server import create_app
@@ -98,6 +98,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         model: ScriptedModel | None = None,
         perception: Perception | None = None,
         memory: MemoryConfig | None = None,
+        ucp: UcpConfig | None = None,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
         embedder: Embedder | None = None,
         **server_options: Any,
@@ -105,6 +106,8 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         settings = _settings(tmp_path / f"data{len(servers)}", **server_options)
         if memory is not None:
             settings = settings.model_copy(update={"memory": memory})
+        if ucp is not None:
+            settings = settings.model_copy(update={"ucp": ucp})
         scripted = model or ScriptedModel()
         db = open_database(settings.database_path, busy_timeout_s=busy_timeout_s)
         store = KeyStore(db)

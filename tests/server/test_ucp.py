@@ -35,7 +35,7 @@ STORE = StoreData(
         ),
     ),
 )
-AGENT = 'profile="https://agent.example/.well-known/ucp"'
+AGENT = 'profile="https://agent.example/.well-known/ucp", version="2026-08-25"'  # the draft's shapes
 SAVED_VISA = {"id": "visa", "handler_id": "ponder_test", "type": "card"}
 
 
@@ -105,7 +105,7 @@ def shop(server: LiveServer) -> Any:
 
 
 def test_the_profile_advertises_the_rest_endpoint_checkout_and_our_payment_handler(server) -> None:
-    answer = httpx.get(server.url + "/.well-known/ucp", timeout=30)  # no key: discovery is public
+    answer = httpx.get(server.url + "/.well-known/ucp", headers={"UCP-Agent": AGENT}, timeout=30)  # no key
     assert answer.status_code == 200, answer.text
     assert "private" in answer.headers["cache-control"]  # not for shared caches (test_ucp_agents.py)
     ucp = answer.json()["ucp"]

@@ -17,7 +17,7 @@ from ponder.store import KeyStore
 from ponder.store.database import sql
 
 PROFILE = "https://agent.example/.well-known/ucp"
-AS_AGENT = f'profile="{PROFILE}"'
+AS_AGENT = f'profile="{PROFILE}", version="2026-08-25"'
 PIER = {
     "id": "agent-dest",
     "street_address": "9 Pier Lane",
@@ -210,14 +210,17 @@ def test_the_profile_and_links_use_the_configured_base_url_never_the_host_header
     live: LiveServer = start_server()
     spoofed = httpx.get(live.url + "/.well-known/ucp", headers={"Host": "evil.example"}, timeout=30)
     assert spoofed.status_code == 200, spoofed.text
-    [service] = spoofed.json()["ucp"]["services"]["dev.ucp.shopping"]
-    assert service["endpoint"] == live.url + "/ucp"  # the bind address, by default
+    service = spoofed.json()["ucp"]["services"]["dev.ucp.shopping"]  # 2026-01-11's: one service object
+    assert service["rest"]["endpoint"] == live.url + "/ucp"  # the bind address, by default
 
     public: LiveServer = start_server(public_base_url="https://shop.example.com/")
     public.app.state.ponder.shop.catalog.import_store("acme", STORE)
-    profile = httpx.get(public.url + "/.well-known/ucp", headers={"Host": "evil.example"}, timeout=30)
+    headers = {"Host": "evil.example", "UCP-Agent": AS_AGENT}  # the 2026-08-25 profile
+    profile = httpx.get(public.url + "/.well-known/ucp", headers=headers, timeout=30)
     [service] = profile.json()["ucp"]["services"]["dev.ucp.shopping"]
     assert service["endpoint"] == "https://shop.example.com/ucp"
+    older = profile.json()["ucp"]["supported_versions"]
+    assert older == {"2026-01-11": "https://shop.example.com/.well-known/ucp/2026-01-11"}
     cache = profile.headers["cache-control"]
     assert "private" in cache and "public" not in cache
     checkout = create(public, {"line_items": lines(("umb", 1)), "buyer": {"email": ANN}})

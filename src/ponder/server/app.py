@@ -33,6 +33,7 @@ from ponder.server.middleware import RequestMiddleware
 from ponder.server.protocol import ChatCompletionChunk, ChatCompletionRequest
 from ponder.server.routes import API_ROUTERS, PAGE_ROUTERS
 from ponder.server.state import ModelFactory, ServerState
+from ponder.server.ucp.router import REQUEST_MODELS as UCP_REQUEST_MODELS
 from ponder.store.database import Database, open_database
 from ponder.store.jobs import JobQueue, JobWorker
 from ponder.tools.loading import load_toolsets
@@ -189,5 +190,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     chunk = ChatCompletionChunk.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(chunk.pop("$defs", {}))
     components["ChatCompletionChunk"] = chunk
+    for name, model in UCP_REQUEST_MODELS.items():
+        body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for nested, nested_schema in body.pop("$defs", {}).items():
+            components.setdefault(nested, nested_schema)
+        components[name] = body
     app.openapi_schema = schema
     return schema

@@ -27,6 +27,7 @@ from ponder.commerce.idempotency import IdempotencyKeys, Outcome
 from ponder.commerce.model import Customer, PaymentMethod
 from ponder.commerce.shop import Shop
 from ponder.commerce.ucp import document as doc
+from ponder.commerce.ucp import shapes_2026_01_11 as released
 from ponder.commerce.ucp.document import (
     CANCELED,
     COMPLETED,
@@ -51,6 +52,7 @@ from ponder.commerce.ucp.errors import (
 from ponder.commerce.ucp.pricing import Evaluation, evaluate, render
 from ponder.commerce.ucp.requests import Declined, buyer_user, read_fulfillment, read_instrument
 from ponder.commerce.ucp.sessions import Session, SessionStore, new_state
+from ponder.commerce.ucp.versions import RELEASED, UcpVersion
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, UserError
 from ponder.memory.owner import Owner
 from ponder.store.database import Database
@@ -91,9 +93,14 @@ class UcpCheckouts:
     def shop(self) -> Shop:
         return self._shop()
 
-    def profile(self, base_url: str) -> dict[str, Any]:
-        """The business profile served at /.well-known/ucp."""
-        return doc.profile(base_url, self.shop.provider.name)
+    def profile(self, base_url: str, version: UcpVersion, *, leaf: bool = False) -> dict[str, Any]:
+        """The business profile in ``version``. The current version's (the draft's) names the released
+        version's own profile in ``supported_versions``, unless ``leaf``: a version's profile alone."""
+        provider = self.shop.provider.name
+        if version == RELEASED:
+            return released.profile(base_url, provider)
+        older: dict[str, str] | None = None if leaf else {RELEASED: f"{base_url}/.well-known/ucp/{RELEASED}"}
+        return doc.profile(base_url, provider, older)
 
     # --- idempotency ----------------------------------------------------------------------------------
 

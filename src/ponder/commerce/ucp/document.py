@@ -47,11 +47,13 @@ def handler(name: str) -> dict[str, Any]:
     }
 
 
-def profile(base_url: str, provider: str) -> dict[str, Any]:
-    """The business profile served at /.well-known/ucp."""
+def profile(base_url: str, provider: str, older: dict[str, str] | None = None) -> dict[str, Any]:
+    """The business profile in this version; ``older``: the older versions this store also speaks, each to
+    the URL of its own profile (UCP's ``supported_versions``; a version's own leaf profile has none)."""
     body = {
         "ucp": {
             "version": VERSION,
+            **({"supported_versions": older} if older else {}),
             "services": {
                 SHOPPING: [
                     {

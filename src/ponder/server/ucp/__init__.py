@@ -1,9 +1,11 @@
-"""The Universal Commerce Protocol's checkout over REST (UCP 2026-08-25), so standard shopping agents can
-drive a Ponder store.
+"""The Universal Commerce Protocol's checkout over REST, so standard shopping agents can drive a Ponder
+store: in UCP 2026-08-25 (the draft), and in the released 2026-01-11.
 
     GET  /.well-known/ucp                       the business profile (no key): REST endpoint {server}/ucp,
                                                 checkout + fulfillment, one payment handler (the provider's);
                                                 {server} is ``server.public_base_url``, never the Host header
+    GET  /.well-known/ucp/{version}             one version's own profile (2026-01-11, 2026-08-25)
+    GET  /ucp/payment-handlers/dev.ponder.payment_token[/config.json]   the handler's spec, config schema
     POST /ucp/checkout-sessions                 create (201): the store's item ids, priced from the catalog
     GET  /ucp/checkout-sessions/{id}            read: after the person confirmed, ``completed`` with ``order``
     PUT  /ucp/checkout-sessions/{id}            full replacement: line items, buyer, fulfillment
@@ -61,9 +63,19 @@ that prices nothing is a 200 ``ErrorResponse``. Unknown checkout 404 and finishe
 concurrent change, 429) carry ``{code, content}``. An ``Idempotency-Key`` on POST/PUT replays the first
 answer to the same body (SHA-256 of the raw bytes, per client key and operation); another body is a 409.
 
+**Versions.** A platform declares its UCP version in ``UCP-Agent`` (``version="2026-01-11"``); one that
+declares none is answered in ``[ucp] default_version``; any other is a 422 ``version_unsupported``
+(commerce/ucp/versions.py). A 2026-01-11 request body is validated by that release's models and rewritten
+into the store's shapes, and every answer rewritten back (commerce/ucp/shapes_2026_01_11.py); 2026-01-11's
+errors are HTTP errors with ``{status, messages}``, where an answer that priced nothing is a 400.
+
+**Without a key.** ``[ucp] open_account`` opens the store to any agent: a call without a key shops in that
+account as an agent known by its ``UCP-Agent`` profile (its checkouts and idempotency keys are its own),
+limited per client address by ``[ucp] open_tier``. Unset (the default), every call needs a key.
+
 Not here: fetching or validating the agent's profile named by ``UCP-Agent`` (no network from this module: the
-header is required and its shape checked), version and capability negotiation (it answers 2026-08-25, with
-checkout and fulfillment), message signatures, tax, shipping prices (one free standard option), discounts,
+header is required and its shape checked), capability negotiation (it answers checkout and fulfillment),
+message signatures, tax, shipping prices (one free standard option), discounts,
 identity linking (OAuth), card numbers, and terms/privacy links (Ponder has no such pages: ``links`` is
 empty).
 

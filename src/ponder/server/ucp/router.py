@@ -6,6 +6,7 @@ Not here: what a checkout does (commerce/ucp/checkouts.py) and the wire models (
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import re
 from collections.abc import Callable, Coroutine
@@ -17,6 +18,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from ucp_sdk.models.schemas.profile import BusinessSchema as BusinessProfile  # type: ignore[import-untyped]
 from ucp_sdk.models.schemas.shopping.checkout_complete_request import (  # type: ignore[import-untyped]
@@ -29,10 +31,20 @@ from ucp_sdk.models.schemas.shopping.checkout_update_request import (  # type: i
     CheckoutUpdateRequest,
 )
 
-from ponder.commerce.ucp import Answer, Caller, UcpCheckouts
-from ponder.commerce.ucp.errors import CHECKOUT_ERRORS, CheckoutNotFound
+from ponder.commerce.ucp import Answer, Caller, UcpCheckouts, payment_handler
+from ponder.commerce.ucp import shapes_2026_01_11 as released
+from ponder.commerce.ucp.document import HANDLER
+from ponder.commerce.ucp.document import error as error_message
+from ponder.commerce.ucp.errors import CHECKOUT_ERRORS, CheckoutNotFound, InvalidCheckoutRequest
+from ponder.commerce.ucp.versions import (
+    RELEASED,
+    UcpVersion,
+    VersionUnsupported,
+    declared_version,
+    negotiate,
+)
 from ponder.errors import PonderError, UserError
-from ponder.server.auth import admit, authenticate
+from ponder.server.auth import Principal, admit, authenticate
 from ponder.server.errors import ApiError, from_ponder_error
 from ponder.server.routes.depends import State
 from ponder.server.state import ServerState
@@ -62,18 +74,27 @@ class _UcpRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as err:
-                return _invalid(err).response()
+                return _refused(request, _invalid(err))
             except HTTPException as err:  # FastAPI's own, e.g. a body that is not JSON
                 code = "invalid_request" if err.status_code == 400 else "http_error"
-                return Refusal(
-                    err.status_code, code, str(err.detail), headers=dict(err.headers or {})
-                ).response()
+                refusal = Refusal(err.status_code, code, str(err.detail), headers=dict(err.headers or {}))
+                return _refused(request, refusal)
             except ApiError as err:
-                return Refusal(err.status, err.code or err.type, err.message, headers=err.headers).response()
+                refusal = Refusal(err.status, err.code or err.type, err.message, headers=err.headers)
+                return _refused(request, refusal)
             except Refusal as refusal:
-                return refusal.response()
+                return _refused(request, refusal)
 
         return route
+
+
+def _refused(request: Request, refusal: Refusal) -> Response:
+    """A refusal in the shapes of the version the request is answered in (once that is known): 2026-01-11's
+    errors are ``{status, messages}``."""
+    if request.scope.get("state", {}).get("ucp_version") != RELEASED:
+        return refusal.response()
+    body = released.error_body([error_message(refusal.code, refusal.content)])
+    return JSONResponse(body, status_code=refusal.status, headers=refusal.headers)
 
 
 def _invalid(err: RequestValidationError) -> Refusal:
@@ -94,8 +115,9 @@ Agent = Annotated[
     Header(
         alias="UCP-Agent",
         max_length=4096,
-        description='The platform\'s profile, RFC 8941: profile="https://platform.example/.well-known/ucp". '
-        "Its shape is checked; it is not fetched.",
+        description='The platform\'s profile, RFC 8941: profile="https://platform.example/.well-known/ucp", '
+        'and optionally the UCP version it speaks: version="2026-01-11" (or "2026-08-25"; none declared: '
+        "the store's default, [ucp] default_version). The profile's shape is checked; it is not fetched.",
     ),
 ]
 IdempotencyKey = Annotated[
@@ -129,23 +151,55 @@ class Asking:
 
     who: Caller
     headers: dict[str, str]
+    version: UcpVersion  # the UCP version the request is read and answered in
 
 
 async def _asking(request: Request, state: State, ucp_agent: Agent) -> Asking:
     """The key's account, admitted at the price of one request, as ``Caller`` in routes/depends.py. An
-    agent credential must declare the profile it was created for. Also the answer's rate-limit headers."""
+    agent credential must declare the profile it was created for; without a key, an open store's agent
+    (``_open_agent``). Also the answer's rate-limit headers, and the UCP version it is answered in."""
     authorization = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
     if not authorization and api_key:
         authorization = f"Bearer {api_key}"
-    principal = await authenticate(state, authorization, agent_ok=True)
+    open_account = state.settings.ucp.open_account
+    if not authorization and open_account is not None:
+        principal, client = _open_agent(request, state, open_account, profile_url(ucp_agent))
+    else:
+        principal = await authenticate(state, authorization, agent_ok=True)
+        client = principal.key_id
     request.scope.setdefault("state", {})["account"] = principal.account
     headers = await admit(state, principal, 1.0)
     declared = profile_url(ucp_agent)
     agent = principal.agent_profile
     if agent is not None and not hmac.compare_digest(declared.encode(), agent.encode()):
         raise Refusal(403, "profile_mismatch", "This credential belongs to another platform profile.")
-    return Asking(Caller(principal.account, principal.key_id, state.settings.server.base_url, agent), headers)
+    version = _version(state, ucp_agent)
+    request.scope["state"]["ucp_version"] = version
+    who = Caller(principal.account, client, state.settings.server.base_url, agent)
+    return Asking(who, headers, version)
+
+
+def _open_agent(request: Request, state: ServerState, account: str, profile: str) -> tuple[Principal, str]:
+    """An agent without a key in an open store ([ucp] open_account): limited per client address (the tier
+    [ucp] open_tier), and known by its profile, which scopes its checkouts and idempotency keys."""
+    address = request.client.host if request.client else "unknown"
+    tier_name = state.settings.ucp.open_tier
+    tier = state.settings.server.tiers.get(tier_name)
+    if tier is None:
+        raise Refusal(403, "unknown_tier", f"[ucp] open_tier '{tier_name}' is not in [server.tiers].")
+    limits = "ucp-open:" + hashlib.sha256(address.encode()).hexdigest()[:24]
+    principal = Principal(account, limits, tier_name, tier, agent_profile=profile)
+    return principal, "ucp-agent:" + hashlib.sha256(profile.encode()).hexdigest()[:24]
+
+
+def _version(state: ServerState, ucp_agent: str | None) -> UcpVersion:
+    """The version the platform declares in ``UCP-Agent``, or the store's default; 422 for one it does not
+    speak (UCP's ``version_unsupported``)."""
+    try:
+        return negotiate(declared_version(ucp_agent), state.settings.ucp.default_version)
+    except VersionUnsupported as err:
+        raise Refusal(422, err.code, str(err)) from None
 
 
 async def _run(work: Callable[[], T]) -> T:
@@ -161,6 +215,56 @@ async def _run(work: Callable[[], T]) -> T:
 # --- HTTP --------------------------------------------------------------------------------------------------
 
 UcpCaller = Annotated[Asking, Depends(_asking)]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def _read(request: Request, model: type[M], released_shape: Callable[[Any], dict[str, Any]]) -> M:
+    """The request's JSON body as the store's (2026-08-25) ``model``: a body in 2026-01-11's shapes is
+    validated by that version's models and rewritten first (shapes_2026_01_11). 400 if it cannot be used."""
+    try:
+        raw = await request.json()
+    except ValueError:
+        raise Refusal(400, "invalid_request", "The body is not JSON.") from None
+    try:
+        if request.scope.get("state", {}).get("ucp_version") == RELEASED:
+            raw = released_shape(raw)
+        return model.model_validate(raw)
+    except InvalidCheckoutRequest as err:
+        raise Refusal(400, "invalid_request", str(err)) from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise Refusal(
+            400, "invalid_request", f"Invalid request: {where + ': ' if where else ''}{first.get('msg')}"
+        ) from None
+
+
+async def _create_body(request: Request, caller: UcpCaller) -> CheckoutCreateRequest:
+    return await _read(request, CheckoutCreateRequest, released.create_request)
+
+
+async def _update_body(request: Request, caller: UcpCaller, checkout_id: str) -> CheckoutUpdateRequest:
+    return await _read(request, CheckoutUpdateRequest, lambda raw: released.update_request(raw, checkout_id))
+
+
+async def _complete_body(request: Request, caller: UcpCaller) -> CheckoutCompleteRequest:
+    return await _read(request, CheckoutCompleteRequest, released.complete_request)
+
+
+# The bodies the routes read themselves, by their names in /openapi.json's components (server/app.py adds
+# them there): the 2026-08-25 models; 2026-01-11's are that release's published schemas.
+REQUEST_MODELS: dict[str, type[BaseModel]] = {
+    "UcpCheckoutCreateRequest": CheckoutCreateRequest,
+    "UcpCheckoutUpdateRequest": CheckoutUpdateRequest,
+    "UcpCheckoutCompleteRequest": CheckoutCompleteRequest,
+}
+
+
+def _body_doc(name: str) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{name}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
 
 router = APIRouter(prefix="/ucp", tags=["ucp"], route_class=_UcpRoute)  # the checkout API, UCP's shapes
 pages = APIRouter()  # no key: the business profile and the person's confirmation page, Ponder's shapes
@@ -182,17 +286,26 @@ async def _answer(
         answer = await _run(lambda: checkouts.once(who, operation, key, path, raw, lambda: work(checkouts)))
     else:
         answer = await _run(lambda: work(checkouts))
-    return JSONResponse(answer.body, status_code=201 if answer.created else 200, headers=headers)
+    if caller.version != RELEASED:
+        return JSONResponse(answer.body, status_code=201 if answer.created else 200, headers=headers)
+    if answer.body.get("ucp", {}).get("status") == "error":  # nothing priced: 2026-01-11 has no such document
+        return JSONResponse(released.error_body(answer.body["messages"]), status_code=400, headers=headers)
+    body = released.checkout(answer.body, state.settings.server.base_url, checkouts.shop.provider.name)
+    return JSONResponse(body, status_code=201 if answer.created else 200, headers=headers)
 
 
 @router.post(
-    "/checkout-sessions", status_code=201, response_model=None, responses=_responses(201, create=True)
+    "/checkout-sessions",
+    status_code=201,
+    response_model=None,
+    responses=_responses(201, create=True),
+    openapi_extra=_body_doc("UcpCheckoutCreateRequest"),
 )
 async def create_checkout(
     request: Request,
     state: State,
     caller: UcpCaller,
-    body: CheckoutCreateRequest,
+    body: Annotated[CheckoutCreateRequest, Depends(_create_body)],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Create a checkout session: line items by the store's item ids, priced from the catalog."""
@@ -212,13 +325,18 @@ async def get_checkout(state: State, caller: UcpCaller, checkout_id: str) -> JSO
     return await _answer(state, caller, lambda checkouts: checkouts.get(caller.who, checkout_id))
 
 
-@router.put("/checkout-sessions/{checkout_id}", response_model=None, responses=_responses(200))
+@router.put(
+    "/checkout-sessions/{checkout_id}",
+    response_model=None,
+    responses=_responses(200),
+    openapi_extra=_body_doc("UcpCheckoutUpdateRequest"),
+)
 async def update_checkout(
     request: Request,
     state: State,
     caller: UcpCaller,
     checkout_id: str,
-    body: CheckoutUpdateRequest,
+    body: Annotated[CheckoutUpdateRequest, Depends(_update_body)],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Replace the line items, buyer and fulfillment (send everything to keep)."""
@@ -232,13 +350,18 @@ async def update_checkout(
     )
 
 
-@router.post("/checkout-sessions/{checkout_id}/complete", response_model=None, responses=_responses(200))
+@router.post(
+    "/checkout-sessions/{checkout_id}/complete",
+    response_model=None,
+    responses=_responses(200),
+    openapi_extra=_body_doc("UcpCheckoutCompleteRequest"),
+)
 async def complete_checkout(
     request: Request,
     state: State,
     caller: UcpCaller,
     checkout_id: str,
-    body: CheckoutCompleteRequest,
+    body: Annotated[CheckoutCompleteRequest, Depends(_complete_body)],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Propose the order to the person: ``requires_escalation`` and a ``continue_url`` for them.
@@ -272,11 +395,46 @@ async def cancel_checkout(
     )
 
 
+_PROFILE_HEADERS = {"Cache-Control": "private, max-age=300", "Vary": "UCP-Agent"}
+
+
 @pages.get("/.well-known/ucp", tags=["ucp"], response_model=None, responses={200: {"model": BusinessProfile}})
-async def ucp_profile(state: State) -> JSONResponse:
-    """The business profile: UCP version, the REST endpoint, capabilities and the payment handler."""
-    body = state.ucp_checkouts.profile(state.settings.server.base_url)
+async def ucp_profile(
+    state: State, ucp_agent: Annotated[str | None, Header(alias="UCP-Agent", max_length=4096)] = None
+) -> JSONResponse:
+    """The business profile: UCP version, the REST endpoint, capabilities and the payment handler. In the
+    version the ``UCP-Agent`` header declares (``version="…"``), or the store's default ([ucp]
+    default_version); the 2026-08-25 profile names the 2026-01-11 one in ``supported_versions``."""
+    try:
+        version = negotiate(declared_version(ucp_agent), state.settings.ucp.default_version)
+    except VersionUnsupported as err:
+        return Refusal(422, err.code, str(err)).response()
+    body = await _run(lambda: state.ucp_checkouts.profile(state.settings.server.base_url, version))
+    return JSONResponse(body, headers=_PROFILE_HEADERS)
+
+
+@pages.get("/.well-known/ucp/{version}", tags=["ucp"], response_model=None)
+async def ucp_versioned_profile(state: State, version: str) -> JSONResponse:
+    """The business profile of one UCP version alone (2026-01-11 or 2026-08-25): what a platform on that
+    version negotiates against."""
+    try:
+        chosen = negotiate(version, state.settings.ucp.default_version)
+    except VersionUnsupported as err:
+        return Refusal(404, err.code, str(err)).response()
+    body = await _run(lambda: state.ucp_checkouts.profile(state.settings.server.base_url, chosen, leaf=True))
     return JSONResponse(body, headers={"Cache-Control": "private, max-age=300"})
+
+
+@pages.get(f"/ucp/payment-handlers/{HANDLER}", tags=["ucp"], response_model=None)
+async def payment_handler_spec() -> JSONResponse:
+    """What the store's payment handler is (the ``spec`` its 2026-01-11 description points to)."""
+    return JSONResponse(payment_handler.SPEC, headers={"Cache-Control": "public, max-age=3600"})
+
+
+@pages.get(f"/ucp/payment-handlers/{HANDLER}/config.json", tags=["ucp"], response_model=None)
+async def payment_handler_config_schema() -> JSONResponse:
+    """The JSON schema of the handler's ``config`` (its 2026-01-11 ``config_schema``)."""
+    return JSONResponse(payment_handler.CONFIG_SCHEMA, headers={"Cache-Control": "public, max-age=3600"})
 
 
 @pages.get("/ucp/confirm/{checkout_id}", include_in_schema=False)

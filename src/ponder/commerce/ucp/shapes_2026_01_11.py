@@ -1,0 +1,220 @@
+"""The store's UCP documents in the released 2026-01-11 shapes, and 2026-01-11 requests read as the store's
+own (2026-08-25) ones.
+
+The checkout state machine writes and reads one shape, 2026-08-25's (document.py, ``ucp-sdk`` 0.5); a
+platform on 2026-01-11 gets the same checkout rewritten here, and what it sends is rewritten the other way
+before the state machine sees it. Every document is checked by the 2026-01-11 models generated from that
+release's schemas (``v2026_01_11/``) before it leaves, and every request is validated by them as it comes.
+
+What differs between the versions, and what this does about it:
+
+- ``ucp`` metadata: capabilities are a list of ``{name, version, extends?}`` (2026-08-25: a map of lists),
+  and there is no ``status`` nor ``payment_handlers`` in it.
+- Payment: handlers live in the checkout's ``payment.handlers`` (and the profile's ``payment.handlers``), each
+  with ``name``, ``spec``, ``config_schema`` and ``instrument_schemas``; an instrument is a card with
+  ``brand`` and ``last_digits`` at its top level (2026-08-25: under ``display``), and the chosen one is
+  ``payment.selected_instrument_id`` (2026-08-25: ``selected`` on the instrument). 2026-01-11 has card
+  instruments only: a saved gift card or PayPal account is not offered to a platform on it.
+- ``complete`` sends ``{"payment_data": instrument, "risk_signals": {...}}`` (2026-08-25: ``payment``).
+- Discovery: ``services`` is a map of one service each, with its transports as members (``rest:
+  {schema, endpoint}``), where 2026-08-25 has a map of lists.
+- Errors: no ``ErrorResponse`` document; a request that cannot be served is an HTTP error whose body is
+  ``{"status": ..., "messages": [...]}`` (checkout-rest.md, "Error Responses"), and severities are
+  ``recoverable``, ``requires_buyer_input`` or ``requires_buyer_review`` (no ``unrecoverable``).
+
+Line items, totals, links, buyer, fulfillment, ``continue_url``, ``expires_at`` and ``order`` have the same
+shape in both versions and pass as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from ponder.commerce.ucp import document as doc
+from ponder.commerce.ucp.errors import InvalidCheckoutRequest
+from ponder.commerce.ucp.v2026_01_11.discovery.profile_schema import UcpDiscoveryProfile
+from ponder.commerce.ucp.v2026_01_11.schemas.shopping import (
+    fulfillment_create_req,
+    fulfillment_resp,
+    fulfillment_update_req,
+    payment_data,
+)
+
+__all__ = [
+    "VERSION",
+    "checkout",
+    "complete_request",
+    "create_request",
+    "error_body",
+    "handler",
+    "profile",
+    "update_request",
+]
+
+VERSION = "2026-01-11"
+_SPEC = "https://ucp.dev/specification"
+_SCHEMAS = "https://ucp.dev/schemas/shopping"
+_SEVERITIES = ("recoverable", "requires_buyer_input", "requires_buyer_review")
+
+
+# --- what the store writes ----------------------------------------------------------------------------
+
+
+def handler(base_url: str, provider: str) -> dict[str, Any]:
+    """The store's payment handler (document.handler) as 2026-01-11 describes one: its spec and config schema
+    are served by this server (server/ucp/), its instruments are UCP cards."""
+    canonical = doc.handler(provider)
+    page = f"{base_url}/ucp/payment-handlers/{doc.HANDLER}"
+    return {
+        "id": canonical["id"],
+        "name": doc.HANDLER,
+        "version": VERSION,
+        "spec": page,
+        "config_schema": f"{page}/config.json",
+        "instrument_schemas": [f"{_SCHEMAS}/types/card_payment_instrument.json"],
+        "config": canonical["config"],
+    }
+
+
+def _capabilities(discovery: bool) -> list[dict[str, Any]]:
+    checkout = {"name": doc.CHECKOUT, "version": VERSION}
+    fulfillment = {"name": doc.FULFILLMENT, "version": VERSION, "extends": doc.CHECKOUT}
+    if discovery:
+        checkout |= {"spec": f"{_SPEC}/checkout", "schema": f"{_SCHEMAS}/checkout.json"}
+        fulfillment |= {"spec": f"{_SPEC}/fulfillment", "schema": f"{_SCHEMAS}/fulfillment.json"}
+    return [checkout, fulfillment]
+
+
+def profile(base_url: str, provider: str) -> dict[str, Any]:
+    """The business profile for platforms on 2026-01-11."""
+    body = {
+        "ucp": {
+            "version": VERSION,
+            "services": {
+                doc.SHOPPING: {
+                    "version": VERSION,
+                    "spec": f"{_SPEC}/overview",
+                    "rest": {
+                        "schema": "https://ucp.dev/services/shopping/rest.openapi.json",
+                        "endpoint": f"{base_url}/ucp",
+                    },
+                }
+            },
+            "capabilities": _capabilities(discovery=True),
+        },
+        "payment": {"handlers": [handler(base_url, provider)]},
+    }
+    dumped: dict[str, Any] = UcpDiscoveryProfile.model_validate(body).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    return dumped
+
+
+def _instrument(canonical: dict[str, Any]) -> dict[str, Any] | None:
+    """A 2026-08-25 instrument (offered or chosen) as a 2026-01-11 card, or None if it is no card."""
+    display = canonical.get("display") or {}
+    if canonical.get("type") != "card":
+        return None
+    return {
+        "id": canonical["id"],
+        "handler_id": canonical["handler_id"],
+        "type": "card",
+        "brand": str(display.get("brand") or "card"),
+        "last_digits": str(display.get("last_digits") or ""),
+    }
+
+
+def checkout(body: dict[str, Any], base_url: str, provider: str) -> dict[str, Any]:
+    """A checkout the store wrote (2026-08-25) as a platform on 2026-01-11 reads it."""
+    rewritten = {k: v for k, v in body.items() if k not in ("ucp", "payment", "messages")}
+    rewritten["ucp"] = {"version": VERSION, "capabilities": _capabilities(discovery=False)}
+    given = (body.get("payment") or {}).get("instruments") or []
+    payment: dict[str, Any] = {"handlers": [handler(base_url, provider)]}
+    cards = [card for card in map(_instrument, given) if card is not None]
+    if cards:
+        payment["instruments"] = cards
+    chosen = next((i["id"] for i in given if i.get("selected")), None)
+    if chosen is not None:
+        payment["selected_instrument_id"] = chosen
+    rewritten["payment"] = payment
+    if body.get("messages"):
+        rewritten["messages"] = [_message(m) for m in body["messages"]]
+    model = fulfillment_resp.Checkout.model_validate(rewritten)
+    dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dumped
+
+
+def _message(message: dict[str, Any]) -> dict[str, Any]:
+    if message.get("type") == "error" and message.get("severity") not in _SEVERITIES:
+        return message | {"severity": "requires_buyer_input"}
+    return message
+
+
+def error_body(messages: list[dict[str, Any]], status: str = "requires_escalation") -> dict[str, Any]:
+    """The body of an HTTP error in 2026-01-11: the status and the messages that say why."""
+    return {"status": status, "messages": [_message(m) for m in messages]}
+
+
+# --- what a platform sends ----------------------------------------------------------------------------
+
+
+def _validated(model: Any, raw: Any, what: str) -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise InvalidCheckoutRequest(
+            f"Invalid {what} request (UCP {VERSION}): {where + ': ' if where else ''}{first.get('msg')}"
+        ) from None
+
+
+def _payment(raw: dict[str, Any]) -> dict[str, Any]:
+    """A 2026-01-11 ``payment`` ({selected_instrument_id, instruments}) as a 2026-08-25 one."""
+    selected = raw.get("selected_instrument_id")
+    instruments = [
+        _canonical_instrument(i, selected=i.get("id") == selected) for i in raw.get("instruments") or []
+    ]
+    return {"instruments": instruments} if instruments else {}
+
+
+def _canonical_instrument(raw: dict[str, Any], *, selected: bool) -> dict[str, Any]:
+    display = {k: raw[k] for k in ("brand", "last_digits") if raw.get(k)}
+    moved = ("brand", "last_digits", "expiry_month", "expiry_year", "rich_text_description", "rich_card_art")
+    instrument = {k: v for k, v in raw.items() if k not in moved}
+    if display:
+        instrument["display"] = display
+    return instrument | ({"selected": True} if selected else {})
+
+
+def _canonical(raw: dict[str, Any]) -> dict[str, Any]:
+    """A 2026-01-11 create or update body (already validated) as 2026-08-25's: the same but for payment."""
+    moved = {k: v for k, v in raw.items() if k not in ("payment", "currency", "id")}
+    payment = _payment(raw.get("payment") or {})
+    return moved | ({"payment": payment} if payment else {})
+
+
+def create_request(raw: Any) -> dict[str, Any]:
+    """A 2026-01-11 create body, validated, as the 2026-08-25 body the state machine reads."""
+    _validated(fulfillment_create_req.Checkout, raw, "create")
+    return _canonical(raw)
+
+
+def update_request(raw: Any, checkout_id: str) -> dict[str, Any]:
+    """A 2026-01-11 update body, validated, as the 2026-08-25 body the state machine reads. Its ``id`` must
+    be the checkout's."""
+    _validated(fulfillment_update_req.Checkout, raw, "update")
+    if raw.get("id") != checkout_id:
+        raise InvalidCheckoutRequest(
+            f"The body's id '{raw.get('id')}' is not this checkout's ('{checkout_id}')."
+        )
+    return _canonical(raw)
+
+
+def complete_request(raw: Any) -> dict[str, Any]:
+    """A 2026-01-11 complete body (``payment_data``), validated, as the 2026-08-25 body (``payment``)."""
+    _validated(payment_data.PaymentData, raw, "complete")
+    instrument = _canonical_instrument(raw["payment_data"], selected=True)
+    return {"payment": {"instruments": [instrument]}}
