@@ -65,7 +65,7 @@ from ponder.commerce.action_summaries import (
 from ponder.commerce.carts import CartStore, fingerprint
 from ponder.commerce.checkout import Checkout, LineItem
 from ponder.commerce.model import Address, PaymentMethod
-from ponder.commerce.order_records import OrderView, paid
+from ponder.commerce.order_records import OrderView, paid, paid_for
 from ponder.commerce.orders import OrderBook, Swap, money
 from ponder.errors import ConflictError, UserError
 from ponder.memory.owner import Owner
@@ -190,7 +190,7 @@ class ActionDesk:
         twice = next((s for s in item_seqs if item_seqs.count(s) > 1), None)
         if twice is not None:  # it would be refunded twice
             raise UserError(f"Item {twice} of the order is named twice; name each item once.")
-        amount = sum(by_seq[s]["price"] * by_seq[s]["quantity"] for s in item_seqs)
+        amount = sum(paid_for(by_seq[s]) for s in item_seqs)
         names = ", ".join(one_line(by_seq[s]["name"]) + options_text(by_seq[s]["options"]) for s in item_seqs)
         summary = (
             f"Return from order {one_line(order_id)}: {names}. "

@@ -28,6 +28,7 @@ Not here: who may check out. The shopping mode only proposes a checkout; the per
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -42,6 +43,8 @@ from ponder.commerce.model import Address, PaymentMethod
 from ponder.commerce.order_records import OrderView, insert_order, read_order
 from ponder.commerce.orders import OrderBook
 from ponder.commerce.payments import PaymentProvider
+from ponder.commerce.pricing import SHIPPING, PriceLine, PricingRules, price_cart, shipping_quotes
+from ponder.commerce.store_pricing import read_pricing_rules
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, PaymentProviderError, UserError
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
@@ -50,6 +53,7 @@ __all__ = ["MAX_QUANTITY", "Checkout", "LineItem"]
 
 MAX_QUANTITY = 100
 MAX_LINES = 50
+MAX_CODES = 10
 
 
 @dataclass(frozen=True)
@@ -78,14 +82,18 @@ class Checkout:
         payment_method_id: str | None = None,
         address: Address | None = None,
         method: PaymentMethod | None = None,
+        codes: Sequence[str] = (),
+        shipping_option: str | None = None,
     ) -> OrderView:
         """The order, placed once per key: every repeat gets that order (as it is now), or the same error (a
         declined card, an item sold out); ``ConflictError`` with ``retry_after`` while another request with
         the key is in flight, and ``PaymentProviderError`` when the provider did not answer (retry both).
         Ship to a saved address (``address_id``) or a given one (``address``), and pay with a saved method
-        (``payment_method_id``) or a given one (``method``): exactly one of each pair."""
+        (``payment_method_id``) or a given one (``method``): exactly one of each pair. ``codes``: discount
+        codes, applied in order (one that does not apply refuses the order: the buyer was shown it);
+        ``shipping_option``: one of the store's options to the address (None: the cheapest)."""
         lines = _merge(items)
-        where = _Where.of(address_id, payment_method_id, address, method)
+        where = _Where.of(address_id, payment_method_id, address, method, codes, shipping_option)
         request = {"items": [[v, q] for v, q in lines]} | where.request()
         claim = self.keys.claim(owner, idempotency_key, request)
         if isinstance(claim, Outcome):
@@ -142,10 +150,13 @@ class Checkout:
         payment_method_id: str | None = None,
         address: Address | None = None,
         method: PaymentMethod | None = None,
+        codes: Sequence[str] = (),
+        shipping_option: str | None = None,
     ) -> dict[str, Any]:
-        """What checking out would charge now: the priced items, total, address and payment method (as
-        ``place_order`` would check them, stock included), without charging or writing anything."""
-        where = _Where.of(address_id, payment_method_id, address, method)
+        """What checking out would charge now: the priced items with their discounts, the shipping, total,
+        address and payment method (as ``place_order`` would check them, stock and codes included), without
+        charging or writing anything."""
+        where = _Where.of(address_id, payment_method_id, address, method, codes, shipping_option)
         return self._plan(owner, "", _merge(items), where)
 
     # --- the steps ----------------------------------------------------------------------------------------
@@ -161,23 +172,44 @@ class Checkout:
             address = where.address or self.customers.address(owner, str(where.address_id), db)
             method = where.method or self.customers.payment_method(owner, str(where.method_id), db)
             currency = _currency(db, owner.account)
-            priced: list[dict[str, Any]] = [
-                {
-                    "variant_id": variant.variant_id,
-                    "product_id": variant.product_id,
-                    "name": variant.name,
-                    "options": variant.options,
-                    "price": variant.price,
-                    "quantity": quantity,
-                }
-                for variant, (_, quantity) in zip(price_lines(db, owner.account, lines), lines, strict=True)
-            ]
-        total = sum(p["price"] * p["quantity"] for p in priced)
-        require_gift_card_covers(method, total, currency, "the total")
+            variants = price_lines(db, owner.account, lines)
+            rules = read_pricing_rules(db, owner.account)
+        cart = price_cart(
+            [PriceLine(v.variant_id, v.price, q) for v, (_, q) in zip(variants, lines, strict=True)],
+            where.codes,
+            address.country,
+            rules,
+            now=time.time(),
+            shipping_option=_shipping_option(where.shipping_option, address.country, rules, lines),
+        )
+        if cart.rejected:
+            raise UserError("; ".join(r.message for r in cart.rejected))
+        share = [0] * len(lines)  # each line's part of the codes' discounts
+        for discount in cart.discounts:
+            for allocation in discount.allocations:
+                if allocation.target != SHIPPING:
+                    share[allocation.target] += allocation.amount
+        priced: list[dict[str, Any]] = [
+            {
+                "variant_id": variant.variant_id,
+                "product_id": variant.product_id,
+                "name": variant.name,
+                "options": variant.options,
+                "price": variant.price,
+                "quantity": quantity,
+                "discount": discount,
+            }
+            for variant, (_, quantity), discount in zip(variants, lines, share, strict=True)
+        ]
+        require_gift_card_covers(method, cart.total, currency, "the total")
         return {
             "order_id": order_id,
             "items": priced,
-            "total": total,
+            "subtotal": cart.subtotal,
+            "shipping": cart.shipping.amount if cart.shipping else 0,
+            "shipping_option": cart.shipping.id if cart.shipping else "",
+            "discounts": [{"code": d.code, "title": d.title, "amount": d.amount} for d in cart.discounts],
+            "total": cart.total,
             "currency": currency,
             "address": asdict(address),
             "method": {"id": method.id, "kind": method.kind, "token": method.token},
@@ -226,12 +258,15 @@ class Checkout:
 
 @dataclass(frozen=True)
 class _Where:
-    """Where an order ships and what pays it: a saved address and method (ids), or ones given for it."""
+    """Where an order ships and what pays it: a saved address and method (ids), or ones given for it; and
+    the discount codes and shipping option it was priced with."""
 
     address_id: str | None
     method_id: str | None
     address: Address | None
     method: PaymentMethod | None
+    codes: tuple[str, ...] = ()
+    shipping_option: str | None = None
 
     @classmethod
     def of(
@@ -240,6 +275,8 @@ class _Where:
         method_id: str | None,
         address: Address | None,
         method: PaymentMethod | None,
+        codes: Sequence[str] = (),
+        shipping_option: str | None = None,
     ) -> _Where:
         if (address_id is None) == (address is None):
             raise UserError("Name the address to ship to: a saved one (its id) or one given for the order.")
@@ -251,12 +288,18 @@ class _Where:
             raise UserError("An address needs at least a street line, a city and a country.")
         if method is not None and (method.kind == "gift_card" or not method.token or not method.id):
             raise UserError("A payment method given for an order is a provider's token (not a gift card).")
-        return cls(address_id, method_id, address, method)
+        if len(codes) > MAX_CODES or any(not 1 <= len(code.strip()) <= 64 for code in codes):
+            raise UserError(f"At most {MAX_CODES} discount codes, each 1 to 64 characters.")
+        return cls(address_id, method_id, address, method, tuple(c.strip() for c in codes), shipping_option)
 
     def request(self) -> dict[str, Any]:
-        """What the idempotency key pins: the ids, or what was given (a token by its digest)."""
+        """What the idempotency key pins: the ids, or what was given (a token by its digest); the codes and
+        shipping option when there are any."""
         given = self.method
-        return {
+        priced_with: dict[str, Any] = {"codes": list(self.codes)} if self.codes else {}
+        if self.shipping_option is not None:
+            priced_with["shipping_option"] = self.shipping_option
+        return priced_with | {
             "address": self.address_id if self.address is None else asdict(self.address),
             "payment_method": self.method_id
             if given is None
@@ -286,6 +329,21 @@ def _merge(items: Sequence[LineItem]) -> list[tuple[str, int]]:
             )
         merged[item.variant_id] = merged.get(item.variant_id, 0) + item.quantity
     return sorted(merged.items())
+
+
+def _shipping_option(
+    chosen: str | None, country: str, rules: PricingRules, lines: list[tuple[str, int]]
+) -> str | None:
+    """The shipping option to charge: the one chosen, or the cheapest to ``country`` (the first of equals);
+    None for a store without shipping options (shipping is then free). ``UserError`` if none ships there."""
+    if not rules.shipping_options:
+        return chosen
+    quotes = shipping_quotes(country, sum(q for _, q in lines), rules)
+    if not quotes:
+        raise UserError(f"This store does not ship to {country}.")
+    if chosen is not None:
+        return chosen
+    return min(quotes, key=lambda q: q.price).id
 
 
 def _currency(db: Connection, account: str) -> str:

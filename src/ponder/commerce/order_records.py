@@ -30,6 +30,7 @@ from ponder.memory.owner import Owner
 from ponder.store.database import sql
 
 __all__ = [
+    "AppliedDiscount",
     "ItemState",
     "OrderEvent",
     "OrderLine",
@@ -41,6 +42,7 @@ __all__ = [
     "insert_order",
     "made_by",
     "paid",
+    "paid_for",
     "read_order",
     "set_status",
     "version",
@@ -60,6 +62,7 @@ class OrderLine(TypedDict):
     options: dict[str, str]  # option name -> value, e.g. {"size": "M"}
     price: int  # minor units, each
     quantity: int
+    discount: int  # minor units, the whole line's share of the order's discounts: it paid price*quantity-this
     state: ItemState
 
 
@@ -81,6 +84,14 @@ class OrderPayment(TypedDict):
     at: float
 
 
+class AppliedDiscount(TypedDict):
+    """A discount the order was placed with: a code's, or an automatic promotion's (``code`` None)."""
+
+    code: str | None
+    title: str
+    amount: int  # minor units taken off
+
+
 class OrderView(TypedDict):
     """An order as the domain shows it: what it costs now, where it ships, its items, payments, history."""
 
@@ -88,6 +99,9 @@ class OrderView(TypedDict):
     status: OrderStatus
     currency: str
     total: int  # minor units: checkout's charge plus or minus the differences of item changes
+    shipping: int  # minor units, in the total ("" option and 0: a store without shipping options)
+    shipping_option: str
+    discounts: list[AppliedDiscount]
     address: dict[str, Any] | None  # an ``Address`` as a dict (None: an imported order without one)
     payment_method_id: str
     items: list[OrderLine]
@@ -136,6 +150,9 @@ def read_order(db: Connection, owner: Owner, order_id: str) -> OrderView:
         "status": row["status"],
         "currency": row["currency"],
         "total": int(row["total"]),
+        "shipping": int(row["shipping"]),
+        "shipping_option": row["shipping_option"],
+        "discounts": json.loads(row["discounts"]),
         "address": json.loads(row["address"]),
         "payment_method_id": row["payment_method_id"],
         "items": [
@@ -147,6 +164,7 @@ def read_order(db: Connection, owner: Owner, order_id: str) -> OrderView:
                 "options": json.loads(i["options"]),
                 "price": int(i["price"]),
                 "quantity": int(i["quantity"]),
+                "discount": int(i["discount"]),
                 "state": i["state"],
             }
             for i in items
@@ -172,9 +190,10 @@ def insert_order(db: Connection, owner: Owner, plan: dict[str, Any], charge_id: 
     args = {"account": owner.account, "order": plan["order_id"]}
     db.execute(
         sql(
-            "INSERT INTO orders (account, id, user_id, status, address, currency, total, "
-            "payment_method_id, created_at, updated_at) VALUES (:account, :order, :user, 'pending', "
-            ":address, :currency, :total, :method, :now, :now)"
+            "INSERT INTO orders (account, id, user_id, status, address, currency, total, shipping, "
+            "shipping_option, discounts, payment_method_id, created_at, updated_at) VALUES (:account, "
+            ":order, :user, 'pending', :address, :currency, :total, :shipping, :option, :discounts, :method, "
+            ":now, :now)"
         ),
         args
         | {
@@ -182,6 +201,9 @@ def insert_order(db: Connection, owner: Owner, plan: dict[str, Any], charge_id: 
             "address": json.dumps(plan["address"]),
             "currency": plan["currency"],
             "total": plan["total"],
+            "shipping": plan.get("shipping", 0),
+            "option": plan.get("shipping_option", ""),
+            "discounts": json.dumps(plan.get("discounts", [])),
             "method": plan["method"]["id"],
             "now": now,
         },
@@ -189,8 +211,8 @@ def insert_order(db: Connection, owner: Owner, plan: dict[str, Any], charge_id: 
     db.execute(
         sql(
             "INSERT INTO order_items (account, order_id, seq, variant_id, product_id, name, options, "
-            "price, quantity) VALUES (:account, :order, :seq, :variant, :product, :name, :options, "
-            ":price, :quantity)"
+            "price, quantity, discount) VALUES (:account, :order, :seq, :variant, :product, :name, "
+            ":options, :price, :quantity, :discount)"
         ),
         [
             args
@@ -202,6 +224,7 @@ def insert_order(db: Connection, owner: Owner, plan: dict[str, Any], charge_id: 
                 "options": json.dumps(item["options"]),
                 "price": item["price"],
                 "quantity": item["quantity"],
+                "discount": item.get("discount", 0),
             }
             for i, item in enumerate(plan["items"])
         ],
@@ -210,6 +233,11 @@ def insert_order(db: Connection, owner: Owner, plan: dict[str, Any], charge_id: 
     record_payment(
         db, owner.account, plan["order_id"], "charge", plan["total"], plan["method"]["id"], charge_id, now
     )
+
+
+def paid_for(item: OrderLine) -> int:
+    """What the buyer paid for an order line: its price times its quantity, less its share of discounts."""
+    return item["price"] * item["quantity"] - item["discount"]
 
 
 def set_status(

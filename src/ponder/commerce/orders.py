@@ -57,6 +57,7 @@ from ponder.commerce.order_records import (
     check_version,
     made_by,
     paid,
+    paid_for,
     read_order,
     set_status,
     version,
@@ -328,7 +329,7 @@ def _write_return(
     unknown = [s for s in seqs if s not in by_seq or by_seq[s]["state"] != "ordered"]
     if unknown:
         raise UserError(f"Order {order_id} has no returnable item {unknown[0]}.")
-    amount = sum(by_seq[s]["price"] * by_seq[s]["quantity"] for s in seqs)
+    amount = sum(paid_for(by_seq[s]) for s in seqs)
     for s in seqs:
         db.execute(
             sql(

@@ -246,20 +246,24 @@ class ItemChanges:
                 {
                     "seq": seq,
                     "quantity": item["quantity"],
-                    "old": {k: item[k] for k in ("variant_id", "name", "options", "price")},
+                    "old": {k: item[k] for k in ("variant_id", "name", "options", "price", "discount")},
                     "new": {
                         "variant_id": variant_id,
                         "product_id": variant.product_id,
                         "name": variant.name,
                         "options": variant.options,
                         "price": variant.price,
+                        # the line keeps its share of the order's discounts, never more than it now costs
+                        "discount": min(item["discount"], variant.price * item["quantity"]),
                     },
                 }
             )
             variants.append(variant)
         for variant in variants:
             variant.require(need[variant.variant_id], returned=back.get(variant.variant_id, 0))
-        difference = sum((line["new"]["price"] - line["old"]["price"]) * line["quantity"] for line in lines)
+        difference = sum(
+            _paid(line["new"], line["quantity"]) - _paid(line["old"], line["quantity"]) for line in lines
+        )
         method = self.customers.payment_method(owner, method_id, db)
         if difference > 0:
             require_gift_card_covers(method, difference, currency, "the difference")
@@ -336,7 +340,8 @@ def _write_swap(
             db.execute(
                 sql(
                     "UPDATE order_items SET variant_id = :variant, name = :name, options = :options, "
-                    "price = :price WHERE account = :account AND order_id = :order AND seq = :seq"
+                    "price = :price, discount = :discount "
+                    "WHERE account = :account AND order_id = :order AND seq = :seq"
                 ),
                 where
                 | {
@@ -345,6 +350,7 @@ def _write_swap(
                     "name": new["name"],
                     "options": json.dumps(new["options"]),
                     "price": new["price"],
+                    "discount": new.get("discount", 0),
                 },
             )
     else:
@@ -360,8 +366,8 @@ def _write_swap(
             db.execute(
                 sql(
                     "INSERT INTO order_items (account, order_id, seq, variant_id, product_id, name, options, "
-                    "price, quantity) VALUES (:account, :order, :seq, :variant, :product, :name, :options, "
-                    ":price, :quantity)"
+                    "price, quantity, discount) VALUES (:account, :order, :seq, :variant, :product, :name, "
+                    ":options, :price, :quantity, :discount)"
                 ),
                 where
                 | {
@@ -372,6 +378,7 @@ def _write_swap(
                     "options": json.dumps(new["options"]),
                     "price": new["price"],
                     "quantity": line["quantity"],
+                    "discount": new.get("discount", 0),
                 },
             )
     db.execute(
@@ -415,3 +422,9 @@ def _normalized(swaps: list[Swap]) -> list[Swap]:
     if twice is not None:
         raise UserError(f"Item {twice} of the order is named twice; name each item once.")
     return sorted(normal)
+
+
+def _paid(side: dict[str, Any], quantity: int) -> int:
+    """What a swap's old or new variant costs the line: its price times the quantity, less the line's share
+    of the order's discounts (a plan stored before discounts existed has none)."""
+    return int(side["price"]) * quantity - int(side.get("discount", 0))

@@ -458,6 +458,16 @@ def m008_pricing_rules(db: Connection) -> None:
     md.create_all(db)
 
 
+def m009_order_discounts_and_shipping(db: Connection) -> None:
+    """What an order's discounts and shipping came to (commerce/pricing.py at checkout): each line's share
+    of the discounts (``order_items.discount``, minor units for the whole line), the shipping option chosen
+    and what it cost, and the discounts applied (JSON: code, title, amount). The total already nets them."""
+    db.execute(sa.text("ALTER TABLE order_items ADD COLUMN discount INTEGER NOT NULL DEFAULT 0"))
+    db.execute(sa.text("ALTER TABLE orders ADD COLUMN shipping INTEGER NOT NULL DEFAULT 0"))
+    db.execute(sa.text("ALTER TABLE orders ADD COLUMN shipping_option TEXT NOT NULL DEFAULT ''"))
+    db.execute(sa.text("ALTER TABLE orders ADD COLUMN discounts TEXT NOT NULL DEFAULT '[]'"))
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -471,4 +481,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m006_jobs_and_domain_outcomes,
     m007_responses,
     m008_pricing_rules,
+    m009_order_discounts_and_shipping,
 ]
