@@ -160,3 +160,23 @@ def test_an_open_store_serves_agents_without_a_key_each_to_its_own_checkouts(sta
         for i in range(4)
     ]
     assert statuses[-1] == 429, statuses
+
+
+def test_a_released_platform_gets_discounts_and_shipping_in_2026_01_11_shapes(start_server) -> None:
+    from tests.commerce.ucp.test_pricing import PRICED_STORE
+
+    from ponder.commerce.ucp.v2026_01_11.schemas.shopping.discount_resp import DiscountsObject
+
+    live: LiveServer = start_server()
+    live.app.state.ponder.shop.catalog.import_store("acme", PRICED_STORE)
+    request = released_create(line_items=[{"item": {"id": "umb"}, "quantity": 2}]) | {
+        "discounts": {"codes": ["TENOFF"]}
+    }
+    created = call(live, "POST", "/ucp/checkout-sessions", request, agent=RELEASED_AGENT)
+    assert created.status_code == 201, created.text
+    checkout = ReleasedCheckout.model_validate(created.json())
+    totals = {t.type: t.amount for t in checkout.totals}
+    # 2026-01-11's totals are positive: the discount is what was taken off.
+    assert totals == {"subtotal": 5000, "items_discount": 500, "fulfillment": 600, "total": 5100}
+    applied = DiscountsObject.model_validate(created.json()["discounts"]).applied
+    assert [(d.code, d.amount) for d in applied] == [("TENOFF", 500)]

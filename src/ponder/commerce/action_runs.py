@@ -217,4 +217,6 @@ def _where(args: dict[str, Any]) -> dict[str, Any]:
         "payment_method_id": args["payment_method_id"],
         "address": Address(**given_address) if given_address else None,
         "method": PaymentMethod(**given_method) if given_method else None,
+        "codes": tuple(args.get("codes", ())),
+        "shipping_option": args.get("shipping_option"),
     }

@@ -32,7 +32,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -118,12 +118,15 @@ class ActionDesk:
         items: list[LineItem] | None = None,
         address: Address | None = None,
         method: PaymentMethod | None = None,
+        codes: Sequence[str] = (),
+        shipping_option: str | None = None,
     ) -> tuple[PendingAction, str]:
         """Propose buying ``items`` (default: the cart as it is now), shipped to a saved address
         (``address_id``) or one given for this order (``address``), paid with a saved method
         (``payment_method_id``) or a provider token given for this order (``method``). What is given is kept
         in the action alone: the buyer's saved addresses and methods are not touched, now or when the person
-        confirms (the order records the address, the charge uses the token)."""
+        confirms (the order records the address, the charge uses the token). ``codes`` and
+        ``shipping_option``: priced into the total the person confirms (Checkout.quote)."""
         from_cart = items is None
         lines = self.carts.lines(owner) if items is None else items
         if not lines:
@@ -133,6 +136,8 @@ class ActionDesk:
             "payment_method_id": payment_method_id,
             "address": address,
             "method": method,
+            "codes": tuple(codes),
+            "shipping_option": shipping_option,
         }
         quote = self.checkout.quote(owner, lines, **where)
         items_text = ", ".join(
@@ -145,7 +150,8 @@ class ActionDesk:
         summary = (
             f"Place an order: {items_text}; ship to {one_line(place['line1'])}, {one_line(place['city'])}"
             f"{given if address is not None else ''}; pay with {method_text(quote['method'])}"
-            f"{given if method is not None else ''}. Total {money(quote['total'], quote['currency'])}."
+            f"{given if method is not None else ''}.{_priced_with(quote)} "
+            f"Total {money(quote['total'], quote['currency'])}."
         )
         arguments: dict[str, Any] = {
             "items": [[line.variant_id, line.quantity] for line in lines],
@@ -157,6 +163,10 @@ class ActionDesk:
             arguments["address"] = asdict(address)
         if method is not None:
             arguments["payment_method"] = asdict(method)  # its token: used at confirmation, never shown
+        if codes:
+            arguments["codes"] = list(where["codes"])
+        if quote["shipping_option"]:
+            arguments["shipping_option"] = quote["shipping_option"]  # the one priced: the person saw it
         return self._propose(owner, "place_order", "", quote["total"], quote["currency"], arguments, summary)
 
     def propose_cancel(self, owner: Owner, order_id: str, reason: str) -> tuple[PendingAction, str]:
@@ -407,3 +417,16 @@ def _digest(kind: str, target: str, amount: int, arguments: dict[str, Any]) -> s
 def _check_token(row: Any, token: str) -> None:
     if not hmac.compare_digest(row["secret_sha256"], _sha(token or "")):
         raise UserError("That confirmation token is not this action's.")
+
+
+def _priced_with(quote: dict[str, Any]) -> str:
+    """The discounts and shipping of a checkout's quote, in words (nothing for a store without them)."""
+    currency = quote["currency"]
+    parts = [
+        f" {one_line(d['title'])}: -{money(d['amount'], currency)}."
+        for d in quote["discounts"]
+        if d["amount"]
+    ]
+    if quote["shipping_option"]:
+        parts.append(f" Shipping: {money(quote['shipping'], currency)}.")
+    return "".join(parts)

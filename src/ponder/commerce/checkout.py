@@ -43,7 +43,7 @@ from ponder.commerce.model import Address, PaymentMethod
 from ponder.commerce.order_records import OrderView, insert_order, read_order
 from ponder.commerce.orders import OrderBook
 from ponder.commerce.payments import PaymentProvider
-from ponder.commerce.pricing import SHIPPING, PriceLine, PricingRules, price_cart, shipping_quotes
+from ponder.commerce.pricing import SHIPPING, PriceLine, price_order
 from ponder.commerce.store_pricing import read_pricing_rules
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, PaymentProviderError, UserError
 from ponder.memory.owner import Owner
@@ -174,14 +174,16 @@ class Checkout:
             currency = _currency(db, owner.account)
             variants = price_lines(db, owner.account, lines)
             rules = read_pricing_rules(db, owner.account)
-        cart = price_cart(
+        cart = price_order(
             [PriceLine(v.variant_id, v.price, q) for v, (_, q) in zip(variants, lines, strict=True)],
             where.codes,
             address.country,
             rules,
             now=time.time(),
-            shipping_option=_shipping_option(where.shipping_option, address.country, rules, lines),
+            shipping_option=where.shipping_option,
         )
+        if rules.shipping_options and cart.shipping is None:
+            raise UserError(f"This store does not ship to {address.country}.")
         if cart.rejected:
             raise UserError("; ".join(r.message for r in cart.rejected))
         share = [0] * len(lines)  # each line's part of the codes' discounts
@@ -329,21 +331,6 @@ def _merge(items: Sequence[LineItem]) -> list[tuple[str, int]]:
             )
         merged[item.variant_id] = merged.get(item.variant_id, 0) + item.quantity
     return sorted(merged.items())
-
-
-def _shipping_option(
-    chosen: str | None, country: str, rules: PricingRules, lines: list[tuple[str, int]]
-) -> str | None:
-    """The shipping option to charge: the one chosen, or the cheapest to ``country`` (the first of equals);
-    None for a store without shipping options (shipping is then free). ``UserError`` if none ships there."""
-    if not rules.shipping_options:
-        return chosen
-    quotes = shipping_quotes(country, sum(q for _, q in lines), rules)
-    if not quotes:
-        raise UserError(f"This store does not ship to {country}.")
-    if chosen is not None:
-        return chosen
-    return min(quotes, key=lambda q: q.price).id
 
 
 def _currency(db: Connection, account: str) -> str:

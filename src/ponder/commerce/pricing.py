@@ -48,6 +48,7 @@ __all__ = [
     "Rejected",
     "ShippingQuote",
     "price_cart",
+    "price_order",
     "shipping_quotes",
     "ucp_error_code",
 ]
@@ -188,6 +189,25 @@ def price_cart(
         shipping=chosen,
         total=subtotal - items_discount + (chosen.amount if chosen else 0),
     )
+
+
+def price_order(
+    lines: Sequence[PriceLine],
+    codes: Sequence[str],
+    destination: str | None,
+    rules: PricingRules,
+    *,
+    now: float,
+    shipping_option: str | None = None,
+) -> Priced:
+    """``price_cart``, and when no option is chosen and some ship to the destination, the cheapest of them
+    for the buyer (what it costs them, then its own price; the store's order among equals) charged: what an
+    order is priced at. ``UserError`` if the chosen option does not ship there."""
+    cart = price_cart(lines, codes, destination, rules, now=now, shipping_option=shipping_option)
+    if shipping_option is not None or not cart.shipping_options:
+        return cart
+    best = min(cart.shipping_options, key=lambda q: (q.amount, q.price))
+    return price_cart(lines, codes, destination, rules, now=now, shipping_option=best.id)
 
 
 def shipping_quotes(destination: str, items: int, rules: PricingRules) -> tuple[ShippingQuote, ...]:

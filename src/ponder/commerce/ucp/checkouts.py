@@ -50,7 +50,7 @@ from ponder.commerce.ucp.errors import (
     raise_stored,
 )
 from ponder.commerce.ucp.pricing import Evaluation, evaluate, render
-from ponder.commerce.ucp.requests import Declined, buyer_user, read_fulfillment, read_instrument
+from ponder.commerce.ucp.requests import Declined, buyer_user, read_codes, read_fulfillment, read_instrument
 from ponder.commerce.ucp.sessions import Session, SessionStore, new_state
 from ponder.commerce.ucp.versions import RELEASED, UcpVersion
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, UserError
@@ -161,7 +161,7 @@ class UcpCheckouts:
         if caller.agent is not None:  # an outside agent's: never shown the buyer's saved data
             session.state["agent"] = {"key": caller.client, "profile": caller.agent}
         lines = [(None, line.item.id, line.quantity) for line in request.line_items]
-        self._apply(session, lines, request.buyer, (request.model_extra or {}).get("fulfillment"))
+        self._apply(session, lines, request.buyer, request.model_extra or {})
         evaluation = evaluate(self.shop, session)
         if not evaluation.items:
             code = "out_of_stock" if evaluation.line_items else "item_unavailable"
@@ -182,7 +182,7 @@ class UcpCheckouts:
             text = "The order is being placed; try later."
             return Answer(doc.with_message(body, doc.error("complete_in_progress", text)))
         lines = [(line.id, line.item.id, line.quantity) for line in request.line_items]
-        self._apply(session, lines, request.buyer, (request.model_extra or {}).get("fulfillment"))
+        self._apply(session, lines, request.buyer, request.model_extra or {})
         evaluation = evaluate(self.shop, session)
         session.status = READY if evaluation.ready else INCOMPLETE
         if session.owner is not None:
@@ -257,7 +257,12 @@ class UcpCheckouts:
             if isinstance(method, str):
                 raise Declined("Pay with a provider token: saved methods are not offered.", "$.payment")
             action, token = self.shop.actions.propose_checkout(
-                owner, items=evaluation.items, address=destination, method=method
+                owner,
+                items=evaluation.items,
+                address=destination,
+                method=method,
+                codes=evaluation.applied_codes,
+                shipping_option=evaluation.shipping_option,
             )
             return instrument, method, action, token
         # The store's own app: saved for its user, as its checkout always did.
@@ -272,6 +277,8 @@ class UcpCheckouts:
             items=evaluation.items,
             address_id=destination.id,
             payment_method_id=method if isinstance(method, str) else method.id,
+            codes=evaluation.applied_codes,
+            shipping_option=evaluation.shipping_option,
         )
         return instrument, method, action, token
 
@@ -423,9 +430,14 @@ class UcpCheckouts:
     # --- what the platform asked for ------------------------------------------------------------------------
 
     def _apply(
-        self, session: Session, lines: Sequence[tuple[str | None, str, int]], buyer: Any, fulfillment: Any
+        self,
+        session: Session,
+        lines: Sequence[tuple[str | None, str, int]],
+        buyer: Any,
+        extensions: dict[str, Any],
     ) -> None:
-        """Replace what the platform asked for (UCP updates are full replacements)."""
+        """Replace what the platform asked for (UCP updates are full replacements); discount codes are
+        replaced when ``discounts.codes`` is sent (an empty list clears them) and kept otherwise."""
         if len(lines) > MAX_LINES:
             raise InvalidCheckoutRequest(f"A checkout takes at most {MAX_LINES} line items.")
         if any(quantity > MAX_QUANTITY for _, _, quantity in lines):
@@ -448,7 +460,9 @@ class UcpCheckouts:
         if user != session.user:  # another buyer: the instrument chosen was the previous one's
             state["instrument"] = state["payment_method_id"] = None
         session.user = user
-        destinations, selected, option, notes = read_fulfillment(fulfillment)
+        if "discounts" in extensions:
+            state["codes"] = read_codes(extensions["discounts"])
+        destinations, selected, option, notes = read_fulfillment(extensions.get("fulfillment"))
         state["destinations"] = [asdict(d) for d in destinations]
         state["selected_destination"] = selected
         state["selected_option"] = option

@@ -15,6 +15,7 @@ from ucp_sdk.models.schemas.common.types.error_response import (  # type: ignore
     ErrorResponse as UcpErrorResponse,
 )
 from ucp_sdk.models.schemas.profile import BusinessSchema as BusinessProfile  # type: ignore[import-untyped]
+from ucp_sdk.models.schemas.shopping.discount import DiscountsObject  # type: ignore[import-untyped]
 from ucp_sdk.models.schemas.shopping.fulfillment import Checkout  # type: ignore[import-untyped]
 from ucp_sdk.models.schemas.ucp import ResponseCheckoutSchema  # type: ignore[import-untyped]
 
@@ -24,6 +25,7 @@ VERSION = "2026-08-25"
 SHOPPING = "dev.ucp.shopping"
 CHECKOUT = "dev.ucp.shopping.checkout"
 FULFILLMENT = "dev.ucp.shopping.fulfillment"
+DISCOUNT = "dev.ucp.shopping.discount"
 HANDLER = "dev.ponder.payment_token"  # our handler: a saved method by id, or the provider's token
 SESSION_TTL_S = 6 * 3600  # the spec's default lifetime of a checkout
 MAX_LINES = 50  # as a Ponder checkout (checkout.py)
@@ -80,6 +82,14 @@ def profile(base_url: str, provider: str, older: dict[str, str] | None = None) -
                         "extends": CHECKOUT,
                     }
                 ],
+                DISCOUNT: [
+                    {
+                        "version": VERSION,
+                        "spec": f"https://ucp.dev/{VERSION}/specification/discount/",
+                        "schema": f"https://ucp.dev/{VERSION}/schemas/shopping/discount.json",
+                        "extends": CHECKOUT,
+                    }
+                ],
             },
             "payment_handlers": {HANDLER: [handler(provider)]},
         }
@@ -97,6 +107,7 @@ def envelope(provider: str) -> dict[str, Any]:
         "capabilities": {
             CHECKOUT: [{"version": VERSION}],
             FULFILLMENT: [{"version": VERSION, "extends": CHECKOUT}],
+            DISCOUNT: [{"version": VERSION, "extends": CHECKOUT}],
         },
         "payment_handlers": {HANDLER: [handler(provider)]},
     }
@@ -187,4 +198,8 @@ def checked(body: dict[str, Any]) -> dict[str, Any]:
     """``body`` validated as a UCP checkout (with fulfillment) and serialized as the SDK does."""
     model = Checkout.model_validate(body | {"ucp": ResponseCheckoutSchema.model_validate(body["ucp"])})
     dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if "discounts" in body:  # the discount extension's part, checked by its own model
+        dumped["discounts"] = DiscountsObject.model_validate(body["discounts"]).model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
     return dumped

@@ -6,14 +6,25 @@ Not here: storing it (sessions.py), its status machine (checkouts.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ponder.commerce.checkout import LineItem
 from ponder.commerce.inventory import read_variants
 from ponder.commerce.model import Address, PaymentMethod
+from ponder.commerce.pricing import (
+    SHIPPING,
+    Priced,
+    PriceLine,
+    PricingRules,
+    price_order,
+    shipping_quotes,
+    ucp_error_code,
+)
 from ponder.commerce.shop import Shop
+from ponder.commerce.store_pricing import read_pricing_rules
 from ponder.commerce.ucp import document as doc
 from ponder.commerce.ucp.document import FROZEN, INCOMPLETE, PACKAGE, READY, SHIPPING_METHOD, STANDARD
 from ponder.commerce.ucp.sessions import Session
@@ -23,7 +34,8 @@ __all__ = ["Evaluation", "PricedLines", "evaluate", "price_lines", "render"]
 
 @dataclass
 class Evaluation:
-    """A live checkout priced now: its lines, what an order would buy, and what is missing or wrong."""
+    """A live checkout priced now: its lines, what an order would buy, and what is missing or wrong; with
+    the store's pricing rules, the cart priced (codes applied, shipping to the destination, the option)."""
 
     line_items: list[dict[str, Any]]
     items: list[LineItem]
@@ -32,6 +44,18 @@ class Evaluation:
     destinations: list[Address]
     destination: Address | None
     methods: list[PaymentMethod]
+    codes: list[str] = field(default_factory=list)  # as the platform sent them (echoed back)
+    cart: Priced | None = None  # None: the store has no pricing rules (free shipping, no codes)
+    positions: list[int] = field(default_factory=list)  # each item's index among line_items
+
+    @property
+    def applied_codes(self) -> list[str]:
+        """The codes that apply, in order: what the order is placed with."""
+        return [d.code for d in self.cart.discounts if d.code] if self.cart else []
+
+    @property
+    def shipping_option(self) -> str | None:
+        return self.cart.shipping.id if self.cart and self.cart.shipping else None
 
     @property
     def ready(self) -> bool:
@@ -40,13 +64,15 @@ class Evaluation:
 
 @dataclass
 class PricedLines:
-    """The lines as the catalog prices them now: UCP line items, what an order would buy, and why a line
-    cannot be bought."""
+    """The lines as the catalog prices them now: UCP line items, what an order would buy (with each one's
+    price and its index among the line items), and why a line cannot be bought."""
 
     line_items: list[dict[str, Any]]
     items: list[LineItem]
     subtotal: int
     messages: list[dict[str, Any]]
+    prices: list[PriceLine] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
 
 
 def price_lines(shop: Shop, account: str, lines: list[dict[str, Any]]) -> PricedLines:
@@ -79,6 +105,8 @@ def price_lines(shop: Shop, account: str, lines: list[dict[str, Any]]) -> Priced
             priced.messages.append(doc.error("out_of_stock", text, path + ".quantity"))
         else:
             priced.items.append(LineItem(variant.variant_id, quantity))
+            priced.prices.append(PriceLine(variant.variant_id, variant.price, quantity))
+            priced.positions.append(len(priced.line_items) - 1)
     return priced
 
 
@@ -111,13 +139,19 @@ def evaluate(shop: Shop, session: Session) -> Evaluation:
         text = f"No shipping address '{selected}'."
         messages.append(doc.error("not_found", text, where + ".selected_destination_id"))
         selected = None
-    if state["selected_option"] not in (None, STANDARD):
+    destination = destinations[selected] if selected else None
+    with shop.db.reading() as db:
+        rules = read_pricing_rules(db, session.account)
+    codes = list(state.get("codes") or [])
+    cart = None
+    if rules.shipping_options or rules.discount_codes or rules.promotions or codes:
+        cart = _priced(priced, codes, destination, rules, state["selected_option"], messages, where)
+    elif state["selected_option"] not in (None, STANDARD):
         text = f"No fulfillment option '{state['selected_option']}': the one option is '{STANDARD}'."
         messages.append(doc.error("not_found", text, where + ".groups[0].selected_option_id"))
     if state.get("outcome"):
         messages.append(state["outcome"])
     methods = shop.customers.payment_methods(saved) if saved else []
-    destination = destinations[selected] if selected else None
     return Evaluation(
         priced.line_items,
         priced.items,
@@ -126,7 +160,45 @@ def evaluate(shop: Shop, session: Session) -> Evaluation:
         list(destinations.values()),
         destination,
         methods,
+        codes,
+        cart,
+        priced.positions,
     )
+
+
+def _priced(
+    priced: PricedLines,
+    codes: list[str],
+    destination: Address | None,
+    rules: PricingRules,
+    option: str | None,
+    messages: list[dict[str, Any]],
+    where: str,
+) -> Priced:
+    """The priceable lines with the store's rules: a code not applied is a warning (UCP's discount
+    extension), a shipping option not open to the destination an error, and none chosen the cheapest."""
+    country = destination.country if destination else None
+    open_ids = {q.id for q in shipping_quotes(country, 0, rules)} if country else set()
+    if option is not None and option not in open_ids:
+        if destination is not None:
+            text = f"No shipping option '{option}' to {country}: choose one of the options offered."
+            messages.append(doc.error("not_found", text, where + ".groups[0].selected_option_id"))
+        option = None
+    cart = price_order(priced.prices, codes, country, rules, now=time.time(), shipping_option=option)
+    for rejected in cart.rejected:
+        path = f"$.discounts.codes[{codes.index(rejected.code)}]"
+        messages.append(
+            {
+                "type": "warning",
+                "code": ucp_error_code(rejected.reason),
+                "path": path,
+                "content": rejected.message,
+            }
+        )
+    if destination is not None and rules.shipping_options and cart.shipping is None:
+        text = f"This store does not ship to {country}: choose another address."
+        messages.append(doc.error("unsupported_destination", text, where + ".selected_destination_id"))
+    return cart
 
 
 def render(shop: Shop, session: Session, evaluation: Evaluation) -> dict[str, Any]:
@@ -136,25 +208,24 @@ def render(shop: Shop, session: Session, evaluation: Evaluation) -> dict[str, An
     status = session.status if session.status in FROZEN else READY if evaluation.ready else INCOMPLETE
     currency = shop.catalog.store_info(session.account)["currency"]
     line_ids = [line["id"] for line in evaluation.line_items]
+    cart = evaluation.cart
+    group: dict[str, Any] = {"id": PACKAGE, "line_item_ids": line_ids}
+    if cart is None:  # a store without pricing rules: one free option
+        free = {"id": STANDARD, "title": "Standard shipping", "totals": [{"type": "total", "amount": 0}]}
+        group |= {"options": [free], "selected_option_id": STANDARD}
+    else:
+        group["options"] = [
+            {"id": q.id, "title": q.title, "totals": [{"type": "total", "amount": q.amount}]}
+            for q in cart.shipping_options
+        ]
+        if cart.shipping is not None:
+            group["selected_option_id"] = cart.shipping.id
     method: dict[str, Any] = {
         "id": SHIPPING_METHOD,
         "type": "shipping",
         "line_item_ids": line_ids,
         "destinations": [doc.destination(a) for a in evaluation.destinations],
-        "groups": [
-            {
-                "id": PACKAGE,
-                "line_item_ids": line_ids,
-                "options": [
-                    {
-                        "id": STANDARD,
-                        "title": "Standard shipping",
-                        "totals": [{"type": "total", "amount": 0}],
-                    }
-                ],
-                "selected_option_id": STANDARD,
-            }
-        ],
+        "groups": [group],
     }
     if evaluation.destination is not None:
         method["selected_destination_id"] = evaluation.destination.id
@@ -163,11 +234,8 @@ def render(shop: Shop, session: Session, evaluation: Evaluation) -> dict[str, An
         "id": session.id,
         "status": status,
         "currency": currency,
-        "line_items": evaluation.line_items,
-        "totals": [
-            {"type": "subtotal", "amount": evaluation.subtotal},
-            {"type": "total", "amount": evaluation.subtotal},
-        ],
+        "line_items": _discounted(evaluation),
+        "totals": _totals(evaluation),
         "links": [],
         "expires_at": datetime.fromtimestamp(session.expires_at, UTC).isoformat(),
         "fulfillment": {"methods": [method]},
@@ -183,4 +251,67 @@ def render(shop: Shop, session: Session, evaluation: Evaluation) -> dict[str, An
             instruments.append(doc.offered(saved, doc.handler(shop.provider.name)["id"]))
     if instruments:
         body["payment"] = {"instruments": instruments}
+    if cart is not None:
+        body["discounts"] = _discounts(evaluation, cart)
     return doc.checked(body)
+
+
+def _totals(evaluation: Evaluation) -> list[dict[str, Any]]:
+    """The checkout's totals: the items, what the codes took off them (negative, as 2026-08-25 signs
+    discounts), the shipping chosen, and what the order would cost."""
+    cart = evaluation.cart
+    if cart is None:
+        return [
+            {"type": "subtotal", "amount": evaluation.subtotal},
+            {"type": "total", "amount": evaluation.subtotal},
+        ]
+    totals = [{"type": "subtotal", "amount": cart.subtotal}]
+    if cart.items_discount:
+        totals.append({"type": "items_discount", "amount": -cart.items_discount})
+    if cart.shipping is not None:
+        totals.append(
+            {"type": "fulfillment", "display_text": cart.shipping.title, "amount": cart.shipping.amount}
+        )
+    return [*totals, {"type": "total", "amount": cart.total}]
+
+
+def _discounted(evaluation: Evaluation) -> list[dict[str, Any]]:
+    """The line items, each with its share of the codes' discounts in its totals."""
+    cart = evaluation.cart
+    if cart is None:
+        return evaluation.line_items
+    share = [0] * len(evaluation.line_items)
+    for discount in cart.discounts:
+        for allocation in discount.allocations:
+            if allocation.target != SHIPPING:
+                share[evaluation.positions[allocation.target]] += allocation.amount
+    lines = []
+    for line, off in zip(evaluation.line_items, share, strict=True):
+        amount = line["item"]["price"] * line["quantity"]
+        totals = [{"type": "subtotal", "amount": amount}]
+        if off:
+            totals.append({"type": "items_discount", "amount": -off})
+        lines.append(line | {"totals": [*totals, {"type": "total", "amount": amount - off}]})
+    return lines
+
+
+def _discounts(evaluation: Evaluation, cart: Priced) -> dict[str, Any]:
+    """UCP's ``discounts``: the codes as sent, and every discount applied (codes in order, then an
+    automatic free shipping) with where it landed."""
+    applied = []
+    for priority, discount in enumerate(cart.discounts, start=1):
+        entry: dict[str, Any] = {"title": discount.title, "amount": discount.amount, "method": "across"}
+        entry |= {"code": discount.code} if discount.code else {"automatic": True}
+        entry["priority"] = priority
+        entry["allocations"] = [
+            {
+                "path": "$.fulfillment.methods[0].groups[0]"
+                if a.target == SHIPPING
+                else f"$.line_items[{evaluation.positions[a.target]}]",
+                "amount": a.amount,
+            }
+            for a in discount.allocations
+            if a.amount
+        ]
+        applied.append(entry)
+    return {"codes": evaluation.codes, "applied": applied}

@@ -19,13 +19,14 @@ from ucp_sdk.models.schemas.shopping.types.shipping_destination_create_request i
     ShippingDestinationCreateRequest,
 )
 
+from ponder.commerce.checkout import MAX_CODES
 from ponder.commerce.model import Address, PaymentMethod
 from ponder.commerce.ucp import document as doc
 from ponder.commerce.ucp.errors import InvalidCheckoutRequest
 from ponder.errors import UserError
 from ponder.memory.owner import check_name
 
-__all__ = ["Declined", "buyer_user", "read_fulfillment", "read_instrument"]
+__all__ = ["Declined", "buyer_user", "read_codes", "read_fulfillment", "read_instrument"]
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -90,6 +91,19 @@ def read_fulfillment(raw: Any) -> tuple[list[Address], str | None, str | None, l
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise InvalidCheckoutRequest(f"Invalid fulfillment: {where}: {first.get('msg')}") from None
     return destinations, aliases.get(selected, selected) if selected else None, option, notes
+
+
+def read_codes(raw: Any) -> list[str]:
+    """The discount codes of UCP's ``discounts`` object (``{"codes": [...]}``), as sent: at most 10, each
+    1 to 64 characters (the store matches them ignoring case and reports each it cannot apply)."""
+    codes = raw.get("codes") if isinstance(raw, dict) else None
+    if raw is None or (isinstance(raw, dict) and codes is None):
+        return []
+    if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+        raise InvalidCheckoutRequest("discounts.codes must be a list of strings.")
+    if len(codes) > MAX_CODES or any(not 1 <= len(c.strip()) <= 64 for c in codes):
+        raise InvalidCheckoutRequest(f"discounts.codes: at most {MAX_CODES} codes, each 1 to 64 characters.")
+    return [c.strip() for c in codes]
 
 
 def _address(destination: Any) -> Address | None:

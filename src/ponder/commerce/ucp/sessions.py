@@ -140,6 +140,7 @@ def new_state() -> dict[str, Any]:
         "destinations": [],
         "selected_destination": None,
         "selected_option": None,
+        "codes": [],  # discount codes as the platform sent them
         "notes": [],
         "outcome": None,
         "instrument": None,

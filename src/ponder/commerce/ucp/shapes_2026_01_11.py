@@ -36,6 +36,7 @@ from ponder.commerce.ucp import document as doc
 from ponder.commerce.ucp.errors import InvalidCheckoutRequest
 from ponder.commerce.ucp.v2026_01_11.discovery.profile_schema import UcpDiscoveryProfile
 from ponder.commerce.ucp.v2026_01_11.schemas.shopping import (
+    discount_resp,
     fulfillment_create_req,
     fulfillment_resp,
     fulfillment_update_req,
@@ -79,12 +80,15 @@ def handler(base_url: str, provider: str) -> dict[str, Any]:
 
 
 def _capabilities(discovery: bool) -> list[dict[str, Any]]:
-    checkout = {"name": doc.CHECKOUT, "version": VERSION}
-    fulfillment = {"name": doc.FULFILLMENT, "version": VERSION, "extends": doc.CHECKOUT}
+    """Checkout and its extensions: fulfillment and discount."""
+    capabilities = [{"name": doc.CHECKOUT, "version": VERSION}]
+    for name in (doc.FULFILLMENT, doc.DISCOUNT):
+        capabilities.append({"name": name, "version": VERSION, "extends": doc.CHECKOUT})
     if discovery:
-        checkout |= {"spec": f"{_SPEC}/checkout", "schema": f"{_SCHEMAS}/checkout.json"}
-        fulfillment |= {"spec": f"{_SPEC}/fulfillment", "schema": f"{_SCHEMAS}/fulfillment.json"}
-    return [checkout, fulfillment]
+        for capability in capabilities:
+            short = capability["name"].rsplit(".", 1)[1]
+            capability |= {"spec": f"{_SPEC}/{short}", "schema": f"{_SCHEMAS}/{short}.json"}
+    return capabilities
 
 
 def profile(base_url: str, provider: str) -> dict[str, Any]:
@@ -128,7 +132,12 @@ def _instrument(canonical: dict[str, Any]) -> dict[str, Any] | None:
 
 def checkout(body: dict[str, Any], base_url: str, provider: str) -> dict[str, Any]:
     """A checkout the store wrote (2026-08-25) as a platform on 2026-01-11 reads it."""
-    rewritten = {k: v for k, v in body.items() if k not in ("ucp", "payment", "messages")}
+    rewritten = {
+        k: v for k, v in body.items() if k not in ("ucp", "payment", "messages", "totals", "line_items")
+    }
+    # 2026-01-11's totals are all positive: a discount is an amount taken off, not a negative one.
+    rewritten["totals"] = _positive(body["totals"])
+    rewritten["line_items"] = [line | {"totals": _positive(line["totals"])} for line in body["line_items"]]
     rewritten["ucp"] = {"version": VERSION, "capabilities": _capabilities(discovery=False)}
     given = (body.get("payment") or {}).get("instruments") or []
     payment: dict[str, Any] = {"handlers": [handler(base_url, provider)]}
@@ -143,7 +152,15 @@ def checkout(body: dict[str, Any], base_url: str, provider: str) -> dict[str, An
         rewritten["messages"] = [_message(m) for m in body["messages"]]
     model = fulfillment_resp.Checkout.model_validate(rewritten)
     dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if "discounts" in body:
+        dumped["discounts"] = discount_resp.DiscountsObject.model_validate(body["discounts"]).model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
     return dumped
+
+
+def _positive(totals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [t | {"amount": abs(int(t["amount"]))} for t in totals]
 
 
 def _message(message: dict[str, Any]) -> dict[str, Any]:
