@@ -25,6 +25,7 @@ from ponder.commerce.ucp.errors import (
     CheckoutFinished,
     CheckoutNotFound,
     InvalidCheckoutRequest,
+    UnsellableLines,
 )
 from ponder.errors import ConflictError, NotFoundError
 from ponder.memory.owner import Owner
@@ -87,9 +88,16 @@ def test_refusals_are_ponder_errors_carrying_ucp_codes(checkouts) -> None:
     body = created(checkouts)
     with pytest.raises(CheckoutNotFound):  # an agent never sees an account key's checkout
         checkouts.get(AGENT, body["id"])
-    too_many = {"line_items": [{"item": {"id": "umb"}, "quantity": 1000}], "buyer": {"email": ANN}}
+    absurd = {"line_items": [{"item": {"id": "umb"}, "quantity": 2_000_000}], "buyer": {"email": ANN}}
     with pytest.raises(InvalidCheckoutRequest):
-        checkouts.update(APP, body["id"], CheckoutUpdateRequest.model_validate(too_many))
+        checkouts.update(APP, body["id"], CheckoutUpdateRequest.model_validate(absurd))
+    too_many = {"line_items": [{"item": {"id": "umb"}, "quantity": 1000}], "buyer": {"email": ANN}}
+    short = checkouts.update(APP, body["id"], CheckoutUpdateRequest.model_validate(too_many)).body
+    [message] = [m for m in short["messages"] if m["code"] == "out_of_stock"]  # the line's own problem
+    assert "Insufficient stock" in message["content"] and short["status"] == "incomplete"
+    with pytest.raises(UnsellableLines) as strict:  # where such a request is refused (2026-01-11)
+        checkouts.update(APP, body["id"], CheckoutUpdateRequest.model_validate(too_many), strict=True)
+    assert strict.value.code == "out_of_stock" and isinstance(strict.value, InvalidCheckoutRequest)
     assert checkouts.cancel(APP, body["id"]).body["status"] == "canceled"
     with pytest.raises(CheckoutFinished) as finished:
         checkouts.cancel(APP, body["id"])

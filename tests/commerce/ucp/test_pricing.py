@@ -131,3 +131,21 @@ def test_the_person_confirms_the_total_the_checkout_showed_and_the_order_is_plac
     [order] = shop.orders.list_orders(owner)
     assert order["total"] == action.amount and order["shipping_option"] == "exp"
     assert [d["code"] for d in order["discounts"]] == ["TENOFF"]
+
+
+def test_a_destination_with_only_a_country_is_quoted_but_not_ready_to_ship(checkouts) -> None:
+    partial = {"id": "d1", "address_country": "US", "postal_code": "10001"}
+    request = body() | {
+        "fulfillment": {
+            "methods": [{"type": "shipping", "destinations": [partial], "selected_destination_id": "d1"}]
+        }
+    }
+    checkout = checkouts.create(APP, CheckoutCreateRequest.model_validate(request)).body
+    [group] = checkout["fulfillment"]["methods"][0]["groups"]
+    assert [o["id"] for o in group["options"]] == ["exp", "us-std"]  # express, and the US's own standard
+    assert checkout["status"] == "incomplete"
+    assert any("street_address" in m["content"] for m in checkout["messages"] if m["type"] == "error")
+    full = dict(partial, street_address="5 Main St", address_locality="New York")
+    request["fulfillment"]["methods"][0]["destinations"] = [full]
+    ready = checkouts.update(APP, checkout["id"], CheckoutUpdateRequest.model_validate(request)).body
+    assert ready["status"] == "ready_for_complete", ready.get("messages")

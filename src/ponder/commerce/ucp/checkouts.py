@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ponder.commerce.actions import PendingAction, money
-from ponder.commerce.checkout import MAX_QUANTITY
 from ponder.commerce.customers import write_customers
 from ponder.commerce.idempotency import IdempotencyKeys, Outcome
 from ponder.commerce.model import Customer, PaymentMethod
@@ -46,10 +45,11 @@ from ponder.commerce.ucp.errors import (
     CheckoutFinished,
     CheckoutNotFound,
     InvalidCheckoutRequest,
+    UnsellableLines,
     error_value,
     raise_stored,
 )
-from ponder.commerce.ucp.pricing import Evaluation, evaluate, render
+from ponder.commerce.ucp.pricing import LINE_PROBLEMS, Evaluation, evaluate, render
 from ponder.commerce.ucp.requests import Declined, buyer_user, read_codes, read_fulfillment, read_instrument
 from ponder.commerce.ucp.sessions import Session, SessionStore, new_state
 from ponder.commerce.ucp.versions import RELEASED, UcpVersion
@@ -58,6 +58,10 @@ from ponder.memory.owner import Owner
 from ponder.store.database import Database
 
 __all__ = ["Answer", "Caller", "UcpCheckouts"]
+
+# A quantity past this is a malformed request; below it, more than the stock or than an order takes
+# (checkout.MAX_QUANTITY) is the line's own problem, said in its message (pricing.price_lines).
+MAX_REQUESTED = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,10 @@ class UcpCheckouts:
 
     # --- the operations -------------------------------------------------------------------------------
 
-    def create(self, caller: Caller, request: Any, key: str | None = None) -> Answer:
+    def create(self, caller: Caller, request: Any, key: str | None = None, *, strict: bool = False) -> Answer:
+        """A new checkout session of the request's lines. ``strict``: a line that cannot be bought as asked
+        (unknown, unavailable, short of stock) refuses the request (``UnsellableLines``) instead of being
+        a message of the checkout (2026-01-11 answers such a request 400)."""
         try:
             self.shop.catalog.store_info(caller.account)
         except NotFoundError as err:
@@ -163,9 +170,14 @@ class UcpCheckouts:
         lines = [(None, line.item.id, line.quantity) for line in request.line_items]
         self._apply(session, lines, request.buyer, request.model_extra or {})
         evaluation = evaluate(self.shop, session)
+        if strict:
+            _refuse_unsellable(evaluation)
         if not evaluation.items:
             code = "out_of_stock" if evaluation.line_items else "item_unavailable"
-            return Answer(doc.error_response(code, "None of the requested items can be bought here now."))
+            why = [m for m in evaluation.messages if m["type"] == "error" and m["code"] in LINE_PROBLEMS]
+            return Answer(
+                doc.error_response(code, "None of the requested items can be bought here now.", why)
+            )
         session.status = READY if evaluation.ready else INCOMPLETE
         session.body = render(self.shop, session, evaluation)
         if session.owner is not None:  # the buyer's first use makes them a user of the account
@@ -176,7 +188,9 @@ class UcpCheckouts:
     def get(self, caller: Caller, checkout_id: str) -> Answer:
         return Answer(self.current(caller, checkout_id, caller.base_url)[1])
 
-    def update(self, caller: Caller, checkout_id: str, request: Any) -> Answer:
+    def update(self, caller: Caller, checkout_id: str, request: Any, *, strict: bool = False) -> Answer:
+        """Replace the checkout's lines, buyer and fulfillment; ``strict`` as for ``create`` (nothing is
+        changed then)."""
         session, body = self._changeable(caller, checkout_id, "updated")
         if session.status == IN_PROGRESS:
             text = "The order is being placed; try later."
@@ -184,6 +198,8 @@ class UcpCheckouts:
         lines = [(line.id, line.item.id, line.quantity) for line in request.line_items]
         self._apply(session, lines, request.buyer, request.model_extra or {})
         evaluation = evaluate(self.shop, session)
+        if strict:
+            _refuse_unsellable(evaluation)
         session.status = READY if evaluation.ready else INCOMPLETE
         if session.owner is not None:
             self.shop.customers.users.ensure(session.owner)
@@ -440,8 +456,8 @@ class UcpCheckouts:
         replaced when ``discounts.codes`` is sent (an empty list clears them) and kept otherwise."""
         if len(lines) > MAX_LINES:
             raise InvalidCheckoutRequest(f"A checkout takes at most {MAX_LINES} line items.")
-        if any(quantity > MAX_QUANTITY for _, _, quantity in lines):
-            raise InvalidCheckoutRequest(f"A line item's quantity is at most {MAX_QUANTITY}.")
+        if any(quantity > MAX_REQUESTED for _, _, quantity in lines):  # a bound on the request itself
+            raise InvalidCheckoutRequest(f"A line item's quantity is at most {MAX_REQUESTED}.")
         state = session.state
         known = {line["id"] for line in state["lines"]}
         taken: set[str] = set()
@@ -468,6 +484,12 @@ class UcpCheckouts:
         state["selected_option"] = option
         state["notes"] = notes
         state["outcome"] = None
+
+
+def _refuse_unsellable(evaluation: Evaluation) -> None:
+    problems = [m for m in evaluation.messages if m["type"] == "error" and m["code"] in LINE_PROBLEMS]
+    if problems:
+        raise UnsellableLines(problems)
 
 
 def _replayed(outcome: Outcome) -> Answer:

@@ -113,11 +113,12 @@ def envelope(provider: str) -> dict[str, Any]:
     }
 
 
-def error_response(code: str, content: str) -> dict[str, Any]:
-    """A UCP ``ErrorResponse``: no checkout to show, one unrecoverable error."""
+def error_response(code: str, content: str, why: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A UCP ``ErrorResponse``: no checkout to show, one unrecoverable error; ``why``: the messages that
+    say what each part of the request ran into, after it."""
     body = {
         "ucp": {"version": VERSION, "status": "error"},
-        "messages": [error(code, content, severity="unrecoverable")],
+        "messages": [error(code, content, severity="unrecoverable"), *(why or [])],
     }
     dumped: dict[str, Any] = UcpErrorResponse.model_validate(body).model_dump(
         mode="json", by_alias=True, exclude_none=True
@@ -143,13 +144,12 @@ def destination(address: Address) -> dict[str, Any]:
         "first_name": first,
         "last_name": last,
     }
-    return {
-        "id": address.id,
-        "type": "shipping_address",
+    given = {
         "street_address": address.line1,
         "address_locality": address.city,
         "address_country": address.country,
-    } | {k: v for k, v in optional.items() if v}
+    } | optional
+    return {"id": address.id, "type": "shipping_address"} | {k: v for k, v in given.items() if v}
 
 
 def offered(method: PaymentMethod, handler_id: str) -> dict[str, Any]:

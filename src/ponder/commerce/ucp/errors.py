@@ -9,6 +9,7 @@ reads. The server (server/ucp/) chooses the HTTP status and the body's shape; no
         │   └── CheckoutConflict          not now, or not in this state (``retry_after``: a passing state)
         │       └── CheckoutFinished      the checkout is completed or canceled: it can no longer change
         └── InvalidCheckoutRequest        the request itself cannot be used (too many lines, bad fulfillment)
+            └── UnsellableLines           lines that cannot be bought as asked (2026-01-11 refuses those)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "CheckoutFinished",
     "CheckoutNotFound",
     "InvalidCheckoutRequest",
+    "UnsellableLines",
     "error_value",
     "raise_stored",
 ]
@@ -57,6 +59,15 @@ class InvalidCheckoutRequest(UserError):
     """The platform's request cannot be used as sent."""
 
     code = "invalid_request"
+
+
+class UnsellableLines(InvalidCheckoutRequest):
+    """Lines that cannot be bought as asked (unknown, unavailable, short of stock): ``messages`` says each."""
+
+    def __init__(self, messages: list[dict[str, Any]]) -> None:
+        super().__init__(" ".join(m["content"] for m in messages))
+        self.messages = messages
+        self.code = messages[0]["code"]
 
 
 CheckoutError = CheckoutNotFound | CheckoutConflict | InvalidCheckoutRequest

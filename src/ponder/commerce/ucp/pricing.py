@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ponder.commerce.checkout import LineItem
+from ponder.commerce.checkout import MAX_QUANTITY, LineItem
 from ponder.commerce.inventory import read_variants
 from ponder.commerce.model import Address, PaymentMethod
 from ponder.commerce.pricing import (
@@ -29,7 +29,10 @@ from ponder.commerce.ucp import document as doc
 from ponder.commerce.ucp.document import FROZEN, INCOMPLETE, PACKAGE, READY, SHIPPING_METHOD, STANDARD
 from ponder.commerce.ucp.sessions import Session
 
-__all__ = ["Evaluation", "PricedLines", "evaluate", "price_lines", "render"]
+__all__ = ["LINE_PROBLEMS", "Evaluation", "PricedLines", "evaluate", "price_lines", "render"]
+
+# The codes of a line that cannot be bought as asked (price_lines): 2026-01-11 refuses such a request.
+LINE_PROBLEMS = frozenset({"not_found", "item_unavailable", "out_of_stock", "quantity_limit"})
 
 
 @dataclass
@@ -85,8 +88,10 @@ def price_lines(shop: Shop, account: str, lines: list[dict[str, Any]]) -> Priced
     for line in lines:
         variant = variants.get(line["item_id"])
         if variant is None:
-            text = f"No item '{line['item_id']}' in this store: left out."
-            priced.messages.append(doc.error("not_found", text))
+            text = f"Item '{line['item_id']}' not found in this store: left out."
+            priced.messages.append(
+                doc.error("not_found", text)
+            )  # left out: no line of the answer to point at
             continue
         path, quantity = f"$.line_items[{len(priced.line_items)}]", line["quantity"]
         item: dict[str, Any] = {"id": variant.variant_id, "title": doc.title(variant.name, variant.options)}
@@ -101,8 +106,11 @@ def price_lines(shop: Shop, account: str, lines: list[dict[str, Any]]) -> Priced
             text = f"'{item['title']}' is not available."
             priced.messages.append(doc.error("item_unavailable", text, path))
         elif not variant.covers(quantity):
-            text = f"'{item['title']}' has only {variant.left} in stock."
+            text = f"Insufficient stock: '{item['title']}' has only {variant.left} left, not {quantity}."
             priced.messages.append(doc.error("out_of_stock", text, path + ".quantity"))
+        elif quantity > MAX_QUANTITY:
+            text = f"At most {MAX_QUANTITY} of '{item['title']}' in one order, not {quantity}."
+            priced.messages.append(doc.error("quantity_limit", text, path + ".quantity"))
         else:
             priced.items.append(LineItem(variant.variant_id, quantity))
             priced.prices.append(PriceLine(variant.variant_id, variant.price, quantity))
@@ -140,6 +148,10 @@ def evaluate(shop: Shop, session: Session) -> Evaluation:
         messages.append(doc.error("not_found", text, where + ".selected_destination_id"))
         selected = None
     destination = destinations[selected] if selected else None
+    if destination is not None and not (destination.line1 and destination.city):
+        # Enough to quote shipping (the country), not to ship: the order needs a street and a city.
+        text = "The shipping address needs street_address and address_locality before the order is placed."
+        messages.append(doc.error("missing", text, where + ".destinations"))
     with shop.db.reading() as db:
         rules = read_pricing_rules(db, session.account)
     codes = list(state.get("codes") or [])

@@ -141,9 +141,7 @@ def checkout(body: dict[str, Any], base_url: str, provider: str) -> dict[str, An
     rewritten["ucp"] = {"version": VERSION, "capabilities": _capabilities(discovery=False)}
     given = (body.get("payment") or {}).get("instruments") or []
     payment: dict[str, Any] = {"handlers": [handler(base_url, provider)]}
-    cards = [card for card in map(_instrument, given) if card is not None]
-    if cards:
-        payment["instruments"] = cards
+    payment["instruments"] = [card for card in map(_instrument, given) if card is not None]  # [] : none
     chosen = next((i["id"] for i in given if i.get("selected")), None)
     if chosen is not None:
         payment["selected_instrument_id"] = chosen

@@ -21,6 +21,7 @@ from ponder.commerce.ucp.errors import (
     CheckoutError,
     CheckoutFinished,
     CheckoutNotFound,
+    UnsellableLines,
 )
 from ponder.server.protocol import ErrorResponse as OpenAiErrorResponse
 
@@ -48,6 +49,7 @@ class Refusal(Exception):
         *,
         envelope: bool = False,
         headers: dict[str, str] | None = None,
+        messages: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(content)
         self.status = status
@@ -55,6 +57,7 @@ class Refusal(Exception):
         self.content = content
         self.envelope = envelope
         self.headers = headers or {}
+        self.messages = messages or []  # UCP messages saying why, each (2026-01-11's error bodies carry them)
 
     def body(self) -> dict[str, Any]:
         if self.envelope:
@@ -76,6 +79,8 @@ class Refusal(Exception):
         if isinstance(err, CheckoutConflict):
             retry = {"Retry-After": str(max(1, round(err.retry_after)))} if err.retry_after else None
             return cls(409, err.code, str(err), headers=retry)
+        if isinstance(err, UnsellableLines):
+            return cls(400, err.code, str(err), messages=err.messages)
         return cls(400, "invalid_request", str(err))
 
 

@@ -33,7 +33,7 @@ from ucp_sdk.models.schemas.shopping.checkout_update_request import (  # type: i
 
 from ponder.commerce.ucp import Answer, Caller, UcpCheckouts, payment_handler
 from ponder.commerce.ucp import shapes_2026_01_11 as released
-from ponder.commerce.ucp.document import HANDLER
+from ponder.commerce.ucp.document import HANDLER, INCOMPLETE, READY
 from ponder.commerce.ucp.document import error as error_message
 from ponder.commerce.ucp.errors import CHECKOUT_ERRORS, CheckoutNotFound, InvalidCheckoutRequest
 from ponder.commerce.ucp.versions import (
@@ -93,7 +93,7 @@ def _refused(request: Request, refusal: Refusal) -> Response:
     errors are ``{status, messages}``."""
     if request.scope.get("state", {}).get("ucp_version") != RELEASED:
         return refusal.response()
-    body = released.error_body([error_message(refusal.code, refusal.content)])
+    body = released.error_body(refusal.messages or [error_message(refusal.code, refusal.content)])
     return JSONResponse(body, status_code=refusal.status, headers=refusal.headers)
 
 
@@ -290,6 +290,13 @@ async def _answer(
         return JSONResponse(answer.body, status_code=201 if answer.created else 200, headers=headers)
     if answer.body.get("ucp", {}).get("status") == "error":  # nothing priced: 2026-01-11 has no such document
         return JSONResponse(released.error_body(answer.body["messages"]), status_code=400, headers=headers)
+    if operation == "complete" and answer.body.get("status") in (INCOMPLETE, READY):
+        # Not proposed: 2026-01-11 answers a complete that cannot go on with an HTTP error saying why.
+        errors = [m for m in answer.body.get("messages", []) if m.get("type") == "error"]
+        status = 402 if any(m.get("code") == "payment_failed" for m in errors) else 400
+        return JSONResponse(
+            released.error_body(errors, answer.body["status"]), status_code=status, headers=headers
+        )
     body = released.checkout(answer.body, state.settings.server.base_url, checkouts.shop.provider.name)
     return JSONResponse(body, status_code=201 if answer.created else 200, headers=headers)
 
@@ -312,7 +319,9 @@ async def create_checkout(
     return await _answer(
         state,
         caller,
-        lambda checkouts: checkouts.create(caller.who, body, idempotency_key),
+        lambda checkouts: checkouts.create(
+            caller.who, body, idempotency_key, strict=caller.version == RELEASED
+        ),
         "create",
         idempotency_key,
         request,
@@ -343,7 +352,7 @@ async def update_checkout(
     return await _answer(
         state,
         caller,
-        lambda checkouts: checkouts.update(caller.who, checkout_id, body),
+        lambda checkouts: checkouts.update(caller.who, checkout_id, body, strict=caller.version == RELEASED),
         "update",
         idempotency_key,
         request,
