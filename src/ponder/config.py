@@ -280,6 +280,11 @@ class UcpConfig(BaseModel):
     # The limits of those calls (a tier of [server.tiers]), counted per client address, not per profile (a
     # profile URL costs nothing to change).
     open_tier: str = "free"
+    # AP2 checkout mandates (2026-01-11's ap2_mandate extension): for each platform profile an agent may
+    # name in UCP-Agent, a JWKS file of the keys the store trusts to sign its users' mandates. A verified
+    # mandate is the person's confirmation of exactly the checkout it signs (commerce/ucp/mandates.py); an
+    # agent of a platform not listed buys only with the person confirming in the store's own app.
+    mandate_issuers: dict[str, Path] = Field(default_factory=dict)
 
 
 class PerceptionConfig(BaseModel):

@@ -4,6 +4,7 @@ declares and the one it gets when it declares none, and a store open to agents w
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from tests.server.test_ucp import ANN, STORE, call, token_of
 from ponder.commerce.ucp.v2026_01_11.discovery.profile_schema import UcpDiscoveryProfile
 from ponder.commerce.ucp.v2026_01_11.schemas.shopping.fulfillment_resp import Checkout as ReleasedCheckout
 from ponder.config import UcpConfig
+from ponder.store import KeyStore
 
 RELEASED_AGENT = 'profile="https://agent.example/.well-known/ucp"'  # declares no version: the default
 CARD = {
@@ -180,3 +182,31 @@ def test_a_released_platform_gets_discounts_and_shipping_in_2026_01_11_shapes(st
     assert totals == {"subtotal": 5000, "items_discount": 500, "fulfillment": 600, "total": 5100}
     applied = DiscountsObject.model_validate(created.json()["discounts"]).applied
     assert [(d.code, d.amount) for d in applied] == [("TENOFF", 500)]
+
+
+def test_checkouts_are_signed_with_the_key_the_profile_publishes_and_a_mandate_buys(
+    start_server, tmp_path
+) -> None:
+    from tests.commerce.ucp.test_mandates import ISSUER, mandate
+
+    from ponder.commerce.ucp.signing import verify_detached
+
+    jwks = tmp_path / "platform.jwks"
+    jwks.write_text(json.dumps({"keys": [ISSUER.export_public(as_dict=True)]}))
+    profile = "https://platform.example/.well-known/ucp"  # the issuer the mandate helper signs as
+    live: LiveServer = start_server(ucp=UcpConfig(mandate_issuers={profile: jwks}))
+    live.app.state.ponder.shop.catalog.import_store("acme", STORE)
+    [key] = get(live, "/.well-known/ucp").json()["signing_keys"]
+    agent_key = KeyStore(live.app.state.ponder.db).create("acme", "big", agent_profile=profile)[1]
+    agent = f'profile="{profile}"'
+    created = call(live, "POST", "/ucp/checkout-sessions", released_create(), key=agent_key, agent=agent)
+    checkout = created.json()
+    assert verify_detached(checkout["ap2"]["merchant_authorization"], checkout, [key])
+    proof = mandate(checkout, aud=live.settings.server.base_url)
+    body = {"payment_data": CARD, "risk_signals": {}, "ap2": {"checkout_mandate": proof}}
+    path = f"/ucp/checkout-sessions/{checkout['id']}/complete"
+    done = call(live, "POST", path, body, key=agent_key, agent=agent)
+    assert done.status_code == 200 and done.json()["status"] == "completed", done.text
+    assert done.json()["order"]["id"]
+    again = call(live, "POST", path, body, key=agent_key, agent=agent)
+    assert again.status_code == 409  # completed: nothing more to buy

@@ -93,8 +93,10 @@ class ServerState:
     def ucp_checkouts(self) -> UcpCheckouts:
         """The UCP checkout sessions outside shopping agents drive (server/ucp/), over the shop."""
         from ponder.commerce.ucp import UcpCheckouts
+        from ponder.commerce.ucp.mandates import load_issuers
 
-        return UcpCheckouts(self.db, lambda: self.shop)
+        issuers = load_issuers(self.settings.ucp.mandate_issuers)
+        return UcpCheckouts(self.db, lambda: self.shop, mandate_issuers=issuers)
 
     @functools.cached_property
     def interests(self) -> InterestStore:

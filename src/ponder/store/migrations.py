@@ -468,6 +468,28 @@ def m009_order_discounts_and_shipping(db: Connection) -> None:
     db.execute(sa.text("ALTER TABLE orders ADD COLUMN discounts TEXT NOT NULL DEFAULT '[]'"))
 
 
+def m010_ucp_signing_and_mandates(db: Connection) -> None:
+    """The store's UCP signing key (commerce/ucp/signing.py: one for every server of the database, the first
+    made), and the AP2 checkout mandates already used (commerce/ucp/mandates.py: each buys once)."""
+    md = sa.MetaData()
+    sa.Table(
+        "ucp_signing_keys",
+        md,
+        sa.Column("kid", Text, primary_key=True),  # the JWK thumbprint (RFC 7638)
+        sa.Column("private_pem", Text, nullable=False),  # PKCS#8, unencrypted: the database is the secret
+        sa.Column("created_at", Float, nullable=False),
+    )
+    sa.Table(
+        "ucp_mandates",
+        md,
+        sa.Column("digest", Text, primary_key=True),  # SHA-256 of the issuer-signed JWT
+        sa.Column("account", Text, nullable=False),
+        sa.Column("checkout_id", Text, nullable=False),
+        sa.Column("used_at", Float, nullable=False),
+    )
+    md.create_all(db)
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -482,4 +504,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m007_responses,
     m008_pricing_rules,
     m009_order_discounts_and_shipping,
+    m010_ucp_signing_and_mandates,
 ]

@@ -56,7 +56,12 @@ def test_the_profile_is_a_released_discovery_profile_with_the_rest_endpoint_and_
     shopping = profile.ucp.services.root["dev.ucp.shopping"]
     assert str(shopping.rest.endpoint) == f"{BASE}/ucp"
     names = [c.model_dump(exclude_none=True)["name"] for c in profile.ucp.capabilities]
-    assert names == ["dev.ucp.shopping.checkout", "dev.ucp.shopping.fulfillment", "dev.ucp.shopping.discount"]
+    assert names == [
+        "dev.ucp.shopping.checkout",
+        "dev.ucp.shopping.fulfillment",
+        "dev.ucp.shopping.discount",
+        "dev.ucp.shopping.ap2_mandate",
+    ]
     [handler] = body["payment"]["handlers"]
     assert handler["id"] == "ponder_test" and handler["name"] == "dev.ponder.payment_token"
     assert handler["config_schema"] == f"{BASE}/ucp/payment-handlers/dev.ponder.payment_token/config.json"
@@ -82,6 +87,11 @@ def test_a_released_create_reaches_the_state_machine_and_comes_back_in_released_
             },
             {
                 "name": "dev.ucp.shopping.discount",
+                "version": "2026-01-11",
+                "extends": "dev.ucp.shopping.checkout",
+            },
+            {
+                "name": "dev.ucp.shopping.ap2_mandate",
                 "version": "2026-01-11",
                 "extends": "dev.ucp.shopping.checkout",
             },

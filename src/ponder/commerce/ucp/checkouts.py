@@ -49,9 +49,11 @@ from ponder.commerce.ucp.errors import (
     error_value,
     raise_stored,
 )
+from ponder.commerce.ucp.mandates import MandateRefused, Mandates, Terms
 from ponder.commerce.ucp.pricing import LINE_PROBLEMS, Evaluation, evaluate, render
 from ponder.commerce.ucp.requests import Declined, buyer_user, read_codes, read_fulfillment, read_instrument
 from ponder.commerce.ucp.sessions import Session, SessionStore, new_state
+from ponder.commerce.ucp.signing import SigningKey
 from ponder.commerce.ucp.versions import RELEASED, UcpVersion
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, UserError
 from ponder.memory.owner import Owner
@@ -87,22 +89,37 @@ class UcpCheckouts:
     Every method is synchronous (SQL and the shop's stores): the server runs them in a worker thread.
     ``shop`` is called when a request needs it (the server opens its shop lazily)."""
 
-    def __init__(self, db: Database, shop: Callable[[], Shop]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        shop: Callable[[], Shop],
+        *,
+        mandate_issuers: dict[str, list[dict[str, Any]]] | None = None,
+    ) -> None:
         self.db = db
         self._shop = shop
         self.keys = IdempotencyKeys(db)
         self.sessions = SessionStore(db)
+        self.mandates = Mandates(db, mandate_issuers or {})
+        self._signing: SigningKey | None = None
 
     @property
     def shop(self) -> Shop:
         return self._shop()
+
+    @property
+    def signing(self) -> SigningKey:
+        """The store's UCP signing key (made on first use, shared through the database)."""
+        if self._signing is None:
+            self._signing = SigningKey.of(self.db)
+        return self._signing
 
     def profile(self, base_url: str, version: UcpVersion, *, leaf: bool = False) -> dict[str, Any]:
         """The business profile in ``version``. The current version's (the draft's) names the released
         version's own profile in ``supported_versions``, unless ``leaf``: a version's profile alone."""
         provider = self.shop.provider.name
         if version == RELEASED:
-            return released.profile(base_url, provider)
+            return released.profile(base_url, provider, self.signing.public_jwk())
         older: dict[str, str] | None = None if leaf else {RELEASED: f"{base_url}/.well-known/ucp/{RELEASED}"}
         return doc.profile(base_url, provider, older)
 
@@ -215,8 +232,18 @@ class UcpCheckouts:
         if not evaluation.ready or evaluation.destination is None:
             return Answer(render(self.shop, session, evaluation))
         owner = session.customer()
+        mandate = _mandate(request)
         try:
+            if mandate is not None:  # the person's own signed confirmation of exactly this checkout
+                terms = Terms.of(render(self.shop, session, evaluation))
+                base = caller.base_url
+                self.mandates.verify(
+                    mandate, profile=caller.agent, store=self.signing, base_url=base, terms=terms
+                )
             instrument, method, action, token = self._propose(owner, session, evaluation, request.payment)
+        except MandateRefused as refused:
+            message = doc.error(refused.code, str(refused), "$.ap2.checkout_mandate")
+            return Answer(doc.with_message(render(self.shop, session, evaluation), message))
         except Declined as declined:
             return Answer(doc.with_message(render(self.shop, session, evaluation), declined.message))
         except PaymentDeclinedError as err:
@@ -253,10 +280,22 @@ class UcpCheckouts:
             )
         ]
         try:
-            return Answer(self.sessions.save(session, doc.checked(body)))
+            saved = self.sessions.save(session, doc.checked(body))
         except CheckoutConflict:
             self.shop.actions.decline(owner, action.id, token)  # nobody may confirm what was not saved
             raise
+        if mandate is None:
+            return Answer(saved)
+        try:  # the mandate is the person's confirmation: used once, then the order is placed at once
+            self.mandates.consume(mandate, session.account, session.id)
+            self.shop.actions.confirm(owner, action.id, token)
+        except MandateRefused as refused:
+            self.shop.actions.decline(owner, action.id, token)
+            message = doc.error(refused.code, str(refused), "$.ap2.checkout_mandate")
+            return Answer(doc.with_message(self.current(caller, checkout_id, caller.base_url)[1], message))
+        except UserError:
+            pass  # declined, sold out: the checkout read below says so (back to ready_for_complete)
+        return Answer(self.current(caller, checkout_id, caller.base_url)[1])
 
     def _propose(
         self, owner: Owner, session: Session, evaluation: Evaluation, payment: Any
@@ -484,6 +523,15 @@ class UcpCheckouts:
         state["selected_option"] = option
         state["notes"] = notes
         state["outcome"] = None
+
+
+def _mandate(request: Any) -> str | None:
+    """The AP2 checkout mandate a complete request carries (``ap2.checkout_mandate``), if any."""
+    ap2 = (request.model_extra or {}).get("ap2")
+    mandate = ap2.get("checkout_mandate") if isinstance(ap2, dict) else None
+    if mandate is not None and (not isinstance(mandate, str) or len(mandate) > 64 * 1024):
+        raise InvalidCheckoutRequest("ap2.checkout_mandate must be an SD-JWT+kb string (at most 64 KiB).")
+    return mandate
 
 
 def _refuse_unsellable(evaluation: Evaluation) -> None:

@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 VERSION = "2026-01-11"
+AP2_MANDATE = "dev.ucp.shopping.ap2_mandate"
 _SPEC = "https://ucp.dev/specification"
 _SCHEMAS = "https://ucp.dev/schemas/shopping"
 _SEVERITIES = ("recoverable", "requires_buyer_input", "requires_buyer_review")
@@ -80,19 +81,23 @@ def handler(base_url: str, provider: str) -> dict[str, Any]:
 
 
 def _capabilities(discovery: bool) -> list[dict[str, Any]]:
-    """Checkout and its extensions: fulfillment and discount."""
-    capabilities = [{"name": doc.CHECKOUT, "version": VERSION}]
-    for name in (doc.FULFILLMENT, doc.DISCOUNT):
+    """Checkout and its extensions: fulfillment, discount, and AP2 mandates (SD-JWT credentials)."""
+    capabilities: list[dict[str, Any]] = [{"name": doc.CHECKOUT, "version": VERSION}]
+    for name in (doc.FULFILLMENT, doc.DISCOUNT, AP2_MANDATE):
         capabilities.append({"name": name, "version": VERSION, "extends": doc.CHECKOUT})
     if discovery:
         for capability in capabilities:
             short = capability["name"].rsplit(".", 1)[1]
-            capability |= {"spec": f"{_SPEC}/{short}", "schema": f"{_SCHEMAS}/{short}.json"}
+            spec = "ap2-mandates" if capability["name"] == AP2_MANDATE else short
+            capability |= {"spec": f"{_SPEC}/{spec}", "schema": f"{_SCHEMAS}/{short}.json"}
+            if capability["name"] == AP2_MANDATE:
+                capability["config"] = {"vp_formats_supported": {"dc+sd-jwt": {}}}
     return capabilities
 
 
-def profile(base_url: str, provider: str) -> dict[str, Any]:
-    """The business profile for platforms on 2026-01-11."""
+def profile(base_url: str, provider: str, signing_key: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The business profile for platforms on 2026-01-11; ``signing_key``: the store's public key, which
+    signs its checkouts (``ap2.merchant_authorization``)."""
     body = {
         "ucp": {
             "version": VERSION,
@@ -110,6 +115,8 @@ def profile(base_url: str, provider: str) -> dict[str, Any]:
         },
         "payment": {"handlers": [handler(base_url, provider)]},
     }
+    if signing_key is not None:
+        body["signing_keys"] = [signing_key]
     dumped: dict[str, Any] = UcpDiscoveryProfile.model_validate(body).model_dump(
         mode="json", by_alias=True, exclude_none=True
     )
@@ -232,4 +239,5 @@ def complete_request(raw: Any) -> dict[str, Any]:
     """A 2026-01-11 complete body (``payment_data``), validated, as the 2026-08-25 body (``payment``)."""
     _validated(payment_data.PaymentData, raw, "complete")
     instrument = _canonical_instrument(raw["payment_data"], selected=True)
-    return {"payment": {"instruments": [instrument]}}
+    ap2 = {"ap2": raw["ap2"]} if isinstance(raw.get("ap2"), dict) else {}  # a checkout mandate, if any
+    return {"payment": {"instruments": [instrument]}} | ap2

@@ -36,6 +36,7 @@ from ponder.commerce.ucp import shapes_2026_01_11 as released
 from ponder.commerce.ucp.document import HANDLER, INCOMPLETE, READY
 from ponder.commerce.ucp.document import error as error_message
 from ponder.commerce.ucp.errors import CHECKOUT_ERRORS, CheckoutNotFound, InvalidCheckoutRequest
+from ponder.commerce.ucp.signing import SigningKey
 from ponder.commerce.ucp.versions import (
     RELEASED,
     UcpVersion,
@@ -286,8 +287,10 @@ async def _answer(
         answer = await _run(lambda: checkouts.once(who, operation, key, path, raw, lambda: work(checkouts)))
     else:
         answer = await _run(lambda: work(checkouts))
+    signing = await _run(lambda: checkouts.signing)  # made on first use, in the database
     if caller.version != RELEASED:
-        return JSONResponse(answer.body, status_code=201 if answer.created else 200, headers=headers)
+        body = _signed(signing, answer.body)
+        return JSONResponse(body, status_code=201 if answer.created else 200, headers=headers)
     if answer.body.get("ucp", {}).get("status") == "error":  # nothing priced: 2026-01-11 has no such document
         return JSONResponse(released.error_body(answer.body["messages"]), status_code=400, headers=headers)
     if operation == "complete" and answer.body.get("status") in (INCOMPLETE, READY):
@@ -298,7 +301,15 @@ async def _answer(
             released.error_body(errors, answer.body["status"]), status_code=status, headers=headers
         )
     body = released.checkout(answer.body, state.settings.server.base_url, checkouts.shop.provider.name)
-    return JSONResponse(body, status_code=201 if answer.created else 200, headers=headers)
+    return JSONResponse(_signed(signing, body), status_code=201 if answer.created else 200, headers=headers)
+
+
+def _signed(signing: SigningKey, body: dict[str, Any]) -> dict[str, Any]:
+    """A checkout with the store's signature of its terms (AP2's ``ap2.merchant_authorization``, over the
+    document as the platform reads it); an error document as it is."""
+    if "id" not in body:
+        return body
+    return body | {"ap2": {"merchant_authorization": signing.sign(body)}}
 
 
 @router.post(
