@@ -162,3 +162,21 @@ def test_a_key_finished_before_the_split_replays_its_stored_http_answer(checkout
         checkouts.keys.finish(db, owner, name, {"status": 409, "body": finished})
     with pytest.raises(CheckoutFinished):
         checkouts.once(APP, "cancel", "old", "/p", b"", lambda: Answer({}))
+
+
+def test_a_saved_address_sent_again_is_that_address_by_its_saved_id(checkouts, shop) -> None:
+    home = {"id": "p1", "street_address": "1 sea road", "address_locality": "PORTO", "address_country": "PT"}
+    method = {"type": "shipping", "destinations": [home], "selected_destination_id": "p1"}
+    body = {"line_items": [{"item": {"id": "umb"}, "quantity": 1}], "buyer": {"email": ANN}}
+    checkout = checkouts.create(
+        APP, CheckoutCreateRequest.model_validate(body | {"fulfillment": {"methods": [method]}})
+    ).body
+    [shipping] = checkout["fulfillment"]["methods"]
+    assert [d["id"] for d in shipping["destinations"]] == ["home"]  # Ann's saved one, not a copy
+    assert shipping["selected_destination_id"] == "home"
+    as_agent = checkouts.create(
+        AGENT, CheckoutCreateRequest.model_validate(body | {"fulfillment": {"methods": [method]}})
+    ).body
+    [agents] = as_agent["fulfillment"]["methods"]
+    assert agents["destinations"][0]["id"] != "home"  # an agent never learns what the buyer saved
+    assert len(shop.customers.addresses(Owner(SHOP, ANN))) == 1

@@ -133,9 +133,15 @@ def evaluate(shop: Shop, session: Session) -> Evaluation:
         messages.append(doc.error("invalid", "The buyer's email is not a usable address.", "$.buyer.email"))
     saved = owner if session.agent_key is None else None  # an agent never sees the buyer's saved data
     destinations = {a.id: a for a in (shop.customers.addresses(saved) if saved else [])}
-    for data in state["destinations"]:
-        destinations.setdefault(data["id"], Address(**data))
+    known = {_where_to(a): a.id for a in destinations.values()}
     selected = state["selected_destination"]
+    for data in state["destinations"]:
+        given = Address(**data)
+        same = known.get(_where_to(given))  # a saved address sent again is that address, by its id
+        if same is not None and selected == given.id:
+            selected = same
+        if same is None:
+            destinations.setdefault(given.id, given)
     if selected is None and len(destinations) == 1:
         selected = next(iter(destinations))
     where = "$.fulfillment.methods[0]"
@@ -176,6 +182,13 @@ def evaluate(shop: Shop, session: Session) -> Evaluation:
         cart,
         priced.positions,
     )
+
+
+def _where_to(address: Address) -> tuple[str, ...]:
+    """What makes two addresses the same place to ship to (not their ids or recipient), compared loosely:
+    case and spacing do not count."""
+    fields = (address.line1, address.line2, address.city, address.state, address.zip, address.country)
+    return tuple(" ".join(f.split()).casefold() for f in fields)
 
 
 def _priced(
