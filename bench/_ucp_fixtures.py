@@ -17,8 +17,7 @@ is the smallest general converter, by column name only (no id, product or file c
   ``shipping_options`` (``default``: no ``countries``, the rest of the world) with their service level: a
   country's rate replaces the default rate of the same level (commerce/pricing.py);
 - ``promotions.csv`` (id, type free_shipping, min_subtotal, eligible_item_ids): ``promotions`` of kind
-  free_shipping over ``min_subtotal``; a promotion limited to some items (``eligible_item_ids``) has no
-  place in Ponder's promotions yet and is left out (``skipped`` names it).
+  free_shipping over ``min_subtotal``, limited to carts holding one of ``eligible_item_ids`` (``items``).
 
 Not converted, because Ponder's store format has nowhere to put them (what a real importer in src/ needs,
 issue 20 "merchant concepts"):
@@ -33,6 +32,7 @@ issue 20 "merchant concepts"):
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,8 +93,8 @@ def convert(folder: Path, *, name: str | None = None, currency: str = "USD") -> 
     ]
     promotions = []
     for r in _rows(folder, "promotions.csv"):
-        if r["type"] != "free_shipping" or r.get("eligible_item_ids", "").strip() not in ("", "[]"):
-            skipped.append(f"promotions.csv: {r['id']} (limited to some items)")
+        if r["type"] != "free_shipping":
+            skipped.append(f"promotions.csv: {r['id']} (kind {r['type']!r})")
             continue
         promotion: dict[str, Any] = {
             "id": r["id"],
@@ -103,6 +103,9 @@ def convert(folder: Path, *, name: str | None = None, currency: str = "USD") -> 
         }
         if r.get("min_subtotal"):
             promotion["min_subtotal"] = int(r["min_subtotal"])
+        items = json.loads(r.get("eligible_item_ids") or "[]")  # the store's item ids
+        if items:
+            promotion["items"] = [str(i) for i in items]
         promotions.append(promotion)
     store = {
         "format": "ponder-store",

@@ -3,6 +3,8 @@ zero, allocations that add up, shipping by country with a rest-of-world default,
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ponder.commerce.model import DiscountCode, Promotion, ShippingOption
@@ -166,3 +168,17 @@ def test_a_countrys_option_replaces_the_rest_of_worlds_of_its_service_level_only
     assert [q.id for q in us.shipping_options] == ["std", "exp-us"]
     fr = price_cart([PriceLine("a", 1000)], [], "FR", rules, now=NOW)
     assert [q.id for q in fr.shipping_options] == ["std", "exp-intl"]
+
+
+def test_a_promotion_limited_to_some_items_frees_shipping_for_carts_holding_one_of_them() -> None:
+    rules = PricingRules(
+        shipping_options=(ShippingOption("std", "Standard", 500),),
+        promotions=(Promotion("roses", "free_shipping", "Roses ship free", items=("roses",)),),
+    )
+    with_roses = [PriceLine("tulip-red", 1000, 1, "tulips"), PriceLine("rose-12", 3500, 1, "roses")]
+    [quote] = price_cart(with_roses, [], "US", rules, now=0, shipping_option="std").shipping_options
+    assert (quote.amount, quote.free_by, quote.free_title) == (0, "roses", "Roses ship free")
+    by_variant = replace(rules, promotions=(replace(rules.promotions[0], items=("tulip-red",)),))
+    assert price_cart(with_roses, [], "US", by_variant, now=0).shipping_options[0].amount == 0
+    without = [PriceLine("tulip-red", 1000, 1, "tulips")]
+    assert price_cart(without, [], "US", rules, now=0).shipping_options[0].amount == 500

@@ -175,7 +175,10 @@ class Checkout:
             variants = price_lines(db, owner.account, lines)
             rules = read_pricing_rules(db, owner.account)
         cart = price_order(
-            [PriceLine(v.variant_id, v.price, q) for v, (_, q) in zip(variants, lines, strict=True)],
+            [
+                PriceLine(v.variant_id, v.price, q, v.product_id)
+                for v, (_, q) in zip(variants, lines, strict=True)
+            ],
             where.codes,
             address.country,
             rules,

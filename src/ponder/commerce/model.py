@@ -182,6 +182,7 @@ class Promotion:
     title: str
     min_subtotal: int = 0  # minor units
     shipping_options: tuple[str, ...] = ()  # ShippingOption ids; () : every option
+    items: tuple[str, ...] = ()  # product or variant ids: a cart holding any of them; () : any cart
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ class PriceLine:
     variant_id: str
     price: int  # minor units, each
     quantity: int = 1
+    product_id: str = ""  # what a promotion limited to some items may name instead of the variant
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class ShippingQuote:
     price: int  # the option's own price
     amount: int  # what the buyer pays for it: 0 when a promotion makes it free
     free_by: str | None = None  # the Promotion.id that made it free
+    free_title: str | None = None  # and its title, what the buyer is told
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,12 @@ def price_cart(
             left[a.target] -= a.amount
         discounts.append(AppliedDiscount(_title(found), amount, found.code, False, allocations))
     items_discount = subtotal - sum(left)
-    quotes = shipping_quotes(destination, subtotal - items_discount, rules) if destination else ()
+    held = {line.variant_id for line in lines if line.quantity} | {
+        line.product_id for line in lines if line.quantity
+    }
+    quotes = (
+        shipping_quotes(destination, subtotal - items_discount, rules, held - {""}) if destination else ()
+    )
     chosen: ShippingQuote | None = None
     if shipping_option is not None:
         chosen = next((q for q in quotes if q.id == shipping_option), None)
@@ -210,10 +217,13 @@ def price_order(
     return price_cart(lines, codes, destination, rules, now=now, shipping_option=best.id)
 
 
-def shipping_quotes(destination: str, items: int, rules: PricingRules) -> tuple[ShippingQuote, ...]:
+def shipping_quotes(
+    destination: str, items: int, rules: PricingRules, held: set[str] | frozenset[str] = frozenset()
+) -> tuple[ShippingQuote, ...]:
     """The options that ship to the ``destination`` country, priced for ``items`` (what the items cost
     after discounts): those listing it, and the rest-of-world ones of the service levels it has none of;
-    free where a promotion says so. In the store's order."""
+    free where a promotion says so (one limited to some items: when ``held``, the cart's product and
+    variant ids, holds one of them). In the store's order."""
     country = destination.strip().upper()
     levels = {o.service_level for o in rules.shipping_options if country in o.countries}
     options = [
@@ -230,11 +240,21 @@ def shipping_quotes(destination: str, items: int, rules: PricingRules) -> tuple[
                 if p.kind == "free_shipping"
                 and items >= p.min_subtotal
                 and (not p.shipping_options or option.id in p.shipping_options)
+                and (not p.items or not held.isdisjoint(p.items))
             ),
             None,
         )
         amount = 0 if free is not None else option.price
-        quotes.append(ShippingQuote(option.id, option.title, option.price, amount, free.id if free else None))
+        quotes.append(
+            ShippingQuote(
+                option.id,
+                option.title,
+                option.price,
+                amount,
+                free.id if free else None,
+                free.title if free else None,
+            )
+        )
     return tuple(quotes)
 
 

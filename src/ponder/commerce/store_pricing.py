@@ -75,8 +75,8 @@ def write_pricing_rules(db: Connection, account: str, store: StoreData) -> None:
     if store.promotions:
         db.execute(
             sql(
-                "INSERT INTO promotions (account, id, seq, kind, title, min_subtotal, shipping_options) "
-                "VALUES (:account, :id, :seq, :kind, :title, :min_subtotal, :options)"
+                "INSERT INTO promotions (account, id, seq, kind, title, min_subtotal, shipping_options, "
+                "items) VALUES (:account, :id, :seq, :kind, :title, :min_subtotal, :options, :items)"
             ),
             [
                 {
@@ -87,6 +87,7 @@ def write_pricing_rules(db: Connection, account: str, store: StoreData) -> None:
                     "title": p.title,
                     "min_subtotal": p.min_subtotal,
                     "options": json.dumps(list(p.shipping_options)),
+                    "items": json.dumps(list(p.items)),
                 }
                 for i, p in enumerate(store.promotions)
             ],
@@ -112,7 +113,7 @@ def read_pricing_rules(db: Connection, account: str) -> PricingRules:
     ).all()
     promotions = db.execute(
         sql(
-            "SELECT id, kind, title, min_subtotal, shipping_options FROM promotions "
+            "SELECT id, kind, title, min_subtotal, shipping_options, items FROM promotions "
             "WHERE account = :account ORDER BY seq"
         ),
         args,
@@ -135,7 +136,14 @@ def read_pricing_rules(db: Connection, account: str) -> PricingRules:
             for r in options
         ),
         promotions=tuple(
-            Promotion(r.id, r.kind, r.title, int(r.min_subtotal), tuple(json.loads(r.shipping_options)))
+            Promotion(
+                r.id,
+                r.kind,
+                r.title,
+                int(r.min_subtotal),
+                tuple(json.loads(r.shipping_options)),
+                tuple(json.loads(r.items)),
+            )
             for r in promotions
         ),
     )
@@ -162,7 +170,10 @@ class StorePricing:
         with self.db.reading() as db:
             variants = price_lines(db, account, lines)
             rules = read_pricing_rules(db, account)
-        priced = [PriceLine(v.variant_id, v.price, q) for v, (_, q) in zip(variants, lines, strict=True)]
+        priced = [
+            PriceLine(v.variant_id, v.price, q, v.product_id)
+            for v, (_, q) in zip(variants, lines, strict=True)
+        ]
         return price_cart(
             priced,
             codes,

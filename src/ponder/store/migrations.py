@@ -490,6 +490,11 @@ def m010_ucp_signing_and_mandates(db: Connection) -> None:
     md.create_all(db)
 
 
+def m011_promotion_items(db: Connection) -> None:
+    """A promotion limited to carts holding some items (JSON: product or variant ids; []: any cart)."""
+    db.execute(sa.text("ALTER TABLE promotions ADD COLUMN items TEXT NOT NULL DEFAULT '[]'"))
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -505,4 +510,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m008_pricing_rules,
     m009_order_discounts_and_shipping,
     m010_ucp_signing_and_mandates,
+    m011_promotion_items,
 ]

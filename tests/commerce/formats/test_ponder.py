@@ -99,7 +99,8 @@ PRICING_RULES: Doc = {
             "title": "Free EU shipping",
             "min_subtotal": 5000,
             "shipping_options": ["eu"],
-        }
+        },
+        {"id": "roses-ship-free", "kind": "free_shipping", "title": "Roses ship free", "items": ["roses"]},
     ],
 }
 
@@ -117,12 +118,14 @@ def test_discount_codes_shipping_options_and_promotions_load_and_round_trip(tmp_
         ("eu", 490, ("FR", "DE"), "standard"),
         ("world", 1990, (), ""),
     ]
-    (promotion,) = store.promotions
-    assert (promotion.kind, promotion.min_subtotal, promotion.shipping_options) == (
+    promotion, roses = store.promotions
+    assert (promotion.kind, promotion.min_subtotal, promotion.shipping_options, promotion.items) == (
         "free_shipping",
         5000,
         ("eu",),
+        (),
     )
+    assert roses.items == ("roses",) and roses.min_subtotal == 0
     written = dump_ponder(store, tmp_path / "out.json")
     doc = json.loads(written.read_text(encoding="utf-8"))
     assert [c["code"] for c in doc["discount_codes"]] == ["WELCOME10", "SPRING5", "OLD"]

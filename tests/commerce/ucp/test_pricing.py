@@ -107,6 +107,9 @@ def test_the_options_to_the_destination_are_offered_and_the_chosen_one_charged(c
     assert totals(checkout)["fulfillment"] == 1500 and totals(checkout)["total"] == 6500
     free = checkouts.create(APP, CheckoutCreateRequest.model_validate(body(quantity=3))).body
     assert totals(free)["fulfillment"] == 0  # over 70.00: the promotion's free shipping
+    [free_group] = free["fulfillment"]["methods"][0]["groups"]
+    titles = {o["id"]: o["title"] for o in free_group["options"]}
+    assert titles["std"] == "Standard (Free shipping over 70)"  # says why it costs nothing
     assert any(d.get("automatic") for d in free["discounts"]["applied"])
     unknown = checkouts.create(APP, CheckoutCreateRequest.model_validate(body(option="us-std"))).body
     assert unknown["status"] == "incomplete"  # the US option does not ship to Portugal

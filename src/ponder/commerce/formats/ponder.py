@@ -16,7 +16,8 @@ The format is the model as JSON, money in integer cents, lists in file order::
      "discount_codes"?: [{"code", "kind": "percentage" | "fixed_amount", "value", "title"?,
                           "min_subtotal"?, "expires_at"?, "active"?}],
      "shipping_options"?: [{"id", "title", "price", "countries"?: ["FR", ...], "service_level"?}],
-     "promotions"?: [{"id", "kind": "free_shipping", "title", "min_subtotal"?, "shipping_options"?}]}
+     "promotions"?: [{"id", "kind": "free_shipping", "title", "min_subtotal"?, "shipping_options"?,
+                      "items"?: [product or variant ids]}]}
 
 A big catalog goes in a JSONL file named by ``products_file`` (beside store.json, one product per
 line) instead of ``products``. A variant sits under its product and may repeat its ``product_id``; an
@@ -253,6 +254,7 @@ class _PPromotion(_Strict):
     title: Name
     min_subtotal: Cents = 0
     shipping_options: list[str] = []
+    items: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default=[], max_length=1000)
 
 
 class _PStore(_Strict):
@@ -400,7 +402,9 @@ class _PonderBuilder:
                     self.note(f"promotions[{i}].shipping_options[{j}]", f"unknown shipping option {oid!r}")
         return tuple(
             Promotion(
-                **p.model_dump(exclude={"shipping_options"}), shipping_options=tuple(p.shipping_options)
+                **p.model_dump(exclude={"shipping_options", "items"}),
+                shipping_options=tuple(p.shipping_options),
+                items=tuple(p.items),
             )
             for p in given
         )

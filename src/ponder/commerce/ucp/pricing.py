@@ -19,6 +19,7 @@ from ponder.commerce.pricing import (
     Priced,
     PriceLine,
     PricingRules,
+    ShippingQuote,
     price_order,
     shipping_quotes,
     ucp_error_code,
@@ -113,7 +114,7 @@ def price_lines(shop: Shop, account: str, lines: list[dict[str, Any]]) -> Priced
             priced.messages.append(doc.error("quantity_limit", text, path + ".quantity"))
         else:
             priced.items.append(LineItem(variant.variant_id, quantity))
-            priced.prices.append(PriceLine(variant.variant_id, variant.price, quantity))
+            priced.prices.append(PriceLine(variant.variant_id, variant.price, quantity, variant.product_id))
             priced.positions.append(len(priced.line_items) - 1)
     return priced
 
@@ -240,7 +241,7 @@ def render(shop: Shop, session: Session, evaluation: Evaluation) -> dict[str, An
         group |= {"options": [free], "selected_option_id": STANDARD}
     else:
         group["options"] = [
-            {"id": q.id, "title": q.title, "totals": [{"type": "total", "amount": q.amount}]}
+            {"id": q.id, "title": _option_title(q), "totals": [{"type": "total", "amount": q.amount}]}
             for q in cart.shipping_options
         ]
         if cart.shipping is not None:
@@ -279,6 +280,11 @@ def render(shop: Shop, session: Session, evaluation: Evaluation) -> dict[str, An
     if cart is not None:
         body["discounts"] = _discounts(evaluation, cart)
     return doc.checked(body)
+
+
+def _option_title(quote: ShippingQuote) -> str:
+    """A shipping option's title; a free one says which promotion made it free."""
+    return f"{quote.title} ({quote.free_title})" if quote.free_title and quote.price else quote.title
 
 
 def _totals(evaluation: Evaluation) -> list[dict[str, Any]]:
