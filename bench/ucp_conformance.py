@@ -45,8 +45,8 @@ after version negotiation, the open store, discounts, shipping by destination, p
 errors and 2026-01-11's error statuses. What still fails, and why (each group names its tests):
 
 - **Refused by design: an order straight from ``complete`` without the person (22 tests, ap2_test among
-  them).** The suite's agent completes with a card or a token credential (``success_token``; a raw card number in
-  ``card_credential_test``; a bound token in ``binding_test``) and expects ``completed`` with an order, and
+  them).** The suite's agent completes with a card or a token credential (``success_token``; a raw card
+  number in ``card_credential_test``; a bound token in ``binding_test``) and expects ``completed`` with an order, and
   most of its checkouts name no buyer at all. Ponder buys only with the person's own confirmation: in the
   store's own app, or an AP2 checkout mandate verified for real (commerce/ucp/mandates.py). A checkout
   without a buyer has nobody to confirm it (400 ``missing``: buyer email). So these fail, as they should
