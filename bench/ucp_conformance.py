@@ -46,17 +46,18 @@ errors and 2026-01-11's error statuses. What still fails, and why (each group na
 
 - **Refused by design: an order straight from ``complete`` without the person (22 tests, ap2_test among
   them).** The suite's agent completes with a card or a token credential (``success_token``; a raw card
-  number in ``card_credential_test``; a bound token in ``binding_test``) and expects ``completed`` with an order, and
-  most of its checkouts name no buyer at all. Ponder buys only with the person's own confirmation: in the
-  store's own app, or an AP2 checkout mandate verified for real (commerce/ucp/mandates.py). A checkout
-  without a buyer has nobody to confirm it (400 ``missing``: buyer email). So these fail, as they should
-  under Ponder's rule: checkout_lifecycle (complete, complete_is_idempotent, cannot_cancel_completed,
-  cannot_update_completed), idempotency_complete, order_test (4), webhook_test (3),
-  simulation_url_security_test (3), invalid_input (invalid_adjustment_status, malformed_adjustment_payload),
-  card_credential, binding, validation (payment_failure: 400 before the payment is looked at,
-  complete_without_fulfillment: our 400 says what is missing in other words). ``ap2_test`` sends the
-  mandate ``"header.payload.signature~kb_signature"``: no signature to verify, so it is refused (tests
-  in tests/commerce/ucp/test_mandates.py show a real mandate buying).
+  number in ``card_credential_test``; a bound token in ``binding_test``) and expects ``completed`` with an
+  order, and most of its checkouts name no buyer at all. Ponder buys only with the person's own
+  confirmation: in the store's own app, or an AP2 checkout mandate verified for real
+  (commerce/ucp/mandates.py). A checkout without a buyer has nobody to confirm it (400 ``missing``: buyer
+  email). So these fail, as they should under Ponder's rule: checkout_lifecycle (complete,
+  complete_is_idempotent, cannot_cancel_completed, cannot_update_completed), idempotency_complete,
+  order_test (4), webhook_test (3), simulation_url_security_test (3), invalid_input
+  (invalid_adjustment_status, malformed_adjustment_payload), card_credential, binding, validation
+  (payment_failure: 400 before the payment is looked at, complete_without_fulfillment: our 400 says what is
+  missing in other words). ``ap2_test`` sends the mandate ``"header.payload.signature~kb_signature"``: no
+  signature to verify, so it is refused (tests in tests/commerce/ucp/test_mandates.py show a real mandate
+  buying).
 - **Refused by design: a buyer's saved data to an anonymous agent (7 fulfillment tests:
   known_customer_*, unknown_customer_no_address, known_user_existing_address_reuse,
   new_user_new_address_persistence).** They expect the saved addresses of whoever's email the agent names
