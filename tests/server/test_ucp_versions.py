@@ -210,3 +210,34 @@ def test_checkouts_are_signed_with_the_key_the_profile_publishes_and_a_mandate_b
     assert done.json()["order"]["id"]
     again = call(live, "POST", path, body, key=agent_key, agent=agent)
     assert again.status_code == 409  # completed: nothing more to buy
+
+
+def test_the_order_a_checkout_became_is_read_in_each_version(server) -> None:
+    from ponder.commerce.ucp.v2026_01_11.schemas.shopping.order import Order as ReleasedOrder
+
+    created = call(server, "POST", "/ucp/checkout-sessions", released_create(), agent=RELEASED_AGENT).json()
+    path = f"/ucp/checkout-sessions/{created['id']}"
+    saved = {
+        "payment_data": {
+            "id": "visa",
+            "handler_id": "ponder_test",
+            "type": "card",
+            "brand": "visa",
+            "last_digits": "4242",
+        }
+    }
+    waiting = call(server, "POST", path + "/complete", saved, agent=RELEASED_AGENT).json()
+    token = token_of(waiting["continue_url"])
+    decided = httpx.post(
+        f"{server.url}/ucp/confirm/{created['id']}", json={"token": token, "decision": "confirm"}
+    )
+    assert decided.status_code == 200, decided.text
+    order_id = call(server, "GET", path, agent=RELEASED_AGENT).json()["order"]["id"]
+    old = call(server, "GET", f"/ucp/orders/{order_id}", agent=RELEASED_AGENT)
+    assert old.status_code == 200, old.text
+    assert ReleasedOrder.model_validate(old.json()).checkout_id == created["id"]
+    draft = call(
+        server, "GET", f"/ucp/orders/{order_id}", agent=RELEASED_AGENT + ', version="2026-08-25"'
+    ).json()
+    assert draft["ucp"]["version"] == "2026-08-25" and draft["id"] == order_id
+    assert call(server, "GET", "/ucp/orders/ord_none", agent=RELEASED_AGENT).status_code == 404

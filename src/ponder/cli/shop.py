@@ -181,11 +181,22 @@ def orders(obj: CliContext, user: str) -> None:
     help="Where the order is now (orders move pending -> processed -> delivered, forward only).",
 )
 @click.option("--note", default="", help="Kept in the order's history.")
+@click.option("--carrier", default="", help="Who carries the shipment (shown to the buyer's agent).")
+@click.option("--tracking", "tracking_number", default="", help="The shipment's tracking number.")
 @click.pass_obj
-def fulfil(obj: CliContext, order_id: str, status: str, note: str) -> None:
-    """As the store: mark an order processed or delivered (then it can be returned or exchanged)."""
+def fulfil(
+    obj: CliContext, order_id: str, status: str, note: str, carrier: str, tracking_number: str
+) -> None:
+    """As the store: mark an order processed (shipped) or delivered (then it can be returned or exchanged)."""
     with _shop(obj) as (shop_, settings):
-        order = shop_.orders.advance(settings.commerce.account, order_id, status, note)
+        order = shop_.orders.advance(
+            settings.commerce.account,
+            order_id,
+            status,
+            note,
+            carrier=carrier,
+            tracking_number=tracking_number,
+        )
     write_json(order)
 
 

@@ -67,11 +67,14 @@ class OrderLine(TypedDict):
 
 
 class OrderEvent(TypedDict):
-    """A row of the order's history: the status it was in after the change, and why."""
+    """A row of the order's history: the status it was in after the change, and why; a shipping event's
+    carrier and tracking number ("" : none given)."""
 
     status: OrderStatus
     note: str
     at: float
+    carrier: str
+    tracking_number: str
 
 
 class OrderPayment(TypedDict):
@@ -133,7 +136,7 @@ def read_order(db: Connection, owner: Owner, order_id: str) -> OrderView:
     ).mappings()
     events = db.execute(
         sql(
-            "SELECT status, note, at FROM order_events "
+            "SELECT status, note, at, carrier, tracking_number FROM order_events "
             "WHERE account = :account AND order_id = :id ORDER BY seq"
         ),
         args,
@@ -169,7 +172,16 @@ def read_order(db: Connection, owner: Owner, order_id: str) -> OrderView:
             }
             for i in items
         ],
-        "history": [{"status": e["status"], "note": e["note"], "at": e["at"]} for e in events],
+        "history": [
+            {
+                "status": e["status"],
+                "note": e["note"],
+                "at": e["at"],
+                "carrier": e["carrier"],
+                "tracking_number": e["tracking_number"],
+            }
+            for e in events
+        ],
         "payments": [
             {
                 "kind": p["kind"],
@@ -241,28 +253,53 @@ def paid_for(item: OrderLine) -> int:
 
 
 def set_status(
-    db: Connection, account: str, order_id: str, status: str, note: str, request_key: str = ""
+    db: Connection,
+    account: str,
+    order_id: str,
+    status: str,
+    note: str,
+    request_key: str = "",
+    *,
+    carrier: str = "",
+    tracking_number: str = "",
 ) -> None:
-    """Move the order to ``status`` and say why in its history."""
+    """Move the order to ``status`` and say why in its history (with a shipment's carrier and tracking)."""
     now = time.time()
     db.execute(
         sql("UPDATE orders SET status = :status, updated_at = :now WHERE account = :account AND id = :id"),
         {"account": account, "id": order_id, "status": status, "now": now},
     )
-    add_event(db, account, order_id, status, note, now, request_key)
+    add_event(db, account, order_id, status, note, now, request_key, carrier, tracking_number)
 
 
 def add_event(
-    db: Connection, account: str, order_id: str, status: str, note: str, at: float, request_key: str = ""
+    db: Connection,
+    account: str,
+    order_id: str,
+    status: str,
+    note: str,
+    at: float,
+    request_key: str = "",
+    carrier: str = "",
+    tracking_number: str = "",
 ) -> None:
     """Append to the order's history; ``request_key``: the request (a confirmed action) that made it."""
     db.execute(
         sql(
-            "INSERT INTO order_events (account, order_id, seq, status, note, at, request_key) VALUES "
-            "(:account, :order, (SELECT COALESCE(MAX(seq), -1) + 1 FROM order_events "
-            "WHERE account = :account AND order_id = :order), :status, :note, :at, :key)"
+            "INSERT INTO order_events (account, order_id, seq, status, note, at, request_key, carrier, "
+            "tracking_number) VALUES (:account, :order, (SELECT COALESCE(MAX(seq), -1) + 1 FROM order_events "
+            "WHERE account = :account AND order_id = :order), :status, :note, :at, :key, :carrier, :tracking)"
         ),
-        {"account": account, "order": order_id, "status": status, "note": note, "at": at, "key": request_key},
+        {
+            "account": account,
+            "order": order_id,
+            "status": status,
+            "note": note,
+            "at": at,
+            "key": request_key,
+            "carrier": carrier,
+            "tracking": tracking_number,
+        },
     )
 
 

@@ -144,13 +144,24 @@ class OrderBook:
 
     # --- writing ----------------------------------------------------------------------------------------
 
-    def advance(self, account: str, order_id: str, status: str, note: str = "") -> OrderView:
-        """The store moves an order forward: pending -> processed -> delivered (a step may be skipped, never
-        taken back). No money moves. Not a customer's action, so no ``Owner`` and no confirmation: the
-        operator's. Under the order's lock, so a customer's cancel and this cannot both win."""
+    def advance(
+        self,
+        account: str,
+        order_id: str,
+        status: str,
+        note: str = "",
+        *,
+        carrier: str = "",
+        tracking_number: str = "",
+    ) -> OrderView:
+        """The store moves an order forward: pending -> processed (shipped: with the ``carrier`` and
+        ``tracking_number``, if given) -> delivered (a step may be skipped, never taken back). No money moves.
+        Not a customer's action, so no ``Owner`` and no confirmation: the operator's. Under the order's
+        lock, so a customer's cancel and this cannot both win."""
         if status not in FULFILMENT[1:]:
             raise UserError(f"An order can be moved to {' or '.join(FULFILMENT[1:])}, not {status!r}.")
         note = " ".join(note.split())[:200]
+        carrier, tracking_number = " ".join(carrier.split())[:100], "".join(tracking_number.split())[:100]
         with self.db.transaction(lock=f"order:{account}:{order_id}") as db:
             row = (
                 db.execute(
@@ -168,7 +179,15 @@ class OrderBook:
                     f"Order {order_id} is {current}: it cannot be moved to {status} "
                     f"(orders move {' -> '.join(FULFILMENT)}, forward only)."
                 )
-            set_status(db, account, order_id, status, note or f"{status} by the store")
+            set_status(
+                db,
+                account,
+                order_id,
+                status,
+                note or f"{status} by the store",
+                carrier=carrier,
+                tracking_number=tracking_number,
+            )
             return read_order(db, Owner(account, str(row["user_id"])), order_id)
 
     def cancel(

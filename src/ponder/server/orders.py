@@ -29,6 +29,8 @@ class StatusChange(BaseModel):
 
     status: Literal["processed", "delivered"] = Field(description="Where the order is now.")
     note: str = Field(default="", max_length=200, description="Kept in the order's history.")
+    carrier: str = Field(default="", max_length=100, description="Who carries the shipment.")
+    tracking_number: str = Field(default="", max_length=100, description="The shipment's tracking number.")
 
 
 async def list_orders(shop: Shop, owner: Owner) -> dict[str, Any]:
@@ -37,7 +39,18 @@ async def list_orders(shop: Shop, owner: Owner) -> dict[str, Any]:
 
 
 async def advance(shop: Shop, account: str, order_id: str, change: StatusChange) -> dict[str, Any]:
-    return order_json(await _run(lambda: shop.orders.advance(account, order_id, change.status, change.note)))
+    return order_json(
+        await _run(
+            lambda: shop.orders.advance(
+                account,
+                order_id,
+                change.status,
+                change.note,
+                carrier=change.carrier,
+                tracking_number=change.tracking_number,
+            )
+        )
+    )
 
 
 def order_json(order: OrderView) -> dict[str, Any]:

@@ -495,6 +495,17 @@ def m011_promotion_items(db: Connection) -> None:
     db.execute(sa.text("ALTER TABLE promotions ADD COLUMN items TEXT NOT NULL DEFAULT '[]'"))
 
 
+def m012_fulfillment_events(db: Connection) -> None:
+    """An order's shipping events carry the carrier and tracking number the store gave (orders.py
+    ``advance``), and a UCP checkout session the order it became, so an agent finds its order's checkout."""
+    db.execute(sa.text("ALTER TABLE order_events ADD COLUMN tracking_number TEXT NOT NULL DEFAULT ''"))
+    db.execute(sa.text("ALTER TABLE order_events ADD COLUMN carrier TEXT NOT NULL DEFAULT ''"))
+    db.execute(sa.text("ALTER TABLE ucp_checkout_sessions ADD COLUMN order_id TEXT NOT NULL DEFAULT ''"))
+    db.execute(
+        sa.text("CREATE INDEX ucp_checkout_sessions_order ON ucp_checkout_sessions (account, order_id)")
+    )
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -511,4 +522,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m009_order_discounts_and_shipping,
     m010_ucp_signing_and_mandates,
     m011_promotion_items,
+    m012_fulfillment_events,
 ]

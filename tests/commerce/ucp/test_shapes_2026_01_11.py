@@ -61,6 +61,7 @@ def test_the_profile_is_a_released_discovery_profile_with_the_rest_endpoint_and_
         "dev.ucp.shopping.fulfillment",
         "dev.ucp.shopping.discount",
         "dev.ucp.shopping.ap2_mandate",
+        "dev.ucp.shopping.order",
     ]
     [handler] = body["payment"]["handlers"]
     assert handler["id"] == "ponder_test" and handler["name"] == "dev.ponder.payment_token"

@@ -45,11 +45,13 @@ from ponder.commerce.ucp.errors import (
     CheckoutFinished,
     CheckoutNotFound,
     InvalidCheckoutRequest,
+    OrderNotFound,
     UnsellableLines,
     error_value,
     raise_stored,
 )
 from ponder.commerce.ucp.mandates import MandateRefused, Mandates, Terms
+from ponder.commerce.ucp.order_documents import order_document
 from ponder.commerce.ucp.pricing import LINE_PROBLEMS, Evaluation, evaluate, render
 from ponder.commerce.ucp.requests import Declined, buyer_user, read_codes, read_fulfillment, read_instrument
 from ponder.commerce.ucp.sessions import Session, SessionStore, new_state
@@ -204,6 +206,19 @@ class UcpCheckouts:
 
     def get(self, caller: Caller, checkout_id: str) -> Answer:
         return Answer(self.current(caller, checkout_id, caller.base_url)[1])
+
+    def order(self, caller: Caller, order_id: str) -> Answer:
+        """The order a checkout of the caller's became (UCP's order capability), as it is now: to anyone
+        else, and for an order no UCP checkout made, ``OrderNotFound``."""
+        checkout_id = self.sessions.of_order(caller.account, order_id)
+        if checkout_id is None:
+            raise OrderNotFound(order_id)
+        try:
+            session, _ = self.current(caller, checkout_id, caller.base_url)
+        except CheckoutNotFound:
+            raise OrderNotFound(order_id) from None
+        order = self.shop.orders.get(session.customer(), order_id)
+        return Answer(order_document(order, checkout_id, caller.base_url))
 
     def update(self, caller: Caller, checkout_id: str, request: Any, *, strict: bool = False) -> Answer:
         """Replace the checkout's lines, buyer and fulfillment; ``strict`` as for ``create`` (nothing is

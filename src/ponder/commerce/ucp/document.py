@@ -26,6 +26,7 @@ SHOPPING = "dev.ucp.shopping"
 CHECKOUT = "dev.ucp.shopping.checkout"
 FULFILLMENT = "dev.ucp.shopping.fulfillment"
 DISCOUNT = "dev.ucp.shopping.discount"
+ORDER = "dev.ucp.shopping.order"
 HANDLER = "dev.ponder.payment_token"  # our handler: a saved method by id, or the provider's token
 SESSION_TTL_S = 6 * 3600  # the spec's default lifetime of a checkout
 MAX_LINES = 50  # as a Ponder checkout (checkout.py)
@@ -88,6 +89,13 @@ def profile(base_url: str, provider: str, older: dict[str, str] | None = None) -
                         "spec": f"https://ucp.dev/{VERSION}/specification/discount/",
                         "schema": f"https://ucp.dev/{VERSION}/schemas/shopping/discount.json",
                         "extends": CHECKOUT,
+                    }
+                ],
+                ORDER: [
+                    {
+                        "version": VERSION,
+                        "spec": f"https://ucp.dev/{VERSION}/specification/order/",
+                        "schema": f"https://ucp.dev/{VERSION}/schemas/shopping/order.json",
                     }
                 ],
             },

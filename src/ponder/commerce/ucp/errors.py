@@ -4,7 +4,8 @@ reads. The server (server/ucp/) chooses the HTTP status and the body's shape; no
     PonderError
     └── UserError
         ├── NotFoundError
-        │   └── CheckoutNotFound          no such checkout session, or not the caller's (the same answer)
+        │   ├── CheckoutNotFound          no such checkout session, or not the caller's (the same answer)
+        │   └── OrderNotFound             no order a checkout of the caller's became (the same answer)
         ├── ConflictError
         │   └── CheckoutConflict          not now, or not in this state (``retry_after``: a passing state)
         │       └── CheckoutFinished      the checkout is completed or canceled: it can no longer change
@@ -25,6 +26,7 @@ __all__ = [
     "CheckoutFinished",
     "CheckoutNotFound",
     "InvalidCheckoutRequest",
+    "OrderNotFound",
     "UnsellableLines",
     "error_value",
     "raise_stored",
@@ -38,6 +40,13 @@ class CheckoutNotFound(NotFoundError):
 
     def __init__(self, checkout_id: str, *, message: str | None = None) -> None:
         super().__init__(message or f"No checkout session '{checkout_id}'.")
+
+
+class OrderNotFound(CheckoutNotFound):
+    """No order by this id that a checkout of this caller's became."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(order_id, message=f"No order '{order_id}'.")
 
 
 class CheckoutConflict(ConflictError):

@@ -79,6 +79,15 @@ class SessionStore:
                 },
             )
 
+    def of_order(self, account: str, order_id: str) -> str | None:
+        """The id of the checkout session that became ``order_id``, if one did."""
+        with self.db.reading() as db:
+            found = db.execute(
+                sql("SELECT id FROM ucp_checkout_sessions WHERE account = :account AND order_id = :order"),
+                {"account": account, "order": order_id},
+            ).scalar()
+        return None if found is None else str(found)
+
     def read(self, account: str | None, checkout_id: str) -> Session:
         """The session by id, in ``account`` (None: in any account, for the person's page)."""
         where = "id = :id" + (" AND account = :account" if account is not None else "")
@@ -110,7 +119,7 @@ class SessionStore:
             written = db.execute(
                 sql(
                     "UPDATE ucp_checkout_sessions SET user_id = :user, status = :status, session = :session, "
-                    "state = :state, version = version + 1, updated_at = :now "
+                    "state = :state, order_id = :order, version = version + 1, updated_at = :now "
                     "WHERE account = :account AND id = :id AND version = :version"
                 ),
                 {
@@ -120,6 +129,7 @@ class SessionStore:
                     "status": session.status,
                     "session": json.dumps(body),
                     "state": json.dumps(session.state),
+                    "order": (session.state.get("order") or {}).get("id", ""),
                     "now": time.time(),
                     "version": session.version,
                 },

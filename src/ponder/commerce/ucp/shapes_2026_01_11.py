@@ -42,6 +42,7 @@ from ponder.commerce.ucp.v2026_01_11.schemas.shopping import (
     fulfillment_update_req,
     payment_data,
 )
+from ponder.commerce.ucp.v2026_01_11.schemas.shopping import order as released_order
 
 __all__ = [
     "VERSION",
@@ -50,6 +51,7 @@ __all__ = [
     "create_request",
     "error_body",
     "handler",
+    "order",
     "profile",
     "update_request",
 ]
@@ -85,6 +87,8 @@ def _capabilities(discovery: bool) -> list[dict[str, Any]]:
     capabilities: list[dict[str, Any]] = [{"name": doc.CHECKOUT, "version": VERSION}]
     for name in (doc.FULFILLMENT, doc.DISCOUNT, AP2_MANDATE):
         capabilities.append({"name": name, "version": VERSION, "extends": doc.CHECKOUT})
+    if discovery:  # an order is read on its own, not as a checkout's extension
+        capabilities.append({"name": doc.ORDER, "version": VERSION})
     if discovery:
         for capability in capabilities:
             short = capability["name"].rsplit(".", 1)[1]
@@ -161,6 +165,28 @@ def checkout(body: dict[str, Any], base_url: str, provider: str) -> dict[str, An
         dumped["discounts"] = discount_resp.DiscountsObject.model_validate(body["discounts"]).model_dump(
             mode="json", by_alias=True, exclude_none=True
         )
+    return dumped
+
+
+def order(body: dict[str, Any]) -> dict[str, Any]:
+    """An order the store wrote (2026-08-25, order_documents.py) as a platform on 2026-01-11 reads it: a
+    line returned or exchanged since is left out (2026-01-11 has no ``removed`` line; the refund is in
+    ``adjustments``), an adjustment carries its ``amount``, totals are positive."""
+    rewritten = {k: v for k, v in body.items() if k not in ("ucp", "line_items", "totals", "adjustments")}
+    rewritten["ucp"] = {"version": VERSION, "capabilities": [{"name": doc.ORDER, "version": VERSION}]}
+    rewritten["line_items"] = [
+        line | {"totals": _positive(line["totals"])}
+        for line in body["line_items"]
+        if line["status"] != "removed"
+    ]
+    rewritten["totals"] = _positive(body["totals"])
+    rewritten["adjustments"] = [
+        {k: v for k, v in a.items() if k != "totals"} | {"amount": abs(int(a["totals"][-1]["amount"]))}
+        for a in body.get("adjustments", [])
+    ]
+    dumped: dict[str, Any] = released_order.Order.model_validate(rewritten).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
     return dumped
 
 

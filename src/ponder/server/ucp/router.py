@@ -345,6 +345,16 @@ async def get_checkout(state: State, caller: UcpCaller, checkout_id: str) -> JSO
     return await _answer(state, caller, lambda checkouts: checkouts.get(caller.who, checkout_id))
 
 
+@router.get("/orders/{order_id}", response_model=None, responses=_responses(200))
+async def get_order(state: State, caller: UcpCaller, order_id: str) -> JSONResponse:
+    """The order a checkout of yours became (UCP's order capability): its lines, shipping events with
+    tracking, refunds and totals, as they are now."""
+    checkouts = state.ucp_checkouts
+    answer = await _run(lambda: checkouts.order(caller.who, order_id))
+    body = answer.body if caller.version != RELEASED else released.order(answer.body)
+    return JSONResponse(body, headers=caller.headers)
+
+
 @router.put(
     "/checkout-sessions/{checkout_id}",
     response_model=None,
