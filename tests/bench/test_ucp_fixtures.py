@@ -88,5 +88,8 @@ def test_discounts_rates_and_promotions_become_the_stores_pricing_rules(tmp_path
     ]
     options = [(o.id, o.price, tuple(o.countries), o.service_level) for o in store.shipping_options]
     assert options == [("std", 400, (), "standard"), ("fast", 900, ("GB",), "express")]
-    assert [(p.id, p.min_subtotal) for p in store.promotions] == [("p1", 5000)]
-    assert converted.skipped == ["payment_instruments.csv", "promotions.csv: p2 (limited to some items)"]
+    assert [(p.id, p.min_subtotal, p.items) for p in store.promotions] == [
+        ("p1", 5000, ()),
+        ("p2", 0, ("mug",)),
+    ]
+    assert converted.skipped == ["payment_instruments.csv"]

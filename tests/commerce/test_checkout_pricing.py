@@ -5,6 +5,7 @@ order, each line's share of the discounts kept, and what the buyer paid per line
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 from tests.commerce.conftest import ANN, SHOP, store_data
@@ -45,18 +46,24 @@ def priced_shop(database_url: str, **rules: object) -> tuple[Checkout, TestPayme
     return checkout, provider, OrderBook(db, provider)
 
 
+def buy(checkout: Checkout, key: str, *items: LineItem, **options: Any) -> Any:
+    """Ann's order of ``items`` (one shirt by default), shipped home and paid with her visa."""
+    where = {"address_id": "home"} if "address" not in options else {}
+    return checkout.place_order(
+        ANN,
+        list(items) or [LineItem("shirt-m", 1)],
+        payment_method_id="visa",
+        idempotency_key=key,
+        **where,
+        **options,
+    )
+
+
 def test_codes_and_the_destinations_shipping_are_priced_into_the_order_and_charged(database_url) -> None:
     checkout, provider, _ = priced_shop(database_url)
-    items = [LineItem("shirt-m", 1), LineItem("esp-40", 1)]  # 4500 + 3000
-    order = checkout.place_order(
-        ANN,
-        items,
-        address_id="home",
-        payment_method_id="visa",
-        idempotency_key="k1",
-        codes=["tenoff", "FIVE"],
-    )
-    # 10% of 7500 = 750, then 500 of what is left; Portugal's own standard option, the cheapest: 400.
+    shirt_and_shoes = (LineItem("shirt-m", 1), LineItem("esp-40", 1))
+    order = buy(checkout, "k1", *shirt_and_shoes, codes=["tenoff", "FIVE"])
+    # 4500 + 3000; 10% of 7500 = 750, then 500 of what is left; Portugal's own standard option: 400.
     assert order["total"] == 7500 - 750 - 500 + 400
     assert order["shipping"] == 400 and order["shipping_option"] == "pt-std"
     assert [(d["code"], d["amount"]) for d in order["discounts"]] == [("TENOFF", 750), ("FIVE", 500)]
@@ -68,18 +75,9 @@ def test_a_chosen_option_is_charged_and_a_free_shipping_promotion_applies_over_i
     database_url,
 ) -> None:
     checkout, _, _ = priced_shop(database_url)
-    order = checkout.place_order(
-        ANN,
-        [LineItem("shirt-m", 1)],
-        address_id="home",
-        payment_method_id="visa",
-        idempotency_key="k1",
-        shipping_option="exp",
-    )
+    order = buy(checkout, "k1", shipping_option="exp")
     assert order["total"] == 4500 + 1500 and order["shipping_option"] == "exp"
-    big = checkout.place_order(
-        ANN, [LineItem("shirt-m", 3)], address_id="home", payment_method_id="visa", idempotency_key="k2"
-    )
+    big = buy(checkout, "k2", LineItem("shirt-m", 3))
     assert big["total"] == 13500 and big["shipping"] == 0  # over 100.00: the promotion's free shipping
     assert any(d["code"] is None and d["title"] for d in big["discounts"])
 
@@ -87,23 +85,14 @@ def test_a_chosen_option_is_charged_and_a_free_shipping_promotion_applies_over_i
 def test_a_code_that_no_longer_applies_refuses_the_order_and_charges_nothing(database_url) -> None:
     checkout, provider, _ = priced_shop(database_url)
     with pytest.raises(UserError, match="OLD"):
-        checkout.place_order(
-            ANN,
-            [LineItem("shirt-m", 1)],
-            address_id="home",
-            payment_method_id="visa",
-            idempotency_key="k1",
-            codes=["OLD"],
-        )
+        buy(checkout, "k1", codes=["OLD"])
     assert provider.charges() == []
 
 
 def test_a_destination_the_store_does_not_ship_to_is_refused(database_url) -> None:
     checkout, provider, _ = priced_shop(database_url, **NOWHERE_STORE)
     with pytest.raises(UserError, match="does not ship to AU"):
-        checkout.place_order(
-            ANN, [LineItem("shirt-m", 1)], address=FAR, payment_method_id="visa", idempotency_key="k1"
-        )
+        buy(checkout, "k1", address=FAR)
     assert provider.charges() == []
     at_home = checkout.quote(ANN, [LineItem("shirt-m", 1)], address_id="home", payment_method_id="visa")
     assert at_home["total"] == 4900 and at_home["shipping_option"] == "pt-only"
@@ -111,48 +100,23 @@ def test_a_destination_the_store_does_not_ship_to_is_refused(database_url) -> No
 
 def test_a_store_without_rules_charges_the_items_alone(shop_parts) -> None:
     _, _, checkout = shop_parts
-    order = checkout.place_order(
-        ANN, [LineItem("shirt-m", 2)], address_id="home", payment_method_id="visa", idempotency_key="k1"
-    )
+    order = buy(checkout, "k1", LineItem("shirt-m", 2))
     assert order["total"] == 9000 and order["shipping"] == 0 and order["discounts"] == []
     assert [i["discount"] for i in order["items"]] == [0]
 
 
 def test_the_key_pins_the_codes_and_option_it_was_placed_with(database_url) -> None:
     checkout, provider, _ = priced_shop(database_url)
-    first = checkout.place_order(
-        ANN,
-        [LineItem("shirt-m", 1)],
-        address_id="home",
-        payment_method_id="visa",
-        idempotency_key="k1",
-        codes=["FIVE"],
-    )
-    again = checkout.place_order(
-        ANN,
-        [LineItem("shirt-m", 1)],
-        address_id="home",
-        payment_method_id="visa",
-        idempotency_key="k1",
-        codes=["FIVE"],
-    )
+    first = buy(checkout, "k1", codes=["FIVE"])
+    again = buy(checkout, "k1", codes=["FIVE"])
     assert again["id"] == first["id"] and len(provider.charges()) == 1
     with pytest.raises(ConflictError, match="different request"):
-        checkout.place_order(
-            ANN, [LineItem("shirt-m", 1)], address_id="home", payment_method_id="visa", idempotency_key="k1"
-        )
+        buy(checkout, "k1")
 
 
 def test_a_return_refunds_what_the_line_cost_after_its_discount_not_its_list_price(database_url) -> None:
     checkout, provider, book = priced_shop(database_url)
-    order = checkout.place_order(
-        ANN,
-        [LineItem("shirt-m", 1), LineItem("esp-40", 1)],
-        address_id="home",
-        payment_method_id="visa",
-        idempotency_key="k1",
-        codes=["TENOFF"],
-    )
+    order = buy(checkout, "k1", LineItem("shirt-m", 1), LineItem("esp-40", 1), codes=["TENOFF"])
     book.advance(SHOP, order["id"], "processed")
     book.advance(SHOP, order["id"], "delivered")
     shirt = next(i for i in order["items"] if i["variant_id"] == "shirt-m")
@@ -176,14 +140,7 @@ def test_an_item_changed_for_another_variant_keeps_its_discount_and_never_refund
     db = open_database(database_url)
     Catalog(db, HashingEmbedder()).import_store(SHOP, dataclasses.replace(base, products=products, **RULES))
     checkout, book = Checkout(db, provider), OrderBook(db, provider)
-    order = checkout.place_order(
-        ANN,
-        [LineItem("shirt-m", 1)],
-        address_id="home",
-        payment_method_id="visa",
-        idempotency_key="k1",
-        codes=["FIVE"],
-    )
+    order = buy(checkout, "k1", codes=["FIVE"])
     assert order["total"] == 4500 - 500 + 400 and order["items"][0]["discount"] == 500
     changed = book.modify_items(ANN, order["id"], [(0, "shirt-s")], "visa")
     [line] = changed["items"]
