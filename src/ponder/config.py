@@ -285,6 +285,9 @@ class UcpConfig(BaseModel):
     # mandate is the person's confirmation of exactly the checkout it signs (commerce/ucp/mandates.py); an
     # agent of a platform not listed buys only with the person confirming in the store's own app.
     mandate_issuers: dict[str, Path] = Field(default_factory=dict)
+    # Where the store may reach an agent's platform (its profile, its order webhook): "public" addresses
+    # only, or "any" (agents on the store's own network, as in a test bed). See server/ucp/webhooks.py.
+    agent_urls: Literal["public", "any"] = "public"
 
 
 class PerceptionConfig(BaseModel):

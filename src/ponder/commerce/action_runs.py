@@ -137,7 +137,9 @@ class ActionRunner:
                         f"The total is now {money(quote['total'], action.currency)}, not the "
                         f"{money(action.amount, action.currency)} confirmed; nothing was bought."
                     )
-            order = self.checkout.place_order(owner, lines, idempotency_key=action.id, **_where(args))
+            order = self.checkout.place_order(
+                owner, lines, idempotency_key=action.id, watchers=args.get("watchers", ()), **_where(args)
+            )
             if args.get("cart") is not None and fingerprint(self.carts.lines(owner)) == args["cart"]:
                 self.carts.clear(owner)  # bought (unless filled again since a first attempt failed)
             return order

@@ -120,13 +120,15 @@ class ActionDesk:
         method: PaymentMethod | None = None,
         codes: Sequence[str] = (),
         shipping_option: str | None = None,
+        watchers: Sequence[dict[str, Any]] = (),
     ) -> tuple[PendingAction, str]:
         """Propose buying ``items`` (default: the cart as it is now), shipped to a saved address
         (``address_id``) or one given for this order (``address``), paid with a saved method
         (``payment_method_id``) or a provider token given for this order (``method``). What is given is kept
         in the action alone: the buyer's saved addresses and methods are not touched, now or when the person
         confirms (the order records the address, the charge uses the token). ``codes`` and
-        ``shipping_option``: priced into the total the person confirms (Checkout.quote)."""
+        ``shipping_option``: priced into the total the person confirms (Checkout.quote); ``watchers``: told
+        of the order's changes once it is placed (Checkout.place_order)."""
         from_cart = items is None
         lines = self.carts.lines(owner) if items is None else items
         if not lines:
@@ -167,6 +169,8 @@ class ActionDesk:
             arguments["codes"] = list(where["codes"])
         if quote["shipping_option"]:
             arguments["shipping_option"] = quote["shipping_option"]  # the one priced: the person saw it
+        if watchers:
+            arguments["watchers"] = list(watchers)
         return self._propose(owner, "place_order", "", quote["total"], quote["currency"], arguments, summary)
 
     def propose_cancel(self, owner: Owner, order_id: str, reason: str) -> tuple[PendingAction, str]:

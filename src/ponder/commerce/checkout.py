@@ -84,6 +84,7 @@ class Checkout:
         method: PaymentMethod | None = None,
         codes: Sequence[str] = (),
         shipping_option: str | None = None,
+        watchers: Sequence[dict[str, Any]] = (),
     ) -> OrderView:
         """The order, placed once per key: every repeat gets that order (as it is now), or the same error (a
         declined card, an item sold out); ``ConflictError`` with ``retry_after`` while another request with
@@ -91,7 +92,9 @@ class Checkout:
         Ship to a saved address (``address_id``) or a given one (``address``), and pay with a saved method
         (``payment_method_id``) or a given one (``method``): exactly one of each pair. ``codes``: discount
         codes, applied in order (one that does not apply refuses the order: the buyer was shown it);
-        ``shipping_option``: one of the store's options to the address (None: the cheapest)."""
+        ``shipping_option``: one of the store's options to the address (None: the cheapest). ``watchers``:
+        ``{"kind", "payload"}`` jobs queued with every change of the order, placing it first
+        (order_records.notify): how a UCP agent hears of its order."""
         lines = _merge(items)
         where = _Where.of(address_id, payment_method_id, address, method, codes, shipping_option)
         request = {"items": [[v, q] for v, q in lines]} | where.request()
@@ -105,7 +108,7 @@ class Checkout:
             ]
         )
         try:
-            plan = claim.plan or self._plan(owner, order_id, lines, where)
+            plan = claim.plan or self._plan(owner, order_id, lines, where) | {"watchers": list(watchers)}
             if claim.plan is None:
                 self.keys.remember_plan(owner, idempotency_key, plan)
             crash_point("before_charge")

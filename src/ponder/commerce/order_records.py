@@ -28,6 +28,7 @@ from ponder.commerce.refunds import record_payment
 from ponder.errors import ConflictError, NotFoundError
 from ponder.memory.owner import Owner
 from ponder.store.database import sql
+from ponder.store.jobs import enqueue
 
 __all__ = [
     "AppliedDiscount",
@@ -41,6 +42,7 @@ __all__ = [
     "check_version",
     "insert_order",
     "made_by",
+    "notify",
     "paid",
     "paid_for",
     "read_order",
@@ -203,9 +205,9 @@ def insert_order(db: Connection, owner: Owner, plan: dict[str, Any], charge_id: 
     db.execute(
         sql(
             "INSERT INTO orders (account, id, user_id, status, address, currency, total, shipping, "
-            "shipping_option, discounts, payment_method_id, created_at, updated_at) VALUES (:account, "
-            ":order, :user, 'pending', :address, :currency, :total, :shipping, :option, :discounts, :method, "
-            ":now, :now)"
+            "shipping_option, discounts, watchers, payment_method_id, created_at, updated_at) VALUES "
+            "(:account, :order, :user, 'pending', :address, :currency, :total, :shipping, :option, "
+            ":discounts, :watchers, :method, :now, :now)"
         ),
         args
         | {
@@ -216,6 +218,7 @@ def insert_order(db: Connection, owner: Owner, plan: dict[str, Any], charge_id: 
             "shipping": plan.get("shipping", 0),
             "option": plan.get("shipping_option", ""),
             "discounts": json.dumps(plan.get("discounts", [])),
+            "watchers": json.dumps(plan.get("watchers", [])),
             "method": plan["method"]["id"],
             "now": now,
         },
@@ -242,6 +245,7 @@ def insert_order(db: Connection, owner: Owner, plan: dict[str, Any], charge_id: 
         ],
     )
     add_event(db, owner.account, plan["order_id"], "pending", "placed", now)
+    notify(db, owner.account, plan["order_id"], "placed")
     record_payment(
         db, owner.account, plan["order_id"], "charge", plan["total"], plan["method"]["id"], charge_id, now
     )
@@ -270,6 +274,7 @@ def set_status(
         {"account": account, "id": order_id, "status": status, "now": now},
     )
     add_event(db, account, order_id, status, note, now, request_key, carrier, tracking_number)
+    notify(db, account, order_id, status)
 
 
 def add_event(
@@ -301,6 +306,23 @@ def add_event(
             "tracking": tracking_number,
         },
     )
+
+
+def notify(db: Connection, account: str, order_id: str, event: str) -> None:
+    """Queue a job for each of the order's watchers (``{"kind", "payload"}``, given at checkout) saying
+    ``event`` happened to it, in the caller's transaction: the change and its news commit together."""
+    row = db.execute(
+        sql(
+            "SELECT watchers, (SELECT COALESCE(MAX(seq), 0) FROM order_events WHERE account = :account "
+            "AND order_id = :order) AS seq FROM orders WHERE account = :account AND id = :order"
+        ),
+        {"account": account, "order": order_id},
+    ).first()
+    if row is None:
+        return
+    for watcher in json.loads(row[0]):
+        payload = watcher["payload"] | {"order_id": order_id, "event": event}
+        enqueue(db, watcher["kind"], f"{account}:{order_id}:{row[1]}", payload)
 
 
 def made_by(db: Connection, account: str, order_id: str, request_key: str | None) -> bool:

@@ -164,11 +164,14 @@ def create_app(
 def _jobs(state: ServerState) -> JobWorker:
     """The server's job worker: the kinds it runs, each handler reaching its part only when a job comes."""
     from ponder.commerce.actions import SETTLE_ACTION
+    from ponder.commerce.ucp.order_documents import ORDER_EVENT
+    from ponder.server.ucp.webhooks import OrderWebhooks
 
     def settle_action(payload: dict[str, Any]) -> None:
         state.shop.actions.settle_job(payload)
 
-    return JobWorker(JobQueue(state.db), {SETTLE_ACTION: settle_action})
+    webhooks = OrderWebhooks(state)
+    return JobWorker(JobQueue(state.db), {SETTLE_ACTION: settle_action, ORDER_EVENT: webhooks.deliver})
 
 
 def _programs_off(err: Exception) -> None:

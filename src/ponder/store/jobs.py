@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection
 
 from ponder.store.database import Database, sql
 
-__all__ = ["Job", "JobQueue", "JobWorker"]
+__all__ = ["Job", "JobQueue", "JobWorker", "enqueue"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,36 @@ class Job:
     payload: dict[str, Any]
     attempts: int  # including this one
     max_attempts: int
+
+
+def enqueue(
+    db: Connection,
+    kind: str,
+    dedupe_key: str,
+    payload: dict[str, Any],
+    *,
+    delay_s: float = 0.0,
+    max_attempts: int = 10,
+    now: float | None = None,
+) -> None:
+    """A job added in the caller's transaction ``db`` (a change and the job that tells of it commit
+    together), due in ``delay_s``; nothing if that kind already has a job with ``dedupe_key``."""
+    at = time.time() if now is None else now
+    db.execute(
+        sql(
+            "INSERT INTO jobs (kind, dedupe_key, payload, state, attempts, max_attempts, run_at, "
+            "created_at, updated_at) VALUES (:kind, :key, :payload, 'queued', 0, :max, :run_at, :now, "
+            ":now) ON CONFLICT (kind, dedupe_key) DO NOTHING"
+        ),
+        {
+            "kind": kind,
+            "key": dedupe_key,
+            "payload": json.dumps(payload),
+            "max": max_attempts,
+            "run_at": at + delay_s,
+            "now": at,
+        },
+    )
 
 
 class JobQueue:
@@ -82,22 +112,7 @@ class JobQueue:
     ) -> None:
         """Add a job in the caller's transaction ``db``, due in ``delay_s``; nothing if that kind already
         has a job with ``dedupe_key`` (whatever its state)."""
-        now = self.clock()
-        db.execute(
-            sql(
-                "INSERT INTO jobs (kind, dedupe_key, payload, state, attempts, max_attempts, run_at, "
-                "created_at, updated_at) VALUES (:kind, :key, :payload, 'queued', 0, :max, :run_at, :now, "
-                ":now) ON CONFLICT (kind, dedupe_key) DO NOTHING"
-            ),
-            {
-                "kind": kind,
-                "key": dedupe_key,
-                "payload": json.dumps(payload),
-                "max": max_attempts,
-                "run_at": now + delay_s,
-                "now": now,
-            },
-        )
+        enqueue(db, kind, dedupe_key, payload, delay_s=delay_s, max_attempts=max_attempts, now=self.clock())
 
     def claim(self, kinds: list[str] | None = None) -> Job | None:
         """Take the earliest due job (of ``kinds``, default any), leased to the caller; None if none is due.

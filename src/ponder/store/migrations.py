@@ -506,6 +506,12 @@ def m012_fulfillment_events(db: Connection) -> None:
     )
 
 
+def m013_order_watchers(db: Connection) -> None:
+    """Who wants to hear of an order's changes (JSON: [{"kind", "payload"}]): each change of the order
+    queues a job of each kind, in the change's transaction (order_records.py ``notify``)."""
+    db.execute(sa.text("ALTER TABLE orders ADD COLUMN watchers TEXT NOT NULL DEFAULT '[]'"))
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -523,4 +529,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m010_ucp_signing_and_mandates,
     m011_promotion_items,
     m012_fulfillment_events,
+    m013_order_watchers,
 ]

@@ -51,7 +51,7 @@ from ponder.commerce.ucp.errors import (
     raise_stored,
 )
 from ponder.commerce.ucp.mandates import MandateRefused, Mandates, Terms
-from ponder.commerce.ucp.order_documents import order_document
+from ponder.commerce.ucp.order_documents import ORDER_EVENT, order_document
 from ponder.commerce.ucp.pricing import LINE_PROBLEMS, Evaluation, evaluate, render
 from ponder.commerce.ucp.requests import Declined, buyer_user, read_codes, read_fulfillment, read_instrument
 from ponder.commerce.ucp.sessions import Session, SessionStore, new_state
@@ -74,6 +74,7 @@ class Caller:
     client: str  # the API key's id: the scope of idempotency keys, and of an agent's checkouts
     base_url: str  # this server's configured public base URL (server.public_base_url), no trailing slash
     agent: str | None = None  # an outside agent's credential: its platform profile; None: an account key
+    version: str = "2026-08-25"  # the UCP version the caller reads (its order events are sent in it)
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,13 @@ class UcpCheckouts:
     def get(self, caller: Caller, checkout_id: str) -> Answer:
         return Answer(self.current(caller, checkout_id, caller.base_url)[1])
 
+    def order_event(self, checkout_id: str, order_id: str, base_url: str) -> tuple[Session, dict[str, Any]]:
+        """For an order event (``ORDER_EVENT``): the checkout session that became ``order_id``, and the order
+        as it is now (2026-08-25's shapes)."""
+        session = self.sessions.read(None, checkout_id)
+        order = self.shop.orders.get(session.customer(), order_id)
+        return session, order_document(order, checkout_id, base_url)
+
     def order(self, caller: Caller, order_id: str) -> Answer:
         """The order a checkout of the caller's became (UCP's order capability), as it is now: to anyone
         else, and for an order no UCP checkout made, ``OrderNotFound``."""
@@ -255,7 +263,8 @@ class UcpCheckouts:
                 self.mandates.verify(
                     mandate, profile=caller.agent, store=self.signing, base_url=base, terms=terms
                 )
-            instrument, method, action, token = self._propose(owner, session, evaluation, request.payment)
+            proposed = self._propose(owner, session, evaluation, request.payment, caller.version)
+            instrument, method, action, token = proposed
         except MandateRefused as refused:
             message = doc.error(refused.code, str(refused), "$.ap2.checkout_mandate")
             return Answer(doc.with_message(render(self.shop, session, evaluation), message))
@@ -313,7 +322,7 @@ class UcpCheckouts:
         return Answer(self.current(caller, checkout_id, caller.base_url)[1])
 
     def _propose(
-        self, owner: Owner, session: Session, evaluation: Evaluation, payment: Any
+        self, owner: Owner, session: Session, evaluation: Evaluation, payment: Any, version: str
     ) -> tuple[dict[str, Any], str | PaymentMethod, PendingAction, str]:
         """Propose the order as ``owner``'s pending action: the instrument as echoed, what pays, the action
         and its token."""
@@ -326,6 +335,7 @@ class UcpCheckouts:
             # recorded on the order and charged if the person confirms, never saved to their account.
             if isinstance(method, str):
                 raise Declined("Pay with a provider token: saved methods are not offered.", "$.payment")
+            watcher = {"account": session.account, "checkout_id": session.id, "version": version}
             action, token = self.shop.actions.propose_checkout(
                 owner,
                 items=evaluation.items,
@@ -333,6 +343,7 @@ class UcpCheckouts:
                 method=method,
                 codes=evaluation.applied_codes,
                 shipping_option=evaluation.shipping_option,
+                watchers=[{"kind": ORDER_EVENT, "payload": watcher}],  # its agent hears of the order
             )
             return instrument, method, action, token
         # The store's own app: saved for its user, as its checkout always did.

@@ -28,7 +28,11 @@ from ucp_sdk.models.schemas.shopping.order import Order  # type: ignore[import-u
 from ponder.commerce.order_records import OrderView, paid_for
 from ponder.commerce.ucp import document as doc
 
-__all__ = ["order_document"]
+__all__ = ["ORDER_EVENT", "order_document"]
+
+# The job an order of an agent's checkout queues with each of its changes (order_records.notify): the
+# server sends the agent's platform the order as it is then (server/ucp/webhooks.py).
+ORDER_EVENT = "ucp.order_event"
 
 _EVENTS = {"processed": "shipped", "delivered": "delivered"}
 

@@ -18,15 +18,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import rfc8785
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from jwcrypto import jwk, jws  # type: ignore[import-untyped]
 from jwcrypto.common import JWException  # type: ignore[import-untyped]
 
 from ponder.store.database import Database, sql
 
-__all__ = ["ALGORITHMS", "SigningKey", "canonical", "verify_detached"]
+__all__ = ["ALGORITHMS", "SigningKey", "canonical", "verify_body", "verify_detached"]
 
 ALGORITHMS = ("ES256", "ES384", "ES512")  # what UCP allows
 
@@ -96,6 +97,24 @@ class SigningKey:
         r, s = decode_dss_signature(der)
         return f"{header}..{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
+    def sign_body(self, body: bytes) -> str:
+        """A request body's detached JWS with its payload unencoded (RFC 7797: ``b64`` false): what UCP's
+        ``Request-Signature`` header carries on a webhook. ``header..signature``."""
+        header = _unencoded_header(self.kid)
+        der = self._private.sign(
+            header.encode() + b"." + body, ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+        )
+        r, s = decode_dss_signature(der)
+        return f"{header}..{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def _unencoded_header(kid: str) -> str:
+    return _b64(
+        json.dumps(
+            {"alg": "ES256", "kid": kid, "b64": False, "crit": ["b64"]}, separators=(",", ":")
+        ).encode()
+    )
+
 
 def verify_detached(signature: str, document: dict[str, Any], keys: Sequence[dict[str, Any]]) -> bool:
     """Whether ``signature`` (``header..signature``) signs ``document`` (minus ``ap2``) with one of ``keys``
@@ -114,4 +133,23 @@ def verify_detached(signature: str, document: dict[str, Any], keys: Sequence[dic
         token.verify(jwk.JWK(**key), alg=alg)
         return True
     except (JWException, ValueError, TypeError, KeyError):
+        return False
+
+
+def verify_body(signature: str, body: bytes, keys: Sequence[dict[str, Any]]) -> bool:
+    """Whether ``signature`` (``sign_body``'s, RFC 7797) signs ``body`` with one of ``keys`` (by ``kid``)."""
+    parts = signature.split(".")
+    if len(parts) != 3 or parts[1]:
+        return False
+    try:
+        header = json.loads(_unb64(parts[0]))
+        key = next((k for k in keys if k.get("kid") == header.get("kid")), None)
+        if header.get("alg") != "ES256" or header.get("b64") is not False or key is None:
+            return False
+        raw = _unb64(parts[2])
+        der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+        public = jwk.JWK(**key).get_op_key("verify")
+        public.verify(der, parts[0].encode() + b"." + body, ec.ECDSA(hashes.SHA256()))
+        return True
+    except (InvalidSignature, JWException, ValueError, TypeError, KeyError):
         return False

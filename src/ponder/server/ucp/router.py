@@ -177,7 +177,7 @@ async def _asking(request: Request, state: State, ucp_agent: Agent) -> Asking:
         raise Refusal(403, "profile_mismatch", "This credential belongs to another platform profile.")
     version = _version(state, ucp_agent)
     request.scope["state"]["ucp_version"] = version
-    who = Caller(principal.account, client, state.settings.server.base_url, agent)
+    who = Caller(principal.account, client, state.settings.server.base_url, agent, version)
     return Asking(who, headers, version)
 
 
