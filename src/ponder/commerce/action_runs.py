@@ -36,6 +36,7 @@ from ponder.commerce.action_records import (
 )
 from ponder.commerce.carts import CartStore, fingerprint
 from ponder.commerce.checkout import Checkout, LineItem
+from ponder.commerce.consent import record_consent
 from ponder.commerce.crashpoints import crash_point
 from ponder.commerce.model import Address, PaymentMethod
 from ponder.commerce.order_records import OrderView
@@ -140,6 +141,9 @@ class ActionRunner:
             order = self.checkout.place_order(
                 owner, lines, idempotency_key=action.id, watchers=args.get("watchers", ()), **_where(args)
             )
+            if args.get("consent"):  # the person confirmed an order showing these choices
+                with self.checkout.db.transaction() as db:
+                    record_consent(db, owner, args["consent"], "buyer", action.id)
             if args.get("cart") is not None and fingerprint(self.carts.lines(owner)) == args["cart"]:
                 self.carts.clear(owner)  # bought (unless filled again since a first attempt failed)
             return order

@@ -32,7 +32,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -64,6 +64,7 @@ from ponder.commerce.action_summaries import (
 )
 from ponder.commerce.carts import CartStore, fingerprint
 from ponder.commerce.checkout import Checkout, LineItem
+from ponder.commerce.consent import consent_text
 from ponder.commerce.model import Address, PaymentMethod
 from ponder.commerce.order_records import OrderView, paid, paid_for
 from ponder.commerce.orders import OrderBook, Swap, money
@@ -121,6 +122,7 @@ class ActionDesk:
         codes: Sequence[str] = (),
         shipping_option: str | None = None,
         watchers: Sequence[dict[str, Any]] = (),
+        consent: Mapping[str, bool] | None = None,
     ) -> tuple[PendingAction, str]:
         """Propose buying ``items`` (default: the cart as it is now), shipped to a saved address
         (``address_id``) or one given for this order (``address``), paid with a saved method
@@ -128,7 +130,8 @@ class ActionDesk:
         in the action alone: the buyer's saved addresses and methods are not touched, now or when the person
         confirms (the order records the address, the charge uses the token). ``codes`` and
         ``shipping_option``: priced into the total the person confirms (Checkout.quote); ``watchers``: told
-        of the order's changes once it is placed (Checkout.place_order)."""
+        of the order's changes once it is placed (Checkout.place_order); ``consent``: the buyer's choices
+        (commerce/consent.py), shown in what the person confirms and recorded once the order is placed."""
         from_cart = items is None
         lines = self.carts.lines(owner) if items is None else items
         if not lines:
@@ -152,7 +155,7 @@ class ActionDesk:
         summary = (
             f"Place an order: {items_text}; ship to {one_line(place['line1'])}, {one_line(place['city'])}"
             f"{given if address is not None else ''}; pay with {method_text(quote['method'])}"
-            f"{given if method is not None else ''}.{_priced_with(quote)} "
+            f"{given if method is not None else ''}.{_priced_with(quote)}{consent_text(consent or {})} "
             f"Total {money(quote['total'], quote['currency'])}."
         )
         arguments: dict[str, Any] = {
@@ -171,6 +174,8 @@ class ActionDesk:
             arguments["shipping_option"] = quote["shipping_option"]  # the one priced: the person saw it
         if watchers:
             arguments["watchers"] = list(watchers)
+        if consent:
+            arguments["consent"] = dict(consent)
         return self._propose(owner, "place_order", "", quote["total"], quote["currency"], arguments, summary)
 
     def propose_cancel(self, owner: Owner, order_id: str, reason: str) -> tuple[PendingAction, str]:

@@ -512,6 +512,26 @@ def m013_order_watchers(db: Connection) -> None:
     db.execute(sa.text("ALTER TABLE orders ADD COLUMN watchers TEXT NOT NULL DEFAULT '[]'"))
 
 
+def m014_buyer_consents(db: Connection) -> None:
+    """Every statement of a buyer's consent (commerce/consent.py): a purpose granted or withdrawn, by whom,
+    with what; the latest of each purpose is the buyer's consent now."""
+    md = sa.MetaData()
+    sa.Table(
+        "buyer_consents",
+        md,
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        sa.Column("account", Text, nullable=False),
+        sa.Column("user_id", Text, nullable=False),
+        sa.Column("purpose", Text, nullable=False),  # marketing, analytics, preferences, sale_of_data
+        sa.Column("granted", sa.Boolean, nullable=False),
+        sa.Column("source", Text, nullable=False),  # platform (an agent's withdrawal), buyer (confirmed)
+        sa.Column("reference", Text, nullable=False, server_default=""),  # the checkout or action
+        sa.Column("at", Float, nullable=False),
+        sa.Index("buyer_consents_by_buyer", "account", "user_id", "at"),
+    )
+    md.create_all(db)
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -530,4 +550,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m011_promotion_items,
     m012_fulfillment_events,
     m013_order_watchers,
+    m014_buyer_consents,
 ]

@@ -60,6 +60,7 @@ def test_the_profile_is_a_released_discovery_profile_with_the_rest_endpoint_and_
         "dev.ucp.shopping.checkout",
         "dev.ucp.shopping.fulfillment",
         "dev.ucp.shopping.discount",
+        "dev.ucp.shopping.buyer_consent",
         "dev.ucp.shopping.ap2_mandate",
         "dev.ucp.shopping.order",
     ]
@@ -88,6 +89,11 @@ def test_a_released_create_reaches_the_state_machine_and_comes_back_in_released_
             },
             {
                 "name": "dev.ucp.shopping.discount",
+                "version": "2026-01-11",
+                "extends": "dev.ucp.shopping.checkout",
+            },
+            {
+                "name": "dev.ucp.shopping.buyer_consent",
                 "version": "2026-01-11",
                 "extends": "dev.ucp.shopping.checkout",
             },

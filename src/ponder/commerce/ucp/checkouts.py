@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ponder.commerce.actions import PendingAction, money
+from ponder.commerce.consent import ConsentLedger
 from ponder.commerce.customers import write_customers
 from ponder.commerce.idempotency import IdempotencyKeys, Outcome
 from ponder.commerce.model import Customer, PaymentMethod
@@ -53,7 +54,14 @@ from ponder.commerce.ucp.errors import (
 from ponder.commerce.ucp.mandates import MandateRefused, Mandates, Terms
 from ponder.commerce.ucp.order_documents import ORDER_EVENT, order_document
 from ponder.commerce.ucp.pricing import LINE_PROBLEMS, Evaluation, evaluate, render
-from ponder.commerce.ucp.requests import Declined, buyer_user, read_codes, read_fulfillment, read_instrument
+from ponder.commerce.ucp.requests import (
+    Declined,
+    buyer_user,
+    read_codes,
+    read_consent,
+    read_fulfillment,
+    read_instrument,
+)
 from ponder.commerce.ucp.sessions import Session, SessionStore, new_state
 from ponder.commerce.ucp.signing import SigningKey
 from ponder.commerce.ucp.versions import RELEASED, UcpVersion
@@ -202,6 +210,7 @@ class UcpCheckouts:
         session.body = render(self.shop, session, evaluation)
         if session.owner is not None:  # the buyer's first use makes them a user of the account
             self.shop.customers.users.ensure(session.owner)
+            self._withdrawals(session)
         self.sessions.insert(session, key, now)
         return Answer(session.body, created=True)
 
@@ -243,6 +252,7 @@ class UcpCheckouts:
         session.status = READY if evaluation.ready else INCOMPLETE
         if session.owner is not None:
             self.shop.customers.users.ensure(session.owner)
+            self._withdrawals(session)
         return Answer(self.sessions.save(session, render(self.shop, session, evaluation)))
 
     def complete(self, caller: Caller, checkout_id: str, request: Any) -> Answer:
@@ -344,6 +354,7 @@ class UcpCheckouts:
                 codes=evaluation.applied_codes,
                 shipping_option=evaluation.shipping_option,
                 watchers=[{"kind": ORDER_EVENT, "payload": watcher}],  # its agent hears of the order
+                consent=session.state.get("consent") or {},
             )
             return instrument, method, action, token
         # The store's own app: saved for its user, as its checkout always did.
@@ -360,6 +371,7 @@ class UcpCheckouts:
             payment_method_id=method if isinstance(method, str) else method.id,
             codes=evaluation.applied_codes,
             shipping_option=evaluation.shipping_option,
+            consent=session.state.get("consent") or {},
         )
         return instrument, method, action, token
 
@@ -510,6 +522,12 @@ class UcpCheckouts:
 
     # --- what the platform asked for ------------------------------------------------------------------------
 
+    def _withdrawals(self, session: Session) -> None:
+        """A consent the platform withdraws for the buyer is theirs at once (granting waits for the person's
+        confirmation of the order: commerce/consent.py)."""
+        if session.owner is not None and session.state.get("consent"):
+            ConsentLedger(self.db).withdraw(session.owner, session.state["consent"], "platform", session.id)
+
     def _apply(
         self,
         session: Session,
@@ -537,6 +555,7 @@ class UcpCheckouts:
         state["lines"] = new_lines
         fields = ("first_name", "last_name", "email", "phone_number")
         state["buyer"] = {f: getattr(buyer, f) for f in fields if buyer and getattr(buyer, f) is not None}
+        state["consent"] = read_consent((buyer.model_extra or {}).get("consent") if buyer else None)
         user = buyer_user(state["buyer"].get("email")) or ""
         if user != session.user:  # another buyer: the instrument chosen was the previous one's
             state["instrument"] = state["payment_method_id"] = None

@@ -15,6 +15,7 @@ from ucp_sdk.models.schemas.common.types.error_response import (  # type: ignore
     ErrorResponse as UcpErrorResponse,
 )
 from ucp_sdk.models.schemas.profile import BusinessSchema as BusinessProfile  # type: ignore[import-untyped]
+from ucp_sdk.models.schemas.shopping.buyer_consent import Buyer as ConsentBuyer  # type: ignore[import-untyped]
 from ucp_sdk.models.schemas.shopping.discount import DiscountsObject  # type: ignore[import-untyped]
 from ucp_sdk.models.schemas.shopping.fulfillment import Checkout  # type: ignore[import-untyped]
 from ucp_sdk.models.schemas.ucp import ResponseCheckoutSchema  # type: ignore[import-untyped]
@@ -27,6 +28,13 @@ CHECKOUT = "dev.ucp.shopping.checkout"
 FULFILLMENT = "dev.ucp.shopping.fulfillment"
 DISCOUNT = "dev.ucp.shopping.discount"
 ORDER = "dev.ucp.shopping.order"
+BUYER_CONSENT = "dev.ucp.shopping.buyer_consent"
+_CONSENT = {  # purpose -> (2026-08-25's id, what the buyer is told)
+    "marketing": ("dev.ucp.consent.marketing", "Promotional communications from the store"),
+    "analytics": ("dev.ucp.consent.analytics", "Analytics and performance measurement"),
+    "preferences": ("dev.ucp.consent.preferences", "Remembering the buyer's preferences"),
+    "sale_of_data": ("dev.ucp.consent.sale_or_sharing", "Selling or sharing the buyer's data"),
+}
 HANDLER = "dev.ponder.payment_token"  # our handler: a saved method by id, or the provider's token
 SESSION_TTL_S = 6 * 3600  # the spec's default lifetime of a checkout
 MAX_LINES = 50  # as a Ponder checkout (checkout.py)
@@ -91,6 +99,14 @@ def profile(base_url: str, provider: str, older: dict[str, str] | None = None) -
                         "extends": CHECKOUT,
                     }
                 ],
+                BUYER_CONSENT: [
+                    {
+                        "version": VERSION,
+                        "spec": f"https://ucp.dev/{VERSION}/specification/buyer-consent/",
+                        "schema": f"https://ucp.dev/{VERSION}/schemas/shopping/buyer_consent.json",
+                        "extends": CHECKOUT,
+                    }
+                ],
                 ORDER: [
                     {
                         "version": VERSION,
@@ -116,6 +132,7 @@ def envelope(provider: str) -> dict[str, Any]:
             CHECKOUT: [{"version": VERSION}],
             FULFILLMENT: [{"version": VERSION, "extends": CHECKOUT}],
             DISCOUNT: [{"version": VERSION, "extends": CHECKOUT}],
+            BUYER_CONSENT: [{"version": VERSION, "extends": CHECKOUT}],
         },
         "payment_handlers": {HANDLER: [handler(provider)]},
     }
@@ -132,6 +149,15 @@ def error_response(code: str, content: str, why: list[dict[str, Any]] | None = N
         mode="json", by_alias=True, exclude_none=True
     )
     return dumped
+
+
+def consent(choices: dict[str, bool]) -> dict[str, Any]:
+    """A buyer's consent (purpose -> granted) as 2026-08-25's buyer-consent extension writes it."""
+    return {
+        _CONSENT[p][0]: {"granted": g, "source": "platform", "description": _CONSENT[p][1]}
+        for p, g in choices.items()
+        if p in _CONSENT
+    }
 
 
 def error(code: str, content: str, path: str | None = None, severity: str = "recoverable") -> dict[str, Any]:
@@ -206,6 +232,10 @@ def checked(body: dict[str, Any]) -> dict[str, Any]:
     """``body`` validated as a UCP checkout (with fulfillment) and serialized as the SDK does."""
     model = Checkout.model_validate(body | {"ucp": ResponseCheckoutSchema.model_validate(body["ucp"])})
     dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if "consent" in body.get("buyer", {}):  # the buyer-consent extension's part, by its own model
+        dumped["buyer"] = ConsentBuyer.model_validate(body["buyer"]).model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
     if "discounts" in body:  # the discount extension's part, checked by its own model
         dumped["discounts"] = DiscountsObject.model_validate(body["discounts"]).model_dump(
             mode="json", by_alias=True, exclude_none=True

@@ -267,7 +267,8 @@ def render(shop: Shop, session: Session, evaluation: Evaluation) -> dict[str, An
         "fulfillment": {"methods": [method]},
     }
     if state["buyer"]:
-        body["buyer"] = state["buyer"]
+        consent = state.get("consent") or {}
+        body["buyer"] = state["buyer"] | ({"consent": doc.consent(consent)} if consent else {})
     if evaluation.messages:
         body["messages"] = evaluation.messages
     chosen = state.get("instrument")

@@ -26,7 +26,15 @@ from ponder.commerce.ucp.errors import InvalidCheckoutRequest
 from ponder.errors import UserError
 from ponder.memory.owner import check_name
 
-__all__ = ["Declined", "buyer_user", "read_codes", "read_fulfillment", "read_instrument"]
+__all__ = [
+    "CONSENT_IDS",
+    "Declined",
+    "buyer_user",
+    "read_codes",
+    "read_consent",
+    "read_fulfillment",
+    "read_instrument",
+]
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -91,6 +99,35 @@ def read_fulfillment(raw: Any) -> tuple[list[Address], str | None, str | None, l
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise InvalidCheckoutRequest(f"Invalid fulfillment: {where}: {first.get('msg')}") from None
     return destinations, aliases.get(selected, selected) if selected else None, option, notes
+
+
+# UCP 2026-08-25 names purposes by reverse-DNS ids; 2026-01-11 by plain names, "sale_of_data" for the last
+CONSENT_IDS = {
+    "dev.ucp.consent.marketing": "marketing",
+    "dev.ucp.consent.analytics": "analytics",
+    "dev.ucp.consent.preferences": "preferences",
+    "dev.ucp.consent.sale_or_sharing": "sale_of_data",
+}
+
+
+def read_consent(raw: Any) -> dict[str, bool]:
+    """A buyer's ``consent`` as purpose -> granted, from either version's shape: 2026-01-11's booleans
+    (``{"marketing": true}``) or 2026-08-25's purposes (``{"dev.ucp.consent.marketing": {"granted": true,
+    ...}}``). Purposes the store does not know are left out; a value that is not a yes or no is refused."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InvalidCheckoutRequest("buyer.consent must be an object.")
+    consent: dict[str, bool] = {}
+    for key, value in raw.items():
+        purpose = CONSENT_IDS.get(str(key), str(key))
+        granted = value.get("granted") if isinstance(value, dict) else value
+        if purpose not in CONSENT_IDS.values():
+            continue
+        if not isinstance(granted, bool):
+            raise InvalidCheckoutRequest(f"buyer.consent.{key}: say true or false.")
+        consent[purpose] = granted
+    return consent
 
 
 def read_codes(raw: Any) -> list[str]:

@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from ponder.commerce.ucp import document as doc
 from ponder.commerce.ucp.errors import InvalidCheckoutRequest
+from ponder.commerce.ucp.requests import CONSENT_IDS
 from ponder.commerce.ucp.v2026_01_11.discovery.profile_schema import UcpDiscoveryProfile
 from ponder.commerce.ucp.v2026_01_11.schemas.shopping import (
     discount_resp,
@@ -85,14 +86,16 @@ def handler(base_url: str, provider: str) -> dict[str, Any]:
 def _capabilities(discovery: bool) -> list[dict[str, Any]]:
     """Checkout and its extensions: fulfillment, discount, and AP2 mandates (SD-JWT credentials)."""
     capabilities: list[dict[str, Any]] = [{"name": doc.CHECKOUT, "version": VERSION}]
-    for name in (doc.FULFILLMENT, doc.DISCOUNT, AP2_MANDATE):
+    for name in (doc.FULFILLMENT, doc.DISCOUNT, doc.BUYER_CONSENT, AP2_MANDATE):
         capabilities.append({"name": name, "version": VERSION, "extends": doc.CHECKOUT})
     if discovery:  # an order is read on its own, not as a checkout's extension
         capabilities.append({"name": doc.ORDER, "version": VERSION})
     if discovery:
         for capability in capabilities:
             short = capability["name"].rsplit(".", 1)[1]
-            spec = "ap2-mandates" if capability["name"] == AP2_MANDATE else short
+            spec = {AP2_MANDATE: "ap2-mandates", doc.BUYER_CONSENT: "buyer-consent"}.get(
+                capability["name"], short
+            )
             capability |= {"spec": f"{_SPEC}/{spec}", "schema": f"{_SCHEMAS}/{short}.json"}
             if capability["name"] == AP2_MANDATE:
                 capability["config"] = {"vp_formats_supported": {"dc+sd-jwt": {}}}
@@ -150,6 +153,9 @@ def checkout(body: dict[str, Any], base_url: str, provider: str) -> dict[str, An
     rewritten["totals"] = _positive(body["totals"])
     rewritten["line_items"] = [line | {"totals": _positive(line["totals"])} for line in body["line_items"]]
     rewritten["ucp"] = {"version": VERSION, "capabilities": _capabilities(discovery=False)}
+    if "consent" in body.get("buyer", {}):  # 2026-01-11's consent: a yes or no per purpose
+        consent = {CONSENT_IDS.get(k, k): v["granted"] for k, v in body["buyer"]["consent"].items()}
+        rewritten["buyer"] = body["buyer"] | {"consent": consent}
     given = (body.get("payment") or {}).get("instruments") or []
     payment: dict[str, Any] = {"handlers": [handler(base_url, provider)]}
     payment["instruments"] = [card for card in map(_instrument, given) if card is not None]  # [] : none
