@@ -217,7 +217,7 @@ def test_a_new_buyer_ships_to_a_new_address_pays_with_a_provider_token_and_confi
     assert checkout["line_items"][0]["item"]["title"] == "Towel (color blue)"
     [method] = checkout["fulfillment"]["methods"]
     [shown] = method["destinations"]
-    assert shown["id"].startswith("dest_") and shown["street_address"] == "5 Hill Street"
+    assert shown["id"] == "platform-dest-1" and shown["street_address"] == "5 Hill Street"  # its own id
     assert method["selected_destination_id"] == shown["id"]
     assert "payment" not in checkout  # a new customer has no saved methods
 

@@ -180,3 +180,30 @@ def test_a_saved_address_sent_again_is_that_address_by_its_saved_id(checkouts, s
     [agents] = as_agent["fulfillment"]["methods"]
     assert agents["destinations"][0]["id"] != "home"  # an agent never learns what the buyer saved
     assert len(shop.customers.addresses(Owner(SHOP, ANN))) == 1
+
+
+def test_a_platforms_destination_keeps_its_id_unless_it_names_a_saved_address_elsewhere(
+    checkouts, shop
+) -> None:
+    body = {"line_items": [{"item": {"id": "umb"}, "quantity": 1}], "buyer": {"email": ANN}}
+    elsewhere = {
+        "id": "home",
+        "street_address": "2 Other St",
+        "address_locality": "Braga",
+        "address_country": "PT",
+    }
+    method = {"type": "shipping", "destinations": [elsewhere], "selected_destination_id": "home"}
+    checkout = checkouts.create(
+        APP, CheckoutCreateRequest.model_validate(body | {"fulfillment": {"methods": [method]}})
+    ).body
+    [shipping] = checkout["fulfillment"]["methods"]
+    ids = {d["id"]: d.get("address_locality") for d in shipping["destinations"]}
+    assert ids["home"] == "Porto"  # Ann's saved home is not shadowed by the platform's "home"
+    renamed = next(i for i, city in ids.items() if city == "Braga")
+    assert renamed.startswith("dest_") and shipping["selected_destination_id"] == renamed
+    mine = dict(elsewhere, id="new-1")
+    method = {"type": "shipping", "destinations": [mine], "selected_destination_id": "new-1"}
+    kept = checkouts.create(
+        AGENT, CheckoutCreateRequest.model_validate(body | {"fulfillment": {"methods": [method]}})
+    )
+    assert kept.body["fulfillment"]["methods"][0]["destinations"][0]["id"] == "new-1"

@@ -7,7 +7,7 @@ Not here: storing it (sessions.py), its status machine (checkouts.py).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from ponder.commerce.shop import Shop
 from ponder.commerce.store_pricing import read_pricing_rules
 from ponder.commerce.ucp import document as doc
 from ponder.commerce.ucp.document import FROZEN, INCOMPLETE, PACKAGE, READY, SHIPPING_METHOD, STANDARD
+from ponder.commerce.ucp.requests import content_id
 from ponder.commerce.ucp.sessions import Session
 
 __all__ = ["LINE_PROBLEMS", "Evaluation", "PricedLines", "evaluate", "price_lines", "render"]
@@ -139,6 +140,10 @@ def evaluate(shop: Shop, session: Session) -> Evaluation:
     for data in state["destinations"]:
         given = Address(**data)
         same = known.get(_where_to(given))  # a saved address sent again is that address, by its id
+        if same is None and given.id in destinations:  # an id of a saved address for another place
+            renamed = replace(given, id=content_id({k: v for k, v in data.items() if k != "id"}))
+            selected = renamed.id if selected == given.id else selected
+            given = renamed
         if same is not None and selected == given.id:
             selected = same
         if same is None:

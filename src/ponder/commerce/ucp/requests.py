@@ -30,6 +30,7 @@ __all__ = [
     "CONSENT_IDS",
     "Declined",
     "buyer_user",
+    "content_id",
     "read_codes",
     "read_consent",
     "read_fulfillment",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
 class Declined(Exception):
@@ -144,8 +146,10 @@ def read_codes(raw: Any) -> list[str]:
 
 
 def _address(destination: Any) -> Address | None:
-    """A platform-written shipping address, with an id derived from its content (the same address sent
-    again is the same destination); None for a destination that only names an id."""
+    """A platform-written shipping address, under the id the platform gave it (what it selects it by), or
+    one derived from its content when it gave none or one unfit as an id; None for a destination that only
+    names an id. (An id that is also one of the buyer's saved addresses is renamed where both meet:
+    pricing.evaluate.)"""
     fields = {
         "line1": (destination.street_address or "").strip(),
         "line2": (destination.extended_address or "").strip(),
@@ -157,8 +161,13 @@ def _address(destination: Any) -> Address | None:
     }
     if not any(v for k, v in fields.items() if k != "name"):
         return None
-    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
-    return Address(id="dest_" + digest, **fields)
+    given = destination.id if isinstance(destination.id, str) and _ID.fullmatch(destination.id) else None
+    return Address(id=given or content_id(fields), **fields)
+
+
+def content_id(fields: dict[str, str]) -> str:
+    """An address id made from the address itself: the same address sent again has the same id."""
+    return "dest_" + hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def read_instrument(
