@@ -55,7 +55,11 @@ class Refund:
 
 
 class PaymentProvider(Protocol):
-    """What a store needs from a payment provider. Both calls are idempotent on ``idempotency_key``."""
+    """What a store needs from a payment provider. Both calls are idempotent on ``idempotency_key``.
+
+    A provider may also have ``check(token)``: vet a token without charging (``PaymentDeclinedError`` for
+    one it knows it will decline), so a UCP agent's order with a dead card is refused at ``complete``
+    instead of being put to the person (commerce/ucp/checkouts.py looks for it)."""
 
     name: str
 
@@ -152,6 +156,14 @@ class TestPaymentProvider:
         raise PaymentDeclinedError("The provider does not know this payment method.", code="invalid_token")
 
     # --- the port ---------------------------------------------------------------------------------------
+
+    def check(self, token: str) -> None:
+        """Vet a token without charging it (the port's optional ``check``): ``PaymentDeclinedError`` for one
+        the provider already knows it will decline, or does not know at all."""
+        with self._lock:
+            behaviour = self._behaviour(token)
+        if behaviour in _DECLINES:
+            raise PaymentDeclinedError(_DECLINES[behaviour], code=behaviour)
 
     def charge(
         self, *, amount: int, currency: str, token: str, idempotency_key: str, description: str = ""

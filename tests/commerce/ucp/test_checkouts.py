@@ -207,3 +207,69 @@ def test_a_platforms_destination_keeps_its_id_unless_it_names_a_saved_address_el
         AGENT, CheckoutCreateRequest.model_validate(body | {"fulfillment": {"methods": [method]}})
     )
     assert kept.body["fulfillment"]["methods"][0]["destinations"][0]["id"] == "new-1"
+
+
+@pytest.mark.parametrize(
+    ("credential", "says"),
+    [
+        ({"type": "card", "number": "4242424242424242", "expiry_month": 12, "cvc": "123"}, "Card numbers"),
+        (
+            {"type": "token", "token": "tok_test_visa", "binding": {"checkout_id": "chk_other"}},
+            "bound to another",
+        ),
+        ({"type": "token", "token": "tok_decline_visa"}, "declined"),  # the provider vets it first
+        ({"type": "token", "token": "made-up"}, "does not know"),
+    ],
+)
+def test_a_credential_the_store_cannot_use_is_refused_at_complete(checkouts, shop, credential, says) -> None:
+    body = created(
+        checkouts,
+        AGENT,
+        fulfillment={
+            "methods": [
+                {
+                    "type": "shipping",
+                    "destinations": [
+                        {
+                            "id": "p",
+                            "street_address": "9 Pier Lane",
+                            "address_locality": "Faro",
+                            "address_country": "PT",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    instrument = {"id": "i", "handler_id": "ponder_test", "type": "card", "credential": credential}
+    request = CheckoutCompleteRequest.model_validate({"payment": {"instruments": [instrument]}})
+    answer = checkouts.complete(AGENT, body["id"], request).body
+    assert answer["status"] == "ready_for_complete"
+    assert any(m["code"] == "payment_failed" and says in m["content"] for m in answer["messages"]), answer
+    assert shop.actions.list_actions(Owner(SHOP, ANN)) == []
+
+
+def test_a_token_bound_to_this_checkout_is_taken(checkouts) -> None:
+    body = created(
+        checkouts,
+        AGENT,
+        fulfillment={
+            "methods": [
+                {
+                    "type": "shipping",
+                    "destinations": [
+                        {
+                            "id": "p",
+                            "street_address": "9 Pier Lane",
+                            "address_locality": "Faro",
+                            "address_country": "PT",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    bound = {"type": "stripe_token", "token": "tok_test_visa", "binding": {"checkout_id": body["id"]}}
+    instrument = {"id": "i", "handler_id": "ponder_test", "type": "card", "credential": bound}
+    request = CheckoutCompleteRequest.model_validate({"payment": {"instruments": [instrument]}})
+    assert checkouts.complete(AGENT, body["id"], request).body["status"] == "requires_escalation"

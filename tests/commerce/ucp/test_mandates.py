@@ -176,10 +176,19 @@ def test_a_mandate_for_another_cart_or_amount_than_the_checkout_has_now_is_refus
     assert orders(shop) == []
 
 
-def test_a_mandate_buys_once_even_when_its_first_use_failed(checkouts, shop) -> None:
+def test_a_declined_card_is_refused_before_the_mandate_is_used(checkouts, shop) -> None:
     checkout = create(checkouts)
     proof = mandate(shown(checkouts, checkout))
-    failed = complete(checkouts, checkout["id"], proof, DECLINED)  # used: the card declined
+    declined = complete(checkouts, checkout["id"], proof, DECLINED)  # the provider vets the token first
+    assert declined["status"] == "ready_for_complete" and orders(shop) == []
+    assert complete(checkouts, checkout["id"], proof)["status"] == "completed"  # not used up by that
+
+
+def test_a_mandate_buys_once_even_when_its_first_use_failed(checkouts, shop, monkeypatch) -> None:
+    monkeypatch.delattr(type(shop.provider), "check")  # a provider that cannot vet a token beforehand
+    checkout = create(checkouts)
+    proof = mandate(shown(checkouts, checkout))
+    failed = complete(checkouts, checkout["id"], proof, DECLINED)  # used: the card declined at the charge
     assert failed["status"] == "ready_for_complete" and orders(shop) == []
     assert refused_with(complete(checkouts, checkout["id"], proof)) == "mandate_reused"
 

@@ -339,7 +339,14 @@ class UcpCheckouts:
         destination = evaluation.destination
         assert destination is not None  # complete() checked it
         handler_id = doc.handler(self.shop.provider.name)["id"]
-        instrument, method = read_instrument(payment, handler_id, {m.id for m in evaluation.methods})
+        instrument, method = read_instrument(
+            payment, handler_id, {m.id for m in evaluation.methods}, session.id
+        )
+        check = getattr(
+            self.shop.provider, "check", None
+        )  # a provider that can vet a token before the person
+        if check is not None and isinstance(method, PaymentMethod):
+            check(method.token)  # PaymentDeclinedError: not worth asking the person about
         if session.agent_key is not None:
             # An outside agent's address and card are the order's alone: kept in the pending action,
             # recorded on the order and charged if the person confirms, never saved to their account.

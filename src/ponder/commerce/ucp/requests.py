@@ -171,10 +171,15 @@ def content_id(fields: dict[str, str]) -> str:
 
 
 def read_instrument(
-    payment: Any, handler_id: str, saved: set[str]
+    payment: Any, handler_id: str, saved: set[str], checkout_id: str = ""
 ) -> tuple[dict[str, Any], str | PaymentMethod]:
     """The one instrument to pay with, as echoed (no credential), and what pays: a saved method's id (one
-    of ``saved``), or a method holding the provider token sent (not saved here)."""
+    of ``saved``), or a method holding the provider token sent (not saved here).
+
+    Credentials: a token of the store's provider (``{"type": <token kind>, "token": ...}``; ``type`` names
+    the kind, ``token`` by default), possibly bound to a checkout (``binding.checkout_id``: then it must be
+    this one, ``checkout_id``). A card number (``type`` ``card``) is refused: it never reaches the store;
+    the platform tokenizes it with the provider first."""
     instruments = list(payment.instruments or [])
     chosen = [i for i in instruments if i.selected] or instruments
     if len(chosen) != 1:
@@ -191,9 +196,21 @@ def read_instrument(
         if instrument.id not in saved:
             raise Declined(f"No saved payment method '{instrument.id}' for this buyer.", None)
         return echo, str(instrument.id)
-    token = (credential.model_extra or {}).get("token")
-    if credential.type != "token" or not isinstance(token, str) or not 1 <= len(token) <= 200:
+    extra = credential.model_extra or {}
+    token = extra.get("token")
+    if credential.type == "card" or "number" in extra:
+        raise Declined(
+            "Card numbers are not taken here: pay with a token of the store's payment provider "
+            "(credential {'type': 'token', 'token': ...}).",
+            "$.payment.instruments[0].credential",
+        )
+    if not isinstance(token, str) or not 1 <= len(token) <= 200:
         raise Declined("The credential must be {'type': 'token', 'token': '<provider token>'}.", None)
+    binding = extra.get("binding")
+    if isinstance(binding, dict) and binding.get("checkout_id") not in (None, checkout_id):
+        raise Declined(
+            "This token is bound to another checkout.", "$.payment.instruments[0].credential.binding"
+        )
     method = PaymentMethod(
         "pm_" + hashlib.sha256(token.encode()).hexdigest()[:16],
         "card",
