@@ -40,33 +40,34 @@ the report. The agent-profile and webhook receivers the other tests use are loca
 The store is open to agents without a key (``[ucp] open_account``, what a merchant taking any shopping agent
 configures; see ``OPEN_STORE``), in the bench account and tier.
 
-Figures (suite fdced3a): 0/59 before issue 20 (every test stopped at discovery); **25/59** on 2026-12-07
+Figures (suite fdced3a): 0/59 before issue 20 (every test stopped at discovery); **27/59** on 2026-12-07
 after version negotiation, the open store, discounts, shipping by destination, partial addresses, stock
-errors and 2026-01-11's error statuses. What still fails, and why (each group names its tests):
+errors, 2026-01-11's error statuses, buyer consent and the platform's own destination ids. What still
+fails, and why (each group names its tests):
 
 - **Refused by design: an order straight from ``complete`` without the person (22 tests, ap2_test among
   them).** The suite's agent completes with a card or a token credential (``success_token``; a raw card
-  number in ``card_credential_test``; a bound token in ``binding_test``) and expects ``completed`` with an
-  order, and most of its checkouts name no buyer at all. Ponder buys only with the person's own
-  confirmation: in the store's own app, or an AP2 checkout mandate verified for real
+  number in ``card_credential_test``; a token bound to the checkout in ``binding_test``) and expects
+  ``completed`` with an order, and most of its checkouts name no buyer at all. Ponder buys only with the
+  person's own confirmation: in the store's own app, or an AP2 checkout mandate verified for real
   (commerce/ucp/mandates.py). A checkout without a buyer has nobody to confirm it (400 ``missing``: buyer
   email). So these fail, as they should under Ponder's rule: checkout_lifecycle (complete,
   complete_is_idempotent, cannot_cancel_completed, cannot_update_completed), idempotency_complete,
   order_test (4), webhook_test (3), simulation_url_security_test (3), invalid_input
   (invalid_adjustment_status, malformed_adjustment_payload), card_credential, binding, validation
-  (payment_failure: 400 before the payment is looked at, complete_without_fulfillment: our 400 says what is
-  missing in other words). ``ap2_test`` sends the mandate ``"header.payload.signature~kb_signature"``: no
-  signature to verify, so it is refused (tests in tests/commerce/ucp/test_mandates.py show a real mandate
-  buying).
-- **Refused by design: a buyer's saved data to an anonymous agent (7 fulfillment tests:
-  known_customer_*, unknown_customer_no_address, known_user_existing_address_reuse,
-  new_user_new_address_persistence).** They expect the saved addresses of whoever's email the agent names
-  (and addresses it sends saved to that person). Ponder never shows an agent the buyer's saved addresses
-  (anyone can type an email); identity linking would be the way. The store's own app gets them, and a saved
-  address sent again keeps its saved id there.
-- **Not built yet:** buyer consent (business_logic test_buyer_consent; protocol test_discovery wants the
-  buyer_consent and order capabilities advertised), the order capability and webhooks (see above: they
-  also need a completed order).
+  (payment_failure and complete_without_fulfillment: the missing buyer is said first). ``ap2_test`` sends
+  the mandate ``"header.payload.signature~kb_signature"``: no signature to verify, so it is refused (tests
+  in tests/commerce/ucp/test_mandates.py show a real mandate buying).
+- **Refused by design: a buyer's saved data to an anonymous agent (6 fulfillment tests:
+  known_customer_one_address, known_customer_multiple_addresses_selection, known_customer_no_address,
+  unknown_customer_no_address, known_user_existing_address_reuse, new_user_new_address_persistence).** They
+  expect the saved addresses of whoever's email the agent names (and addresses it sends saved to that
+  person). Ponder never shows an agent the buyer's saved addresses (anyone can type an email); identity
+  linking would be the way. The store's own app gets them, and a saved address sent again keeps its saved
+  id there.
+- **The reference merchant's own payment handlers:** protocol test_discovery wants ``google_pay``,
+  ``shop_pay`` and ``mock_payment_handler`` advertised; Ponder advertises the handler of the provider it
+  can charge through.
 - **Not the spec:** protocol test_version_negotiation sends ``profile="..."``, which is no URL (UCP:
   ``invalid_profile_url``, 400); validation test_structured_error_messages wants a ``detail`` field, the
   reference merchant's FastAPI error shape (2026-01-11's error body is ``{status, messages}``).
