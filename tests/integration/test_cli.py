@@ -103,6 +103,9 @@ def test_ctrl_c_stops_decoding_at_once(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=_env(tmp_path),
+        # A suite started as a background job (`cmd &`) runs with SIGINT ignored, which a child inherits:
+        # the CLI under test gets Ctrl-C as a person's terminal would give it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdout is not None
     try:

@@ -29,6 +29,7 @@ PERSONAL_TABLES = (
     "pending_actions",
     "support_tickets",
     "ucp_checkout_sessions",
+    "buyer_consents",  # what they consented to: gone with them (nothing is left to market to)
     "users",
 )
 # Tables with a user_id that ``forget`` keeps, scrubbed: a customer's orders are the store's books.
