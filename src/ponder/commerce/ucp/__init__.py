@@ -11,6 +11,9 @@ and the released 2026-01-11. The routes, keys and HTTP answers are server/ucp/'s
     versions.py    the versions spoken, the one a platform declares, ``version_unsupported``
     shapes_2026_01_11.py   the store's documents in 2026-01-11's shapes, and that version's requests read
     payment_handler.py     the store's payment handler described for platforms (spec, config schema)
+    signing.py     the store's ES256 key; detached JWS over JCS JSON (checkouts) and over bodies (webhooks)
+    mandates.py    AP2 checkout mandates (SD-JWT+kb) verified: the person's confirmation of one checkout
+    order_documents.py     the order capability: the order a checkout became, as its agent reads it
     v2026_01_11/   the 2026-01-11 models, generated from that release's schemas (scripts/ucp/generate.sh)
 
 Nothing here imports the server, FastAPI or Starlette: operations answer documents (``Answer``) or raise

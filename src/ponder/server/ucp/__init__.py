@@ -2,9 +2,10 @@
 store: in UCP 2026-08-25 (the draft), and in the released 2026-01-11.
 
     GET  /.well-known/ucp                       the business profile (no key): REST endpoint {server}/ucp,
-                                                checkout + fulfillment, one payment handler (the provider's);
+                                                checkout and extensions, the provider's payment handler;
                                                 {server} is ``server.public_base_url``, never the Host header
     GET  /.well-known/ucp/{version}             one version's own profile (2026-01-11, 2026-08-25)
+    GET  /ucp/orders/{id}                       the order a checkout of the caller's became (order capability)
     GET  /ucp/payment-handlers/dev.ponder.payment_token[/config.json]   the handler's spec, config schema
     POST /ucp/checkout-sessions                 create (201): the store's item ids, priced from the catalog
     GET  /ucp/checkout-sessions/{id}            read: after the person confirmed, ``completed`` with ``order``
@@ -73,15 +74,16 @@ errors are HTTP errors with ``{status, messages}``, where an answer that priced 
 account as an agent known by its ``UCP-Agent`` profile (its checkouts and idempotency keys are its own),
 limited per client address by ``[ucp] open_tier``. Unset (the default), every call needs a key.
 
-Not here: fetching or validating the agent's profile named by ``UCP-Agent`` (no network from this module: the
-header is required and its shape checked), capability negotiation (it answers checkout and fulfillment),
-message signatures, tax, shipping prices (one free standard option), discounts,
-identity linking (OAuth), card numbers, and terms/privacy links (Ponder has no such pages: ``links`` is
-empty).
+Not here: validating the agent's profile named by ``UCP-Agent`` on each request (its shape is checked; it is
+fetched only to deliver order webhooks, webhooks.py), capability negotiation (it answers everything it
+supports: checkout, fulfillment, discount, buyer consent, AP2 mandates, order), verifying request
+signatures, tax, identity linking (OAuth), and terms/privacy links (Ponder has no such pages: ``links`` is
+empty). Discounts, shipping prices and consent are the commerce engine's (commerce/ucp/).
 
 Where it lives: this package holds the HTTP side; the checkout-session state machine, its table, pricing and
 documents are commerce/ucp/, which knows nothing of HTTP.
 
+    webhooks.py   order events POSTed to the agent's platform, signed, from the job table (order watchers)
     router.py     the routes: who is asking (key, agent profile, limits), the checkout operations run in a
                   worker thread, their answers and refusals in UCP's shapes and HTTP statuses
     protocol.py   the wire models: the protocol error shape, ``Refusal`` (a checkout's refusal as an HTTP
