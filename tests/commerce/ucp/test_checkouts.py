@@ -209,6 +209,10 @@ def test_a_platforms_destination_keeps_its_id_unless_it_names_a_saved_address_el
     assert kept.body["fulfillment"]["methods"][0]["destinations"][0]["id"] == "new-1"
 
 
+PIER = {"id": "p", "street_address": "9 Pier Lane", "address_locality": "Faro", "address_country": "PT"}
+TO_FARO = {"methods": [{"type": "shipping", "destinations": [PIER]}]}  # an agent's own destination
+
+
 @pytest.mark.parametrize(
     ("credential", "says"),
     [
@@ -222,25 +226,7 @@ def test_a_platforms_destination_keeps_its_id_unless_it_names_a_saved_address_el
     ],
 )
 def test_a_credential_the_store_cannot_use_is_refused_at_complete(checkouts, shop, credential, says) -> None:
-    body = created(
-        checkouts,
-        AGENT,
-        fulfillment={
-            "methods": [
-                {
-                    "type": "shipping",
-                    "destinations": [
-                        {
-                            "id": "p",
-                            "street_address": "9 Pier Lane",
-                            "address_locality": "Faro",
-                            "address_country": "PT",
-                        }
-                    ],
-                }
-            ]
-        },
-    )
+    body = created(checkouts, AGENT, fulfillment=TO_FARO)
     instrument = {"id": "i", "handler_id": "ponder_test", "type": "card", "credential": credential}
     request = CheckoutCompleteRequest.model_validate({"payment": {"instruments": [instrument]}})
     answer = checkouts.complete(AGENT, body["id"], request).body
@@ -250,25 +236,7 @@ def test_a_credential_the_store_cannot_use_is_refused_at_complete(checkouts, sho
 
 
 def test_a_token_bound_to_this_checkout_is_taken(checkouts) -> None:
-    body = created(
-        checkouts,
-        AGENT,
-        fulfillment={
-            "methods": [
-                {
-                    "type": "shipping",
-                    "destinations": [
-                        {
-                            "id": "p",
-                            "street_address": "9 Pier Lane",
-                            "address_locality": "Faro",
-                            "address_country": "PT",
-                        }
-                    ],
-                }
-            ]
-        },
-    )
+    body = created(checkouts, AGENT, fulfillment=TO_FARO)
     bound = {"type": "stripe_token", "token": "tok_test_visa", "binding": {"checkout_id": body["id"]}}
     instrument = {"id": "i", "handler_id": "ponder_test", "type": "card", "credential": bound}
     request = CheckoutCompleteRequest.model_validate({"payment": {"instruments": [instrument]}})
