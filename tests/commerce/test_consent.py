@@ -82,3 +82,10 @@ def test_2026_01_11_consent_is_a_yes_or_no_per_purpose_both_ways(checkouts) -> N
     assert written["buyer"]["consent"] == {"marketing": False, "sale_of_data": False}
     with pytest.raises(InvalidCheckoutRequest, match="true or false"):
         checkouts.create(APP, CheckoutCreateRequest.model_validate(request({"marketing": "yes"})))
+
+
+def test_ucp_names_every_purpose_the_store_keeps_and_no_other() -> None:
+    from ponder.commerce.consent import PURPOSES
+    from ponder.commerce.ucp.document import CONSENT_PURPOSES
+
+    assert set(CONSENT_PURPOSES) == set(PURPOSES)

@@ -82,7 +82,7 @@ class Caller:
     client: str  # the API key's id: the scope of idempotency keys, and of an agent's checkouts
     base_url: str  # this server's configured public base URL (server.public_base_url), no trailing slash
     agent: str | None = None  # an outside agent's credential: its platform profile; None: an account key
-    version: str = "2026-08-25"  # the UCP version the caller reads (its order events are sent in it)
+    version: str = doc.VERSION  # the UCP version the caller reads (its order events are sent in it)
 
 
 @dataclass(frozen=True)
@@ -342,9 +342,7 @@ class UcpCheckouts:
         instrument, method = read_instrument(
             payment, handler_id, {m.id for m in evaluation.methods}, session.id
         )
-        check = getattr(
-            self.shop.provider, "check", None
-        )  # a provider that can vet a token before the person
+        check = getattr(self.shop.provider, "check", None)  # a provider may vet a token before the person
         if check is not None and isinstance(method, PaymentMethod):
             check(method.token)  # PaymentDeclinedError: not worth asking the person about
         if session.agent_key is not None:

@@ -29,7 +29,7 @@ FULFILLMENT = "dev.ucp.shopping.fulfillment"
 DISCOUNT = "dev.ucp.shopping.discount"
 ORDER = "dev.ucp.shopping.order"
 BUYER_CONSENT = "dev.ucp.shopping.buyer_consent"
-_CONSENT = {  # purpose -> (2026-08-25's id, what the buyer is told)
+CONSENT_PURPOSES = {  # purpose -> (2026-08-25's id, what the buyer is told)
     "marketing": ("dev.ucp.consent.marketing", "Promotional communications from the store"),
     "analytics": ("dev.ucp.consent.analytics", "Analytics and performance measurement"),
     "preferences": ("dev.ucp.consent.preferences", "Remembering the buyer's preferences"),
@@ -154,9 +154,9 @@ def error_response(code: str, content: str, why: list[dict[str, Any]] | None = N
 def consent(choices: dict[str, bool]) -> dict[str, Any]:
     """A buyer's consent (purpose -> granted) as 2026-08-25's buyer-consent extension writes it."""
     return {
-        _CONSENT[p][0]: {"granted": g, "source": "platform", "description": _CONSENT[p][1]}
+        CONSENT_PURPOSES[p][0]: {"granted": g, "source": "platform", "description": CONSENT_PURPOSES[p][1]}
         for p, g in choices.items()
-        if p in _CONSENT
+        if p in CONSENT_PURPOSES
     }
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from ponder.errors import ConflictError, NotFoundError, UserError
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "OrderNotFound",
     "UnsellableLines",
     "error_value",
+    "first_problem",
     "raise_stored",
 ]
 
@@ -81,6 +84,13 @@ class UnsellableLines(InvalidCheckoutRequest):
 
 CheckoutError = CheckoutNotFound | CheckoutConflict | InvalidCheckoutRequest
 CHECKOUT_ERRORS = (CheckoutNotFound, CheckoutConflict, InvalidCheckoutRequest)  # the state machine's own
+
+
+def first_problem(err: ValidationError) -> str:
+    """A model's first validation error as a person reads it: ``where: what`` (``what`` alone at the top)."""
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"{where + ': ' if where else ''}{first.get('msg')}"
 
 
 def error_value(err: CheckoutError) -> dict[str, Any]:

@@ -91,9 +91,7 @@ def price_lines(shop: Shop, account: str, lines: list[dict[str, Any]]) -> Priced
         variant = variants.get(line["item_id"])
         if variant is None:
             text = f"Item '{line['item_id']}' not found in this store: left out."
-            priced.messages.append(
-                doc.error("not_found", text)
-            )  # left out: no line of the answer to point at
+            priced.messages.append(doc.error("not_found", text))  # no line of the answer to point at
             continue
         path, quantity = f"$.line_items[{len(priced.line_items)}]", line["quantity"]
         item: dict[str, Any] = {"id": variant.variant_id, "title": doc.title(variant.name, variant.options)}

@@ -22,7 +22,7 @@ from ucp_sdk.models.schemas.shopping.types.shipping_destination_create_request i
 from ponder.commerce.checkout import MAX_CODES
 from ponder.commerce.model import Address, PaymentMethod
 from ponder.commerce.ucp import document as doc
-from ponder.commerce.ucp.errors import InvalidCheckoutRequest
+from ponder.commerce.ucp.errors import InvalidCheckoutRequest, first_problem
 from ponder.errors import UserError
 from ponder.memory.owner import check_name
 
@@ -97,19 +97,12 @@ def read_fulfillment(raw: Any) -> tuple[list[Address], str | None, str | None, l
             selected = method.selected_destination_id
             option = next((g.selected_option_id for g in method.groups or [] if g.selected_option_id), None)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise InvalidCheckoutRequest(f"Invalid fulfillment: {where}: {first.get('msg')}") from None
+        raise InvalidCheckoutRequest(f"Invalid fulfillment: {first_problem(err)}") from None
     return destinations, aliases.get(selected, selected) if selected else None, option, notes
 
 
 # UCP 2026-08-25 names purposes by reverse-DNS ids; 2026-01-11 by plain names, "sale_of_data" for the last
-CONSENT_IDS = {
-    "dev.ucp.consent.marketing": "marketing",
-    "dev.ucp.consent.analytics": "analytics",
-    "dev.ucp.consent.preferences": "preferences",
-    "dev.ucp.consent.sale_or_sharing": "sale_of_data",
-}
+CONSENT_IDS = {ident: purpose for purpose, (ident, _) in doc.CONSENT_PURPOSES.items()}
 
 
 def read_consent(raw: Any) -> dict[str, bool]:

@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ponder.commerce.ucp import document as doc
-from ponder.commerce.ucp.errors import InvalidCheckoutRequest
+from ponder.commerce.ucp.errors import InvalidCheckoutRequest, first_problem
 from ponder.commerce.ucp.requests import CONSENT_IDS
 from ponder.commerce.ucp.v2026_01_11.discovery.profile_schema import UcpDiscoveryProfile
 from ponder.commerce.ucp.v2026_01_11.schemas.shopping import (
@@ -88,9 +88,8 @@ def _capabilities(discovery: bool) -> list[dict[str, Any]]:
     capabilities: list[dict[str, Any]] = [{"name": doc.CHECKOUT, "version": VERSION}]
     for name in (doc.FULFILLMENT, doc.DISCOUNT, doc.BUYER_CONSENT, AP2_MANDATE):
         capabilities.append({"name": name, "version": VERSION, "extends": doc.CHECKOUT})
-    if discovery:  # an order is read on its own, not as a checkout's extension
-        capabilities.append({"name": doc.ORDER, "version": VERSION})
     if discovery:
+        capabilities.append({"name": doc.ORDER, "version": VERSION})  # read on its own: no extension
         for capability in capabilities:
             short = capability["name"].rsplit(".", 1)[1]
             spec = {AP2_MANDATE: "ap2-mandates", doc.BUYER_CONSENT: "buyer-consent"}.get(
@@ -218,10 +217,8 @@ def _validated(model: Any, raw: Any, what: str) -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
         raise InvalidCheckoutRequest(
-            f"Invalid {what} request (UCP {VERSION}): {where + ': ' if where else ''}{first.get('msg')}"
+            f"Invalid {what} request (UCP {VERSION}): {first_problem(err)}"
         ) from None
 
 

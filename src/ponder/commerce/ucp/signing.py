@@ -91,29 +91,23 @@ class SigningKey:
         """The detached JWS of ``document`` (minus ``ap2``): ``header..signature``. Deterministic ECDSA
         (RFC 6979): the same document always gets the same signature, so a checkout read twice is the
         same answer twice."""
-        header = _b64(json.dumps({"alg": "ES256", "kid": self.kid}, separators=(",", ":")).encode())
-        signing_input = f"{header}.{_b64(canonical(document))}".encode()
-        der = self._private.sign(signing_input, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
-        r, s = decode_dss_signature(der)
-        return f"{header}..{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+        return self._detached({}, _b64(canonical(document)).encode())
 
     def sign_body(self, body: bytes) -> str:
         """A request body's detached JWS with its payload unencoded (RFC 7797: ``b64`` false): what UCP's
         ``Request-Signature`` header carries on a webhook. ``header..signature``."""
-        header = _unencoded_header(self.kid)
+        return self._detached({"b64": False, "crit": ["b64"]}, body)
+
+    def _detached(self, more_header: dict[str, Any], payload: bytes) -> str:
+        """ES256 over ``header.payload`` (the payload as the JWS variant puts it in the signing input),
+        deterministic; the compact form without the payload: ``header..signature``."""
+        fields = {"alg": "ES256", "kid": self.kid} | more_header
+        header = _b64(json.dumps(fields, separators=(",", ":")).encode())
         der = self._private.sign(
-            header.encode() + b"." + body, ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+            header.encode() + b"." + payload, ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
         )
         r, s = decode_dss_signature(der)
         return f"{header}..{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
-
-
-def _unencoded_header(kid: str) -> str:
-    return _b64(
-        json.dumps(
-            {"alg": "ES256", "kid": kid, "b64": False, "crit": ["b64"]}, separators=(",", ":")
-        ).encode()
-    )
 
 
 def verify_detached(signature: str, document: dict[str, Any], keys: Sequence[dict[str, Any]]) -> bool:

@@ -35,7 +35,12 @@ from ponder.commerce.ucp import Answer, Caller, UcpCheckouts, payment_handler
 from ponder.commerce.ucp import shapes_2026_01_11 as released
 from ponder.commerce.ucp.document import HANDLER, INCOMPLETE, READY
 from ponder.commerce.ucp.document import error as error_message
-from ponder.commerce.ucp.errors import CHECKOUT_ERRORS, CheckoutNotFound, InvalidCheckoutRequest
+from ponder.commerce.ucp.errors import (
+    CHECKOUT_ERRORS,
+    CheckoutNotFound,
+    InvalidCheckoutRequest,
+    first_problem,
+)
 from ponder.commerce.ucp.signing import SigningKey
 from ponder.commerce.ucp.versions import (
     RELEASED,
@@ -234,11 +239,7 @@ async def _read(request: Request, model: type[M], released_shape: Callable[[Any]
     except InvalidCheckoutRequest as err:
         raise Refusal(400, "invalid_request", str(err)) from None
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise Refusal(
-            400, "invalid_request", f"Invalid request: {where + ': ' if where else ''}{first.get('msg')}"
-        ) from None
+        raise Refusal(400, "invalid_request", f"Invalid request: {first_problem(err)}") from None
 
 
 async def _create_body(request: Request, caller: UcpCaller) -> CheckoutCreateRequest:
@@ -282,12 +283,15 @@ async def _answer(
     """Run ``work`` in a thread; a state-changing operation once per idempotency key. A new session is a 201,
     every other answer a 200 (a business outcome is in the document's ``messages``)."""
     who, headers, checkouts = caller.who, caller.headers, state.ucp_checkouts
-    if request is not None:
-        raw, path = await request.body(), request.url.path
-        answer = await _run(lambda: checkouts.once(who, operation, key, path, raw, lambda: work(checkouts)))
-    else:
-        answer = await _run(lambda: work(checkouts))
-    signing = await _run(lambda: checkouts.signing)  # made on first use, in the database
+    raw = await request.body() if request is not None else None
+
+    def answered() -> Answer:
+        if request is None or raw is None:
+            return work(checkouts)
+        return checkouts.once(who, operation, key, request.url.path, raw, lambda: work(checkouts))
+
+    # the signing key is made on first use, in the database: read in the same worker thread as the answer
+    answer, signing = await _run(lambda: (answered(), checkouts.signing))
     if caller.version != RELEASED:
         body = _signed(signing, answer.body)
         return JSONResponse(body, status_code=201 if answer.created else 200, headers=headers)
