@@ -43,7 +43,7 @@ from ponder.commerce.model import Address, PaymentMethod
 from ponder.commerce.order_records import OrderView, insert_order, read_order
 from ponder.commerce.orders import OrderBook
 from ponder.commerce.payments import PaymentProvider
-from ponder.commerce.pricing import SHIPPING, PriceLine, price_order
+from ponder.commerce.pricing import PriceLine, checked_codes, price_order
 from ponder.commerce.store_pricing import read_pricing_rules
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError, PaymentProviderError, UserError
 from ponder.memory.owner import Owner
@@ -53,7 +53,6 @@ __all__ = ["MAX_QUANTITY", "Checkout", "LineItem"]
 
 MAX_QUANTITY = 100
 MAX_LINES = 50
-MAX_CODES = 10
 
 
 @dataclass(frozen=True)
@@ -192,11 +191,7 @@ class Checkout:
             raise UserError(f"This store does not ship to {address.country}.")
         if cart.rejected:
             raise UserError("; ".join(r.message for r in cart.rejected))
-        share = [0] * len(lines)  # each line's part of the codes' discounts
-        for discount in cart.discounts:
-            for allocation in discount.allocations:
-                if allocation.target != SHIPPING:
-                    share[allocation.target] += allocation.amount
+        share = cart.line_discounts(len(lines))
         priced: list[dict[str, Any]] = [
             {
                 "variant_id": variant.variant_id,
@@ -296,9 +291,7 @@ class _Where:
             raise UserError("An address needs at least a street line, a city and a country.")
         if method is not None and (method.kind == "gift_card" or not method.token or not method.id):
             raise UserError("A payment method given for an order is a provider's token (not a gift card).")
-        if len(codes) > MAX_CODES or any(not 1 <= len(code.strip()) <= 64 for code in codes):
-            raise UserError(f"At most {MAX_CODES} discount codes, each 1 to 64 characters.")
-        return cls(address_id, method_id, address, method, tuple(c.strip() for c in codes), shipping_option)
+        return cls(address_id, method_id, address, method, tuple(checked_codes(codes)), shipping_option)
 
     def request(self) -> dict[str, Any]:
         """What the idempotency key pins: the ids, or what was given (a token by its digest); the codes and

@@ -38,6 +38,7 @@ from ponder.commerce.model import DiscountCode, Promotion, ShippingOption, Store
 from ponder.errors import UserError
 
 __all__ = [
+    "MAX_CODES",
     "SHIPPING",
     "Allocation",
     "AppliedDiscount",
@@ -47,6 +48,7 @@ __all__ = [
     "RejectReason",
     "Rejected",
     "ShippingQuote",
+    "checked_codes",
     "price_cart",
     "price_order",
     "shipping_quotes",
@@ -55,6 +57,7 @@ __all__ = [
 
 RejectReason = Literal["unknown", "inactive", "expired", "below_minimum", "already_applied"]
 SHIPPING: Final = -1  # an allocation's target when it is the shipping, not a line
+MAX_CODES: Final = 10  # discount codes one checkout may carry
 
 _UCP_ERRORS: Final[dict[RejectReason, str]] = {
     "unknown": "discount_code_invalid",
@@ -127,6 +130,23 @@ class Priced:
     shipping_options: tuple[ShippingQuote, ...]  # open to the destination
     shipping: ShippingQuote | None  # the one chosen, if any
     total: int  # subtotal - items_discount + the chosen shipping's amount
+
+    def line_discounts(self, lines: int) -> list[int]:
+        """Each of the ``lines`` priced lines' share of the codes' discounts (the sum of its allocations)."""
+        share = [0] * lines
+        for discount in self.discounts:
+            for allocation in discount.allocations:
+                if allocation.target != SHIPPING:
+                    share[allocation.target] += allocation.amount
+        return share
+
+
+def checked_codes(codes: Sequence[str]) -> list[str]:
+    """Discount codes as given to a checkout, trimmed: at most ``MAX_CODES``, each 1 to 64 characters, or
+    ``UserError``."""
+    if len(codes) > MAX_CODES or any(not 1 <= len(code.strip()) <= 64 for code in codes):
+        raise UserError(f"At most {MAX_CODES} discount codes, each 1 to 64 characters.")
+    return [code.strip() for code in codes]
 
 
 def ucp_error_code(reason: RejectReason) -> str:

@@ -316,10 +316,8 @@ def _discounted(evaluation: Evaluation) -> list[dict[str, Any]]:
     if cart is None:
         return evaluation.line_items
     share = [0] * len(evaluation.line_items)
-    for discount in cart.discounts:
-        for allocation in discount.allocations:
-            if allocation.target != SHIPPING:
-                share[evaluation.positions[allocation.target]] += allocation.amount
+    for target, off in enumerate(cart.line_discounts(len(evaluation.positions))):
+        share[evaluation.positions[target]] = off  # priced lines are some of the line items, in order
     lines = []
     for line, off in zip(evaluation.line_items, share, strict=True):
         amount = line["item"]["price"] * line["quantity"]

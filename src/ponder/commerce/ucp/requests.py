@@ -19,8 +19,8 @@ from ucp_sdk.models.schemas.shopping.types.shipping_destination_create_request i
     ShippingDestinationCreateRequest,
 )
 
-from ponder.commerce.checkout import MAX_CODES
 from ponder.commerce.model import Address, PaymentMethod
+from ponder.commerce.pricing import checked_codes
 from ponder.commerce.ucp import document as doc
 from ponder.commerce.ucp.errors import InvalidCheckoutRequest, first_problem
 from ponder.errors import UserError
@@ -133,9 +133,10 @@ def read_codes(raw: Any) -> list[str]:
         return []
     if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
         raise InvalidCheckoutRequest("discounts.codes must be a list of strings.")
-    if len(codes) > MAX_CODES or any(not 1 <= len(c.strip()) <= 64 for c in codes):
-        raise InvalidCheckoutRequest(f"discounts.codes: at most {MAX_CODES} codes, each 1 to 64 characters.")
-    return [c.strip() for c in codes]
+    try:
+        return checked_codes(codes)
+    except UserError as err:
+        raise InvalidCheckoutRequest(f"discounts.codes: {err}") from None
 
 
 def _address(destination: Any) -> Address | None:
