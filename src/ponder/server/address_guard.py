@@ -39,6 +39,7 @@ __all__ = [
     "Resolver",
     "SystemResolver",
     "UnresolvableHostError",
+    "guarded_client",
     "guarded_transport",
     "is_public",
 ]
@@ -171,3 +172,20 @@ def guarded_transport(backend: GuardedBackend, ssl_context: ssl.SSLContext) -> h
         ssl_context=ssl_context, max_connections=16, network_backend=backend
     )
     return transport
+
+
+def guarded_client(
+    backend: GuardedBackend,
+    ssl_context: ssl.SSLContext,
+    timeout_s: float,
+    headers: dict[str, str] | None = None,
+) -> httpx.AsyncClient:
+    """An HTTP client whose every connection goes through ``backend``: no proxy from the environment, and
+    no redirect followed (each hop would be a URL nobody checked the purpose of)."""
+    return httpx.AsyncClient(
+        transport=guarded_transport(backend, ssl_context),
+        timeout=httpx.Timeout(timeout_s),
+        follow_redirects=False,
+        trust_env=False,
+        headers=headers,
+    )

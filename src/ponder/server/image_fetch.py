@@ -34,7 +34,7 @@ from ponder.server.address_guard import (
     Resolver,
     SystemResolver,
     UnresolvableHostError,
-    guarded_transport,
+    guarded_client,
 )
 from ponder.server.errors import ApiError
 from ponder.server.protocol import ChatMessage, ImageContent, ImageUrl, UserContentPart, UserMessage
@@ -107,13 +107,7 @@ class ImageFetcher:
         if self._ssl is None:
             self._ssl = httpx.create_ssl_context()
         backend = GuardedBackend(self.resolver, public_only=self.policy != "any", inner=self.network)
-        return httpx.AsyncClient(
-            transport=guarded_transport(backend, self._ssl),
-            timeout=httpx.Timeout(self.timeout_s),
-            follow_redirects=False,
-            trust_env=False,
-            headers=_HEADERS,
-        )
+        return guarded_client(backend, self._ssl, self.timeout_s, _HEADERS)
 
     async def fetch_all(self, urls: Iterable[str]) -> dict[str, FetchedImage]:
         """Each distinct URL fetched once, all at once; the first failure cancels the others and is raised

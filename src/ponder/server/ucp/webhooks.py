@@ -31,7 +31,7 @@ import httpx
 from ponder.commerce.ucp import shapes_2026_01_11 as released
 from ponder.commerce.ucp.document import ORDER
 from ponder.commerce.ucp.versions import RELEASED
-from ponder.server.address_guard import GuardedBackend, Resolver, SystemResolver, guarded_transport
+from ponder.server.address_guard import GuardedBackend, Resolver, SystemResolver, guarded_client
 from ponder.server.state import ServerState
 
 __all__ = ["OrderWebhooks", "WebhookFailed", "webhook_url"]
@@ -128,9 +128,4 @@ class OrderWebhooks:
             self._ssl = httpx.create_ssl_context()
         public_only = self.state.settings.ucp.agent_urls != "any"
         backend = GuardedBackend(self.resolver, public_only=public_only, inner=self.network)
-        return httpx.AsyncClient(
-            transport=guarded_transport(backend, self._ssl),
-            timeout=httpx.Timeout(self.timeout_s),
-            follow_redirects=False,
-            trust_env=False,
-        )
+        return guarded_client(backend, self._ssl, self.timeout_s)
