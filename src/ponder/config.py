@@ -17,6 +17,7 @@ Example config file::
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -237,6 +238,25 @@ class SandboxConfig(BaseModel):
 
 
 Assistant = Literal["planned", "tools"]  # how a shopping turn works: see CommerceConfig.assistant
+_PROVIDER_NAME = r"^[a-z][a-z0-9_]{0,31}$"
+
+
+class PaymentHandlerConfig(BaseModel):
+    """One more way to pay (a UCP payment handler: a wallet, a provider's tokenizer), published as its owner
+    defines it, its tokens charged through ``provider``. See ponder.commerce.payment_handlers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # what a payment instrument names as handler_id
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")  # reverse-DNS: com.google.pay
+    # "default": [commerce] payment_provider; or a name of [commerce.payment_providers].
+    provider: str = Field(default="default", pattern=_PROVIDER_NAME)
+    version: str = Field(default="2026-01-11", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    spec: str = Field(pattern=r"^https?://")  # the handler's specification
+    config_schema: str = Field(pattern=r"^https?://")  # the JSON schema of ``config``
+    instrument_schemas: list[str] = Field(default_factory=list)
+    instruments: list[str] = Field(default_factory=lambda: ["card"], min_length=1)  # instrument types taken
+    config: dict[str, Any] = Field(default_factory=dict)  # published as is
 
 
 class CommerceConfig(BaseModel):
@@ -250,6 +270,11 @@ class CommerceConfig(BaseModel):
     # "test": the bundled TestPaymentProvider (its ledger at DATA_DIR/test-payments.db); or MODULE:NAME, a
     # callable taking the settings and returning a PaymentProvider (a real provider's adapter).
     payment_provider: str = "test"
+    # More payment providers, by name (the same forms), for payment_handlers to charge through.
+    payment_providers: dict[str, str] = Field(default_factory=dict)
+    # Ways to pay besides the store's own (its saved methods and its provider's tokens), each charged
+    # through a provider: [[commerce.payment_handlers]] id, name, provider, spec, config_schema, config...
+    payment_handlers: list[PaymentHandlerConfig] = Field(default_factory=list)
     action_ttl_s: float = Field(default=900.0, gt=0)  # how long a proposed action waits for the person
     # How long a checkout in flight holds its idempotency key: a request that died holding it is taken over
     # (by a retry, or the sweeper) only after this.
@@ -261,6 +286,23 @@ class CommerceConfig(BaseModel):
     # models, and the reply names only what the store holds). "tools": the model calls the store's tools
     # itself in the mode's tool loop and writes the reply (every tool schema in every prompt).
     assistant: Assistant = "planned"
+
+    @model_validator(mode="after")
+    def _handlers_have_providers(self) -> CommerceConfig:
+        for name in self.payment_providers:
+            if name == "default" or not re.match(_PROVIDER_NAME, name):
+                raise ValueError(f"payment_providers: '{name}' is not a provider name (a-z, 0-9, _)")
+        ids = [h.id for h in self.payment_handlers]
+        for handler in self.payment_handlers:
+            if handler.provider != "default" and handler.provider not in self.payment_providers:
+                raise ValueError(
+                    f"payment_handlers '{handler.id}': no provider '{handler.provider}' in payment_providers"
+                )
+            if ids.count(handler.id) > 1 or handler.id.startswith("ponder_"):
+                raise ValueError(
+                    f"payment_handlers '{handler.id}': ids are unique, and ponder_* is the store's"
+                )
+        return self
 
 
 class UcpConfig(BaseModel):

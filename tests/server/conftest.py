@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from ponder.config import MemoryConfig, ServerConfig, Settings, TierConfig, UcpConfig
+from ponder.config import CommerceConfig, MemoryConfig, ServerConfig, Settings, TierConfig, UcpConfig
 from ponder.memory.embeddings import Embedder
 from ponder.perception import Perception
 from ponder.server import create_app
@@ -99,6 +99,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         perception: Perception | None = None,
         memory: MemoryConfig | None = None,
         ucp: UcpConfig | None = None,
+        commerce: CommerceConfig | None = None,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
         embedder: Embedder | None = None,
         **server_options: Any,
@@ -108,6 +109,8 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
             settings = settings.model_copy(update={"memory": memory})
         if ucp is not None:
             settings = settings.model_copy(update={"ucp": ucp})
+        if commerce is not None:
+            settings = settings.model_copy(update={"commerce": commerce})
         scripted = model or ScriptedModel()
         db = open_database(settings.database_path, busy_timeout_s=busy_timeout_s)
         store = KeyStore(db)

@@ -25,6 +25,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ponder.commerce.actions import settle_after
+from ponder.commerce.payment_handlers import DEFAULT, PaymentHandler, RoutedProvider
 from ponder.commerce.payments import PaymentProvider, TestPaymentProvider
 from ponder.commerce.shop import Shop
 from ponder.commerce.tools import Proposal, ShoppingTools, shopping_toolset
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ShoppingPreset",
     "answer_prompt",
+    "load_payments",
     "load_provider",
     "open_shop",
     "planned_options",
@@ -50,23 +52,54 @@ __all__ = [
 ]
 
 
-def load_provider(settings: Settings) -> PaymentProvider:
-    """The configured payment provider: the test one, or MODULE:NAME called with the settings."""
-    spec = settings.commerce.payment_provider
+def load_provider(settings: Settings, name: str = DEFAULT) -> PaymentProvider:
+    """The payment provider ``name`` (``[commerce] payment_provider``, or one of ``payment_providers``):
+    the test one (its own ledger in the data dir), or MODULE:NAME called with the settings."""
+    commerce = settings.commerce
+    spec = commerce.payment_provider if name == DEFAULT else commerce.payment_providers[name]
     if spec == "test":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return TestPaymentProvider(settings.data_dir / "test-payments.db")
-    module, _, name = spec.partition(":")
+        if name == DEFAULT:
+            return TestPaymentProvider(settings.data_dir / "test-payments.db")
+        return TestPaymentProvider(settings.data_dir / f"test-payments-{name}.db", name=name)
+    module, _, attribute = spec.partition(":")
     try:
-        factory: Any = getattr(importlib.import_module(module), name)
+        factory: Any = getattr(importlib.import_module(module), attribute)
     except (ImportError, AttributeError, ValueError) as error:
-        raise ConfigError(f"commerce.payment_provider {spec!r} cannot be loaded: {error}") from None
+        where = "payment_provider" if name == DEFAULT else f"payment_providers.{name}"
+        raise ConfigError(f"commerce.{where} {spec!r} cannot be loaded: {error}") from None
     provider: PaymentProvider = factory(settings)
     return provider
 
 
+def load_payments(settings: Settings) -> tuple[PaymentProvider, tuple[PaymentHandler, ...]]:
+    """What the shop charges through (one provider, or a ``RoutedProvider`` over several) and the handlers
+    configured besides the store's own (commerce/payment_handlers.py)."""
+    commerce = settings.commerce
+    provider = load_provider(settings)
+    if commerce.payment_providers:
+        others = {name: load_provider(settings, name) for name in commerce.payment_providers}
+        provider = RoutedProvider(provider, others)
+    handlers = tuple(
+        PaymentHandler(
+            id=h.id,
+            name=h.name,
+            provider=h.provider,
+            version=h.version,
+            spec=h.spec,
+            config_schema=h.config_schema,
+            instrument_schemas=tuple(h.instrument_schemas),
+            instruments=tuple(h.instruments),
+            config=h.config,
+        )
+        for h in commerce.payment_handlers
+    )
+    return provider, handlers
+
+
 def open_shop(settings: Settings, db: Database, embedder: Embedder) -> Shop:
-    shop = Shop(db, embedder, load_provider(settings))
+    provider, handlers = load_payments(settings)
+    shop = Shop(db, embedder, provider, handlers=handlers)
     shop.actions.ttl_s = settings.commerce.action_ttl_s
     shop.checkout.keys.lease_s = settings.commerce.checkout_lease_s
     shop.checkout.keys.wait_s = settings.commerce.checkout_wait_s

@@ -117,7 +117,10 @@ class TestPaymentProvider:
     name = "test"
     __test__ = False  # not a pytest test class
 
-    def __init__(self, ledger: str | Path = ":memory:", *, latency_s: float = 0.0) -> None:
+    def __init__(
+        self, ledger: str | Path = ":memory:", *, latency_s: float = 0.0, name: str = "test"
+    ) -> None:
+        self.name = name
         self.latency_s = latency_s
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(ledger), check_same_thread=False, isolation_level=None, timeout=30)

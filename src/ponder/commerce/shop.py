@@ -1,13 +1,14 @@
 """``Shop``: one store's parts wired together, for the tools, the CLI and the server to share.
 
-Construct it once per process with the database, the embedding model and the payment provider; every call
-names the account (the store) and, for a customer's data, the ``Owner``. An order placed is recorded as a
-purchase of its products, and items returned as dismissals, in the customer's interest events: what
-recommendations (recommendations.py) learn from.
+Construct it once per process with the database, the embedding model, the payment provider and the
+payment handlers besides the store's own; every call names the account (the store) and, for a customer's
+data, the ``Owner``. An order placed is recorded as a purchase of its products, and items returned as
+dismissals, in the customer's interest events: what recommendations (recommendations.py) learn from.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from ponder.commerce.actions import ActionDesk, PendingAction
@@ -16,6 +17,7 @@ from ponder.commerce.catalog import Catalog
 from ponder.commerce.checkout import Checkout
 from ponder.commerce.customers import CustomerStore
 from ponder.commerce.order_records import OrderView
+from ponder.commerce.payment_handlers import PaymentHandler, builtin
 from ponder.commerce.payments import PaymentProvider
 from ponder.commerce.recommendations import StoreRecommendations
 from ponder.commerce.store_pricing import StorePricing
@@ -31,9 +33,18 @@ _SIGNALS: Final[dict[str, Kind]] = {"place_order": "purchase", "return_items": "
 
 
 class Shop:
-    def __init__(self, db: Database, embedder: Embedder, provider: PaymentProvider) -> None:
+    def __init__(
+        self,
+        db: Database,
+        embedder: Embedder,
+        provider: PaymentProvider,
+        *,
+        handlers: Sequence[PaymentHandler] = (),
+    ) -> None:
         self.db = db
         self.provider = provider
+        # The ways to pay: the store's own handler first, then those configured (payment_handlers.py).
+        self.handlers: tuple[PaymentHandler, ...] = (builtin(provider.name), *handlers)
         self.catalog = Catalog(db, embedder)
         self.customers = CustomerStore(db)
         self.carts = CartStore(db)

@@ -15,6 +15,7 @@ from ucp_sdk.models.schemas.shopping.checkout_create_request import (  # type: i
     CheckoutCreateRequest,
 )
 
+from ponder.commerce.payment_handlers import builtin
 from ponder.commerce.shop import Shop
 from ponder.commerce.ucp import UcpCheckouts
 from ponder.commerce.ucp import shapes_2026_01_11 as released
@@ -50,7 +51,7 @@ def checkouts(shop: Shop) -> UcpCheckouts:
 
 
 def test_the_profile_is_a_released_discovery_profile_with_the_rest_endpoint_and_handler() -> None:
-    body = released.profile(BASE, "test")
+    body = released.profile(BASE, [builtin("test")])
     profile = UcpDiscoveryProfile.model_validate(body)
     assert profile.ucp.version.root == "2026-01-11"
     shopping = profile.ucp.services.root["dev.ucp.shopping"]
@@ -76,7 +77,7 @@ def test_a_released_create_reaches_the_state_machine_and_comes_back_in_released_
     assert instrument["selected"] and instrument["display"] == {"brand": "Visa", "last_digits": "4242"}
     answer = checkouts.create(APP, CheckoutCreateRequest.model_validate(canonical))
     assert answer.created, answer.body
-    body = released.checkout(answer.body, BASE, "test")
+    body = released.checkout(answer.body, BASE, [builtin("test")])
     ReleasedCheckout.model_validate(body)  # what checkout() already checked, seen from outside
     assert body["ucp"] == {
         "version": "2026-01-11",

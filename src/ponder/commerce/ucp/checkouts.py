@@ -128,11 +128,11 @@ class UcpCheckouts:
     def profile(self, base_url: str, version: UcpVersion, *, leaf: bool = False) -> dict[str, Any]:
         """The business profile in ``version``. The current version's (the draft's) names the released
         version's own profile in ``supported_versions``, unless ``leaf``: a version's profile alone."""
-        provider = self.shop.provider.name
+        handlers = self.shop.handlers
         if version == RELEASED:
-            return released.profile(base_url, provider, self.signing.public_jwk())
+            return released.profile(base_url, handlers, self.signing.public_jwk())
         older: dict[str, str] | None = None if leaf else {RELEASED: f"{base_url}/.well-known/ucp/{RELEASED}"}
-        return doc.profile(base_url, provider, older)
+        return doc.profile(base_url, handlers, older)
 
     # --- idempotency ----------------------------------------------------------------------------------
 
@@ -338,9 +338,8 @@ class UcpCheckouts:
         and its token."""
         destination = evaluation.destination
         assert destination is not None  # complete() checked it
-        handler_id = doc.handler(self.shop.provider.name)["id"]
         instrument, method = read_instrument(
-            payment, handler_id, {m.id for m in evaluation.methods}, session.id
+            payment, self.shop.handlers, {m.id for m in evaluation.methods}, session.id
         )
         check = getattr(self.shop.provider, "check", None)  # a provider may vet a token before the person
         if check is not None and isinstance(method, PaymentMethod):
@@ -444,7 +443,7 @@ class UcpCheckouts:
             moved = self._transition(session, base_url)
             if moved is None:
                 if session.status in FROZEN:
-                    return session, session.body | {"ucp": doc.envelope(self.shop.provider.name)}
+                    return session, session.body | {"ucp": doc.envelope(self.shop.handlers)}
                 return session, render(self.shop, session, evaluate(self.shop, session))
             try:
                 return session, self.sessions.save(session, moved)

@@ -8,6 +8,7 @@ Nothing here knows HTTP: which status carries a document is the server's busines
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import AnyUrl, TypeAdapter, ValidationError
@@ -21,6 +22,7 @@ from ucp_sdk.models.schemas.shopping.fulfillment import Checkout  # type: ignore
 from ucp_sdk.models.schemas.ucp import ResponseCheckoutSchema  # type: ignore[import-untyped]
 
 from ponder.commerce.model import Address, PaymentMethod
+from ponder.commerce.payment_handlers import BUILTIN_NAME, PaymentHandler
 
 VERSION = "2026-08-25"
 SHOPPING = "dev.ucp.shopping"
@@ -35,7 +37,7 @@ CONSENT_PURPOSES = {  # purpose -> (2026-08-25's id, what the buyer is told)
     "preferences": ("dev.ucp.consent.preferences", "Remembering the buyer's preferences"),
     "sale_of_data": ("dev.ucp.consent.sale_or_sharing", "Selling or sharing the buyer's data"),
 }
-HANDLER = "dev.ponder.payment_token"  # our handler: a saved method by id, or the provider's token
+HANDLER = BUILTIN_NAME  # the store's own handler: a saved method by id, or the provider's token
 SESSION_TTL_S = 6 * 3600  # the spec's default lifetime of a checkout
 MAX_LINES = 50  # as a Ponder checkout (checkout.py)
 SHIPPING_METHOD, PACKAGE, STANDARD = "shipping", "package_1", "standard"
@@ -48,17 +50,22 @@ FROZEN = (ESCALATION, IN_PROGRESS, COMPLETED, CANCELED)  # answered from the sto
 _URL = TypeAdapter(AnyUrl)
 
 
-def handler(name: str) -> dict[str, Any]:
-    """The one payment handler: the payment provider ``name``'s tokens, or a saved method."""
-    return {
-        "id": f"ponder_{name}",
-        "version": VERSION,
-        "available_instruments": [{"type": "card"}, {"type": "gift_card"}, {"type": "paypal"}],
-        "config": {"provider": name, "environment": "TEST" if name == "test" else "PRODUCTION"},
-    }
+def handlers(taken: Sequence[PaymentHandler]) -> dict[str, list[dict[str, Any]]]:
+    """The store's payment handlers (commerce/payment_handlers.py) as 2026-08-25's ``payment_handlers``: by
+    reverse-DNS name, each with its id, instrument types and published config."""
+    described: dict[str, list[dict[str, Any]]] = {}
+    for h in taken:
+        one: dict[str, Any] = {"id": h.id, "version": VERSION if h.name == HANDLER else h.version}
+        if h.spec is not None:
+            one |= {"spec": h.spec, "schema": h.config_schema}
+        one |= {"available_instruments": [{"type": t} for t in h.instruments], "config": dict(h.config)}
+        described.setdefault(h.name, []).append(one)
+    return described
 
 
-def profile(base_url: str, provider: str, older: dict[str, str] | None = None) -> dict[str, Any]:
+def profile(
+    base_url: str, taken: Sequence[PaymentHandler], older: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The business profile in this version; ``older``: the older versions this store also speaks, each to
     the URL of its own profile (UCP's ``supported_versions``; a version's own leaf profile has none)."""
     body = {
@@ -115,7 +122,7 @@ def profile(base_url: str, provider: str, older: dict[str, str] | None = None) -
                     }
                 ],
             },
-            "payment_handlers": {HANDLER: [handler(provider)]},
+            "payment_handlers": handlers(taken),
         }
     }
     dumped: dict[str, Any] = BusinessProfile.model_validate(body).model_dump(
@@ -124,7 +131,7 @@ def profile(base_url: str, provider: str, older: dict[str, str] | None = None) -
     return dumped
 
 
-def envelope(provider: str) -> dict[str, Any]:
+def envelope(taken: Sequence[PaymentHandler]) -> dict[str, Any]:
     return {
         "version": VERSION,
         "status": "success",
@@ -134,7 +141,7 @@ def envelope(provider: str) -> dict[str, Any]:
             DISCOUNT: [{"version": VERSION, "extends": CHECKOUT}],
             BUYER_CONSENT: [{"version": VERSION, "extends": CHECKOUT}],
         },
-        "payment_handlers": {HANDLER: [handler(provider)]},
+        "payment_handlers": handlers(taken),
     }
 
 

@@ -259,7 +259,7 @@ def render(shop: Shop, session: Session, evaluation: Evaluation) -> dict[str, An
     if evaluation.destination is not None:
         method["selected_destination_id"] = evaluation.destination.id
     body: dict[str, Any] = {
-        "ucp": doc.envelope(shop.provider.name),
+        "ucp": doc.envelope(shop.handlers),
         "id": session.id,
         "status": status,
         "currency": currency,
@@ -278,7 +278,7 @@ def render(shop: Shop, session: Session, evaluation: Evaluation) -> dict[str, An
     instruments = [chosen | {"selected": True}] if chosen else []
     for saved in evaluation.methods:
         if saved.id != state.get("payment_method_id"):
-            instruments.append(doc.offered(saved, doc.handler(shop.provider.name)["id"]))
+            instruments.append(doc.offered(saved, shop.handlers[0].id))  # the store's own handler
     if instruments:
         body["payment"] = {"instruments": instruments}
     if cart is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,6 +21,7 @@ from ucp_sdk.models.schemas.shopping.types.shipping_destination_create_request i
 )
 
 from ponder.commerce.model import Address, PaymentMethod
+from ponder.commerce.payment_handlers import PaymentHandler
 from ponder.commerce.pricing import checked_codes
 from ponder.commerce.ucp import document as doc
 from ponder.commerce.ucp.errors import InvalidCheckoutRequest, first_problem
@@ -165,29 +167,38 @@ def content_id(fields: dict[str, str]) -> str:
 
 
 def read_instrument(
-    payment: Any, handler_id: str, saved: set[str], checkout_id: str = ""
+    payment: Any, handlers: Sequence[PaymentHandler], saved: set[str], checkout_id: str = ""
 ) -> tuple[dict[str, Any], str | PaymentMethod]:
     """The one instrument to pay with, as echoed (no credential), and what pays: a saved method's id (one
-    of ``saved``), or a method holding the provider token sent (not saved here).
+    of ``saved``, through the store's own handler), or a method holding the token sent (not saved here),
+    routed to the provider of the instrument's handler (one of ``handlers``).
 
-    Credentials: a token of the store's provider (``{"type": <token kind>, "token": ...}``; ``type`` names
-    the kind, ``token`` by default), possibly bound to a checkout (``binding.checkout_id``: then it must be
-    this one, ``checkout_id``). A card number (``type`` ``card``) is refused: it never reaches the store;
-    the platform tokenizes it with the provider first."""
+    Credentials: a token of the handler's provider (``{"type": <token kind>, "token": ...}``; ``type``
+    names the kind, ``token`` by default), possibly bound to a checkout (``binding.checkout_id``: then it
+    must be this one, ``checkout_id``). A card number (``type`` ``card``) is refused: it never reaches the
+    store; the platform tokenizes it with the handler first."""
     instruments = list(payment.instruments or [])
     chosen = [i for i in instruments if i.selected] or instruments
     if len(chosen) != 1:
         raise Declined("Send exactly one payment instrument.", "$.payment.instruments")
     instrument = chosen[0]
-    if instrument.handler_id != handler_id:
-        raise Declined(f"Unknown handler_id '{instrument.handler_id}': use '{handler_id}'.", None)
+    handler = next((h for h in handlers if h.id == instrument.handler_id), None)
+    if handler is None:
+        known = ", ".join(f"'{h.id}'" for h in handlers)
+        raise Declined(f"Unknown handler_id '{instrument.handler_id}': use one of {known}.", None)
+    if instrument.type not in handler.instruments:
+        raise Declined(
+            f"Handler '{handler.id}' takes {', '.join(handler.instruments)} instruments, "
+            f"not '{instrument.type}'.",
+            "$.payment.instruments[0].type",
+        )
     display = instrument.display or {}
-    echo: dict[str, Any] = {"id": instrument.id, "handler_id": handler_id, "type": instrument.type}
+    echo: dict[str, Any] = {"id": instrument.id, "handler_id": handler.id, "type": instrument.type}
     if display:
         echo["display"] = display
     credential = instrument.credential
     if credential is None:  # a saved method, by the id we offered
-        if instrument.id not in saved:
+        if not handler.saved_methods or instrument.id not in saved:
             raise Declined(f"No saved payment method '{instrument.id}' for this buyer.", None)
         return echo, str(instrument.id)
     extra = credential.model_extra or {}
@@ -206,9 +217,9 @@ def read_instrument(
             "This token is bound to another checkout.", "$.payment.instruments[0].credential.binding"
         )
     method = PaymentMethod(
-        "pm_" + hashlib.sha256(token.encode()).hexdigest()[:16],
+        "pm_" + hashlib.sha256(handler.token(token).encode()).hexdigest()[:16],
         "card",
-        token,
+        handler.token(token),
         str(display.get("brand", ""))[:20],
         str(display.get("last_digits", ""))[-4:],
     )

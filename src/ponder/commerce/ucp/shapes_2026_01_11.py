@@ -28,10 +28,12 @@ shape in both versions and pass as they are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
+from ponder.commerce.payment_handlers import PaymentHandler
 from ponder.commerce.ucp import document as doc
 from ponder.commerce.ucp.errors import InvalidCheckoutRequest, first_problem
 from ponder.commerce.ucp.requests import CONSENT_IDS
@@ -67,19 +69,24 @@ _SEVERITIES = ("recoverable", "requires_buyer_input", "requires_buyer_review")
 # --- what the store writes ----------------------------------------------------------------------------
 
 
-def handler(base_url: str, provider: str) -> dict[str, Any]:
-    """The store's payment handler (document.handler) as 2026-01-11 describes one: its spec and config schema
-    are served by this server (server/ucp/), its instruments are UCP cards."""
-    canonical = doc.handler(provider)
+def handler(base_url: str, taken: PaymentHandler) -> dict[str, Any]:
+    """A payment handler of the store as 2026-01-11 describes one. The store's own handler's spec and config
+    schema are served by this server (server/ucp/), its instruments are UCP cards; a configured handler's
+    are what its owner publishes."""
     page = f"{base_url}/ucp/payment-handlers/{doc.HANDLER}"
+    spec = taken.spec or page
+    config_schema = taken.config_schema or f"{page}/config.json"
+    instrument_schemas = list(taken.instrument_schemas)
+    if taken.spec is None:
+        instrument_schemas = [f"{_SCHEMAS}/types/card_payment_instrument.json"]
     return {
-        "id": canonical["id"],
-        "name": doc.HANDLER,
+        "id": taken.id,
+        "name": taken.name,
         "version": VERSION,
-        "spec": page,
-        "config_schema": f"{page}/config.json",
-        "instrument_schemas": [f"{_SCHEMAS}/types/card_payment_instrument.json"],
-        "config": canonical["config"],
+        "spec": spec,
+        "config_schema": config_schema,
+        "instrument_schemas": instrument_schemas,
+        "config": dict(taken.config),
     }
 
 
@@ -101,7 +108,9 @@ def _capabilities(discovery: bool) -> list[dict[str, Any]]:
     return capabilities
 
 
-def profile(base_url: str, provider: str, signing_key: dict[str, Any] | None = None) -> dict[str, Any]:
+def profile(
+    base_url: str, taken: Sequence[PaymentHandler], signing_key: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The business profile for platforms on 2026-01-11; ``signing_key``: the store's public key, which
     signs its checkouts (``ap2.merchant_authorization``)."""
     body = {
@@ -119,7 +128,7 @@ def profile(base_url: str, provider: str, signing_key: dict[str, Any] | None = N
             },
             "capabilities": _capabilities(discovery=True),
         },
-        "payment": {"handlers": [handler(base_url, provider)]},
+        "payment": {"handlers": [handler(base_url, h) for h in taken]},
     }
     if signing_key is not None:
         body["signing_keys"] = [signing_key]
@@ -143,7 +152,7 @@ def _instrument(canonical: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def checkout(body: dict[str, Any], base_url: str, provider: str) -> dict[str, Any]:
+def checkout(body: dict[str, Any], base_url: str, taken: Sequence[PaymentHandler]) -> dict[str, Any]:
     """A checkout the store wrote (2026-08-25) as a platform on 2026-01-11 reads it."""
     rewritten = {
         k: v for k, v in body.items() if k not in ("ucp", "payment", "messages", "totals", "line_items")
@@ -156,7 +165,7 @@ def checkout(body: dict[str, Any], base_url: str, provider: str) -> dict[str, An
         consent = {CONSENT_IDS.get(k, k): v["granted"] for k, v in body["buyer"]["consent"].items()}
         rewritten["buyer"] = body["buyer"] | {"consent": consent}
     given = (body.get("payment") or {}).get("instruments") or []
-    payment: dict[str, Any] = {"handlers": [handler(base_url, provider)]}
+    payment: dict[str, Any] = {"handlers": [handler(base_url, h) for h in taken]}
     payment["instruments"] = [card for card in map(_instrument, given) if card is not None]  # [] : none
     chosen = next((i["id"] for i in given if i.get("selected")), None)
     if chosen is not None:

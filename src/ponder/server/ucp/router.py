@@ -304,7 +304,7 @@ async def _answer(
         return JSONResponse(
             released.error_body(errors, answer.body["status"]), status_code=status, headers=headers
         )
-    body = released.checkout(answer.body, state.settings.server.base_url, checkouts.shop.provider.name)
+    body = released.checkout(answer.body, state.settings.server.base_url, checkouts.shop.handlers)
     return JSONResponse(_signed(signing, body), status_code=201 if answer.created else 200, headers=headers)
 
 
