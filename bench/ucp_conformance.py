@@ -40,10 +40,10 @@ the report. The agent-profile and webhook receivers the other tests use are loca
 The store is open to agents without a key (``[ucp] open_account``, what a merchant taking any shopping agent
 configures; see ``OPEN_STORE``), in the bench account and tier.
 
-Figures (suite fdced3a): 0/59 before issue 20 (every test stopped at discovery); **27/59** on 2026-12-07
+Figures (suite fdced3a): 0/59 before issue 20 (every test stopped at discovery); 27/59 on 2026-12-07
 after version negotiation, the open store, discounts, shipping by destination, partial addresses, stock
-errors, 2026-01-11's error statuses, buyer consent and the platform's own destination ids. What still
-fails, and why (each group names its tests):
+errors, 2026-01-11's error statuses, buyer consent and the platform's own destination ids; **28/59** with
+configurable payment handlers. What still fails, and why (each group names its tests):
 
 - **Refused by design: an order straight from ``complete`` without the person (22 tests, ap2_test among
   them).** The suite's agent completes with a card or a token credential (``success_token``; a raw card
@@ -65,9 +65,8 @@ fails, and why (each group names its tests):
   person). Ponder never shows an agent the buyer's saved addresses (anyone can type an email); identity
   linking would be the way. The store's own app gets them, and a saved address sent again keeps its saved
   id there.
-- **The reference merchant's own payment handlers:** protocol test_discovery wants ``google_pay``,
-  ``shop_pay`` and ``mock_payment_handler`` advertised; Ponder advertises the handler of the provider it
-  can charge through.
+- **Payment handlers** (28/59 from here, 2026-12-07): the bench configures the reference merchant's
+  three handlers (``HANDLERS``) as any store adds handlers, and protocol test_discovery passes.
 - **Not the spec:** protocol test_version_negotiation sends ``profile="..."``, which is no URL (UCP:
   ``invalid_profile_url``, 400); validation test_structured_error_messages wants a ``detail`` field, the
   reference merchant's FastAPI error shape (2026-01-11's error body is ``{status, messages}``).
@@ -117,6 +116,36 @@ ACCOUNT = "bench"  # the account of bench/_server.py's key
 # The suite's agent sends no credential: the store is open to agents ([ucp] open_account), in the bench's
 # account and tier (bench/_server.py's), as a merchant taking any shopping agent would configure it.
 OPEN_STORE = f'[ucp]\nopen_account = "{ACCOUNT}"\nopen_tier = "bench"\n'
+# The payment handlers the reference merchant publishes (Universal-Commerce-Protocol/samples,
+# rest/nodejs/src/api/discovery.ts; google_pay as rest/python's discovery_profile.json has it, since the
+# node sample's "1.0" is no YYYY-MM-DD version), configured as any store adds handlers
+# ([[commerce.payment_handlers]]), each charged through the store's provider (here Ponder's test provider,
+# which knows none of the suite's tokens: it declines them, as a real provider would a token it never issued).
+HANDLERS = """
+[[commerce.payment_handlers]]
+id = "shop_pay"
+name = "com.shopify.shop_pay"
+spec = "https://shopify.dev/ucp/handlers/shop_pay"
+config_schema = "https://shopify.dev/ucp/handlers/shop_pay/config.json"
+instrument_schemas = ["https://shopify.dev/ucp/handlers/shop_pay/instrument.json"]
+config = { shop_id = "test-shop-id" }
+
+[[commerce.payment_handlers]]
+id = "google_pay"
+name = "com.google.pay"
+spec = "https://pay.google.com/gp/p/ucp/2026-01-11/"
+config_schema = "https://pay.google.com/gp/p/ucp/2026-01-11/schemas/config.json"
+instrument_schemas = ["https://pay.google.com/gp/p/ucp/2026-01-11/schemas/card_payment_instrument.json"]
+config = { api_version = 2, api_version_minor = 0, merchant_info = { merchant_name = "Flower Shop" } }
+
+[[commerce.payment_handlers]]
+id = "mock_payment_handler"
+name = "dev.ucp.mock_payment"
+spec = "https://ucp.dev/specs/mock"
+config_schema = "https://ucp.dev/schemas/mock.json"
+instrument_schemas = ["https://ucp.dev/schemas/shopping/types/card_payment_instrument.json"]
+config = { supported_tokens = ["success_token", "fail_token"] }
+"""
 
 
 @dataclass
@@ -230,7 +259,7 @@ def main() -> int:
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="ucp-store-") as tmp,
-        serve(args.model, log_level="warning", config_extra=OPEN_STORE) as served,
+        serve(args.model, log_level="warning", config_extra=OPEN_STORE + HANDLERS) as served,
     ):
         store_file = Path(tmp) / "store.json"
         store_file.write_text(json.dumps(converted.store))

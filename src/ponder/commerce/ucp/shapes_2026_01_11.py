@@ -82,7 +82,7 @@ def handler(base_url: str, taken: PaymentHandler) -> dict[str, Any]:
     return {
         "id": taken.id,
         "name": taken.name,
-        "version": VERSION,
+        "version": taken.version,
         "spec": spec,
         "config_schema": config_schema,
         "instrument_schemas": instrument_schemas,
