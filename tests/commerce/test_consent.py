@@ -16,6 +16,7 @@ from ucp_sdk.models.schemas.shopping.checkout_create_request import (  # type: i
 
 from ponder.commerce.agent_actions import agent_proposals
 from ponder.commerce.consent import ConsentLedger
+from ponder.commerce.payment_handlers import builtin
 from ponder.commerce.shop import Shop
 from ponder.commerce.ucp import UcpCheckouts
 from ponder.commerce.ucp import shapes_2026_01_11 as released
@@ -78,7 +79,7 @@ def test_2026_01_11_consent_is_a_yes_or_no_per_purpose_both_ways(checkouts) -> N
     old = request({"marketing": False, "sale_of_data": False, "unknown_purpose": True})
     body = released.create_request(old | {"currency": "EUR", "payment": {}})
     checkout = checkouts.create(APP, CheckoutCreateRequest.model_validate(body)).body
-    written = released.checkout(checkout, APP.base_url, "test")
+    written = released.checkout(checkout, APP.base_url, [builtin("test")])
     assert written["buyer"]["consent"] == {"marketing": False, "sale_of_data": False}
     with pytest.raises(InvalidCheckoutRequest, match="true or false"):
         checkouts.create(APP, CheckoutCreateRequest.model_validate(request({"marketing": "yes"})))

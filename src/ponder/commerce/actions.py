@@ -432,10 +432,16 @@ def _priced_with(quote: dict[str, Any]) -> str:
     """The discounts and shipping of a checkout's quote, in words (nothing for a store without them)."""
     currency = quote["currency"]
     parts = [
-        f" {one_line(d['title'])}: -{money(d['amount'], currency)}."
+        f" {one_line(_discount_label(d['code'], d['title']))}: -{money(d['amount'], currency)}."
         for d in quote["discounts"]
         if d["amount"]
     ]
     if quote["shipping_option"]:
-        parts.append(f" Shipping: {money(quote['shipping'], currency)}.")
+        title = quote.get("shipping_title") or quote["shipping_option"]
+        parts.append(f" Shipping ({one_line(title)}): {money(quote['shipping'], currency)}.")
     return "".join(parts)
+
+
+def _discount_label(code: str | None, title: str) -> str:
+    """A discount as the person is shown it: its title, after the code they gave if it does not say it."""
+    return title if code is None or code.casefold() in title.casefold() else f"Code {code}, {title}"

@@ -211,6 +211,7 @@ class Checkout:
             "subtotal": cart.subtotal,
             "shipping": cart.shipping.amount if cart.shipping else 0,
             "shipping_option": cart.shipping.id if cart.shipping else "",
+            "shipping_title": cart.shipping.title if cart.shipping else "",
             "discounts": [{"code": d.code, "title": d.title, "amount": d.amount} for d in cart.discounts],
             "total": cart.total,
             "currency": currency,

@@ -153,6 +153,11 @@ class StorePricing:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    def rules(self, account: str) -> PricingRules:
+        """The account's codes, shipping options and promotions."""
+        with self.db.reading() as db:
+            return read_pricing_rules(db, account)
+
     def price(
         self,
         account: str,

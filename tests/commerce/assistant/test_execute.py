@@ -215,3 +215,36 @@ def test_an_option_written_a_message_earlier_still_counts_beside_one_written_now
         shop, ANN, read_table(shop, ANN, []), "the oat ones, I'll take those", ["slippers, EU 41"]
     )
     assert find.wanted(slipper, Plan("add", product="1")) == {"color": "oat", "size": "41"}
+
+
+def priced(shop: Shop) -> None:
+    """The store with codes and shipping options (tests/commerce/test_checkout_pricing.py's rules)."""
+    from tests.commerce.test_checkout_pricing import RULES
+
+    from ponder.commerce.model import StoreData
+    from ponder.commerce.store_pricing import write_pricing_rules
+
+    with shop.db.transaction() as db:
+        write_pricing_rules(db, SHOP, StoreData("Coast", "EUR", (), **RULES))  # type: ignore[arg-type]
+
+
+def test_checkout_takes_the_code_and_the_shipping_the_customer_wrote(shop: Shop) -> None:
+    priced(shop)
+    shop.carts.add(ANN, "shirt-m", 1)
+    said = "check out with code TENOFF and express shipping"
+    text, [proposal], executor = carry_out(shop, Plan("checkout"), said)
+    arguments = proposal.action.arguments
+    assert arguments["codes"] == ["TENOFF"] and arguments["shipping_option"] == "exp"
+    assert proposal.action.amount == 4500 - 450 + 1500  # what the person confirms
+    assert text is not None and "TENOFF" in text and "Express" in text
+    [call] = [c for c, _ in executor.calls if c.name == "checkout"]
+    assert call.arguments["discount_codes"] == ["TENOFF"]  # as the model would call the tool
+
+
+def test_checkout_without_a_choice_ships_the_cheapest_way_and_a_bad_code_is_refused(shop: Shop) -> None:
+    priced(shop)
+    shop.carts.add(ANN, "shirt-m", 1)
+    _, [proposal], _ = carry_out(shop, Plan("checkout"), "check out please")
+    assert proposal.action.arguments["shipping_option"] == "pt-std" and proposal.action.amount == 4500 + 400
+    text, refused, _ = carry_out(shop, Plan("checkout"), "check out, coupon NOPE42")
+    assert refused == [] and text is not None and "NOPE42" in text  # the store says why: nothing proposed

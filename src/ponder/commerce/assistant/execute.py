@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from ponder.commerce.action_records import PendingAction
-from ponder.commerce.assistant import reply
+from ponder.commerce.assistant import offers, reply
 from ponder.commerce.assistant.intents import corrected
 from ponder.commerce.assistant.plan import Plan
 from ponder.commerce.assistant.resolve import Resolver, words
@@ -273,7 +273,16 @@ class Executor:
         method = self.find.method(plan.payment)
         if address is None or method is None:
             return "You have no saved address or payment method yet, so I cannot prepare the order."
-        self._call("checkout", address_id=address.id, payment_method_id=method.id)
+        rules = self.shop.pricing.rules(self.owner.account)
+        lines = [(line.variant.id, line.quantity) for line in self.table.cart]
+        open_to = self.shop.pricing.price(self.owner.account, lines, (), address.country).shipping_options
+        self._call(
+            "checkout",
+            address_id=address.id,
+            payment_method_id=method.id,
+            discount_codes=offers.codes_in([*self.before, self.said], rules),
+            shipping_option=offers.shipping_in(self.said, open_to) or "",
+        )
         lead = f"{added.splitlines()[0]}\nI've prepared your order:" if added else "I've prepared your order:"
         return reply.proposal_text(self._proposed(), lead)
 

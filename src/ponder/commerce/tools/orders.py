@@ -9,11 +9,13 @@ web page shows to the person. The model cannot see it, so nothing it reads can c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ponder.commerce.actions import PendingAction, money
 from ponder.commerce.model import Address
 from ponder.commerce.orders import Swap
+from ponder.commerce.pricing import checked_codes
 from ponder.commerce.tools.customer import CustomerTools, Proposal
 from ponder.tools.base import ToolError
 
@@ -60,16 +62,28 @@ class OrderTools(CustomerTools):
         self.proposals.append(Proposal(action, token, self.owner))
         return action.for_model()
 
-    def checkout(self, address_id: str, payment_method_id: str) -> dict[str, Any]:
+    def checkout(
+        self,
+        address_id: str,
+        payment_method_id: str,
+        discount_codes: Sequence[str] = (),
+        shipping_option: str = "",
+    ) -> dict[str, Any]:
         """Propose buying everything in the cart. Nothing is bought until the customer confirms it themselves.
 
         Args:
             address_id: Where to ship, from my_account.
             payment_method_id: How to pay, from my_account.
+            discount_codes: Discount codes the customer gave, exactly as written; none if they gave none.
+            shipping_option: A shipping option's id the customer chose; empty: the cheapest to the address.
         """
         return self._propose(
             *self.shop.actions.propose_checkout(
-                self.owner, address_id=address_id, payment_method_id=payment_method_id
+                self.owner,
+                address_id=address_id,
+                payment_method_id=payment_method_id,
+                codes=checked_codes(discount_codes),
+                shipping_option=shipping_option or None,
             )
         )
 
