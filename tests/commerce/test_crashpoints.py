@@ -18,7 +18,8 @@ from ponder.commerce.actions import SETTLE_ACTION, PendingAction
 from ponder.commerce.checkout import LineItem
 from ponder.commerce.crashpoints import SimulatedCrash, arm, disarm
 from ponder.commerce.idempotency import IdempotencyKeys
-from ponder.commerce.model import Address, PaymentMethod
+from ponder.commerce.customers import write_customers
+from ponder.commerce.model import Address, Customer, PaymentMethod
 from ponder.commerce.payments import TestPaymentProvider
 from ponder.commerce.shop import Shop
 from ponder.errors import ConflictError
@@ -35,6 +36,7 @@ STEPS: dict[str, tuple[str, ...]] = {  # the steps each kind passes (crashpoints
     "modify_items": ("before_charge", "after_charge", "after_write", "before_answer"),
     "exchange_items": ("before_charge", "after_charge", "after_write", "before_answer"),
     "change_address": ("after_write", "before_answer"),
+    "change_payment": ("before_charge", "after_charge", "after_write", "before_answer"),
 }
 CASES = [(kind, step) for kind, steps in STEPS.items() for step in steps]
 
@@ -67,6 +69,10 @@ def crashable(shop: Shop) -> Clock:
         db.execute(
             sql("UPDATE variants SET price = 5000, stock = 3 WHERE account = 'shop' AND id = 'shirt-l'")
         )
+    mastercard, _, _ = ledger(shop).tokenize("5555 5555 5555 4444")  # a second card, to pay with instead
+    with shop.db.transaction() as db:
+        card = PaymentMethod("mc", "card", mastercard, "mastercard", "4444")
+        write_customers(db, "shop", [Customer("ann", payment_methods=(card,))], clock.now)
     return clock
 
 
@@ -97,6 +103,8 @@ def propose(shop: Shop, kind: str) -> tuple[PendingAction, str, str]:
         action, token = desk.propose_modify(ANN, order_id, [(0, "shirt-l")], "visa")
     elif kind == "exchange_items":
         action, token = desk.propose_exchange(ANN, order_id, [(0, "shirt-l")], "visa")
+    elif kind == "change_payment":
+        action, token = desk.propose_change_payment(ANN, order_id, "mc")
     else:
         action, token = desk.propose_change_address(
             ANN, order_id, address=Address("", "2 Hill Street", "Lisbon", "PT", zip="1100")
@@ -240,6 +248,7 @@ def _check_one_effect(shop: Shop, kind: str, order_id: str, before: dict[str, An
         "modify_items": "pending",
         "exchange_items": "exchange requested",
         "change_address": "pending",
+        "change_payment": "pending",
     }[kind]
     assert order["status"] == expected
 

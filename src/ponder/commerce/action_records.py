@@ -38,7 +38,13 @@ __all__ = [
 ]
 
 ActionKind = Literal[
-    "place_order", "cancel_order", "return_items", "modify_items", "exchange_items", "change_address"
+    "place_order",
+    "cancel_order",
+    "return_items",
+    "modify_items",
+    "exchange_items",
+    "change_address",
+    "change_payment",
 ]
 ACTION_KINDS: tuple[ActionKind, ...] = get_args(ActionKind)
 ActionStatus = Literal["pending", "confirmed", "done", "declined", "expired", "failed"]

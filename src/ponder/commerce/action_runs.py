@@ -176,16 +176,35 @@ class ActionRunner:
                 if_version=args["version"],
                 request_key=action.id,
             )
+        if action.kind == "change_payment":
+            return self.orders.change_payment(
+                owner,
+                action.target,
+                args["payment_method_id"],
+                if_version=args["version"],
+                request_key=action.id,
+            )
         raise UserError(f"Unknown action kind {action.kind!r}.")
 
     def _release(self, owner: Owner, action: PendingAction, why: str) -> None:
-        """An item change retried after its price difference got no answer, refused now: the charge the
-        first attempt may have made is refunded (``ItemChanges.release_unanswered_charge``, the order
-        book's item changes). A provider still not answering raises, and the action stays confirmed, to be
-        retried."""
+        """An item or payment change retried after its charge got no answer, refused now: the charge the
+        first attempt may have made is refunded (``release_unanswered_charge`` of the order book's item
+        changes, or of its payment changes). A provider still not answering raises, and the action stays
+        confirmed, to be retried."""
+        args = action.arguments
+        if action.kind == "change_payment":
+            self.orders.payments.release_unanswered_charge(
+                owner,
+                action.target,
+                args["version"],
+                action.id,
+                action.amount,
+                args["payment_method_id"],
+                why,
+            )
+            return
         if action.kind not in ("modify_items", "exchange_items"):
             return  # a checkout's retry finishes under its key (above); cancels and returns charge nothing
-        args = action.arguments
         self.orders.changes.release_unanswered_charge(
             owner,
             action.target,

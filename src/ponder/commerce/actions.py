@@ -282,6 +282,29 @@ class ActionDesk:
         }
         return self._propose(owner, "change_address", order_id, 0, order["currency"], arguments, summary)
 
+    def propose_change_payment(
+        self, owner: Owner, order_id: str, payment_method_id: str
+    ) -> tuple[PendingAction, str]:
+        """Propose paying a pending order with another of the customer's saved methods."""
+        quote = self.orders.quote_change_payment(owner, order_id, payment_method_id)
+        order = self.orders.get(owner, order_id)
+        amount = money(quote["amount"], quote["currency"])
+        was = ", ".join(one_line(m) for m in quote["from"])
+        summary = (
+            f"Pay pending order {one_line(order_id)} ({order_items_text(order)}) with "
+            f"{method_text(quote['method'])}{_card_digits(quote['method'])} instead of {was}: {amount} "
+            f"charged to it, and the {amount} paid with {was} refunded."
+        )
+        arguments = {
+            "order_id": order_id,
+            "payment_method_id": payment_method_id,
+            "status": order["status"],
+            "version": quote["version"],
+        }
+        return self._propose(
+            owner, "change_payment", order_id, quote["amount"], quote["currency"], arguments, summary
+        )
+
     def _propose_swaps(
         self, owner: Owner, kind: ActionKind, quote: dict[str, Any], summary: str
     ) -> tuple[PendingAction, str]:
@@ -445,3 +468,12 @@ def _priced_with(quote: dict[str, Any]) -> str:
 def _discount_label(code: str | None, title: str) -> str:
     """A discount as the person is shown it: its title, after the code they gave if it does not say it."""
     return title if code is None or code.casefold() in title.casefold() else f"Code {code}, {title}"
+
+
+def _card_digits(method: dict[str, Any]) -> str:
+    """A card's brand and last digits, for the person to recognise it (its token is never shown)."""
+    return (
+        f" ({one_line(method['brand'] or 'card')} ending {one_line(method['last4'])})"
+        if method["last4"]
+        else ""
+    )

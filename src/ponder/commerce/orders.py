@@ -11,7 +11,9 @@ after tau2-bench's retail rules:
 
 - a **pending** order: cancelled (items back to stock, everything paid refunded); its items swapped for
   other variants of the same product, **once** (``modify_items``: stock moves both ways, the price difference
-  is charged or refunded); its shipping address changed (``change_address``, no money moves);
+  is charged or refunded); its shipping address changed (``change_address``, no money moves); paid with
+  another of the customer's methods (``change_payment``, payment_changes.py: the new one charged, what paid
+  it refunded);
 - a **delivered** order, once: items returned (refunded) or exchanged for variants of the same product
   (``exchange_items``: the old items are marked ``exchanged``, the new ones added to the order for shipping,
   the price difference charged or refunded), which moves it to "return requested" or "exchange requested".
@@ -62,6 +64,7 @@ from ponder.commerce.order_records import (
     set_status,
     version,
 )
+from ponder.commerce.payment_changes import PaymentChanges
 from ponder.commerce.payments import PaymentProvider
 from ponder.commerce.refunds import Refund, book_refund, send_refunds, unsent_refunds
 from ponder.commerce.swaps import MODIFIED_NOTE, ItemChanges, Swap
@@ -83,15 +86,17 @@ class OrderBook:
         self.db = db
         self.customers = CustomerStore(db)
         self.changes = ItemChanges(db, provider, self.customers)
+        self.payments = PaymentChanges(db, provider, self.customers)
 
     @property
     def provider(self) -> PaymentProvider:
-        """The payment provider refunds go to (item changes charge and refund through the same one)."""
+        """The payment provider refunds go to (item and payment changes charge and refund through it too)."""
         return self.changes.provider
 
     @provider.setter
     def provider(self, provider: PaymentProvider) -> None:
         self.changes.provider = provider
+        self.payments.provider = provider
 
     # --- reading ----------------------------------------------------------------------------------------
 
@@ -141,6 +146,11 @@ class OrderBook:
             "order": order,
             "version": version(order),
         }
+
+    def quote_change_payment(self, owner: Owner, order_id: str, payment_method_id: str) -> dict[str, Any]:
+        """What ``change_payment`` would do now: the ``amount`` moved to the method, the methods it leaves
+        (``from``) and the order's ``version`` (a ConflictError for an order that is not pending)."""
+        return self.payments.quote(owner, order_id, payment_method_id)
 
     # --- writing ----------------------------------------------------------------------------------------
 
@@ -316,6 +326,22 @@ class OrderBook:
                 add_event(db, owner.account, order_id, order["status"], note, time.time(), request_key or "")
         crash_point("after_write")
         return self.get(owner, order_id)
+
+    def change_payment(
+        self,
+        owner: Owner,
+        order_id: str,
+        payment_method_id: str,
+        *,
+        if_version: str | None = None,
+        request_key: str,
+    ) -> OrderView:
+        """Pay a pending order with another of the customer's methods (tau2's
+        ``modify_pending_order_payment``): what it was paid is charged to ``payment_method_id`` and refunded
+        to what paid it. ``if_version`` and ``request_key`` as for ``change_address``."""
+        return self.payments.change(
+            owner, order_id, payment_method_id, if_version=if_version, request_key=request_key
+        )
 
     def made_by(self, owner: Owner, order_id: str, request_key: str) -> bool:
         """Whether the request ``request_key`` (a confirmed action's id) already changed this order."""

@@ -1,6 +1,7 @@
 """The order tools: the customer's orders, read, and the tools that would spend money or change an order
-(``checkout``, ``cancel_order``, ``modify_order_items``, ``change_order_address``, ``return_items``,
-``exchange_items``), which only **propose**; and the hand-off to a person of the store's staff.
+(``checkout``, ``cancel_order``, ``modify_order_items``, ``change_order_address``,
+``change_order_payment``, ``return_items``, ``exchange_items``), which only **propose**; and the hand-off
+to a person of the store's staff.
 
 A proposing tool records a pending action (actions.py) and answers with its summary and id, never its
 confirmation token: the token goes into ``proposals`` (a ``Proposal``), which the CLI, the server or the
@@ -32,6 +33,7 @@ class OrderTools(CustomerTools):
         "cancel_order",
         "modify_order_items",
         "change_order_address",
+        "change_order_payment",
         "return_items",
         "exchange_items",
         "hand_off_to_person",
@@ -85,6 +87,18 @@ class OrderTools(CustomerTools):
                 codes=checked_codes(discount_codes),
                 shipping_option=shipping_option or None,
             )
+        )
+
+    def change_order_payment(self, order_id: str, payment_method_id: str) -> dict[str, Any]:
+        """Propose paying a pending order with another saved payment method: what it was paid is charged to
+        the new method and refunded to the old one. The customer confirms it themselves.
+
+        Args:
+            order_id: The pending order.
+            payment_method_id: The method to pay with instead, from my_account.
+        """
+        return self._propose(
+            *self.shop.actions.propose_change_payment(self.owner, order_id, payment_method_id)
         )
 
     def cancel_order(self, order_id: str, reason: str) -> dict[str, Any]:
