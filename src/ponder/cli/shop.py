@@ -7,7 +7,8 @@ proposes are put to you with a yes/no prompt after its answer; ``ponder shop con
 with the token printed when it was proposed (the model never sees it). An order an outside shopping agent
 prepared over UCP waits for its buyer: ``ponder shop pending --user EMAIL`` lists it, and ``ponder shop
 confirm ACTION --user EMAIL`` confirms it without a token (the store holds it; the agent never had it).
-``ponder shop fulfil`` is the store's side: it marks an order processed or delivered. ``ponder shop settle``
+``ponder shop fulfil`` is the store's side: it marks an order processed or delivered; ``ponder shop export``
+writes the whole store (customers and orders too) back out as a store file. ``ponder shop settle``
 runs the sweeper once: confirmations a crash left half done are finished, or their charges refunded (the
 server does it itself).
 """
@@ -22,9 +23,11 @@ import click
 
 from ponder.commerce.actions import SETTLE_ACTION
 from ponder.commerce.agent_actions import agent_proposals
-from ponder.commerce.formats import demo_store_path, load_store
+from ponder.commerce.formats import demo_store_path, dump_ponder, load_store
+from ponder.commerce.formats.ponder import ponder_document
 from ponder.commerce.mode import open_shop
 from ponder.commerce.shop import Shop
+from ponder.commerce.store_export import export_store
 from ponder.config import Settings
 from ponder.errors import NotFoundError, UserError
 from ponder.memory.embeddings import E5Embedder
@@ -103,6 +106,50 @@ def load(obj: CliContext, path: Path | None, demo: bool) -> None:
         raise click.UsageError("Give a store file (store.json or tau2's db.json), or --demo.")
     with _shop(obj) as (shop_, settings):
         _load(shop_, settings.commerce.account, demo_store_path() if demo else path)  # type: ignore[arg-type]
+
+
+@shop.command("export")
+@click.option("--account", default=None, help="Whose store (default: the configured commerce.account).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=True, path_type=Path),
+    default=None,
+    help="The store.json to write, or a directory to hold one (default: stdout).",
+)
+@click.option(
+    "--products-file",
+    default=None,
+    help="With -o: the products go one per line in this JSONL file beside store.json (for a big catalog).",
+)
+@click.pass_obj
+def export(obj: CliContext, account: str | None, output: Path | None, products_file: str | None) -> None:
+    """Write the account's store as Ponder's store file: catalog, pricing rules, customers (with their
+    payment tokens) and orders with their history. `ponder shop load` reads it back."""
+    if products_file is not None and output is None:
+        raise click.UsageError("--products-file needs -o: the products file is written beside store.json.")
+    settings = obj.settings()
+    db = open_database(settings.database)
+    try:
+        store = export_store(db, account or settings.commerce.account)
+    finally:
+        db.close()
+    if output is None:
+        write_json(ponder_document(store))
+        return
+    try:
+        written = dump_ponder(store, output, products_file=products_file)
+    except ValueError as err:  # a products file that is not a plain file name
+        raise click.UsageError(str(err)) from None
+    except OSError as err:  # no such folder, no permission: the file system's answer, not a bug
+        raise click.ClickException(f"cannot write {output}: {err.strerror or err}") from None
+    err_console.print(
+        plain(
+            f"exported {store.name}: {len(store.products)} products, {len(store.customers)} customers, "
+            f"{len(store.orders)} orders to {written}"
+        ),
+        markup=False,
+    )
 
 
 @shop.command("search")

@@ -539,11 +539,13 @@ def _new_orders(db: Connection, account: str, orders: Sequence[Order]) -> list[O
 def _purchases(
     orders: Sequence[Order], store: StoreData, names: Mapping[str, str], now: float
 ) -> list[tuple[str, InterestEvent]]:
-    """A purchase event per (order, product) of the orders that were not cancelled."""
+    """A purchase event per (order, product) of the orders that were not cancelled, but none for a customer
+    who was forgotten (their orders are the store's books, not their interests)."""
     products = {p.id: p for p in store.products}
+    forgotten = {c.user_id for c in store.customers if c.forgotten}
     events = []
     for order in orders:
-        if order.status == "cancelled":
+        if order.status == "cancelled" or order.user_id in forgotten:
             continue
         for product_id in dict.fromkeys(item.product_id for item in order.items):
             product = products.get(product_id)

@@ -5,6 +5,12 @@ A customer is a user of the account (``users``, shared with memory): importing a
 stored as the provider's token plus brand and last four digits; a card number never reaches this module
 (``add_card`` tokenizes it with the provider first).
 
+The store file's customers and orders are written here too (``write_customers``, ``write_orders``: the
+import's half; store_export.py reads them back). An order is written as the file says it, with what
+checkout priced into it and its history; where the file leaves something out (an older file, tau2's), what
+it would have been is made here (``order_total``, ``imported_history``), and the export leaves out what
+equals it, so a file exported and imported again is the same file.
+
 Not here: orders (orders.py), which also reads these to check an address or a method belongs to the buyer.
 """
 
@@ -18,13 +24,22 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from ponder.commerce.model import Address, Customer, Order, PaymentMethod
+from ponder.commerce.model import Address, Customer, Order, OrderEvent, PaymentMethod
 from ponder.errors import NotFoundError, UserError
 from ponder.memory.owner import Owner
 from ponder.memory.users import UserStore
 from ponder.store.database import Database, sql
 
-__all__ = ["CustomerStore", "address_from_json", "write_customers", "write_orders"]
+__all__ = [
+    "CustomerStore",
+    "address_from_json",
+    "imported_history",
+    "order_total",
+    "write_customers",
+    "write_orders",
+]
+
+_IMPORTED_NOTE = "imported"  # the note of the one history row of an order imported without its history
 
 
 class CustomerStore:
@@ -139,17 +154,21 @@ def _insert_methods(db: Connection, account: str, user: str, methods: Iterable[P
 
 
 def write_customers(db: Connection, account: str, customers: Iterable[Customer], now: float) -> int:
-    """Create (or update) each customer as a user of the account, with addresses and payment methods."""
+    """Create (or update) each customer as a user of the account, with name, email, addresses and payment
+    methods; a forgotten one stays forgotten (no user is made of them)."""
     count = 0
     for customer in customers:
+        if customer.forgotten:
+            continue
         count += 1
         owner = Owner(account, customer.user_id)
         db.execute(
             sql(
-                "INSERT INTO users (account, user_id, created_at) VALUES (:account, :user, :now) "
-                "ON CONFLICT (account, user_id) DO NOTHING"
+                "INSERT INTO users (account, user_id, created_at, name, email) "
+                "VALUES (:account, :user, :now, :name, :email) "
+                "ON CONFLICT (account, user_id) DO UPDATE SET name = excluded.name, email = excluded.email"
             ),
-            owner.params(now=now),
+            owner.params(now=now, name=customer.name, email=customer.email),
         )
         for address in customer.addresses:
             db.execute(
@@ -163,32 +182,40 @@ def write_customers(db: Connection, account: str, customers: Iterable[Customer],
     return count
 
 
+def order_total(order: Order) -> int:
+    """What the order costs: its own ``total``, or what its charges add up to, or (with none) its items less
+    their discounts, plus shipping."""
+    if order.total is not None:
+        return order.total
+    charged = sum(p.amount for p in order.payments if p.kind == "charge")
+    return charged or sum(i.price * i.quantity - i.discount for i in order.items) + order.shipping
+
+
+def imported_history(order: Order, at: float) -> tuple[OrderEvent, ...]:
+    """The order's history as the file gives it, or (none given) one row: imported in its status at ``at``."""
+    return order.history or (OrderEvent(order.status, at, _IMPORTED_NOTE),)
+
+
 def write_orders(db: Connection, account: str, orders: Iterable[Order], currency: str, now: float) -> int:
-    """Imported order history, kept as it was (an order id already present is replaced)."""
+    """Imported orders, kept as they were: items with their discounts and states, shipping, discounts,
+    payments with the provider's references, and the history (an order id already present is replaced)."""
     count = 0
     for order in orders:
         count += 1
-        at = order.created_at or now
-        for table, column in (
-            ("order_items", "order_id"),
-            ("order_events", "order_id"),
-            ("payments", "order_id"),
-        ):
+        at = order.created_at if order.created_at is not None else now
+        for table in ("order_items", "order_events", "payments", "orders"):
+            column = "id" if table == "orders" else "order_id"
             db.execute(
                 sql(f"DELETE FROM {table} WHERE account = :account AND {column} = :id"),
                 {"account": account, "id": order.id},
             )
-        db.execute(
-            sql("DELETE FROM orders WHERE account = :account AND id = :id"),
-            {"account": account, "id": order.id},
-        )
-        charged = sum(p.amount for p in order.payments if p.kind == "charge")
         method = next((p.method_id for p in order.payments if p.kind == "charge"), "")
         db.execute(
             sql(
-                "INSERT INTO orders (account, id, user_id, status, address, currency, total, "
-                "payment_method_id, created_at, updated_at) VALUES (:account, :id, :user, :status, "
-                ":address, :currency, :total, :method, :at, :at)"
+                "INSERT INTO orders (account, id, user_id, status, address, currency, total, shipping, "
+                "shipping_option, discounts, payment_method_id, created_at, updated_at) VALUES (:account, "
+                ":id, :user, :status, :address, :currency, :total, :shipping, :option, :discounts, :method, "
+                ":at, :updated)"
             ),
             {
                 "account": account,
@@ -197,16 +224,20 @@ def write_orders(db: Connection, account: str, orders: Iterable[Order], currency
                 "status": order.status,
                 "address": json.dumps(asdict(order.address) if order.address else None),
                 "currency": currency,
-                "total": charged or sum(i.price * i.quantity for i in order.items),
+                "total": order_total(order),
+                "shipping": order.shipping,
+                "option": order.shipping_option,
+                "discounts": json.dumps([asdict(d) for d in order.discounts]),
                 "method": method,
                 "at": at,
+                "updated": max([at, *(e.at for e in order.history)]),
             },
         )
         db.execute(
             sql(
                 "INSERT INTO order_items (account, order_id, seq, variant_id, product_id, name, options, "
-                "price, quantity) VALUES (:account, :order, :seq, :variant, :product, :name, :options, "
-                ":price, :quantity)"
+                "price, quantity, discount, state) VALUES (:account, :order, :seq, :variant, :product, "
+                ":name, :options, :price, :quantity, :discount, :state)"
             ),
             [
                 {
@@ -219,22 +250,36 @@ def write_orders(db: Connection, account: str, orders: Iterable[Order], currency
                     "options": json.dumps(item.options),
                     "price": item.price,
                     "quantity": item.quantity,
+                    "discount": item.discount,
+                    "state": item.state,
                 }
                 for i, item in enumerate(order.items)
             ],
         )
         db.execute(
             sql(
-                "INSERT INTO order_events (account, order_id, seq, status, note, at) "
-                "VALUES (:account, :order, 0, :status, 'imported', :at)"
+                "INSERT INTO order_events (account, order_id, seq, status, note, at, carrier, "
+                "tracking_number) VALUES (:account, :order, :seq, :status, :note, :at, :carrier, :tracking)"
             ),
-            {"account": account, "order": order.id, "status": order.status, "at": at},
+            [
+                {
+                    "account": account,
+                    "order": order.id,
+                    "seq": i,
+                    "status": e.status,
+                    "note": e.note,
+                    "at": e.at,
+                    "carrier": e.carrier,
+                    "tracking": e.tracking_number,
+                }
+                for i, e in enumerate(imported_history(order, at))
+            ],
         )
         if order.payments:
             db.execute(
                 sql(
                     "INSERT INTO payments (account, order_id, seq, kind, amount, method_id, provider_ref, "
-                    "at) VALUES (:account, :order, :seq, :kind, :amount, :method, '', :at)"
+                    "at) VALUES (:account, :order, :seq, :kind, :amount, :method, :reference, :at)"
                 ),
                 [
                     {
@@ -244,7 +289,8 @@ def write_orders(db: Connection, account: str, orders: Iterable[Order], currency
                         "kind": p.kind,
                         "amount": p.amount,
                         "method": p.method_id,
-                        "at": at,
+                        "reference": p.reference,
+                        "at": p.at if p.at is not None else at,
                     }
                     for i, p in enumerate(order.payments)
                 ],

@@ -19,7 +19,10 @@ __all__ = [
     "Customer",
     "DiscountCode",
     "DiscountKind",
+    "ItemState",
     "Order",
+    "OrderDiscount",
+    "OrderEvent",
     "OrderItem",
     "OrderStatus",
     "PaymentKind",
@@ -38,6 +41,7 @@ OrderStatus = Literal[
 ]
 ORDER_STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
 PaymentKind = Literal["charge", "refund"]  # a row of an order's payments
+ItemState = Literal["ordered", "returned", "exchanged"]  # an order line, after a return or an exchange
 DiscountKind = Literal["percentage", "fixed_amount"]
 
 
@@ -114,6 +118,9 @@ class Customer:
     email: str = ""
     addresses: tuple[Address, ...] = ()
     payment_methods: tuple[PaymentMethod, ...] = ()
+    # Erased at their request (``ponder forget-me``): their orders stay, the store's books, and nothing else
+    # does; importing makes no user of them again.
+    forgotten: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,18 +131,45 @@ class OrderItem:
     options: dict[str, str]
     price: int  # minor units, each
     quantity: int = 1
+    discount: int = 0  # minor units: the line's share of the order's discounts (paid price*quantity-this)
+    state: ItemState = "ordered"
 
 
 @dataclass(frozen=True)
 class PaymentRecord:
     kind: PaymentKind
     amount: int  # minor units
-    method_id: str
+    method_id: str  # a saved method of the customer, or one given for this order (then with a reference)
+    reference: str = ""  # the provider's charge or refund id ("" : a gift card, imported, or not sent yet)
+    at: float | None = None  # seconds since 1970; None: the order's created_at
+
+
+@dataclass(frozen=True)
+class OrderDiscount:
+    """A discount an order was placed with: a code's, or an automatic promotion's (``code`` None)."""
+
+    title: str
+    amount: int  # minor units taken off
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderEvent:
+    """A row of an order's history: the status it was in after a change, why, and a shipment's carrier and
+    tracking number ("" : none given)."""
+
+    status: str  # one of ORDER_STATUSES
+    at: float  # seconds since 1970
+    note: str = ""
+    carrier: str = ""
+    tracking_number: str = ""
 
 
 @dataclass(frozen=True)
 class Order:
-    """An order as a store file carries it (imported history); new orders are made by checkout."""
+    """An order as a store file carries it: imported history, or an order checkout placed, exported with what
+    checkout priced into it (discounts, shipping) and what happened to it since (its history). Every field
+    added after the first ones defaults to "nothing", so an older file means what it always meant."""
 
     id: str
     user_id: str
@@ -144,6 +178,13 @@ class Order:
     address: Address | None = None
     payments: tuple[PaymentRecord, ...] = ()
     created_at: float | None = None
+    # What it costs now, in minor units; None: what its charges add up to (with none: its items, less their
+    # discounts, plus shipping). Given where money moved since (an item change refunded part of it).
+    total: int | None = None
+    shipping: int = 0  # minor units, in the total
+    shipping_option: str = ""  # a ShippingOption.id when it was placed ("" : none)
+    discounts: tuple[OrderDiscount, ...] = ()
+    history: tuple[OrderEvent, ...] = ()  # oldest first; () : one "imported" row at created_at
 
 
 @dataclass(frozen=True)

@@ -532,6 +532,13 @@ def m014_buyer_consents(db: Connection) -> None:
     md.create_all(db)
 
 
+def m015_customer_names(db: Connection) -> None:
+    """A customer's name and email as the store file gives them (commerce/customers.py ``write_customers``),
+    on their user row, so an exported store has them back; ``forget`` deletes them with the row."""
+    db.execute(sa.text("ALTER TABLE users ADD COLUMN name TEXT NOT NULL DEFAULT ''"))
+    db.execute(sa.text("ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT ''"))
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -551,4 +558,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m012_fulfillment_events,
     m013_order_watchers,
     m014_buyer_consents,
+    m015_customer_names,
 ]

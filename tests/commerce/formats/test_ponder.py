@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ponder.commerce.formats import StoreFormatError, demo_store_path, dump_ponder, load_ponder, load_store
-from ponder.commerce.model import StoreData
+from ponder.commerce.model import Customer, OrderDiscount, OrderEvent, PaymentRecord, StoreData
 
 from .conftest import TAU2_SAMPLE, Doc, ponder_doc, refusal, set_at, write
 
@@ -138,6 +138,72 @@ def test_an_older_store_file_without_pricing_rules_loads_with_none(tmp_path: Pat
     assert (store.discount_codes, store.shipping_options, store.promotions) == ((), (), ())
     doc = json.loads(dump_ponder(store, tmp_path / "out.json").read_text(encoding="utf-8"))
     assert not {"discount_codes", "shipping_options", "promotions"} & doc.keys()
+
+
+# An order as checkout placed it and an export writes it: discounts, shipping, a return, refunds with the
+# provider's references, and its history; and one paid with a card given for that order alone.
+CHECKOUT_ORDERS: list[Doc] = [
+    {
+        "id": "o2",
+        "user_id": "ann",
+        "status": "return requested",
+        "items": [
+            {"variant_id": "tee-red-m", "price": 1999, "discount": 199, "state": "returned"},
+            {"variant_id": "clog-40", "price": 4500, "discount": 450},
+        ],
+        "address": {"id": "home", "line1": "1 Quay", "city": "Brest", "country": "FR"},
+        "payments": [
+            {"kind": "charge", "amount": 6340, "method_id": "visa", "reference": "ch_1"},
+            {"kind": "refund", "amount": 1800, "method_id": "visa", "reference": "re_1", "at": 1750000000},
+        ],
+        "created_at": 1746100800,
+        "shipping": 490,
+        "shipping_option": "eu",
+        "discounts": [{"title": "Welcome, 10% off", "amount": 649, "code": "WELCOME10"}],
+        "history": [
+            {"status": "pending", "at": 1746100800, "note": "placed"},
+            {"status": "processed", "at": 1746200000, "carrier": "DHL", "tracking_number": "JD0146"},
+            {"status": "delivered", "at": 1746400000},
+            {"status": "return requested", "at": 1750000000, "note": "returned 1 item"},
+        ],
+    },
+    {
+        "id": "o3",
+        "user_id": "ann",
+        "status": "pending",
+        "items": [{"variant_id": "clog-40", "price": 4500}],
+        "address": {"line1": "9 Pier", "city": "Brest", "country": "FR"},  # given for this order: no id
+        "payments": [{"kind": "charge", "amount": 4500, "method_id": "agent-card", "reference": "ch_2"}],
+        "total": 4000,
+    },
+]
+
+
+def test_an_order_with_what_checkout_priced_and_its_history_loads_and_round_trips(tmp_path: Path) -> None:
+    doc = ponder_doc() | PRICING_RULES
+    doc["orders"] += CHECKOUT_ORDERS
+    store = load_store(write(tmp_path / "in.json", doc))
+    imported, returned, given = store.orders
+    assert (imported.shipping, imported.discounts, imported.history, imported.total) == (0, (), (), None)
+    assert [(i.discount, i.state) for i in returned.items] == [(199, "returned"), (450, "ordered")]
+    assert (returned.shipping, returned.shipping_option) == (490, "eu")
+    assert returned.discounts == (OrderDiscount("Welcome, 10% off", 649, "WELCOME10"),)
+    assert returned.payments[1] == PaymentRecord("refund", 1800, "visa", "re_1", 1750000000.0)
+    assert returned.history[1] == OrderEvent("processed", 1746200000.0, "", "DHL", "JD0146")
+    assert (given.address and given.address.id, given.total) == ("", 4000)
+    assert load_store(dump_ponder(store, tmp_path / "out.json")) == store
+
+
+def test_a_forgotten_customer_has_only_an_id_and_their_orders_name_methods_that_are_gone(
+    tmp_path: Path,
+) -> None:
+    doc = ponder_doc()
+    doc["customers"] = [{"user_id": "ann", "forgotten": True}]
+    doc["orders"][0].pop("address_id")
+    store = load_store(write(tmp_path / "in.json", doc))
+    assert store.customers == (Customer("ann", forgotten=True),)
+    assert store.orders[0].payments[0].method_id == "visa"
+    assert load_store(dump_ponder(store, tmp_path / "out.json")) == store
 
 
 def test_dump_refuses_a_products_file_elsewhere(tmp_path: Path) -> None:
@@ -267,6 +333,38 @@ PONDER_CASES: list[tuple[str, Callable[[Doc], None], str]] = [
         "naive time",
         set_at("orders.0.created_at", "2025-05-01T12:00:00"),
         "orders[0].created_at: '2025-05-01T12:00:00'",
+    ),
+    (
+        "a discount above its line",
+        set_at("orders.0.items.0.discount", 5000),
+        "orders[0].items[0].discount: 5000 is more than the line's 3598 (price times quantity)",
+    ),
+    (
+        "an unknown item state",
+        set_at("orders.0.items.0.state", "lost"),
+        "orders[0].items[0].state: Input should be 'ordered', 'returned' or 'exchanged'",
+    ),
+    (
+        "a history row without its time",
+        set_at("orders.0.history", [{"status": "delivered", "at": None}]),
+        "orders[0].history[0].at: a row of the history needs its time",
+    ),
+    (
+        "a payment reference on two lines",
+        set_at("orders.0.payments.0.reference", "ch_1\nch_2"),
+        "orders[0].payments[0].reference: Value error, a name is one line",
+    ),
+    (
+        "a refund to a method neither saved nor charged through the provider",
+        lambda d: d["orders"][0]["payments"].append(
+            {"kind": "refund", "amount": 1, "method_id": "agent-card"}
+        ),
+        "orders[0].payments[1].method_id: 'ann' has no payment method 'agent-card'",
+    ),
+    (
+        "a forgotten customer with a name",
+        lambda d: d["customers"][0].update(forgotten=True),
+        "customers[0]: a forgotten customer has nothing but their user_id",
     ),
     (
         "duplicate order",

@@ -9,10 +9,14 @@ The format is the model as JSON, money in integer cents, lists in file order::
                    "variants": [{"id", "options"?, "price", "stock"?, "available"?}]}],
      "products_file"?: "products.jsonl",
      "customers": [{"user_id", "name"?, "email"?, "addresses"?: [{"id", "line1", "city", "country",
-                    ...}], "payment_methods"?: [{"id", "kind", "token"?, "brand"?, "last4"?, "balance"?}]}],
+                    ...}], "payment_methods"?: [{"id", "kind", "token"?, "brand"?, "last4"?, "balance"?}],
+                    "forgotten"?}],
      "orders": [{"id", "user_id", "status", "items": [{"variant_id", "price", "quantity"?, "product_id"?,
-                 "name"?, "options"?}], "address"? | "address_id"?, "payments"?: [{"kind", "amount",
-                 "method_id"}], "created_at"?}],
+                 "name"?, "options"?, "discount"?, "state"?: "ordered" | "returned" | "exchanged"}],
+                 "address"? | "address_id"?, "payments"?: [{"kind", "amount", "method_id", "reference"?,
+                 "at"?}], "created_at"?, "total"?, "shipping"?, "shipping_option"?,
+                 "discounts"?: [{"title", "amount", "code"?}],
+                 "history"?: [{"status", "at", "note"?, "carrier"?, "tracking_number"?}]}],
      "discount_codes"?: [{"code", "kind": "percentage" | "fixed_amount", "value", "title"?,
                           "min_subtotal"?, "expires_at"?, "active"?}],
      "shipping_options"?: [{"id", "title", "price", "countries"?: ["FR", ...], "service_level"?}],
@@ -23,7 +27,18 @@ A big catalog goes in a JSONL file named by ``products_file`` (beside store.json
 line) instead of ``products``. A variant sits under its product and may repeat its ``product_id``; an
 order item's ``product_id``, ``name`` and ``options`` default to its variant's product, name and options
 (what the item was when sold, when they differ); an order's ``address_id`` names one of its customer's
-addresses; ``created_at`` is seconds since 1970 or an ISO 8601 time with a timezone. A discount code's
+addresses; ``created_at`` is seconds since 1970 or an ISO 8601 time with a timezone. What checkout priced
+into an order (``ponder shop export`` writes it; an older file has none, and means none): each item's
+``discount`` (its line's share of the order's discounts, in cents), the ``shipping`` paid and the
+``shipping_option`` chosen, the ``discounts`` applied (a code's, or a promotion's without ``code``), and the
+``total`` when it is not what the charges add up to (an item change refunded part of it). What happened to
+it since: an item's ``state``, each payment's provider ``reference`` and time ``at`` (default: the
+order's), and the ``history`` of its status, oldest first, with a shipment's carrier and tracking number
+(default: one row, "imported", at ``created_at``). A payment names one of the customer's payment methods,
+or one given for that order alone, which the provider charged (a charge of it has a ``reference``); an
+order's ``address`` may have no ``id`` (given for the order, not saved). A customer ``forgotten`` at their
+request has nothing but a ``user_id``: their orders are the store's books, and name methods that are gone;
+importing makes no user of them again. A discount code's
 ``value`` is a whole percent (1-100) or an amount in cents, and codes are unique ignoring case; its
 ``expires_at`` is a time like ``created_at``. A shipping option lists upper-case ISO country codes, or none
 for the rest of the world; a promotion's ``shipping_options`` name options (none: all). A store file
@@ -73,7 +88,10 @@ from ponder.commerce.model import (
     Category,
     Customer,
     DiscountCode,
+    ItemState,
     Order,
+    OrderDiscount,
+    OrderEvent,
     OrderItem,
     OrderStatus,
     PaymentMethod,
@@ -94,6 +112,7 @@ __all__ = [
     "PONDER_VERSION",
     "dump_ponder",
     "load_ponder",
+    "ponder_document",
     "ponder_store",
 ]
 
@@ -121,8 +140,7 @@ def dump_ponder(store: StoreData, path: str | os.PathLike[str], *, products_file
     target = Path(path)
     if target.is_dir():
         target = target / PONDER_FILE
-    doc: dict[str, Any] = {"format": PONDER_FORMAT, "version": PONDER_VERSION}
-    doc.update(_plain(store))
+    doc = ponder_document(store)
     products = doc.pop("products", [])
     if products_file is not None:
         if Path(products_file).name != products_file:
@@ -134,6 +152,14 @@ def dump_ponder(store: StoreData, path: str | os.PathLike[str], *, products_file
         doc["products"] = products
     write_atomic(target, json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=2) + "\n")
     return target
+
+
+def ponder_document(store: StoreData) -> dict[str, Any]:
+    """``store`` as the JSON document of a store.json holding its products: what ``dump_ponder`` writes,
+    for a caller that writes it elsewhere (``ponder shop export`` to stdout)."""
+    doc: dict[str, Any] = {"format": PONDER_FORMAT, "version": PONDER_VERSION}
+    doc.update(_plain(store))
+    return doc
 
 
 # --- the file's shape: what pydantic checks --------------------------------------------------------------
@@ -202,6 +228,7 @@ class _PCustomer(_Strict):
     email: str = ""
     addresses: list[_PAddress] = []
     payment_methods: list[_PPaymentMethod] = []
+    forgotten: bool = False  # then nothing but the user_id
 
 
 class _POrderItem(_Strict):
@@ -211,12 +238,34 @@ class _POrderItem(_Strict):
     product_id: str | None = None  # these three default to the variant's
     name: Name | None = None
     options: dict[str, str] | None = None
+    discount: Cents = 0  # the whole line's share of the order's discounts: at most price times quantity
+    state: ItemState = "ordered"
 
 
 class _PPayment(_Strict):
     kind: Literal["charge", "refund"]
     amount: Cents
     method_id: Id
+    reference: Name = ""
+    at: Any = None  # like created_at; None: the order's
+
+
+class _POrderAddress(_PAddress):
+    id: str = ""  # an address given for one order has none
+
+
+class _POrderDiscount(_Strict):
+    title: Name
+    amount: Cents
+    code: str | None = None  # None: an automatic promotion's
+
+
+class _POrderEvent(_Strict):
+    status: OrderStatus
+    at: Any  # like created_at
+    note: str = ""
+    carrier: Name = ""
+    tracking_number: Name = ""
 
 
 class _POrder(_Strict):
@@ -224,10 +273,15 @@ class _POrder(_Strict):
     user_id: Id
     status: OrderStatus
     items: list[_POrderItem]
-    address: _PAddress | None = None
+    address: _POrderAddress | None = None
     address_id: str | None = None  # or: one of the customer's addresses, by id
     payments: list[_PPayment] = []
     created_at: Any = None  # seconds since 1970 or ISO 8601 with a timezone: checked by _timestamp
+    total: Cents | None = None
+    shipping: Cents = 0
+    shipping_option: str = ""
+    discounts: list[_POrderDiscount] = []
+    history: list[_POrderEvent] = []
 
 
 class _PDiscountCode(_Strict):
@@ -375,11 +429,7 @@ class _PonderBuilder:
         for i, c in enumerate(given):
             if c.kind == "percentage" and c.value > 100:
                 self.note(f"discount_codes[{i}].value", f"a percentage is at most 100, not {c.value}")
-            try:
-                expires_at = _timestamp(c.expires_at)
-            except ValueError as err:
-                self.note(f"discount_codes[{i}].expires_at", str(err))
-                expires_at = None
+            expires_at = self.time(f"discount_codes[{i}].expires_at", c.expires_at)
             out.append(DiscountCode(**c.model_dump(exclude={"expires_at"}), expires_at=expires_at))
         return tuple(out)
 
@@ -470,6 +520,8 @@ class _PonderBuilder:
             for j, m in enumerate(c.payment_methods):
                 for what in _payment_method_problems(m.kind, m.token, m.last4, m.balance):
                     self.note(f"customers[{i}].payment_methods[{j}]", what)
+            if c.forgotten and (c.name or c.email or c.addresses or c.payment_methods):
+                self.note(f"customers[{i}]", "a forgotten customer has nothing but their user_id")
         return tuple(
             Customer(
                 **c.model_dump(exclude={"addresses", "payment_methods"}),
@@ -503,28 +555,53 @@ class _PonderBuilder:
             )
             if address is None and customer is not None:
                 self.note(f"{where}.address_id", f"{o.user_id!r} has no address {o.address_id!r}")
-        if customer is not None:
-            methods = {m.id for m in customer.payment_methods}
+        if customer is not None and not customer.forgotten:  # a forgotten customer's methods are gone
+            given = {p.method_id for p in o.payments if p.kind == "charge" and p.reference}  # for this order
+            methods = {m.id for m in customer.payment_methods} | given
             for j, pay in enumerate(o.payments):
                 if pay.method_id not in methods:
                     what = f"{o.user_id!r} has no payment method {pay.method_id!r}"
                     self.note(f"{where}.payments[{j}].method_id", what)
-        try:
-            created_at = _timestamp(o.created_at)
-        except ValueError as err:
-            self.note(f"{where}.created_at", str(err))
-            created_at = None
+        created_at = self.time(f"{where}.created_at", o.created_at)
+        payments = tuple(
+            PaymentRecord(**p.model_dump(exclude={"at"}), at=self.time(f"{where}.payments[{j}].at", p.at))
+            for j, p in enumerate(o.payments)
+        )
+        history = []
+        for j, event in enumerate(o.history):
+            at = self.time(f"{where}.history[{j}].at", event.at)
+            if event.at is None:
+                self.note(f"{where}.history[{j}].at", "a row of the history needs its time")
+            history.append(OrderEvent(**event.model_dump(exclude={"at"}), at=0.0 if at is None else at))
         return Order(
             id=o.id,
             user_id=o.user_id,
             status=o.status,
             items=items,
             address=address,
-            payments=tuple(PaymentRecord(**p.model_dump()) for p in o.payments),
+            payments=payments,
             created_at=created_at,
+            total=o.total,
+            shipping=o.shipping,
+            shipping_option=o.shipping_option,
+            discounts=tuple(OrderDiscount(**d.model_dump()) for d in o.discounts),
+            history=tuple(history),
         )
 
+    def time(self, where: str, value: object) -> float | None:
+        """``_timestamp(value)``, a problem noted (and None) if it is not a time."""
+        try:
+            return _timestamp(value)
+        except ValueError as err:
+            self.note(where, str(err))
+            return None
+
     def order_item(self, where: str, item: _POrderItem) -> OrderItem:
+        if item.discount > item.price * item.quantity:
+            line = item.price * item.quantity
+            self.note(
+                f"{where}.discount", f"{item.discount} is more than the line's {line} (price times quantity)"
+            )
         found = self.variants.get(item.variant_id)
         if found is None:
             self.note(f"{where}.variant_id", f"unknown variant {item.variant_id!r}")
