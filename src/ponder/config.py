@@ -286,6 +286,12 @@ class CommerceConfig(BaseModel):
     # models, and the reply names only what the store holds). "tools": the model calls the store's tools
     # itself in the mode's tool loop and writes the reply (every tool schema in every prompt).
     assistant: Assistant = "planned"
+    # How a person writing in is identified as one of the store's customers in a conversation (support
+    # surfaces: a visitor of the store's site, a messaging thread): "email", "name_zip" (first and last name
+    # with a zip code), both, or none (the default: the turn's user is the customer, as the API's `user`
+    # field says). An identified conversation reads that customer's orders; what it proposes is held for the
+    # customer's own confirmation. See ponder.commerce.identification.
+    identify_by: list[Literal["email", "name_zip"]] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _handlers_have_providers(self) -> CommerceConfig:

@@ -200,8 +200,13 @@ def _shopping(conversation: Conversation, spec: TurnSpec) -> Preset:
     if conversation.shop is None:
         raise UserError("The shopping preset needs a store, and this surface has none.")
     who = spec.owner or Owner(LOCAL_ACCOUNT, DEFAULT_USER)
-    customer = Owner(spec.store or who.account, who.user, who.project)
-    return ShoppingPreset(conversation.shop(), customer, conversation.settings.commerce.assistant)
+    writer = Owner(spec.store or who.account, who.user, who.project)
+    shop, commerce = conversation.shop(), conversation.settings.commerce
+    identified = None
+    if commerce.identify_by and spec.session_id is not None:  # a conversation that said who it is
+        identified = shop.identification.identified(writer.account, writer.user, spec.session_id)
+    customer = writer if identified is None else Owner(writer.account, identified)
+    return ShoppingPreset(shop, customer, commerce.assistant, writer=writer, identify_by=commerce.identify_by)
 
 
 _PRESETS: dict[PresetName, Callable[[Conversation, TurnSpec], Preset]] = {"shopping": _shopping}

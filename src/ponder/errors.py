@@ -13,6 +13,7 @@ non-zero; it never shows a stack trace for these.
     │   ├── ConflictError          not now, or not with this: an idempotency key in use or reused with
     │   │                          another request, an order no longer in a state that allows the change
     │   ├── PaymentDeclinedError   the payment provider declined the charge (a card declined, no funds)
+    │   ├── RateLimitedError       too many tries of something guarded (identifying a customer): wait
     │   └── MediaError             an image or audio file that cannot be used: corrupt, unsupported, too big
     │       └── NoSpeechError      audio that decodes but holds no speech (silence, noise)
     ├── ModelUnavailableError      a model exists but cannot be used now
@@ -52,6 +53,7 @@ __all__ = [
     "PaymentProviderError",
     "PerceptionUnavailableError",
     "PonderError",
+    "RateLimitedError",
     "RuntimeMissingError",
     "SandboxBusyError",
     "SandboxUnavailableError",
@@ -95,6 +97,15 @@ class PaymentDeclinedError(UserError):
     def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class RateLimitedError(UserError):
+    """Too many tries of something guarded against guessing (identifying a customer); ``retry_after``
+    seconds until it may be tried again."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UnknownModelError(UserError):

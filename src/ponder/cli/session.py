@@ -220,6 +220,14 @@ class TerminalSession:
         for proposal in self.proposals:
             action, token, owner = proposal.action, proposal.token, proposal.owner
             print_proposal(action.summary, action.assistant_note)
+            if proposal.held:  # a customer identified in the conversation decides in their own app
+                err_console.print(
+                    f"held for {owner.user}'s own confirmation: ponder shop pending --user {owner.user}",
+                    style="dim",
+                    markup=False,
+                )
+                settled.append(self.shop.actions.get(owner, action.id).to_dict())
+                continue
             if ask:
                 import click
 

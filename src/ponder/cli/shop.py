@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 
 from ponder.commerce.actions import SETTLE_ACTION
-from ponder.commerce.agent_actions import agent_proposals
+from ponder.commerce.agent_actions import held_proposals
 from ponder.commerce.formats import demo_store_path, dump_ponder, load_store
 from ponder.commerce.formats.ponder import ponder_document
 from ponder.commerce.mode import open_shop
@@ -251,7 +251,7 @@ def _decide(obj: CliContext, action_id: str, token: str | None, user: str, *, co
     with _shop(obj) as (shop_, settings):
         owner = Owner(settings.commerce.account, user)
         if token is None:  # an agent's order: the store holds its token for this user
-            held = agent_proposals(shop_.db, owner).get(action_id)
+            held = held_proposals(shop_.db, owner).get(action_id)
             if held is None:
                 raise UserError(
                     f"No order an agent prepared for '{user}' waits as {action_id}: give --token (printed "
@@ -272,7 +272,7 @@ def pending(obj: CliContext, user: str) -> None:
     """List the user's actions waiting for a decision (orders an agent prepared say which agent)."""
     with _shop(obj) as (shop_, settings):
         owner = Owner(settings.commerce.account, user)
-        held = agent_proposals(shop_.db, owner)
+        held = held_proposals(shop_.db, owner)
         found = shop_.actions.list_actions(owner)
     rows = [a.to_dict() | ({"origin": held[a.id].origin()} if a.id in held else {}) for a in found]
     write_json(rows)

@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ponder.commerce.actions import settle_after
+from ponder.commerce.identification import IdentifyBy
 from ponder.commerce.payment_handlers import DEFAULT, PaymentHandler, RoutedProvider
 from ponder.commerce.payments import PaymentProvider, TestPaymentProvider
 from ponder.commerce.shop import Shop
-from ponder.commerce.tools import Proposal, ShoppingTools, shopping_toolset
+from ponder.commerce.tools import Proposal, ShoppingTools
 from ponder.errors import ConfigError
 from ponder.memory.owner import Owner
 from ponder.prompts import load_prompt
@@ -113,10 +115,13 @@ def shopping_options(
     options: ModeOptions,
     proposals: list[Proposal],
     session_id: str | None = None,
+    *,
+    customer: ShoppingTools | None = None,
 ) -> ModeOptions:
-    """``options`` for a shopping turn of ``owner`` in the store of ``owner.account``."""
+    """``options`` for a shopping turn of ``owner`` in the store of ``owner.account`` (``customer``: their
+    tools, built already)."""
     info = shop.catalog.store_info(owner.account)  # no store: an error that says how to load one
-    toolset = shopping_toolset(shop, owner, proposals, session_id)
+    toolset = (customer or ShoppingTools(shop, owner, proposals, session_id)).toolset()
     tools = [*(options.tools.tools.values() if options.tools else ()), *toolset.tools]
     prompt = load_prompt("shopping").format(store=info["name"], policy=info["policy"] or "(none given)")
     system = prompt if not options.system_prompt else f"{prompt}\n\n{options.system_prompt}"
@@ -144,18 +149,36 @@ class ShoppingPreset:
 
     name = "shopping"
 
-    def __init__(self, shop: Shop, customer: Owner, assistant: Assistant = "planned") -> None:
+    def __init__(
+        self,
+        shop: Shop,
+        customer: Owner,
+        assistant: Assistant = "planned",
+        *,
+        writer: Owner | None = None,
+        identify_by: Sequence[IdentifyBy] = (),
+    ) -> None:
         self.shop = shop
-        self.customer = customer
+        self.customer = customer  # whom the tools act for: the writer, or whom the conversation identified
+        self.writer = writer or customer  # who writes in the conversation
+        self.identify_by = tuple(identify_by)
         self.assistant = assistant
         self._tools: ShoppingTools | None = None
 
     def apply(self, options: ModeOptions, proposals: list[Proposal], session_id: str | None) -> ModeOptions:
         """``options`` with the store's policy (and, for the "tools" assistant, its tools); actions proposed
         land in ``proposals``."""
+        tools = ShoppingTools(
+            self.shop,
+            self.customer,
+            proposals,
+            session_id,
+            writer=self.writer,
+            identify_by=self.identify_by,
+        )
         if self.assistant == "tools":
-            return shopping_options(self.shop, self.customer, options, proposals, session_id)
-        self._tools = ShoppingTools(self.shop, self.customer, proposals, session_id)
+            return shopping_options(self.shop, self.customer, options, proposals, session_id, customer=tools)
+        self._tools = tools
         return planned_options(self.shop, self.customer, options)
 
     def wrap(self, mode: Mode) -> Mode:

@@ -16,6 +16,7 @@ from ponder.commerce.carts import CartStore
 from ponder.commerce.catalog import Catalog
 from ponder.commerce.checkout import Checkout
 from ponder.commerce.customers import CustomerStore
+from ponder.commerce.identification import Identification
 from ponder.commerce.order_records import OrderView
 from ponder.commerce.payment_handlers import PaymentHandler, builtin
 from ponder.commerce.payments import PaymentProvider
@@ -53,6 +54,7 @@ class Shop:
         self.orders = self.checkout.orders
         self.actions = ActionDesk(db, self.checkout, self.orders, self.carts, on_done=self._signal)
         self.support = SupportQueue(db)
+        self.identification = Identification(db)  # who writes in on a support surface
         self.interests = InterestStore(db, embedder)
         self.recommendations = StoreRecommendations(db, self.catalog, self.interests)
 

@@ -26,7 +26,9 @@ PERSONAL_TABLES = (
     "payment_methods",
     "cart_items",
     "idempotency_keys",
+    "held_proposals",  # before pending_actions: the tokens of its actions
     "pending_actions",
+    "session_customers",
     "support_tickets",
     "ucp_checkout_sessions",
     "buyer_consents",  # what they consented to: gone with them (nothing is left to market to)

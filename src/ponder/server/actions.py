@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.commerce.actions import PendingAction
-from ponder.commerce.agent_actions import agent_proposals
+from ponder.commerce.agent_actions import held_proposals
 from ponder.commerce.shop import Shop
 from ponder.memory.owner import Owner
 from ponder.server.memory import _run
@@ -42,7 +42,7 @@ def action_json(action: PendingAction) -> dict[str, Any]:
 
 async def list_actions(shop: Shop, owner: Owner, everything: bool) -> dict[str, Any]:
     found = await _run(lambda: shop.actions.list_actions(owner, pending_only=not everything))
-    held = await _run(lambda: agent_proposals(shop.db, owner)) if found else {}
+    held = await _run(lambda: held_proposals(shop.db, owner)) if found else {}
     data = []
     for action in found:
         shown = action_json(action)

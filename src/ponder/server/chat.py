@@ -712,9 +712,15 @@ async def _stream(state: ServerState, prepared: PreparedTurn, rate: float) -> As
 
 def pending_actions(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
     """The turn's proposed actions as the API client gets them: with the token that confirms each (POST
-    /v1/actions/{id}/confirm), which only this response carries."""
+    /v1/actions/{id}/confirm), which only this response carries; or, for a customer the conversation
+    identified (``held``), without it: the store holds it for the customer's own surfaces."""
     return [
-        action_json(p.action) | {"token": p.token, "confirm_url": f"/v1/actions/{p.action.id}/confirm"}
+        action_json(p.action)
+        | (
+            {"held": True}
+            if p.held
+            else {"token": p.token, "confirm_url": f"/v1/actions/{p.action.id}/confirm"}
+        )
         for p in proposals
     ]
 

@@ -23,6 +23,7 @@ from ponder.errors import (
     PaymentDeclinedError,
     PaymentProviderError,
     PonderError,
+    RateLimitedError,
     StoreBusyError,
     UnknownModelError,
     UserError,
@@ -69,6 +70,9 @@ def from_ponder_error(err: PonderError) -> ApiError:
         return ApiError(422, message, "invalid_request_error", "conflict")
     if isinstance(err, PaymentDeclinedError):
         return ApiError(402, message, "payment_error", err.code)
+    if isinstance(err, RateLimitedError):
+        retry = {"Retry-After": str(max(1, round(err.retry_after)))}
+        return ApiError(429, message, "rate_limit_error", "too_many_tries", headers=retry)
     if isinstance(err, UserError):
         return ApiError(400, message, "invalid_request_error")
     if isinstance(err, BackendConnectionError):

@@ -539,6 +539,44 @@ def m015_customer_names(db: Connection) -> None:
     db.execute(sa.text("ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT ''"))
 
 
+def m016_identified_conversations(db: Connection) -> None:
+    """Customers identified in conversations (commerce/identification.py): the session bound to the customer
+    it identified as, the failed tries (counted per session and per writer, to limit guessing), and the
+    tokens of actions proposed there, held for the customer's own surfaces (commerce/agent_actions.py)."""
+    md = sa.MetaData()
+    sa.Table(
+        "session_customers",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("user_id", Text, primary_key=True),  # the session's own user: who writes in it
+        sa.Column("session_id", Text, primary_key=True),
+        sa.Column("customer_id", Text, nullable=False),  # the customer it identified as
+        sa.Column("method", Text, nullable=False),  # email, name_zip
+        sa.Column("at", Float, nullable=False),
+    )
+    sa.Table(
+        "identification_failures",
+        md,
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        sa.Column("account", Text, nullable=False),
+        sa.Column("subject", Text, nullable=False),  # session:ID or writer:USER
+        sa.Column("at", Float, nullable=False),
+        sa.Index("identification_failures_by_subject", "account", "subject", "at"),
+    )
+    sa.Table(
+        "held_proposals",
+        md,
+        sa.Column("account", Text, primary_key=True),
+        sa.Column("action_id", Text, primary_key=True),
+        sa.Column("user_id", Text, nullable=False),
+        sa.Column("token", Text, nullable=False),
+        sa.Column("session_id", Text, nullable=False),
+        sa.Column("at", Float, nullable=False),
+        sa.Index("held_proposals_by_user", "account", "user_id"),
+    )
+    md.create_all(db)
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -559,4 +597,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m013_order_watchers,
     m014_buyer_consents,
     m015_customer_names,
+    m016_identified_conversations,
 ]

@@ -243,6 +243,10 @@ function actionCard(action, user) {
     note.append(el("span", "label", "The assistant's words (not checked): "), el("q", "", action.assistant_note));
     card.append(note);
   }
+  if (action.held) {  // for a customer this conversation identified: confirmed in their own app, not here
+    card.append(el("div", "status", "Waiting for the customer's confirmation in their own app."));
+    return card;
+  }
   const buttons = el("div", "buttons"), status = el("div", "status", "Waiting for your confirmation.");
   const decide = async (verb) => {
     buttons.querySelectorAll("button").forEach((b) => { b.disabled = true; });
@@ -279,8 +283,9 @@ async function agentOrders() {
     if (!action.origin || !action.token || shownActions.has(action.id)) continue;
     shownActions.add(action.id);
     const node = bubble("assistant");
-    node.appendChild(el("div", "answer", `A shopping agent (${action.origin.agent}) prepared this order. `
-      + "Nothing is bought unless you confirm it here."));
+    const who = action.origin.kind === "ucp_agent" ? `A shopping agent (${action.origin.agent})`
+      : "A conversation with the store's assistant";
+    node.appendChild(el("div", "answer", `${who} prepared this. Nothing happens unless you confirm it here.`));
     node.appendChild(actionCard(action, pageUser));
   }
 }

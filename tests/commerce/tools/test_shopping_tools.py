@@ -32,7 +32,7 @@ def test_every_public_method_is_a_tool_listed_once() -> None:
 
 
 def test_the_toolset_holds_the_methods_in_order_without_self(shop: Shop) -> None:
-    tools = ShoppingTools(shop, ANN, []).toolset().tools
+    tools = ShoppingTools(shop, ANN, [], identify_by=("email",)).toolset().tools
     assert [t.name for t in tools] == list(ShoppingTools.TOOLS)
     assert all("self" not in t.parameters["properties"] for t in tools)
     assert all(not t.concurrent for t in tools)

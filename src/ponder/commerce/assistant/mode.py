@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+from ponder.commerce.assistant import introductions
 from ponder.commerce.assistant.execute import Executor
 from ponder.commerce.assistant.plan import PLAN_SCHEMA, Plan, parse_plan
 from ponder.commerce.assistant.table import read_table, shown_names
@@ -41,6 +42,7 @@ from ponder.messages import (
     ToolCallPart,
     ToolResultEvent,
     ToolResultPart,
+    Usage,
 )
 from ponder.models.base import Model, ModelSettings
 from ponder.modes.acting import sum_usage
@@ -71,6 +73,18 @@ class ShoppingAssistant(Mode):
         conversation = [m for m in messages if m.role != "system"]
         said = conversation[-1].text if conversation and conversation[-1].role == "user" else ""
         history = conversation[:-1]
+        tools = self.shopping
+        unknown = bool(tools.identify_by) and tools.owner == tools.writer  # a customer yet to say who
+        given = introductions.introduced(said, tools.identify_by) if unknown else None
+        if given is not None:  # they said who they are: look them up, nothing else this turn
+            found, (call, result) = await asyncio.to_thread(introductions.identify, tools, given)
+            yield ToolCallEvent(call)
+            yield ToolResultEvent(result)
+            yield TextDelta(found)
+            usage = Usage(time_to_first_token_s=time.perf_counter() - started)
+            logged = {"identify": True, "tools": [_logged(call, result)]}
+            yield ResponseDone(ModelResponse(Message.assistant(found), usage, model.name, details=logged))
+            return
         reading = asyncio.create_task(
             asyncio.to_thread(read_table, self.shopping.shop, self.shopping.owner, history)
         )
@@ -80,6 +94,14 @@ class ShoppingAssistant(Mode):
             table = await reading
         before = "\n".join(m.text for m in history if m.role == "user")
         plan = _plan(planned.message.text).from_text(said, before)
+        if unknown and plan.intent in introductions.NEEDS_CUSTOMER:  # whose orders? ask before anything
+            asked = introductions.ask_for(tools.identify_by)
+            usage = replace(planned.usage, time_to_first_token_s=time.perf_counter() - started)
+            yield TextDelta(asked)
+            yield ResponseDone(
+                ModelResponse(Message.assistant(asked), usage, model.name, details={"plan": plan.to_dict()})
+            )
+            return
         executor = Executor(self.shopping, table, said, [m.text for m in history if m.role == "user"])
         text = await asyncio.to_thread(executor.run, plan)
         details = {"plan": plan.to_dict(), "tools": [_logged(c, r) for c, r in executor.calls]}

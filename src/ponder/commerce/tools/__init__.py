@@ -8,6 +8,7 @@ them, each run alone (``concurrent=False``). ``shopping_toolset`` builds it and 
 - browsing.py: reading the catalog, recommendations, the cart and the account (``BrowsingTools``)
 - orders.py: reading orders, and the tools that only propose a purchase or a change (``OrderTools``); the
   hand-off to a person
+- identity.py: finding the customer who writes in on a support surface (``IdentityTools``)
 
 Every tool is bound to the ``Owner`` given when the tools are built: the model cannot name another user.
 Reading tools answer with data; tools that would spend money or change an order only propose, and their
@@ -25,6 +26,7 @@ from typing import Any, ClassVar
 from ponder.commerce.shop import Shop
 from ponder.commerce.tools.browsing import BrowsingTools
 from ponder.commerce.tools.customer import Proposal
+from ponder.commerce.tools.identity import IdentityTools
 from ponder.commerce.tools.orders import OrderTools
 from ponder.errors import PonderError
 from ponder.memory.owner import Owner
@@ -34,16 +36,19 @@ from ponder.tools.toolset import FunctionToolset
 __all__ = ["Proposal", "ShoppingTools", "shopping_toolset"]
 
 
-class ShoppingTools(BrowsingTools, OrderTools):
+class ShoppingTools(IdentityTools):
     """The tools for ``owner`` shopping in the store of ``owner.account``, one instance per customer and
-    conversation; its public methods in ``TOOLS`` are the tools, in the order the model reads them."""
+    conversation; its public methods in ``TOOLS`` are the tools, in the order the model reads them
+    (``identify_customer`` last, and only where the store identifies customers)."""
 
-    TOOLS: ClassVar[tuple[str, ...]] = BrowsingTools.TOOLS + OrderTools.TOOLS
+    TOOLS: ClassVar[tuple[str, ...]] = BrowsingTools.TOOLS + OrderTools.TOOLS + IdentityTools.TOOLS
 
     def toolset(self) -> FunctionToolset:
         """The tools, bound to this customer; each runs alone (``concurrent=False``), in the order called."""
         toolset = FunctionToolset("shop")
         for name in self.TOOLS:
+            if name in IdentityTools.TOOLS and not self.identify_by:
+                continue
             toolset.add(from_function(_errors_as_tool_errors(getattr(self, name)), concurrent=False))
         return toolset
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ponder.commerce.actions import PendingAction, money
+from ponder.commerce.agent_actions import hold_proposal
 from ponder.commerce.model import Address
 from ponder.commerce.orders import Swap
 from ponder.commerce.pricing import checked_codes
@@ -61,7 +62,10 @@ class OrderTools(CustomerTools):
         return dict(self.shop.orders.get(self.owner, order_id))
 
     def _propose(self, action: PendingAction, token: str) -> dict[str, Any]:
-        self.proposals.append(Proposal(action, token, self.owner))
+        held = self.owner != self.writer  # for a customer identified in the conversation: their surfaces
+        if held:
+            hold_proposal(self.shop.db, self.owner, action.id, token, self.session_id or "")
+        self.proposals.append(Proposal(action, token, self.owner, held=held))
         return action.for_model()
 
     def checkout(
