@@ -51,6 +51,7 @@ from typing import Any
 
 from ponder.commerce.catalog import Catalog
 from ponder.commerce.formats import load_store
+from ponder.commerce.formats.tau2 import tau2_status
 from ponder.commerce.model import Address
 from ponder.commerce.payments import TestPaymentProvider
 from ponder.commerce.shop import Shop
@@ -309,7 +310,7 @@ def _method_facts(m: Any) -> tuple[Any, ...]:
 
 def _order_facts(order: Any) -> dict[str, Any]:
     return {
-        "status": order["status"],
+        "status": tau2_status(order["status"], [h["note"] for h in order["history"]]),
         "items": sorted((i["variant_id"], i["price"]) for i in order["items"] if i["state"] != "exchanged"),
         "payments": [
             ("payment" if p["kind"] == "charge" else "refund", p["amount"], p["method_id"])
@@ -352,6 +353,20 @@ def tau2_facts(name: str, result: Any) -> Any:
     }
 
 
+def quirky(step: dict[str, Any]) -> bool:
+    """tau2's last-variant quirk: ``modify_pending_order_items`` gives every item it changes the price of
+    the last new variant of the call (its loop's leftover ``variant``), so a call changing items to
+    variants of different prices leaves wrong item prices (the payment difference is right). Ponder prices
+    each item as itself; such calls are scored apart, and the quirk is not copied."""
+    if step["name"] != "modify_pending_order_items" or len(step["arguments"]["new_item_ids"]) < 2:
+        return False
+    prices = {i["item_id"]: i["price"] for i in step["result"]["items"]}
+    return (
+        len({prices.get(new) for new in step["arguments"]["new_item_ids"]}) == 1
+        and len(set(step["arguments"]["new_item_ids"])) > 1
+    )
+
+
 def comparable(facts: Any) -> Any:
     """Facts as JSON would carry them (tuples as lists), so both sides compare equal when they agree."""
     return json.loads(json.dumps(facts))
@@ -366,6 +381,8 @@ class Tally:
     decisions_agree: int = 0
     reads: int = 0
     reads_agree: int = 0
+    quirk_calls: int = 0  # item changes tau2 prices with its last-variant quirk, scored apart
+    quirk_tasks: set[str] = field(default_factory=set)
     skipped: Counter[str] = field(default_factory=Counter)
     disagreements: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
@@ -404,6 +421,10 @@ def replay(template_db: Path, folder: Path, task: dict[str, Any], tally: Tally, 
                     print(
                         f"  task {task['task']} {kind}: {step.get('error') or ''} | {facts if not ok else ''}"
                     )
+                continue
+            if ok and quirky(step):
+                tally.quirk_calls += 1
+                tally.quirk_tasks.add(task["task"])
                 continue
             if ok:
                 tally.reads += 1
@@ -449,6 +470,10 @@ def main() -> int:
     )
     print(f"decisions agree: {tally.decisions_agree}/{tally.calls}")
     print(f"facts agree (accepted calls, both sides): {tally.reads_agree}/{tally.reads}")
+    print(
+        f"tau2's last-variant quirk, scored apart: {tally.quirk_calls} item changes in "
+        f"{len(tally.quirk_tasks)} tasks ({', '.join(sorted(tally.quirk_tasks, key=int))})"
+    )
     print("final state: not compared yet (needs the tau2 export, issue 21 item 4)")
     for kind, n in tally.disagreements.most_common():
         print(f"  {n:4d} x {kind}")
@@ -464,6 +489,8 @@ def main() -> int:
                     "decisions_agree": tally.decisions_agree,
                     "reads": tally.reads,
                     "reads_agree": tally.reads_agree,
+                    "quirk_calls": tally.quirk_calls,
+                    "quirk_tasks": sorted(tally.quirk_tasks, key=int),
                     "disagreements": dict(tally.disagreements),
                     "seconds": round(time.perf_counter() - started, 1),
                 }

@@ -289,8 +289,9 @@ class CommerceConfig(BaseModel):
     # How a person writing in is identified as one of the store's customers in a conversation (support
     # surfaces: a visitor of the store's site, a messaging thread): "email", "name_zip" (first and last name
     # with a zip code), both, or none (the default: the turn's user is the customer, as the API's `user`
-    # field says). An identified conversation reads that customer's orders; what it proposes is held for the
-    # customer's own confirmation. See ponder.commerce.identification.
+    # field says). A store's own rules (its file's "rules": identify_by) take precedence. An identified
+    # conversation reads that customer's orders; what it proposes is held for the customer's own
+    # confirmation. See ponder.commerce.identification.
     identify_by: list[Literal["email", "name_zip"]] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -202,11 +202,13 @@ def _shopping(conversation: Conversation, spec: TurnSpec) -> Preset:
     who = spec.owner or Owner(LOCAL_ACCOUNT, DEFAULT_USER)
     writer = Owner(spec.store or who.account, who.user, who.project)
     shop, commerce = conversation.shop(), conversation.settings.commerce
+    # How this store identifies the customers who write in: its own rules, else the server's setting.
+    identify_by = shop.rules(writer.account).identify_by or tuple(commerce.identify_by)
     identified = None
-    if commerce.identify_by and spec.session_id is not None:  # a conversation that said who it is
+    if identify_by and spec.session_id is not None:  # a conversation that said who it is
         identified = shop.identification.identified(writer.account, writer.user, spec.session_id)
     customer = writer if identified is None else Owner(writer.account, identified)
-    return ShoppingPreset(shop, customer, commerce.assistant, writer=writer, identify_by=commerce.identify_by)
+    return ShoppingPreset(shop, customer, commerce.assistant, writer=writer, identify_by=identify_by)
 
 
 _PRESETS: dict[PresetName, Callable[[Conversation, TurnSpec], Preset]] = {"shopping": _shopping}

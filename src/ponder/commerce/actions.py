@@ -179,11 +179,7 @@ class ActionDesk:
         return self._propose(owner, "place_order", "", quote["total"], quote["currency"], arguments, summary)
 
     def propose_cancel(self, owner: Owner, order_id: str, reason: str) -> tuple[PendingAction, str]:
-        order = self.orders.get(owner, order_id)
-        if order["status"] != "pending":
-            raise ConflictError(
-                f"Order {order_id} is {order['status']}: only a pending order can be cancelled."
-            )
+        order, reason = self.orders.check_cancel(owner, order_id, reason)  # the store's rules, checked now
         refund = paid(order)
         summary = (
             f"Cancel order {one_line(order_id)} ({order_items_text(order)}). "

@@ -213,6 +213,7 @@ class Catalog:
                 progress(min(start + EMBED_BATCH, len(texts)), len(texts))
         from ponder.commerce.customers import write_customers, write_orders
         from ponder.commerce.store_pricing import write_pricing_rules
+        from ponder.commerce.store_rules import rules_json
 
         now = time.time()
         with self.db.transaction(lock=f"store:{account}") as db:
@@ -221,14 +222,15 @@ class Catalog:
             db.execute(sql("DELETE FROM stores WHERE account = :account"), {"account": account})
             db.execute(
                 sql(
-                    "INSERT INTO stores (account, name, currency, policy, updated_at) "
-                    "VALUES (:account, :name, :currency, :policy, :now)"
+                    "INSERT INTO stores (account, name, currency, policy, rules, updated_at) "
+                    "VALUES (:account, :name, :currency, :policy, :rules, :now)"
                 ),
                 {
                     "account": account,
                     "name": store.name,
                     "currency": store.currency,
                     "policy": store.policy,
+                    "rules": rules_json(store.rules),
                     "now": now,
                 },
             )

@@ -27,16 +27,15 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from sqlalchemy.engine import Connection
 
+from ponder.commerce.model import IdentifyBy
 from ponder.errors import RateLimitedError, UserError
 from ponder.store.database import Database, sql
 
 __all__ = ["IDENTIFY_BY", "Identification", "IdentificationFailed", "Identified", "IdentifyBy"]
 
-IdentifyBy = Literal["email", "name_zip"]
 IDENTIFY_BY: tuple[IdentifyBy, ...] = ("email", "name_zip")
 FAILED = "No customer matches those details. Check them and try again."
 

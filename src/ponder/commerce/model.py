@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 __all__ = [
+    "MODIFIED_NOTE",
     "ORDER_STATUSES",
     "Address",
     "Category",
@@ -33,6 +34,7 @@ __all__ = [
     "Review",
     "ShippingOption",
     "StoreData",
+    "StoreRules",
     "Variant",
 ]
 
@@ -43,6 +45,8 @@ ORDER_STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
 PaymentKind = Literal["charge", "refund"]  # a row of an order's payments
 ItemState = Literal["ordered", "returned", "exchanged"]  # an order line, after a return or an exchange
 DiscountKind = Literal["percentage", "fixed_amount"]
+MODIFIED_NOTE = "items modified"  # the history note that marks a pending order's change of items
+IdentifyBy = Literal["email", "name_zip"]  # how a conversation identifies a customer (identification.py)
 
 
 @dataclass(frozen=True)
@@ -227,6 +231,18 @@ class Promotion:
 
 
 @dataclass(frozen=True)
+class StoreRules:
+    """What a store allows, machine-checked beside the prose ``policy`` (the operations enforce them).
+    The defaults are Ponder's own behaviour; a tau2 import sets tau2's policy (formats/tau2.py)."""
+
+    cancel_reasons: tuple[str, ...] = ()  # the reasons a pending order may be cancelled for; () : any
+    item_changes: Literal["once", "many"] = "once"  # how often a pending order's items may change
+    cancel_after_change: bool = True  # a pending order whose items changed may still be cancelled
+    payment_changes: bool = True  # a pending order may be paid with another saved method
+    identify_by: tuple[IdentifyBy, ...] = ()  # how conversations identify customers; () : they do not
+
+
+@dataclass(frozen=True)
 class StoreData:
     """A whole store, as loaded from a file."""
 
@@ -240,3 +256,4 @@ class StoreData:
     discount_codes: tuple[DiscountCode, ...] = ()
     shipping_options: tuple[ShippingOption, ...] = ()
     promotions: tuple[Promotion, ...] = ()
+    rules: StoreRules = field(default_factory=StoreRules)

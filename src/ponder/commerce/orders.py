@@ -51,7 +51,7 @@ from sqlalchemy.engine import Connection
 from ponder.commerce.crashpoints import crash_point
 from ponder.commerce.customers import CustomerStore
 from ponder.commerce.inventory import give_back_stock, money
-from ponder.commerce.model import Address, OrderStatus
+from ponder.commerce.model import MODIFIED_NOTE, Address, OrderStatus, StoreRules
 from ponder.commerce.order_records import (
     OrderView,
     UnknownOrderError,
@@ -67,7 +67,8 @@ from ponder.commerce.order_records import (
 from ponder.commerce.payment_changes import PaymentChanges
 from ponder.commerce.payments import PaymentProvider
 from ponder.commerce.refunds import Refund, book_refund, send_refunds, unsent_refunds
-from ponder.commerce.swaps import MODIFIED_NOTE, ItemChanges, Swap
+from ponder.commerce.store_rules import read_rules
+from ponder.commerce.swaps import ItemChanges, Swap
 from ponder.errors import ConflictError, UserError
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
@@ -212,10 +213,7 @@ class OrderBook:
             if made_by(db, owner.account, order_id, request_key):
                 refunds = unsent_refunds(db, owner.account, order_id)
             else:
-                if order["status"] != "pending":
-                    raise ConflictError(
-                        f"Order {order_id} is {order['status']}: only a pending order can be cancelled."
-                    )
+                reason = cancel_reason(order, reason, read_rules(db, owner.account))
                 for item in order["items"]:
                     give_back_stock(db, owner.account, item["variant_id"], item["quantity"])
                 note = f"cancelled: {reason}"
@@ -343,6 +341,13 @@ class OrderBook:
             owner, order_id, payment_method_id, if_version=if_version, request_key=request_key
         )
 
+    def check_cancel(self, owner: Owner, order_id: str, reason: str) -> tuple[OrderView, str]:
+        """The order, and the reason as the store spells it, if the store's rules let it be cancelled for
+        ``reason`` now (what ``cancel`` checks again when it is made)."""
+        with self.db.reading() as db:
+            order = read_order(db, owner, order_id)
+            return order, cancel_reason(order, reason, read_rules(db, owner.account))
+
     def made_by(self, owner: Owner, order_id: str, request_key: str) -> bool:
         """Whether the request ``request_key`` (a confirmed action's id) already changed this order."""
         with self.db.reading() as db:
@@ -359,6 +364,27 @@ class OrderBook:
 
     def _send(self, owner: Owner, order_id: str, refunds: list[Refund]) -> None:
         send_refunds(self.db, self.provider, owner, order_id, refunds)
+
+
+def cancel_reason(order: OrderView, reason: str, rules: StoreRules) -> str:
+    """``reason`` as the store spells it, if its rules let ``order`` be cancelled for it: a pending order,
+    whose items did not change if the store forbids cancelling after a change, for one of the store's
+    reasons if it names any (matched ignoring case and spaces). ``ConflictError`` or ``UserError``."""
+    order_id = order["id"]
+    if order["status"] != "pending":
+        raise ConflictError(f"Order {order_id} is {order['status']}: only a pending order can be cancelled.")
+    if not rules.cancel_after_change and any(h["note"].startswith(MODIFIED_NOTE) for h in order["history"]):
+        raise ConflictError(
+            f"The items of order {order_id} were changed: this store does not cancel an order after that."
+        )
+    if not rules.cancel_reasons:
+        return reason
+    said = " ".join(reason.split()).casefold()
+    for allowed in rules.cancel_reasons:
+        if " ".join(allowed.split()).casefold() == said:
+            return allowed
+    allowed_text = ", ".join(f"'{r}'" for r in rules.cancel_reasons)
+    raise UserError(f"This store cancels an order for one of these reasons only: {allowed_text}.")
 
 
 # --- writing, in the caller's transaction ---------------------------------------------------------------

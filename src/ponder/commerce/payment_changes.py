@@ -50,6 +50,7 @@ from ponder.commerce.refunds import (
     send_refunds,
     unsent_refunds,
 )
+from ponder.commerce.store_rules import read_rules
 from ponder.errors import ConflictError, PaymentDeclinedError, UserError
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
@@ -173,6 +174,8 @@ class PaymentChanges:
             raise ConflictError(
                 f"Order {order_id} is {order['status']}: only a pending order's payment method can change."
             )
+        if not read_rules(db, owner.account).payment_changes:
+            raise UserError("This store does not change the payment method of an order once it is placed.")
         method = self.customers.payment_method(owner, method_id, db)
         amount = paid(order)
         if amount <= 0:

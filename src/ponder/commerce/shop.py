@@ -17,11 +17,13 @@ from ponder.commerce.catalog import Catalog
 from ponder.commerce.checkout import Checkout
 from ponder.commerce.customers import CustomerStore
 from ponder.commerce.identification import Identification
+from ponder.commerce.model import StoreRules
 from ponder.commerce.order_records import OrderView
 from ponder.commerce.payment_handlers import PaymentHandler, builtin
 from ponder.commerce.payments import PaymentProvider
 from ponder.commerce.recommendations import StoreRecommendations
 from ponder.commerce.store_pricing import StorePricing
+from ponder.commerce.store_rules import read_rules
 from ponder.commerce.support import SupportQueue
 from ponder.memory.embeddings import Embedder
 from ponder.memory.interests import InterestStore, Kind
@@ -57,6 +59,11 @@ class Shop:
         self.identification = Identification(db)  # who writes in on a support surface
         self.interests = InterestStore(db, embedder)
         self.recommendations = StoreRecommendations(db, self.catalog, self.interests)
+
+    def rules(self, account: str) -> StoreRules:
+        """The store's rules (store_rules.py)."""
+        with self.db.reading() as db:
+            return read_rules(db, account)
 
     def _signal(self, owner: Owner, action: PendingAction, result: OrderView) -> None:
         """An order placed: a purchase of each product; items returned: a dismissal of each."""

@@ -48,6 +48,7 @@ from ponder.commerce.model import (
     Variant,
 )
 from ponder.commerce.store_pricing import read_pricing_rules
+from ponder.commerce.store_rules import read_rules
 from ponder.errors import NotFoundError
 from ponder.store.database import Database, sql
 
@@ -81,6 +82,7 @@ def export_store(db: Database, account: str) -> StoreData:
         customers = _customers(conn, account)
         orders = _orders(conn, account)
         rules = read_pricing_rules(conn, account)
+        store_rules = read_rules(conn, account)
     known = {c.user_id for c in customers}
     forgotten = {o.user_id for o in orders if o.user_id not in known}
     customers += [Customer(user_id, forgotten=True) for user_id in forgotten]
@@ -95,6 +97,7 @@ def export_store(db: Database, account: str) -> StoreData:
         discount_codes=rules.discount_codes,
         shipping_options=rules.shipping_options,
         promotions=rules.promotions,
+        rules=store_rules,
     )
 
 

@@ -40,6 +40,7 @@ from ponder.commerce.inventory import (
     require_gift_card_covers,
     take_stock,
 )
+from ponder.commerce.model import MODIFIED_NOTE
 from ponder.commerce.order_records import (
     OrderView,
     add_event,
@@ -60,6 +61,7 @@ from ponder.commerce.refunds import (
     send_refunds,
     unsent_refunds,
 )
+from ponder.commerce.store_rules import read_rules
 from ponder.errors import ConflictError, PaymentDeclinedError, UserError
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
@@ -68,7 +70,6 @@ __all__ = ["MODIFIED_NOTE", "ItemChanges", "Swap", "SwapKind"]
 
 Swap = tuple[int, str]  # (an item's ``seq`` in the order, the variant id it becomes)
 SwapKind = Literal["modify", "exchange"]
-MODIFIED_NOTE = "items modified"  # the history note that marks a pending order's one change of items
 
 
 class ItemChanges:
@@ -213,10 +214,13 @@ class ItemChanges:
             raise ConflictError(
                 f"Order {order_id} is {order['status']}: only delivered items can be exchanged."
             )
-        if kind == "modify" and any(h["note"].startswith(MODIFIED_NOTE) for h in order["history"]):
+        modified = any(h["note"].startswith(MODIFIED_NOTE) for h in order["history"])
+        rules = read_rules(db, owner.account) if kind == "modify" and modified else None
+        if rules is not None and rules.item_changes == "once":
+            can_cancel = " (it can still be cancelled)" if rules.cancel_after_change else ""
             raise ConflictError(
                 f"The items of order {order_id} were already changed once; a pending order's items change "
-                "only once (it can still be cancelled)."
+                f"only once in this store{can_cancel}."
             )
         swaps = _normalized(swaps)
         by_seq = {i["seq"]: i for i in order["items"] if i["state"] == "ordered"}

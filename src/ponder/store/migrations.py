@@ -577,6 +577,12 @@ def m016_identified_conversations(db: Connection) -> None:
     md.create_all(db)
 
 
+def m017_store_rules(db: Connection) -> None:
+    """A store's machine-checked rules beside its prose policy (commerce/store_rules.py): JSON, the rules
+    that differ from the defaults."""
+    db.execute(sa.text("ALTER TABLE stores ADD COLUMN rules TEXT NOT NULL DEFAULT '{}'"))
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -598,4 +604,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m014_buyer_consents,
     m015_customer_names,
     m016_identified_conversations,
+    m017_store_rules,
 ]

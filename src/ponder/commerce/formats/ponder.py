@@ -21,7 +21,12 @@ The format is the model as JSON, money in integer cents, lists in file order::
                           "min_subtotal"?, "expires_at"?, "active"?}],
      "shipping_options"?: [{"id", "title", "price", "countries"?: ["FR", ...], "service_level"?}],
      "promotions"?: [{"id", "kind": "free_shipping", "title", "min_subtotal"?, "shipping_options"?,
-                      "items"?: [product or variant ids]}]}
+                      "items"?: [product or variant ids]}],
+     "rules"?: {"cancel_reasons"?: [...], "item_changes"?: "once" | "many", "cancel_after_change"?,
+                "payment_changes"?, "identify_by"?: ["email" | "name_zip"]}}
+
+``rules`` are what the store allows, checked by the operations (``model.StoreRules`` says each; left out,
+Ponder's defaults).
 
 A big catalog goes in a JSONL file named by ``products_file`` (beside store.json, one product per
 line) instead of ``products``. A variant sits under its product and may repeat its ``product_id``; an
@@ -101,6 +106,7 @@ from ponder.commerce.model import (
     Review,
     ShippingOption,
     StoreData,
+    StoreRules,
     Variant,
 )
 
@@ -311,6 +317,16 @@ class _PPromotion(_Strict):
     items: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default=[], max_length=1000)
 
 
+class _PRules(_Strict):
+    cancel_reasons: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default=[], max_length=50
+    )
+    item_changes: Literal["once", "many"] = "once"
+    cancel_after_change: bool = True
+    payment_changes: bool = True
+    identify_by: list[Literal["email", "name_zip"]] = []
+
+
 class _PStore(_Strict):
     format: str
     version: int
@@ -325,6 +341,7 @@ class _PStore(_Strict):
     discount_codes: list[_PDiscountCode] = []
     shipping_options: list[_PShippingOption] = []
     promotions: list[_PPromotion] = []
+    rules: _PRules = _PRules()
 
 
 # --- building the model: what pydantic cannot check ------------------------------------------------------
@@ -420,6 +437,13 @@ class _PonderBuilder:
             discount_codes=self.discount_codes(doc.discount_codes),
             shipping_options=shipping,
             promotions=self.promotions(doc.promotions, {o.id for o in shipping}),
+            rules=StoreRules(
+                cancel_reasons=tuple(doc.rules.cancel_reasons),
+                item_changes=doc.rules.item_changes,
+                cancel_after_change=doc.rules.cancel_after_change,
+                payment_changes=doc.rules.payment_changes,
+                identify_by=tuple(dict.fromkeys(doc.rules.identify_by)),
+            ),
         )
 
     def discount_codes(self, given: Sequence[_PDiscountCode]) -> tuple[DiscountCode, ...]:

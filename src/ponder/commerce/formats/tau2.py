@@ -9,11 +9,13 @@ their address ``"default"``; an order's address reuses it when equal and is ``"s
 Credit cards become ``kind="card"`` and PayPal accounts ``kind="paypal"``, each with the test provider's
 token ``tok_test_<payment method id>`` (``tok_test_credit_card_7971769``), which it approves; gift cards
 keep their balance. Statuses are kept, except ``"pending (item modified)"``, which becomes ``"pending"``
-(tau2's rule that items change only once is the policy's to keep, not the status's).
-Payments become charges, refunds stay refunds. tau2 order items have no quantity: each line stays one
-item of quantity 1. Not kept: fulfillments (tracking ids), cancel reasons, the pending exchange and
-return fields, and a user's ``orders`` list (an order's ``user_id`` says whose it is). A ``policy.md``
-beside db.json, as tau2 ships it, becomes the store's policy.
+with a history row saying its items were modified (so, under the store's rules, they change no more), and
+a cancelled order's ``cancel_reason`` is its history row's note. The store's rules are tau2's policy
+(``TAU2_RULES``: its cancel reasons, items changed once, no cancel after a change, customers identified
+by email or name and zip). Payments become charges, refunds stay refunds. tau2 order items have no
+quantity: each line stays one item of quantity 1. Not kept: fulfillments (tracking ids), the pending
+exchange and return fields, and a user's ``orders`` list (an order's ``user_id`` says whose it is). A
+``policy.md`` beside db.json, as tau2 ships it, becomes the store's policy.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -44,32 +47,45 @@ from ponder.commerce.formats.reading import (
     read_json,
 )
 from ponder.commerce.model import (
+    MODIFIED_NOTE,
     Address,
     Category,
     Customer,
     Order,
+    OrderEvent,
     OrderItem,
     OrderStatus,
     PaymentMethod,
     PaymentRecord,
     Product,
     StoreData,
+    StoreRules,
     Variant,
 )
 
 __all__ = [
     "TAU2_FILE",
     "TAU2_POLICY_FILE",
+    "TAU2_RULES",
     "TAU2_STATUSES",
     "TEST_TOKEN_PREFIX",
     "load_tau2",
     "tau2_policy",
+    "tau2_status",
     "tau2_store",
 ]
 
 TAU2_FILE: Final = "db.json"
 TAU2_POLICY_FILE: Final = "policy.md"
 TEST_TOKEN_PREFIX: Final = "tok_test_"  # tokens the test payment provider approves
+# tau2's retail policy (its policy.md and its tools' checks), as Ponder's machine-checked rules.
+TAU2_RULES: Final = StoreRules(
+    cancel_reasons=("no longer needed", "ordered by mistake"),
+    item_changes="once",
+    cancel_after_change=False,  # cancel_pending_order takes "pending" only, not "pending (item modified)"
+    payment_changes=True,
+    identify_by=("email", "name_zip"),
+)
 
 # tau2's order statuses -> ours. "pending (item modified)" is pending whose items were changed once.
 TAU2_STATUSES: Final[Mapping[str, OrderStatus]] = {
@@ -195,6 +211,7 @@ class _T2Order(_Tau2):
         "exchange requested",
     ]
     payment_history: list[_T2Payment]
+    cancel_reason: str | None = None
 
 
 class _T2Db(_Tau2):
@@ -232,6 +249,7 @@ def tau2_store(raw: Any, source: Path, *, name: str, policy: str) -> StoreData:
         customers=builder.customers(db.users),
         orders=builder.orders(db.orders),
         policy=policy,
+        rules=TAU2_RULES,
     )
     problems.raise_any()
     return store
@@ -239,6 +257,7 @@ def tau2_store(raw: Any, source: Path, *, name: str, policy: str) -> StoreData:
 
 class _Tau2Builder:
     def __init__(self, file: str, problems: Problems) -> None:
+        self.loaded_at = time.time()  # the time of the history rows an import writes (tau2 keeps none)
         self.file = file
         self.problems = problems
         self.categories: dict[str, Category] = {}  # product name -> its category
@@ -372,6 +391,11 @@ class _Tau2Builder:
             )
             for p in o.payment_history
         )
+        history: tuple[OrderEvent, ...] = ()  # what the status alone cannot say, as Ponder's history says it
+        if o.status == "pending (item modified)":
+            history = (OrderEvent("pending", self.loaded_at, f"{MODIFIED_NOTE} (imported)"),)
+        elif o.status == "cancelled" and o.cancel_reason:
+            history = (OrderEvent("cancelled", self.loaded_at, f"cancelled: {o.cancel_reason}"),)
         return Order(
             id=o.order_id,
             user_id=o.user_id,
@@ -379,7 +403,16 @@ class _Tau2Builder:
             items=tuple(items),
             address=address,
             payments=tuple(payments),
+            history=history,
         )
+
+
+def tau2_status(status: str, notes: Sequence[str]) -> str:
+    """An order's status as tau2 writes it, from Ponder's status and its history's notes: a pending order
+    whose items were modified is ``"pending (item modified)"``."""
+    if status == "pending" and any(note.startswith(MODIFIED_NOTE) for note in notes):
+        return "pending (item modified)"
+    return status
 
 
 def _tau2_address(address_id: str, a: _T2Address, name: str) -> Address:
