@@ -16,6 +16,7 @@ from ponder.commerce.inventory import (
 )
 from ponder.errors import ConflictError, NotFoundError, PaymentDeclinedError
 from ponder.memory.owner import Owner
+from ponder.store.database import sql
 from ponder.testing import HashingEmbedder
 
 SHOP = "shop"  # the store tests/commerce/conftest.py builds
@@ -43,6 +44,21 @@ def test_lines_are_priced_from_the_catalog_and_refused_past_the_stock(shop_parts
             price_lines(conn, SHOP, [("shirt-l", 1)])
         with pytest.raises(NotFoundError, match="No item 'nope'"):
             price_lines(conn, SHOP, [("umb", 1), ("nope", 1)])
+
+
+def test_a_variant_not_sold_now_is_refused_as_not_available_whether_or_not_its_stock_counts(
+    shop_parts,
+) -> None:
+    db, _, _ = shop_parts
+    with db.transaction() as conn:  # the umbrella's stock is not tracked
+        conn.execute(
+            sql("UPDATE variants SET available = FALSE WHERE account = :a AND id = 'umb'"), {"a": SHOP}
+        )
+    with (
+        db.reading() as conn,
+        pytest.raises(ConflictError, match=r"'Beach umbrella' \(umb\) is not available\.$"),
+    ):
+        price_lines(conn, SHOP, [("umb", 1)])
 
 
 def test_read_variants_leaves_out_unknown_items_and_refuses_none(shop_parts) -> None:

@@ -89,9 +89,12 @@ class PricedVariant:
 
     def require(self, quantity: int, *, returned: int = 0) -> None:
         """``ConflictError`` unless ``covers(quantity, returned=returned)``: "'Linen shirt' (shirt-m) has
-        only 2 in stock."."""
+        only 2 in stock.", or, for a variant the store does not sell now (whether or not its stock is
+        counted), "'Linen shirt' (shirt-m) is not available."."""
         if not self.covers(quantity, returned=returned):
-            left = (self.left or 0) + (returned if self.available else 0)
+            if not self.available:
+                raise ConflictError(f"'{self.name}' ({self.variant_id}) is not available.")
+            left = (self.left or 0) + returned
             raise ConflictError(f"'{self.name}' ({self.variant_id}) has only {left} in stock.")
 
 
