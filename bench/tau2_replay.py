@@ -26,8 +26,11 @@ Method:
      operation (skipped, counted apart).
 3. Compared per call: the **decision** (accepted or refused) and, for reads and accepted changes, the
    **facts** (statuses, items with prices, payments, balances, addresses: money in cents), each projected to
-   the same shape from tau2's result and Ponder's. The final database is not compared yet: that needs the
-   tau2 export of issue 21 item 4.
+   the same shape from tau2's result and Ponder's. Per task, the **final database**: Ponder's store
+   exported as tau2's db.json (``ponder shop export --format tau2``: commerce/formats/tau2_dump.py) against
+   tau2's, both in the canonical form of bench/_tau2_oracle.py (money in cents, nulls dropped).
+4. tau2's last-variant quirk (``quirky``): item changes whose result gives every changed item the price of
+   the call's last new variant are scored apart, and their tasks' final states are not compared.
 
 Prints per-call agreement, the disagreements by kind, and appends a JSON line to
 bench/results/tau2_replay.jsonl. No code in src/ recognises tau2's ids: the bench maps tau2's calls to
@@ -44,6 +47,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,14 +56,19 @@ from typing import Any
 from ponder.commerce.catalog import Catalog
 from ponder.commerce.formats import load_store
 from ponder.commerce.formats.tau2 import tau2_status
+from ponder.commerce.formats.tau2_dump import tau2_document
 from ponder.commerce.model import Address
 from ponder.commerce.payments import TestPaymentProvider
 from ponder.commerce.shop import Shop
+from ponder.commerce.store_export import export_store
 from ponder.errors import PonderError
 from ponder.memory.owner import Owner
 from ponder.store import open_database
 from ponder.store.database import sql
 from ponder.testing import HashingEmbedder
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _tau2_oracle import canonical  # the same canonical form for both sides
 
 TAU2_COMMIT = "a2c024725189473d2d7cea3a5cfdbcc67478e41f"
 MIRROR = Path("/work/.mirror/sierra-research+tau2-bench/repo")
@@ -367,6 +376,20 @@ def quirky(step: dict[str, Any]) -> bool:
     )
 
 
+def differences(ours: Any, theirs: Any, path: str = "") -> Iterator[str]:
+    """Where two canonical databases differ, as paths with the order ids and item ids generalised
+    (``orders.*.payment_history``), so the same kind of difference counts once per kind."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        for key in sorted(set(ours) | set(theirs)):
+            here = key if not path else f"{path}.*" if "." not in path else f"{path}.{key}"
+            if key not in ours or key not in theirs:
+                yield f"{here} ({'tau2 only' if key not in ours else 'Ponder only'})"
+            else:
+                yield from differences(ours[key], theirs[key], here)
+    elif ours != theirs:
+        yield path
+
+
 def comparable(facts: Any) -> Any:
     """Facts as JSON would carry them (tuples as lists), so both sides compare equal when they agree."""
     return json.loads(json.dumps(facts))
@@ -381,6 +404,8 @@ class Tally:
     decisions_agree: int = 0
     reads: int = 0
     reads_agree: int = 0
+    finals_same: int = 0  # tasks whose final database is tau2's, in canonical form
+    finals_differ: Counter[str] = field(default_factory=Counter)  # by the first place that differs
     quirk_calls: int = 0  # item changes tau2 prices with its last-variant quirk, scored apart
     quirk_tasks: set[str] = field(default_factory=set)
     skipped: Counter[str] = field(default_factory=Counter)
@@ -438,6 +463,16 @@ def replay(template_db: Path, folder: Path, task: dict[str, Any], tally: Tally, 
                             f"  task {task['task']} {name} facts differ:\n    tau2   {expected}\n"
                             f"    Ponder {comparable(facts)}"
                         )
+        final = canonical(tau2_document(export_store(db, ACCOUNT)))
+        if task["task"] in tally.quirk_tasks:
+            pass  # scored apart: tau2's final item prices carry its quirk
+        elif final == task["final"]:
+            tally.finals_same += 1
+        else:
+            where = next(differences(final, task["final"]))
+            tally.finals_differ[where] += 1
+            if verbose:
+                print(f"  task {task['task']} final state differs first at {where}")
     finally:
         db.close()
         path.unlink(missing_ok=True)
@@ -474,7 +509,10 @@ def main() -> int:
         f"tau2's last-variant quirk, scored apart: {tally.quirk_calls} item changes in "
         f"{len(tally.quirk_tasks)} tasks ({', '.join(sorted(tally.quirk_tasks, key=int))})"
     )
-    print("final state: not compared yet (needs the tau2 export, issue 21 item 4)")
+    compared = len(tasks) - len(tally.quirk_tasks)
+    print(f"final state the same as tau2's (canonical, quirk tasks apart): {tally.finals_same}/{compared}")
+    for where, n in tally.finals_differ.most_common():
+        print(f"  {n:4d} tasks first differ at {where}")
     for kind, n in tally.disagreements.most_common():
         print(f"  {n:4d} x {kind}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -489,6 +527,9 @@ def main() -> int:
                     "decisions_agree": tally.decisions_agree,
                     "reads": tally.reads,
                     "reads_agree": tally.reads_agree,
+                    "finals_same": tally.finals_same,
+                    "finals_compared": len(tasks) - len(tally.quirk_tasks),
+                    "finals_differ": dict(tally.finals_differ),
                     "quirk_calls": tally.quirk_calls,
                     "quirk_tasks": sorted(tally.quirk_tasks, key=int),
                     "disagreements": dict(tally.disagreements),

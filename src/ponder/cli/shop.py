@@ -16,6 +16,7 @@ server does it itself).
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from ponder.commerce.actions import SETTLE_ACTION
 from ponder.commerce.agent_actions import held_proposals
 from ponder.commerce.formats import demo_store_path, dump_ponder, load_store
 from ponder.commerce.formats.ponder import ponder_document
+from ponder.commerce.formats.tau2_dump import tau2_document
 from ponder.commerce.mode import open_shop
 from ponder.commerce.shop import Shop
 from ponder.commerce.store_export import export_store
@@ -122,18 +124,42 @@ def load(obj: CliContext, path: Path | None, demo: bool) -> None:
     default=None,
     help="With -o: the products go one per line in this JSONL file beside store.json (for a big catalog).",
 )
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["ponder", "tau2"]),
+    default="ponder",
+    help="Ponder's store file (default), or tau2-bench's retail db.json.",
+)
 @click.pass_obj
-def export(obj: CliContext, account: str | None, output: Path | None, products_file: str | None) -> None:
+def export(
+    obj: CliContext, account: str | None, output: Path | None, products_file: str | None, form: str
+) -> None:
     """Write the account's store as Ponder's store file: catalog, pricing rules, customers (with their
-    payment tokens) and orders with their history. `ponder shop load` reads it back."""
-    if products_file is not None and output is None:
-        raise click.UsageError("--products-file needs -o: the products file is written beside store.json.")
+    payment tokens) and orders with their history. `ponder shop load` reads it back. With --format tau2,
+    as tau2-bench's retail db.json (products, users, orders)."""
+    if products_file is not None and (output is None or form == "tau2"):
+        raise click.UsageError(
+            "--products-file needs -o, and Ponder's format: it is written beside store.json."
+        )
     settings = obj.settings()
     db = open_database(settings.database)
     try:
         store = export_store(db, account or settings.commerce.account)
     finally:
         db.close()
+    if form == "tau2":
+        document = tau2_document(store)
+        if output is None:
+            write_json(document)
+            return
+        target = output / "db.json" if output.is_dir() else output
+        try:
+            target.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        except OSError as err:
+            raise click.ClickException(f"cannot write {target}: {err.strerror or err}") from None
+        err_console.print(plain(f"exported {store.name} as tau2's db.json to {target}"), markup=False)
+        return
     if output is None:
         write_json(ponder_document(store))
         return

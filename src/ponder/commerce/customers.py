@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from ponder.commerce.model import Address, Customer, Order, OrderEvent, PaymentMethod
+from ponder.commerce.model import IMPORTED_NOTE, Address, Customer, Order, OrderEvent, PaymentMethod
 from ponder.errors import NotFoundError, UserError
 from ponder.memory.owner import Owner
 from ponder.memory.users import UserStore
@@ -38,8 +38,6 @@ __all__ = [
     "write_customers",
     "write_orders",
 ]
-
-_IMPORTED_NOTE = "imported"  # the note of the one history row of an order imported without its history
 
 
 class CustomerStore:
@@ -193,7 +191,7 @@ def order_total(order: Order) -> int:
 
 def imported_history(order: Order, at: float) -> tuple[OrderEvent, ...]:
     """The order's history as the file gives it, or (none given) one row: imported in its status at ``at``."""
-    return order.history or (OrderEvent(order.status, at, _IMPORTED_NOTE),)
+    return order.history or (OrderEvent(order.status, at, IMPORTED_NOTE),)
 
 
 def write_orders(db: Connection, account: str, orders: Iterable[Order], currency: str, now: float) -> int:

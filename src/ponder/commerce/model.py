@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 __all__ = [
+    "CANCELLED_NOTE",
+    "IMPORTED_NOTE",
     "MODIFIED_NOTE",
     "ORDER_STATUSES",
     "Address",
@@ -45,7 +47,10 @@ ORDER_STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
 PaymentKind = Literal["charge", "refund"]  # a row of an order's payments
 ItemState = Literal["ordered", "returned", "exchanged"]  # an order line, after a return or an exchange
 DiscountKind = Literal["percentage", "fixed_amount"]
-MODIFIED_NOTE = "items modified"  # the history note that marks a pending order's change of items
+# History notes that carry meaning (orders.py, swaps.py, customers.py write them; formats read them):
+MODIFIED_NOTE = "items modified"  # a pending order's change of items
+CANCELLED_NOTE = "cancelled: "  # a cancellation, then its reason
+IMPORTED_NOTE = "imported"  # the one history row of an order imported without its history
 IdentifyBy = Literal["email", "name_zip"]  # how a conversation identifies a customer (identification.py)
 
 

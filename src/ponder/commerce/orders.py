@@ -51,7 +51,7 @@ from sqlalchemy.engine import Connection
 from ponder.commerce.crashpoints import crash_point
 from ponder.commerce.customers import CustomerStore
 from ponder.commerce.inventory import give_back_stock, money
-from ponder.commerce.model import MODIFIED_NOTE, Address, OrderStatus, StoreRules
+from ponder.commerce.model import CANCELLED_NOTE, MODIFIED_NOTE, Address, OrderStatus, StoreRules
 from ponder.commerce.order_records import (
     OrderView,
     UnknownOrderError,
@@ -216,7 +216,7 @@ class OrderBook:
                 reason = cancel_reason(order, reason, read_rules(db, owner.account))
                 for item in order["items"]:
                     give_back_stock(db, owner.account, item["variant_id"], item["quantity"])
-                note = f"cancelled: {reason}"
+                note = f"{CANCELLED_NOTE}{reason}"
                 set_status(db, owner.account, order_id, "cancelled", note, request_key or "")
                 refunds = book_refund(db, owner, order, paid(order))
         crash_point("after_write")

@@ -47,6 +47,8 @@ from ponder.commerce.formats.reading import (
     read_json,
 )
 from ponder.commerce.model import (
+    CANCELLED_NOTE,
+    IMPORTED_NOTE,
     MODIFIED_NOTE,
     Address,
     Category,
@@ -64,6 +66,7 @@ from ponder.commerce.model import (
 )
 
 __all__ = [
+    "SHIPPED_NOTE",
     "TAU2_FILE",
     "TAU2_POLICY_FILE",
     "TAU2_RULES",
@@ -78,6 +81,7 @@ __all__ = [
 TAU2_FILE: Final = "db.json"
 TAU2_POLICY_FILE: Final = "policy.md"
 TEST_TOKEN_PREFIX: Final = "tok_test_"  # tokens the test payment provider approves
+SHIPPED_NOTE: Final = "shipped: "  # a history row of a shipment, then the item ids in it
 # tau2's retail policy (its policy.md and its tools' checks), as Ponder's machine-checked rules.
 TAU2_RULES: Final = StoreRules(
     cancel_reasons=("no longer needed", "ordered by mistake"),
@@ -180,6 +184,7 @@ class _T2User(_Tau2):
     address: _T2Address
     email: str
     payment_methods: dict[str, _T2PaymentMethod]
+    orders: list[str] = []
 
 
 class _T2OrderItem(_Tau2):
@@ -194,6 +199,11 @@ class _T2Payment(_Tau2):
     transaction_type: Literal["payment", "refund"]
     amount: _Dollars
     payment_method_id: str
+
+
+class _T2Fulfillment(_Tau2):
+    tracking_id: list[Annotated[str, Field(min_length=1, max_length=100)]]
+    item_ids: list[str]
 
 
 class _T2Order(_Tau2):
@@ -211,6 +221,7 @@ class _T2Order(_Tau2):
         "exchange requested",
     ]
     payment_history: list[_T2Payment]
+    fulfillments: list[_T2Fulfillment] = []
     cancel_reason: str | None = None
 
 
@@ -263,6 +274,7 @@ class _Tau2Builder:
         self.categories: dict[str, Category] = {}  # product name -> its category
         self.variants: dict[str, str] = {}  # item id -> product id
         self.by_user: dict[str, Customer] = {}
+        self.listed_at: dict[str, float] = {}  # order id -> its time, from its place in its user's list
 
     def note(self, where: str, what: str) -> None:
         self.problems.add(self.file, where, what)
@@ -315,6 +327,8 @@ class _Tau2Builder:
             if u.user_id != key:
                 self.note(f"{where}.user_id", f"{u.user_id!r} is not the key it is filed under")
             full_name = f"{u.name.first_name} {u.name.last_name}".strip()
+            for n, order_id in enumerate(u.orders):  # the list's order, as order times a second apart
+                self.listed_at.setdefault(order_id, self.loaded_at - len(u.orders) + n)
             methods: list[PaymentMethod] = []
             for mkey, m in u.payment_methods.items():
                 mwhere = f"{where}.payment_methods[{json.dumps(mkey)}]"
@@ -391,11 +405,6 @@ class _Tau2Builder:
             )
             for p in o.payment_history
         )
-        history: tuple[OrderEvent, ...] = ()  # what the status alone cannot say, as Ponder's history says it
-        if o.status == "pending (item modified)":
-            history = (OrderEvent("pending", self.loaded_at, f"{MODIFIED_NOTE} (imported)"),)
-        elif o.status == "cancelled" and o.cancel_reason:
-            history = (OrderEvent("cancelled", self.loaded_at, f"cancelled: {o.cancel_reason}"),)
         return Order(
             id=o.order_id,
             user_id=o.user_id,
@@ -403,8 +412,27 @@ class _Tau2Builder:
             items=tuple(items),
             address=address,
             payments=tuple(payments),
-            history=history,
+            history=self.history(o),
+            created_at=self.listed_at.get(o.order_id),
         )
+
+    def history(self, o: _T2Order) -> tuple[OrderEvent, ...]:
+        """What the status alone cannot say, as Ponder's history says it: each shipment with its tracking id
+        (``SHIPPED_NOTE`` and the items in it), then the order's status: modified items, a cancel reason."""
+        at = self.listed_at.get(o.order_id, self.loaded_at)
+        events = [
+            OrderEvent("processed", at, f"{SHIPPED_NOTE}{', '.join(f.item_ids)}", tracking_number=tracking)
+            for f in o.fulfillments
+            for tracking in f.tracking_id
+        ]
+        note = IMPORTED_NOTE
+        if o.status == "pending (item modified)":
+            note = f"{MODIFIED_NOTE} (imported)"
+        elif o.status == "cancelled" and o.cancel_reason:
+            note = f"{CANCELLED_NOTE}{o.cancel_reason}"
+        if events or note != IMPORTED_NOTE:
+            events.append(OrderEvent(TAU2_STATUSES[o.status], at, note))
+        return tuple(events)
 
 
 def tau2_status(status: str, notes: Sequence[str]) -> str:
