@@ -11,7 +11,7 @@ from ponder.commerce.customers import write_customers
 from ponder.commerce.model import Customer, PaymentMethod
 from ponder.commerce.payments import TestPaymentProvider
 from ponder.commerce.shop import Shop
-from ponder.errors import ConflictError, PaymentDeclinedError, UserError
+from ponder.errors import ConflictError, PaymentDeclinedError, PaymentProviderError, UserError
 
 from .conftest import ANN, BOB, SHOP
 
@@ -118,3 +118,21 @@ def test_an_order_that_changed_after_the_proposal_is_not_changed(shop: Shop) -> 
     with pytest.raises(ConflictError):
         shop.actions.confirm(ANN, action.id, token)
     assert len(ledger(shop).charges()) == 1 and ledger(shop).refunds() == []
+
+
+def test_a_charge_the_provider_never_answered_is_refunded_when_the_retry_is_refused(shop: Shop) -> None:
+    order_id = pending_order(shop)
+    action, token = shop.actions.propose_change_payment(ANN, order_id, "lost")  # charges, loses the answer
+    with pytest.raises(PaymentProviderError):
+        shop.actions.confirm(ANN, action.id, token)
+    assert shop.actions.get(ANN, action.id).status == "confirmed"  # no answer is no final answer
+    shop.orders.advance(SHOP, order_id, "processed")  # shipped meanwhile: the change can no longer be made
+    with pytest.raises(ConflictError):
+        shop.actions.confirm(ANN, action.id, token)
+    assert shop.actions.get(ANN, action.id).status == "failed"
+    charges = ledger(shop).charges()
+    lost = [c for c in charges if ledger(shop).charge_token(c.id) != ledger(shop).charge_token(charges[0].id)]
+    assert [(r.charge_id, r.amount) for r in ledger(shop).refunds()] == [(lost[0].id, 4500)]
+    order = shop.orders.get(ANN, order_id)
+    assert [(p["kind"], p["method_id"]) for p in order["payments"]] == [("charge", "visa")]
+    assert "charged and refunded" in order["history"][-1]["note"]

@@ -44,16 +44,16 @@ from ponder.commerce.refunds import (
     Refund,
     allocate,
     book_refund,
-    known_charge,
     payment_rows,
     record_payment,
     send_refunds,
     unsent_refunds,
 )
 from ponder.commerce.store_rules import read_rules
-from ponder.errors import ConflictError, PaymentDeclinedError, UserError
+from ponder.commerce.swaps import refund_unwritten_charge, release_unanswered_charge
+from ponder.errors import ConflictError, UserError
 from ponder.memory.owner import Owner
-from ponder.store.database import Database, sql
+from ponder.store.database import Database
 
 __all__ = ["PAYMENT_CHANGED_NOTE", "PaymentChanges"]
 
@@ -142,27 +142,23 @@ class PaymentChanges:
         on: ask the provider again under the change's key (it answers with that first charge, or charges now
         if the first never reached it) and refund it, noting both. A gift card charged nothing; a decline
         means nothing was charged."""
-        with self.db.reading() as db:
-            method = self.customers.payment_method(owner, method_id, db)
-            currency = db.execute(
-                sql("SELECT currency FROM orders WHERE account = :account AND id = :id"),
-                {"account": owner.account, "id": order_id},
-            ).scalar()
-        if method.kind == "gift_card" or currency is None or amount <= 0:
-            return
-        key = f"{owner.account}:{payment_key(order_id, version_, request_key)}"
-        try:
-            charge = self.provider.charge(
-                amount=amount,
-                currency=str(currency),
-                token=method.token,
-                idempotency_key=key,
-                description=f"Order {order_id}: paid with another method",
-            )
-        except PaymentDeclinedError:
-            return
-        plan = {"order_id": order_id, "amount": amount, "currency": str(currency)}
-        self._undo_charge(owner, plan, charge.id, key, why)
+
+        def note(currency: str, refund_id: str) -> str:
+            what = f"{money(amount, currency)} charged and refunded ({refund_id})"
+            return f"payment change not made ({why[:200]}); {what}"
+
+        release_unanswered_charge(
+            self.db,
+            self.provider,
+            self.customers,
+            owner,
+            order_id,
+            method_id,
+            amount,
+            f"{owner.account}:{payment_key(order_id, version_, request_key)}",
+            f"Order {order_id}: paid with another method",
+            note,
+        )
 
     def _read(self, owner: Owner, order_id: str) -> OrderView:
         with self.db.reading() as db:
@@ -204,22 +200,15 @@ class PaymentChanges:
 
     def _undo_charge(self, owner: Owner, plan: dict[str, Any], charge_id: str, key: str, why: str) -> None:
         """The new method was charged but the change could not be written: refund it and say so."""
-        order_id, amount = plan["order_id"], plan["amount"]
-        with self.db.reading() as db:
-            if known_charge(db, owner.account, order_id, charge_id):
-                return  # the same request, made twice at once, and that charge paid for the other's change
-        refund = self.provider.refund(charge_id=charge_id, amount=amount, idempotency_key=f"{key}:undo")
-        with self.db.transaction(lock=f"order:{owner.account}:{order_id}") as db:
-            status = db.execute(
-                sql("SELECT status FROM orders WHERE account = :account AND id = :id"),
-                {"account": owner.account, "id": order_id},
-            ).scalar()
-            if status is not None:
-                note = (
-                    f"payment change not made ({why[:200]}); the {money(amount, plan['currency'])} charged "
-                    f"({charge_id}) was refunded ({refund.id})"
-                )
-                add_event(db, owner.account, order_id, str(status), note, time.time())
+        amount = plan["amount"]
+
+        def note(refund_id: str) -> str:
+            return (
+                f"payment change not made ({why[:200]}); the {money(amount, plan['currency'])} charged "
+                f"({charge_id}) was refunded ({refund_id})"
+            )
+
+        refund_unwritten_charge(self.db, self.provider, owner, plan["order_id"], charge_id, amount, key, note)
 
 
 def payment_key(order_id: str, version_: str, request_key: str) -> str:

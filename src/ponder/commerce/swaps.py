@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from sqlalchemy.engine import Connection
@@ -66,7 +67,14 @@ from ponder.errors import ConflictError, PaymentDeclinedError, UserError
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
 
-__all__ = ["MODIFIED_NOTE", "ItemChanges", "Swap", "SwapKind"]
+__all__ = [
+    "MODIFIED_NOTE",
+    "ItemChanges",
+    "Swap",
+    "SwapKind",
+    "refund_unwritten_charge",
+    "release_unanswered_charge",
+]
 
 Swap = tuple[int, str]  # (an item's ``seq`` in the order, the variant id it becomes)
 SwapKind = Literal["modify", "exchange"]
@@ -168,29 +176,26 @@ class ItemChanges:
         nowhere. Ask the provider again under the change's key (it answers with that first charge, or
         charges now if the first never reached it) and refund it, noting both in the history. A gift card or
         a difference of nothing charged nothing; a decline means nothing was charged."""
-        if amount <= 0:
-            return
-        with self.db.reading() as db:
-            method = self.customers.payment_method(owner, method_id, db)
-            currency = db.execute(
-                sql("SELECT currency FROM orders WHERE account = :account AND id = :id"),
-                {"account": owner.account, "id": order_id},
-            ).scalar()
-        if method.kind == "gift_card" or currency is None:
-            return
         key = swap_key(kind, order_id, version, request_key)
-        try:
-            charge = self.provider.charge(
-                amount=amount,
-                currency=str(currency),
-                token=method.token,
-                idempotency_key=f"{owner.account}:{key}",
-                description=f"Order {order_id}: price difference of an item {kind}",
+
+        def note(currency: str, refund_id: str) -> str:
+            return (
+                f"item {kind} not made ({why[:200]}); its price difference of {money(amount, currency)} was "
+                f"charged and refunded ({refund_id})"
             )
-        except PaymentDeclinedError:
-            return
-        plan = {"order_id": order_id, "difference": amount, "kind": kind, "currency": str(currency)}
-        self._undo_charge(owner, plan, charge.id, key, why)
+
+        release_unanswered_charge(
+            self.db,
+            self.provider,
+            self.customers,
+            owner,
+            order_id,
+            method_id,
+            amount,
+            f"{owner.account}:{key}",
+            f"Order {order_id}: price difference of an item {kind}",
+            note,
+        )
 
     def _read(self, owner: Owner, order_id: str) -> OrderView:
         with self.db.reading() as db:
@@ -293,26 +298,88 @@ class ItemChanges:
 
     def _undo_charge(self, owner: Owner, plan: dict[str, Any], charge_id: str, key: str, why: str) -> None:
         """A difference was charged but the change could not be written: refund it, and say so in the
-        history. The pair stays out of ``payments`` (they cancel out, and the provider holds the refund
-        against that very charge), so the rule refunds are booked by still matches the provider's books."""
-        order_id, amount = plan["order_id"], plan["difference"]
-        with self.db.reading() as db:
-            if known_charge(db, owner.account, order_id, charge_id):
-                return  # the same request, made twice at once, and that charge paid for the other's change
-        refund = self.provider.refund(
-            charge_id=charge_id, amount=amount, idempotency_key=f"{owner.account}:{key}:undo"
+        history."""
+        amount = plan["difference"]
+
+        def note(refund_id: str) -> str:
+            return (
+                f"item {plan['kind']} not made ({why[:200]}); its price difference of "
+                f"{money(amount, plan['currency'])} was charged ({charge_id}) and refunded ({refund_id})"
+            )
+
+        refund_unwritten_charge(
+            self.db, self.provider, owner, plan["order_id"], charge_id, amount, f"{owner.account}:{key}", note
         )
-        with self.db.transaction(lock=f"order:{owner.account}:{order_id}") as db:
-            status = db.execute(
-                sql("SELECT status FROM orders WHERE account = :account AND id = :id"),
-                {"account": owner.account, "id": order_id},
-            ).scalar()
-            if status is not None:
-                note = (
-                    f"item {plan['kind']} not made ({why[:200]}); its price difference of "
-                    f"{money(amount, plan['currency'])} was charged ({charge_id}) and refunded ({refund.id})"
-                )
-                add_event(db, owner.account, order_id, str(status), note, time.time())
+
+
+def release_unanswered_charge(
+    db: Database,
+    provider: PaymentProvider,
+    customers: CustomerStore,
+    owner: Owner,
+    order_id: str,
+    method_id: str,
+    amount: int,
+    key: str,
+    description: str,
+    note: Callable[[str, str], str],
+) -> None:
+    """A change whose charge the provider did not answer, refused when retried because the order moved on:
+    the charge it may have made would stay on the card, booked nowhere. Ask the provider again under the
+    change's ``key`` (it answers with that first charge, or charges now if the first never reached it) and
+    refund it, noting ``note(currency, refund id)`` in the history. A gift card or an amount of nothing
+    charged nothing; a decline means nothing was charged."""
+    if amount <= 0:
+        return
+    with db.reading() as conn:
+        method = customers.payment_method(owner, method_id, conn)
+        currency = conn.execute(
+            sql("SELECT currency FROM orders WHERE account = :account AND id = :id"),
+            {"account": owner.account, "id": order_id},
+        ).scalar()
+    if method.kind == "gift_card" or currency is None:
+        return
+    try:
+        charge = provider.charge(
+            amount=amount,
+            currency=str(currency),
+            token=method.token,
+            idempotency_key=key,
+            description=description,
+        )
+    except PaymentDeclinedError:
+        return
+    refund_unwritten_charge(
+        db, provider, owner, order_id, charge.id, amount, key, lambda refund: note(str(currency), refund)
+    )
+
+
+def refund_unwritten_charge(
+    db: Database,
+    provider: PaymentProvider,
+    owner: Owner,
+    order_id: str,
+    charge_id: str,
+    amount: int,
+    key: str,
+    note: Callable[[str], str],
+) -> None:
+    """A charge made for a change that could not be written (an item change's difference, a change of
+    payment method's new charge): refund it under ``key`` + ":undo" and add ``note(refund id)`` to the
+    order's history. The pair stays out of ``payments`` (they cancel out, and the provider holds the refund
+    against that very charge), so the rule refunds are booked by still matches the provider's books. A
+    charge booked on the order paid for the same request's other attempt, made at once: it stays."""
+    with db.reading() as conn:
+        if known_charge(conn, owner.account, order_id, charge_id):
+            return
+    refund = provider.refund(charge_id=charge_id, amount=amount, idempotency_key=f"{key}:undo")
+    with db.transaction(lock=f"order:{owner.account}:{order_id}") as conn:
+        status = conn.execute(
+            sql("SELECT status FROM orders WHERE account = :account AND id = :id"),
+            {"account": owner.account, "id": order_id},
+        ).scalar()
+        if status is not None:
+            add_event(conn, owner.account, order_id, str(status), note(refund.id), time.time())
 
 
 def swap_key(kind: str, order_id: str, version: str, request_key: str) -> str:
