@@ -17,8 +17,8 @@ import pytest
 from ponder.commerce.actions import SETTLE_ACTION, PendingAction
 from ponder.commerce.checkout import LineItem
 from ponder.commerce.crashpoints import SimulatedCrash, arm, disarm
-from ponder.commerce.idempotency import IdempotencyKeys
 from ponder.commerce.customers import write_customers
+from ponder.commerce.idempotency import IdempotencyKeys
 from ponder.commerce.model import Address, Customer, PaymentMethod
 from ponder.commerce.payments import TestPaymentProvider
 from ponder.commerce.shop import Shop
