@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 from jwcrypto import jwk  # type: ignore[import-untyped]
-from sd_jwt.holder import SDJWTHolder  # type: ignore[import-untyped]
-from sd_jwt.issuer import SDJWTIssuer  # type: ignore[import-untyped]
 from tests.commerce.ucp.test_checkouts import ANN, SHOP, STORE
 from ucp_sdk.models.schemas.shopping.checkout_complete_request import (  # type: ignore[import-untyped]
     CheckoutCompleteRequest,
@@ -29,12 +27,13 @@ from ponder.commerce.model import Product, Variant
 from ponder.commerce.shop import Shop
 from ponder.commerce.ucp import Caller, UcpCheckouts
 from ponder.memory.owner import Owner
+from ponder.testing.mandates import TestPlatform
 
 BASE = "https://store.example"
 PLATFORM = "https://platform.example/.well-known/ucp"
 AGENT = Caller(SHOP, "ucp-agent:platform", BASE, agent=PLATFORM)
-ISSUER = jwk.JWK.generate(kty="EC", crv="P-256", kid="platform-2026")
-HOLDER = jwk.JWK.generate(kty="EC", crv="P-256")
+DEVICE = TestPlatform(PLATFORM)  # the platform's issuer key and its user's device
+ISSUER = DEVICE.issuer
 STRANGER = jwk.JWK.generate(kty="EC", crv="P-256", kid="platform-2026")  # the same kid, another key
 CARD = {
     "id": "card",
@@ -83,16 +82,7 @@ def mandate(
     nonce: str | None = None,
 ) -> str:
     """A checkout mandate as a trusted platform issues it and the user's device presents it."""
-    claims: dict[str, Any] = {"iss": PLATFORM, "iat": int(time.time()), "checkout": checkout}
-    claims["exp"] = int(time.time() + 600) if exp is None else int(exp)
-    issued = SDJWTIssuer(
-        claims, issuer, holder_key=HOLDER, sign_alg="ES256", extra_header_parameters={"kid": "platform-2026"}
-    )
-    holder = SDJWTHolder(issued.sd_jwt_issuance)
-    holder.create_presentation(
-        {}, nonce=nonce or checkout["id"], aud=aud, holder_key=HOLDER, sign_alg="ES256"
-    )
-    return str(holder.sd_jwt_presentation)
+    return DEVICE.mandate(checkout, aud=aud, exp=exp, nonce=nonce, issuer=issuer)
 
 
 def complete(
