@@ -67,17 +67,7 @@ def test_a_tau2_database_loaded_and_exported_as_tau2_is_tau2s_own_again(tmp_path
     run("shop", "load", str(sample))
     exported = json.loads(run("shop", "export", "--format", "tau2"))
     expected = without_nulls(json.loads(sample.read_text(encoding="utf-8")))
-    # Not kept yet: the fields of an exchange waiting for the items (tau2_dump.py's docstring says why).
-    waiting = expected["orders"]["#W2611340"]  # type: ignore[index]
-    fields = sorted(k for k in waiting if k.startswith("exchange_"))
-    assert fields == [
-        "exchange_items",
-        "exchange_new_items",
-        "exchange_payment_method_id",
-        "exchange_price_difference",
-    ]
-    for k in fields:
-        del waiting[k]
+    assert "exchange_items" in expected["orders"]["#W2611340"]  # type: ignore[index]  (one waits for items)
     assert without_nulls(exported) == expected
     written = tmp_path / "db.json"
     assert "as tau2's db.json" in run("shop", "export", "--format", "tau2", "-o", str(written))

@@ -248,10 +248,11 @@ def orders(obj: CliContext, user: str) -> None:
 @click.argument("order_id")
 @click.option(
     "--status",
-    type=click.Choice(["processed", "delivered"]),
+    type=click.Choice(["processed", "delivered", "received"]),
     default="delivered",
     show_default=True,
-    help="Where the order is now (orders move pending -> processed -> delivered, forward only).",
+    help="Where the order is now (orders move pending -> processed -> delivered, forward only); received: "
+    "the items of its waiting return or exchange are back (refunded, or exchanged, then).",
 )
 @click.option("--note", default="", help="Kept in the order's history.")
 @click.option("--carrier", default="", help="Who carries the shipment (shown to the buyer's agent).")

@@ -211,9 +211,9 @@ def write_orders(db: Connection, account: str, orders: Iterable[Order], currency
         db.execute(
             sql(
                 "INSERT INTO orders (account, id, user_id, status, address, currency, total, shipping, "
-                "shipping_option, discounts, payment_method_id, created_at, updated_at) VALUES (:account, "
-                ":id, :user, :status, :address, :currency, :total, :shipping, :option, :discounts, :method, "
-                ":at, :updated)"
+                "shipping_option, discounts, payment_method_id, created_at, updated_at, waiting) VALUES "
+                "(:account, :id, :user, :status, :address, :currency, :total, :shipping, :option, "
+                ":discounts, :method, :at, :updated, :waiting)"
             ),
             {
                 "account": account,
@@ -229,6 +229,7 @@ def write_orders(db: Connection, account: str, orders: Iterable[Order], currency
                 "method": method,
                 "at": at,
                 "updated": max([at, *(e.at for e in order.history)]),
+                "waiting": json.dumps(order.waiting) if order.waiting else "",
             },
         )
         db.execute(

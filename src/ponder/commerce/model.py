@@ -10,7 +10,7 @@ This module holds no behaviour beyond validation of a single value; formats/ par
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 __all__ = [
     "CANCELLED_NOTE",
@@ -193,7 +193,11 @@ class Order:
     shipping: int = 0  # minor units, in the total
     shipping_option: str = ""  # a ShippingOption.id when it was placed ("" : none)
     discounts: tuple[OrderDiscount, ...] = ()
-    history: tuple[OrderEvent, ...] = ()  # oldest first; () : one "imported" row at created_at
+    history: tuple[OrderEvent, ...] = ()
+    # A return or an exchange waiting for the store to receive the items (StoreRules.money_moves): {"kind":
+    # "return", "items": [seq...], "method_id"} or {"kind": "exchange", "swaps": [[seq, variant]...],
+    # "method_id", "difference"}; None: nothing waits.
+    waiting: dict[str, Any] | None = None  # oldest first; () : one "imported" row at created_at
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,10 @@ class StoreRules:
     item_changes: Literal["once", "many"] = "once"  # how often a pending order's items may change
     cancel_after_change: bool = True  # a pending order whose items changed may still be cancelled
     payment_changes: bool = True  # a pending order may be paid with another saved method
+    # When the money of a return or an exchange moves: when the person asks ("at_request"), or when the store
+    # has the items back ("at_received": the request waits on the order, and the store's "received" step,
+    # OrderBook.advance, refunds, or swaps the items and charges or refunds the difference).
+    money_moves: Literal["at_request", "at_received"] = "at_request"
     identify_by: tuple[IdentifyBy, ...] = ()  # how conversations identify customers; () : they do not
 
 

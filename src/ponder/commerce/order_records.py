@@ -47,6 +47,7 @@ __all__ = [
     "paid_for",
     "read_order",
     "set_status",
+    "set_waiting",
     "version",
 ]
 
@@ -113,6 +114,7 @@ class OrderView(TypedDict):
     history: list[OrderEvent]
     payments: list[OrderPayment]
     created_at: float
+    waiting: dict[str, Any] | None  # a return or an exchange waiting for the items (model.Order.waiting)
 
 
 class UnknownOrderError(NotFoundError):
@@ -195,7 +197,16 @@ def read_order(db: Connection, owner: Owner, order_id: str) -> OrderView:
             for p in payments
         ],
         "created_at": row["created_at"],
+        "waiting": json.loads(row["waiting"]) if row["waiting"] else None,
     }
+
+
+def set_waiting(db: Connection, account: str, order_id: str, waiting: dict[str, Any] | None) -> None:
+    """Record (or, with None, clear) the return or exchange waiting for the store to receive the items."""
+    db.execute(
+        sql("UPDATE orders SET waiting = :waiting WHERE account = :account AND id = :id"),
+        {"account": account, "id": order_id, "waiting": json.dumps(waiting) if waiting else ""},
+    )
 
 
 def insert_order(db: Connection, owner: Owner, plan: dict[str, Any], charge_id: str) -> None:

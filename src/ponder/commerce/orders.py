@@ -62,6 +62,7 @@ from ponder.commerce.order_records import (
     paid_for,
     read_order,
     set_status,
+    set_waiting,
     version,
 )
 from ponder.commerce.payment_changes import PaymentChanges
@@ -75,6 +76,7 @@ from ponder.store.database import Database, sql
 
 __all__ = ["FULFILMENT", "MODIFIED_NOTE", "OrderBook", "OrderView", "Swap", "UnknownOrderError", "money"]
 
+RECEIVED = "received"  # the store's step for a waiting return or exchange: the items are back
 FULFILMENT: tuple[OrderStatus, ...] = (
     "pending",
     "processed",
@@ -169,8 +171,11 @@ class OrderBook:
         ``tracking_number``, if given) -> delivered (a step may be skipped, never taken back). No money moves.
         Not a customer's action, so no ``Owner`` and no confirmation: the operator's. Under the order's
         lock, so a customer's cancel and this cannot both win."""
+        if status == RECEIVED:
+            return self._receive(account, order_id)
         if status not in FULFILMENT[1:]:
-            raise UserError(f"An order can be moved to {' or '.join(FULFILMENT[1:])}, not {status!r}.")
+            steps = " or ".join((*FULFILMENT[1:], RECEIVED))
+            raise UserError(f"An order can be moved to {steps}, not {status!r}.")
         note = " ".join(note.split())[:200]
         carrier, tracking_number = " ".join(carrier.split())[:100], "".join(tracking_number.split())[:100]
         with self.db.transaction(lock=f"order:{account}:{order_id}") as db:
@@ -244,7 +249,8 @@ class OrderBook:
             if made_by(db, owner.account, order_id, request_key):
                 refunds = unsent_refunds(db, owner.account, order_id)
             else:
-                refunds = _write_return(db, owner, order, seqs, reason, request_key or "")
+                waits = read_rules(db, owner.account).money_moves == "at_received"
+                refunds = _write_return(db, owner, order, seqs, reason, request_key or "", waits=waits)
         crash_point("after_write")
         self._send(owner, order_id, refunds)
         return self.get(owner, order_id)
@@ -348,6 +354,49 @@ class OrderBook:
             order = read_order(db, owner, order_id)
             return order, cancel_reason(order, reason, read_rules(db, owner.account))
 
+    def _receive(self, account: str, order_id: str) -> OrderView:
+        """The store has the items of a waiting return or exchange back: the return is refunded, or the
+        exchange made (its difference charged or refunded), as they would have been when asked in a store
+        whose money moves at the request. Under the key ``received:ORDER``, so a retry after a crash
+        finishes the one settlement instead of making another."""
+        with self.db.reading() as db:
+            row = (
+                db.execute(
+                    sql("SELECT user_id, waiting FROM orders WHERE account = :account AND id = :id"),
+                    {"account": account, "id": order_id},
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise UnknownOrderError(f"No order {order_id} in this store.")
+        owner, key = Owner(account, str(row["user_id"])), f"{RECEIVED}:{order_id}"
+        waiting = json.loads(row["waiting"]) if row["waiting"] else None
+        if waiting is None and not self.made_by(owner, order_id, key):
+            raise ConflictError(f"Nothing of order {order_id} waits to be received.")
+        if waiting is None or waiting["kind"] == "return":
+            with self.db.transaction(lock=f"order:{account}:{order_id}") as db:
+                order = read_order(db, owner, order_id)
+                if made_by(db, account, order_id, key) or waiting is None:
+                    refunds = unsent_refunds(db, account, order_id)
+                else:
+                    refunds = _write_return(db, owner, order, list(waiting["items"]), "", key, received=True)
+            crash_point("after_write")
+            self._send(owner, order_id, refunds)
+            return self.get(owner, order_id)
+        swaps = [(int(seq), str(variant)) for seq, variant in waiting["swaps"]]
+        return self.changes.change(
+            owner,
+            order_id,
+            swaps,
+            waiting["method_id"],
+            "exchange",
+            None,
+            int(waiting["difference"]),
+            key,
+            received=True,
+        )
+
     def made_by(self, owner: Owner, order_id: str, request_key: str) -> bool:
         """Whether the request ``request_key`` (a confirmed action's id) already changed this order."""
         with self.db.reading() as db:
@@ -391,15 +440,39 @@ def cancel_reason(order: OrderView, reason: str, rules: StoreRules) -> str:
 
 
 def _write_return(
-    db: Connection, owner: Owner, order: OrderView, seqs: list[int], reason: str, request_key: str
+    db: Connection,
+    owner: Owner,
+    order: OrderView,
+    seqs: list[int],
+    reason: str,
+    request_key: str,
+    *,
+    waits: bool = False,
+    received: bool = False,
 ) -> list[Refund]:
+    """A return: the items marked returned and refunded (the refunds to send returned). ``waits``: only
+    recorded, to be refunded when the store receives the items; ``received``: that step, for the order's
+    waiting return."""
     order_id = order["id"]
-    if order["status"] != "delivered":
+    if order["status"] != ("return requested" if received else "delivered"):
         raise ConflictError(f"Order {order_id} is {order['status']}: only delivered items can be returned.")
     by_seq = {i["seq"]: i for i in order["items"]}
     unknown = [s for s in seqs if s not in by_seq or by_seq[s]["state"] != "ordered"]
     if unknown:
         raise UserError(f"Order {order_id} has no returnable item {unknown[0]}.")
+    if waits:
+        note = f"return of items {sorted(seqs)} requested" + (f": {reason}" if reason else "")
+        set_status(
+            db,
+            owner.account,
+            order_id,
+            "return requested",
+            f"{note}; refunded when the store receives them",
+            request_key,
+        )
+        waiting = {"kind": "return", "items": sorted(seqs), "method_id": order["payment_method_id"]}
+        set_waiting(db, owner.account, order_id, waiting)
+        return []
     amount = sum(paid_for(by_seq[s]) for s in seqs)
     for s in seqs:
         db.execute(
@@ -409,8 +482,13 @@ def _write_return(
             ),
             {"account": owner.account, "order": order_id, "seq": s},
         )
-    note = f"return of items {sorted(seqs)}" + (f": {reason}" if reason else "")
-    set_status(db, owner.account, order_id, "return requested", note, request_key)
+    if received:
+        note = f"items {sorted(seqs)} received: refunded"
+        add_event(db, owner.account, order_id, "return requested", note, time.time(), request_key)
+        set_waiting(db, owner.account, order_id, None)
+    else:
+        note = f"return of items {sorted(seqs)}" + (f": {reason}" if reason else "")
+        set_status(db, owner.account, order_id, "return requested", note, request_key)
     return book_refund(db, owner, order, amount)
 
 

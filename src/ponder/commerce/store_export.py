@@ -205,8 +205,8 @@ def _orders(conn: Connection, account: str) -> tuple[Order, ...]:
     orders = []
     for r in conn.execute(
         sql(
-            "SELECT id, user_id, status, address, total, shipping, shipping_option, discounts, created_at "
-            "FROM orders WHERE account = :account ORDER BY created_at, id"
+            "SELECT id, user_id, status, address, total, shipping, shipping_option, discounts, created_at, "
+            "waiting FROM orders WHERE account = :account ORDER BY created_at, id"
         ),
         args,
     ):
@@ -224,6 +224,7 @@ def _orders(conn: Connection, account: str) -> tuple[Order, ...]:
             discounts=tuple(
                 OrderDiscount(d["title"], int(d["amount"]), d["code"]) for d in json.loads(r.discounts)
             ),
+            waiting=json.loads(r.waiting) if r.waiting else None,
         )
         orders.append(_as_filed(order, int(r.total), tuple(history.get(r.id, ()))))
     return tuple(orders)

@@ -49,6 +49,7 @@ from ponder.commerce.order_records import (
     made_by,
     read_order,
     set_status,
+    set_waiting,
     version,
 )
 from ponder.commerce.payments import PaymentProvider
@@ -107,13 +108,24 @@ class ItemChanges:
         if_version: str | None,
         if_difference: int | None,
         request_key: str | None,
+        *,
+        received: bool = False,
     ) -> OrderView:
         """Make the change (``OrderBook.modify_items`` and ``exchange_items`` say what the arguments do);
-        the order afterwards."""
+        the order afterwards. An exchange in a store whose money moves when it receives the items
+        (``StoreRules.money_moves``) is only recorded as waiting, nothing charged, nothing swapped; the
+        store's "received" step makes it (``received``: this is that step, for the order's waiting
+        exchange)."""
         with self.db.reading() as db:
             made = made_by(db, owner.account, order_id, request_key)
             if not made:
-                plan = self._plan(db, owner, read_order(db, owner, order_id), swaps, method_id, kind)
+                order = read_order(db, owner, order_id)
+                plan = self._plan(db, owner, order, swaps, method_id, kind, received=received)
+                waits = (
+                    kind == "exchange"
+                    and not received
+                    and read_rules(db, owner.account).money_moves == "at_received"
+                )
             else:
                 read_order(db, owner, order_id)  # this user's order, or UnknownOrderError
                 unsent = unsent_refunds(db, owner.account, order_id)
@@ -127,6 +139,8 @@ class ItemChanges:
                 f"The price difference is now {money(difference, currency)}, not the "
                 f"{money(if_difference, currency)} confirmed; nothing was changed."
             )
+        if waits:
+            return self._wait(owner, order_id, swaps, method_id, plan, request_key or "")
         key = swap_key(kind, order_id, plan["version"], request_key or secrets.token_hex(8))
         charge_id = ""
         crash_point("before_charge")
@@ -145,13 +159,13 @@ class ItemChanges:
                     refunds = unsent_refunds(db, owner.account, order_id)
                 else:
                     order = read_order(db, owner, order_id)
-                    again = self._plan(db, owner, order, swaps, method_id, kind)
+                    again = self._plan(db, owner, order, swaps, method_id, kind, received=received)
                     if again != plan:
                         raise ConflictError(
                             f"Order {order_id} changed while its items were being changed; nothing was "
                             "changed."
                         )
-                    refunds = _write_swap(db, owner, order, plan, charge_id, request_key or "")
+                    refunds = _write_swap(db, owner, order, plan, charge_id, request_key or "", received)
         except UserError as failed:  # sold out, changed, a gift card spent meanwhile: the charge goes back
             if charge_id:
                 self._undo_charge(owner, plan, charge_id, key, str(failed))
@@ -201,6 +215,27 @@ class ItemChanges:
         with self.db.reading() as db:
             return read_order(db, owner, order_id)
 
+    def _wait(
+        self, owner: Owner, order_id: str, swaps: list[Swap], method_id: str, plan: dict[str, Any], key: str
+    ) -> OrderView:
+        """Record an exchange to be made when the store receives the items: nothing charged or swapped."""
+        with self.db.transaction(lock=f"order:{owner.account}:{order_id}") as db:
+            order = read_order(db, owner, order_id)
+            if not made_by(db, owner.account, order_id, key):
+                if self._plan(db, owner, order, swaps, method_id, "exchange") != plan:
+                    raise ConflictError(f"Order {order_id} changed meanwhile; nothing was changed.")
+                waiting = {
+                    "kind": "exchange",
+                    "swaps": [[line["seq"], line["new"]["variant_id"]] for line in plan["lines"]],
+                    "method_id": method_id,
+                    "difference": plan["difference"],
+                }
+                changes = ", ".join(f"item {s} -> {v}" for s, v in waiting["swaps"])
+                note = f"exchange of {changes} requested; made when the store receives the items"
+                set_status(db, owner.account, order_id, "exchange requested", note, key)
+                set_waiting(db, owner.account, order_id, waiting)
+        return self._read(owner, order_id)
+
     def _plan(
         self,
         db: Connection,
@@ -209,13 +244,15 @@ class ItemChanges:
         swaps: list[Swap],
         method_id: str,
         kind: SwapKind,
+        *,
+        received: bool = False,
     ) -> dict[str, Any]:
         order_id, currency = order["id"], order["currency"]
         if kind == "modify" and order["status"] != "pending":
             raise ConflictError(
                 f"Order {order_id} is {order['status']}: only a pending order's items can be changed."
             )
-        if kind == "exchange" and order["status"] != "delivered":
+        if kind == "exchange" and order["status"] != ("exchange requested" if received else "delivered"):
             raise ConflictError(
                 f"Order {order_id} is {order['status']}: only delivered items can be exchanged."
             )
@@ -394,6 +431,7 @@ def _write_swap(
     plan: dict[str, Any],
     charge_id: str,
     request_key: str,
+    received: bool = False,
 ) -> list[Refund]:
     account, order_id, kind = owner.account, order["id"], plan["kind"]
     lines, difference, method = plan["lines"], plan["difference"], plan["method"]
@@ -474,6 +512,17 @@ def _write_swap(
     if kind == "modify":
         note = f"{MODIFIED_NOTE}: {changes}; {money_note}"
         add_event(db, account, order_id, "pending", note, now, request_key)
+    elif received:  # the store has the items back: the exchange it waited for is made
+        add_event(
+            db,
+            account,
+            order_id,
+            "exchange requested",
+            f"items received: {changes}; {money_note}",
+            now,
+            request_key,
+        )
+        set_waiting(db, account, order_id, None)
     else:
         note = f"exchange of {changes}; {money_note}"
         set_status(db, account, order_id, "exchange requested", note, request_key)

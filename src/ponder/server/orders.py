@@ -1,10 +1,12 @@
 """``/v1/orders``: a customer's orders, and the store moving an order forward as it ships.
 
 - ``GET /v1/orders?user=``: the customer's orders (items, total, payments, status history), newest first.
-- ``POST /v1/orders/{order_id}/status`` with ``{"status": "processed" | "delivered", "note": "..."}``: the
-  store's own step (a warehouse system, a carrier's webhook relay), taken with the account's API key like
-  every call of this API. No money moves and the customer confirms nothing; an order only moves forward
-  (``OrderBook.advance``), and under its lock, so a cancellation racing it either wins or is refused.
+- ``POST /v1/orders/{order_id}/status`` with ``{"status": "processed" | "delivered" | "received", "note":
+  "..."}``: the store's own step (a warehouse system, a carrier's webhook relay), taken with the account's
+  API key like every call of this API. The customer confirms nothing; an order only moves forward
+  (``OrderBook.advance``), and under its lock, so a cancellation racing it either wins or is refused. No
+  money moves, except at "received" in a store whose returns and exchanges wait for the items
+  (``StoreRules.money_moves``): the return they confirmed is refunded, the exchange made.
 
 The commerce layer answers with ``OrderView``s and ``PonderError``s; this module makes the wire shape (an
 order is ``{"object": "order", ...}``) and the app maps the errors to HTTP statuses (server/errors.py).
@@ -27,7 +29,9 @@ __all__ = ["StatusChange", "advance", "list_orders", "order_json"]
 class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["processed", "delivered"] = Field(description="Where the order is now.")
+    status: Literal["processed", "delivered", "received"] = Field(
+        description="Where the order is now; received: the items of its waiting return or exchange are back."
+    )
     note: str = Field(default="", max_length=200, description="Kept in the order's history.")
     carrier: str = Field(default="", max_length=100, description="Who carries the shipment.")
     tracking_number: str = Field(default="", max_length=100, description="The shipment's tracking number.")

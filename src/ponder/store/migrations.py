@@ -583,6 +583,12 @@ def m017_store_rules(db: Connection) -> None:
     db.execute(sa.text("ALTER TABLE stores ADD COLUMN rules TEXT NOT NULL DEFAULT '{}'"))
 
 
+def m018_waiting_changes(db: Connection) -> None:
+    """A return or an exchange waiting for the store to receive the items (JSON, '' : none), under a store
+    whose money moves at its "received" step (commerce/store_rules.py, orders.py)."""
+    db.execute(sa.text("ALTER TABLE orders ADD COLUMN waiting TEXT NOT NULL DEFAULT ''"))
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -605,4 +611,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m015_customer_names,
     m016_identified_conversations,
     m017_store_rules,
+    m018_waiting_changes,
 ]

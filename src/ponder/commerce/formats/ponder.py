@@ -23,7 +23,8 @@ The format is the model as JSON, money in integer cents, lists in file order::
      "promotions"?: [{"id", "kind": "free_shipping", "title", "min_subtotal"?, "shipping_options"?,
                       "items"?: [product or variant ids]}],
      "rules"?: {"cancel_reasons"?: [...], "item_changes"?: "once" | "many", "cancel_after_change"?,
-                "payment_changes"?, "identify_by"?: ["email" | "name_zip"]}}
+                "payment_changes"?, "identify_by"?: ["email" | "name_zip"],
+                "money_moves"?: "at_request" | "at_received"}}
 
 ``rules`` are what the store allows, checked by the operations (``model.StoreRules`` says each; left out,
 Ponder's defaults).
@@ -65,7 +66,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ponder.commerce.formats.checks import (
     MAX_CENTS,
@@ -274,6 +275,24 @@ class _POrderEvent(_Strict):
     tracking_number: Name = ""
 
 
+class _PWaiting(_Strict):
+    """A return or an exchange waiting for the store to receive the items (model.Order.waiting)."""
+
+    kind: Literal["return", "exchange"]
+    items: list[Annotated[int, Field(ge=0)]] = []  # a return's order lines (seq)
+    swaps: list[list[Annotated[int, Field(ge=0)] | Id]] = []  # an exchange's [seq, new variant]
+    method_id: Id
+    difference: Annotated[int, Field(ge=-MAX_CENTS, le=MAX_CENTS)] = 0  # an exchange's, + charged
+
+    @field_validator("swaps")
+    @classmethod
+    def _pairs(cls, swaps: list[list[int | str]]) -> list[list[int | str]]:
+        for pair in swaps:
+            if len(pair) != 2 or not isinstance(pair[0], int) or not isinstance(pair[1], str):
+                raise ValueError("each swap is [an order line's seq, the variant id it becomes]")
+        return swaps
+
+
 class _POrder(_Strict):
     id: Id
     user_id: Id
@@ -288,6 +307,7 @@ class _POrder(_Strict):
     shipping_option: str = ""
     discounts: list[_POrderDiscount] = []
     history: list[_POrderEvent] = []
+    waiting: _PWaiting | None = None
 
 
 class _PDiscountCode(_Strict):
@@ -325,6 +345,7 @@ class _PRules(_Strict):
     cancel_after_change: bool = True
     payment_changes: bool = True
     identify_by: list[Literal["email", "name_zip"]] = []
+    money_moves: Literal["at_request", "at_received"] = "at_request"
 
 
 class _PStore(_Strict):
@@ -443,6 +464,7 @@ class _PonderBuilder:
                 cancel_after_change=doc.rules.cancel_after_change,
                 payment_changes=doc.rules.payment_changes,
                 identify_by=tuple(dict.fromkeys(doc.rules.identify_by)),
+                money_moves=doc.rules.money_moves,
             ),
         )
 
@@ -610,6 +632,7 @@ class _PonderBuilder:
             shipping_option=o.shipping_option,
             discounts=tuple(OrderDiscount(**d.model_dump()) for d in o.discounts),
             history=tuple(history),
+            waiting=_waiting(o.waiting),
         )
 
     def time(self, where: str, value: object) -> float | None:
@@ -692,6 +715,16 @@ def _timestamp(value: object) -> float | None:
 
 # Fields dump_ponder leaves out because the nesting says them: a variant's product.
 _NOT_WRITTEN: Final[Mapping[type, frozenset[str]]] = {Variant: frozenset({"product_id"})}
+
+
+def _waiting(given: _PWaiting | None) -> dict[str, Any] | None:
+    """A waiting return or exchange as the model keeps it: only the fields of its kind."""
+    if given is None:
+        return None
+    if given.kind == "return":
+        return {"kind": "return", "items": list(given.items), "method_id": given.method_id}
+    swaps = [list(pair) for pair in given.swaps]
+    return {"kind": "exchange", "swaps": swaps, "method_id": given.method_id, "difference": given.difference}
 
 
 def _plain(value: Any) -> Any:

@@ -89,6 +89,7 @@ TAU2_RULES: Final = StoreRules(
     cancel_after_change=False,  # cancel_pending_order takes "pending" only, not "pending (item modified)"
     payment_changes=True,
     identify_by=("email", "name_zip"),
+    money_moves="at_received",  # returns and exchanges are requested; the store settles them later
 )
 
 # tau2's order statuses -> ours. "pending (item modified)" is pending whose items were changed once.
@@ -223,6 +224,13 @@ class _T2Order(_Tau2):
     payment_history: list[_T2Payment]
     fulfillments: list[_T2Fulfillment] = []
     cancel_reason: str | None = None
+    # A return or an exchange waiting for the items ("return requested", "exchange requested").
+    return_items: list[str] | None = None
+    return_payment_method_id: str | None = None
+    exchange_items: list[str] | None = None
+    exchange_new_items: list[str] | None = None
+    exchange_payment_method_id: str | None = None
+    exchange_price_difference: float | None = None
 
 
 class _T2Db(_Tau2):
@@ -414,7 +422,54 @@ class _Tau2Builder:
             payments=tuple(payments),
             history=self.history(o),
             created_at=self.listed_at.get(o.order_id),
+            waiting=self.waiting(o),
         )
+
+    def waiting(self, o: _T2Order) -> dict[str, Any] | None:
+        """A requested return or exchange, as Ponder waits for the items (model.Order.waiting): tau2's item
+        ids become order lines, each line used once; an exchange's new items (tau2 keeps both lists sorted)
+        go to the lines of their own product."""
+        ids = [i.item_id for i in o.items]
+
+        def lines(item_ids: list[str]) -> list[int]:
+            taken: list[int] = []
+            for item_id in item_ids:
+                seq = next((n for n, i in enumerate(ids) if i == item_id and n not in taken), None)
+                if seq is None:
+                    self.note(
+                        f"orders[{json.dumps(o.order_id)}]", f"no item {item_id!r} to return or exchange"
+                    )
+                    return taken
+                taken.append(seq)
+            return taken
+
+        if o.status == "return requested" and o.return_items:
+            return {
+                "kind": "return",
+                "items": lines(o.return_items),
+                "method_id": o.return_payment_method_id or "",
+            }
+        if o.status == "exchange requested" and o.exchange_items and o.exchange_new_items:
+            old = lines(o.exchange_items)
+            new = list(o.exchange_new_items)
+            swaps = []
+            for seq in old:
+                product = o.items[seq].product_id
+                match = next((v for v in new if self.variants.get(v) == product), None)
+                if match is None:
+                    self.note(
+                        f"orders[{json.dumps(o.order_id)}].exchange_new_items", f"none for item {ids[seq]!r}"
+                    )
+                    return None
+                new.remove(match)
+                swaps.append([seq, match])
+            return {
+                "kind": "exchange",
+                "swaps": swaps,
+                "method_id": o.exchange_payment_method_id or "",
+                "difference": _cents(o.exchange_price_difference or 0.0),
+            }
+        return None
 
     def history(self, o: _T2Order) -> tuple[OrderEvent, ...]:
         """What the status alone cannot say, as Ponder's history says it: each shipment with its tracking id

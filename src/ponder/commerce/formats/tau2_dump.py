@@ -13,9 +13,8 @@ What each part becomes (tau2.py says how it was read):
   (its items from the row's note); a cancellation's reason from its history; payments as payment or
   refund.
 
-Not written (Ponder keeps them otherwise): the fields of a return or an exchange waiting for the store to
-receive the items (``return_items``, ``exchange_*``). Ponder moves the money of returns and exchanges when
-they are requested, so such an order's payments and items already show the outcome.
+A return or an exchange waiting for the store to receive the items (``Order.waiting``, in a store whose
+money moves then: tau2's rules) is written as tau2 records one (``return_items``, ``exchange_*``).
 """
 
 from __future__ import annotations
@@ -146,4 +145,14 @@ def _order(o: Order) -> dict[str, Any]:
     )
     if o.status == "cancelled" and reason:
         written["cancel_reason"] = reason
+    waiting = o.waiting or {}
+    by_seq = {n: i.variant_id for n, i in enumerate(o.items)}
+    if waiting.get("kind") == "return":
+        written["return_items"] = sorted(by_seq[seq] for seq in waiting["items"])
+        written["return_payment_method_id"] = waiting["method_id"]
+    elif waiting.get("kind") == "exchange":
+        written["exchange_items"] = sorted(by_seq[seq] for seq, _ in waiting["swaps"])
+        written["exchange_new_items"] = sorted(variant for _, variant in waiting["swaps"])
+        written["exchange_payment_method_id"] = waiting["method_id"]
+        written["exchange_price_difference"] = _dollars(int(waiting["difference"]))
     return written
