@@ -13,6 +13,8 @@ resolves what the plan refers to, calls the store and writes the reply from what
 - execute.py: ``Executor``, one method per intent: resolve, call the store's tools (proposals only, for
   anything that spends money or changes an order), write the reply
 - reply.py: the wording of each kind of fact (product lines, the cart, an order, a proposal)
+- offers.py: the discount codes and the shipping choice a checkout takes, read from the customer's words
+- introductions.py: a person saying who they are, in a store that identifies customers (read, not planned)
 - mode.py: ``ShoppingAssistant``, the mode that runs the three steps around the turn's own mode
 
 Selected by ``commerce.assistant = "planned"`` (the default; ``ponder.commerce.mode.ShoppingPreset``).
