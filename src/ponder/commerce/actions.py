@@ -283,7 +283,7 @@ class ActionDesk:
     ) -> tuple[PendingAction, str]:
         """Propose paying a pending order with another of the customer's saved methods."""
         quote = self.orders.quote_change_payment(owner, order_id, payment_method_id)
-        order = self.orders.get(owner, order_id)
+        order = quote["order"]
         amount = money(quote["amount"], quote["currency"])
         was = ", ".join(one_line(m) for m in quote["from"])
         summary = (

@@ -152,7 +152,8 @@ class OrderBook:
 
     def quote_change_payment(self, owner: Owner, order_id: str, payment_method_id: str) -> dict[str, Any]:
         """What ``change_payment`` would do now: the ``amount`` moved to the method, the methods it leaves
-        (``from``) and the order's ``version`` (a ConflictError for an order that is not pending)."""
+        (``from``), the order's ``version`` and the ``order`` (a ConflictError for an order that is not
+        pending)."""
         return self.payments.quote(owner, order_id, payment_method_id)
 
     # --- writing ----------------------------------------------------------------------------------------

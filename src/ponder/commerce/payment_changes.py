@@ -70,9 +70,11 @@ class PaymentChanges:
 
     def quote(self, owner: Owner, order_id: str, method_id: str) -> dict[str, Any]:
         """What the change would do now, checked as it would check it, without doing it: the ``amount``
-        moved, the ``method`` it moves to, the methods it leaves (``from``), and the order's ``version``."""
+        moved, the ``method`` it moves to, the methods it leaves (``from``), the order's ``version``, and the
+        ``order`` as it is (read with the rest)."""
         with self.db.reading() as db:
-            return self._plan(db, owner, read_order(db, owner, order_id), method_id)
+            order = read_order(db, owner, order_id)
+            return self._plan(db, owner, order, method_id) | {"order": order}
 
     def change(
         self,
