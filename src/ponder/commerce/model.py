@@ -9,6 +9,7 @@ This module holds no behaviour beyond validation of a single value; formats/ par
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -38,6 +39,7 @@ __all__ = [
     "StoreData",
     "StoreRules",
     "Variant",
+    "items_modified",
 ]
 
 OrderStatus = Literal[
@@ -51,6 +53,13 @@ DiscountKind = Literal["percentage", "fixed_amount"]
 MODIFIED_NOTE = "items modified"  # a pending order's change of items
 CANCELLED_NOTE = "cancelled: "  # a cancellation, then its reason
 IMPORTED_NOTE = "imported"  # the one history row of an order imported without its history
+
+
+def items_modified(notes: Iterable[str]) -> bool:
+    """Whether an order's history notes say its items were changed while it was pending."""
+    return any(note.startswith(MODIFIED_NOTE) for note in notes)
+
+
 IdentifyBy = Literal["email", "name_zip"]  # how a conversation identifies a customer (identification.py)
 
 

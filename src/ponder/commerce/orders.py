@@ -51,7 +51,14 @@ from sqlalchemy.engine import Connection
 from ponder.commerce.crashpoints import crash_point
 from ponder.commerce.customers import CustomerStore
 from ponder.commerce.inventory import give_back_stock, money
-from ponder.commerce.model import CANCELLED_NOTE, MODIFIED_NOTE, Address, OrderStatus, StoreRules
+from ponder.commerce.model import (
+    CANCELLED_NOTE,
+    MODIFIED_NOTE,
+    Address,
+    OrderStatus,
+    StoreRules,
+    items_modified,
+)
 from ponder.commerce.order_records import (
     OrderView,
     UnknownOrderError,
@@ -423,7 +430,7 @@ def cancel_reason(order: OrderView, reason: str, rules: StoreRules) -> str:
     order_id = order["id"]
     if order["status"] != "pending":
         raise ConflictError(f"Order {order_id} is {order['status']}: only a pending order can be cancelled.")
-    if not rules.cancel_after_change and any(h["note"].startswith(MODIFIED_NOTE) for h in order["history"]):
+    if not rules.cancel_after_change and items_modified(h["note"] for h in order["history"]):
         raise ConflictError(
             f"The items of order {order_id} were changed: this store does not cancel an order after that."
         )

@@ -41,7 +41,7 @@ from ponder.commerce.inventory import (
     require_gift_card_covers,
     take_stock,
 )
-from ponder.commerce.model import MODIFIED_NOTE
+from ponder.commerce.model import MODIFIED_NOTE, items_modified
 from ponder.commerce.order_records import (
     OrderView,
     add_event,
@@ -256,7 +256,7 @@ class ItemChanges:
             raise ConflictError(
                 f"Order {order_id} is {order['status']}: only delivered items can be exchanged."
             )
-        modified = any(h["note"].startswith(MODIFIED_NOTE) for h in order["history"])
+        modified = items_modified(h["note"] for h in order["history"])
         rules = read_rules(db, owner.account) if kind == "modify" and modified else None
         if rules is not None and rules.item_changes == "once":
             can_cancel = " (it can still be cancelled)" if rules.cancel_after_change else ""

@@ -63,6 +63,7 @@ from ponder.commerce.model import (
     StoreData,
     StoreRules,
     Variant,
+    items_modified,
 )
 
 __all__ = [
@@ -493,7 +494,7 @@ class _Tau2Builder:
 def tau2_status(status: str, notes: Sequence[str]) -> str:
     """An order's status as tau2 writes it, from Ponder's status and its history's notes: a pending order
     whose items were modified is ``"pending (item modified)"``."""
-    if status == "pending" and any(note.startswith(MODIFIED_NOTE) for note in notes):
+    if status == "pending" and items_modified(notes):
         return "pending (item modified)"
     return status
 
