@@ -247,7 +247,8 @@ class Replayer:
     def return_delivered_order_items(self, order_id: str, item_ids: list[str], payment_method_id: str) -> Any:
         owner = self.owner(self._order_user(order_id))
         seqs = self._seqs(owner, order_id, item_ids)
-        return self._confirmed(owner, self.shop.actions.propose_return(owner, order_id, seqs, "returned"))
+        proposal = self.shop.actions.propose_return(owner, order_id, seqs, "returned", payment_method_id)
+        return self._confirmed(owner, proposal)
 
     def exchange_delivered_order_items(
         self, order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str

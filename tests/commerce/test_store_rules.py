@@ -31,6 +31,8 @@ STRICT = StoreRules(
     cancel_after_change=False,
     payment_changes=False,
     identify_by=("email",),
+    return_refunds_to=("paying_method", "gift_card"),
+    difference_refunds_to=("any_method",),
 )
 
 

@@ -155,7 +155,12 @@ class ActionRunner:
             return self.orders.cancel(owner, action.target, args["reason"], request_key=action.id)
         if action.kind == "return_items":
             return self.orders.return_items(
-                owner, action.target, list(args["items"]), args["reason"], request_key=action.id
+                owner,
+                action.target,
+                list(args["items"]),
+                args["reason"],
+                method_id=args.get("method_id"),
+                request_key=action.id,
             )
         if action.kind in ("modify_items", "exchange_items"):
             change = self.orders.modify_items if action.kind == "modify_items" else self.orders.exchange_items

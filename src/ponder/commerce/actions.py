@@ -189,8 +189,10 @@ class ActionDesk:
         return self._propose(owner, "cancel_order", order_id, refund, order["currency"], arguments, summary)
 
     def propose_return(
-        self, owner: Owner, order_id: str, item_seqs: list[int], reason: str
+        self, owner: Owner, order_id: str, item_seqs: list[int], reason: str, method_id: str | None = None
     ) -> tuple[PendingAction, str]:
+        """Propose returning delivered items, refunded to the methods that paid or to ``method_id`` where the
+        store's rules let the customer name one."""
         order = self.orders.get(owner, order_id)
         if order["status"] != "delivered":
             raise ConflictError(
@@ -206,10 +208,12 @@ class ActionDesk:
         if twice is not None:  # it would be refunded twice
             raise UserError(f"Item {twice} of the order is named twice; name each item once.")
         amount = sum(paid_for(by_seq[s]) for s in item_seqs)
+        with self.orders.db.reading() as db:
+            to = self.orders.refund_to(db, owner, order, item_seqs, method_id)
         names = ", ".join(one_line(by_seq[s]["name"]) + options_text(by_seq[s]["options"]) for s in item_seqs)
         summary = (
             f"Return from order {one_line(order_id)}: {names}. "
-            f"{money(amount, order['currency'])} goes back to {one_line(order['payment_method_id'])}."
+            f"{money(amount, order['currency'])} goes back to {one_line(to or order['payment_method_id'])}."
         )
         arguments = {
             "order_id": order_id,
@@ -217,6 +221,8 @@ class ActionDesk:
             "reason": reason,
             "status": order["status"],
         }
+        if to is not None:
+            arguments["method_id"] = to
         return self._propose(owner, "return_items", order_id, amount, order["currency"], arguments, summary)
 
     def propose_modify(

@@ -34,6 +34,7 @@ __all__ = [
     "PaymentRecord",
     "Product",
     "Promotion",
+    "RefundTo",
     "Review",
     "ShippingOption",
     "StoreData",
@@ -46,7 +47,9 @@ OrderStatus = Literal[
     "pending", "processed", "delivered", "cancelled", "return requested", "exchange requested"
 ]
 ORDER_STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
-PaymentKind = Literal["charge", "refund"]  # a row of an order's payments
+# A row of an order's payments: a charge; a refund, back to a charge or to a gift card as store credit; a
+# credit, money the provider pays to a saved card that did not pay the order (PaymentProvider's ``credit``).
+PaymentKind = Literal["charge", "refund", "credit"]
 ItemState = Literal["ordered", "returned", "exchanged"]  # an order line, after a return or an exchange
 DiscountKind = Literal["percentage", "fixed_amount"]
 # History notes that carry meaning (orders.py, swaps.py, customers.py write them; formats read them):
@@ -60,6 +63,10 @@ def items_modified(notes: Iterable[str]) -> bool:
     return any(note.startswith(MODIFIED_NOTE) for note in notes)
 
 
+# Where money given back may go: "paying_method", a method that paid the order (up to what it paid);
+# "gift_card", any of the customer's gift cards (store credit); "any_method", any of the customer's saved
+# payment methods.
+RefundTo = Literal["paying_method", "gift_card", "any_method"]
 IdentifyBy = Literal["email", "name_zip"]  # how a conversation identifies a customer (identification.py)
 
 
@@ -262,6 +269,10 @@ class StoreRules:
     # OrderBook.advance, refunds, or swaps the items and charges or refunds the difference).
     money_moves: Literal["at_request", "at_received"] = "at_request"
     identify_by: tuple[IdentifyBy, ...] = ()  # how conversations identify customers; () : they do not
+    # Where a return's refund may go when the customer names a payment method (unnamed: the methods that
+    # paid), and where a price difference in the customer's favour (an item change, an exchange) may go.
+    return_refunds_to: tuple[RefundTo, ...] = ("paying_method",)
+    difference_refunds_to: tuple[RefundTo, ...] = ("paying_method", "gift_card")
 
 
 @dataclass(frozen=True)

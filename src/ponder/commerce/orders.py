@@ -74,7 +74,7 @@ from ponder.commerce.order_records import (
 )
 from ponder.commerce.payment_changes import PaymentChanges
 from ponder.commerce.payments import PaymentProvider
-from ponder.commerce.refunds import Refund, book_refund, send_refunds, unsent_refunds
+from ponder.commerce.refunds import Refund, book_refund, require_refund_to, send_refunds, unsent_refunds
 from ponder.commerce.store_rules import read_rules
 from ponder.commerce.swaps import ItemChanges, Swap
 from ponder.errors import ConflictError, UserError
@@ -243,9 +243,11 @@ class OrderBook:
         seqs: list[int],
         reason: str = "",
         *,
+        method_id: str | None = None,
         request_key: str | None = None,
     ) -> OrderView:
-        """Return delivered items (by their ``seq`` in the order): refunded to the method that paid.
+        """Return delivered items (by their ``seq`` in the order): refunded to the methods that paid, or to
+        ``method_id`` where the store's rules let the customer name one (``StoreRules.return_refunds_to``).
         ``request_key`` as for ``cancel``."""
         if not seqs:
             raise UserError("Name at least one item of the order to return.")
@@ -257,8 +259,9 @@ class OrderBook:
             if made_by(db, owner.account, order_id, request_key):
                 refunds = unsent_refunds(db, owner.account, order_id)
             else:
+                to = self.refund_to(db, owner, order, seqs, method_id)
                 waits = read_rules(db, owner.account).money_moves == "at_received"
-                refunds = _write_return(db, owner, order, seqs, reason, request_key or "", waits=waits)
+                refunds = _write_return(db, owner, order, seqs, reason, request_key or "", to, waits=waits)
         crash_point("after_write")
         self._send(owner, order_id, refunds)
         return self.get(owner, order_id)
@@ -388,7 +391,8 @@ class OrderBook:
                 if made_by(db, account, order_id, key) or waiting is None:
                     refunds = unsent_refunds(db, account, order_id)
                 else:
-                    refunds = _write_return(db, owner, order, list(waiting["items"]), "", key, received=True)
+                    items, to = list(waiting["items"]), waiting["method_id"] or None
+                    refunds = _write_return(db, owner, order, items, "", key, to, received=True)
             crash_point("after_write")
             self._send(owner, order_id, refunds)
             return self.get(owner, order_id)
@@ -404,6 +408,25 @@ class OrderBook:
             key,
             received=True,
         )
+
+    def refund_to(
+        self,
+        db: Connection,
+        owner: Owner,
+        order: OrderView,
+        seqs: list[int],
+        method_id: str | None,
+    ) -> str | None:
+        """Where a return of ``seqs`` is refunded: None for the methods that paid (nothing named, or the
+        order's own method), else ``method_id``, once the store's rules allow it (``UserError``)."""
+        if method_id is None or method_id == order["payment_method_id"]:
+            return None
+        method = self.customers.payment_method(owner, method_id, db)
+        by_seq = {i["seq"]: i for i in order["items"]}
+        amount = sum(paid_for(by_seq[s]) for s in seqs if s in by_seq)
+        allowed = read_rules(db, owner.account).return_refunds_to
+        require_refund_to(db, self.provider, owner.account, order, method, amount, allowed)
+        return method_id
 
     def made_by(self, owner: Owner, order_id: str, request_key: str) -> bool:
         """Whether the request ``request_key`` (a confirmed action's id) already changed this order."""
@@ -454,11 +477,13 @@ def _write_return(
     seqs: list[int],
     reason: str,
     request_key: str,
+    refund_to: str | None = None,
     *,
     waits: bool = False,
     received: bool = False,
 ) -> list[Refund]:
-    """A return: the items marked returned and refunded (the refunds to send returned). ``waits``: only
+    """A return: the items marked returned and refunded, to the methods that paid or to ``refund_to``
+    (checked against the store's rules by the caller); the refunds to send returned. ``waits``: only
     recorded, to be refunded when the store receives the items; ``received``: that step, for the order's
     waiting return."""
     order_id = order["id"]
@@ -478,7 +503,11 @@ def _write_return(
             f"{note}; refunded when the store receives them",
             request_key,
         )
-        waiting = {"kind": "return", "items": sorted(seqs), "method_id": order["payment_method_id"]}
+        waiting = {
+            "kind": "return",
+            "items": sorted(seqs),
+            "method_id": refund_to or order["payment_method_id"],
+        }
         set_waiting(db, owner.account, order_id, waiting)
         return []
     amount = sum(paid_for(by_seq[s]) for s in seqs)
@@ -497,7 +526,7 @@ def _write_return(
     else:
         note = f"return of items {sorted(seqs)}" + (f": {reason}" if reason else "")
         set_status(db, owner.account, order_id, "return requested", note, request_key)
-    return book_refund(db, owner, order, amount)
+    return book_refund(db, owner, order, amount, refund_to)
 
 
 def _new_address(order: OrderView, address: Address) -> dict[str, Any]:

@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ponder.commerce.payments import Charge, PaymentProvider, Refund
-from ponder.errors import PaymentDeclinedError
+from ponder.commerce.payments import Charge, Credit, PaymentProvider, Refund, crediting
+from ponder.errors import PaymentDeclinedError, PaymentProviderError
 
 __all__ = ["BUILTIN_NAME", "DEFAULT", "PaymentHandler", "RoutedProvider", "builtin", "route_token"]
 
@@ -124,3 +124,16 @@ class RoutedProvider:
         name, raw = _split(charge_id)
         refund = self._provider(name).refund(charge_id=raw, amount=amount, idempotency_key=idempotency_key)
         return Refund(route_token(name, refund.id), charge_id, refund.amount)
+
+    def can_credit(self, token: str) -> bool:
+        name, raw = _split(token)
+        provider = self.default if name == DEFAULT else self.others.get(name)
+        return provider is not None and crediting(provider, raw) is not None
+
+    def credit(self, *, token: str, amount: int, currency: str, idempotency_key: str) -> Credit:
+        name, raw = _split(token)
+        provider = crediting(self._provider(name), raw)
+        if provider is None:
+            raise PaymentProviderError(f"The payment provider '{name}' pays no credits.")
+        credit = provider.credit(token=raw, amount=amount, currency=currency, idempotency_key=idempotency_key)
+        return dataclasses.replace(credit, id=route_token(name, credit.id))

@@ -32,11 +32,19 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from ponder.errors import ConflictError, PaymentDeclinedError, PaymentProviderError, UserError
 
-__all__ = ["Charge", "PaymentProvider", "Refund", "TestPaymentProvider"]
+__all__ = [
+    "Charge",
+    "Credit",
+    "CreditingProvider",
+    "PaymentProvider",
+    "Refund",
+    "TestPaymentProvider",
+    "crediting",
+]
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,15 @@ class Refund:
     id: str
     charge_id: str
     amount: int
+
+
+@dataclass(frozen=True)
+class Credit:
+    """Money paid to a saved method with no charge to take it from (an "unreferenced refund")."""
+
+    id: str
+    amount: int
+    currency: str
 
 
 class PaymentProvider(Protocol):
@@ -72,6 +89,26 @@ class PaymentProvider(Protocol):
     def refund(self, *, charge_id: str, amount: int, idempotency_key: str) -> Refund:
         """Refund part or all of a charge (PaymentProviderError: unknown, retry with the same key)."""
         ...
+
+
+@runtime_checkable
+class CreditingProvider(Protocol):
+    """A provider that can also pay money to a saved method that was never charged for the order: Adyen's
+    unreferenced refunds, Braintree's ``Transaction.credit``. A store whose rules send a refund to any of
+    the customer's methods needs one (refunds.py); other providers leave it out."""
+
+    def credit(self, *, token: str, amount: int, currency: str, idempotency_key: str) -> Credit:
+        """Pay ``amount`` to ``token``'s method (PaymentDeclinedError; PaymentProviderError: retry)."""
+        ...
+
+
+def crediting(provider: PaymentProvider, token: str) -> CreditingProvider | None:
+    """``provider`` as one that pays credits to ``token``'s method, or None where it cannot (a provider
+    over several, ``RoutedProvider``, answers for the one the token names)."""
+    can = getattr(provider, "can_credit", None)
+    if can is not None and not can(token):
+        return None
+    return provider if isinstance(provider, CreditingProvider) else None
 
 
 _CARDS: dict[str, tuple[str, str | None]] = {  # card number -> (brand, what happens: None approves)
@@ -97,6 +134,9 @@ CREATE TABLE IF NOT EXISTS charges (id TEXT PRIMARY KEY, idempotency_key TEXT NO
     description TEXT NOT NULL, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS refunds (id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE,
     charge_id TEXT NOT NULL REFERENCES charges(id), amount INTEGER NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS credits (id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE,
+    request_sha256 TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL, token TEXT NOT NULL,
+    created_at REAL NOT NULL);
 """
 
 
@@ -233,7 +273,43 @@ class TestPaymentProvider:
             time.sleep(self.latency_s)
         return refund
 
+    def credit(self, *, token: str, amount: int, currency: str, idempotency_key: str) -> Credit:
+        if amount <= 0:
+            raise UserError(f"A credit must be a positive amount (got {amount}).")
+        request = _digest(amount, currency, token)
+        with self._lock:
+            found = self._db.execute(
+                "SELECT id, request_sha256, amount, currency FROM credits WHERE idempotency_key = ?",
+                (idempotency_key,),
+            ).fetchone()
+            if found is not None:
+                if found["request_sha256"] != request:
+                    raise ConflictError("This idempotency key was used for another credit.")
+                return Credit(found["id"], int(found["amount"]), found["currency"])
+            behaviour = self._behaviour(token)
+            if behaviour in _DECLINES:
+                raise PaymentDeclinedError(_DECLINES[behaviour], code=behaviour)
+            if behaviour == "processing_error":
+                raise PaymentProviderError("The payment provider had a processing error; nothing paid.")
+            credit = Credit("cr_" + secrets.token_hex(10), amount, currency)
+            self._db.execute(
+                "INSERT INTO credits (id, idempotency_key, request_sha256, amount, currency, token, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (credit.id, idempotency_key, request, amount, currency, token, time.time()),
+            )
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        return credit
+
     # --- for tests and benchmarks: the provider's own books ----------------------------------------------
+
+    def credits(self) -> list[tuple[Credit, str]]:
+        """Every credit paid, with the token it went to."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, amount, currency, token FROM credits ORDER BY created_at"
+            ).fetchall()
+        return [(Credit(r["id"], int(r["amount"]), r["currency"]), str(r["token"])) for r in rows]
 
     def charges(self) -> list[Charge]:
         with self._lock:

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 
-from ponder.commerce.inventory import credit_gift_card
-from ponder.commerce.model import PaymentKind
-from ponder.commerce.payments import PaymentProvider
+from ponder.commerce.inventory import credit_gift_card, money
+from ponder.commerce.model import PaymentKind, PaymentMethod, RefundTo
+from ponder.commerce.payments import PaymentProvider, crediting
+from ponder.errors import PaymentProviderError, UserError
 from ponder.memory.owner import Owner
 from ponder.store.database import Database, sql
 
@@ -41,6 +42,7 @@ __all__ = [
     "known_charge",
     "payment_rows",
     "record_payment",
+    "require_refund_to",
     "send_refunds",
     "unsent_refunds",
 ]
@@ -48,11 +50,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Refund:
-    """A refund booked in ``payments`` that the provider has not confirmed yet."""
+    """A refund (or a credit) booked in ``payments`` that the provider has not confirmed yet."""
 
     seq: int  # its row in ``payments``
-    charge_id: str  # the provider's charge it goes back to
+    charge_id: str  # the provider's charge it goes back to ("" : a credit)
     amount: int
+    method_id: str = ""  # a credit's saved payment method, which the provider pays
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,10 @@ def allocate(rows: list[PaymentRow]) -> tuple[list[Charge], list[Refund]]:
         if row.kind == "charge":
             charges.append(Charge(row.reference, row.method_id, row.amount))
             continue
+        if row.kind == "credit":  # paid to a method that did not pay the order: no charge to take it from
+            if not row.reference:
+                unsent.append(Refund(row.seq, "", row.amount, row.method_id))
+            continue
         left = row.amount
         for charge in charges:
             if left and charge.left and charge.method == row.method_id:
@@ -109,6 +116,43 @@ def allocate(rows: list[PaymentRow]) -> tuple[list[Charge], list[Refund]]:
                 if charge.reference and not row.reference:
                     unsent.append(Refund(row.seq, charge.reference, take))
     return charges, unsent
+
+
+def require_refund_to(
+    db: Connection,
+    provider: PaymentProvider,
+    account: str,
+    order: OrderView,
+    method: PaymentMethod,
+    amount: int,
+    allowed: tuple[RefundTo, ...],
+) -> None:
+    """Refuse (``UserError``) unless the store's rules, ``allowed``, let ``amount`` of ``order`` go back to
+    ``method``: a method that paid the order, up to what it paid; a gift card, as store credit; or, with
+    ``"any_method"``, any saved method (a card the order never charged as a credit, which the store's
+    provider must be able to pay)."""
+    anywhere = "any_method" in allowed
+    charges, _ = allocate(payment_rows(db, account, order["id"]))
+    paid = sum(c.left for c in charges if c.method == method.id)
+    if method.kind == "gift_card" and (anywhere or "gift_card" in allowed):
+        return
+    if paid >= amount and (anywhere or "paying_method" in allowed):
+        return
+    if anywhere and crediting(provider, method.token) is not None:
+        return
+    places = [
+        text
+        for rule, text in (
+            ("any_method", "any of the customer's saved payment methods the payment provider can pay"),
+            ("gift_card", "a gift card"),
+            ("paying_method", f"a payment method that paid order {order['id']} (up to what it paid)"),
+        )
+        if rule in allowed
+    ]
+    raise UserError(
+        f"{money(amount, order['currency'])} can go back to {', or to '.join(places)}; {method.id} has "
+        f"{money(paid, order['currency'])} of it to take back."
+    )
 
 
 def unsent_refunds(db: Connection, account: str, order_id: str) -> list[Refund]:
@@ -122,7 +166,9 @@ def book_refund(
     """Book a refund of ``amount`` in ``payments``: back to the earliest charges (of ``method_id``, when
     named) with money left on them, one row each; gift cards are credited now, and what must go through
     the provider is returned to be sent once the transaction commits. What no charge covers goes to the
-    named method (a gift card: a store credit), or for an imported order to its own payment method."""
+    named method: a gift card as store credit, a card as a **credit** the provider pays it (the caller has
+    checked the store allows it: ``require_refund_to``); unnamed, for an imported order, to its own payment
+    method, as its imported history (no provider)."""
     if amount <= 0:
         return []
     account, order_id = owner.account, order["id"]
@@ -134,8 +180,6 @@ def book_refund(
             take = min(left, charge.left)
             parts.append((charge.reference, charge.method, take))
             left -= take
-    if left:
-        parts.append(("", method_id or order["payment_method_id"], left))
     now = time.time()
     sends = []
     for reference, method, part in parts:
@@ -144,6 +188,13 @@ def book_refund(
         seq = record_payment(db, account, order_id, "refund", part, method, "", now)
         if reference:
             sends.append(Refund(seq, reference, part))
+    if left:
+        to = method_id or order["payment_method_id"]
+        if credit_gift_card(db, owner, to, left) or method_id is None:
+            record_payment(db, account, order_id, "refund", left, to, "", now)
+        else:
+            seq = record_payment(db, account, order_id, "credit", left, to, "", now)
+            sends.append(Refund(seq, "", left, to))
     return sends
 
 
@@ -185,18 +236,51 @@ def known_charge(db: Connection, account: str, order_id: str, reference: str) ->
 def send_refunds(
     db: Database, provider: PaymentProvider, owner: Owner, order_id: str, refunds: list[Refund]
 ) -> None:
-    """Send booked refunds to the provider and record its refund ids (a repeat finds the first refund)."""
+    """Send booked refunds and credits to the provider and record its ids (a repeat finds the first one)."""
     for refund in refunds:
-        done = provider.refund(
-            charge_id=refund.charge_id,
-            amount=refund.amount,
-            idempotency_key=f"{owner.account}:refund:{order_id}:{refund.seq}:{refund.charge_id}",
-        )
+        if not refund.charge_id:
+            done_id = _send_credit(db, provider, owner, order_id, refund)
+        else:
+            done_id = provider.refund(
+                charge_id=refund.charge_id,
+                amount=refund.amount,
+                idempotency_key=f"{owner.account}:refund:{order_id}:{refund.seq}:{refund.charge_id}",
+            ).id
         with db.transaction(lock=f"order:{owner.account}:{order_id}") as conn:
             conn.execute(
                 sql(
                     "UPDATE payments SET provider_ref = :ref WHERE account = :account "
                     "AND order_id = :order AND seq = :seq AND provider_ref = ''"
                 ),
-                {"account": owner.account, "order": order_id, "seq": refund.seq, "ref": done.id},
+                {"account": owner.account, "order": order_id, "seq": refund.seq, "ref": done_id},
             )
+
+
+def _send_credit(db: Database, provider: PaymentProvider, owner: Owner, order_id: str, credit: Refund) -> str:
+    """Have the provider pay a booked credit to its saved method; the provider's id for it."""
+    with db.reading() as conn:
+        row = (
+            conn.execute(
+                sql(
+                    "SELECT m.token, o.currency FROM payment_methods m JOIN orders o "
+                    "ON o.account = m.account AND o.user_id = m.user_id "
+                    "WHERE m.account = :account AND m.user_id = :user AND m.id = :id AND o.id = :order"
+                ),
+                owner.params(id=credit.method_id, order=order_id),
+            )
+            .mappings()
+            .first()
+        )
+    crediter = crediting(provider, str(row["token"])) if row is not None else None
+    if row is None or crediter is None:
+        raise PaymentProviderError(
+            f"A credit of order {order_id} to {credit.method_id} cannot be sent: the method is gone, or the "
+            "payment provider pays no credits."
+        )
+    done = crediter.credit(
+        token=str(row["token"]),
+        amount=credit.amount,
+        currency=str(row["currency"]),
+        idempotency_key=f"{owner.account}:credit:{order_id}:{credit.seq}",
+    )
+    return done.id

@@ -13,8 +13,9 @@ Money. The difference is charged before the change is written, under an idempote
 order's version and the request's own key (a confirmation's action id), so a retry of that request after a
 crash finds the first charge; a gift card pays it in the change's transaction instead. If the change cannot
 be written after all (sold out, changed, a gift card spent meanwhile), the charge is refunded and the
-history says so. A difference in the buyer's favour is booked as a refund (refunds.py) to a gift card or to
-a method that paid the order, up to what it paid.
+history says so. A difference in the buyer's favour is booked as a refund (refunds.py) to where the
+store's rules let it go (``StoreRules.difference_refunds_to``; by default a gift card, or a method that
+paid the order, up to what it paid).
 
 ``quote`` says what a change would do now, checked as the change checks it, without doing it; a
 confirmation pins its ``version`` and ``difference``, and the change refuses (``ConflictError``) if either
@@ -55,11 +56,10 @@ from ponder.commerce.order_records import (
 from ponder.commerce.payments import PaymentProvider
 from ponder.commerce.refunds import (
     Refund,
-    allocate,
     book_refund,
     known_charge,
-    payment_rows,
     record_payment,
+    require_refund_to,
     send_refunds,
     unsent_refunds,
 )
@@ -313,15 +313,9 @@ class ItemChanges:
         method = self.customers.payment_method(owner, method_id, db)
         if difference > 0:
             require_gift_card_covers(method, difference, currency, "the difference")
-        if difference < 0 and method.kind != "gift_card":
-            charges, _ = allocate(payment_rows(db, owner.account, order_id))
-            paid = sum(c.left for c in charges if c.method == method.id)
-            if paid < -difference:
-                raise UserError(
-                    f"{money(-difference, currency)} can go back to a gift card, or to a payment method that "
-                    f"paid order {order_id} (up to what it paid); {method.id} has "
-                    f"{money(paid, currency)} of it to take back."
-                )
+        if difference < 0:
+            allowed = (rules or read_rules(db, owner.account)).difference_refunds_to
+            require_refund_to(db, self.provider, owner.account, order, method, -difference, allowed)
         return {
             "order_id": order_id,
             "kind": kind,

@@ -24,7 +24,9 @@ The format is the model as JSON, money in integer cents, lists in file order::
                       "items"?: [product or variant ids]}],
      "rules"?: {"cancel_reasons"?: [...], "item_changes"?: "once" | "many", "cancel_after_change"?,
                 "payment_changes"?, "identify_by"?: ["email" | "name_zip"],
-                "money_moves"?: "at_request" | "at_received"}}
+                "money_moves"?: "at_request" | "at_received",
+                "return_refunds_to"?, "difference_refunds_to"?:
+                    ["paying_method" | "gift_card" | "any_method"]}}
 
 ``rules`` are what the store allows, checked by the operations (``model.StoreRules`` says each; left out,
 Ponder's defaults).
@@ -104,6 +106,7 @@ from ponder.commerce.model import (
     PaymentRecord,
     Product,
     Promotion,
+    RefundTo,
     Review,
     ShippingOption,
     StoreData,
@@ -250,7 +253,7 @@ class _POrderItem(_Strict):
 
 
 class _PPayment(_Strict):
-    kind: Literal["charge", "refund"]
+    kind: Literal["charge", "refund", "credit"]
     amount: Cents
     method_id: Id
     reference: Name = ""
@@ -346,6 +349,8 @@ class _PRules(_Strict):
     payment_changes: bool = True
     identify_by: list[Literal["email", "name_zip"]] = []
     money_moves: Literal["at_request", "at_received"] = "at_request"
+    return_refunds_to: list[RefundTo] = Field(default=["paying_method"], min_length=1)
+    difference_refunds_to: list[RefundTo] = Field(default=["paying_method", "gift_card"], min_length=1)
 
 
 class _PStore(_Strict):
@@ -465,6 +470,8 @@ class _PonderBuilder:
                 payment_changes=doc.rules.payment_changes,
                 identify_by=tuple(dict.fromkeys(doc.rules.identify_by)),
                 money_moves=doc.rules.money_moves,
+                return_refunds_to=tuple(dict.fromkeys(doc.rules.return_refunds_to)),
+                difference_refunds_to=tuple(dict.fromkeys(doc.rules.difference_refunds_to)),
             ),
         )
 

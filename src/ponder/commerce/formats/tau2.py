@@ -91,6 +91,8 @@ TAU2_RULES: Final = StoreRules(
     payment_changes=True,
     identify_by=("email", "name_zip"),
     money_moves="at_received",  # returns and exchanges are requested; the store settles them later
+    return_refunds_to=("paying_method", "gift_card"),  # the original payment method, or a gift card
+    difference_refunds_to=("any_method",),  # modify/exchange: any of the user's payment methods
 )
 
 # tau2's order statuses -> ours. "pending (item modified)" is pending whose items were changed once.

@@ -114,15 +114,22 @@ class OrderTools(CustomerTools):
         """
         return self._propose(*self.shop.actions.propose_cancel(self.owner, order_id, reason))
 
-    def return_items(self, order_id: str, item_numbers: list[int], reason: str) -> dict[str, Any]:
+    def return_items(
+        self, order_id: str, item_numbers: list[int], reason: str, refund_to: str = ""
+    ) -> dict[str, Any]:
         """Propose returning delivered items for a refund. The customer confirms it themselves.
 
         Args:
             order_id: The delivered order.
             item_numbers: The items' "seq" numbers in get_order.
             reason: Why, in the customer's words.
+            refund_to: Only if the customer asks: a payment method id from my_account to refund instead of
+                the one that paid (a gift card, where the store allows it). Empty: the one that paid.
         """
-        return self._propose(*self.shop.actions.propose_return(self.owner, order_id, item_numbers, reason))
+        proposal = self.shop.actions.propose_return(
+            self.owner, order_id, item_numbers, reason, refund_to or None
+        )
+        return self._propose(*proposal)
 
     def modify_order_items(
         self, order_id: str, item_numbers: list[int], new_item_ids: list[str], payment_method_id: str
@@ -131,7 +138,7 @@ class OrderTools(CustomerTools):
 
         A pending order's items can be changed only once, so gather every change the customer wants first
         and propose them together. The price difference is charged to the payment method, or refunded to it
-        (a gift card, or a method that paid the order). The customer confirms it themselves.
+        where the store allows (the store says where if not). The customer confirms it themselves.
 
         Args:
             order_id: The pending order.
@@ -188,8 +195,8 @@ class OrderTools(CustomerTools):
 
         The same item again replaces a faulty one. A delivered order is returned or exchanged only once, so
         gather every item first. The customer sends the old items back; the price difference is charged to
-        the payment method, or refunded to it (a gift card, or a method that paid the order). The customer
-        confirms it themselves.
+        the payment method, or refunded to it where the store allows (the store says where if not). The
+        customer confirms it themselves.
 
         Args:
             order_id: The delivered order.

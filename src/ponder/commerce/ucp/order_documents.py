@@ -140,7 +140,7 @@ def _adjustments(order: OrderView) -> list[dict[str, Any]]:
         adjustments.append(
             {
                 "id": f"adj_{n}",
-                "type": "refund" if payment["kind"] == "refund" else "charge",
+                "type": "charge" if payment["kind"] == "charge" else "refund",
                 "occurred_at": _when(payment["at"]),
                 "status": "completed" if payment["reference"] or payment["method_id"] else "pending",
                 "totals": [{"type": "total", "amount": payment["amount"]}],
