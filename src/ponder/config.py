@@ -32,9 +32,10 @@ from pydantic_settings import (
 )
 
 from ponder.errors import ConfigError
-from ponder.modes.registry import ModeChoice, PresetName
+from ponder.modes.registry import ModeChoice, ModeName, PresetName
 
 __all__ = [
+    "ChannelConfig",
     "CommerceConfig",
     "ConfiguredModel",
     "McpServerConfig",
@@ -312,6 +313,53 @@ class CommerceConfig(BaseModel):
         return self
 
 
+class ChannelConfig(BaseModel):
+    """A messaging channel: a WhatsApp business number, a Messenger page or a Telegram bot, whose webhook
+    ``ponder serve`` mounts at /channels/NAME/webhook. Secrets are named by environment variable, never
+    written here. See ponder.channels.
+
+        [[channels]]
+        name = "shop-wa"
+        platform = "whatsapp"
+        account = "local"                    # the store it sells for
+        phone_number_id = "106540352242922"
+        token_env = "WA_ACCESS_TOKEN"        # the Graph API access token
+        app_secret_env = "WA_APP_SECRET"     # signs each POST (X-Hub-Signature-256)
+        verify_token_env = "WA_VERIFY_TOKEN" # the GET handshake's hub.verify_token
+        template = "back_in_touch"           # sent when the 24-hour window has closed
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    platform: Literal["whatsapp", "messenger", "telegram"]
+    account: str = "local"
+    # The platform's API; unset: https://graph.facebook.com/v21.0 or https://api.telegram.org (a test's
+    # loopback fake, a proxy).
+    base_url: str | None = None
+    token_env: str  # WhatsApp, Messenger: the access token; Telegram: the bot token
+    app_secret_env: str | None = None  # WhatsApp, Messenger
+    verify_token_env: str | None = None  # WhatsApp, Messenger
+    secret_token_env: str | None = None  # Telegram: setWebhook's secret_token, in every update's header
+    phone_number_id: str = ""  # WhatsApp: the number that sends
+    template: str = ""  # WhatsApp: an approved template to send outside the 24-hour window
+    template_language: str = "en_US"
+    mode: ModeName = "instant"  # how the assistant answers in the thread, under the shopping preset
+
+    @model_validator(mode="after")
+    def _platform_fields(self) -> ChannelConfig:
+        meta = self.platform in ("whatsapp", "messenger")
+        if meta and not (self.app_secret_env and self.verify_token_env):
+            raise ValueError(
+                f"channel '{self.name}': {self.platform} needs app_secret_env and verify_token_env"
+            )
+        if self.platform == "whatsapp" and not self.phone_number_id:
+            raise ValueError(f"channel '{self.name}': whatsapp needs phone_number_id")
+        if self.platform == "telegram" and not self.secret_token_env:
+            raise ValueError(f"channel '{self.name}': telegram needs secret_token_env")
+        return self
+
+
 class UcpConfig(BaseModel):
     """The Universal Commerce Protocol API that outside shopping agents use (ponder.server.ucp)."""
 
@@ -420,6 +468,14 @@ class Settings(BaseSettings):
     commerce: CommerceConfig = Field(default_factory=CommerceConfig)
     ucp: UcpConfig = Field(default_factory=UcpConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    channels: list[ChannelConfig] = Field(default_factory=list)  # [[channels]]: messaging (ponder.channels)
+
+    @model_validator(mode="after")
+    def _channel_names_unique(self) -> Settings:
+        names = [c.name for c in self.channels]
+        if len(set(names)) != len(names):
+            raise ValueError("channels: each needs its own name")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -18,7 +18,15 @@ from typing import Any
 import pytest
 import uvicorn
 
-from ponder.config import CommerceConfig, MemoryConfig, ServerConfig, Settings, TierConfig, UcpConfig
+from ponder.config import (
+    ChannelConfig,
+    CommerceConfig,
+    MemoryConfig,
+    ServerConfig,
+    Settings,
+    TierConfig,
+    UcpConfig,
+)
 from ponder.memory.embeddings import Embedder
 from ponder.perception import Perception
 from ponder.server import create_app
@@ -102,6 +110,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         commerce: CommerceConfig | None = None,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
         embedder: Embedder | None = None,
+        channels: list[ChannelConfig] | None = None,
         **server_options: Any,
     ) -> LiveServer:
         settings = _settings(tmp_path / f"data{len(servers)}", **server_options)
@@ -111,6 +120,8 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
             settings = settings.model_copy(update={"ucp": ucp})
         if commerce is not None:
             settings = settings.model_copy(update={"commerce": commerce})
+        if channels is not None:
+            settings = settings.model_copy(update={"channels": channels})
         scripted = model or ScriptedModel()
         db = open_database(settings.database_path, busy_timeout_s=busy_timeout_s)
         store = KeyStore(db)

@@ -356,6 +356,26 @@ def support_list(obj: CliContext, everything: bool) -> None:
         write_stdout(f"#{t.id} [{t.status}] {t.user}{session}: {t.reason}\n    {t.summary}\n")
 
 
+@support.command("reply")
+@click.argument("ticket_id", type=int)
+@click.argument("text")
+@click.option("--close", is_flag=True, help="Close the ticket too: the assistant answers the thread again.")
+@click.pass_obj
+def support_reply(obj: CliContext, ticket_id: int, text: str, close: bool) -> None:
+    """Answer a ticket that came from a messaging thread: the text goes into that thread (sent by the
+    server's channel workers, retried until the platform takes it)."""
+    from ponder.channels.handoff import reply_to_ticket
+
+    with _shop(obj) as (shop_, settings):
+        done = reply_to_ticket(
+            shop_.db, shop_.support, settings.commerce.account, ticket_id, text, close=close
+        )
+    closed = "; ticket closed" if done.closed else ""
+    err_console.print(
+        f"queued for {done.channel} thread {done.thread} ({done.parts} message(s)){closed}", style="dim"
+    )
+
+
 @support.command("close")
 @click.argument("ticket_id", type=int)
 @click.pass_obj

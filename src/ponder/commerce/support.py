@@ -70,6 +70,20 @@ class SupportQueue:
             ).mappings()
             return [_ticket(r) for r in rows]
 
+    def get(self, account: str, ticket_id: int) -> Ticket:
+        with self.db.reading() as db:
+            row = (
+                db.execute(
+                    sql("SELECT * FROM support_tickets WHERE account = :account AND id = :id"),
+                    {"account": account, "id": ticket_id},
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFoundError(f"No support ticket {ticket_id}.")
+        return _ticket(row)
+
     def close(self, account: str, ticket_id: int) -> Ticket:
         with self.db.transaction() as db:
             closed = (

@@ -17,6 +17,8 @@ __all__ = ["KEPT_TABLES", "PERSONAL_TABLES", "UnknownUserError", "UserStore"]
 # Every table that holds a person's rows, children before parents (messages before sessions). A customer's
 # orders are the store's accounting record and stay, without their delivery address (``forget``).
 PERSONAL_TABLES = (
+    "channel_buttons",  # a messaging thread's confirm buttons (their tokens), before pending_actions
+    "channel_threads",  # after its inbox and outbox rows (``forget``: they have no user_id of their own)
     "messages",
     "responses",  # the Responses API's stored responses: the user's input and the turn's output
     "sessions",
@@ -34,6 +36,8 @@ PERSONAL_TABLES = (
     "buyer_consents",  # what they consented to: gone with them (nothing is left to market to)
     "users",
 )
+# A messaging thread's inbox and outbox, found through the thread's row (channel_threads) before it goes.
+_THREAD_TABLES = ("channel_inbox", "channel_outbox")
 # Tables with a user_id that ``forget`` keeps, scrubbed: a customer's orders are the store's books.
 KEPT_TABLES = ("orders",)
 
@@ -87,6 +91,16 @@ class UserStore:
         """Delete everything stored about the user; how many rows went, per table."""
         deleted: dict[str, int] = {}
         with self.db.transaction(lock=f"user:{owner.account}:{owner.user}") as db:
+            for table in _THREAD_TABLES:  # what their messaging threads said and were sent
+                result = db.execute(
+                    sql(
+                        f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM channel_threads t "
+                        f"WHERE t.account = :account AND t.user_id = :user AND t.channel = {table}.channel "
+                        f"AND t.thread = {table}.thread)"
+                    ),
+                    owner.params(),
+                )
+                deleted[table] = result.rowcount
             for table in PERSONAL_TABLES:
                 result = db.execute(
                     sql(f"DELETE FROM {table} WHERE account = :account AND user_id = :user"),

@@ -40,6 +40,7 @@ from ponder.tools.loading import load_toolsets
 from ponder.tools.runner import ToolRunner
 
 if TYPE_CHECKING:
+    from ponder.channels.service import ChannelService
     from ponder.memory.embeddings import Embedder
     from ponder.perception import Perception
 
@@ -122,8 +123,12 @@ def create_app(
             if settings.server.warm:
                 await _warm(state)
             stop = asyncio.Event()
+            if settings.channels and state.channels is None:
+                state.channels = _channels(state)
             with sharing_the_interpreter(asyncio.get_running_loop()):  # once what the server keeps is loaded
                 state.in_background(_jobs(state).serve(stop))  # the sweeper, and later background work
+                if state.channels is not None:
+                    state.in_background(state.channels.serve(stop))  # answering and sending in threads
                 try:
                     yield
                 finally:
@@ -146,8 +151,9 @@ def create_app(
         app.include_router(router)
 
     from ponder.server import ucp  # UCP checkout for shopping agents (loads the UCP SDK)
+    from ponder.server.routes import channels  # the messaging platforms' webhooks
 
-    for router in (*ucp.ROUTERS, *PAGE_ROUTERS):
+    for router in (*ucp.ROUTERS, channels.router, *PAGE_ROUTERS):
         app.include_router(router)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -172,6 +178,25 @@ def _jobs(state: ServerState) -> JobWorker:
 
     webhooks = OrderWebhooks(state)
     return JobWorker(JobQueue(state.db), {SETTLE_ACTION: settle_action, ORDER_EVENT: webhooks.deliver})
+
+
+def _channels(state: ServerState) -> ChannelService:
+    """The server's messaging channels: their turns run on the server's model, memory, perception and shop,
+    their database work in the server's worker threads."""
+    from ponder.channels.service import ChannelService
+    from ponder.conversation import Conversation
+
+    settings = state.settings
+    conversation = Conversation(
+        settings, memory=lambda: state.memory, perception=state.perception, shop=lambda: state.shop
+    )
+    return ChannelService(
+        state.db,
+        settings.channels,
+        conversation,
+        model=lambda: state.model(settings.model),
+        shop=lambda: state.shop,
+    )
 
 
 def _programs_off(err: Exception) -> None:

@@ -20,6 +20,7 @@ from ponder.store.limits import Limiter, open_rate_limiter
 from ponder.tools.base import Tool
 
 if TYPE_CHECKING:
+    from ponder.channels.service import ChannelService
     from ponder.commerce.shop import Shop
     from ponder.commerce.ucp import UcpCheckouts
     from ponder.memory.embeddings import Embedder
@@ -52,6 +53,7 @@ class ServerState:
     embedder: Embedder | None = None  # memory recall and interest profiles; None: E5, loaded on first use
     background: set[asyncio.Task[Any]] = field(default_factory=set)  # learning after turns
     large_requests: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))  # see chat.py
+    channels: ChannelService | None = None  # the messaging channels ([[channels]]), built at startup
 
     def __post_init__(self) -> None:
         if self.perception is None:

@@ -589,6 +589,65 @@ def m018_waiting_changes(db: Connection) -> None:
     db.execute(sa.text("ALTER TABLE orders ADD COLUMN waiting TEXT NOT NULL DEFAULT ''"))
 
 
+def m019_messaging_channels(db: Connection) -> None:
+    """Messaging channels (ponder/channels): the inbox of updates taken (one row per platform message id,
+    so a redelivery is a no-op), each thread's user, session and window, the replies to send (the outbox's
+    rows, sent by ``channel.send`` jobs) and the buttons that confirm an action (their handle, never the
+    token, goes to the platform)."""
+    md = sa.MetaData()
+    sa.Table(
+        "channel_inbox",
+        md,
+        sa.Column("channel", Text, primary_key=True),
+        sa.Column("message_id", Text, primary_key=True),  # the platform's (wamid, mid, chat:message)
+        sa.Column("thread", Text, nullable=False),
+        sa.Column("message", Text, nullable=False),  # the Inbound, as JSON
+        sa.Column("state", Text, nullable=False),  # new, answered
+        sa.Column("received_at", Float, nullable=False),
+    )
+    sa.Table(
+        "channel_threads",
+        md,
+        sa.Column("channel", Text, primary_key=True),
+        sa.Column("thread", Text, primary_key=True),  # where replies go
+        sa.Column("account", Text, nullable=False),  # the store the channel sells for
+        sa.Column("user_id", Text, nullable=False),  # the sender, as a user of that account
+        sa.Column("session_id", Text, nullable=False),
+        sa.Column("last_inbound_at", Float, nullable=False),  # the customer-service window counts from it
+        sa.Index("channel_threads_by_session", "account", "session_id"),  # where a hand-off's reply goes
+    )
+    sa.Table(
+        "channel_outbox",
+        md,
+        sa.Column("channel", Text, primary_key=True),
+        sa.Column("send_key", Text, primary_key=True),  # what caused it (a message id, a ticket reply) + part
+        sa.Column("thread", Text, nullable=False),
+        sa.Column("message", Text, nullable=False),  # the Outbound, as JSON
+        sa.Column("state", Text, nullable=False),  # queued, sending, sent, failed
+        sa.Column("platform_id", Text, nullable=False, server_default=""),  # the platform's id, once sent
+        sa.Column("attempts", Int, nullable=False, server_default="0"),
+        # sends begun whose outcome was never recorded (a crash between the platform and this row): each
+        # may have reached the person, so sending again may duplicate it (counted, not hidden)
+        sa.Column("uncertain", Int, nullable=False, server_default="0"),
+        sa.Column("error", Text, nullable=False, server_default=""),
+        sa.Column("queued_at", Float, nullable=False),
+        sa.Column("sent_at", Float),
+    )
+    sa.Table(
+        "channel_buttons",
+        md,
+        sa.Column("channel", Text, primary_key=True),
+        sa.Column("handle", Text, primary_key=True),  # the button's payload: unguessable, short (64 B)
+        sa.Column("thread", Text, nullable=False),  # only a press from this thread counts
+        sa.Column("account", Text, nullable=False),
+        sa.Column("user_id", Text, nullable=False),
+        sa.Column("action_id", Text, nullable=False),
+        sa.Column("token", Text, nullable=False),
+        sa.Column("at", Float, nullable=False),
+    )
+    md.create_all(db)
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -612,4 +671,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m016_identified_conversations,
     m017_store_rules,
     m018_waiting_changes,
+    m019_messaging_channels,
 ]

@@ -9,6 +9,8 @@
     models.py      GET /v1/models
     memory.py      /v1/sessions, /v1/memories, DELETE /v1/users/{user}
     commerce.py    /v1/actions, /v1/orders (the UCP routes for outside agents: server/ucp/)
+    support.py     /v1/support/tickets: the hand-off queue, and replies into messaging threads
+    channels.py    /channels/{name}/webhook: the messaging platforms' webhooks (no key: their signatures)
     interests.py   /v1/interests/events, /v1/users/{user}/interests
     health.py      /healthz, /metrics, the web chat page and its static files
 
@@ -28,6 +30,7 @@ from ponder.server.routes import (
     memory,
     models,
     responses,
+    support,
 )
 
 __all__ = ["API_ROUTERS", "PAGE_ROUTERS"]
@@ -40,6 +43,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     models.router,
     memory.router,
     commerce.router,
+    support.router,
     interests.router,
 )  # the /v1 routes, in the order /openapi.json lists them
 PAGE_ROUTERS: tuple[APIRouter, ...] = (health.router,)  # no key: liveness, metrics, the web page
