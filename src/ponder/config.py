@@ -183,6 +183,11 @@ class ServerConfig(BaseModel):
     max_image_urls: int = Field(default=8, ge=1)  # distinct URLs in one request (beyond: 400)
     turn_timeout_s: float = Field(default=600.0, gt=0)  # a turn that runs longer gets 504
     graceful_shutdown_s: float = Field(default=60.0, gt=0)  # SIGTERM: how long in-flight requests get
+    # Messaging channels ([[channels]]): how many of their jobs (a message's turn, a send) run at once, and
+    # how long a job stays its worker's unless renewed (a worker renews it while it runs; one that died
+    # loses it to another server, or to this one restarted, after this long).
+    channel_workers: int = Field(default=4, ge=1)
+    channel_lease_s: float = Field(default=30.0, ge=1.0)
     # Rate limits in Redis (redis://host:6379/0), shared by several servers; unset: in the database.
     redis_url: str | None = None
     # Where agents and people reach this server (https://shop.example.com), for the URLs it hands out (the

@@ -18,6 +18,7 @@ from ponder.commerce.model import Address, Customer, PaymentMethod, Product, Sto
 from ponder.config import ChannelConfig
 from ponder.memory.owner import Owner
 from ponder.testing import ScriptedModel
+from ponder.testing.media import transcode
 from ponder.testing.platforms import FakeGraphAPI, Recorded, whatsapp_signature
 
 NUMBER, TOKEN, SECRET, VERIFY = "106540352242922", "graph-token", "app-secret", "verify-me"
@@ -45,7 +46,7 @@ def graph(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraphAPI]:
         yield fake
 
 
-def whatsapp_server(start_server: Any, graph: FakeGraphAPI, steps: list[Any]) -> LiveServer:
+def whatsapp_server(start_server: Any, graph: FakeGraphAPI, steps: list[Any], **options: Any) -> LiveServer:
     channel = ChannelConfig(
         name="wa",
         platform="whatsapp",
@@ -56,7 +57,7 @@ def whatsapp_server(start_server: Any, graph: FakeGraphAPI, steps: list[Any]) ->
         app_secret_env="WA_SECRET",
         verify_token_env="WA_VERIFY",
     )
-    server: LiveServer = start_server(ScriptedModel(steps), channels=[channel])
+    server: LiveServer = start_server(ScriptedModel(steps), channels=[channel], **options)
     server.app.state.ponder.shop.catalog.import_store("acme", STORE)
     return server
 
@@ -103,6 +104,18 @@ def press(sender: str, message_id: str, payload: str, title: str) -> dict[str, A
 def deliver(server: LiveServer, body: bytes, *, secret: str = SECRET) -> httpx.Response:
     headers = {"Content-Type": "application/json", "X-Hub-Signature-256": whatsapp_signature(secret, body)}
     return httpx.post(server.url + "/channels/wa/webhook", content=body, headers=headers, timeout=10)
+
+
+def sends(graph: FakeGraphAPI, count: int, timeout_s: float = 60) -> list[Recorded]:
+    """The messages sent, once there are ``count`` (the fake also records media downloads)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = [r for r in graph.sent if r.method == "POST"]
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(found)} messages sent, not {count}")
+        time.sleep(0.02)
 
 
 def buttons(sent: Recorded) -> dict[str, str]:
@@ -216,3 +229,33 @@ def test_a_hand_off_goes_quiet_until_a_persons_reply_reaches_the_thread(
     assert len(server.model.calls) == 3  # its plan, then its words
     missing = httpx.post(f"{server.base_url}/support/tickets/999/reply", json={"text": "hi"}, headers=key)
     assert missing.status_code == 404
+
+
+def test_search_results_come_as_a_list_of_the_stores_real_products(
+    start_server: Any, graph: FakeGraphAPI
+) -> None:
+    server = whatsapp_server(start_server, graph, [plan("search", query="beach umbrella")])
+    deliver(server, update(text(ANN, "wamid.L1", "Do you have beach umbrellas?")))
+    [listed] = graph.wait_for(1, timeout_s=20)
+    interactive = listed.json["interactive"]
+    assert interactive["type"] == "list" and "Beach umbrella" in interactive["body"]["text"]
+    [row] = interactive["action"]["sections"][0]["rows"]
+    assert row["id"] == "item:umbrella" and row["title"] == "Beach umbrella" and "25.00" in row["description"]
+
+
+def test_a_voice_note_is_answered_from_its_transcript(
+    start_server: Any, graph: FakeGraphAPI, perception: Any, speak: Any
+) -> None:
+    server = whatsapp_server(
+        start_server, graph, [plan("search", query="beach umbrella")], perception=perception
+    )
+    note = transcode(speak("I would like to buy an umbrella."), "ogg")  # as a WhatsApp voice note
+    graph.add_media("media-1", note, "audio/ogg")
+    voice = {"mime_type": "audio/ogg; codecs=opus", "id": "media-1", "voice": True}
+    deliver(
+        server, update({"from": ANN, "id": "wamid.V1", "timestamp": "1", "type": "audio", "audio": voice})
+    )
+    [answer] = sends(graph, 1)
+    heard = json.dumps([c.messages for c in server.model.calls], default=str).lower()
+    assert "umbrella" in heard  # the model read the transcript
+    assert answer.json["to"] == ANN and answer.json["type"] == "interactive"

@@ -103,6 +103,7 @@ class ChannelService:
         in_thread: Callable[..., Awaitable[Any]] = asyncio.to_thread,
         concurrency: int = 4,
         poll_s: float = 1.0,
+        lease_s: float = 30.0,
     ) -> None:
         self.db = db
         built = dict(channels) if channels is not None else {c.name: build_channel(c) for c in configs}
@@ -116,7 +117,9 @@ class ChannelService:
         self.inbox = ChannelInbox(db)
         self.outbox = ChannelOutbox(db, self.channels, self.client)
         self.turns = ThreadTurns(db, bindings, conversation, model, shop, self.client, in_thread)
-        self.queue = JobQueue(db, lease_s=300.0, base_s=1.0, cap_s=120.0)
+        # A job's lease is renewed while its worker runs it (a turn may take minutes), so a worker that died
+        # loses its job to another within ``lease_s``.
+        self.queue = JobQueue(db, lease_s=lease_s, base_s=1.0, cap_s=120.0)
         self.concurrency = concurrency
         self.poll_s = poll_s
         self._wake = asyncio.Event()
@@ -181,6 +184,7 @@ class ChannelService:
         job = await self.in_thread(self.queue.claim, [INBOUND_JOB, SEND_JOB])
         if job is None:
             return False
+        renewing = asyncio.create_task(self._renew(job))
         try:
             await self._dispatch(job)
         except RetryLater as later:
@@ -198,9 +202,22 @@ class ChannelService:
                 exc_info=True,
             )
             return True
+        finally:
+            renewing.cancel()
         await self.in_thread(self.queue.complete, job)
         self._wake.set()  # a send may have queued the next part
         return True
+
+    async def _renew(self, job: Job) -> None:
+        """Keep ``job``'s lease while it runs: renewed at a third of the lease."""
+        while True:
+            await asyncio.sleep(self.queue.lease_s / 3)
+            try:
+                if not await self.in_thread(self.queue.renew, job):
+                    log.warning("channels: job %s was taken over while it ran", job.id)
+                    return
+            except Exception:  # the database is away: the next renewal tries again
+                log.warning("channels: cannot renew job %s", job.id, exc_info=True)
 
     async def _dispatch(self, job: Job) -> None:
         if job.kind == SEND_JOB:

@@ -22,14 +22,15 @@ Not here: the platform's format (the adapters), sending (outbox.py), the turn's 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
-from ponder.channels.base import Channel, Choice, Inbound, Outbound
+from ponder.channels.base import Channel, Choice, Inbound, ListItem, Outbound
 from ponder.channels.confirmations import ConfirmButtons
 from ponder.channels.formatting import Style, render, split
 from ponder.channels.inbox import ChannelInbox
@@ -37,7 +38,7 @@ from ponder.channels.outbox import queue_reply
 from ponder.conversation import Conversation, TurnSpec
 from ponder.errors import PonderError
 from ponder.memory.owner import Owner
-from ponder.messages import AudioPart, ImagePart, Message, Part, TextPart
+from ponder.messages import AudioPart, ImagePart, Message, Part, TextPart, ToolResultEvent, ToolResultPart
 from ponder.modes.registry import ModeName, Selection
 from ponder.store.database import Database, sql
 
@@ -49,6 +50,7 @@ __all__ = ["ChannelBinding", "ThreadTurns"]
 
 _NOT_READ: Final = "I can read text, voice notes and photos, but not a {what}. Could you write it instead?"
 _ITEM: Final = "item:"
+_PRODUCT_TOOLS: Final = frozenset({"search_products", "recommend_products"})
 
 
 @dataclass(frozen=True)
@@ -126,13 +128,22 @@ class ThreadTurns:
             store=binding.account,
             scope=binding.account,
         )
+        shown: dict[str, ListItem] = {}  # the products the turn's searches found: a list to pick from
+
+        def seen(event: object) -> None:
+            if isinstance(event, ToolResultEvent) and event.result.name in _PRODUCT_TOOLS:
+                shown.update((item.id, item) for item in _products(event.result))
+
         try:
             turn = await self.in_thread(self.conversation.begin, turn_spec)
             await turn.prepare(self.model())
-            result = await turn.complete()
+            result = await turn.complete(seen)
         except PonderError as err:  # the person learns what went wrong; the job does not spin on it
             return self._parts(binding, inbound.thread, f"Sorry, that did not work: {err}")
         replies = self._parts(binding, inbound.thread, result.text or "…")
+        if shown and not replies[-1].choices:
+            items = tuple(shown.values())[: binding.channel.limits.items]
+            replies[-1] = replace(replies[-1], items=items)
         for proposal in turn.proposals:
             choices = await self.in_thread(self.buttons.mint, name, inbound.thread, proposal)
             if choices:
@@ -231,3 +242,19 @@ class ThreadTurns:
                 sql("UPDATE channel_inbox SET state = 'answered' WHERE channel = :c AND message_id = :m"),
                 {"c": name, "m": inbound.message_id},
             )
+
+
+def _products(result: ToolResultPart) -> list[ListItem]:
+    """The products a search or recommendation returned (its JSON), as rows of a list."""
+    if result.is_error:
+        return []
+    try:
+        found = json.loads(result.content)
+    except ValueError:
+        return []
+    rows = found if isinstance(found, list) else []
+    return [
+        ListItem(str(p["product_id"]), str(p["name"]), str(p.get("price", "")))
+        for p in rows
+        if isinstance(p, dict) and p.get("product_id") and p.get("name")
+    ]

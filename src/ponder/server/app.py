@@ -196,6 +196,8 @@ def _channels(state: ServerState) -> ChannelService:
         conversation,
         model=lambda: state.model(settings.model),
         shop=lambda: state.shop,
+        concurrency=settings.server.channel_workers,
+        lease_s=settings.server.channel_lease_s,
     )
 
 

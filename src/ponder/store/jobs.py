@@ -169,6 +169,20 @@ class JobQueue:
                 {"id": job.id, "attempts": job.attempts, "now": self.clock()},
             )
 
+    def renew(self, job: Job) -> bool:
+        """Extend a running job's lease by ``lease_s`` from now (its worker is alive and still at it);
+        False if the job is no longer this worker's (its lease ended and another claimed it)."""
+        now = self.clock()
+        with self.db.transaction() as db:
+            renewed = db.execute(
+                sql(
+                    "UPDATE jobs SET lease_until = :lease, updated_at = :now "
+                    "WHERE id = :id AND state = 'running' AND attempts = :attempts"
+                ),
+                {"id": job.id, "attempts": job.attempts, "lease": now + self.lease_s, "now": now},
+            ).rowcount
+        return bool(renewed)
+
     def retry(self, job: Job, error: str, *, after_s: float | None = None) -> str:
         """Run ``job`` again later (``after_s``, default the backoff for its attempts), or give it up as
         ``dead`` once it had ``max_attempts``; the state it is left in."""
