@@ -17,6 +17,7 @@ from ponder import __version__
 from ponder.errors import PonderError
 
 from .ask import ask
+from .channels import channels
 from .chat import chat
 from .context import CliContext
 from .interests import interests
@@ -78,6 +79,7 @@ cli.add_command(sessions)
 cli.add_command(forget_me)
 cli.add_command(shop)
 cli.add_command(support)
+cli.add_command(channels)
 
 
 def main() -> None:
