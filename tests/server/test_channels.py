@@ -15,7 +15,7 @@ from tests.server.conftest import LiveServer
 from tests.server.test_shopping_api import BUY, plan
 
 from ponder.commerce.model import Address, Customer, PaymentMethod, Product, StoreData, Variant
-from ponder.config import ChannelConfig
+from ponder.config import ChannelConfig, CommerceConfig
 from ponder.memory.owner import Owner
 from ponder.testing import ScriptedModel
 from ponder.testing.media import transcode
@@ -259,3 +259,25 @@ def test_a_voice_note_is_answered_from_its_transcript(
     heard = json.dumps([c.messages for c in server.model.calls], default=str).lower()
     assert "umbrella" in heard  # the model read the transcript
     assert answer.json["to"] == ANN and answer.json["type"] == "interactive"
+
+
+def test_an_oversized_update_is_refused_before_it_is_read(start_server: Any, graph: FakeGraphAPI) -> None:
+    server = whatsapp_server(start_server, graph, [])
+    huge = update(text(ANN, "wamid.O1", "x" * 400_000))
+    assert deliver(server, huge).status_code == 413
+    time.sleep(0.3)
+    assert graph.sent == [] and server.model.calls == []
+
+
+def test_a_new_sender_is_identified_by_the_stores_rules_before_any_order_is_shown(
+    start_server: Any, graph: FakeGraphAPI
+) -> None:
+    from tests.server.test_identified_conversations import STORE as WITH_ORDERS
+
+    server = whatsapp_server(
+        start_server, graph, [plan("orders")], commerce=CommerceConfig(identify_by=["email"])
+    )
+    server.app.state.ponder.shop.catalog.import_store("acme", WITH_ORDERS)
+    deliver(server, update(text(ANN, "wamid.I1", "Where is my order?")))
+    [asked] = sends(graph, 1)
+    assert "email" in asked.json["text"]["body"] and "#W100" not in asked.json["text"]["body"]

@@ -83,7 +83,8 @@ def _telegram(markdown: str) -> str:
     text = _CODE.sub(keep("code"), text)
     text = html.escape(text, quote=False)
     text = _BULLET.sub(r"\1• ", text)
-    text = _LINK.sub(lambda m: f'<a href="{html.escape(m.group(2))}">{m.group(1)}</a>', text)
+    # the text is escaped already (& is &amp;); a quote would end the attribute
+    text = _LINK.sub(lambda m: f'<a href="{m.group(2).replace(chr(34), "%22")}">{m.group(1)}</a>', text)
     text = _HEADING.sub(r"<b>\1</b>", text)
     text = _BOLD.sub(lambda m: f"<b>{m.group(1) or m.group(2)}</b>", text)
     text = _ITALIC.sub(r"<i>\1</i>", text)
