@@ -24,6 +24,7 @@ from ponder.conversation import Conversation
 from ponder.memory.owner import Owner
 from ponder.memory.service import MemoryService
 from ponder.store import open_database
+from ponder.store.database import sql
 from ponder.store.jobs import JobQueue
 from ponder.testing import HashingEmbedder, ScriptedModel
 from ponder.testing.platforms import FakeBotAPI, FakeGraphAPI, whatsapp_signature
@@ -140,11 +141,54 @@ async def test_a_messenger_message_is_answered_after_the_platforms_429(
     queue = JobQueue(channels.db)
     assert queue.state("channel.send", "fb:in:mid.1457764197618:41d102a3e1ae206a38#0") == "queued"
     with channels.db.transaction() as conn:  # the retry is due now
-        from ponder.store.database import sql
-
         conn.execute(sql("UPDATE jobs SET run_at = 0 WHERE state = 'queued'"))
     await channels.run_due()
     sends = [r.json for r in graph.sent if r.path.endswith("/me/messages")]
     assert len(sends) == 2 and sends[-1]["recipient"]["id"] == PSID
     assert sends[-1]["message"]["text"] == "Hello from the store."
     assert channels.outbox.uncertain() == 0  # a refused send is no possible duplicate
+
+
+async def test_in_a_group_only_the_member_who_asked_can_confirm(database_url: str, bot: FakeBotAPI) -> None:
+    group, ann, eve = "-1001234", "1111111", "2222222"
+    channels, shop = service(
+        database_url, TELEGRAM, telegram(bot), ScriptedModel([BUY]), (f"telegram:{ann}",)
+    )
+    headers = {"x-telegram-bot-api-secret-token": SECRET}
+    update = json.loads((FIXTURES / "telegram" / "update_text.json").read_text())
+    update["message"]["chat"] = {"id": int(group), "type": "supergroup", "title": "Beach club"}
+    update["message"]["text"] = "Buy the beach umbrella"
+    await channels.receive("tg", headers, json.dumps(update).encode())
+    await channels.run_due()
+    keyboard = [r.json for r in bot.sent if r.path.endswith("/sendMessage")][-1]["reply_markup"][
+        "inline_keyboard"
+    ]
+    confirm = next(row[0]["callback_data"] for row in keyboard if row[0]["text"] == "Confirm")
+    pressed = json.loads((FIXTURES / "telegram" / "update_callback_query.json").read_text())
+    query = pressed["callback_query"]
+    query["data"], query["from"]["id"], query["message"]["chat"] = (
+        confirm,
+        int(eve),
+        update["message"]["chat"],
+    )
+    await channels.receive("tg", headers, json.dumps(pressed).encode())
+    await channels.run_due()
+    said = [r.json for r in bot.sent if r.path.endswith("/sendMessage")][-1]["text"]
+    assert "Only the person who asked" in said
+    assert shop.orders.list_orders(Owner("acme", f"telegram:{ann}")) == []
+
+
+async def test_a_message_that_cannot_be_answered_still_gets_a_reply(
+    database_url: str, bot: FakeBotAPI
+) -> None:
+    broken = ScriptedModel([RuntimeError("the model backend crashed")] * 5)
+    channels, _ = service(database_url, TELEGRAM, telegram(bot), broken, ())
+    raw = (FIXTURES / "telegram" / "update_text.json").read_bytes()
+    await channels.receive("tg", {"x-telegram-bot-api-secret-token": SECRET}, raw)
+    for _ in range(5):  # each try fails; the backoff made due at once
+        await channels.run_due()
+        with channels.db.transaction() as conn:
+            conn.execute(sql("UPDATE jobs SET run_at = 0 WHERE state = 'queued'"))
+    await channels.run_due()
+    [sorry] = [r.json for r in bot.sent if r.path.endswith("/sendMessage")]
+    assert sorry["text"].startswith("Sorry, something went wrong")

@@ -73,9 +73,9 @@ class ConfirmButtons:
             )
         return (Choice("Confirm", CONFIRM + handle), Choice("Cancel", DECLINE + handle))
 
-    def press(self, shop: Shop, channel: str, thread: str, payload: str) -> Pressed | None:
-        """Carry out the press of a Confirm or Cancel button from ``thread``; None if the payload is not
-        one of these buttons."""
+    def press(self, shop: Shop, channel: str, thread: str, presser: Owner, payload: str) -> Pressed | None:
+        """Carry out the press of a Confirm or Cancel button by ``presser`` (the sender, as a user of the
+        store) in ``thread``; None if the payload is not one of these buttons."""
         if not payload.startswith((CONFIRM, DECLINE)):
             return None
         with self.db.reading() as db:
@@ -89,6 +89,8 @@ class ConfirmButtons:
             )
         if row is None or row["thread"] != thread:  # another thread's button: not this person's action
             return Pressed("That button is not for this conversation; nothing was done.", done=False)
+        if (row["account"], row["user_id"]) != (presser.account, presser.user):  # a group's other member
+            return Pressed("Only the person who asked for it can confirm that; nothing was done.", done=False)
         owner, action_id, token = Owner(row["account"], row["user_id"]), row["action_id"], row["token"]
         try:
             if payload.startswith(DECLINE):

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -123,7 +122,7 @@ class ChannelService:
         self.concurrency = concurrency
         self.poll_s = poll_s
         self._wake = asyncio.Event()
-        self._threads: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._threads: dict[str, list[Any]] = {}  # channel:thread -> [its lock, how many hold or wait]
 
     # --- the webhook -------------------------------------------------------------------------------------
 
@@ -193,6 +192,8 @@ class ChannelService:
             return True
         except Exception as error:  # retried with backoff until its attempts run out (then dead, logged)
             state = await self.in_thread(self.queue.retry, job, f"{type(error).__name__}: {error}")
+            if state == "dead" and job.kind == INBOUND_JOB:  # never no reply: the person hears it failed
+                await self.in_thread(self.turns.apologize, job.payload)
             log.log(
                 logging.ERROR if state == "dead" else logging.WARNING,
                 "channels: job %s (%s) failed, now %s",
@@ -225,5 +226,12 @@ class ChannelService:
             return
         found = await self.in_thread(self.inbox.get, job.payload["channel"], job.payload["message_id"])
         thread = f"{job.payload['channel']}:{found[0].thread}" if found else ""
-        async with self._threads[thread]:  # one thread's messages one after another
-            await self.turns.answer(job.payload)
+        held = self._threads.setdefault(thread, [asyncio.Lock(), 0])
+        held[1] += 1
+        try:
+            async with held[0]:  # one thread's messages one after another
+                await self.turns.answer(job.payload)
+        finally:
+            held[1] -= 1
+            if not held[1]:  # nobody else waits on this thread: forget its lock
+                del self._threads[thread]

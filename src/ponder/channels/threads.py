@@ -106,12 +106,23 @@ class ThreadTurns:
         replies = await self._reply(name, binding, inbound, thread)
         await self.in_thread(self._answered, name, inbound, replies)
 
+    def apologize(self, payload: dict[str, Any]) -> None:
+        """The message could not be answered, however often it was tried: tell the person so (the log and
+        the dead job say why), rather than leave them without a reply."""
+        name, message_id = str(payload["channel"]), str(payload["message_id"])
+        binding = self.bindings.get(name)
+        found = self.inbox.get(name, message_id)
+        if binding is None or found is None or found[1] == "answered":
+            return
+        sorry = "Sorry, something went wrong on our side and I could not answer that. Please try again later."
+        self._answered(name, found[0], self._parts(binding, found[0].thread, sorry))
+
     async def _reply(
         self, name: str, binding: ChannelBinding, inbound: Inbound, thread: Thread
     ) -> list[Outbound]:
         if inbound.kind == "choice" and not inbound.payload.startswith(_ITEM):
             pressed = await self.in_thread(
-                self.buttons.press, self.shop(), name, inbound.thread, inbound.payload
+                self.buttons.press, self.shop(), name, inbound.thread, thread.owner, inbound.payload
             )
             if pressed is not None:
                 return self._parts(binding, inbound.thread, pressed.text)
