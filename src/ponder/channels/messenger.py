@@ -38,7 +38,7 @@ from typing import Any, Final
 import httpx
 
 from ponder.channels.base import Inbound, Limits, Outbound, Refused, SendFailed
-from ponder.channels.signatures import check_hub_signature
+from ponder.channels.signatures import check_hub_signature, hub_challenge, retry_after
 
 __all__ = ["MESSENGER_LIMITS", "MessengerChannel"]
 
@@ -79,10 +79,7 @@ class MessengerChannel:
     # --- receiving ----------------------------------------------------------------------------------------
 
     def handshake(self, query: Mapping[str, str], headers: Mapping[str, str]) -> str:
-        token = query.get("hub.verify_token", "")
-        if query.get("hub.mode") != "subscribe" or not self._verify_token or token != self._verify_token:
-            raise Refused(403, "The verify token does not match this channel's.")
-        return query.get("hub.challenge", "")
+        return hub_challenge(self._verify_token, query)
 
     def authenticate(self, headers: Mapping[str, str], body: bytes) -> None:
         check_hub_signature(self._app_secret, headers.get("x-hub-signature-256"), body)
@@ -233,7 +230,7 @@ def _failure(answer: httpx.Response) -> SendFailed:
     if (code, subcode) in _OUTSIDE_WINDOW:
         return SendFailed(text, retry_after=None, outside_window=True, code=label)
     if code in _TRANSIENT or answer.status_code == 429 or answer.status_code >= 500:
-        return SendFailed(text, retry_after=_retry_after(answer), code=label)
+        return SendFailed(text, retry_after=retry_after(answer), code=label)
     return SendFailed(text, retry_after=None, code=label)
 
 
@@ -242,10 +239,3 @@ def _number(value: Any) -> int:
         return int(value or 0)
     except (TypeError, ValueError):
         return 0
-
-
-def _retry_after(answer: httpx.Response) -> float:
-    try:
-        return max(0.0, float(answer.headers.get("retry-after", "")))
-    except ValueError:
-        return 0.0  # no hint: the outbox's own backoff

@@ -30,7 +30,7 @@ from typing import Any, Final
 import httpx
 
 from ponder.channels.base import Inbound, Limits, Outbound, Refused, SendFailed
-from ponder.channels.signatures import check_hub_signature
+from ponder.channels.signatures import check_hub_signature, hub_challenge, retry_after
 
 __all__ = ["WHATSAPP_LIMITS", "WhatsAppChannel"]
 
@@ -79,10 +79,7 @@ class WhatsAppChannel:
     # --- receiving ----------------------------------------------------------------------------------------
 
     def handshake(self, query: Mapping[str, str], headers: Mapping[str, str]) -> str:
-        token = query.get("hub.verify_token", "")
-        if query.get("hub.mode") != "subscribe" or not self._verify_token or token != self._verify_token:
-            raise Refused(403, "The verify token does not match this channel's.")
-        return query.get("hub.challenge", "")
+        return hub_challenge(self._verify_token, query)
 
     def authenticate(self, headers: Mapping[str, str], body: bytes) -> None:
         check_hub_signature(self._app_secret, headers.get("x-hub-signature-256"), body)
@@ -217,16 +214,9 @@ def _failure(answer: httpx.Response) -> SendFailed:
         error = {}
     code = int(error.get("code") or 0)
     text = str(error.get("message") or answer.reason_phrase)
-    retry_after = _retry_after(answer)
+    wait = retry_after(answer)
     if code == _OUTSIDE_WINDOW:
         return SendFailed(text, retry_after=None, outside_window=True, code=str(code))
     if code in _RATE_LIMITED or answer.status_code == 429 or answer.status_code >= 500:
-        return SendFailed(text, retry_after=retry_after, code=str(code or answer.status_code))
+        return SendFailed(text, retry_after=wait, code=str(code or answer.status_code))
     return SendFailed(text, retry_after=None, code=str(code or answer.status_code))
-
-
-def _retry_after(answer: httpx.Response) -> float:
-    try:
-        return max(0.0, float(answer.headers.get("retry-after", "")))
-    except ValueError:
-        return 0.0  # no hint: the outbox's own backoff
