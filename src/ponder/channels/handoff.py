@@ -6,19 +6,24 @@ it answers with ``ponder support reply TICKET "..."`` or ``POST /v1/support/tick
 goes into the thread's outbox (sent by the server's channel workers, with their retries), and ``close``
 closes the ticket, so the assistant answers the thread's next message again.
 
-Outside a platform's customer-service window the outbox sends what the platform allows there (WhatsApp:
-the channel's template). Not here: the ticket queue (commerce/support.py), sending (outbox.py).
+Outside a platform's customer-service window (24 hours after the person last wrote, on WhatsApp and
+Messenger) the reply is queued as what the platform allows there: WhatsApp's template, configured per
+channel; Messenger has none, so the send fails, saying why (``ponder channels list`` counts it). Not here:
+the ticket queue (commerce/support.py), sending (outbox.py).
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from ponder.channels.base import Outbound
 from ponder.channels.formatting import STYLES, render, split
+from ponder.channels.messenger import MESSENGER_LIMITS
 from ponder.channels.outbox import queue_reply
+from ponder.channels.whatsapp import WHATSAPP_LIMITS
 from ponder.errors import UserError
 from ponder.store.database import Database, sql
 
@@ -27,6 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Delivered", "reply_to_ticket"]
 
+# The customer-service window after the person's last message, where a platform has one (its adapter's).
+_WINDOWS: Final = {"whatsapp": WHATSAPP_LIMITS.window_s, "messenger": MESSENGER_LIMITS.window_s}
 _PART: Final = 1800  # characters per message: within every platform's limit (Messenger's 2000 the least)
 
 
@@ -57,7 +64,7 @@ def reply_to_ticket(
         row = (
             conn.execute(
                 sql(
-                    "SELECT channel, thread FROM channel_threads WHERE account = :account "
+                    "SELECT channel, thread, last_inbound_at FROM channel_threads WHERE account = :account "
                     "AND session_id = :session AND user_id = :user"
                 ),
                 {"account": account, "session": ticket.session_id, "user": ticket.user},
@@ -69,8 +76,12 @@ def reply_to_ticket(
             raise UserError(
                 f"Ticket {ticket_id} did not come from a messaging thread: answer the customer there."
             )
-        style = STYLES.get(ticket.user.partition(":")[0], "plain")
-        parts = [Outbound(row["thread"], render(p, style)) for p in split(text, _PART)]
+        platform = ticket.user.partition(":")[0]
+        window = _WINDOWS.get(platform)
+        closed = window is not None and time.time() - float(row["last_inbound_at"]) > window
+        style = STYLES.get(platform, "plain")
+        parts = [Outbound(row["thread"], render(p, style), template=closed) for p in split(text, _PART)]
+        parts = parts[:1] if closed else parts  # outside the window: the one template, whatever the text
         queue_reply(conn, row["channel"], f"ticket:{ticket_id}:{secrets.token_hex(6)}", parts)
     if close:
         support.close(account, ticket_id)
