@@ -18,7 +18,7 @@ from ponder.commerce.model import Address, Customer, PaymentMethod, Product, Sto
 from ponder.config import ChannelConfig, CommerceConfig
 from ponder.memory.owner import Owner
 from ponder.testing import ScriptedModel
-from ponder.testing.media import transcode
+from ponder.testing.media import render_lines, to_format, transcode
 from ponder.testing.platforms import FakeGraphAPI, Recorded, whatsapp_signature
 
 NUMBER, TOKEN, SECRET, VERIFY = "106540352242922", "graph-token", "app-secret", "verify-me"
@@ -281,3 +281,20 @@ def test_a_new_sender_is_identified_by_the_stores_rules_before_any_order_is_show
     deliver(server, update(text(ANN, "wamid.I1", "Where is my order?")))
     [asked] = sends(graph, 1)
     assert "email" in asked.json["text"]["body"] and "#W100" not in asked.json["text"]["body"]
+
+
+def test_a_photo_reaches_the_model_through_perception(
+    start_server: Any, graph: FakeGraphAPI, perception: Any
+) -> None:
+    steps = [plan("answer"), "That sign says the shop is closed on Sundays."]
+    server = whatsapp_server(start_server, graph, steps, perception=perception)
+    photo = to_format(render_lines(["MAPLE STREET", "Closed on Sundays"], size=34), "JPEG")
+    graph.add_media("media-2", photo, "image/jpeg")
+    image = {"mime_type": "image/jpeg", "id": "media-2", "caption": "What does this say?"}
+    deliver(
+        server, update({"from": ANN, "id": "wamid.P1", "timestamp": "1", "type": "image", "image": image})
+    )
+    [answer] = sends(graph, 1)
+    seen = json.dumps([c.messages for c in server.model.calls], default=str).lower()
+    assert "maple street" in seen and "what does this say?" in seen
+    assert answer.json["text"]["body"] == "That sign says the shop is closed on Sundays."
