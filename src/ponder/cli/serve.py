@@ -108,3 +108,5 @@ def _log_as_json(level: str) -> None:
         logger.handlers = [handler]
         logger.setLevel(level.upper())
         logger.propagate = False
+    # httpx logs each request's URL at INFO, and a Telegram channel's URLs carry its bot token
+    logging.getLogger("httpx").setLevel(logging.WARNING)
