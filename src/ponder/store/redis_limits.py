@@ -90,6 +90,13 @@ class RedisLimiter:
         except RedisError as err:
             raise self._unavailable(err) from None
 
+    async def ping(self) -> None:
+        """Whether Redis answers (``LimitStoreUnavailableError`` if not): readiness."""
+        try:
+            await self._redis.ping()
+        except RedisError as err:
+            raise self._unavailable(err) from None
+
     async def aclose(self) -> None:
         await self._redis.aclose()
 

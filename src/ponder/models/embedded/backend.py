@@ -63,7 +63,7 @@ from ponder.models.embedded.tool_calls import (
     looks_like_call,
     parse_calls,
 )
-from ponder.models.embedded.weights import ProgressCallback, ensure_weights
+from ponder.models.embedded.weights import ProgressCallback, ensure_weights, missing_parts
 
 __all__ = ["MIN_ANSWER_TOKENS", "EmbeddedModel"]
 
@@ -105,6 +105,19 @@ class EmbeddedModel(Model):
     @property
     def name(self) -> str:
         return f"embedded:{self.spec.name}" if self.spec else f"gguf:{self._path}"
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the engine is loaded (the first turn, or warming, loads it)."""
+        return self._engine is not None
+
+    def weights_problem(self) -> str | None:
+        """Why the weights cannot load (not installed, no such file), or None: readiness, without loading."""
+        if self.spec is not None:
+            missing = missing_parts(self.spec)
+            return f"weights not installed ({self.spec.install_hint})" if missing else None
+        assert self._path is not None
+        return None if self._path.is_file() else f"no GGUF file at {self._path}"
 
     # --- loading ----------------------------------------------------------------------------------------
 

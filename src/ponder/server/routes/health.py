@@ -1,15 +1,17 @@
-"""The routes without a key: liveness (``/healthz``), Prometheus metrics (``/metrics``), and the web chat page
-with its static files. Nothing here touches the database or a model."""
+"""The routes without a key: liveness (``/healthz``: the process answers; nothing else is touched),
+readiness (``/readyz``: the database, Redis and the model backend answer, server/readiness.py), Prometheus
+metrics (``/metrics``), and the web chat page with its static files."""
 
 from __future__ import annotations
 
 from importlib import resources
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ponder.server.errors import ApiError
 from ponder.server.metrics import CONTENT_TYPE
+from ponder.server.readiness import readiness
 from ponder.server.routes.depends import State
 
 __all__ = ["router"]
@@ -23,6 +25,14 @@ _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css"}
 async def healthz() -> dict[str, str]:
     """Liveness: the server answers."""
     return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "Not ready: what failed is in checks."}})
+async def readyz(state: State) -> JSONResponse:
+    """Readiness: the database, Redis (when configured) and the default model's backend answer."""
+    ready, checks = await readiness(state)
+    body = {"status": "ready" if ready else "unready", "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
