@@ -329,6 +329,13 @@ class Turn:
         assert model is not None
         return await self.conversation.sessions().learn(self.memory, model)
 
+    async def stated(self) -> tuple[str, str] | None:
+        """What the turn states about the user, for learning it later as a durable job (memory/learning.py):
+        None when there is nothing to learn (no memory, learning off, or nothing stated: most turns)."""
+        if self.memory is None or not self.learns:
+            return None
+        return await self.conversation.sessions().stated(self.memory)
+
     def store_stopped(self) -> None:
         """Store what the person was shown of a turn stopped midway (marked stopped). Blocking."""
         if self.memory is None or not self.partial:

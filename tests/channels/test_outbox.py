@@ -13,10 +13,11 @@ import httpx
 import pytest
 
 from ponder.channels.base import Outbound
-from ponder.channels.outbox import SEND_JOB, ChannelOutbox, RetryLater, queue_reply
+from ponder.channels.outbox import SEND_JOB, ChannelOutbox, queue_reply
 from ponder.channels.whatsapp import WhatsAppChannel
 from ponder.commerce.crashpoints import SimulatedCrash
 from ponder.store import open_database
+from ponder.store.async_jobs import RetryLater
 from ponder.store.database import Database, sql
 from ponder.store.jobs import JobQueue
 from ponder.testing.platforms import FakeGraphAPI, graph_error_body

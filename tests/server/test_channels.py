@@ -152,10 +152,8 @@ def test_a_whole_purchase_in_the_thread_is_confirmed_once_by_the_buyers_button(
     start_server: Any, graph: FakeGraphAPI
 ) -> None:
     server = whatsapp_server(start_server, graph, [BUY])
-    started = time.perf_counter()
     first = deliver(server, update(text(ANN, "wamid.B1", "I'll take the beach umbrella")))
-    assert first.status_code == 200 and first.json()["taken"] == 1
-    assert time.perf_counter() - started < 1.0  # acknowledged before the turn
+    assert first.status_code == 200 and first.json()["taken"] == 1  # its latency: bench/channels.py
     reply, proposal = graph.wait_for(2, timeout_s=20)
     assert reply.json["to"] == ANN and proposal.json["type"] == "interactive"
     choices = buttons(proposal)

@@ -31,22 +31,15 @@ import httpx
 from sqlalchemy.engine import Connection
 
 from ponder.channels.base import Channel, Choice, ListItem, Outbound, SendFailed
+from ponder.store.async_jobs import RetryLater
 from ponder.store.database import Database, sql
 from ponder.store.jobs import enqueue
 
-__all__ = ["SEND_JOB", "ChannelOutbox", "RetryLater", "queue_reply"]
+__all__ = ["SEND_JOB", "ChannelOutbox", "queue_reply"]
 
 log = logging.getLogger(__name__)
 
 SEND_JOB: Final = "channel.send"  # payload: {"channel", "send_key"}
-
-
-class RetryLater(Exception):
-    """The platform did not take the send now: the job runs again after ``after_s`` (None: the backoff)."""
-
-    def __init__(self, message: str, after_s: float | None) -> None:
-        super().__init__(message)
-        self.after_s = after_s
 
 
 def queue_reply(db: Connection, channel: str, key: str, parts: list[Outbound]) -> None:

@@ -3,9 +3,9 @@
 
 ``receive`` is all the webhook does before its 200: check the platform's signature on the raw body, parse
 it, and write its messages to the inbox (one short transaction, in a worker thread). Answering and sending
-are jobs in the one job table (``channel.inbound``, ``channel.send``), claimed by ``serve``'s workers on any
-replica: several at once (``concurrency``), messages of one thread one after another. A webhook wakes them
-at once; idle, they poll.
+are jobs in the one job table (``channel.inbound``, ``channel.send``), claimed by ``serve``'s workers
+(store/async_jobs.py) on any replica: several at once (``concurrency``), messages of one thread one after
+another. A webhook wakes them at once; idle, they poll.
 
 Not here: the platforms' formats (the adapters), a message's turn (threads.py), sending (outbox.py).
 """
@@ -13,8 +13,6 @@ Not here: the platforms' formats (the adapters), a message's turn (threads.py), 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -24,13 +22,14 @@ import httpx
 from ponder.channels.base import Channel, Refused
 from ponder.channels.formatting import STYLES
 from ponder.channels.inbox import INBOUND_JOB, ChannelInbox
-from ponder.channels.outbox import SEND_JOB, ChannelOutbox, RetryLater
+from ponder.channels.outbox import SEND_JOB, ChannelOutbox
 from ponder.channels.threads import ChannelBinding, ThreadTurns
 from ponder.config import ChannelConfig
 from ponder.conversation import Conversation
 from ponder.errors import ConfigError
+from ponder.store.async_jobs import AsyncJobWorker
 from ponder.store.database import Database
-from ponder.store.jobs import Job, JobQueue
+from ponder.store.jobs import JobQueue
 
 if TYPE_CHECKING:
     from ponder.commerce.shop import Shop
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ChannelService", "build_channel"]
 
-log = logging.getLogger(__name__)
 
 GRAPH_API: Final = "https://graph.facebook.com/v21.0"
 BOT_API: Final = "https://api.telegram.org"
@@ -118,10 +116,14 @@ class ChannelService:
         self.turns = ThreadTurns(db, bindings, conversation, model, shop, self.client, in_thread)
         # A job's lease is renewed while its worker runs it (a turn may take minutes), so a worker that died
         # loses its job to another within ``lease_s``.
-        self.queue = JobQueue(db, lease_s=lease_s, base_s=1.0, cap_s=120.0)
-        self.concurrency = concurrency
-        self.poll_s = poll_s
-        self._wake = asyncio.Event()
+        self.worker = AsyncJobWorker(
+            JobQueue(db, lease_s=lease_s, base_s=1.0, cap_s=120.0),
+            {INBOUND_JOB: self._answer, SEND_JOB: self._send},
+            on_dead={INBOUND_JOB: self.turns.apologize},  # never no reply: the person hears it failed
+            in_thread=in_thread,
+            concurrency=concurrency,
+            poll_s=poll_s,
+        )
         self._threads: dict[str, list[Any]] = {}  # channel:thread -> [its lock, how many hold or wait]
 
     # --- the webhook -------------------------------------------------------------------------------------
@@ -143,94 +145,33 @@ class ChannelService:
         messages = channel.parse(body)
         new = await self.in_thread(self.inbox.take, name, messages)
         if new:
-            self._wake.set()
+            self.worker.wake()
         return len(new)
 
     # --- the worker --------------------------------------------------------------------------------------
 
     async def serve(self, stop: asyncio.Event) -> None:
-        """Answer and send until ``stop``: ``concurrency`` workers over the channel jobs."""
-        workers = [asyncio.create_task(self._work(stop)) for _ in range(self.concurrency)]
+        """Answer and send until ``stop``: the channel jobs' workers (async_jobs.py)."""
         try:
-            await stop.wait()
+            await self.worker.serve(stop)
         finally:
-            self._wake.set()
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
             await self.client.aclose()
 
     async def run_due(self) -> int:
         """Run the due channel jobs until none is left (tests, the CLI); how many ran."""
-        ran = 0
-        while await self._run_one():
-            ran += 1
-        return ran
+        return await self.worker.run_due()
 
-    async def _work(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                ran = await self._run_one()
-            except Exception:  # the database is away: try again at the next poll
-                log.warning("channels: cannot claim a job", exc_info=True)
-                ran = False
-            if not ran:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
+    async def _send(self, payload: dict[str, Any]) -> None:
+        await self.outbox.deliver(payload, self.in_thread)
 
-    async def _run_one(self) -> bool:
-        job = await self.in_thread(self.queue.claim, [INBOUND_JOB, SEND_JOB])
-        if job is None:
-            return False
-        renewing = asyncio.create_task(self._renew(job))
-        try:
-            await self._dispatch(job)
-        except RetryLater as later:
-            await self.in_thread(self.queue.retry, job, str(later), after_s=later.after_s)
-            self._wake.set()  # another worker may have work meanwhile
-            return True
-        except Exception as error:  # retried with backoff until its attempts run out (then dead, logged)
-            state = await self.in_thread(self.queue.retry, job, f"{type(error).__name__}: {error}")
-            if state == "dead" and job.kind == INBOUND_JOB:  # never no reply: the person hears it failed
-                await self.in_thread(self.turns.apologize, job.payload)
-            log.log(
-                logging.ERROR if state == "dead" else logging.WARNING,
-                "channels: job %s (%s) failed, now %s",
-                job.id,
-                job.kind,
-                state,
-                exc_info=True,
-            )
-            return True
-        finally:
-            renewing.cancel()
-        await self.in_thread(self.queue.complete, job)
-        self._wake.set()  # a send may have queued the next part
-        return True
-
-    async def _renew(self, job: Job) -> None:
-        """Keep ``job``'s lease while it runs: renewed at a third of the lease."""
-        while True:
-            await asyncio.sleep(self.queue.lease_s / 3)
-            try:
-                if not await self.in_thread(self.queue.renew, job):
-                    log.warning("channels: job %s was taken over while it ran", job.id)
-                    return
-            except Exception:  # the database is away: the next renewal tries again
-                log.warning("channels: cannot renew job %s", job.id, exc_info=True)
-
-    async def _dispatch(self, job: Job) -> None:
-        if job.kind == SEND_JOB:
-            await self.outbox.deliver(job.payload, self.in_thread)
-            return
-        found = await self.in_thread(self.inbox.get, job.payload["channel"], job.payload["message_id"])
-        thread = f"{job.payload['channel']}:{found[0].thread}" if found else ""
+    async def _answer(self, payload: dict[str, Any]) -> None:
+        found = await self.in_thread(self.inbox.get, payload["channel"], payload["message_id"])
+        thread = f"{payload['channel']}:{found[0].thread}" if found else ""
         held = self._threads.setdefault(thread, [asyncio.Lock(), 0])
         held[1] += 1
         try:
             async with held[0]:  # one thread's messages one after another
-                await self.turns.answer(job.payload)
+                await self.turns.answer(payload)
         finally:
             held[1] -= 1
             if not held[1]:  # nobody else waits on this thread: forget its lock

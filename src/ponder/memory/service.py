@@ -149,22 +149,36 @@ class MemoryService:
     async def learn(self, turn: TurnMemory, model: Model) -> list[Change]:
         """Extract durable facts from what the user said in this turn and remember them; what text from
         outside (tool results, images) claims about the user is stored pending, for the user to confirm."""
-        if not (turn.enabled and self.config.extract):
+        stated = await self.stated(turn)
+        if stated is None:
             return []
+        learned = await self.learn_stated(turn.owner, turn.session_id, turn.turn, *stated, model)
+        turn.learned = learned
+        return learned
+
+    async def stated(self, turn: TurnMemory) -> tuple[str, str] | None:
+        """What the turn says about the user, in their own words and in outside text (tool results, images):
+        what ``learn_stated`` extracts from; None when learning is off or the turn states nothing (most: no
+        model call, no write follow)."""
+        if not (turn.enabled and self.config.extract):
+            return None
         said = turn.said or turn.new
-        session, number = turn.session_id, turn.turn
 
         # Gathering the words: off the loop for a long turn (it may hold thousands of messages), at once for a
-        # short one (tens of microseconds). A turn that states nothing about the user (most) ends here: no
-        # model call, no write.
+        # short one (tens of microseconds).
         def gather() -> tuple[str, str]:
             return statements(user_words(said)), statements(outside_words(said))
 
         short = sum(len(p.text) for m in said for p in m.parts if isinstance(p, TextPart)) <= INLINE_CHARS
         mine, outside = gather() if short else await asyncio.to_thread(gather)
-        if not (mine or outside):
-            return []
-        remember = functools.partial(self.memories.remember, turn.owner, session=session, turn=number)
+        return (mine, outside) if mine or outside else None
+
+    async def learn_stated(
+        self, owner: Owner, session: str | None, number: int | None, mine: str, outside: str, model: Model
+    ) -> list[Change]:
+        """Remember what ``stated`` gathered: the facts the user stated as theirs, and what outside text
+        claims about them as pending (one model call for each that is not empty)."""
+        remember = functools.partial(self.memories.remember, owner, session=session, turn=number)
         learned: list[Change] = []
         own = await extract_stated(model, mine)
         if own:
@@ -172,7 +186,6 @@ class MemoryService:
         claimed = await extract_stated(model, outside)  # tool results, text in images: untrusted
         if claimed:
             learned += await asyncio.to_thread(remember, claimed, "tool")
-        turn.learned = learned
         return learned
 
 

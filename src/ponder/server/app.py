@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from ponder.channels.service import ChannelService
     from ponder.memory.embeddings import Embedder
     from ponder.perception import Perception
+    from ponder.store.async_jobs import AsyncJobWorker
 
 __all__ = ["create_app"]
 
@@ -125,8 +127,10 @@ def create_app(
             stop = asyncio.Event()
             if settings.channels and state.channels is None:
                 state.channels = _channels(state)
+            state.jobs = _async_jobs(state)
             with sharing_the_interpreter(asyncio.get_running_loop()):  # once what the server keeps is loaded
-                state.in_background(_jobs(state).serve(stop))  # the sweeper, and later background work
+                state.in_background(_jobs(state).serve(stop))  # the sweeper
+                state.in_background(state.jobs.serve(stop))  # learning after turns
                 if state.channels is not None:
                     state.in_background(state.channels.serve(stop))  # answering and sending in threads
                 try:
@@ -178,6 +182,16 @@ def _jobs(state: ServerState) -> JobWorker:
 
     webhooks = OrderWebhooks(state)
     return JobWorker(JobQueue(state.db), {SETTLE_ACTION: settle_action, ORDER_EVENT: webhooks.deliver})
+
+
+def _async_jobs(state: ServerState) -> AsyncJobWorker:
+    """The server's async durable jobs: learning what turns taught (memory/learning.py), one at a time (its
+    model calls share the engine with the turns), on whichever replica claims it."""
+    from ponder.memory.learning import LEARN_JOB, run_learning
+    from ponder.store.async_jobs import AsyncJobWorker
+
+    learn = functools.partial(run_learning, lambda: state.memory, state.model)
+    return AsyncJobWorker(JobQueue(state.db, lease_s=60.0), {LEARN_JOB: learn}, concurrency=1)
 
 
 def _channels(state: ServerState) -> ChannelService:

@@ -39,6 +39,7 @@ from starlette.responses import JSONResponse, Response
 from ponder.config import TierConfig
 from ponder.conversation import Conversation, Turn, TurnDone, TurnSpec, mode_options
 from ponder.errors import MediaError, NoSpeechError, PonderError, UserError
+from ponder.memory.learning import queue_learning
 from ponder.memory.owner import DEFAULT_USER, Owner
 from ponder.memory.sessions import check_session_id
 from ponder.messages import (
@@ -511,16 +512,24 @@ async def start_turn(state: ServerState, prepared: PreparedTurn, model: Model) -
 
 
 def learn_later(state: ServerState, prepared: PreparedTurn) -> None:
-    """Learn from the stored turn after the response, in the background (best effort)."""
+    """After the response: what the stored turn states about the user, queued as a durable learning job
+    (memory/learning.py) that the server's async job worker, on this replica or another, carries out."""
     if prepared.turn.learns:
-        state.in_background(_learn(state, prepared))
+        state.in_background(_queue_learning(state, prepared))
 
 
-async def _learn(state: ServerState, prepared: PreparedTurn) -> None:
+async def _queue_learning(state: ServerState, prepared: PreparedTurn) -> None:
+    turn = prepared.turn
     try:
-        await prepared.turn.learn(turn_model(state, prepared))  # not metered: the key does not pay for it
-    except Exception:  # learning is best effort: the answer was delivered; the log has why it failed
-        log.exception("learning from a turn failed")
+        stated = await turn.stated()
+        if stated is None or turn.memory is None:
+            return
+        # not metered: the key does not pay for learning
+        await asyncio.to_thread(queue_learning, state.db, turn.memory, stated, prepared.model_spec)
+        if state.jobs is not None:
+            state.jobs.wake()
+    except Exception:  # the answer was delivered; the log has why the learning could not be queued
+        log.exception("queueing what a turn taught failed")
 
 
 def turn_model(state: ServerState, turn: PreparedTurn) -> Model:

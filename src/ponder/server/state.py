@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ponder.perception import Perception
     from ponder.sandbox.lazy import LazySandbox
     from ponder.server.image_fetch import ImageFetcher
+    from ponder.store.async_jobs import AsyncJobWorker
     from ponder.tools.toolset import Toolset
 
 __all__ = ["ModelFactory", "ServerState"]
@@ -54,6 +55,7 @@ class ServerState:
     background: set[asyncio.Task[Any]] = field(default_factory=set)  # learning after turns
     large_requests: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))  # see chat.py
     channels: ChannelService | None = None  # the messaging channels ([[channels]]), built at startup
+    jobs: AsyncJobWorker | None = None  # the async durable jobs (learning after turns), at startup
 
     def __post_init__(self) -> None:
         if self.perception is None:
