@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -15,6 +14,8 @@ from ponder.cli.context import CliContext
 from ponder.cli.main import cli
 from ponder.config import McpServerConfig, load_settings
 from ponder.errors import ConfigError
+from ponder.store import open_database
+from ponder.store.database import sql
 from ponder.tools.mcp import ApprovalStore, ToolDefinition
 
 FIXTURE_SERVER = Path(__file__).parents[1] / "tools" / "mcp" / "fixture_server.py"
@@ -30,8 +31,14 @@ def _context(variant: str = "", **more_servers: dict[str, Any]) -> CliContext:
 
 
 def _approvals() -> dict[str, Any]:
-    path = load_settings().data_dir / "mcp-approvals.json"
-    return json.loads(path.read_text()) if path.exists() else {}  # type: ignore[no-any-return]
+    """What the database holds: {"servers": {server: {tool: {"description", ...}}}} ({} for nothing)."""
+    db = open_database(load_settings().database)
+    with db.reading() as conn:
+        rows = conn.execute(sql("SELECT server, tool, description FROM mcp_approvals WHERE tool <> ''")).all()
+    servers: dict[str, dict[str, Any]] = {}
+    for server, tool, description in rows:
+        servers.setdefault(server, {})[tool] = {"description": description}
+    return {"servers": servers} if servers else {}
 
 
 def test_tools_lists_first_sight_without_recording_and_approve_records_all() -> None:
@@ -49,7 +56,7 @@ def test_tools_lists_first_sight_without_recording_and_approve_records_all() -> 
 
 def test_a_changed_tool_is_shown_with_the_command_that_approves_it() -> None:
     stale = ToolDefinition("add", "Add two numbers, the old way.", {"type": "object"})
-    store = ApprovalStore(load_settings().data_dir / "mcp-approvals.json")
+    store = ApprovalStore(open_database(load_settings().database))
     store.approve("fx", [stale])
 
     runner = CliRunner()

@@ -119,7 +119,7 @@ def create_app(
                     wait_s=settings.sandbox.wait_s,
                     on_unavailable=_programs_off,
                 )
-            state.toolsets = load_toolsets(settings.tools, settings, sandbox=state.sandbox)
+            state.toolsets = load_toolsets(settings.tools, settings, sandbox=state.sandbox, db=state.db)
             if state.toolsets:
                 state.server_tools = list((await ToolRunner.from_toolsets(state.toolsets)).tools.values())
             if settings.server.warm:

@@ -648,6 +648,23 @@ def m019_messaging_channels(db: Connection) -> None:
     md.create_all(db)
 
 
+def m020_mcp_approvals(db: Connection) -> None:
+    """Approved MCP tool definitions (tools/mcp/approvals.py), per server, shared by every replica: the
+    row with tool '' marks a server seen (it may have offered no tools)."""
+    md = sa.MetaData()
+    sa.Table(
+        "mcp_approvals",
+        md,
+        sa.Column("server", Text, primary_key=True),
+        sa.Column("tool", Text, primary_key=True),
+        sa.Column("sha256", Text, nullable=False),  # of the definition the model reads
+        sa.Column("description", Text, nullable=False),
+        sa.Column("input_schema", Text, nullable=False),  # JSON
+        sa.Column("approved_at", Text, nullable=False),  # ISO 8601
+    )
+    md.create_all(db)
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -672,4 +689,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m017_store_rules,
     m018_waiting_changes,
     m019_messaging_channels,
+    m020_mcp_approvals,
 ]

@@ -27,6 +27,8 @@ from ponder.errors import UserError
 
 if TYPE_CHECKING:
     from ponder.sandbox.lazy import LazySandbox
+    from ponder.store.database import Database
+    from ponder.tools.mcp import ApprovalStore
 from ponder.tools.base import Tool, tool_of
 from ponder.tools.toolset import FunctionToolset, Toolset
 
@@ -42,21 +44,26 @@ def split_names(values: Sequence[str]) -> list[str]:
 
 
 def load_toolsets(
-    names: Sequence[str], settings: Settings, *, sandbox: LazySandbox | None = None
+    names: Sequence[str],
+    settings: Settings,
+    *,
+    sandbox: LazySandbox | None = None,
+    db: Database | None = None,
 ) -> list[Toolset]:
     """The toolsets ``names`` name; the python tool runs its programs in ``sandbox`` when given (one pool
-    for every program of the process), else in a pool of its own."""
+    for every program of the process), else in a pool of its own; MCP servers' approvals are read from
+    ``db`` (the server's), else the settings' database."""
     toolsets: list[Toolset] = []
+    approvals: ApprovalStore | None = None
     for name in split_names(names):
         if name == "python":
             from ponder.tools.python import PythonToolset
 
             toolsets.append(PythonToolset(settings, shared=sandbox))
         elif name in settings.mcp_servers:
-            from ponder.tools.mcp import ApprovalStore, McpToolset
-            from ponder.tools.mcp.approvals import APPROVALS_FILE
+            from ponder.tools.mcp import McpToolset, open_approvals
 
-            approvals = ApprovalStore(settings.data_dir / APPROVALS_FILE)
+            approvals = approvals or open_approvals(settings, db)
             toolsets.append(McpToolset(name, settings.mcp_servers[name], approvals))
         else:
             toolsets.append(import_toolset(name, known=[*BUILTIN, *settings.mcp_servers]))

@@ -17,6 +17,7 @@ import pytest
 
 from ponder.config import McpServerConfig
 from ponder.messages import ToolCallPart, ToolResultPart
+from ponder.store import open_database
 from ponder.tools import Tool, ToolRunner
 from ponder.tools.mcp import ApprovalStore
 
@@ -54,7 +55,7 @@ def call() -> Call:
 
 @pytest.fixture
 def approvals(tmp_path: Path) -> ApprovalStore:
-    return ApprovalStore(tmp_path / "mcp-approvals.json")
+    return ApprovalStore(open_database(tmp_path / "ponder.db"))
 
 
 HttpServer = Callable[[list[str]], str]

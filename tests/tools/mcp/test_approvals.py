@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ def test_the_hash_covers_name_description_and_schema_but_not_key_order() -> None
     assert base.sha256() != ToolDefinition("t", "Does t.", {**SCHEMA, "required": []}).sha256()
 
 
-def test_review_statuses_and_the_file_written(approvals: ApprovalStore) -> None:
+def test_review_statuses_and_what_is_kept(approvals: ApprovalStore) -> None:
     tool = ToolDefinition("t", "Does t.", SCHEMA)
     assert [r.status for r in approvals.review("srv", [tool])] == ["unseen"]
     assert not approvals.knows("srv")
@@ -38,17 +39,29 @@ def test_review_statuses_and_the_file_written(approvals: ApprovalStore) -> None:
         ("changed", ("description", "input schema")),
         ("new", ()),
     ]
-
-    data = json.loads(approvals.path.read_text())
-    assert data["version"] == 1
-    assert data["servers"]["srv"]["t"]["sha256"] == tool.sha256()
-    assert [p.name for p in approvals.path.parent.iterdir()] == [approvals.path.name]  # no temporary left
+    approvals.approve("empty", [])  # a server that offered no tools is still seen
+    assert approvals.knows("empty") and approvals.review("empty", [tool])[0].status == "new"
 
 
-def test_an_unreadable_approvals_file_is_a_clear_error(approvals: ApprovalStore) -> None:
-    approvals.path.write_text("{not json")
+def test_an_approval_given_through_one_store_holds_through_another(approvals: ApprovalStore) -> None:
+    tool = ToolDefinition("t", "Does t.", SCHEMA)
+    replica = ApprovalStore(approvals.db)  # another server process on the same database
+    approvals.approve("srv", [tool])
+    assert [r.status for r in replica.review("srv", [tool])] == ["approved"]
+
+
+def test_an_earlier_approvals_file_is_taken_in_once(approvals: ApprovalStore, tmp_path: Path) -> None:
+    tool = ToolDefinition("t", "Does t.", SCHEMA)
+    record = {"sha256": tool.sha256(), "approved_at": "2026-01-02T03:04:05+00:00", "description": "Does t."}
+    old = tmp_path / "mcp-approvals.json"
+    old.write_text(json.dumps({"version": 1, "servers": {"srv": {"t": {**record, "input_schema": SCHEMA}}}}))
+    assert approvals.import_file(old) == 1
+    assert [r.status for r in approvals.review("srv", [tool])] == ["approved"]
+    assert approvals.import_file(old) == 0  # the database's own approvals win from then on
+    old.write_text("{not json")
     with pytest.raises(ConfigError, match="mcp-approvals.json cannot be read"):
-        approvals.review("srv", [])
+        approvals.import_file(old)
+    assert approvals.import_file(tmp_path / "none.json") == 0
 
 
 async def test_a_changed_tool_is_disabled_until_approved_again(

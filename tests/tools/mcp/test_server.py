@@ -11,6 +11,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 
 from ponder.config import McpServerConfig
+from ponder.store import open_database
 from ponder.tools.mcp import ApprovalStore, McpToolset
 
 HERE = Path(__file__).parent
@@ -47,7 +48,7 @@ async def test_serve_over_http_round_trips_with_ponders_own_client(
 ) -> None:
     url = http_server([*SERVE, "--http"])
     config = McpServerConfig(url=url, timeout_s=10)
-    toolset = McpToolset("ponder", config, ApprovalStore(tmp_path / "approvals.json"))
+    toolset = McpToolset("ponder", config, ApprovalStore(open_database(tmp_path / "ponder.db")))
     try:
         tools = await toolset.list_tools()
         assert [t.name for t in tools] == ["ponder.shout", "ponder.divide"]

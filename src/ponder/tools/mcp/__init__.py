@@ -14,7 +14,7 @@ Ponder toolsets to MCP clients (``ponder mcp serve``).
 Importing this package imports the MCP SDK (about a second): import it where MCP is used, not at startup.
 """
 
-from ponder.tools.mcp.approvals import APPROVALS_FILE, ApprovalStore, Review, ToolDefinition
+from ponder.tools.mcp.approvals import APPROVALS_FILE, ApprovalStore, Review, ToolDefinition, open_approvals
 from ponder.tools.mcp.connection import McpConnection, McpServerError
 from ponder.tools.mcp.content import result_text
 from ponder.tools.mcp.server import build_server, serve_http, serve_stdio
@@ -30,6 +30,7 @@ __all__ = [
     "ToolDefinition",
     "build_server",
     "configured_toolsets",
+    "open_approvals",
     "result_text",
     "serve_http",
     "serve_stdio",

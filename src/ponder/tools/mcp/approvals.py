@@ -2,12 +2,10 @@
 
 A tool definition is what the model reads: its name, description and input schema. Its hash is the sha256
 of that triple as canonical JSON (sorted keys, no spaces, UTF-8). The store keeps, per configured server,
-the hash and the definition of every approved tool, in one small JSON file written atomically (a
-temporary file in the same directory, then a rename), by default ``<data dir>/mcp-approvals.json``::
-
-    {"version": 1,
-     "servers": {"files": {"read_file": {"sha256": "9f2c...", "approved_at": "2026-01-02T03:04:05+00:00",
-                                         "description": "...", "input_schema": {...}}}}}
+the hash and the definition of every approved tool in the database (``mcp_approvals``), so an approval
+given on one replica, or with ``ponder mcp approve``, holds on every other at their next listing. An
+approvals file of an earlier Ponder (``<data dir>/mcp-approvals.json``) is taken in once
+(``open_approvals``).
 
 Reviewing a server's current tools against the store gives each one a status:
 
@@ -17,30 +15,31 @@ Reviewing a server's current tools against the store gives each one a status:
 - ``unseen``: the server has no approvals on record at all (Ponder has never listed its tools).
 
 The policy that acts on these lives in the toolset (trust on first use per server); this module only
-compares and records. It reads the file afresh on every review, so an approval given from another
-process (``ponder mcp approve``) counts at the next listing. Two processes approving at the same instant
-may lose one of the two writes; the tool is then simply reported again.
+compares and records. It reads the database afresh on every review, so an approval given from another
+process counts at the next listing; each approval is one transaction, so none is lost to another.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from sqlalchemy.engine import Connection
 
 from ponder.errors import ConfigError
+from ponder.store.database import Database, sql
 
-__all__ = ["APPROVALS_FILE", "ApprovalStore", "Review", "Status", "ToolDefinition"]
+if TYPE_CHECKING:
+    from ponder.config import Settings
+
+__all__ = ["APPROVALS_FILE", "ApprovalStore", "Review", "Status", "ToolDefinition", "open_approvals"]
 
 APPROVALS_FILE = "mcp-approvals.json"
-_VERSION = 1
 
 Status = Literal["approved", "changed", "new", "unseen"]
 
@@ -71,14 +70,15 @@ class Review:
 
 
 class ApprovalStore:
-    """Approved tool definitions, per server, in a JSON file at ``path``."""
+    """Approved tool definitions, per server, in the database's ``mcp_approvals``: every replica (and the
+    CLI) reads and writes the same approvals, each approval one transaction."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def review(self, server: str, definitions: Sequence[ToolDefinition]) -> list[Review]:
         """The status of each of ``definitions`` (the tools ``server`` offers now), in the same order."""
-        approved = self._load()["servers"].get(server)
+        approved = self._approved(server)
         reviews = []
         for definition in definitions:
             record = approved.get(definition.name) if approved is not None else None
@@ -86,7 +86,7 @@ class ApprovalStore:
                 reviews.append(Review(definition, "unseen"))
             elif record is None:
                 reviews.append(Review(definition, "new"))
-            elif record.get("sha256") == definition.sha256():
+            elif record["sha256"] == definition.sha256():
                 reviews.append(Review(definition, "approved"))
             else:
                 reviews.append(Review(definition, "changed", _differences(record, definition)))
@@ -94,55 +94,107 @@ class ApprovalStore:
 
     def knows(self, server: str) -> bool:
         """Whether ``server`` has approvals on record (even none: it offered no tools when first seen)."""
-        return server in self._load()["servers"]
+        return self._approved(server) is not None
 
     def approve(self, server: str, definitions: Sequence[ToolDefinition]) -> None:
         """Record ``definitions`` as approved for ``server`` (an empty list still marks the server seen)."""
-        data = self._load()
-        tools = data["servers"].setdefault(server, {})
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        for definition in definitions:
-            tools[definition.name] = {
-                "sha256": definition.sha256(),
-                "approved_at": now,
-                "description": definition.description,
-                "input_schema": definition.input_schema,
-            }
-        self._save(data)
+        with self.db.transaction() as db:
+            _upsert(db, server, _SEEN, "", "", {}, now)
+            for d in definitions:
+                _upsert(db, server, d.name, d.sha256(), d.description, d.input_schema, now)
 
-    def _load(self) -> dict[str, Any]:
-        # {"version": 1, "servers": {server: {tool name: {"sha256": ..., "approved_at": ..., ...}}}}
+    def import_file(self, path: Path) -> int:
+        """Take the approvals of an approvals file (``APPROVALS_FILE``, where Ponder kept them before) for
+        the servers the database has none for; how many servers were taken. ``ConfigError`` for a file
+        that cannot be read."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {"version": _VERSION, "servers": {}}
+            return 0
         except (OSError, ValueError) as err:
-            raise self._unreadable(err) from None
+            raise _unreadable(path, err) from None
         servers = data.get("servers") if isinstance(data, dict) else None
         if not isinstance(servers, dict) or not all(isinstance(v, dict) for v in servers.values()):
-            raise self._unreadable("no 'servers' table of tables")
-        return data  # type: ignore[no-any-return]
+            raise _unreadable(path, "no 'servers' table of tables")
+        taken = 0
+        with self.db.transaction() as db:
+            for server, tools in servers.items():
+                if _rows(db, server):
+                    continue
+                now = datetime.now(UTC).isoformat(timespec="seconds")
+                _upsert(db, server, _SEEN, "", "", {}, now)
+                for name, r in tools.items():
+                    description, schema = str(r.get("description", "")), r.get("input_schema") or {}
+                    _upsert(
+                        db,
+                        server,
+                        name,
+                        str(r.get("sha256", "")),
+                        description,
+                        schema,
+                        r.get("approved_at", now),
+                    )
+                taken += 1
+        return taken
 
-    def _save(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                json.dump(data, file, indent=2, sort_keys=True, ensure_ascii=False)
-                file.write("\n")
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+    def _approved(self, server: str) -> dict[str, dict[str, Any]] | None:
+        """The server's approved tools by name; None if the server was never seen."""
+        with self.db.reading() as db:
+            rows = _rows(db, server)
+        if not rows:
+            return None
+        return {r["tool"]: r for r in rows if r["tool"] != _SEEN}
 
-    def _unreadable(self, why: object) -> ConfigError:
-        return ConfigError(
-            f"The MCP approvals file {self.path} cannot be read ({why}). Fix it, or delete it: every "
-            "configured server's tools are then trusted again the next time Ponder lists them."
-        )
+
+def open_approvals(settings: Settings, db: Database | None = None) -> ApprovalStore:
+    """The approvals of this installation: in ``db`` (the server's), else the settings' database; the
+    approvals file of an earlier Ponder in the data directory is taken in once."""
+    from ponder.store import open_database
+
+    store = ApprovalStore(db if db is not None else open_database(settings.database))
+    store.import_file(settings.data_dir / APPROVALS_FILE)
+    return store
+
+
+_SEEN: Final = ""  # the row that marks a server seen (its tools may be none)
+
+
+def _rows(db: Connection, server: str) -> list[dict[str, Any]]:
+    found = db.execute(
+        sql("SELECT tool, sha256, description, input_schema FROM mcp_approvals WHERE server = :server"),
+        {"server": server},
+    ).mappings()
+    return [{**r, "input_schema": json.loads(r["input_schema"])} for r in found]
+
+
+def _upsert(
+    db: Connection, server: str, tool: str, digest: str, description: str, schema: Any, at: str
+) -> None:
+    db.execute(
+        sql(
+            "INSERT INTO mcp_approvals (server, tool, sha256, description, input_schema, approved_at) "
+            "VALUES (:server, :tool, :sha, :description, :schema, :at) ON CONFLICT (server, tool) DO UPDATE "
+            "SET sha256 = excluded.sha256, description = excluded.description, "
+            "input_schema = excluded.input_schema, approved_at = excluded.approved_at"
+        ),
+        {
+            "server": server,
+            "tool": tool,
+            "sha": digest,
+            "description": description,
+            "schema": json.dumps(schema, sort_keys=True),
+            "at": at,
+        },
+    )
+
+
+def _unreadable(path: Path, why: object) -> ConfigError:
+    return ConfigError(
+        f"The MCP approvals file {path} cannot be read ({why}). Fix it, or delete it: its approvals are "
+        "then not taken into the database, and every configured server's tools are trusted again the next "
+        "time Ponder lists them."
+    )
 
 
 def _differences(record: dict[str, Any], definition: ToolDefinition) -> tuple[str, ...]:

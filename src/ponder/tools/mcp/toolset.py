@@ -30,7 +30,7 @@ from mcp import types
 from ponder.config import McpServerConfig, Settings
 from ponder.errors import ConfigError, UserError
 from ponder.tools.base import Invoke, Tool, ToolContext, ToolError
-from ponder.tools.mcp.approvals import APPROVALS_FILE, ApprovalStore, Review, ToolDefinition
+from ponder.tools.mcp.approvals import ApprovalStore, Review, ToolDefinition, open_approvals
 from ponder.tools.mcp.connection import McpConnection, McpServerError
 from ponder.tools.mcp.content import result_text
 from ponder.tools.toolset import Toolset
@@ -132,10 +132,10 @@ class McpToolset(Toolset):
         self.approvals.approve(self.name, [r.definition for r in reviews])
         logger.info(
             "MCP server '%s' seen for the first time: its %d tools are approved as they are now "
-            "(recorded in %s).",
+            "(recorded in the database; `ponder mcp tools %s` shows them).",
             self.name,
             len(reviews),
-            self.approvals.path,
+            self.name,
         )
 
     def _disabled_message(self, review: Review) -> str:
@@ -157,8 +157,8 @@ class McpToolset(Toolset):
 
 
 def configured_toolsets(settings: Settings) -> list[McpToolset]:
-    """One toolset per ``[mcp_servers.NAME]`` of the settings, sharing the approvals in the data dir."""
-    approvals = ApprovalStore(settings.data_dir / APPROVALS_FILE)
+    """One toolset per ``[mcp_servers.NAME]`` of the settings, sharing the approvals in the database."""
+    approvals = open_approvals(settings)
     return [McpToolset(name, config, approvals) for name, config in settings.mcp_servers.items()]
 
 
