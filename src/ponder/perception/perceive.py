@@ -9,16 +9,15 @@ knows a voice turn from a typed one.
 
 The work is CPU-bound, so it runs in a worker thread; results are cached by the bytes' sha256 within a
 scope (the server's account), so a client that resends a whole conversation does not pay twice for the same
-image or clip, and no account learns from a cache hit what another account sent.
+image or clip, and no account learns from a cache hit what another account sent (cache.py: in this process,
+or in the server's database, shared by its replicas).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from ponder.messages import AudioPart, ImagePart, Message, Part, TextPart
 from ponder.perception.analysis import analyse
 from ponder.perception.asr import Transcriber, Transcript, WhisperTranscriber
 from ponder.perception.audio import decode_audio
+from ponder.perception.cache import MemoryCache, PerceptionCache
 from ponder.perception.images import decode_image
 from ponder.perception.ocr import OcrEngine
 from ponder.perception.vad import speech_seconds
@@ -55,13 +55,13 @@ class Perception:
         *,
         ocr: OcrEngine | None = None,
         transcribers: dict[str, Transcriber] | None = None,
+        cache: PerceptionCache | None = None,
     ) -> None:
         self.config = config
         self.models_dir = models_dir
         self.ocr = ocr or OcrEngine()
         self._transcribers: dict[str, Transcriber] = dict(transcribers or {})
-        self._cache: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
-        self._cache_lock = threading.Lock()  # turns perceive in worker threads, several at once
+        self.cache: PerceptionCache = cache or MemoryCache(_CACHE_SIZE)
 
     # --- single parts (also used by the CLI and /v1/audio/transcriptions) --------------------------------
 
@@ -171,18 +171,13 @@ class Perception:
         self, key: str, label: str, work: Callable[[], tuple[str, dict[str, Any]]]
     ) -> tuple[str, dict[str, Any]]:
         """``work()``'s result, or the one kept for the same bytes, relabelled for where they are now."""
-        with self._cache_lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                text, report = hit
-                text = text.replace(f'image="{report["label"]}"', f'image="{label}"', 1)
-                return text, {**report, "label": label, "cached": True, "time_s": 0.0}
-        text, report = work()  # outside the lock: other turns' media are read meanwhile
-        with self._cache_lock:
-            self._cache[key] = (text, report)
-            while len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
+        hit = self.cache.get(key)
+        if hit is not None:
+            text, report = hit
+            text = text.replace(f'image="{report["label"]}"', f'image="{label}"', 1)
+            return text, {**report, "label": label, "cached": True, "time_s": 0.0}
+        text, report = work()  # no lock held: other turns' media are read meanwhile
+        self.cache.put(key, (text, report))
         return text, report
 
     def _part(

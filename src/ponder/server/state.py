@@ -60,8 +60,11 @@ class ServerState:
     def __post_init__(self) -> None:
         if self.perception is None:
             from ponder.perception import Perception
+            from ponder.perception.cache import DatabaseCache
 
-            self.perception = Perception(self.settings.perception, self.settings.models_dir)
+            self.perception = Perception(  # what it reads is kept in the database, for every replica
+                self.settings.perception, self.settings.models_dir, cache=DatabaseCache(self.db)
+            )
         self.keys = KeyStore(self.db)
         if self.settings.server.redis_url:
             from ponder.store.redis_limits import RedisLimiter

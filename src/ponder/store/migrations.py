@@ -665,6 +665,22 @@ def m020_mcp_approvals(db: Connection) -> None:
     md.create_all(db)
 
 
+def m021_perception_cache(db: Connection) -> None:
+    """What perception read from an image or a clip, by scope and sha256 (perception/cache.py), so no
+    replica reads the same media twice; kept a day at most."""
+    md = sa.MetaData()
+    sa.Table(
+        "perception_cache",
+        md,
+        sa.Column("key", Text, primary_key=True),  # sha256 of kind:scope NUL the media's sha256
+        sa.Column("text", Text, nullable=False),
+        sa.Column("report", Text, nullable=False),  # JSON
+        sa.Column("at", Float, nullable=False),
+        sa.Index("perception_cache_by_age", "at"),
+    )
+    md.create_all(db)
+
+
 # the error type of a stored HTTP answer (server/errors.py) -> the kind of domain error it was
 _LEGACY_ERRORS = {"payment_error": "declined", "not_found_error": "not_found"}
 
@@ -690,4 +706,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     m018_waiting_changes,
     m019_messaging_channels,
     m020_mcp_approvals,
+    m021_perception_cache,
 ]
