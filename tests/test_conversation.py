@@ -252,3 +252,38 @@ def test_a_structured_output_turn_may_end_with_a_call_for_the_client(tmp_path: P
     assert reply.status_code == 200, reply.text
     choice = reply.json()["choices"][0]
     assert choice["finish_reason"] == "tool_calls" and choice["message"]["tool_calls"][0]["id"] == "call_1"
+
+
+async def test_every_request_of_a_sessions_turns_carries_one_routing_key(tmp_path: Path) -> None:
+    """Contemplating's sub-agents and every later turn of a session carry the same routing key (a hash, not
+    the ids), so a session-aware router in front of several engines keeps the conversation on one."""
+    from ponder.config import MemoryConfig
+    from ponder.conversation import Conversation, TurnSpec
+    from ponder.memory.service import MemoryService
+    from ponder.messages import Message
+    from ponder.modes.registry import ModeOptions, Selection
+
+    db = open_database(tmp_path / "p.db")
+    memory = MemoryService(db, MemoryConfig(extract=False), HashingEmbedder())
+    runner = Conversation(Settings(data_dir=tmp_path, programs=False), memory=lambda: memory)
+    model = ScriptedModel(default="Answer: 4")
+    owner = Owner("acme", "ann")
+    for words in ("What is 2 + 2?", "And 3 + 1?"):
+        spec = TurnSpec(
+            [Message.user(words)],
+            Selection("contemplating"),
+            ModeOptions(agents=3, adaptive=False),
+            owner=owner,
+            session_id="s1",
+        )
+        turn = runner.begin(spec)
+        await turn.prepare(model)
+        await turn.complete()
+    keys = {call.settings.routing_key for call in model.calls}
+    assert len(model.calls) >= 4 and len(keys) == 1
+    [key] = keys
+    assert len(key) == 32 and "ann" not in key and "s1" not in key
+    other = runner.begin(TurnSpec([Message.user("Hi")], Selection("instant"), owner=owner))  # no session
+    await other.prepare(model)
+    await other.complete()
+    assert model.calls[-1].settings.routing_key == ""

@@ -75,6 +75,9 @@ class ConfiguredModel(BaseModel):
     # The model reads images itself (an OpenAI-compatible server running a vision model): image parts go
     # to it as they are. Otherwise perception turns them into text (OCR and image analysis) first.
     vision: bool = False
+    # The header that carries each conversation's stable routing key to the engine (a hash of its owner and
+    # session), for a session-aware router in front of several engines; "" sends none.
+    routing_header: str = "X-Session-Id"
 
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) if self.api_key_env else None

@@ -25,6 +25,7 @@ translating ``TurnEvent``s. Blocking work (the database, the store) runs through
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -272,6 +273,7 @@ class Turn:
         shown = AnswerPrefix()
         response = None
         messages, settings, output = self.messages, self.spec.settings, self.spec.output
+        settings = replace(settings, routing_key=_routing_key(self.spec))
         if output is not None:
             messages = _told(messages, output)
             settings = replace(settings, json_schema=output.schema)
@@ -369,6 +371,16 @@ class Turn:
         if not self.perception or not count:
             return None
         return self.messages[len(self.messages) - count :]
+
+
+def _routing_key(spec: TurnSpec) -> str:
+    """A stable key of the turn's conversation, the same for every turn of a session (and every sub-agent
+    of a turn), for an engine router that keeps a conversation on one engine: a hash, so nothing of who the
+    person is reaches the engine's infrastructure. "" for a turn without a session or owner."""
+    if spec.owner is None or spec.session_id is None:
+        return ""
+    owner = spec.owner
+    return hashlib.sha256(f"{owner.account}\x00{owner.user}\x00{spec.session_id}".encode()).hexdigest()[:32]
 
 
 def _told(messages: list[Message], output: OutputSchema) -> list[Message]:

@@ -280,6 +280,22 @@ async def test_settings_and_api_key_reach_the_server(
     assert "stream" not in body
 
 
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_a_conversations_routing_key_reaches_the_engine_as_a_header(
+    server: FakeServer, connect: Callable[..., OpenAICompatibleModel], streaming: bool
+) -> None:
+    settings = ModelSettings(routing_key="3f2a" * 8)
+    model = connect()
+    if streaming:
+        await _collect(model.stream(HELLO, settings))
+    else:
+        await model.request(HELLO, settings)
+    assert server.requests[-1]["headers"]["x-session-id"] == "3f2a" * 8
+    await model.request(HELLO, ModelSettings())  # no session: no key
+    assert "x-session-id" not in server.requests[-1]["headers"]
+    assert "routing_key" not in server.requests[-1]["body"]
+
+
 async def test_unset_settings_are_left_out_and_stream_asks_for_usage(
     server: FakeServer, connect: Callable[..., OpenAICompatibleModel]
 ) -> None:

@@ -55,6 +55,10 @@ class ModelSettings:
     presence_penalty: float = 0.0
     logit_bias: tuple[tuple[int, float], ...] = ()
     logprobs: int | None = None
+    # A stable key of the conversation (a hash of its owner and session), sent to an OpenAI-compatible
+    # engine as a header so a session-aware router keeps one conversation on one engine and its prefix cache
+    # hot; "" : none (a turn without a session). The embedded engine keeps conversations itself.
+    routing_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
@@ -52,7 +52,7 @@ from ponder.messages import (
 )
 from ponder.models.base import Model, ModelSettings, replay
 
-__all__ = ["OpenAICompatibleModel", "to_openai_messages", "wire_name"]
+__all__ = ["ROUTING_HEADER", "OpenAICompatibleModel", "to_openai_messages", "wire_name"]
 
 SPEC_PREFIX = "openai:"
 SPEC_FORM = "openai:http://host:8000/v1#model-name"
@@ -66,6 +66,10 @@ _AUDIO_FORMATS = {  # media type -> OpenAI's input_audio format
     "audio/mpeg": "mp3",
     "audio/mp3": "mp3",
 }
+# The header carrying a conversation's routing key (ModelSettings.routing_key): what a session-aware router
+# in front of several engines keys on (vLLM production-stack's router: --session-key x-session-id; an
+# Envoy/Istio or nginx consistent hash on a header). ``[models.NAME] routing_header`` changes it.
+ROUTING_HEADER: Final = "X-Session-Id"
 _FINISH_REASONS: dict[str, FinishReason] = {"stop": "stop", "length": "length", "tool_calls": "tool_calls"}
 
 
@@ -81,6 +85,7 @@ class OpenAICompatibleModel(Model):
         timeout_s: float = 600.0,
         client: httpx.AsyncClient | None = None,
         vision: bool = False,
+        routing_header: str = ROUTING_HEADER,
     ) -> None:
         scheme, sep, rest = base_url.partition("://")
         if not sep or scheme.lower() not in ("http", "https") or not rest.strip("/"):
@@ -97,10 +102,17 @@ class OpenAICompatibleModel(Model):
         self._client = client
         self._owns_client = client is None  # an injected client belongs to the caller: never closed here
         self.accepts_images = vision  # a vision model: images go to it as image_url parts
+        self.routing_header = routing_header  # carries ModelSettings.routing_key ("" : not sent)
 
     @classmethod
     def from_spec(
-        cls, spec: str, *, api_key: str | None = None, timeout_s: float = 600.0, vision: bool = False
+        cls,
+        spec: str,
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 600.0,
+        vision: bool = False,
+        routing_header: str = ROUTING_HEADER,
     ) -> OpenAICompatibleModel:
         """The model a spec such as ``openai:http://host:8000/v1#Qwen/Qwen2.5-7B-Instruct`` names."""
         if not spec.startswith(SPEC_PREFIX):
@@ -115,7 +127,14 @@ class OpenAICompatibleModel(Model):
             raise UnknownModelError(
                 f"'{spec}' has no http:// or https:// before the host: write {SPEC_FORM}."
             )
-        return cls(base_url, model.strip(), api_key=api_key, timeout_s=timeout_s, vision=vision)
+        return cls(
+            base_url,
+            model.strip(),
+            api_key=api_key,
+            timeout_s=timeout_s,
+            vision=vision,
+            routing_header=routing_header,
+        )
 
     @property
     def name(self) -> str:
@@ -132,7 +151,7 @@ class OpenAICompatibleModel(Model):
             response = await self._http().post(
                 self.url,
                 json=self._body(messages, settings, stream=False),
-                headers=self._headers(),
+                headers=self._headers(settings),
                 timeout=self._timeout,
             )
         if self._other_schema_style(response, settings):
@@ -166,7 +185,12 @@ class OpenAICompatibleModel(Model):
         with self._transport_errors():
             # ``async with`` closes the HTTP stream when the consumer stops early or its task is cancelled.
             async with aconnect_sse(
-                self._http(), "POST", self.url, json=body, headers=self._headers(), timeout=self._timeout
+                self._http(),
+                "POST",
+                self.url,
+                json=body,
+                headers=self._headers(settings),
+                timeout=self._timeout,
             ) as source:
                 if source.response.status_code >= 400:
                     await source.response.aread()
@@ -224,8 +248,11 @@ class OpenAICompatibleModel(Model):
             self._client = httpx.AsyncClient(timeout=self._timeout)
         return self._client
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+    def _headers(self, settings: ModelSettings | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        if settings is not None and settings.routing_key and self.routing_header:
+            headers[self.routing_header] = settings.routing_key
+        return headers
 
     def _body(self, messages: Sequence[Message], settings: ModelSettings, *, stream: bool) -> dict[str, Any]:
         converted = to_openai_messages(messages, wire_name)

@@ -22,7 +22,7 @@ from ponder.models.base import Model, ModelInfo
 from ponder.models.embedded.catalog import CATALOG, find_embedded
 from ponder.models.embedded.prefix_cache import PrefixStore
 from ponder.models.embedded.weights import ProgressCallback, is_ready, missing_parts
-from ponder.models.openai_compat import OpenAICompatibleModel
+from ponder.models.openai_compat import ROUTING_HEADER, OpenAICompatibleModel
 
 __all__ = ["list_models", "resolve_model"]
 
@@ -32,8 +32,10 @@ def resolve_model(spec: str, settings: Settings, *, progress: ProgressCallback |
     configured = settings.models.get(spec)
     api_key = None
     vision = False
+    routing_header = ROUTING_HEADER
     if configured is not None:
         spec, api_key, vision = configured.spec, configured.api_key(), configured.vision
+        routing_header = configured.routing_header
     backend, sep, rest = spec.partition(":")
     if not sep and find_embedded(spec):
         backend, rest = "embedded", spec
@@ -80,7 +82,11 @@ def resolve_model(spec: str, settings: Settings, *, progress: ProgressCallback |
         return ScriptedModel(name=spec, default=step, delay_s=delay_s, record=False)
     if backend == "openai":
         return OpenAICompatibleModel.from_spec(
-            spec, api_key=api_key, timeout_s=settings.request_timeout_s, vision=vision
+            spec,
+            api_key=api_key,
+            timeout_s=settings.request_timeout_s,
+            vision=vision,
+            routing_header=routing_header,
         )
     raise UnknownModelError(_unknown(spec, settings))
 
