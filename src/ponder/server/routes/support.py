@@ -6,8 +6,10 @@ the account's tickets, and a reply delivered into the messaging thread a ticket 
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 from fastapi import APIRouter
+from fastapi import Path as FastApiPath
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +22,8 @@ from ponder.server.routes.memory import All
 __all__ = ["router"]
 
 router = APIRouter(tags=["support"], responses=ERRORS)
+
+TicketId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1, description="A support ticket's id.")]
 
 
 class TicketReply(BaseModel):
@@ -41,7 +45,9 @@ async def tickets_list(state: State, caller: Caller, everything: All = False) ->
 
 
 @router.post("/v1/support/tickets/{ticket_id}/reply")
-async def tickets_reply(state: State, caller: Caller, ticket_id: int, reply: TicketReply) -> JSONResponse:
+async def tickets_reply(
+    state: State, caller: Caller, ticket_id: TicketId, reply: TicketReply
+) -> JSONResponse:
     """A person's answer, delivered into the messaging thread the ticket came from."""
     shop = state.shop
     try:
