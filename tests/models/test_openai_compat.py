@@ -13,6 +13,7 @@ import socket
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -701,3 +702,38 @@ async def test_sampling_fields_go_out_and_log_probabilities_come_back() -> None:
     assert response.details["logprobs"] == [token] == done.response.details["logprobs"]
     await model.request(HELLO, ModelSettings())
     assert "logprobs" not in sent[-1] and "frequency_penalty" not in sent[-1] and "logit_bias" not in sent[-1]
+
+
+async def test_contemplating_sends_its_agents_as_one_same_prefix_group_with_one_routing_key(
+    server: FakeServer, connect: Callable[..., OpenAICompatibleModel], tmp_path: Path
+) -> None:
+    """Through an engine, Contemplating's sub-agents go out together as requests whose prompts share one
+    prefix (the engine's prefix cache prefills it once), and every request of the session carries the
+    same routing key."""
+    from ponder.config import MemoryConfig, Settings
+    from ponder.conversation import Conversation, TurnSpec
+    from ponder.memory.owner import Owner
+    from ponder.memory.service import MemoryService
+    from ponder.modes.registry import ModeOptions, Selection
+    from ponder.store import open_database
+    from ponder.testing import HashingEmbedder
+
+    memory = MemoryService(open_database(tmp_path / "p.db"), MemoryConfig(extract=False), HashingEmbedder())
+    runner = Conversation(Settings(data_dir=tmp_path, programs=False), memory=lambda: memory)
+    spec = TurnSpec(
+        [Message.user("What is 17 * 23?")],
+        Selection("contemplating"),
+        ModeOptions(agents=3, adaptive=False),
+        owner=Owner("acme", "ann"),
+        session_id="s1",
+    )
+    before = len(server.requests)
+    turn = runner.begin(spec)
+    await turn.prepare(connect())
+    await turn.complete()
+    sent = server.requests[before:]
+    assert {r["headers"].get("x-session-id") for r in sent} != {None}
+    assert len({r["headers"].get("x-session-id") for r in sent}) == 1
+    prompts = [json.dumps(r["body"]["messages"][:2]) for r in sent]  # the system prompt and the question
+    shared = max(prompts.count(p) for p in prompts)
+    assert shared >= 3, [r["body"]["messages"] for r in sent]  # the three agents: one prefix
