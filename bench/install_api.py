@@ -4,12 +4,13 @@ fresh virtual environment with an empty pip cache, from the package registry.
     python bench/install_api.py                 # this checkout, API-only
     python bench/install_api.py --extras vision # with an extra
 
-Two steps, each timed: ``pip download`` of every distribution the install needs (the download size is what
-lands on disk), then ``pip install --no-index`` from those files into the fresh venv (unpacking and
-installing). The total is what a fresh machine pays. Prints both, the size, the distribution count, and
-whether the heavy parts stayed out (llama-cpp-python, faster-whisper, moonshine-voice, sounddevice, the
-model weight packages), and checks that ``ponder serve --help`` runs in the new environment. A JSON line
-goes to bench/results/install_api.jsonl.
+Two steps, timed, with an empty pip cache and none of this machine's local wheelhouse: ``pip download`` of
+everything the install needs (its files are the download size), then ``pip install`` from those files
+into the fresh venv (unpacking, building ponder). The sum is what a fresh machine pays. Prints it, the
+download size, the
+distributions installed, whether the heavy parts stayed out (llama-cpp-python, faster-whisper,
+moonshine-voice, sounddevice, the model weight packages), and checks that ``ponder serve --help`` runs in
+the new environment. A JSON line goes to bench/results/install_api.jsonl.
 """
 
 from __future__ import annotations
@@ -46,30 +47,38 @@ def main() -> None:
         venv, wheels, cache = Path(tmp) / "venv", Path(tmp) / "wheels", Path(tmp) / "cache"
         run([sys.executable, "-m", "venv", str(venv)])
         pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
-        env = {**os.environ, "PIP_CACHE_DIR": str(cache)}  # empty: nothing comes from an earlier install
-        download_s = run([*pip, "download", "-d", str(wheels), target], env=env)
+        # An empty cache, and no local wheelhouse or config of this machine: everything from the registry.
+        env = {**os.environ, "PIP_CACHE_DIR": str(cache), "PIP_FIND_LINKS": "", "PIP_CONFIG_FILE": os.devnull}
+        build = ["setuptools>=68", "wheel"]  # the build backend ponder itself is built with
+        download_s = run([*pip, "download", "-d", str(wheels), target, *build], env=env)
         size = sum(f.stat().st_size for f in wheels.iterdir())
-        names = sorted(f.name for f in wheels.iterdir())
-        install_s = run([*pip, "install", "--no-index", "--find-links", str(wheels), target], env=env)
+        local = [*pip, "install", "--no-index", "--find-links", str(wheels)]
+        install_s = run([*local, target], env=env)
+        total = download_s + install_s
+        python = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+        listed = subprocess.run(
+            [*python, "list", "--format=json"], capture_output=True, text=True, check=True
+        )
+        names = sorted(p["name"] for p in json.loads(listed.stdout))
         heavy = [n for n in names if n.lower().replace("-", "_").startswith(HEAVY)]
         serve = subprocess.run(
             [str(venv / "bin" / "ponder"), "serve", "--help"], capture_output=True, text=True, check=False
         )
-    total = download_s + install_s
     result = {
         "extras": args.extras,
+        "total_s": round(total, 1),
         "download_s": round(download_s, 1),
         "install_s": round(install_s, 1),
-        "total_s": round(total, 1),
         "download_mb": round(size / 2**20, 1),
         "distributions": len(names),
         "heavy_parts": heavy,
         "serve_help_ok": serve.returncode == 0,
     }
     print(
-        f"install {'API-only' if not args.extras else '[' + args.extras + ']'}: {total:.1f} s in all "
-        f"(download {download_s:.1f} s, install {install_s:.1f} s), {size / 2**20:.1f} MiB in "
-        f"{len(names)} distributions; heavy parts: {', '.join(heavy) or 'none'}; ponder serve --help: "
+        f"install {'API-only' if not args.extras else '[' + args.extras + ']'}: {total:.1f} s "
+        f"(download {download_s:.1f} s, install {install_s:.1f} s), "
+        f"{size / 2**20:.1f} MiB downloaded, {len(names)} distributions installed; heavy parts: "
+        f"{', '.join(heavy) or 'none'}; ponder serve --help: "
         f"{'runs' if serve.returncode == 0 else 'FAILS: ' + serve.stderr[-300:]}"
     )
     RESULTS.parent.mkdir(exist_ok=True)
