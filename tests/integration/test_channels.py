@@ -7,25 +7,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from ponder.channels.service import ChannelService
 from ponder.commerce.formats import demo_store_path, load_store
 from ponder.commerce.model import Address
 from ponder.commerce.payments import TestPaymentProvider
 from ponder.commerce.shop import Shop
-from ponder.config import DEFAULT_MODEL, ChannelConfig, MemoryConfig, Settings, load_settings
+from ponder.config import ChannelConfig, MemoryConfig, Settings
 from ponder.conversation import Conversation
 from ponder.memory.owner import Owner
 from ponder.memory.service import MemoryService
 from ponder.models.embedded.backend import EmbeddedModel
-from ponder.models.embedded.catalog import find_embedded
-from ponder.models.embedded.weights import missing_parts
 from ponder.store import open_database
 from ponder.testing import HashingEmbedder
 from ponder.testing.platforms import FakeGraphAPI, Recorded, whatsapp_signature
@@ -35,19 +32,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 NUMBER, TOKEN, SECRET = "106540352242922", "graph-token", "app-secret"
 ANN = "16505551234"
 OWNER = Owner("local", f"whatsapp:{ANN}")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def default_model() -> AsyncIterator[EmbeddedModel]:
-    spec = find_embedded(DEFAULT_MODEL.removeprefix("embedded:"))
-    assert spec is not None
-    problems = missing_parts(spec)
-    if problems:
-        pytest.fail(f"the default model is not installed: {problems} ({spec.install_hint})")
-    model = EmbeddedModel(spec=spec, models_dir=load_settings().models_dir, context_length=4096)
-    await model.load()
-    yield model
-    await model.aclose()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from ponder.store.jobs import enqueue
 
 __all__ = ["INBOUND_JOB", "ChannelInbox", "inbound_from_json"]
 
-INBOUND_JOB: Final = "channel.inbound"  # payload: {"channel", "message_id"}
+INBOUND_JOB: Final = "channel.inbound"  # payload: {"channel", "message_id", "thread"}
 
 
 class ChannelInbox:
@@ -45,7 +45,7 @@ class ChannelInbox:
                         db,
                         INBOUND_JOB,
                         f"{channel}:{message.message_id}",
-                        {"channel": channel, "message_id": message.message_id},
+                        {"channel": channel, "message_id": message.message_id, "thread": message.thread},
                         max_attempts=5,
                     )
                     new.append(message)

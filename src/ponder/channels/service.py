@@ -165,8 +165,7 @@ class ChannelService:
         await self.outbox.deliver(payload, self.in_thread)
 
     async def _answer(self, payload: dict[str, Any]) -> None:
-        found = await self.in_thread(self.inbox.get, payload["channel"], payload["message_id"])
-        thread = f"{payload['channel']}:{found[0].thread}" if found else ""
+        thread = f"{payload['channel']}:{payload['thread']}"
         held = self._threads.setdefault(thread, [asyncio.Lock(), 0])
         held[1] += 1
         try:
