@@ -191,6 +191,8 @@ class ServerConfig(BaseModel):
     # loses it to another server, or to this one restarted, after this long).
     channel_workers: int = Field(default=4, ge=1)
     channel_lease_s: float = Field(default=30.0, ge=1.0)
+    # The same for the jobs left after a turn (learning what it taught), which every server drains.
+    job_lease_s: float = Field(default=60.0, ge=1.0)
     # Rate limits in Redis (redis://host:6379/0), shared by several servers; unset: in the database.
     redis_url: str | None = None
     # Where agents and people reach this server (https://shop.example.com), for the URLs it hands out (the
@@ -276,7 +278,8 @@ class CommerceConfig(BaseModel):
     # The account whose store the CLI uses (ponder shop, ponder ask --mode shopping); the server uses the
     # API key's account.
     account: str = "local"
-    # "test": the bundled TestPaymentProvider (its ledger at DATA_DIR/test-payments.db); or MODULE:NAME, a
+    # "test": the bundled TestPaymentProvider (its ledger at DATA_DIR/test-payments.db; "test:PATH": at PATH,
+    # one ledger for the servers of one machine, as an outside provider keeps one); or MODULE:NAME, a
     # callable taking the settings and returning a PaymentProvider (a real provider's adapter).
     payment_provider: str = "test"
     # More payment providers, by name (the same forms), for payment_handlers to charge through.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ponder.commerce.actions import settle_after
@@ -56,9 +57,13 @@ __all__ = [
 
 def load_provider(settings: Settings, name: str = DEFAULT) -> PaymentProvider:
     """The payment provider ``name`` (``[commerce] payment_provider``, or one of ``payment_providers``):
-    the test one (its own ledger in the data dir), or MODULE:NAME called with the settings."""
+    the test one (its own ledger in the data dir; ``test:PATH``: the ledger at PATH, shared by the servers of
+    one machine as an outside provider's books are), or MODULE:NAME called with the settings."""
     commerce = settings.commerce
     spec = commerce.payment_provider if name == DEFAULT else commerce.payment_providers[name]
+    if spec.startswith("test:"):
+        ledger = Path(spec.removeprefix("test:")).expanduser()
+        return TestPaymentProvider(ledger, name="test" if name == DEFAULT else name)
     if spec == "test":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if name == DEFAULT:

@@ -191,7 +191,9 @@ def _async_jobs(state: ServerState) -> AsyncJobWorker:
     from ponder.store.async_jobs import AsyncJobWorker
 
     learn = functools.partial(run_learning, lambda: state.memory, state.model)
-    return AsyncJobWorker(JobQueue(state.db, lease_s=60.0), {LEARN_JOB: learn}, concurrency=1)
+    return AsyncJobWorker(
+        JobQueue(state.db, lease_s=state.settings.server.job_lease_s), {LEARN_JOB: learn}, concurrency=1
+    )
 
 
 def _channels(state: ServerState) -> ChannelService:

@@ -179,6 +179,10 @@ class EngineClient:
     def set_rules(self, rules: Sequence[Mapping[str, Any]]) -> None:
         httpx.put(self.url + "/fake/rules", json=list(rules), timeout=30).raise_for_status()
 
+    def set_speed(self, token_delay_s: float, tokens: int = 16) -> None:
+        speed = {"token_delay_s": token_delay_s, "tokens": tokens}
+        httpx.put(self.url + "/fake/speed", json=speed, timeout=30).raise_for_status()
+
 
 @contextlib.contextmanager
 def fake_engine(

@@ -6,8 +6,8 @@ It answers ``POST /v1/chat/completions`` whole or streamed (server-sent events, 
 asked. What it answers is set by rules, never by a model: the first rule whose ``match`` (a regular
 expression) is found in the prompt's text gives the reply, a text or tool calls; without one, the reply is
 ``tokens`` words. Every request is recorded with its headers and body: ``GET /fake/requests`` lists them,
-``DELETE /fake/requests`` forgets them, ``PUT /fake/rules`` replaces the rules; those three are what a
-test in another process uses.
+``DELETE /fake/requests`` forgets them, ``PUT /fake/rules`` replaces the rules and ``PUT /fake/speed`` the
+delay and the default reply's length: what a test in another process uses.
 
 Not here: tokenization (a token is a word), grammars (a ``response_format`` is recorded, not enforced),
 authentication (any key is taken).
@@ -41,6 +41,11 @@ class Rule(BaseModel):
     match: str
     text: str = ""
     tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Speed(BaseModel):
+    token_delay_s: float = Field(ge=0)
+    tokens: int = Field(default=16, ge=1)
 
 
 @dataclass
@@ -101,6 +106,11 @@ def create_engine_app(state: EngineState) -> FastAPI:
         count = len(state.requests)
         state.requests.clear()
         return {"forgotten": count}
+
+    @app.put("/fake/speed")
+    async def set_speed(speed: Speed) -> Speed:
+        state.token_delay_s, state.tokens = speed.token_delay_s, speed.tokens
+        return speed
 
     @app.put("/fake/rules")
     async def set_rules(rules: list[Rule]) -> dict[str, int]:
