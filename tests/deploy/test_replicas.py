@@ -27,6 +27,7 @@ from ponder.commerce.model import Address, Customer, PaymentMethod, Product, Sto
 from ponder.commerce.payments import TestPaymentProvider
 from ponder.memory.embeddings import E5Embedder
 from ponder.store import open_database
+from ponder.store.database import sql
 from ponder.testing.cluster import Cluster, EngineClient, Process, fake_engine, redis_server, round_robin
 
 pytestmark = pytest.mark.integration
@@ -119,7 +120,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_server: str) -
                 database_url,
                 redis,
                 engine.spec,
-                slots=8,  # the burst's 2 x 12 requests go 8 to each replica: none is refused for want of a slot
+                slots=8,  # the burst's 24 requests go 8 to each replica: none is refused for want of a slot
                 config_extra=extra,
                 env={"PONDER_SERVER__JOB_LEASE_S": "2"},
             )
@@ -257,3 +258,75 @@ def _charges(ledger: Path) -> int:
         return len(provider.charges())
     finally:
         provider.close()
+
+
+def test_a_replica_killed_under_load_loses_no_acknowledged_turn_and_its_jobs_finish_elsewhere(
+    fresh: Deployment, tmp_path: Path
+) -> None:
+    """Turns that state a fact (each queues a learning job) go round four replicas; one is killed -9 while
+    turns and jobs are in flight. Every turn answered 200 is in its stored session, and every learning job
+    ends done: those the dead replica held are claimed again when their lease (2 s here) ends."""
+    fresh.engine.set_rules([LEARN])
+    fresh.engine.set_speed(0.01)  # 16 words: about 0.2 s a turn, so that some are in flight at the kill
+    [victim] = fresh.cluster.start(1)
+    with round_robin(tmp_path, [r.url for r in fresh.replicas]) as proxy:
+        acknowledged = asyncio.run(
+            _load(proxy.url, fresh.key, clients=8, seconds=6.0, kill_after=2.5, victim=victim)
+        )
+    assert not victim.alive()
+    assert sum(len(texts) for texts in acknowledged.values()) > 20
+    survivor = fresh.replicas[0]
+    for session, texts in acknowledged.items():
+        stored = get(survivor, fresh.key, f"/v1/sessions/{session}", user="kim")
+        kept = [m["content"] for m in stored["messages"] if m["role"] == "user"]
+        assert set(texts) <= set(kept), session
+    deadline = time.monotonic() + 60
+    while (waiting := _learning_jobs_waiting(fresh.database_url)) > 0:
+        assert time.monotonic() < deadline, f"{waiting} learning jobs never finished"
+        time.sleep(0.5)
+
+
+async def _load(
+    url: str, key: str, *, clients: int, seconds: float, kill_after: float, victim: Process
+) -> dict[str, list[str]]:
+    """``clients`` conversations at once for ``seconds``, killing ``victim`` after ``kill_after``; the user
+    messages of the turns answered 200, by session."""
+    acknowledged: dict[str, list[str]] = {}
+    stop = time.monotonic() + seconds
+    headers = {"Authorization": f"Bearer {key}"}
+
+    async def client(number: int, http: httpx.AsyncClient) -> None:
+        session = f"k{number}-{uuid.uuid4().hex[:6]}"
+        turn = 0
+        while time.monotonic() < stop:
+            text = f"I like the colour number {number}-{turn}."
+            body = chat_body(text, user="kim")
+            try:
+                answer = await http.post(
+                    url + "/v1/chat/completions", json=body, headers=headers | {"X-Ponder-Session": session}
+                )
+            except httpx.HTTPError:
+                answer = None
+            if answer is not None and answer.status_code == 200:
+                acknowledged.setdefault(session, []).append(text)
+                turn += 1
+            else:  # not acknowledged: the conversation goes on in a new session, as a client would retry
+                session = f"k{number}-{uuid.uuid4().hex[:6]}"
+
+    async def killer() -> None:
+        await asyncio.sleep(kill_after)
+        await asyncio.to_thread(victim.kill)
+
+    async with httpx.AsyncClient(timeout=60) as http:
+        await asyncio.gather(killer(), *(client(n, http) for n in range(clients)))
+    return acknowledged
+
+
+def _learning_jobs_waiting(database_url: str) -> int:
+    db = open_database(database_url)
+    try:
+        with db.transaction() as conn:
+            query = "SELECT count(*) FROM jobs WHERE kind = 'memory.learn' AND state IN ('queued', 'running')"
+            return int(conn.execute(sql(query)).scalar_one())
+    finally:
+        db.close()
