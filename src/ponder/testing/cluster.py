@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from ponder.store import KeyStore, open_database
+from ponder.testing.proxy import HEALTH_PATH
 
 __all__ = [
     "Cluster",
@@ -208,7 +209,7 @@ def round_robin(workdir: Path, upstreams: Sequence[str], *, cpu: int | None = No
     port = free_port()
     command = [sys.executable, "-m", "ponder.testing.proxy", "--port", str(port), *upstreams]
     url = f"http://127.0.0.1:{port}"
-    process = _start("proxy", _pinned(command, cpu), workdir / f"proxy-{port}.log", url, "/healthz")
+    process = _start("proxy", _pinned(command, cpu), workdir / f"proxy-{port}.log", url, HEALTH_PATH)
     try:
         yield process
     finally:

@@ -3,10 +3,10 @@ tests and benches (``python -m ponder.testing.proxy --port 8080 http://127.0.0.1
 
 Each request goes to the next upstream in turn, whole bodies in and streamed answers out (server-sent
 events pass through as they come), with an ``X-Upstream`` header naming which upstream answered (its
-index). An upstream that refuses the connection (a replica killed, or not started yet) is skipped for
-``down_s`` seconds and the request goes to the next one: nothing was sent to it, so that is safe, as a real
-balancer's passive health check does. A request an upstream took and then dropped is answered 502 and
-never sent again: the client decides whether to retry.
+index); ``GET /_proxy/healthz`` is answered by the proxy itself. An upstream that refuses the connection (a
+replica killed, or not started yet) is skipped for ``down_s`` seconds and the request goes to the next one:
+nothing was sent to it, so that is safe, as a real balancer's passive health check does. A request an
+upstream took and then dropped is answered 502 and never sent again: the client decides whether to retry.
 
 Not here: TLS, active health checks, keep-alive tuning, or HTTP/2: a load balancer in production is nginx,
 Envoy, a cloud balancer or a Kubernetes Service (docs/deploy.md).
@@ -22,7 +22,9 @@ from typing import Any
 
 import httpx
 
-__all__ = ["RoundRobinProxy", "main"]
+__all__ = ["HEALTH_PATH", "RoundRobinProxy", "main"]
+
+HEALTH_PATH = "/_proxy/healthz"
 
 # Headers that describe one hop, not the message (RFC 9110 section 7.6.1), and the ones httpx sets itself.
 _HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
@@ -47,6 +49,9 @@ class RoundRobinProxy:
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if scope["path"] == HEALTH_PATH:  # the proxy's own liveness, answered here
+            await _plain(send, 200, b"ok\n")
             return
         body = bytearray()
         while True:
