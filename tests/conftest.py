@@ -147,6 +147,37 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.wait(10)
 
 
+@pytest.fixture
+def http_server() -> Iterator[Callable[..., str]]:
+    """``http_server(argv, cwd=None)``: start ``argv + [PORT]`` (an MCP server over streamable HTTP) in
+    ``cwd`` on a free local port, wait until it accepts connections, and return its MCP URL; every server
+    started is killed after the test."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(argv: list[str], cwd: Path | None = None) -> str:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        process = subprocess.Popen([*argv, str(port)], cwd=cwd, stderr=subprocess.PIPE)
+        processes.append(process)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return f"http://127.0.0.1:{port}/mcp"
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    _, err = process.communicate(timeout=5)
+                    pytest.fail(f"{argv} did not start listening: {err.decode(errors='replace')}")
+                time.sleep(0.05)
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.communicate(timeout=10)
+
+
 # --- perception: OCR and Whisper load once per session (they take seconds), for every test directory ---
 
 

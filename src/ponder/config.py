@@ -186,6 +186,10 @@ class ServerConfig(BaseModel):
     max_image_urls: int = Field(default=8, ge=1)  # distinct URLs in one request (beyond: 400)
     turn_timeout_s: float = Field(default=600.0, gt=0)  # a turn that runs longer gets 504
     graceful_shutdown_s: float = Field(default=60.0, gt=0)  # SIGTERM: how long in-flight requests get
+    # The tools of the ``tools`` setting are listed at start and again before a turn once this many seconds
+    # old (0: before every turn), so an MCP tool approved since (on any replica, or with ``ponder mcp
+    # approve``) is offered, and one whose definition changed on its server is withheld, without a restart.
+    tools_refresh_s: float = Field(default=5.0, ge=0)
     # Messaging channels ([[channels]]): how many of their jobs (a message's turn, a send) run at once, and
     # how long a job stays its worker's unless renewed (a worker renews it while it runs; one that died
     # loses it to another server, or to this one restarted, after this long).

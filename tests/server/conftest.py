@@ -21,6 +21,7 @@ import uvicorn
 from ponder.config import (
     ChannelConfig,
     CommerceConfig,
+    McpServerConfig,
     MemoryConfig,
     ServerConfig,
     Settings,
@@ -111,6 +112,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         busy_timeout_s: float = BUSY_TIMEOUT_S,
         embedder: Embedder | None = None,
         channels: list[ChannelConfig] | None = None,
+        mcp_servers: dict[str, McpServerConfig] | None = None,
         **server_options: Any,
     ) -> LiveServer:
         settings = _settings(tmp_path / f"data{len(servers)}", **server_options)
@@ -122,6 +124,8 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
             settings = settings.model_copy(update={"commerce": commerce})
         if channels is not None:
             settings = settings.model_copy(update={"channels": channels})
+        if mcp_servers is not None:  # their tools offered in every turn
+            settings = settings.model_copy(update={"mcp_servers": mcp_servers, "tools": list(mcp_servers)})
         scripted = model or ScriptedModel()
         db = open_database(settings.database_path, busy_timeout_s=busy_timeout_s)
         store = KeyStore(db)

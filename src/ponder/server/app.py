@@ -3,8 +3,9 @@
 It builds the server's state, registers the error handlers (handlers.py) and includes the routers of
 routes/ (one module per group, with FastAPI dependencies for the state and the caller) and of server/ucp/.
 Routes are thin: each calls a serving function or answers from the state. Errors of every kind leave in
-OpenAI's error shape. Nothing is loaded at import: models load on first use, server-side tools when the app
-starts (lifespan), and the database opens in ``create_app``.
+OpenAI's error shape. Nothing is loaded at import: models load on first use, server-side tools are listed when
+the app starts (lifespan) and again before turns as they age (tool_listing.py), and the database opens in
+``create_app``.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ from ponder.server.middleware import RequestMiddleware
 from ponder.server.protocol import ChatCompletionChunk, ChatCompletionRequest
 from ponder.server.routes import API_ROUTERS, PAGE_ROUTERS
 from ponder.server.state import ModelFactory, ServerState
+from ponder.server.tool_listing import ToolListing
 from ponder.server.ucp.router import REQUEST_MODELS as UCP_REQUEST_MODELS
 from ponder.store.database import Database, open_database
 from ponder.store.jobs import JobQueue, JobWorker
 from ponder.tools.loading import load_toolsets
-from ponder.tools.runner import ToolRunner
 
 if TYPE_CHECKING:
     from ponder.channels.service import ChannelService
@@ -119,9 +120,9 @@ def create_app(
                     wait_s=settings.sandbox.wait_s,
                     on_unavailable=_programs_off,
                 )
-            state.toolsets = load_toolsets(settings.tools, settings, sandbox=state.sandbox, db=state.db)
-            if state.toolsets:
-                state.server_tools = list((await ToolRunner.from_toolsets(state.toolsets)).tools.values())
+            toolsets = load_toolsets(settings.tools, settings, sandbox=state.sandbox, db=state.db)
+            state.server_tools = ToolListing(toolsets, settings.server.tools_refresh_s)
+            await state.server_tools.list_at_start()  # a toolset that cannot be listed stops the start
             if settings.server.warm:
                 await _warm(state)
             stop = asyncio.Event()

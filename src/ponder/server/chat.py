@@ -149,6 +149,7 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
     try:
         parsed = await in_thread(state, len(body), parse)
         parsed.messages = await inline_image_urls(parsed.messages, state.image_fetcher)
+        await state.server_tools.current()  # listed again if older than [server] tools_refresh_s
         prepared = await in_thread(state, len(body), begin, parsed)
     except ApiError:
         await count_refused(state, request, begun)
@@ -449,7 +450,7 @@ def _tools(state: ServerState, request: ChatCompletionRequest) -> ToolRunner | N
         )
         for t in request.tools or ()
     ]
-    tools = [*state.server_tools, *client]
+    tools = [*state.server_tools.tools, *client]  # listed for this turn by its route (tool_listing.py)
     choice = request.tool_choice
     if choice is not None and not isinstance(choice, str):  # a named function: offer that one alone
         tools = [t for t in tools if t.name == choice.function.name]

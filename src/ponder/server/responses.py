@@ -118,6 +118,7 @@ async def create_response(state: ServerState, request: Request) -> Response:
     try:
         parsed, wire = await in_thread(state, len(body), parse)
         wire = await inline_image_urls(wire, state.image_fetcher)
+        await state.server_tools.current()  # listed again if older than [server] tools_refresh_s
         prepared = await in_thread(state, len(body), begin, parsed, wire)
     except ApiError as err:
         await count_refused(state, request, begun)

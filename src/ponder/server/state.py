@@ -14,10 +14,10 @@ from ponder.config import Settings
 from ponder.models.base import Model
 from ponder.server.errors import ApiError
 from ponder.server.metrics import Metrics
+from ponder.server.tool_listing import ToolListing
 from ponder.store.database import Database
 from ponder.store.keys import KeyStore
 from ponder.store.limits import Limiter, open_rate_limiter
-from ponder.tools.base import Tool
 
 if TYPE_CHECKING:
     from ponder.channels.service import ChannelService
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from ponder.sandbox.lazy import LazySandbox
     from ponder.server.image_fetch import ImageFetcher
     from ponder.store.async_jobs import AsyncJobWorker
-    from ponder.tools.toolset import Toolset
 
 __all__ = ["ModelFactory", "ServerState"]
 
@@ -43,8 +42,9 @@ class ServerState:
     db: Database
     model_factory: ModelFactory
     metrics: Metrics
-    toolsets: list[Toolset] = field(default_factory=list)  # run by Ponder (sandbox, MCP, @tool modules)
-    server_tools: list[Tool] = field(default_factory=list)  # the tools of those toolsets
+    # The tools Ponder runs (sandbox, MCP, @tool modules: the ``tools`` setting), listed at startup and again
+    # as they age; a turn awaits ``server_tools.current()`` before it reads ``server_tools.tools``.
+    server_tools: ToolListing = field(default_factory=ToolListing)
     sandbox: LazySandbox | None = None  # Contemplating's program agents; starts with the first program
     models: dict[str, Model] = field(default_factory=dict)  # spec -> model, made on first use
     turns_in_flight: int = 0
@@ -180,9 +180,7 @@ class ServerState:
         if self.sandbox is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.sandbox.aclose())
-        for toolset in self.toolsets:
-            with contextlib.suppress(Exception):
-                await toolset.aclose()
-        self.toolsets, self.server_tools, self.sandbox, self.models = [], [], None, {}
+        await self.server_tools.aclose()
+        self.sandbox, self.models = None, {}
         if self.owns_db:
             self.db.close()

@@ -1,15 +1,13 @@
-"""MCP test servers: the SDK-built fixture server over stdio or streamable HTTP, and helpers to call tools.
+"""MCP test servers: the SDK-built fixture server over stdio or streamable HTTP (started by the
+``http_server`` fixture of tests/conftest.py), and helpers to call tools.
 
 Each server is a real subprocess; the tests keep their number small, as each start costs about a second.
 """
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,40 +56,7 @@ def approvals(tmp_path: Path) -> ApprovalStore:
     return ApprovalStore(open_database(tmp_path / "ponder.db"))
 
 
-HttpServer = Callable[[list[str]], str]
-
-
 @pytest.fixture
-def http_server() -> Iterator[HttpServer]:
-    """``http_server(argv)``: start ``argv + [PORT]`` on a free local port, wait until it accepts
-    connections, and return its MCP URL; every server started is killed after the test."""
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def start(argv: list[str]) -> str:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        process = subprocess.Popen([*argv, str(port)], cwd=HERE, stderr=subprocess.PIPE)
-        processes.append(process)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return f"http://127.0.0.1:{port}/mcp"
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
-                    _, err = process.communicate(timeout=5)
-                    pytest.fail(f"{argv} did not start listening: {err.decode(errors='replace')}")
-                time.sleep(0.05)
-
-    yield start
-    for process in processes:
-        process.kill()
-        process.communicate(timeout=10)
-
-
-@pytest.fixture
-def http_server_url(http_server: HttpServer) -> str:
+def http_server_url(http_server: Callable[..., str]) -> str:
     """The fixture server over streamable HTTP on a free local port."""
     return http_server([sys.executable, str(FIXTURE_SERVER), "http"])

@@ -46,7 +46,7 @@ async def test_serve_over_stdio_lists_and_calls_ponder_tools() -> None:
 async def test_serve_over_http_round_trips_with_ponders_own_client(
     tmp_path: Path, http_server: Any, call: Any
 ) -> None:
-    url = http_server([*SERVE, "--http"])
+    url = http_server([*SERVE, "--http"], cwd=HERE)
     config = McpServerConfig(url=url, timeout_s=10)
     toolset = McpToolset("ponder", config, ApprovalStore(open_database(tmp_path / "ponder.db")))
     try:

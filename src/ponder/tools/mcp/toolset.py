@@ -19,6 +19,7 @@ enforce the turn's overall time limit (the runner does).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -57,10 +58,7 @@ class McpToolset(Toolset):
 
     async def list_tools(self) -> list[Tool]:
         offered = await self._connection.list_tools()
-        reviews = self.approvals.review(self.name, [_definition(t) for t in offered])
-        if not self.approvals.knows(self.name):
-            self._trust_on_first_use(reviews)
-            reviews = [Review(r.definition, "approved") for r in reviews]
+        reviews = await asyncio.to_thread(self._reviewed, offered)  # the database, off the event loop
         tools = []
         for mcp_tool, review in zip(offered, reviews, strict=True):
             if review.status != "approved":
@@ -127,6 +125,15 @@ class McpToolset(Toolset):
             return text
 
         return invoke
+
+    def _reviewed(self, offered: Sequence[types.Tool]) -> list[Review]:
+        """The approval status of each of ``offered``; all approved, and recorded, if the server is new
+        (blocking: the approvals are in the database)."""
+        reviews = self.approvals.review(self.name, [_definition(t) for t in offered])
+        if not self.approvals.knows(self.name):
+            self._trust_on_first_use(reviews)
+            reviews = [Review(r.definition, "approved") for r in reviews]
+        return reviews
 
     def _trust_on_first_use(self, reviews: Sequence[Review]) -> None:
         self.approvals.approve(self.name, [r.definition for r in reviews])
