@@ -213,6 +213,9 @@ def test_a_ten_turn_session_keeps_its_whole_history_across_replicas(fresh: Deplo
     last = [m["content"] for m in sent[-1]["body"]["messages"] if m["role"] == "user"]
     assert [f"Question number {turn}?" for turn in range(10)] == [t for t in last if t.startswith("Question")]
     assert len({r["headers"]["x-session-id"] for r in sent}) == 1  # one routing key: one engine's cache
+    for before, after in zip(sent, sent[1:], strict=False):  # each turn's prompt extends the one before
+        earlier = before["body"]["messages"]
+        assert after["body"]["messages"][: len(earlier)] == earlier
     stored = get(fresh.replicas[2], fresh.key, f"/v1/sessions/{session}", user="ann")
     assert [m["role"] for m in stored["messages"]] == ["user", "assistant"] * 10
 
