@@ -223,7 +223,7 @@ async def complete_turn(
             prepared.meter = MeteredModel(turn_model(state, prepared), allowance)
             await start_turn(state, prepared, prepared.meter)
             result = await run_until_disconnect(request, timed(state, turn.complete()))
-            learn_later(state, prepared)
+            await learn_later(state, prepared)
         except ClientGone:
             state.metrics.turns.labels(turn.mode_name, "cancelled").inc()
             return Response(status_code=499)
@@ -512,15 +512,14 @@ async def start_turn(state: ServerState, prepared: PreparedTurn, model: Model) -
         state.metrics.perception_seconds.observe(turn.perception_s)
 
 
-def learn_later(state: ServerState, prepared: PreparedTurn) -> None:
-    """After the response: what the stored turn states about the user, queued as a durable learning job
-    (memory/learning.py) that the server's async job worker, on this replica or another, carries out."""
-    if prepared.turn.learns:
-        state.in_background(_queue_learning(state, prepared))
-
-
-async def _queue_learning(state: ServerState, prepared: PreparedTurn) -> None:
+async def learn_later(state: ServerState, prepared: PreparedTurn) -> None:
+    """Before the answer ends: what the stored turn states about the user, queued as a durable learning job
+    (memory/learning.py) that the server's async job worker, on this replica or another, carries out later.
+    Queued before the client has the whole answer, so a turn acknowledged is a turn whose learning is in
+    the database even if this replica dies at once; no model call (most turns state nothing: no write)."""
     turn = prepared.turn
+    if not turn.learns:
+        return
     try:
         stated = await turn.stated()
         if stated is None or turn.memory is None:
@@ -529,7 +528,7 @@ async def _queue_learning(state: ServerState, prepared: PreparedTurn) -> None:
         await asyncio.to_thread(queue_learning, state.db, turn.memory, stated, prepared.model_spec)
         if state.jobs is not None:
             state.jobs.wake()
-    except Exception:  # the answer was delivered; the log has why the learning could not be queued
+    except Exception:  # the answer is not held back by it; the log has why the learning was not queued
         log.exception("queueing what a turn taught failed")
 
 
@@ -692,7 +691,7 @@ async def _stream(state: ServerState, prepared: PreparedTurn, rate: float) -> As
                     yield chunk(None, ponder=_progress(event))
                 elif isinstance(event, TurnDone):  # stored in its session already
                     result = event.result
-                    learn_later(state, prepared)
+                    await learn_later(state, prepared)
                     await charge(state, prepared, rate, result)
                     account_usage(state, result)
                     if result.tool_calls:

@@ -268,7 +268,7 @@ async def _stream(state: ServerState, prepared: _Prepared, rate: float) -> Async
                     )
                 elif isinstance(ev, TurnDone):  # stored in its session already
                     result = ev.result
-                    learn_later(state, chat)
+                    await learn_later(state, chat)
                     await charge(state, chat, rate, result)
                     account_usage(state, result)
                     for chunk in _finish(event, prepared, result, reasoning, message):
