@@ -57,6 +57,7 @@ from ponder.testing.cluster import (
     round_robin,
 )
 
+BURST_LIMIT = 12  # requests per minute of the "burst" tier
 LEARN = {
     "match": "long-term memory",
     "text": '{"topic": "likes", "slot": "colour", "fact": "The user likes bright colours."}]',
@@ -177,8 +178,50 @@ def _row(
     }
 
 
+def properties_through(
+    url: str, engine: EngineClient, key: str, burst_key: str, speed: tuple[float, int]
+) -> dict[str, Any]:
+    """Two of the tests' properties through ``url`` (Ray's proxy, which picks the replica): a 10-turn
+    session kept whole, and a burst of twice the "burst" tier's limit accepted exactly up to it."""
+    engine.set_speed(0.0)
+    engine.forget()
+    session, headers = f"ray-{uuid.uuid4().hex[:8]}", {"Authorization": f"Bearer {key}"}
+    for turn in range(10):
+        body = {
+            "model": "ponder-instant",
+            "user": "bench",
+            "messages": [{"role": "user", "content": f"Q{turn}?"}],
+        }
+        sent = httpx.post(
+            url + "/v1/chat/completions",
+            json=body,
+            headers=headers | {"X-Ponder-Session": session},
+            timeout=60,
+        )
+        sent.raise_for_status()
+    stored = httpx.get(f"{url}/v1/sessions/{session}", params={"user": "bench"}, headers=headers, timeout=30)
+    last = engine.requests()[-1]["body"]["messages"]
+
+    async def burst() -> Counter[int]:
+        body = {"model": "ponder-instant", "messages": [{"role": "user", "content": "Hi?"}]}
+        async with httpx.AsyncClient(timeout=60, headers={"Authorization": f"Bearer {burst_key}"}) as http:
+            answers = await asyncio.gather(
+                *(http.post(url + "/v1/chat/completions", json=body) for _ in range(2 * BURST_LIMIT))
+            )
+        return Counter(a.status_code for a in answers)
+
+    codes = asyncio.run(burst())
+    engine.set_speed(*speed)
+    return {
+        "session_messages_stored": len(stored.json()["messages"]),
+        "engine_saw_every_question": all(any(m["content"] == f"Q{t}?" for m in last) for t in range(10)),
+        "burst_limit": BURST_LIMIT,
+        "burst_codes": dict(codes),
+    }
+
+
 def ray_run(
-    config: Path, engine: EngineClient, key: str, args: argparse.Namespace, home: Path
+    config: Path, engine: EngineClient, key: str, burst_key: str, args: argparse.Namespace, home: Path
 ) -> dict[str, Any]:
     from _ray import ray_cpu_seconds, ray_serve
 
@@ -187,6 +230,7 @@ def ray_run(
     with ray_serve(
         home / "ray", config, replicas=count, num_cpus=0.25, max_ongoing_requests=args.slots
     ) as url:
+        checks = properties_through(url, engine, key, burst_key, (args.delay, args.tokens))
         clients = args.slots * count
         asyncio.run(drive(url, key, clients=clients, seconds=2.0, text=question))  # warm
         ray_before, engine_before, started = (
@@ -200,6 +244,7 @@ def ray_run(
         engine_cpu = 100 * (cpu_seconds(engine.process.pid) - engine_before) / wall
     row = _row("4 Ray Serve replicas", count, load, [], 0.0, engine_cpu)
     row["cpu_ray_all_pct"] = round(ray_cpu, 1)  # replicas, Ray's proxy, controller, raylet, GCS together
+    row["checks"] = checks
     return row
 
 
@@ -288,17 +333,18 @@ def main() -> int:
                 redis,
                 engine.spec,
                 slots=args.slots,
+                tiers={"big": 100_000_000, "burst": BURST_LIMIT},
                 config_extra=f'[commerce]\npayment_provider = "test:{home / "ledger.db"}"\n',
                 env={"PONDER_SERVER__JOB_LEASE_S": "2"},
             )
             with cluster:
-                key = cluster.key("bench")
+                key, burst_key = cluster.key("bench"), cluster.key("bench", "burst")
                 cluster.start(4)
                 rows = throughput(cluster, engine, key, (1, 2, 4), args, home)
                 if args.ray:
                     cluster.stop()  # the plain processes leave the cores to Ray's replicas
                     cluster.replicas.clear()
-                    rows.append(ray_run(cluster.config, engine, key, args, home))
+                    rows.append(ray_run(cluster.config, engine, key, burst_key, args, home))
                     cluster.start(2)
                 kills = kill_trials(cluster, engine, key, args.kill_trials, home, database_url)
     report(rows, kills, args)
@@ -327,6 +373,12 @@ def report(rows: list[dict[str, Any]], kills: list[dict[str, Any]], args: argpar
     ray = next((r for r in rows if "cpu_ray_all_pct" in r), None)
     if ray is not None:
         print(f"Ray Serve / plain processes at 4 replicas: {ray['turns_per_s'] / four:.2f}")
+        checks = ray["checks"]
+        print(
+            f"through Ray's proxy: a 10-turn session stored {checks['session_messages_stored']} messages "
+            f"(the engine saw every question: {checks['engine_saw_every_question']}); a burst of "
+            f"{2 * BURST_LIMIT} at a limit of {BURST_LIMIT}: {checks['burst_codes']}"
+        )
     print(f"\nkill -9 of one replica under load ({len(kills)} trials):")
     for k in kills:
         print(
