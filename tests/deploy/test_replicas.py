@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -143,6 +145,8 @@ def mcp_server(description: Path) -> Iterator[str]:
 def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_server: str) -> Iterator[Deployment]:
     import sqlalchemy as sa
 
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server (apt-get install redis-server; scripts/test.sh installs it as root)")
     home = tmp_path_factory.mktemp("replicas")
     schema = "r_" + uuid.uuid4().hex[:12]
     admin = sa.create_engine(postgres_server.replace("postgresql://", "postgresql+psycopg://", 1))
@@ -213,7 +217,7 @@ def test_a_ten_turn_session_keeps_its_whole_history_across_replicas(fresh: Deplo
     last = [m["content"] for m in sent[-1]["body"]["messages"] if m["role"] == "user"]
     assert [f"Question number {turn}?" for turn in range(10)] == [t for t in last if t.startswith("Question")]
     assert len({r["headers"]["x-session-id"] for r in sent}) == 1  # one routing key: one engine's cache
-    for before, after in zip(sent, sent[1:], strict=False):  # each turn's prompt extends the one before
+    for before, after in itertools.pairwise(sent):  # each turn's prompt extends the one before
         earlier = before["body"]["messages"]
         assert after["body"]["messages"][: len(earlier)] == earlier
     stored = get(fresh.replicas[2], fresh.key, f"/v1/sessions/{session}", user="ann")
