@@ -6,7 +6,8 @@ events pass through as they come), with an ``X-Upstream`` header naming which up
 index); ``GET /_proxy/healthz`` is answered by the proxy itself. An upstream that refuses the connection (a
 replica killed, or not started yet) is skipped for ``down_s`` seconds and the request goes to the next one:
 nothing was sent to it, so that is safe, as a real balancer's passive health check does. A request an
-upstream took and then dropped is answered 502 and never sent again: the client decides whether to retry.
+upstream took and then dropped is answered 502 and never sent again (the client decides whether to retry),
+and that upstream is skipped a while too.
 
 Not here: TLS, active health checks, keep-alive tuning, or HTTP/2: a load balancer in production is nginx,
 Envoy, a cloud balancer or a Kubernetes Service (docs/deploy.md).
@@ -76,6 +77,10 @@ class RoundRobinProxy:
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 self._down_until[index] = time.monotonic() + self.down_s
                 continue
+            except httpx.TransportError:  # it may have taken the request: not sent again, and skipped a while
+                self._down_until[index] = time.monotonic() + self.down_s
+                await _plain(send, 502, b"the upstream dropped the request\n")
+                return
             await self._relay(response, index, send)
             return
         await _plain(send, 502, b"no upstream took the connection\n")
