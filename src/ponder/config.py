@@ -197,6 +197,8 @@ class ServerConfig(BaseModel):
     channel_lease_s: float = Field(default=30.0, ge=1.0)
     # The same for the jobs left after a turn (learning what it taught), which every server drains.
     job_lease_s: float = Field(default=60.0, ge=1.0)
+    # /v1/realtime: a live session that sends no event for this long is closed.
+    realtime_idle_s: float = Field(default=300.0, gt=0)
     # Rate limits in Redis (redis://host:6379/0), shared by several servers; unset: in the database.
     redis_url: str | None = None
     # Where agents and people reach this server (https://shop.example.com), for the URLs it hands out (the

@@ -6,6 +6,7 @@
 - visual.py: visual_context: all of that written for a text model, labelled as extracted
 - audio.py: decode_audio: WAV/FLAC/OGG/MP3/M4A/WebM via PyAV, to 16 kHz mono
 - vad.py: is anyone speaking? Silero VAD, asked before any recogniser
+- live_audio.py: LiveAudio: a live stream's PCM16 resampled, speech found as it comes (Silero, per window)
 - asr.py: Transcriber, WhisperTranscriber (faster-whisper, Whisper base from PyPI packages)
 - moonshine.py: MoonshineTranscriber (Moonshine tiny, the fast English recogniser for voice turns)
 - microphone.py: record (sounddevice), to_wav

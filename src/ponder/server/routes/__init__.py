@@ -7,6 +7,7 @@
     audio.py       POST /v1/audio/transcriptions (server/transcriptions.py)
     embeddings.py  POST /v1/embeddings (server/embeddings.py)
     models.py      GET /v1/models
+    realtime.py    GET /v1/realtime: live sessions over WebSocket (server/realtime/)
     memory.py      /v1/sessions, /v1/memories, DELETE /v1/users/{user}
     commerce.py    /v1/actions, /v1/orders (the UCP routes for outside agents: server/ucp/)
     support.py     /v1/support/tickets: the hand-off queue, and replies into messaging threads
@@ -29,6 +30,7 @@ from ponder.server.routes import (
     interests,
     memory,
     models,
+    realtime,
     responses,
     support,
 )
@@ -45,5 +47,6 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     commerce.router,
     support.router,
     interests.router,
+    realtime.router,
 )  # the /v1 routes, in the order /openapi.json lists them
 PAGE_ROUTERS: tuple[APIRouter, ...] = (health.router,)  # no key: liveness, metrics, the web page
