@@ -192,3 +192,33 @@ async def test_a_message_that_cannot_be_answered_still_gets_a_reply(
     await channels.run_due()
     [sorry] = [r.json for r in bot.sent if r.path.endswith("/sendMessage")]
     assert sorry["text"].startswith("Sorry, something went wrong")
+
+
+async def test_what_a_thread_states_about_the_person_is_queued_for_learning(
+    database_url: str, bot: FakeBotAPI
+) -> None:
+    db = open_database(database_url)
+    shop = Shop(db, HashingEmbedder(), TestPaymentProvider())
+    shop.catalog.import_store("acme", store())
+    memory = MemoryService(db, MemoryConfig(extract=True), HashingEmbedder())
+    settings = Settings(programs=False, memory=MemoryConfig(extract=True))
+    conversation = Conversation(settings, memory=lambda: memory, shop=lambda: shop)
+    search = ScriptedModel([json.dumps({"intent": "search", "query": "umbrella"})], default="Here they are.")
+    channels = ChannelService(
+        db,
+        [TELEGRAM],
+        conversation,
+        lambda: search,
+        lambda: shop,
+        channels={"tg": telegram(bot)},
+        learn_with="scripted:learner",
+    )
+    update = json.loads((FIXTURES / "telegram" / "update_text.json").read_text())
+    update["message"]["text"] = "I am allergic to latex. Show me umbrellas."
+    await channels.receive("tg", {"x-telegram-bot-api-secret-token": SECRET}, json.dumps(update).encode())
+    await channels.run_due()
+    with db.transaction() as conn:
+        rows = conn.execute(sql("SELECT payload FROM jobs WHERE kind = 'memory.learn'")).all()
+    [payload] = [json.loads(r[0]) for r in rows]
+    assert "allergic to latex" in payload["mine"] and payload["model"] == "scripted:learner"
+    assert payload["user"] == f"telegram:{CHAT}" and payload["session"] == f"tg:{CHAT}"

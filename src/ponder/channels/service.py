@@ -101,6 +101,7 @@ class ChannelService:
         concurrency: int = 4,
         poll_s: float = 1.0,
         lease_s: float = 30.0,
+        learn_with: str | None = None,
     ) -> None:
         self.db = db
         built = dict(channels) if channels is not None else {c.name: build_channel(c) for c in configs}
@@ -113,7 +114,9 @@ class ChannelService:
         }
         self.inbox = ChannelInbox(db)
         self.outbox = ChannelOutbox(db, self.channels, self.client)
-        self.turns = ThreadTurns(db, bindings, conversation, model, shop, self.client, in_thread)
+        self.turns = ThreadTurns(
+            db, bindings, conversation, model, shop, self.client, in_thread, learn_with=learn_with
+        )
         # A job's lease is renewed while its worker runs it (a turn may take minutes), so a worker that died
         # loses its job to another within ``lease_s``.
         self.worker = AsyncJobWorker(

@@ -23,6 +23,7 @@ Not here: the platform's format (the adapters), sending (outbox.py), the turn's 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -37,6 +38,7 @@ from ponder.channels.inbox import ChannelInbox
 from ponder.channels.outbox import queue_reply
 from ponder.conversation import Conversation, TurnSpec
 from ponder.errors import PonderError
+from ponder.memory.learning import queue_stated
 from ponder.memory.owner import Owner
 from ponder.messages import AudioPart, ImagePart, Message, Part, TextPart, ToolResultEvent, ToolResultPart
 from ponder.modes.registry import ModeName, Selection
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
     from ponder.models.base import Model
 
 __all__ = ["ChannelBinding", "ThreadTurns"]
+
+log = logging.getLogger("ponder.channels")
 
 _NOT_READ: Final = "I can read text, voice notes and photos, but not a {what}. Could you write it instead?"
 _ITEM: Final = "item:"
@@ -81,8 +85,10 @@ class ThreadTurns:
         shop: Callable[[], Shop],
         client: httpx.AsyncClient,
         in_thread: Callable[..., Awaitable[Any]],
+        learn_with: str | None = None,
     ) -> None:
         self.db = db
+        self.learn_with = learn_with  # the model spec that learns what turns state (None: no learning)
         self.bindings = bindings
         self.conversation = conversation
         self.model = model
@@ -151,6 +157,11 @@ class ThreadTurns:
             result = await turn.complete(seen)
         except PonderError as err:  # the person learns what went wrong; the job does not spin on it
             return self._parts(binding, inbound.thread, f"Sorry, that did not work: {err}")
+        if self.learn_with is not None:
+            try:
+                await queue_stated(self.db, turn, self.learn_with)
+            except Exception:  # the reply is not held back by it; the log says why
+                log.exception("queueing what a thread's turn taught failed")
         replies = self._parts(binding, inbound.thread, result.text or "…")
         if shown and not replies[-1].choices:
             items = tuple(shown.values())[: binding.channel.limits.items]

@@ -13,6 +13,7 @@ Not here: what is extracted and how it is kept (extraction.py, memories.py).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -22,10 +23,11 @@ from ponder.store.database import Database
 from ponder.store.jobs import enqueue
 
 if TYPE_CHECKING:
+    from ponder.conversation import Turn
     from ponder.memory.service import MemoryService, TurnMemory
     from ponder.models.base import Model
 
-__all__ = ["LEARN_JOB", "queue_learning", "run_learning"]
+__all__ = ["LEARN_JOB", "queue_learning", "queue_stated", "run_learning"]
 
 LEARN_JOB: Final = "memory.learn"
 
@@ -47,6 +49,18 @@ def queue_learning(db: Database, turn: TurnMemory, stated: tuple[str, str], mode
     }
     with db.transaction() as conn:
         enqueue(conn, LEARN_JOB, f"{owner.account}:{owner.user}:{where}", payload, max_attempts=5)
+
+
+async def queue_stated(db: Database, turn: Turn, model: str) -> None:
+    """Queue what the finished ``turn`` stated about the user (``Turn.stated``: no model call; most turns
+    state nothing and queue nothing), to be learned with ``model``'s spec; the write in a worker thread.
+    Every surface calls it before the turn's answer is final (the HTTP routes, the messaging channels)."""
+    if not turn.learns:
+        return
+    stated = await turn.stated()
+    if stated is None or turn.memory is None:
+        return
+    await asyncio.to_thread(queue_learning, db, turn.memory, stated, model)
 
 
 async def run_learning(

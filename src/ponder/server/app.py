@@ -215,6 +215,7 @@ def _channels(state: ServerState) -> ChannelService:
         shop=lambda: state.shop,
         concurrency=settings.server.channel_workers,
         lease_s=settings.server.channel_lease_s,
+        learn_with=settings.model,  # what a thread's turns state is learned by the server's job worker
     )
 
 

@@ -39,7 +39,7 @@ from starlette.responses import JSONResponse, Response
 from ponder.config import TierConfig
 from ponder.conversation import Conversation, Turn, TurnDone, TurnSpec, mode_options
 from ponder.errors import MediaError, NoSpeechError, PonderError, UserError
-from ponder.memory.learning import queue_learning
+from ponder.memory.learning import queue_stated
 from ponder.memory.owner import DEFAULT_USER, Owner
 from ponder.memory.sessions import check_session_id
 from ponder.messages import (
@@ -517,15 +517,8 @@ async def learn_later(state: ServerState, prepared: PreparedTurn) -> None:
     (memory/learning.py) that the server's async job worker, on this replica or another, carries out later.
     Queued before the client has the whole answer, so a turn acknowledged is a turn whose learning is in
     the database even if this replica dies at once; no model call (most turns state nothing: no write)."""
-    turn = prepared.turn
-    if not turn.learns:
-        return
     try:
-        stated = await turn.stated()
-        if stated is None or turn.memory is None:
-            return
-        # not metered: the key does not pay for learning
-        await asyncio.to_thread(queue_learning, state.db, turn.memory, stated, prepared.model_spec)
+        await queue_stated(state.db, prepared.turn, prepared.model_spec)  # not metered: nor charged
         if state.jobs is not None:
             state.jobs.wake()
     except Exception:  # the answer is not held back by it; the log has why the learning was not queued
