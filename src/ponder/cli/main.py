@@ -23,6 +23,7 @@ from .context import CliContext
 from .interests import interests
 from .keys import keys
 from .listen import listen
+from .live import live
 from .mcp import mcp
 from .memory import forget_me, memory, sessions
 from .models import models
@@ -74,6 +75,7 @@ cli.add_command(serve)
 cli.add_command(keys)
 cli.add_command(interests)
 cli.add_command(listen)
+cli.add_command(live)
 cli.add_command(memory)
 cli.add_command(sessions)
 cli.add_command(forget_me)
