@@ -209,3 +209,19 @@ async def test_an_idle_session_is_closed_with_a_reason(start_server: Any, percep
         assert events[-1].error.code == "idle_timeout"
         with pytest.raises(Exception):  # noqa: B017 - the close comes next: a 1008 ends the iteration with an error
             await asyncio.wait_for(connection.recv(), timeout=5)
+
+
+async def test_a_spoken_turn_over_the_key_s_limit_gets_an_error_event(live: LiveServer) -> None:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {live.keys['free']}"}  # 5 requests a minute
+    for _ in range(4):
+        assert httpx.get(live.base_url + "/models", headers=headers, timeout=30).status_code == 200
+    async with client(live, "free").realtime.connect(model="ponder-instant") as connection:  # the 5th
+        await connection.session.update(session=TEXT_ONLY)
+        sending = asyncio.create_task(stream_audio(connection, pcm16("What is the weather like in Porto?")))
+        events = await events_until(connection, "error")
+        await sending
+    assert events[-1].error.code == "rate_limit_exceeded"
+    assert "conversation.item.input_audio_transcription.completed" in [e.type for e in events]
+    assert live.model.calls == []  # refused before the model

@@ -114,11 +114,15 @@ class RealtimeSession:
             await self._dispatch(event)
         except json.JSONDecodeError as err:
             self._error(f"The event is not JSON: {err}.", code="invalid_json", event_id=None)
-        except WireError as err:
+        except (WireError, AudioFormatError, ApiError) as err:
+            self._report(err, event_id)
+
+    def _report(self, err: WireError | AudioFormatError | ApiError, event_id: str | None = None) -> None:
+        if isinstance(err, WireError):
             self._error(str(err), code=err.code, param=err.param, event_id=event_id)
-        except AudioFormatError as err:
+        elif isinstance(err, AudioFormatError):
             self._error(str(err), code="invalid_audio", param="audio", event_id=event_id)
-        except ApiError as err:
+        else:
             self._error(err.message, code=err.code or "error", kind=err.type, event_id=event_id)
 
     async def close(self) -> None:
@@ -256,7 +260,13 @@ class RealtimeSession:
         self.send("conversation.item.done", item=item, previous_item_id=previous)
         self.pending.append(TextPart(transcript, origin="audio"))
         if respond and self.running is None:
-            await self._respond()
+            try:
+                await self._respond()
+            except (WireError, ApiError) as err:  # refused by the limits, or nothing to answer: said so
+                self._report(err)
+            except Exception:
+                log.exception("a live session's turn could not start")
+                self._error("The answer could not be started.", code="server_error", kind="server_error")
 
     async def _after_utterances(self) -> None:
         if self._utterances is not None:
@@ -358,6 +368,11 @@ class RealtimeSession:
             api = err if isinstance(err, ApiError) else _api_error(err)
             self._error(api.message, code=api.code or "error", kind=api.type)
             failure = {"type": api.type, "code": api.code, "message": api.message}
+            self._finish(running, "failed", {"type": "failed", "error": failure}, None)
+        except Exception:  # a fault of ours: the client still learns the response ended
+            log.exception("a live session's response failed")
+            self._error("The answer failed on the server.", code="server_error", kind="server_error")
+            failure = {"type": "server_error", "code": "server_error", "message": "The answer failed."}
             self._finish(running, "failed", {"type": "failed", "error": failure}, None)
         finally:
             if slot:
