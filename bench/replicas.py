@@ -45,14 +45,13 @@ from typing import Any
 import httpx
 
 from _common import emit, scratch_database
-from ponder.store import open_database
-from ponder.store.database import sql
 from ponder.testing.cluster import (
     Cluster,
     EngineClient,
     Process,
     cpu_seconds,
     fake_engine,
+    jobs_waiting,
     redis_server,
     round_robin,
 )
@@ -281,7 +280,7 @@ def kill_trials(
             kept = {m["content"] for m in stored.get("messages", []) if m["role"] == "user"}
             missing += sum(1 for t in texts if t not in kept)
         deadline = time.monotonic() + 60
-        while (waiting := _learning_waiting(database_url)) and time.monotonic() < deadline:
+        while (waiting := jobs_waiting(database_url, "memory.learn")) and time.monotonic() < deadline:
             time.sleep(0.5)
         rows.append(
             {
@@ -295,16 +294,6 @@ def kill_trials(
         )
         cluster.replicas.remove(victim)
     return rows
-
-
-def _learning_waiting(database_url: str) -> int:
-    db = open_database(database_url)
-    try:
-        with db.transaction() as conn:
-            query = "SELECT count(*) FROM jobs WHERE kind = 'memory.learn' AND state IN ('queued', 'running')"
-            return int(conn.execute(sql(query)).scalar_one())
-    finally:
-        db.close()
 
 
 def main() -> int:

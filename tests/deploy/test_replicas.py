@@ -15,7 +15,6 @@ import itertools
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -34,15 +33,16 @@ from ponder.commerce.model import Address, Customer, PaymentMethod, Product, Sto
 from ponder.commerce.payments import TestPaymentProvider
 from ponder.memory.embeddings import E5Embedder
 from ponder.store import open_database
-from ponder.store.database import sql
 from ponder.testing.cluster import (
     Cluster,
     EngineClient,
     Process,
     fake_engine,
     free_port,
+    jobs_waiting,
     redis_server,
     round_robin,
+    wait_for_port,
 )
 
 pytestmark = pytest.mark.integration
@@ -124,16 +124,7 @@ def mcp_server(description: Path) -> Iterator[str]:
     command = [*SERVE_MCP, str(port)]
     env = {**os.environ, "CHANGING_TOOLS_FILE": str(description)}
     process = subprocess.Popen(command, cwd=CHANGING_TOOLS, env=env, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("the MCP server did not start") from None
-            time.sleep(0.05)
+    wait_for_port(port, process, "the MCP server")
     try:
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
@@ -366,7 +357,7 @@ def test_a_replica_killed_under_load_loses_no_acknowledged_turn_and_its_jobs_fin
         kept = [m["content"] for m in stored["messages"] if m["role"] == "user"]
         assert set(texts) <= set(kept), session
     deadline = time.monotonic() + 60
-    while (waiting := _learning_jobs_waiting(fresh.database_url)) > 0:
+    while (waiting := jobs_waiting(fresh.database_url, "memory.learn")) > 0:
         assert time.monotonic() < deadline, f"{waiting} learning jobs never finished"
         time.sleep(0.5)
 
@@ -405,13 +396,3 @@ async def _load(
     async with httpx.AsyncClient(timeout=60) as http:
         await asyncio.gather(killer(), *(client(n, http) for n in range(clients)))
     return acknowledged
-
-
-def _learning_jobs_waiting(database_url: str) -> int:
-    db = open_database(database_url)
-    try:
-        with db.transaction() as conn:
-            query = "SELECT count(*) FROM jobs WHERE kind = 'memory.learn' AND state IN ('queued', 'running')"
-            return int(conn.execute(sql(query)).scalar_one())
-    finally:
-        db.close()

@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from ponder.store import KeyStore, open_database
+from ponder.store.database import sql
 from ponder.testing.proxy import HEALTH_PATH
 
 __all__ = [
@@ -42,8 +43,10 @@ __all__ = [
     "cpu_seconds",
     "fake_engine",
     "free_port",
+    "jobs_waiting",
     "redis_server",
     "round_robin",
+    "wait_for_port",
 ]
 
 
@@ -124,6 +127,32 @@ def _start(
         time.sleep(0.1)
 
 
+def wait_for_port(port: int, popen: subprocess.Popen[Any], what: str, timeout_s: float = 30.0) -> None:
+    """Wait until ``popen`` (``what``) accepts connections on loopback ``port``; kill it and raise if it
+    exits or does not within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or popen.poll() is not None:
+                popen.kill()
+                raise RuntimeError(f"{what} did not start listening on port {port}") from None
+            time.sleep(0.05)
+
+
+def jobs_waiting(database_url: str, kind: str) -> int:
+    """Jobs of ``kind`` not finished yet (queued, or running under a lease) in the shared database."""
+    db = open_database(database_url)
+    try:
+        with db.transaction() as conn:
+            query = "SELECT count(*) FROM jobs WHERE kind = :kind AND state IN ('queued', 'running')"
+            return int(conn.execute(sql(query), {"kind": kind}).scalar_one())
+    finally:
+        db.close()
+
+
 @contextlib.contextmanager
 def redis_server(workdir: Path) -> Iterator[str]:
     """A redis-server on a free loopback port, kept in memory only; yields its URL."""
@@ -136,16 +165,7 @@ def redis_server(workdir: Path) -> Iterator[str]:
     popen = subprocess.Popen(
         [*command, "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or popen.poll() is not None:
-                popen.kill()
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.05)
+    wait_for_port(port, popen, "redis-server")
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
