@@ -126,11 +126,13 @@ class RealtimeSession:
             self._error(err.message, code=err.code or "error", kind=err.type, event_id=event_id)
 
     async def close(self) -> None:
-        """The connection ended: stop what runs (a response's turn is stored as stopped)."""
-        if self.running is not None:
-            await self._cancel("client_cancelled", report=False)
+        """The connection ended: stop what runs (a response's turn is stored as stopped). Transcriptions
+        first, so that none starts a response after this one is cancelled."""
         if self._utterances is not None:
             self._utterances.cancel()
+            await asyncio.gather(self._utterances, return_exceptions=True)
+        if self.running is not None:
+            await self._cancel("client_cancelled", report=False)
 
     async def _dispatch(self, event: dict[str, Any]) -> None:
         kind = event["type"]
