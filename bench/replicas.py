@@ -38,7 +38,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,76 +54,13 @@ from ponder.testing.cluster import (
     redis_server,
     round_robin,
 )
+from ponder.testing.load import Load, drive
 
 BURST_LIMIT = 12  # requests per minute of the "burst" tier
 LEARN = {
     "match": "long-term memory",
     "text": '{"topic": "likes", "slot": "colour", "fact": "The user likes bright colours."}]',
 }
-
-
-@dataclass
-class Load:
-    """What a load run saw."""
-
-    seconds: float  # from the first turn sent to the last answer
-    latencies: list[float] = field(default_factory=list)  # of the turns answered 200
-    codes: Counter[int] = field(default_factory=Counter)
-    acknowledged: dict[str, list[str]] = field(default_factory=dict)  # session -> user texts answered 200
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.seconds
-
-
-async def drive(
-    url: str,
-    key: str,
-    *,
-    clients: int,
-    seconds: float,
-    text: Callable[[int, int], str],
-    user: str = "bench",
-    during: Callable[[], Any] | None = None,
-) -> Load:
-    """``clients`` closed-loop conversations through ``url`` for ``seconds``; ``during`` runs alongside
-    (a coroutine function: the killer)."""
-    load = Load(seconds)
-    stop = time.monotonic() + seconds
-    headers = {"Authorization": f"Bearer {key}"}
-
-    async def client(number: int, http: httpx.AsyncClient) -> None:
-        session, turn = f"b{number}-{uuid.uuid4().hex[:8]}", 0
-        while time.monotonic() < stop:
-            said = text(number, turn)
-            body = {"model": "ponder-instant", "user": user, "messages": [{"role": "user", "content": said}]}
-            started = time.perf_counter()
-            try:
-                answer = await http.post(
-                    url + "/v1/chat/completions", json=body, headers=headers | {"X-Ponder-Session": session}
-                )
-                code = answer.status_code
-            except httpx.HTTPError:
-                code = 0  # cut: the replica died with the turn in flight
-            load.codes[code] += 1
-            if code == 200:
-                load.latencies.append(time.perf_counter() - started)
-                load.acknowledged.setdefault(session, []).append(said)
-                turn += 1
-            elif code == 503:
-                await asyncio.sleep(0.01)  # no slot free on that replica: the next try goes to another
-            else:  # not acknowledged: the client starts over in a new session
-                session, turn = f"b{number}-{uuid.uuid4().hex[:8]}", 0
-
-    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
-        tasks = [client(n, http) for n in range(clients)]
-        if during is not None:
-            tasks.append(during())
-        started = time.monotonic()
-        await asyncio.gather(*tasks)
-        load.seconds = time.monotonic() - started  # to the last turn's answer: every turn counted ran inside
-    return load
 
 
 def cpu_share(pids: Sequence[int], run: Callable[[], Load]) -> tuple[Load, list[float]]:

@@ -44,6 +44,7 @@ from ponder.testing.cluster import (
     round_robin,
     wait_for_port,
 )
+from ponder.testing.load import drive
 
 pytestmark = pytest.mark.integration
 
@@ -345,10 +346,27 @@ def test_a_replica_killed_under_load_loses_no_acknowledged_turn_and_its_jobs_fin
     fresh.engine.set_rules([LEARN])
     fresh.engine.set_speed(0.01)  # 16 words: about 0.2 s a turn, so that some are in flight at the kill
     [victim] = fresh.cluster.start(1)
+
+    async def kill_after_a_while() -> None:
+        await asyncio.sleep(2.5)
+        await asyncio.to_thread(victim.kill)
+
+    def statement(client: int, turn: int) -> str:
+        return f"I like the colour number {client}-{turn}."
+
     with round_robin(tmp_path, [r.url for r in fresh.replicas]) as proxy:
-        acknowledged = asyncio.run(
-            _load(proxy.url, fresh.key, clients=8, seconds=6.0, kill_after=2.5, victim=victim)
+        load = asyncio.run(
+            drive(
+                proxy.url,
+                fresh.key,
+                clients=8,
+                seconds=6.0,
+                text=statement,
+                user="kim",
+                during=kill_after_a_while,
+            )
         )
+    acknowledged = load.acknowledged
     assert not victim.alive()
     assert sum(len(texts) for texts in acknowledged.values()) > 20
     survivor = fresh.replicas[0]
@@ -360,39 +378,3 @@ def test_a_replica_killed_under_load_loses_no_acknowledged_turn_and_its_jobs_fin
     while (waiting := jobs_waiting(fresh.database_url, "memory.learn")) > 0:
         assert time.monotonic() < deadline, f"{waiting} learning jobs never finished"
         time.sleep(0.5)
-
-
-async def _load(
-    url: str, key: str, *, clients: int, seconds: float, kill_after: float, victim: Process
-) -> dict[str, list[str]]:
-    """``clients`` conversations at once for ``seconds``, killing ``victim`` after ``kill_after``; the user
-    messages of the turns answered 200, by session."""
-    acknowledged: dict[str, list[str]] = {}
-    stop = time.monotonic() + seconds
-    headers = {"Authorization": f"Bearer {key}"}
-
-    async def client(number: int, http: httpx.AsyncClient) -> None:
-        session = f"k{number}-{uuid.uuid4().hex[:6]}"
-        turn = 0
-        while time.monotonic() < stop:
-            text = f"I like the colour number {number}-{turn}."
-            body = chat_body(text, user="kim")
-            try:
-                answer = await http.post(
-                    url + "/v1/chat/completions", json=body, headers=headers | {"X-Ponder-Session": session}
-                )
-            except httpx.HTTPError:
-                answer = None
-            if answer is not None and answer.status_code == 200:
-                acknowledged.setdefault(session, []).append(text)
-                turn += 1
-            else:  # not acknowledged: the conversation goes on in a new session, as a client would retry
-                session = f"k{number}-{uuid.uuid4().hex[:6]}"
-
-    async def killer() -> None:
-        await asyncio.sleep(kill_after)
-        await asyncio.to_thread(victim.kill)
-
-    async with httpx.AsyncClient(timeout=60) as http:
-        await asyncio.gather(killer(), *(client(n, http) for n in range(clients)))
-    return acknowledged

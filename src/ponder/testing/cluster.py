@@ -98,33 +98,40 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime and stime, fields 14 and 15 of stat
 
 
-def _start(
-    name: str,
-    command: Sequence[str],
-    log: Path,
-    url: str,
-    ready: str,
-    *,
-    env: Mapping[str, str] | None = None,
-    timeout_s: float = 120.0,
+def _spawn(
+    name: str, command: Sequence[str], log: Path, url: str, env: Mapping[str, str] | None = None
 ) -> Process:
-    """Start ``command`` answering at ``url`` and wait until GET ``url + ready`` answers 200."""
+    """Start ``command``, its output to ``log``, as the process ``name`` answering at ``url``."""
     with log.open("wb") as out:
         popen = subprocess.Popen(
             list(command), env=dict(env or os.environ), stdout=out, stderr=subprocess.STDOUT
         )
-    process = Process(name, url, popen, log)
+    return Process(name, url, popen, log)
+
+
+def _await(process: Process, path: str, timeout_s: float) -> None:
+    """Wait until GET ``process.url + path`` answers 200; kill the process and raise, with the end of its
+    log, if it exits or does not within ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            if httpx.get(url + ready, timeout=2).status_code == 200:
-                return process
+            if httpx.get(process.url + path, timeout=5).status_code == 200:
+                return
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline or not process.alive():
             process.kill()
-            raise RuntimeError(f"{name} did not come up ({' '.join(command)}):\n{process.tail()}")
+            raise RuntimeError(f"{process.name} did not answer {path} with 200:\n{process.tail()}")
         time.sleep(0.1)
+
+
+def _start(
+    name: str, command: Sequence[str], log: Path, url: str, ready: str, timeout_s: float = 120.0
+) -> Process:
+    """Start ``command`` answering at ``url`` and wait until GET ``url + ready`` answers 200."""
+    process = _spawn(name, command, log, url)
+    _await(process, ready, timeout_s)
+    return process
 
 
 def wait_for_port(port: int, popen: subprocess.Popen[Any], what: str, timeout_s: float = 30.0) -> None:
@@ -284,7 +291,7 @@ class Cluster:
         ports = [free_port() for _ in range(count)]
         starting = [self._launch(port, cpus[i] if i < len(cpus) else None) for i, port in enumerate(ports)]
         for process in starting:
-            _await_ready(process)
+            _await(process, "/readyz", 180.0)
         self.replicas += starting
         return starting
 
@@ -296,10 +303,7 @@ class Cluster:
         command = _pinned(
             [sys.executable, "-m", "ponder", "serve", "--port", str(port), "--log-level", "warning"], cpu
         )
-        log = data / "server.log"
-        with log.open("wb") as out:
-            popen = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-        return Process(name, f"http://127.0.0.1:{port}", popen, log)
+        return _spawn(name, command, data / "server.log", f"http://127.0.0.1:{port}", env)
 
     def stop(self) -> None:
         for process in self.replicas:
@@ -310,17 +314,3 @@ class Cluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _await_ready(process: Process, timeout_s: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if httpx.get(process.url + "/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or not process.alive():
-            process.kill()
-            raise RuntimeError(f"{process.name} did not become ready:\n{process.tail()}")
-        time.sleep(0.2)
