@@ -67,6 +67,11 @@ async def events_until(connection: Any, last: str, timeout_s: float = 60) -> lis
     raise AssertionError(f"the connection ended before {last}: {[e.type for e in seen]}")
 
 
+def said(*content: dict[str, Any]) -> Any:
+    """A user message item of ``content`` parts, for ``conversation.item.create``."""
+    return {"type": "message", "role": "user", "content": list(content)}
+
+
 def client(server: LiveServer, key: str = "big") -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=server.base_url, api_key=server.keys[key], max_retries=0)
 
@@ -113,14 +118,10 @@ async def test_the_frame_in_view_goes_with_the_turn(live: LiveServer) -> None:
     async with client(live).realtime.connect(model="ponder-instant") as connection:
         await connection.session.update(session=TEXT_ONLY)
         await connection.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [
-                    {"type": "input_text", "text": "What does this sign say?"},
-                    {"type": "input_image", "image_url": frame},
-                ],
-            }
+            item=said(
+                {"type": "input_text", "text": "What does this sign say?"},
+                {"type": "input_image", "image_url": frame},
+            )
         )
         await connection.response.create()
         events = await events_until(connection, "response.done")
@@ -137,11 +138,7 @@ async def test_speech_over_an_answer_cancels_it_and_starts_the_next_turn(
     async with client(server).realtime.connect(model="ponder-instant") as connection:
         await connection.session.update(session=TEXT_ONLY)
         await connection.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "Tell me a story."}],
-            }
+            item=said({"type": "input_text", "text": "Tell me a story."})
         )
         await connection.response.create()
         await events_until(connection, "response.output_text.delta")

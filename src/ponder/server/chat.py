@@ -89,6 +89,7 @@ __all__ = [
     "learn_later",
     "pending_actions",
     "prepare",
+    "spending",
     "start_streamed",
     "start_turn",
     "stream_closed",
@@ -189,10 +190,15 @@ async def admit_turn(
     principal = prepared.principal
     request.scope["state"]["account"] = principal.account
     admitted = begun.admitted or await admission(state, principal, turn_price(state, prepared))
-    rate = principal.tier.token_price(prepared.turn.mode_name)
+    return (admitted.headers, *spending(prepared, admitted))
+
+
+def spending(prepared: PreparedTurn, admitted: Admission) -> tuple[float, int | None]:
+    """The key's price per token for the turn's mode, and the tokens the turn may still spend by the key's
+    day (None: no daily limit)."""
+    rate = prepared.principal.tier.token_price(prepared.turn.mode_name)
     left = admitted.tokens_left
-    allowance = None if left is None or rate <= 0 else int(left // rate)
-    return admitted.headers, rate, allowance
+    return rate, None if left is None or rate <= 0 else int(left // rate)
 
 
 async def start_streamed(

@@ -38,7 +38,15 @@ from ponder.server.protocol import (
 from ponder.sharing import breathing
 from ponder.turn import TurnResult
 
-__all__ = ["FINISH_REASONS", "IMAGE_TYPES", "MAX_MEDIA_BYTES", "mode_ran", "to_messages", "usage_out"]
+__all__ = [
+    "FINISH_REASONS",
+    "IMAGE_TYPES",
+    "MAX_MEDIA_BYTES",
+    "image_part",
+    "mode_ran",
+    "to_messages",
+    "usage_out",
+]
 
 MAX_MEDIA_BYTES = 10 * 1024 * 1024  # one image or audio clip, decoded
 _DATA_URI = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[\w.+-]+=[\w.+-]+)*;base64,(?P<data>.*)$", re.S)
@@ -114,22 +122,28 @@ def _user_part(part: TextContent | ImageContent | AudioContent, where: str) -> P
     if isinstance(part, TextContent):
         return TextPart(part.text)
     if isinstance(part, ImageContent):
-        match = _DATA_URI.match(part.image_url.url)
-        if match is None:
-            raise ApiError(
-                400,
-                f"{where}: image_url must be a base64 data URI (data:image/png;base64,...) or, where the "
-                "server fetches image URLs ([server] image_urls), an http(s) URL.",
-                param=where,
-            )
-        media_type = match["type"].lower()
-        if media_type not in IMAGE_TYPES:
-            allowed = ", ".join(sorted(IMAGE_TYPES))
-            raise ApiError(
-                400, f"{where}: unsupported image type {media_type}; allowed: {allowed}.", param=where
-            )
-        return ImagePart(_decode(match["data"], where), media_type)
+        return image_part(
+            part.image_url.url,
+            where,
+            "a base64 data URI (data:image/png;base64,...) or, where the server fetches image URLs "
+            "([server] image_urls), an http(s) URL",
+        )
     return AudioPart(_decode(part.input_audio.data, where), _AUDIO_TYPES[part.input_audio.format])
+
+
+def image_part(
+    url: str, where: str, expected: str = "a base64 data URI (data:image/png;base64,...)"
+) -> ImagePart:
+    """The image a data URI carries, checked (a type Ponder reads, valid base64, not empty, within the size
+    limit); an ApiError (400, 413) naming ``where`` otherwise. ``expected``: what the message asks for."""
+    match = _DATA_URI.match(url)
+    if match is None:
+        raise ApiError(400, f"{where}: image_url must be {expected}.", param=where)
+    media_type = match["type"].lower()
+    if media_type not in IMAGE_TYPES:
+        allowed = ", ".join(sorted(IMAGE_TYPES))
+        raise ApiError(400, f"{where}: unsupported image type {media_type}; allowed: {allowed}.", param=where)
+    return ImagePart(_decode(match["data"], where), media_type)
 
 
 def _decode(data: str, where: str) -> bytes:

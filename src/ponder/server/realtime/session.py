@@ -22,7 +22,6 @@ import base64
 import binascii
 import json
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +32,6 @@ from ponder.conversation import TurnDone
 from ponder.errors import NoSpeechError, PonderError
 from ponder.memory.sessions import new_session_id
 from ponder.messages import ImagePart, Message, Part, TextDelta, TextPart
-from ponder.models.metered import MeteredModel
 from ponder.perception.live_audio import AudioFormatError, EmptyBufferError, LiveAudio, SpeechStarted
 from ponder.server.auth import Principal, admission
 from ponder.server.chat import (
@@ -42,9 +40,11 @@ from ponder.server.chat import (
     charge,
     in_thread,
     learn_later,
+    perception_tokens,
     prepare,
-    start_turn,
-    turn_model,
+    spending,
+    start_streamed,
+    stream_closed,
     turn_price,
 )
 from ponder.server.errors import ApiError, from_ponder_error
@@ -59,7 +59,7 @@ from ponder.server.realtime.wire import (
     user_item,
 )
 from ponder.server.state import ServerState
-from ponder.server.translate import _DATA_URI, IMAGE_TYPES
+from ponder.server.translate import image_part
 
 __all__ = ["RealtimeSession"]
 
@@ -275,7 +275,7 @@ class RealtimeSession:
             await asyncio.gather(self._utterances, return_exceptions=True)
 
     async def _charge_audio(self, seconds: float) -> None:
-        tokens = math.ceil(seconds * self.principal.tier.tokens_per_audio_second)
+        tokens = perception_tokens(self.principal.tier, [{"kind": "audio", "duration_s": seconds}])
         await self.state.limiter.charge_tokens(self.principal.key_id, tokens)
 
     def _create_item(self, item: Any) -> None:
@@ -328,9 +328,7 @@ class RealtimeSession:
         state, principal = self.state, self.principal
         prepared = await in_thread(state, 0, prepare, state, principal, request, 0, self.session_id, messages)
         admitted = await admission(state, principal, turn_price(state, prepared))  # 429: an error event
-        rate = principal.tier.token_price(prepared.turn.mode_name)
-        left = admitted.tokens_left
-        allowance = None if left is None or rate <= 0 else int(left // rate)
+        rate, allowance = spending(prepared, admitted)
         running = Running(new_id("resp"), new_id("item"), prepared)
         self.running = running
         self.send("response.created", response=self._body(running, "in_progress", []))
@@ -343,13 +341,10 @@ class RealtimeSession:
 
     async def _run(self, running: Running, rate: float, allowance: int | None) -> None:
         state, prepared = self.state, running.prepared
-        key_id = prepared.principal.key_id
-        slot = False
+        started = False
         try:
-            state.take_slot(key_id)
-            slot = True
-            prepared.meter = MeteredModel(turn_model(state, prepared), allowance)
-            await start_turn(state, prepared, prepared.meter)
+            await start_streamed(state, prepared, rate, allowance)  # a slot, the meter, perception
+            started = True
             async with asyncio.timeout(state.settings.server.turn_timeout_s):
                 async for event in prepared.turn.run():
                     if isinstance(event, TextDelta) and event.text:
@@ -377,10 +372,8 @@ class RealtimeSession:
             failure = {"type": "server_error", "code": "server_error", "message": "The answer failed."}
             self._finish(running, "failed", {"type": "failed", "error": failure}, None)
         finally:
-            if slot:
-                state.release_slot(key_id)
-            if not prepared.charged:
-                state.in_background(charge(state, prepared, rate))
+            if started:  # the slot back, and the turn charged if it did not get to that
+                stream_closed(state, prepared, rate)
             if self.running is running:
                 self.running = None
 
@@ -448,20 +441,10 @@ def _part(part: Any, where: str) -> Part:
     if part.get("type") == "input_image":
         url = part.get("image_url")
         url = url.get("url") if isinstance(url, dict) else url  # a chat-style {url: ...} is taken too
-        match = _DATA_URI.match(url) if isinstance(url, str) else None
-        if match is None or match["type"].lower() not in IMAGE_TYPES:
-            allowed = ", ".join(sorted(IMAGE_TYPES))
-            raise WireError(
-                f"{where}.image_url must be a base64 data URL of an image ({allowed}).",
-                param=f"{where}.image_url",
-            )
         try:
-            data = base64.b64decode(match["data"], validate=True)
-        except (binascii.Error, ValueError):
-            raise WireError(
-                f"{where}.image_url: the data is not valid base64.", param=f"{where}.image_url"
-            ) from None
-        return ImagePart(data, match["type"].lower())
+            return image_part(url if isinstance(url, str) else "", f"{where}.image_url", "a base64 data URL")
+        except ApiError as err:  # said as the session says it: an error event naming the part
+            raise WireError(err.message, code="invalid_value", param=err.param) from None
     raise WireError(f"{where}.type must be input_text or input_image.", param=f"{where}.type")
 
 
