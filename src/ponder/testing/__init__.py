@@ -10,6 +10,7 @@
     engine.py     a fake OpenAI-compatible engine (a process: ``python -m ponder.testing.engine``)
     proxy.py      a round-robin HTTP proxy (``python -m ponder.testing.proxy``)
     cluster.py    several ``ponder serve`` replicas on one database, Redis and the fake engine
+    load.py       closed-loop chat load through an endpoint (the replicas' test and bench)
 
 Ponder itself uses one of them at run time: ScriptedModel behind the ``scripted:TEXT`` model spec.
 """
